@@ -1,0 +1,130 @@
+# cloudroute build.  Plain make, pkg-config for every library.
+#   make               ./cloudroute
+#   make SANITIZE=1    ./cloudroute with ASan+UBSan (objects in build-san/)
+#   make check         deps, lint, -Werror build, unit tests (ASan+UBSan), integration tests
+#   make demo          connectors in a simulated cloud (network namespaces)
+#   make bench         throughput against wireguard-go and OpenVPN
+#   make fuzz          libFuzzer harnesses (clang)
+#   make install       PREFIX=/usr/local DESTDIR=
+
+PREFIX     ?= /usr/local
+SBINDIR    ?= $(PREFIX)/sbin
+UNITDIR    ?= $(PREFIX)/lib/systemd/system
+DOCDIR     ?= $(PREFIX)/share/doc/cloudroute
+SYSCONFDIR ?= /etc
+VERSION    := 0.1.0
+
+CC         ?= cc
+PKG_CONFIG ?= pkg-config
+PKGS       := libnl-3.0 libnl-route-3.0 libnftables json-c libcurl openssl libsystemd expat
+
+ifeq ($(SANITIZE),1)
+B          := build-san
+SANFLAGS   := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
+OPT        := -O1
+else
+B          := build
+SANFLAGS   :=
+OPT        := -O2
+endif
+
+WARN       := -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes -Wformat=2 \
+              -Wno-unused-parameter
+ifeq ($(WERROR),1)
+WARN       += -Werror
+endif
+HARDEN     := -fstack-protector-strong -fPIE
+ifeq ($(SANITIZE),1)
+else
+HARDEN     += -D_FORTIFY_SOURCE=2
+endif
+
+PKG_CFLAGS := $(shell $(PKG_CONFIG) --cflags $(PKGS) 2>/dev/null)
+PKG_LIBS   := $(shell $(PKG_CONFIG) --libs $(PKGS) 2>/dev/null)
+
+CFLAGS     ?= -g $(OPT)
+ALL_CFLAGS := -std=gnu11 $(CFLAGS) $(WARN) $(HARDEN) $(SANFLAGS) -I. \
+              -DCLOUDROUTE_VERSION='"$(VERSION)"' $(PKG_CFLAGS) -MMD -MP
+ALL_LDFLAGS:= -pie -Wl,-z,relro,-z,now $(SANFLAGS) $(LDFLAGS)
+LIBS       := $(PKG_LIBS) -lpthread
+
+LIB_SRCS   := $(filter-out agent/main.c, $(wildcard common/*.c netcfg/*.c dataplane/*.c \
+              providers/*.c providers/*/*.c agent/*.c))
+LIB_OBJS   := $(LIB_SRCS:%.c=$(B)/%.o)
+UNIT_SRCS  := $(wildcard tests/unit/test_*.c)
+UNIT_BINS  := $(UNIT_SRCS:tests/unit/%.c=$(B)/tests/%)
+
+.PHONY: all clean check deps lint unit integration demo bench fuzz install
+all: cloudroute
+
+cloudroute: $(B)/cloudroute
+	cp $< $@
+
+$(B)/cloudroute: $(B)/agent/main.o $(B)/libcloudroute.a
+	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(LIBS)
+
+$(B)/libcloudroute.a: $(LIB_OBJS)
+	rm -f $@
+	ar rcs $@ $^
+
+$(B)/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -c -o $@ $<
+
+$(B)/tests/%: tests/unit/%.c $(B)/libcloudroute.a
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) $(shell $(PKG_CONFIG) --cflags cmocka) -o $@ $< \
+	    $(B)/libcloudroute.a $(ALL_LDFLAGS) $(LIBS) $(shell $(PKG_CONFIG) --libs cmocka)
+
+unit: $(UNIT_BINS)
+	@tests/run-unit.sh $(UNIT_BINS)
+
+deps:
+	@tests/install-deps.sh
+
+lint:
+	@tests/lint.sh
+
+integration: cloudroute
+	@tests/integration/run.sh
+
+# The order matters: deps first (a fresh machine has no libraries), then a
+# -Werror build, then unit tests under sanitizers, then namespaces.
+check: deps
+	@$(MAKE) --no-print-directory lint
+	@$(MAKE) --no-print-directory WERROR=1 cloudroute
+	@$(MAKE) --no-print-directory WERROR=1 SANITIZE=1 unit
+	@$(MAKE) --no-print-directory WERROR=1 integration
+
+demo: deps
+	@$(MAKE) --no-print-directory cloudroute
+	@tests/sim/demo.sh
+
+bench: deps
+	@$(MAKE) --no-print-directory cloudroute
+	@tests/bench/run.sh
+
+FUZZ_SRCS  := $(wildcard tests/fuzz/fuzz_*.c)
+FUZZ_BINS  := $(FUZZ_SRCS:tests/fuzz/%.c=build-fuzz/%)
+FUZZ_LIBOBJS := $(LIB_SRCS:%.c=build-fuzz/%.o)
+FUZZ_CFLAGS := -std=gnu11 -g -O1 -I. -fsanitize=fuzzer-no-link,address,undefined $(PKG_CFLAGS) -MMD -MP
+
+fuzz: $(FUZZ_BINS)
+build-fuzz/%.o: %.c
+	@mkdir -p $(dir $@)
+	clang $(FUZZ_CFLAGS) -c -o $@ $<
+build-fuzz/fuzz_%: tests/fuzz/fuzz_%.c $(FUZZ_LIBOBJS)
+	clang $(FUZZ_CFLAGS) -fsanitize=fuzzer,address,undefined -o $@ $^ $(LIBS)
+
+install: cloudroute
+	install -d $(DESTDIR)$(SBINDIR) $(DESTDIR)$(UNITDIR) $(DESTDIR)$(DOCDIR)
+	install -m 0755 cloudroute $(DESTDIR)$(SBINDIR)/cloudroute
+	sed 's|@SBINDIR@|$(SBINDIR)|g' units/cloudroute.service > $(DESTDIR)$(UNITDIR)/cloudroute.service
+	chmod 0644 $(DESTDIR)$(UNITDIR)/cloudroute.service
+	install -m 0644 contrib/cloudroute.example.json $(DESTDIR)$(DOCDIR)/cloudroute.example.json
+	install -d -m 0700 $(DESTDIR)$(SYSCONFDIR)/cloudroute
+
+clean:
+	rm -rf build build-san build-fuzz cloudroute
+
+-include $(shell find build build-san build-fuzz -name '*.d' 2>/dev/null)
