@@ -1,0 +1,41 @@
+/*
+ * The commands of the cloudroute program (DESIGN.md "Command line").
+ * Each returns the process exit status.
+ */
+#ifndef AG_AGENT_H
+#define AG_AGENT_H
+
+#include "agent/config.h"
+#include "agent/state.h"
+
+#define EXIT_OK       0
+#define EXIT_RUNTIME  1
+#define EXIT_CHANGES  2
+#define EXIT_USAGE    64
+#define EXIT_CONFIG   78
+
+struct opts {
+	const char *config;
+	int verbose;
+	int json;
+};
+
+int cmd_check(const struct opts *o);
+int cmd_plan(const struct opts *o);
+int cmd_apply(const struct opts *o);
+int cmd_teardown(const struct opts *o);
+int cmd_status(const struct opts *o);
+int cmd_doctor(const struct opts *o);
+int cmd_run(const struct opts *o);
+
+/* Loads and derives the config; prints errors; EXIT_OK or EXIT_CONFIG. */
+int agent_load_config(const struct opts *o, struct config *cfg, int derive);
+/* Takes state_dir/lock (exclusive, non-blocking): the fd, or -1 with a
+ * message when another cloudroute holds it. */
+int agent_lock(const char *state_dir);
+/* One reconcile pass: plan everything and apply it.  Fills *changes with the
+ * number of changes made; errs with failures.  0 or -1. */
+int agent_reconcile(const struct config *cfg, struct state *st, int print, size_t *changes,
+    struct buf *errs);
+
+#endif

@@ -1,0 +1,281 @@
+/*
+ * The one-shot commands: check, plan, apply, teardown, status.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <json-c/json.h>
+
+#include "agent/agent.h"
+#include "agent/cloud.h"
+#include "agent/host.h"
+#include "agent/tunnel.h"
+#include "netcfg/netcfg.h"
+
+int
+agent_load_config(const struct opts *o, struct config *cfg, int derive)
+{
+	struct buf err;
+	int r;
+
+	buf_init(&err, 64 * 1024);
+	r = config_load(o->config, cfg, &err);
+	if (r == 0 && derive && (r = config_derive(cfg, &err)) < 0)
+		config_free(cfg);
+	if (r < 0) {
+		fputs(err.data ? err.data : "configuration error\n", stderr);
+		buf_free(&err);
+		return EXIT_CONFIG;
+	}
+	buf_free(&err);
+	return EXIT_OK;
+}
+
+int
+agent_lock(const char *state_dir)
+{
+	char path[PATH_MAX];
+	int fd;
+
+	if (mkdir_p(state_dir, 0700) < 0) {
+		log_warn("cannot create %s", state_dir);
+		return -1;
+	}
+	snprintf(path, sizeof(path), "%s/lock", state_dir);
+	if ((fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600)) < 0) {
+		log_warn("%s", path);
+		return -1;
+	}
+	if (flock(fd, LOCK_EX | LOCK_NB) < 0) {
+		log_warnx("another cloudroute (apply, run or teardown) is working on %s; "
+		    "stop it first (systemctl stop cloudroute)", state_dir);
+		close(fd);
+		return -1;
+	}
+	return fd;
+}
+
+static int
+plan_all(const struct config *cfg, struct state *st, struct plan *p,
+    struct cloud_session *cs, struct buf *errs)
+{
+	int r = 0;
+
+	if (tunnel_plan(cfg, p) < 0 || host_plan(cfg, st, p) < 0) {
+		buf_printf(errs, "host: cannot read the current state: %s\n", nc_last_error());
+		r = -1;
+	}
+	if (cloud_plan(cfg, st, p, cs, errs) < 0)
+		r = -1;
+	return r;
+}
+
+int
+agent_reconcile(const struct config *cfg, struct state *st, int print, size_t *changes,
+    struct buf *errs)
+{
+	struct cloud_session cs;
+	struct plan p;
+	int r = 0;
+
+	memset(&p, 0, sizeof(p));
+	memset(&cs, 0, sizeof(cs));
+	if (plan_all(cfg, st, &p, &cs, errs) < 0)
+		r = -1;
+	*changes = plan_changes(&p);
+	if (print && *changes)
+		plan_print(&p, stdout, 0);
+	if (host_apply(cfg, st, &p, errs) < 0)
+		r = -1;
+	if (cloud_apply(&cs, st, &p, errs) < 0)
+		r = -1;
+	state_set_str(st->root, "config", cfg->path);
+	state_set_last(st, r == 0, errs->data);
+	if (state_save(st) < 0)
+		r = -1;
+	cloud_close(&cs);
+	plan_free(&p);
+	return r;
+}
+
+int
+cmd_check(const struct opts *o)
+{
+	struct config cfg;
+	struct buf errs;
+	uint8_t k[32];
+	int r;
+
+	if ((r = agent_load_config(o, &cfg, 1)) != EXIT_OK)
+		return r;
+	buf_init(&errs, 64 * 1024);
+	if (cfg.tunnel.mode == TUNNEL_USERSPACE &&
+	    tunnel_read_key(cfg.tunnel.private_key_file, k, &errs) < 0)
+		r = EXIT_CONFIG;
+	for (size_t i = 0; i < cfg.tunnel.n_peers; i++)
+		if (cfg.tunnel.peers[i].has_psk &&
+		    tunnel_read_key(cfg.tunnel.peers[i].psk_file, k, &errs) < 0)
+			r = EXIT_CONFIG;
+	explicit_bzero(k, sizeof(k));
+	if (r != EXIT_OK)
+		fprintf(stderr, "%s: %s", cfg.path, errs.data);
+	else
+		printf("configuration OK\n");
+	if (o->verbose && r == EXIT_OK)
+		config_dump(&cfg, stdout);
+	buf_free(&errs);
+	config_free(&cfg);
+	return r;
+}
+
+int
+cmd_plan(const struct opts *o)
+{
+	struct cloud_session cs;
+	struct config cfg;
+	struct state st;
+	struct plan p;
+	struct buf errs;
+	int r;
+
+	if ((r = agent_load_config(o, &cfg, 1)) != EXIT_OK)
+		return r;
+	if (state_load(cfg.state_dir, &st) < 0) {
+		config_free(&cfg);
+		return EXIT_RUNTIME;
+	}
+	memset(&p, 0, sizeof(p));
+	memset(&cs, 0, sizeof(cs));
+	buf_init(&errs, 64 * 1024);
+	if (o->verbose) {
+		struct prefix_set d = { 0 };
+		char b[PREFIX_STRLEN];
+		printf("effective configuration (%s):\n", cfg.path);
+		config_dump(&cfg, stdout);
+		cloud_desired(&cfg, &d);
+		printf("cloud prefixes:");
+		for (size_t i = 0; i < d.n; i++)
+			printf(" %s", prefix_fmt(&d.v[i], b, sizeof(b)));
+		printf("%s\n", d.n ? "" : " (none)");
+		prefix_set_free(&d);
+	}
+	r = plan_all(&cfg, &st, &p, &cs, &errs);
+	if (o->json) {
+		struct json_object *j = json_object_new_object();
+		json_object_object_add(j, "changes", json_object_new_int((int)plan_changes(&p)));
+		json_object_object_add(j, "conflicts", json_object_new_int((int)plan_conflicts(&p)));
+		json_object_object_add(j, "plan", plan_json(&p));
+		printf("%s\n", json_object_to_json_string_ext(j, JSON_C_TO_STRING_PRETTY |
+		    JSON_C_TO_STRING_NOSLASHESCAPE));
+		json_object_put(j);
+	} else {
+		plan_print(&p, stdout, o->verbose);
+	}
+	if (r < 0) {
+		fputs(errs.data, stderr);
+		r = EXIT_RUNTIME;
+	} else {
+		r = plan_changes(&p) ? EXIT_CHANGES : EXIT_OK;
+	}
+	cloud_close(&cs);
+	plan_free(&p);
+	buf_free(&errs);
+	state_free(&st);
+	config_free(&cfg);
+	return r;
+}
+
+int
+cmd_apply(const struct opts *o)
+{
+	struct config cfg;
+	struct state st;
+	struct buf errs;
+	size_t changes = 0;
+	int r, lock;
+
+	if ((r = agent_load_config(o, &cfg, 1)) != EXIT_OK)
+		return r;
+	if ((lock = agent_lock(cfg.state_dir)) < 0) {
+		config_free(&cfg);
+		return EXIT_RUNTIME;
+	}
+	if (state_load(cfg.state_dir, &st) < 0) {
+		close(lock);
+		config_free(&cfg);
+		return EXIT_RUNTIME;
+	}
+	buf_init(&errs, 64 * 1024);
+	r = agent_reconcile(&cfg, &st, 1, &changes, &errs);
+	if (r < 0) {
+		fprintf(stderr, "cloudroute: apply failed:\n%s", errs.data);
+		r = EXIT_RUNTIME;
+	} else {
+		printf("applied %zu change%s\n", changes, changes == 1 ? "" : "s");
+		r = EXIT_OK;
+	}
+	buf_free(&errs);
+	state_free(&st);
+	close(lock);
+	config_free(&cfg);
+	return r;
+}
+
+int
+cmd_teardown(const struct opts *o)
+{
+	struct cloud_session cs;
+	struct config cfg, *cp = NULL;
+	struct state st;
+	struct plan p;
+	struct buf errs;
+	const char *state_dir = "/var/lib/cloudroute";
+	int r, lock;
+
+	/* The state file is the authority: a broken config must not stop teardown. */
+	if (agent_load_config(o, &cfg, 0) == EXIT_OK) {
+		cp = &cfg;
+		state_dir = cfg.state_dir;
+	} else {
+		fprintf(stderr, "cloudroute: tearing down from %s/state.json only\n", state_dir);
+	}
+	if ((lock = agent_lock(state_dir)) < 0) {
+		r = EXIT_RUNTIME;
+		goto out_cfg;
+	}
+	if (state_load(state_dir, &st) < 0) {
+		r = EXIT_RUNTIME;
+		goto out_lock;
+	}
+	memset(&p, 0, sizeof(p));
+	memset(&cs, 0, sizeof(cs));
+	buf_init(&errs, 64 * 1024);
+	host_teardown_plan(&st, &p);
+	r = cloud_teardown(cp, &st, 0, &p, &cs, &errs);
+	plan_print(&p, stdout, 0);
+	if (host_apply(cp, &st, &p, &errs) < 0 || r < 0) {
+		fprintf(stderr, "cloudroute: teardown incomplete (state kept for a retry):\n%s",
+		    errs.data);
+		r = EXIT_RUNTIME;
+	} else {
+		state_remove(&st);
+		printf("teardown complete\n");
+		r = EXIT_OK;
+	}
+	cloud_close(&cs);
+	plan_free(&p);
+	buf_free(&errs);
+	state_free(&st);
+out_lock:
+	close(lock);
+out_cfg:
+	if (cp)
+		config_free(cp);
+	return r;
+}

@@ -1,0 +1,795 @@
+/*
+ * Config loading and validation.  json-c parses (comments allowed); the
+ * walk below checks every key against the schema of DESIGN.md and reports
+ * each problem at the key's or value's line:col (positions from jsonpos).
+ * Unknown keys, wrong types, bad prefixes, ports, endpoints, keys and paths
+ * are errors; nothing is silently ignored.
+ */
+#include <errno.h>
+#include <ctype.h>
+#include <netinet/in.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <json-c/json.h>
+
+#include "agent/config.h"
+#include "agent/jsonpos.h"
+#include "dataplane/noise.h"
+#include "netcfg/netcfg.h"
+
+#define CFG_MAX_SIZE   (1024 * 1024)
+#define CFG_MAX_ERRORS 10
+
+struct vctx {
+	const char *file;
+	struct jpos *jp;
+	struct buf *err;
+	int nerr;
+};
+
+static int verr(struct vctx *v, const char *path, int at_key, const char *fmt, ...)
+    CR_PRINTF(4, 5);
+
+static int
+verr(struct vctx *v, const char *path, int at_key, const char *fmt, ...)
+{
+	unsigned int line = 1, col = 1;
+	va_list ap;
+
+	if (v->nerr++ >= CFG_MAX_ERRORS)
+		return -EINVAL;
+	jpos_find(v->jp, path, at_key, &line, &col);
+	buf_printf(v->err, "%s:%u:%u: ", v->file, line, col);
+	va_start(ap, fmt);
+	buf_vprintf(v->err, fmt, ap);
+	va_end(ap);
+	buf_puts(v->err, "\n");
+	return -EINVAL;
+}
+
+/* "/tunnel/peers/0/name" -> "tunnel.peers[0].name" for messages. */
+static const char *
+dotted(const char *path, char *out, size_t len)
+{
+	size_t o = 0;
+	const char *p;
+
+	for (p = path; *p && o + 4 < len; p++) {
+		if (*p == '/') {
+			const char *q = p + 1;
+			if (isdigit((unsigned char)*q)) {
+				out[o++] = '[';
+				while (isdigit((unsigned char)*q) && o + 2 < len)
+					out[o++] = *q++;
+				out[o++] = ']';
+				p = q - 1;
+				continue;
+			}
+			if (o > 0)
+				out[o++] = '.';
+			continue;
+		}
+		out[o++] = *p;
+	}
+	out[o] = '\0';
+	return out;
+}
+
+static const char *
+type_name(struct json_object *o)
+{
+	switch (json_object_get_type(o)) {
+	case json_type_null: return "null";
+	case json_type_boolean: return "a boolean";
+	case json_type_double: return "a number";
+	case json_type_int: return "a number";
+	case json_type_object: return "an object";
+	case json_type_array: return "an array";
+	case json_type_string: return "a string";
+	}
+	return "?";
+}
+
+static int
+check_keys(struct vctx *v, struct json_object *obj, const char *path,
+    const char *const *allowed)
+{
+	int r = 0;
+
+	json_object_object_foreach(obj, key, val) {
+		const char *const *a;
+		char sub[512];
+		(void)val;
+		for (a = allowed; *a; a++)
+			if (strcmp(*a, key) == 0)
+				break;
+		if (*a == NULL) {
+			char expect[256] = "";
+			size_t o = 0;
+			for (a = allowed; *a && o < sizeof(expect); a++)
+				o += (size_t)snprintf(expect + o, sizeof(expect) - o, "%s%s",
+				    a == allowed ? "" : ", ", *a);
+			snprintf(sub, sizeof(sub), "%s/%s", path, key);
+			r = verr(v, sub, 1, "unknown key \"%s\"%s%s (expected one of: %s)",
+			    key, *path ? " in " : "", *path ? path + 1 : "", expect);
+		}
+	}
+	return r;
+}
+
+static struct json_object *
+member(struct json_object *obj, const char *key, const char *path, char *sub, size_t sublen)
+{
+	struct json_object *o = NULL;
+
+	snprintf(sub, sublen, "%s/%s", path, key);
+	if (!json_object_object_get_ex(obj, key, &o))
+		return NULL;
+	return o;
+}
+
+static int
+want_type(struct vctx *v, struct json_object *o, const char *sub, enum json_type t,
+    const char *what)
+{
+	char d[256];
+
+	if (json_object_get_type(o) == t ||
+	    (t == json_type_int && json_object_get_type(o) == json_type_double && 0))
+		return 0;
+	return verr(v, sub, 0, "%s: expected %s, got %s", dotted(sub, d, sizeof(d)),
+	    what, type_name(o));
+}
+
+static int
+get_bool(struct vctx *v, struct json_object *obj, const char *key, const char *path, int *out)
+{
+	char sub[512];
+	struct json_object *o = member(obj, key, path, sub, sizeof(sub));
+
+	if (o == NULL)
+		return 0;
+	if (want_type(v, o, sub, json_type_boolean, "true or false") < 0)
+		return -EINVAL;
+	*out = json_object_get_boolean(o);
+	return 0;
+}
+
+static int
+get_uint(struct vctx *v, struct json_object *obj, const char *key, const char *path,
+    unsigned long min, unsigned long max, unsigned long *out)
+{
+	char sub[512], d[256];
+	struct json_object *o = member(obj, key, path, sub, sizeof(sub));
+	int64_t n;
+
+	if (o == NULL)
+		return 0;
+	if (want_type(v, o, sub, json_type_int, "an integer") < 0)
+		return -EINVAL;
+	n = json_object_get_int64(o);
+	if (n < (int64_t)min || (uint64_t)n > max)
+		return verr(v, sub, 0, "%s: %lld is out of range (%lu..%lu)",
+		    dotted(sub, d, sizeof(d)), (long long)n, min, max);
+	*out = (unsigned long)n;
+	return 0;
+}
+
+/* String member; returns 1 when present and a string, 0 absent, <0 error. */
+static int
+get_str(struct vctx *v, struct json_object *obj, const char *key, const char *path,
+    const char **out, char *sub, size_t sublen)
+{
+	struct json_object *o = member(obj, key, path, sub, sublen);
+
+	if (o == NULL)
+		return 0;
+	if (want_type(v, o, sub, json_type_string, "a string") < 0)
+		return -EINVAL;
+	*out = json_object_get_string(o);
+	return 1;
+}
+
+static int
+get_enum(struct vctx *v, struct json_object *obj, const char *key, const char *path,
+    const char *const *names, int *out)
+{
+	char sub[512], d[256], expect[256] = "";
+	const char *s;
+	size_t o = 0;
+	int i, r;
+
+	if ((r = get_str(v, obj, key, path, &s, sub, sizeof(sub))) <= 0)
+		return r;
+	for (i = 0; names[i]; i++) {
+		if (strcmp(names[i], s) == 0) {
+			*out = i;
+			return 0;
+		}
+		o += (size_t)snprintf(expect + o, sizeof(expect) - o, "%s\"%s\"",
+		    i ? " or " : "", names[i]);
+	}
+	return verr(v, sub, 0, "%s: \"%s\" is not valid (expected %s)",
+	    dotted(sub, d, sizeof(d)), s, expect);
+}
+
+static int
+valid_ifname(const char *s)
+{
+	size_t i, n = strlen(s);
+
+	if (n == 0 || n >= IF_NAMESIZE || strcmp(s, ".") == 0 || strcmp(s, "..") == 0)
+		return 0;
+	for (i = 0; i < n; i++)
+		if (s[i] == '/' || s[i] == ':' || isspace((unsigned char)s[i]) ||
+		    !isprint((unsigned char)s[i]))
+			return 0;
+	return 1;
+}
+
+static int
+get_ifname(struct vctx *v, struct json_object *obj, const char *key, const char *path,
+    char *out, size_t outlen, int *set)
+{
+	char sub[512], d[256];
+	const char *s;
+	int r;
+
+	if ((r = get_str(v, obj, key, path, &s, sub, sizeof(sub))) <= 0)
+		return r;
+	if (!valid_ifname(s))
+		return verr(v, sub, 0, "%s: \"%s\" is not a valid interface name "
+		    "(1-15 characters, no '/', ':' or spaces)", dotted(sub, d, sizeof(d)), s);
+	cr_strlcpy(out, s, outlen);
+	if (set)
+		*set = 1;
+	return 0;
+}
+
+static int
+get_path(struct vctx *v, struct json_object *obj, const char *key, const char *path,
+    char *out, size_t outlen)
+{
+	char sub[512], d[256];
+	const char *s;
+	int r;
+
+	if ((r = get_str(v, obj, key, path, &s, sub, sizeof(sub))) <= 0)
+		return r;
+	if (s[0] != '/')
+		return verr(v, sub, 0, "%s: \"%s\" must be an absolute path",
+		    dotted(sub, d, sizeof(d)), s);
+	if (strlen(s) >= outlen || strlen(s) >= PATH_MAX - 32)
+		return verr(v, sub, 0, "%s: path too long", dotted(sub, d, sizeof(d)));
+	if (strcmp(s, "/") == 0 || s[strlen(s) - 1] == '/')
+		return verr(v, sub, 0, "%s: \"%s\" must name a file or directory, not end in '/'",
+		    dotted(sub, d, sizeof(d)), s);
+	cr_strlcpy(out, s, outlen);
+	return 0;
+}
+
+/* Array of prefixes.  host: allow host bits ("100.96.0.100/11"). */
+static int
+get_prefixes(struct vctx *v, struct json_object *obj, const char *key, const char *path,
+    int host, struct prefix_set *out, int *present)
+{
+	char sub[512], el[600], d[256];
+	struct json_object *a = member(obj, key, path, sub, sizeof(sub));
+	size_t i, n;
+	int r = 0;
+
+	if (a == NULL)
+		return 0;
+	if (want_type(v, a, sub, json_type_array, "an array of prefixes") < 0)
+		return -EINVAL;
+	if (present)
+		*present = 1;
+	prefix_set_free(out);
+	n = json_object_array_length(a);
+	for (i = 0; i < n; i++) {
+		struct json_object *e = json_object_array_get_idx(a, i);
+		struct prefix p;
+		const char *s;
+
+		snprintf(el, sizeof(el), "%s/%zu", sub, i);
+		if (json_object_get_type(e) != json_type_string) {
+			r = verr(v, el, 0, "%s: expected a prefix string like \"10.0.0.0/18\", got %s",
+			    dotted(el, d, sizeof(d)), type_name(e));
+			continue;
+		}
+		s = json_object_get_string(e);
+		if (prefix_parse(s, &p, 0) < 0) {
+			r = verr(v, el, 0, "%s: \"%s\" is not a valid prefix (expected address/length, "
+			    "e.g. \"10.0.0.0/18\")", dotted(el, d, sizeof(d)), s);
+			continue;
+		}
+		if (!host && !prefix_is_network(&p)) {
+			char net[PREFIX_STRLEN];
+			struct prefix np;
+			prefix_network(&p, &np);
+			r = verr(v, el, 0, "%s: \"%s\" has host bits set (did you mean \"%s\"?)",
+			    dotted(el, d, sizeof(d)), s, prefix_fmt(&np, net, sizeof(net)));
+			continue;
+		}
+		if (host && (p.len == 0 || (p.family == AF_INET && p.len == 32 && 0))) {
+			r = verr(v, el, 0, "%s: \"%s\" needs a prefix length", dotted(el, d, sizeof(d)), s);
+			continue;
+		}
+		if (prefix_set_has(out, &p)) {
+			r = verr(v, el, 0, "%s: duplicate prefix \"%s\"", dotted(el, d, sizeof(d)), s);
+			continue;
+		}
+		if (prefix_set_add(out, &p) < 0)
+			return -ENOMEM;
+	}
+	return r;
+}
+
+static const char *const top_keys[] = { "overlay", "lan_interface", "local_subnets", "nat",
+	"egress", "rp_filter", "port_forwards", "tunnel", "cloud", "state_dir", "sysctl_file",
+	"reconcile_interval", NULL };
+static const char *const nat_keys[] = { "masquerade", "exclude", "mss_clamp", NULL };
+static const char *const fwd_keys[] = { "protocol", "port", "to", NULL };
+static const char *const tunnel_keys[] = { "mode", "interface", "routes", "private_key_file",
+	"listen_port", "address", "mtu", "peers", NULL };
+static const char *const peer_keys[] = { "name", "public_key", "preshared_key_file",
+	"endpoint", "allowed_ips", "persistent_keepalive", NULL };
+static const char *const cloud_keys[] = { "provider", "source_dest_check", "route_tables",
+	"routes", "ha_group", "takeover", NULL };
+static const char *const rp_names[] = { "off", "loose", "leave", NULL };
+static const char *const mode_names[] = { "userspace", "external", NULL };
+static const char *const proto_names[] = { "tcp", "udp", NULL };
+static const char *const provider_names[] = { "auto", "aws", "azure", "gcp", "oci", "none", NULL };
+static const char *const sdc_names[] = { "leave", "disable", NULL };
+static const char *const takeover_names[] = { "never", "blackhole", "group", NULL };
+
+static void
+config_defaults(struct config *cfg)
+{
+	struct prefix p;
+
+	memset(cfg, 0, sizeof(*cfg));
+	prefix_parse("100.96.0.0/11", &p, 0);
+	prefix_set_add(&cfg->overlay, &p);
+	cfg->nat_masquerade = 1;
+	cfg->nat_mss_clamp = 1;
+	cfg->rp_filter = RP_OFF;
+	cfg->tunnel.mode = TUNNEL_USERSPACE;
+	cr_strlcpy(cfg->tunnel.interface, "cr0", sizeof(cfg->tunnel.interface));
+	cr_strlcpy(cfg->tunnel.private_key_file, "/etc/cloudroute/private.key",
+	    sizeof(cfg->tunnel.private_key_file));
+	cfg->tunnel.listen_port = 51820;
+	cfg->tunnel.mtu = 1420;
+	cr_strlcpy(cfg->cloud.provider, "auto", sizeof(cfg->cloud.provider));
+	cfg->cloud.disable_source_dest_check = 1;
+	cfg->cloud.routes_auto = 1;
+	cr_strlcpy(cfg->cloud.ha_group, "default", sizeof(cfg->cloud.ha_group));
+	cfg->cloud.takeover = TAKEOVER_BLACKHOLE;
+	cr_strlcpy(cfg->state_dir, "/var/lib/cloudroute", sizeof(cfg->state_dir));
+	cr_strlcpy(cfg->sysctl_file, "/etc/sysctl.d/90-cloudroute.conf", sizeof(cfg->sysctl_file));
+	cfg->reconcile_interval = 60;
+}
+
+static int
+parse_nat(struct vctx *v, struct json_object *nat, struct config *cfg)
+{
+	int r = 0;
+
+	if (want_type(v, nat, "/nat", json_type_object, "an object") < 0)
+		return -EINVAL;
+	r |= check_keys(v, nat, "/nat", nat_keys);
+	r |= get_bool(v, nat, "masquerade", "/nat", &cfg->nat_masquerade);
+	r |= get_prefixes(v, nat, "exclude", "/nat", 0, &cfg->nat_exclude, NULL);
+	r |= get_bool(v, nat, "mss_clamp", "/nat", &cfg->nat_mss_clamp);
+	return r ? -EINVAL : 0;
+}
+
+static int
+parse_fwd(struct vctx *v, struct json_object *f, const char *path, struct cfg_portfwd *out)
+{
+	char sub[512], d[256], host[64];
+	unsigned long port = 0;
+	const char *to;
+	int proto = 0, r = 0, g;
+
+	if (want_type(v, f, path, json_type_object, "an object") < 0)
+		return -EINVAL;
+	r |= check_keys(v, f, path, fwd_keys);
+	r |= get_enum(v, f, "protocol", path, proto_names, &proto);
+	out->proto = proto == 0 ? IPPROTO_TCP : IPPROTO_UDP;
+	if (!json_object_object_get_ex(f, "port", NULL))
+		r |= verr(v, path, 0, "%s: \"port\" is required", dotted(path, d, sizeof(d)));
+	r |= get_uint(v, f, "port", path, 1, 65535, &port);
+	out->port = (uint16_t)port;
+	g = get_str(v, f, "to", path, &to, sub, sizeof(sub));
+	if (g == 0)
+		r |= verr(v, path, 0, "%s: \"to\" is required (\"address:port\")",
+		    dotted(path, d, sizeof(d)));
+	else if (g > 0 && (endpoint_split(to, host, sizeof(host), &out->to_port) < 0 ||
+	    prefix_parse_addr(host, &out->to) < 0))
+		r |= verr(v, sub, 0, "%s: \"%s\" is not an address:port (e.g. \"192.168.100.30:8080\")",
+		    dotted(sub, d, sizeof(d)), to);
+	else if (g < 0)
+		r = -1;
+	return r ? -EINVAL : 0;
+}
+
+static int
+parse_key(struct vctx *v, const char *sub, const char *s, uint8_t key[32])
+{
+	char d[256];
+
+	if (dp_key_from_base64(key, s) < 0)
+		return verr(v, sub, 0, "%s: not a WireGuard key (44 characters of base64, "
+		    "as printed by `cloudroute pubkey` or `wg pubkey`)", dotted(sub, d, sizeof(d)));
+	return 0;
+}
+
+static int
+parse_peer(struct vctx *v, struct json_object *po, const char *path, struct cfg_peer *p)
+{
+	char sub[512], d[256], host[256];
+	unsigned long ka = 0;
+	const char *s;
+	uint16_t port;
+	int r = 0, g;
+
+	if (want_type(v, po, path, json_type_object, "an object") < 0)
+		return -EINVAL;
+	r |= check_keys(v, po, path, peer_keys);
+	g = get_str(v, po, "name", path, &s, sub, sizeof(sub));
+	if (g > 0) {
+		if (*s == '\0' || strlen(s) >= sizeof(p->name))
+			r |= verr(v, sub, 0, "%s: must be 1-63 characters", dotted(sub, d, sizeof(d)));
+		else
+			cr_strlcpy(p->name, s, sizeof(p->name));
+	}
+	r |= g < 0;
+	g = get_str(v, po, "public_key", path, &s, sub, sizeof(sub));
+	if (g == 0)
+		r |= verr(v, path, 0, "%s: \"public_key\" is required", dotted(path, d, sizeof(d)));
+	else if (g > 0)
+		r |= parse_key(v, sub, s, p->public_key);
+	else
+		r = -1;
+	if (get_path(v, po, "preshared_key_file", path, p->psk_file, sizeof(p->psk_file)) < 0)
+		r = -1;
+	p->has_psk = p->psk_file[0] != '\0';
+	g = get_str(v, po, "endpoint", path, &s, sub, sizeof(sub));
+	if (g > 0) {
+		if (endpoint_split(s, host, sizeof(host), &port) < 0 || strlen(s) >= sizeof(p->endpoint))
+			r |= verr(v, sub, 0, "%s: \"%s\" is not host:port (e.g. \"hub.example.net:51820\" "
+			    "or \"[2001:db8::1]:51820\")", dotted(sub, d, sizeof(d)), s);
+		else {
+			cr_strlcpy(p->endpoint, s, sizeof(p->endpoint));
+			p->has_endpoint = 1;
+		}
+	}
+	r |= g < 0;
+	if (!json_object_object_get_ex(po, "allowed_ips", NULL))
+		r |= verr(v, path, 0, "%s: \"allowed_ips\" is required", dotted(path, d, sizeof(d)));
+	r |= get_prefixes(v, po, "allowed_ips", path, 0, &p->allowed_ips, NULL);
+	r |= get_uint(v, po, "persistent_keepalive", path, 0, 65535, &ka);
+	p->keepalive = (uint16_t)ka;
+	return r ? -EINVAL : 0;
+}
+
+static int
+parse_peers(struct vctx *v, struct json_object *tun, struct config *cfg)
+{
+	char sub[512], el[600], d[256];
+	struct json_object *a = member(tun, "peers", "/tunnel", sub, sizeof(sub));
+	size_t i, j, n;
+	int r = 0;
+
+	if (a == NULL)
+		return 0;
+	if (want_type(v, a, sub, json_type_array, "an array of peers") < 0)
+		return -EINVAL;
+	n = json_object_array_length(a);
+	if (n > 10000)
+		return verr(v, sub, 0, "tunnel.peers: too many peers (%zu)", n);
+	cfg->tunnel.peers = calloc(n ? n : 1, sizeof(*cfg->tunnel.peers));
+	if (cfg->tunnel.peers == NULL)
+		return -ENOMEM;
+	cfg->tunnel.n_peers = n;
+	for (i = 0; i < n; i++) {
+		struct cfg_peer *p = &cfg->tunnel.peers[i];
+		snprintf(el, sizeof(el), "%s/%zu", sub, i);
+		if (parse_peer(v, json_object_array_get_idx(a, i), el, p) < 0) {
+			r = -EINVAL;
+			continue;
+		}
+		if (p->name[0] == '\0')
+			snprintf(p->name, sizeof(p->name), "peer%zu", i);
+		for (j = 0; j < i; j++) {
+			char kpath[640];
+			if (strcmp(cfg->tunnel.peers[j].name, p->name) == 0) {
+				snprintf(kpath, sizeof(kpath), "%s/name", el);
+				r = verr(v, kpath, 0, "%s: duplicate peer name \"%s\" (also peers[%zu])",
+				    dotted(kpath, d, sizeof(d)), p->name, j);
+			}
+			if (memcmp(cfg->tunnel.peers[j].public_key, p->public_key, 32) == 0) {
+				snprintf(kpath, sizeof(kpath), "%s/public_key", el);
+				r = verr(v, kpath, 0, "%s: duplicate peer: the same public key as peers[%zu]",
+				    dotted(kpath, d, sizeof(d)), j);
+			}
+		}
+	}
+	return r;
+}
+
+static int
+parse_tunnel(struct vctx *v, struct json_object *tun, struct config *cfg)
+{
+	unsigned long port = cfg->tunnel.listen_port, mtu = cfg->tunnel.mtu;
+	int mode = (int)cfg->tunnel.mode, r = 0;
+
+	if (want_type(v, tun, "/tunnel", json_type_object, "an object") < 0)
+		return -EINVAL;
+	r |= check_keys(v, tun, "/tunnel", tunnel_keys);
+	r |= get_enum(v, tun, "mode", "/tunnel", mode_names, &mode);
+	cfg->tunnel.mode = (enum cfg_tunnel_mode)mode;
+	r |= get_ifname(v, tun, "interface", "/tunnel", cfg->tunnel.interface,
+	    sizeof(cfg->tunnel.interface), NULL);
+	r |= get_prefixes(v, tun, "routes", "/tunnel", 0, &cfg->tunnel.routes, NULL);
+	r |= get_path(v, tun, "private_key_file", "/tunnel", cfg->tunnel.private_key_file,
+	    sizeof(cfg->tunnel.private_key_file));
+	r |= get_uint(v, tun, "listen_port", "/tunnel", 0, 65535, &port);
+	cfg->tunnel.listen_port = (uint16_t)port;
+	r |= get_prefixes(v, tun, "address", "/tunnel", 1, &cfg->tunnel.address, NULL);
+	r |= get_uint(v, tun, "mtu", "/tunnel", 576, 65535, &mtu);
+	cfg->tunnel.mtu = (unsigned int)mtu;
+	r |= parse_peers(v, tun, cfg);
+	if (cfg->tunnel.mode == TUNNEL_USERSPACE && cfg->tunnel.routes.n > 0)
+		r |= verr(v, "/tunnel/routes", 1, "tunnel.routes is for external mode only; "
+		    "in userspace mode the peers' allowed_ips are routed");
+	if (cfg->tunnel.mode == TUNNEL_EXTERNAL && cfg->tunnel.n_peers > 0)
+		r |= verr(v, "/tunnel/peers", 1, "tunnel.peers is for userspace mode only; "
+		    "in external mode list the prefixes in tunnel.routes");
+	return r ? -EINVAL : 0;
+}
+
+static int
+parse_route_tables(struct vctx *v, struct json_object *cloud, struct config *cfg)
+{
+	char sub[512], el[600], d[256];
+	struct json_object *o = member(cloud, "route_tables", "/cloud", sub, sizeof(sub));
+	size_t i, n;
+
+	if (o == NULL)
+		return 0;
+	if (json_object_get_type(o) == json_type_string) {
+		if (strcmp(json_object_get_string(o), "auto") == 0)
+			return 0;
+		return verr(v, sub, 0, "cloud.route_tables: expected \"auto\" or a list of route table ids");
+	}
+	if (want_type(v, o, sub, json_type_array, "\"auto\" or an array of ids") < 0)
+		return -EINVAL;
+	n = json_object_array_length(o);
+	cfg->cloud.route_tables = calloc(n ? n : 1, sizeof(char *));
+	if (cfg->cloud.route_tables == NULL)
+		return -ENOMEM;
+	for (i = 0; i < n; i++) {
+		struct json_object *e = json_object_array_get_idx(o, i);
+		const char *s;
+		snprintf(el, sizeof(el), "%s/%zu", sub, i);
+		if (json_object_get_type(e) != json_type_string ||
+		    *(s = json_object_get_string(e)) == '\0' || strlen(s) > 500)
+			return verr(v, el, 0, "%s: expected a route table id string",
+			    dotted(el, d, sizeof(d)));
+		if ((cfg->cloud.route_tables[i] = strdup(s)) == NULL)
+			return -ENOMEM;
+		cfg->cloud.n_route_tables = i + 1;
+	}
+	return 0;
+}
+
+static int
+parse_cloud(struct vctx *v, struct json_object *cloud, struct config *cfg)
+{
+	char sub[512], d[256];
+	struct json_object *o;
+	const char *s;
+	int prov = 0, sdc = 1, tk = (int)cfg->cloud.takeover, r = 0, g;
+
+	if (want_type(v, cloud, "/cloud", json_type_object, "an object") < 0)
+		return -EINVAL;
+	r |= check_keys(v, cloud, "/cloud", cloud_keys);
+	if (get_enum(v, cloud, "provider", "/cloud", provider_names, &prov) < 0)
+		r = -1;
+	else
+		cr_strlcpy(cfg->cloud.provider, provider_names[prov], sizeof(cfg->cloud.provider));
+	r |= get_enum(v, cloud, "source_dest_check", "/cloud", sdc_names, &sdc);
+	cfg->cloud.disable_source_dest_check = sdc == 1;
+	r |= parse_route_tables(v, cloud, cfg);
+	o = member(cloud, "routes", "/cloud", sub, sizeof(sub));
+	if (o && json_object_get_type(o) == json_type_string) {
+		if (strcmp(json_object_get_string(o), "auto") != 0)
+			r |= verr(v, sub, 0, "cloud.routes: expected \"auto\" or a list of prefixes");
+	} else if (o) {
+		cfg->cloud.routes_auto = 0;
+		r |= get_prefixes(v, cloud, "routes", "/cloud", 0, &cfg->cloud.routes, NULL);
+	}
+	g = get_str(v, cloud, "ha_group", "/cloud", &s, sub, sizeof(sub));
+	if (g > 0) {
+		size_t i, n = strlen(s);
+		int ok = n > 0 && n < sizeof(cfg->cloud.ha_group);
+		for (i = 0; ok && i < n; i++)
+			ok = isalnum((unsigned char)s[i]) || s[i] == '-' || s[i] == '_' || s[i] == '.';
+		if (!ok)
+			r |= verr(v, sub, 0, "%s: \"%s\" must be 1-63 of [A-Za-z0-9._-]",
+			    dotted(sub, d, sizeof(d)), s);
+		else
+			cr_strlcpy(cfg->cloud.ha_group, s, sizeof(cfg->cloud.ha_group));
+	}
+	r |= g < 0;
+	r |= get_enum(v, cloud, "takeover", "/cloud", takeover_names, &tk);
+	cfg->cloud.takeover = (enum cfg_takeover)tk;
+	return r ? -EINVAL : 0;
+}
+
+static int
+parse_fwds(struct vctx *v, struct json_object *root, struct config *cfg)
+{
+	char sub[512], el[600], d[256];
+	struct json_object *a = member(root, "port_forwards", "", sub, sizeof(sub));
+	size_t i, j, n;
+	int r = 0;
+
+	if (a == NULL)
+		return 0;
+	if (want_type(v, a, sub, json_type_array, "an array") < 0)
+		return -EINVAL;
+	n = json_object_array_length(a);
+	if ((cfg->fwds = calloc(n ? n : 1, sizeof(*cfg->fwds))) == NULL)
+		return -ENOMEM;
+	cfg->n_fwds = n;
+	for (i = 0; i < n; i++) {
+		snprintf(el, sizeof(el), "%s/%zu", sub, i);
+		if (parse_fwd(v, json_object_array_get_idx(a, i), el, &cfg->fwds[i]) < 0) {
+			r = -EINVAL;
+			continue;
+		}
+		for (j = 0; j < i; j++)
+			if (cfg->fwds[j].proto == cfg->fwds[i].proto &&
+			    cfg->fwds[j].port == cfg->fwds[i].port)
+				r = verr(v, el, 0, "%s: duplicate port forward for %s port %u",
+				    dotted(el, d, sizeof(d)),
+				    cfg->fwds[i].proto == IPPROTO_TCP ? "tcp" : "udp", cfg->fwds[i].port);
+	}
+	return r;
+}
+
+static int
+parse_root(struct vctx *v, struct json_object *root, struct config *cfg)
+{
+	struct json_object *o;
+	unsigned long ri = cfg->reconcile_interval;
+	int rp = (int)cfg->rp_filter, r = 0, present = 0;
+
+	if (json_object_get_type(root) != json_type_object)
+		return verr(v, "", 0, "the configuration must be a JSON object, got %s",
+		    type_name(root));
+	r |= check_keys(v, root, "", top_keys);
+	r |= get_prefixes(v, root, "overlay", "", 0, &cfg->overlay, &present);
+	if (present && cfg->overlay.n == 0 && r == 0)
+		r |= verr(v, "/overlay", 0, "overlay: at least one prefix is required");
+	if (get_ifname(v, root, "lan_interface", "", cfg->lan_interface,
+	    sizeof(cfg->lan_interface), NULL) < 0)
+		r = -1;
+	present = 0;
+	r |= get_prefixes(v, root, "local_subnets", "", 0, &cfg->local_subnets, &present);
+	cfg->local_subnets_derived = !present;
+	cfg->lan_interface_derived = cfg->lan_interface[0] == '\0';
+	if (json_object_object_get_ex(root, "nat", &o))
+		r |= parse_nat(v, o, cfg);
+	r |= get_bool(v, root, "egress", "", &cfg->egress);
+	r |= get_enum(v, root, "rp_filter", "", rp_names, &rp);
+	cfg->rp_filter = (enum cfg_rp_filter)rp;
+	r |= parse_fwds(v, root, cfg);
+	if (json_object_object_get_ex(root, "tunnel", &o))
+		r |= parse_tunnel(v, o, cfg);
+	if (json_object_object_get_ex(root, "cloud", &o))
+		r |= parse_cloud(v, o, cfg);
+	r |= get_path(v, root, "state_dir", "", cfg->state_dir, sizeof(cfg->state_dir));
+	r |= get_path(v, root, "sysctl_file", "", cfg->sysctl_file, sizeof(cfg->sysctl_file));
+	r |= get_uint(v, root, "reconcile_interval", "", 5, 86400, &ri);
+	cfg->reconcile_interval = (unsigned int)ri;
+	if (cfg->n_fwds > 0 && cfg->tunnel.address.n == 0)
+		r |= verr(v, "/port_forwards", 1, "port_forwards need tunnel.address "
+		    "(the connector's tunnel address that users connect to)");
+	return r ? -EINVAL : 0;
+}
+
+int
+config_parse(const char *path, const char *text, size_t len, struct config *cfg,
+    struct buf *err)
+{
+	struct json_tokener *tok = NULL;
+	struct json_object *root = NULL;
+	struct jpos jp;
+	struct vctx v = { path, &jp, err, 0 };
+	enum json_tokener_error jerr;
+	unsigned int line, col;
+	int r;
+
+	config_defaults(cfg);
+	cr_strlcpy(cfg->path, path, sizeof(cfg->path));
+	memset(&jp, 0, sizeof(jp));
+	if (memchr(text, '\0', len) != NULL) {
+		jpos_linecol(text, strlen(text), &line, &col);
+		buf_printf(err, "%s:%u:%u: NUL byte in configuration\n", path, line, col);
+		return -EINVAL;
+	}
+	if ((tok = json_tokener_new()) == NULL)
+		return -ENOMEM;
+	root = json_tokener_parse_ex(tok, text, (int)len);
+	jerr = json_tokener_get_error(tok);
+	if (jerr == json_tokener_continue || (root == NULL && jerr == json_tokener_success)) {
+		jpos_linecol(text, len, &line, &col);
+		buf_printf(err, "%s:%u:%u: unexpected end of file (unterminated object, array "
+		    "or string)\n", path, line, col);
+		r = -EINVAL;
+		goto out;
+	}
+	if (jerr != json_tokener_success) {
+		jpos_linecol(text, json_tokener_get_parse_end(tok), &line, &col);
+		buf_printf(err, "%s:%u:%u: invalid JSON: %s\n", path, line, col,
+		    json_tokener_error_desc(jerr));
+		r = -EINVAL;
+		goto out;
+	}
+	{
+		/* Anything but whitespace/comments after the value is an error. */
+		size_t end = json_tokener_get_parse_end(tok);
+		struct jpos tail;
+		if (end < len && jpos_scan(text + end, len - end, &tail) == 0) {
+			jpos_free(&tail);
+			jpos_linecol(text, end, &line, &col);
+			buf_printf(err, "%s:%u:%u: unexpected data after the configuration object\n",
+			    path, line, col);
+			r = -EINVAL;
+			goto out;
+		}
+		if (end < len)
+			jpos_free(&tail);
+	}
+	if ((r = jpos_scan(text, len, &jp)) < 0) {
+		buf_printf(err, "%s:1:1: could not index the configuration\n", path);
+		goto out;
+	}
+	if (jp.has_dup) {
+		buf_printf(err, "%s:%u:%u: duplicate key \"%s\"\n", path, jp.dup_line,
+		    jp.dup_col, jp.dup_key);
+		r = -EINVAL;
+		goto out;
+	}
+	r = parse_root(&v, root, cfg);
+out:
+	jpos_free(&jp);
+	json_object_put(root);
+	json_tokener_free(tok);
+	if (r < 0)
+		config_free(cfg);
+	return r;
+}
+
+int
+config_load(const char *path, struct config *cfg, struct buf *err)
+{
+	struct buf text;
+	int r;
+
+	buf_init(&text, CFG_MAX_SIZE);
+	if ((r = file_read(path, CFG_MAX_SIZE, &text)) < 0) {
+		buf_printf(err, "%s: %s\n", path, r == -EFBIG ? "file too large" : strerror(-r));
+		buf_free(&text);
+		return r;
+	}
+	r = config_parse(path, text.data, text.len, cfg, err);
+	buf_free(&text);
+	return r;
+}

@@ -1,0 +1,98 @@
+/*
+ * The configuration file (DESIGN.md "Config file"): JSON with comments,
+ * parsed by json-c, validated completely, every error reported as
+ * file:line:col.  config_derive() fills the defaults that come from the
+ * running system (lan_interface, local_subnets).
+ */
+#ifndef AG_CONFIG_H
+#define AG_CONFIG_H
+
+#include <limits.h>
+#include <net/if.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "common/prefix.h"
+#include "common/util.h"
+
+#define CFG_DEFAULT_PATH "/etc/cloudroute/cloudroute.json"
+
+enum cfg_tunnel_mode { TUNNEL_USERSPACE, TUNNEL_EXTERNAL };
+enum cfg_rp_filter { RP_OFF, RP_LOOSE, RP_LEAVE };
+enum cfg_takeover { TAKEOVER_NEVER, TAKEOVER_BLACKHOLE, TAKEOVER_GROUP };
+
+struct cfg_portfwd {
+	int proto;                 /* IPPROTO_TCP / IPPROTO_UDP */
+	uint16_t port;
+	struct prefix to;          /* host prefix */
+	uint16_t to_port;
+};
+
+struct cfg_peer {
+	char name[64];
+	uint8_t public_key[32];
+	int has_psk;
+	char psk_file[PATH_MAX];
+	int has_endpoint;
+	char endpoint[256];
+	struct prefix_set allowed_ips;
+	uint16_t keepalive;
+};
+
+struct config {
+	char path[PATH_MAX];
+	struct prefix_set overlay;
+	char lan_interface[IF_NAMESIZE];
+	int lan_interface_derived;
+	struct prefix_set local_subnets;
+	int local_subnets_derived;
+	int nat_masquerade;
+	struct prefix_set nat_exclude;
+	int nat_mss_clamp;
+	int egress;
+	enum cfg_rp_filter rp_filter;
+	struct cfg_portfwd *fwds;
+	size_t n_fwds;
+	struct {
+		enum cfg_tunnel_mode mode;
+		char interface[IF_NAMESIZE];
+		struct prefix_set routes;
+		char private_key_file[PATH_MAX];
+		uint16_t listen_port;
+		struct prefix_set address;      /* host bits kept */
+		unsigned int mtu;
+		struct cfg_peer *peers;
+		size_t n_peers;
+	} tunnel;
+	struct {
+		char provider[16];              /* auto aws azure gcp oci none */
+		int disable_source_dest_check;
+		char **route_tables;            /* NULL = auto */
+		size_t n_route_tables;
+		int routes_auto;
+		struct prefix_set routes;
+		char ha_group[64];
+		enum cfg_takeover takeover;
+	} cloud;
+	char state_dir[PATH_MAX];
+	char sysctl_file[PATH_MAX];
+	unsigned int reconcile_interval;
+};
+
+/* 0, or -EINVAL with "file:line:col: message" in err (-ENOENT etc. for I/O). */
+int config_load(const char *path, struct config *cfg, struct buf *err);
+/* Same, from a string (path used in messages only). */
+int config_parse(const char *path, const char *text, size_t len,
+    struct config *cfg, struct buf *err);
+/* Fills lan_interface / local_subnets from the kernel when not configured. */
+int config_derive(struct config *cfg, struct buf *err);
+void config_free(struct config *cfg);
+/* The effective configuration as JSON (no secrets are in the config). */
+void config_dump(const struct config *cfg, FILE *out);
+/* Every prefix that should be routed through the tunnel: peers' allowed
+ * IPs (userspace) or tunnel.routes (external). */
+void config_tunnel_prefixes(const struct config *cfg, struct prefix_set *out);
+/* Does any configured prefix or address use IPv6? */
+int config_uses_ipv6(const struct config *cfg);
+
+#endif

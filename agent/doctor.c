@@ -1,0 +1,244 @@
+/*
+ * `cloudroute doctor`: checks for the causes of "the tunnel is up but
+ * nothing flows" that users of comparable tools keep hitting: forwarding
+ * off, strict rp_filter, a foreign FORWARD drop policy (Docker, firewalld,
+ * ufw), legacy iptables rules nftables cannot see, MTU black holes,
+ * conntrack exhaustion, insecure key files, failed reconciles, cloud route
+ * conflicts.  Exit 1 when any problem is found.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <json-c/json.h>
+
+#include "agent/agent.h"
+#include "agent/cloud.h"
+#include "agent/host.h"
+#include "agent/tunnel.h"
+#include "dataplane/dataplane.h"
+#include "netcfg/netcfg.h"
+
+struct doc {
+	int problems, warnings;
+};
+
+static void say(struct doc *d, int level, const char *fmt, ...) CR_PRINTF(3, 4);
+
+static void
+say(struct doc *d, int level, const char *fmt, ...)
+{
+	static const char *const tag[] = { "ok     ", "warn   ", "PROBLEM" };
+	va_list ap;
+
+	printf("%s ", tag[level]);
+	va_start(ap, fmt);
+	vprintf(fmt, ap);
+	va_end(ap);
+	printf("\n");
+	if (level == 1)
+		d->warnings++;
+	if (level == 2)
+		d->problems++;
+}
+
+static long
+sysctl_long(const char *key)
+{
+	char v[64];
+	unsigned long n;
+
+	if (nc_sysctl_read(key, v, sizeof(v)) < 0 || cr_parse_ulong(v, 0, ~0UL >> 1, &n) < 0)
+		return -1;
+	return (long)n;
+}
+
+static void
+check_sysctls(struct doc *d, const struct config *cfg)
+{
+	const char *ifs[2] = { cfg->lan_interface, cfg->tunnel.interface };
+	long all, v, target = cfg->rp_filter == RP_LOOSE ? 2 : 0;
+	char key[256];
+	int i;
+
+	if (sysctl_long("net.ipv4.ip_forward") == 1)
+		say(d, 0, "net.ipv4.ip_forward = 1");
+	else
+		say(d, 2, "net.ipv4.ip_forward is off: this host does not route (cloudroute apply sets it)");
+	if (cfg->rp_filter == RP_LEAVE)
+		return;
+	all = sysctl_long("net.ipv4.conf.all.rp_filter");
+	for (i = 0; i < 2; i++) {
+		if (nc_link_exists(ifs[i]) <= 0)
+			continue;
+		snprintf(key, sizeof(key), "net.ipv4.conf.%s.rp_filter", ifs[i]);
+		v = sysctl_long(key);
+		v = v > all ? v : all;
+		if (v == target)
+			say(d, 0, "rp_filter on %s is effectively %ld", ifs[i], v);
+		else
+			say(d, 2, "rp_filter on %s is effectively %ld (max of conf.all and conf.%s): "
+			    "routed replies can be dropped silently", ifs[i], v, ifs[i]);
+	}
+}
+
+static void
+check_firewall(struct doc *d)
+{
+	struct buf b, legacy;
+
+	buf_init(&b, 64 * 1024);
+	if (nc_nft_list(&b) == 0)
+		say(d, 0, "nftables table inet %s is installed", NC_NFT_TABLE);
+	else
+		say(d, 2, "nftables table inet %s is missing (cloudroute apply installs it)", NC_NFT_TABLE);
+	buf_reset(&b);
+	if (nc_nft_foreign_drop_chains("forward", &b) == 0 && b.len > 0)
+		say(d, 2, "forward chains with a drop policy in other tables: %s -- they drop "
+		    "overlay traffic even though cloudroute accepts it (Docker: add rules to "
+		    "DOCKER-USER; firewalld/ufw: allow routed traffic between the tunnel and the LAN)",
+		    b.data);
+	buf_free(&b);
+	buf_init(&legacy, 4096);
+	if (file_read("/proc/net/ip_tables_names", 4096, &legacy) == 0 && legacy.len > 0)
+		say(d, 1, "legacy iptables tables are loaded (%.*s): their rules are invisible to "
+		    "nftables; check `iptables-legacy -S FORWARD`", (int)strcspn(legacy.data, "\n"),
+		    legacy.data);
+	buf_free(&legacy);
+}
+
+static void
+check_tunnel(struct doc *d, const struct config *cfg)
+{
+	unsigned int lan_mtu = 0, tun_mtu = 0;
+	int up = 0;
+	uint8_t k[32];
+	struct buf errs;
+
+	if (nc_link_get(cfg->tunnel.interface, &up, &tun_mtu) < 0) {
+		say(d, 2, "tunnel interface %s does not exist (%s)", cfg->tunnel.interface,
+		    cfg->tunnel.mode == TUNNEL_USERSPACE ? "is `cloudroute run` running?" :
+		    "is the program that runs it up?");
+	} else if (!up) {
+		say(d, 2, "tunnel interface %s is down", cfg->tunnel.interface);
+	} else {
+		say(d, 0, "tunnel interface %s is up, mtu %u", cfg->tunnel.interface, tun_mtu);
+	}
+	if (cfg->tunnel.mode == TUNNEL_USERSPACE) {
+		buf_init(&errs, 4096);
+		if (tunnel_read_key(cfg->tunnel.private_key_file, k, &errs) < 0)
+			say(d, 2, "private key: %.*s", (int)strcspn(errs.data, "\n"), errs.data);
+		else
+			say(d, 0, "private key file %s is private", cfg->tunnel.private_key_file);
+		explicit_bzero(k, sizeof(k));
+		buf_free(&errs);
+		/* WireGuard adds 60 (IPv4) or 80 (IPv6) bytes to each packet. */
+		if (nc_link_get(cfg->lan_interface, &up, &lan_mtu) == 0 &&
+		    cfg->tunnel.mtu + 80 > lan_mtu)
+			say(d, 1, "tunnel mtu %u + 80 bytes of WireGuard overhead exceeds %s mtu %u: "
+			    "large packets fragment or vanish (set tunnel.mtu to %u)", cfg->tunnel.mtu,
+			    cfg->lan_interface, lan_mtu, lan_mtu > 80 ? lan_mtu - 80 : 0);
+	}
+}
+
+static void
+check_peers(struct doc *d, const struct config *cfg)
+{
+	struct dp_peer_status *ps = NULL;
+	size_t n = 0, i;
+	uint16_t port;
+	time_t now = time(NULL);
+
+	if (cfg->tunnel.mode != TUNNEL_USERSPACE ||
+	    dp_uapi_status(cfg->tunnel.interface, &ps, &n, &port) < 0)
+		return;
+	for (i = 0; i < n; i++) {
+		const char *name = "(unknown)";
+		for (size_t j = 0; j < cfg->tunnel.n_peers; j++)
+			if (memcmp(cfg->tunnel.peers[j].public_key, ps[i].public_key, 32) == 0)
+				name = cfg->tunnel.peers[j].name;
+		if (ps[i].last_handshake_sec == 0)
+			say(d, 1, "peer %s: no handshake yet (endpoint reachable? UDP port %u open "
+			    "in the security group / NSG / firewall?)", name, port);
+		else if (now - (time_t)ps[i].last_handshake_sec > 180)
+			say(d, 1, "peer %s: last handshake %ld s ago", name,
+			    (long)(now - (time_t)ps[i].last_handshake_sec));
+		else
+			say(d, 0, "peer %s: handshake %ld s ago", name,
+			    (long)(now - (time_t)ps[i].last_handshake_sec));
+	}
+	dp_peer_status_free(ps, n);
+}
+
+static void
+check_conntrack(struct doc *d)
+{
+	long count = sysctl_long("net.netfilter.nf_conntrack_count");
+	long max = sysctl_long("net.netfilter.nf_conntrack_max");
+
+	if (count < 0 || max <= 0)
+		return;
+	if (count * 10 > max * 9)
+		say(d, 2, "conntrack table %ld/%ld full: new flows are dropped (raise "
+		    "net.netfilter.nf_conntrack_max)", count, max);
+	else
+		say(d, 0, "conntrack table %ld/%ld", count, max);
+}
+
+static void
+check_state(struct doc *d, const struct config *cfg, struct state *st)
+{
+	struct json_object *last = state_obj(st, "last", 0), *ok, *e;
+	struct cloud_session cs;
+	struct plan p;
+	struct buf errs;
+	char line[512];
+	size_t i;
+
+	if (last && json_object_object_get_ex(last, "ok", &ok) && !json_object_get_boolean(ok)) {
+		json_object_object_get_ex(last, "errors", &e);
+		say(d, 2, "the last reconcile failed: %s", e ? json_object_to_json_string(e) : "?");
+	}
+	memset(&p, 0, sizeof(p));
+	memset(&cs, 0, sizeof(cs));
+	buf_init(&errs, 16 * 1024);
+	if (cloud_plan(cfg, st, &p, &cs, &errs) < 0)
+		say(d, 2, "cloud: %.*s", (int)strcspn(errs.data, "\n"), errs.data);
+	for (i = 0; i < p.cloud.n; i++) {
+		if (p.cloud.v[i].action == PROV_CONFLICT)
+			say(d, 1, "%s", prov_change_fmt(&p.cloud.v[i], line, sizeof(line)));
+		else if (p.cloud.v[i].action != PROV_KEEP)
+			say(d, 1, "cloud drift: %s", prov_change_fmt(&p.cloud.v[i], line, sizeof(line)));
+	}
+	cloud_close(&cs);
+	plan_free(&p);
+	buf_free(&errs);
+}
+
+int
+cmd_doctor(const struct opts *o)
+{
+	struct config cfg;
+	struct state st;
+	struct doc d = { 0, 0 };
+	int r;
+
+	if ((r = agent_load_config(o, &cfg, 1)) != EXIT_OK)
+		return r;
+	say(&d, 0, "configuration %s is valid", cfg.path);
+	check_sysctls(&d, &cfg);
+	check_firewall(&d);
+	check_tunnel(&d, &cfg);
+	check_peers(&d, &cfg);
+	check_conntrack(&d);
+	if (state_load(cfg.state_dir, &st) == 0) {
+		check_state(&d, &cfg, &st);
+		state_free(&st);
+	}
+	printf("%d problem%s, %d warning%s\n", d.problems, d.problems == 1 ? "" : "s",
+	    d.warnings, d.warnings == 1 ? "" : "s");
+	config_free(&cfg);
+	return d.problems ? EXIT_RUNTIME : EXIT_OK;
+}

@@ -1,0 +1,158 @@
+/*
+ * cloudroute: turns this host into a VPN connector (host routing, the
+ * WireGuard-protocol tunnel, and cloud route tables).  main() parses the
+ * command line and dispatches; the commands live in cmd.c, daemon.c and
+ * doctor.c.
+ */
+#include <ctype.h>
+#include <errno.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <openssl/crypto.h>
+
+#include "agent/agent.h"
+#include "dataplane/noise.h"
+
+static void
+usage(FILE *f)
+{
+	fprintf(f,
+	    "usage: cloudroute [-c FILE] [-v] COMMAND [--json]\n"
+	    "commands:\n"
+	    "  check      validate the configuration\n"
+	    "  plan       show what apply would change (exit 0 none, 2 pending, 1 error)\n"
+	    "  apply      make it so once and exit\n"
+	    "  run        daemon: apply, run the tunnel, keep reconciling\n"
+	    "  status     what is applied, drift, tunnel peers, cloud routes, last errors\n"
+	    "  teardown   remove what cloudroute installed and restore sysctls\n"
+	    "  doctor     diagnose known failure causes (exit 1 on problems)\n"
+	    "  genkey     print a new private key\n"
+	    "  pubkey     read a private key on stdin, print its public key\n"
+	    "  version\n"
+	    "config: -c FILE, else $CLOUDROUTE_CONFIG, else " CFG_DEFAULT_PATH "\n");
+}
+
+static int
+cmd_genkey(void)
+{
+	uint8_t k[32];
+	char b64[45];
+
+	if (noise_global_init() < 0 || dp_genkey(k) < 0) {
+		fprintf(stderr, "cloudroute: cannot generate a key\n");
+		return EXIT_RUNTIME;
+	}
+	if (isatty(STDOUT_FILENO))
+		fprintf(stderr, "Warning: writing a private key to a terminal\n");
+	dp_key_to_base64(b64, k);
+	printf("%s\n", b64);
+	OPENSSL_cleanse(k, sizeof(k));
+	OPENSSL_cleanse(b64, sizeof(b64));
+	return EXIT_OK;
+}
+
+static int
+cmd_pubkey(void)
+{
+	char in[128], b64[45];
+	uint8_t k[32], pub[32];
+	size_t n;
+	int r = EXIT_RUNTIME;
+
+	n = fread(in, 1, sizeof(in) - 1, stdin);
+	in[n] = '\0';
+	while (n > 0 && isspace((unsigned char)in[n - 1]))
+		in[--n] = '\0';
+	if (noise_global_init() < 0 || dp_key_from_base64(k, in) < 0) {
+		fprintf(stderr, "cloudroute: pubkey: key is not the correct length or format\n");
+		goto out;
+	}
+	if (dp_pubkey(pub, k) < 0) {
+		fprintf(stderr, "cloudroute: pubkey: cannot derive the public key\n");
+		goto out;
+	}
+	dp_key_to_base64(b64, pub);
+	printf("%s\n", b64);
+	r = EXIT_OK;
+out:
+	OPENSSL_cleanse(in, sizeof(in));
+	OPENSSL_cleanse(k, sizeof(k));
+	return r;
+}
+
+int
+main(int argc, char **argv)
+{
+	static const struct option longopts[] = {
+		{ "config", required_argument, NULL, 'c' },
+		{ "verbose", no_argument, NULL, 'v' },
+		{ "json", no_argument, NULL, 'j' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	struct opts o = { NULL, 0, 0 };
+	const char *cmd = NULL;
+	int c, i;
+
+	/* Options may stand before or after the command ("plan -v", "status --json"). */
+	while ((c = getopt_long(argc, argv, "c:vh", longopts, NULL)) != -1) {
+		switch (c) {
+		case 'c': o.config = optarg; break;
+		case 'v': o.verbose++; break;
+		case 'j': o.json = 1; break;
+		case 'h': usage(stdout); return EXIT_OK;
+		default: usage(stderr); return EXIT_USAGE;
+		}
+	}
+	for (i = optind; i < argc; i++) {
+		if (cmd != NULL) {
+			fprintf(stderr, "cloudroute: unexpected argument \"%s\"\n", argv[i]);
+			usage(stderr);
+			return EXIT_USAGE;
+		}
+		cmd = argv[i];
+	}
+	if (cmd == NULL) {
+		usage(stderr);
+		return EXIT_USAGE;
+	}
+	if (o.config == NULL)
+		o.config = getenv("CLOUDROUTE_CONFIG");
+	if (o.config == NULL || *o.config == '\0')
+		o.config = CFG_DEFAULT_PATH;
+	log_init(1, o.verbose, "cloudroute");
+
+	if (strcmp(cmd, "version") == 0) {
+		printf("cloudroute %s\n", CLOUDROUTE_VERSION);
+		return EXIT_OK;
+	}
+	if (strcmp(cmd, "genkey") == 0)
+		return cmd_genkey();
+	if (strcmp(cmd, "pubkey") == 0)
+		return cmd_pubkey();
+	if (noise_global_init() < 0) {
+		fprintf(stderr, "cloudroute: OpenSSL lacks BLAKE2s/X25519/ChaCha20-Poly1305\n");
+		return EXIT_RUNTIME;
+	}
+	if (strcmp(cmd, "check") == 0)
+		return cmd_check(&o);
+	if (strcmp(cmd, "plan") == 0)
+		return cmd_plan(&o);
+	if (strcmp(cmd, "apply") == 0)
+		return cmd_apply(&o);
+	if (strcmp(cmd, "run") == 0)
+		return cmd_run(&o);
+	if (strcmp(cmd, "status") == 0)
+		return cmd_status(&o);
+	if (strcmp(cmd, "teardown") == 0)
+		return cmd_teardown(&o);
+	if (strcmp(cmd, "doctor") == 0)
+		return cmd_doctor(&o);
+	fprintf(stderr, "cloudroute: unknown command \"%s\"\n", cmd);
+	usage(stderr);
+	return EXIT_USAGE;
+}

@@ -1,0 +1,64 @@
+/*
+ * A plan: the list of changes between desired and actual state, grouped by
+ * host / tunnel / cloud.  plan prints it; apply executes exactly it.
+ * Signs: "+" add, "~" change, "-" remove, "!" conflict (left alone),
+ * "=" unchanged (status only), "." note.
+ */
+#ifndef AG_PLAN_H
+#define AG_PLAN_H
+
+#include <net/if.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "common/prefix.h"
+#include "common/log.h"
+#include "providers/provider.h"
+
+enum plan_section { SEC_HOST, SEC_TUNNEL, SEC_CLOUD };
+
+enum act_kind {
+	ACT_NOTE,
+	ACT_CONFLICT,
+	ACT_SYSCTL,             /* key := val (original recorded first) */
+	ACT_SYSCTL_RESTORE,     /* key := original, forget it */
+	ACT_SYSCTL_FILE,        /* write blob to the sysctl drop-in */
+	ACT_SYSCTL_FILE_REMOVE,
+	ACT_NFT_REPLACE,        /* blob = rendered table */
+	ACT_NFT_DELETE,
+	ACT_ROUTE_ADD,
+	ACT_ROUTE_DEL,
+	ACT_ADDR_ADD,
+	ACT_LINK,               /* set mtu (val) and up */
+};
+
+struct action {
+	enum act_kind kind;
+	enum plan_section sec;
+	char sign;
+	char text[384];
+	char key[256];
+	char val[64];
+	char *blob;
+	struct prefix dst;
+	char ifname[IF_NAMESIZE];
+	uint32_t metric;
+};
+
+struct plan {
+	struct action *v;
+	size_t n, cap;
+	struct prov_plan cloud;
+	int cloud_planned;
+};
+
+struct action *plan_add(struct plan *p, enum plan_section sec, enum act_kind kind,
+    char sign, const char *fmt, ...) CR_PRINTF(5, 6);
+/* Changes that apply would make (host, tunnel and cloud mutations). */
+size_t plan_changes(const struct plan *p);
+size_t plan_conflicts(const struct plan *p);
+void plan_print(const struct plan *p, FILE *out, int verbose);
+struct json_object *plan_json(const struct plan *p);
+void plan_free(struct plan *p);
+
+#endif

@@ -1,0 +1,136 @@
+/* State round trip, plan counting/printing, cloud prefix derivation. */
+#include <errno.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <cmocka.h>
+
+#include "agent/cloud.h"
+#include "agent/config.h"
+#include "agent/plan.h"
+#include "agent/state.h"
+#include "dataplane/noise.h"
+
+static void
+test_state_roundtrip(void **state)
+{
+	char dir[] = "/tmp/cr-state-XXXXXX", path[300];
+	struct state st, st2;
+	struct json_object *sys, *o, *got;
+	struct stat sb;
+
+	(void)state;
+	assert_non_null(mkdtemp(dir));
+	assert_int_equal(state_load(dir, &st), 0);       /* absent = empty */
+	sys = state_obj(&st, "sysctl", 1);
+	o = json_object_new_object();
+	state_set_str(o, "original", "1");
+	state_set_str(o, "set", "0");
+	json_object_object_add(sys, "net.ipv4.conf.eth0.rp_filter", o);
+	state_set_str(st.root, "sysctl_file", "/tmp/x.conf");
+	state_set_last(&st, 0, "first error\nsecond error\n");
+	assert_int_equal(state_save(&st), 0);
+	snprintf(path, sizeof(path), "%s/state.json", dir);
+	assert_int_equal(stat(path, &sb), 0);
+	assert_int_equal(sb.st_mode & 0777, 0600);
+	assert_int_equal(state_load(dir, &st2), 0);
+	assert_string_equal(state_str(st2.root, "sysctl_file"), "/tmp/x.conf");
+	assert_true(json_object_object_get_ex(state_obj(&st2, "sysctl", 0),
+	    "net.ipv4.conf.eth0.rp_filter", &got));
+	assert_string_equal(state_str(got, "original"), "1");
+	assert_int_equal(json_object_array_length(json_object_object_get(
+	    state_obj(&st2, "last", 0), "errors")), 2);
+	assert_true(json_object_equal(st.root, st2.root));
+	/* A foreign file is refused, not overwritten. */
+	state_free(&st2);
+	FILE *f = fopen(path, "w");
+	fputs("{\"something\": 1}", f);
+	fclose(f);
+	assert_int_equal(state_load(dir, &st2), -EINVAL);
+	assert_int_equal(state_remove(&st), 0);
+	assert_int_not_equal(access(path, F_OK), 0);
+	state_free(&st);
+	rmdir(dir);
+}
+
+static void
+test_plan_count(void **state)
+{
+	struct prov_change c;
+	struct plan p;
+	char *out = NULL;
+	size_t len = 0;
+	FILE *f;
+
+	(void)state;
+	memset(&p, 0, sizeof(p));
+	plan_add(&p, SEC_HOST, ACT_NOTE, '.', "a note");
+	assert_int_equal(plan_changes(&p), 0);
+	plan_add(&p, SEC_HOST, ACT_SYSCTL, '~', "sysctl net.ipv4.ip_forward 0 -> 1");
+	plan_add(&p, SEC_HOST, ACT_CONFLICT, '!', "route 10.0.0.0/8 (not ours, left alone)");
+	memset(&c, 0, sizeof(c));
+	c.action = PROV_CREATE;
+	cr_strlcpy(c.table, "rtb-0abc", sizeof(c.table));
+	prefix_parse("100.96.0.0/11", &c.dst, 0);
+	cr_strlcpy(c.target, "eni-0123", sizeof(c.target));
+	cr_strlcpy(c.note, "(this connector)", sizeof(c.note));
+	prov_plan_add(&p.cloud, &c);
+	c.action = PROV_CONFLICT;
+	prov_plan_add(&p.cloud, &c);
+	assert_int_equal(plan_changes(&p), 2);
+	assert_int_equal(plan_conflicts(&p), 2);
+	f = open_memstream(&out, &len);
+	plan_print(&p, f, 0);
+	fclose(f);
+	assert_non_null(strstr(out, "host:\n  ~ sysctl net.ipv4.ip_forward 0 -> 1\n"));
+	assert_null(strstr(out, "a note"));
+	assert_non_null(strstr(out, "cloud:\n  + cloud route rtb-0abc 100.96.0.0/11 -> eni-0123 (this connector)\n"));
+	assert_non_null(strstr(out, "2 changes pending"));
+	free(out);
+	plan_free(&p);
+}
+
+static void
+test_cloud_desired(void **state)
+{
+	static const char *text =
+	    "{ \"lan_interface\": \"eth0\", \"local_subnets\": [\"10.0.0.0/18\"],\n"
+	    "  \"tunnel\": { \"peers\": [\n"
+	    "   { \"public_key\": \"xTIBA5rboUvnH4htodjb6e697QjLERt1NAB4mZqp8Dg=\",\n"
+	    "     \"allowed_ips\": [\"100.96.0.0/11\", \"192.168.0.0/22\", \"192.168.1.0/24\",\n"
+	    "                     \"10.0.1.0/24\", \"0.0.0.0/0\", \"10.0.0.0/8\"] } ] } }";
+	struct prefix_set d = { 0 };
+	char b[PREFIX_STRLEN];
+	struct config cfg;
+	struct buf err;
+
+	(void)state;
+	buf_init(&err, 4096);
+	assert_int_equal(config_parse("t", text, strlen(text), &cfg, &err), 0);
+	cloud_desired(&cfg, &d);
+	/* local subnet overlaps and the default route are never pushed to the VPC */
+	assert_int_equal(d.n, 2);
+	assert_string_equal(prefix_fmt(&d.v[0], b, sizeof(b)), "100.96.0.0/11");
+	assert_string_equal(prefix_fmt(&d.v[1], b, sizeof(b)), "192.168.0.0/22");
+	prefix_set_free(&d);
+	config_free(&cfg);
+	buf_free(&err);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_state_roundtrip),
+		cmocka_unit_test(test_plan_count),
+		cmocka_unit_test(test_cloud_desired),
+	};
+	noise_global_init();
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
