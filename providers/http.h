@@ -1,0 +1,70 @@
+/*
+ * Shared provider plumbing: a small HTTP client on libcurl and the
+ * per-thread "last error" text behind prov_last_error().
+ *
+ * Every request has a connect timeout, a total timeout and a cap on the
+ * response size.  Only https is allowed, except plain http to the link-local
+ * metadata addresses (169.254.169.254, [fd00:ec2::254]) or to a metadata URL
+ * the operator configured explicitly (allow_plain_http).  TLS verification
+ * is never turned off; CLOUDROUTE_CA_BUNDLE (else AWS_CA_BUNDLE) names an
+ * extra CA file that is added to the system store.  Metadata requests never
+ * go through a proxy.  Redirects are not followed.
+ */
+#ifndef PROV_HTTP_H
+#define PROV_HTTP_H
+
+#include <stddef.h>
+
+#include "common/util.h"
+
+#define HTTP_MAX_RESPONSE   (4u << 20)    /* 4 MiB */
+
+struct http_header {
+	const char *name;
+	const char *value;
+};
+
+struct http_request {
+	const char *method;               /* "GET", "PUT", "POST", ... */
+	const char *url;
+	const struct http_header *headers;
+	size_t n_headers;
+	const char *body;                 /* may be NULL */
+	size_t body_len;
+	long connect_timeout_ms;          /* 0 = 5000 */
+	long timeout_ms;                  /* 0 = 30000 */
+	size_t max_response;              /* 0 = HTTP_MAX_RESPONSE */
+	int metadata;                     /* metadata service: no proxy */
+	int allow_plain_http;             /* explicit metadata override */
+};
+
+struct http_response {
+	long status;
+	struct buf body;
+	char retry_after[64];             /* raw Retry-After header, "" if none */
+	char content_type[128];
+};
+
+/*
+ * Performs one request.  0 when an HTTP response was received (whatever its
+ * status), else -ETIMEDOUT, -ECONNREFUSED, -E2BIG (response over the cap),
+ * -EPROTO (TLS), -EPERM (scheme not allowed), -EINVAL, -EIO; the reason is
+ * left in prov_last_error().  resp must be freed with http_response_free
+ * in every case.
+ */
+int http_do(const struct http_request *rq, struct http_response *resp);
+void http_response_free(struct http_response *resp);
+
+/* 1 when url is plain http to a link-local metadata address. */
+int http_is_metadata_url(const char *url);
+/*
+ * Splits "scheme://host[:port]/..." into the host[:port] used for the Host
+ * header and signing (default ports dropped, IPv6 in brackets).
+ */
+int http_url_hostport(const char *url, char *out, size_t len);
+
+/* Sets this thread's provider error text (prov_last_error()). */
+void prov_set_error(const char *fmt, ...) CR_PRINTF(1, 2);
+void prov_clear_error(void);
+
+#endif

@@ -1,0 +1,163 @@
+#!/bin/bash
+# The AWS provider end to end: cloudroute (agent + providers/aws) against the
+# fake EC2 + IMDSv2 of tests/fakecloud over HTTPS with a test CA, every
+# SigV4 signature verified by the fake.  All inside one namespace:
+#
+#   conn: eth0 10.0.0.10/18 (the ENI's address)  -- veth -- lan
+#         tun0 (external tunnel, routes 192.168.0.0/22, 172.16.0.0/16, 10.200.0.0/16)
+#         fake EC2 API https://127.0.0.1:PORT, IMDS http://127.0.0.1:PORT (i-hq),
+#         control http://127.0.0.1:PORT
+. "$(dirname "$0")/../lib/netns.sh"
+
+ns_new conn && ns_new lan && ns_new peer || { finish; exit 1; }
+veth conn eth0 lan l0
+veth conn tun0 peer p0
+nsx conn ip addr add 10.0.0.10/18 dev eth0
+nsx conn ip addr add 100.96.0.1/11 dev tun0
+
+# Scenario: basic.json plus a foreign route for 172.16.0.0/16 (eni-other) and
+# a blackhole route for 10.200.0.0/16 (a terminated connector's ENI).
+python3 - "$TOP/tests/fakecloud/scenarios/basic.json" >"$TMP/scenario.json" <<'PY'
+import json, sys
+s = json.load(open(sys.argv[1]))
+s["instances"].append({"id": "i-dead", "state": "terminated"})
+s["network_interfaces"].append({"id": "eni-dead", "instance": "i-dead", "subnet": "subnet-hq",
+    "ip": "10.0.0.99", "mac": "02:00:0a:00:00:63"})
+for t in s["route_tables"]:
+    if t["id"] == "rtb-hq":
+        t["routes"].append({"destination": "172.16.0.0/16", "network_interface_id": "eni-other"})
+        t["routes"].append({"destination": "10.200.0.0/16", "network_interface_id": "eni-dead"})
+json.dump(s, sys.stdout)
+PY
+bash "$TOP/tests/fakecloud/mkca.sh" "$TMP/ca" >/dev/null 2>&1
+bg conn python3 "$TOP/tests/fakecloud/ec2.py" --scenario "$TMP/scenario.json" \
+	--api 127.0.0.1:0 --cert "$TMP/ca/server.pem" --key "$TMP/ca/server.key" \
+	--imds 127.0.0.1:0=i-hq --control 127.0.0.1:0 --ready-file "$TMP/ready.json" \
+	--log "$TMP/requests.jsonl" --cred-lifetime 900
+wait_for 10 test -s "$TMP/ready.json" || { echo "fake cloud did not start"; finish; exit 1; }
+port() { python3 -c "import json; r=json.load(open('$TMP/ready.json')); print($1)"; }
+API=$(port 'r["api"]["port"]'); IMDS=$(port 'r["imds"][0]["port"]'); CTL=$(port 'r["control"]["port"]')
+export CLOUDROUTE_CA_BUNDLE=$TMP/ca/ca.pem CLOUDROUTE_AWS_API_URL=https://127.0.0.1:$API
+export CLOUDROUTE_AWS_METADATA_URL=http://127.0.0.1:$IMDS CLOUDROUTE_RETRY_BASE_MS=20
+unset AWS_ACCESS_KEY_ID AWS_SECRET_ACCESS_KEY AWS_SESSION_TOKEN
+
+ctl() { nsx conn curl -sf -X "$1" "http://127.0.0.1:$CTL$2" ${3:+-d "$3"}; }
+mutations() { ctl GET /counts | python3 -c 'import json,sys; print(json.load(sys.stdin)["counts"]["mutating"])'; }
+route_target() { # table dst -> eni or "blackhole:eni" or "none"
+	ctl GET /state | python3 -c "
+import json, sys
+s = json.load(sys.stdin)
+for t in s['route_tables']:
+    if t['id'] != '$1': continue
+    for r in t.get('routes', []):
+        if r['destination'] == '$2':
+            tgt = r.get('network_interface_id') or r.get('gateway_id') or '?'
+            print(('blackhole:' if r.get('state') == 'blackhole' else '') + tgt); sys.exit()
+print('none')"
+}
+sdc() { ctl GET /state | python3 -c "
+import json, sys
+for e in json.load(sys.stdin)['network_interfaces']:
+    if e['id'] == 'eni-hq': print(str(e['source_dest_check']).lower())"; }
+
+CFG=$TMP/cr.json
+cat >"$CFG" <<JSON
+{
+  "lan_interface": "eth0",
+  "local_subnets": ["10.0.0.0/18"],
+  "tunnel": { "mode": "external", "interface": "tun0",
+              "routes": ["192.168.0.0/22", "172.16.0.0/16", "10.200.0.0/16"] },
+  "cloud": { "provider": "aws", "takeover": "blackhole", "ha_group": "hq" },
+  "state_dir": "$TMP/state", "sysctl_file": "$TMP/sysctl.conf", "reconcile_interval": 5
+}
+JSON
+CR() { nsx conn env CLOUDROUTE_CA_BUNDLE="$CLOUDROUTE_CA_BUNDLE" CLOUDROUTE_AWS_API_URL="$CLOUDROUTE_AWS_API_URL" \
+	CLOUDROUTE_AWS_METADATA_URL="$CLOUDROUTE_AWS_METADATA_URL" CLOUDROUTE_RETRY_BASE_MS=20 \
+	"$CLOUDROUTE" -c "$CFG" "$@"; }
+
+CR plan >"$TMP/plan" 2>&1; rc=$?
+check_eq "plan exits 2 before apply" 2 "$rc"
+check "plan: route for the overlay" grep -q '+ cloud route rtb-hq 100.96.0.0/11 -> eni-hq (this connector)' "$TMP/plan"
+check "plan: route for the peer site" grep -q '+ cloud route rtb-hq 192.168.0.0/22 -> eni-hq' "$TMP/plan"
+check "plan: foreign route is a conflict" grep -q '! cloud conflict rtb-hq 172.16.0.0/16 -> eni-other (not ours, left alone)' "$TMP/plan"
+check "plan: blackhole is taken over" grep -qE '~ cloud route rtb-hq 10.200.0.0/16' "$TMP/plan"
+check_eq "plan made no mutating call" 0 "$(mutations)"
+check_eq "main table untouched by plan" none "$(route_target rtb-main 100.96.0.0/11)"
+
+ctl POST /reset >/dev/null
+check "apply succeeds" CR apply
+FIRST=$(ctl GET /counts)
+echo "# first apply: $(echo "$FIRST" | python3 -c 'import json,sys; c=json.load(sys.stdin)["counts"]; print(c["ec2"], "EC2 calls,", c["mutating"], "mutating,", c["imds"], "IMDS; by action:", c["by_action"])')"
+check_eq "source/dest check turned off" false "$(sdc)"
+check_eq "overlay routed to us" eni-hq "$(route_target rtb-hq 100.96.0.0/11)"
+check_eq "peer site routed to us" eni-hq "$(route_target rtb-hq 192.168.0.0/22)"
+check_eq "foreign route untouched" eni-other "$(route_target rtb-hq 172.16.0.0/16)"
+check_eq "blackhole taken over" eni-hq "$(route_target rtb-hq 10.200.0.0/16)"
+check_eq "main table untouched (subnet has its own table)" none "$(route_target rtb-main 100.96.0.0/11)"
+
+ctl POST /reset >/dev/null
+check "second apply succeeds" CR apply
+check_eq "second apply: zero mutating calls" 0 "$(mutations)"
+echo "# unchanged re-apply: $(ctl GET /counts | python3 -c 'import json,sys; c=json.load(sys.stdin)["counts"]; print(c["ec2"], "EC2 calls,", c["mutating"], "mutating")')"
+CR plan >/dev/null 2>&1; check_eq "plan exits 0 after apply" 0 $?
+
+# Drift: someone deletes our route; run brings it back.  A route changed to a
+# foreign target becomes a conflict.
+ctl POST /mutate '{"action":"DeleteRoute","params":{"RouteTableId":"rtb-hq","DestinationCidrBlock":"192.168.0.0/22"}}' >/dev/null
+CR plan >"$TMP/plan2" 2>&1; check_eq "deleted route is drift (plan exits 2)" 2 $?
+bg conn env CLOUDROUTE_CA_BUNDLE="$CLOUDROUTE_CA_BUNDLE" CLOUDROUTE_AWS_API_URL="$CLOUDROUTE_AWS_API_URL" \
+	CLOUDROUTE_AWS_METADATA_URL="$CLOUDROUTE_AWS_METADATA_URL" "$CLOUDROUTE" -c "$CFG" run
+RUNPID=$!
+route_is() { [ "$(route_target "$1" "$2")" = "$3" ]; }
+check "run restores the deleted route" wait_for 15 route_is rtb-hq 192.168.0.0/22 eni-hq
+ctl POST /mutate '{"action":"ReplaceRoute","params":{"RouteTableId":"rtb-hq","DestinationCidrBlock":"192.168.0.0/22","NetworkInterfaceId":"eni-other"}}' >/dev/null
+sleep 7
+check_eq "a route moved to a foreign target is left alone" eni-other "$(route_target rtb-hq 192.168.0.0/22)"
+check "status shows the conflict" sh -c "ip netns exec $(ns conn) env CLOUDROUTE_CA_BUNDLE=$CLOUDROUTE_CA_BUNDLE CLOUDROUTE_AWS_API_URL=$CLOUDROUTE_AWS_API_URL CLOUDROUTE_AWS_METADATA_URL=$CLOUDROUTE_AWS_METADATA_URL $CLOUDROUTE -c $CFG status | grep -q '! cloud conflict rtb-hq 192.168.0.0/22 -> eni-other'"
+kill -TERM $RUNPID; wait $RUNPID
+ctl POST /mutate '{"action":"ReplaceRoute","params":{"RouteTableId":"rtb-hq","DestinationCidrBlock":"192.168.0.0/22","NetworkInterfaceId":"eni-hq"}}' >/dev/null
+
+# Throttling storm converges.
+ctl POST /mutate '{"action":"DeleteRoute","params":{"RouteTableId":"rtb-hq","DestinationCidrBlock":"192.168.0.0/22"}}' >/dev/null
+ctl POST /fault '{"kind":"throttle","count":6}' >/dev/null
+check "apply converges through 6 throttled calls" CR apply
+check_eq "route back after the storm" eni-hq "$(route_target rtb-hq 192.168.0.0/22)"
+
+# Expired role credentials are refreshed.
+ctl POST /expire-credentials '{"instance_id":"i-hq"}' >/dev/null
+ctl POST /mutate '{"action":"DeleteRoute","params":{"RouteTableId":"rtb-hq","DestinationCidrBlock":"192.168.0.0/22"}}' >/dev/null
+check "apply after credentials expired" CR apply
+check_eq "route back with fresh credentials" eni-hq "$(route_target rtb-hq 192.168.0.0/22)"
+
+# A malformed XML answer or an HTML error page: clear error, nothing changed.
+ctl POST /mutate '{"action":"DeleteRoute","params":{"RouteTableId":"rtb-hq","DestinationCidrBlock":"192.168.0.0/22"}}' >/dev/null
+ctl POST /reset >/dev/null
+ctl POST /fault '{"kind":"malformed","count":1,"actions":["DescribeRouteTables"]}' >/dev/null
+CR apply >"$TMP/bad1" 2>&1; rc=$?
+check_eq "malformed XML: apply exits 1" 1 "$rc"
+check "malformed XML: the error says so" grep -qiE 'xml|malformed|parse' "$TMP/bad1"
+check_eq "malformed XML: no mutating call" 0 "$(mutations)"
+ctl POST /fault '{"kind":"html","count":-1,"actions":["DescribeRouteTables"]}' >/dev/null
+CR apply >"$TMP/bad2" 2>&1; rc=$?
+check_eq "HTML error page: apply exits 1" 1 "$rc"
+check "HTML error page: the error says so" grep -qiE 'html|not xml|502' "$TMP/bad2"
+check_eq "HTML error page: no mutating call" 0 "$(mutations)"
+ctl POST /faults/clear >/dev/null
+
+# Missing IAM permission: the message names the action.
+ctl POST /deny '{"role":"cloudroute-connector","actions":["CreateRoute"]}' >/dev/null
+CR apply >"$TMP/bad3" 2>&1
+check "denied CreateRoute names the IAM action" grep -q 'ec2:CreateRoute' "$TMP/bad3"
+ctl POST /deny '{"role":"cloudroute-connector","actions":[]}' >/dev/null
+check "apply after the permission is granted" CR apply
+
+# Teardown removes only ours and restores the check.
+check "teardown succeeds" CR teardown
+check_eq "overlay route removed" none "$(route_target rtb-hq 100.96.0.0/11)"
+check_eq "peer route removed" none "$(route_target rtb-hq 192.168.0.0/22)"
+check_eq "taken-over route removed" none "$(route_target rtb-hq 10.200.0.0/16)"
+check_eq "foreign route still there" eni-other "$(route_target rtb-hq 172.16.0.0/16)"
+check_eq "igw route still there" igw-hq "$(route_target rtb-hq 0.0.0.0/0)"
+check_eq "source/dest check restored" true "$(sdc)"
+check_eq "no host table left" "" "$(nsx conn nft list tables | grep cloudroute)"
+finish
