@@ -35,7 +35,10 @@ int agent_load_config(const struct opts *o, struct config *cfg, int derive);
 int agent_lock(const char *state_dir);
 /* One reconcile pass: plan everything and apply it.  Fills *changes with the
  * number of changes made; errs with failures.  0 or -1. */
+struct cloud_session;
+/* cs: a provider session kept open between passes (the daemon), or NULL
+ * for one opened and closed here.  A failed pass closes it. */
 int agent_reconcile(const struct config *cfg, struct state *st, int print, size_t *changes,
-    struct buf *errs);
+    struct buf *errs, struct cloud_session *cs);
 
 #endif

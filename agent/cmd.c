@@ -78,28 +78,30 @@ plan_all(const struct config *cfg, struct state *st, struct plan *p,
 
 int
 agent_reconcile(const struct config *cfg, struct state *st, int print, size_t *changes,
-    struct buf *errs)
+    struct buf *errs, struct cloud_session *keep)
 {
-	struct cloud_session cs;
+	struct cloud_session local, *cs = keep ? keep : &local;
 	struct plan p;
 	int r = 0;
 
 	memset(&p, 0, sizeof(p));
-	memset(&cs, 0, sizeof(cs));
-	if (plan_all(cfg, st, &p, &cs, errs) < 0)
+	if (keep == NULL)
+		memset(&local, 0, sizeof(local));
+	if (plan_all(cfg, st, &p, cs, errs) < 0)
 		r = -1;
 	*changes = plan_changes(&p);
 	if (print && *changes)
 		plan_print(&p, stdout, 0);
 	if (host_apply(cfg, st, &p, errs) < 0)
 		r = -1;
-	if (cloud_apply(&cs, st, &p, errs) < 0)
+	if (cloud_apply(cs, st, &p, errs) < 0)
 		r = -1;
 	state_set_str(st->root, "config", cfg->path);
 	state_set_last(st, r == 0, errs->data);
 	if (state_save(st) < 0)
 		r = -1;
-	cloud_close(&cs);
+	if (keep == NULL || r < 0)
+		cloud_close(cs);
 	plan_free(&p);
 	return r;
 }
@@ -212,7 +214,7 @@ cmd_apply(const struct opts *o)
 		return EXIT_RUNTIME;
 	}
 	buf_init(&errs, 64 * 1024);
-	r = agent_reconcile(&cfg, &st, 1, &changes, &errs);
+	r = agent_reconcile(&cfg, &st, 1, &changes, &errs, NULL);
 	if (r < 0) {
 		fprintf(stderr, "cloudroute: apply failed:\n%s", errs.data);
 		r = EXIT_RUNTIME;

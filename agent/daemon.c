@@ -25,6 +25,7 @@
 #include <systemd/sd-daemon.h>
 
 #include "agent/agent.h"
+#include "agent/cloud.h"
 #include "agent/tunnel.h"
 #include "dataplane/dataplane.h"
 #include "netcfg/netcfg.h"
@@ -34,6 +35,7 @@ struct daemon {
 	struct config cfg;
 	struct state st;
 	struct dp_device *dev;
+	struct cloud_session cs;        /* kept open: credentials and identity cached */
 	int tfd, sfd, mfd;
 	unsigned int failures;
 };
@@ -87,7 +89,7 @@ reconcile(struct daemon *d)
 	int r;
 
 	buf_init(&errs, 64 * 1024);
-	r = agent_reconcile(&d->cfg, &d->st, 0, &changes, &errs);
+	r = agent_reconcile(&d->cfg, &d->st, 0, &changes, &errs, &d->cs);
 	if (r < 0) {
 		d->failures++;
 		next = 5000u << (d->failures > 6 ? 6 : d->failures - 1);
@@ -135,6 +137,7 @@ reload(struct daemon *d)
 	}
 	config_free(&d->cfg);
 	d->cfg = ncfg;
+	cloud_close(&d->cs);            /* the cloud section may have changed */
 	reconcile(d);
 	sd_notify(0, "READY=1");
 }
@@ -225,6 +228,7 @@ cmd_run(const struct opts *o)
 	r = loop(&d) < 0 ? EXIT_RUNTIME : EXIT_OK;
 	sd_notify(0, "STOPPING=1");
 out:
+	cloud_close(&d.cs);
 	if (d.dev)
 		dp_device_destroy(d.dev);
 	if (d.mfd >= 0)
