@@ -30,6 +30,9 @@ int cmd_run(const struct opts *o);
 
 /* Loads and derives the config; prints errors; EXIT_OK or EXIT_CONFIG. */
 int agent_load_config(const struct opts *o, struct config *cfg, int derive);
+/* agent_load_config (derived) and state_load; on failure nothing is left
+ * to free. */
+int agent_open(const struct opts *o, struct config *cfg, struct state *st);
 /* Takes state_dir/lock (exclusive, non-blocking): the fd, or -1 with a
  * message when another cloudroute holds it. */
 int agent_lock(const char *state_dir);

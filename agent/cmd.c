@@ -38,6 +38,20 @@ agent_load_config(const struct opts *o, struct config *cfg, int derive)
 }
 
 int
+agent_open(const struct opts *o, struct config *cfg, struct state *st)
+{
+	int r;
+
+	if ((r = agent_load_config(o, cfg, 1)) != EXIT_OK)
+		return r;
+	if (state_load(cfg->state_dir, st) < 0) {
+		config_free(cfg);
+		return EXIT_RUNTIME;
+	}
+	return EXIT_OK;
+}
+
+int
 agent_lock(const char *state_dir)
 {
 	char path[PATH_MAX];
@@ -146,12 +160,8 @@ cmd_plan(const struct opts *o)
 	struct buf errs;
 	int r;
 
-	if ((r = agent_load_config(o, &cfg, 1)) != EXIT_OK)
+	if ((r = agent_open(o, &cfg, &st)) != EXIT_OK)
 		return r;
-	if (state_load(cfg.state_dir, &st) < 0) {
-		config_free(&cfg);
-		return EXIT_RUNTIME;
-	}
 	memset(&p, 0, sizeof(p));
 	memset(&cs, 0, sizeof(cs));
 	buf_init(&errs, 64 * 1024);

@@ -316,6 +316,19 @@ out:
 	return r;
 }
 
+static void
+plan_route_del(struct plan *p, const struct nc_route *rt)
+{
+	char b[PREFIX_STRLEN];
+	struct action *a;
+
+	a = plan_add(p, SEC_HOST, ACT_ROUTE_DEL, '-', "route %s dev %s",
+	    prefix_fmt(&rt->dst, b, sizeof(b)), rt->ifname);
+	a->dst = rt->dst;
+	a->metric = rt->metric;
+	cr_strlcpy(a->ifname, rt->ifname, sizeof(a->ifname));
+}
+
 static int
 plan_routes(const struct config *cfg, struct state *st, struct plan *p)
 {
@@ -378,11 +391,7 @@ plan_routes(const struct config *cfg, struct state *st, struct plan *p)
 		if (prefix_set_has(&want, &rt[j].dst) && strcmp(rt[j].ifname, dev) == 0 &&
 		    !prefix_set_has(&connected, &rt[j].dst))
 			continue;
-		a = plan_add(p, SEC_HOST, ACT_ROUTE_DEL, '-', "route %s dev %s",
-		    prefix_fmt(&rt[j].dst, b, sizeof(b)), rt[j].ifname);
-		a->dst = rt[j].dst;
-		a->metric = rt[j].metric;
-		cr_strlcpy(a->ifname, rt[j].ifname, sizeof(a->ifname));
+		plan_route_del(p, &rt[j]);
 	}
 	(void)st;
 out:
@@ -410,7 +419,7 @@ host_teardown_plan(struct state *st, struct plan *p)
 	struct json_object *sys = state_obj(st, "sysctl", 0);
 	const char *file = state_str(st->root, "sysctl_file");
 	struct nc_route *rt = NULL;
-	char val[64], b[PREFIX_STRLEN];
+	char val[64];
 	struct buf live;
 	struct action *a;
 	size_t j, n = 0;
@@ -423,11 +432,7 @@ host_teardown_plan(struct state *st, struct plan *p)
 		for (j = 0; j < n; j++) {
 			if (rt[j].protocol != NC_RTPROT_CLOUDROUTE)
 				continue;
-			a = plan_add(p, SEC_HOST, ACT_ROUTE_DEL, '-', "route %s dev %s",
-			    prefix_fmt(&rt[j].dst, b, sizeof(b)), rt[j].ifname);
-			a->dst = rt[j].dst;
-			a->metric = rt[j].metric;
-			cr_strlcpy(a->ifname, rt[j].ifname, sizeof(a->ifname));
+			plan_route_del(p, &rt[j]);
 		}
 		free(rt);
 	}

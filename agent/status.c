@@ -145,12 +145,8 @@ cmd_status(const struct opts *o)
 	uint16_t lport = 0;
 	int r, tunnel_up;
 
-	if ((r = agent_load_config(o, &cfg, 1)) != EXIT_OK)
+	if ((r = agent_open(o, &cfg, &st)) != EXIT_OK)
 		return r;
-	if (state_load(cfg.state_dir, &st) < 0) {
-		config_free(&cfg);
-		return EXIT_RUNTIME;
-	}
 	memset(&p, 0, sizeof(p));
 	memset(&cs, 0, sizeof(cs));
 	buf_init(&errs, 64 * 1024);
