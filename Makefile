@@ -122,9 +122,9 @@ build-fuzz/fuzz_%: tests/fuzz/fuzz_%.c $(FUZZ_LIBOBJS)
 install: cloudroute
 	install -d $(DESTDIR)$(SBINDIR) $(DESTDIR)$(UNITDIR) $(DESTDIR)$(DOCDIR)
 	install -m 0755 cloudroute $(DESTDIR)$(SBINDIR)/cloudroute
-	sed 's|@SBINDIR@|$(SBINDIR)|g' units/cloudroute.service > $(DESTDIR)$(UNITDIR)/cloudroute.service
+	sed -e 's|@SBINDIR@|$(SBINDIR)|g' -e 's|@DOCDIR@|$(DOCDIR)|g' units/cloudroute.service > $(DESTDIR)$(UNITDIR)/cloudroute.service
 	chmod 0644 $(DESTDIR)$(UNITDIR)/cloudroute.service
-	install -m 0644 contrib/cloudroute.example.json $(DESTDIR)$(DOCDIR)/cloudroute.example.json
+	install -m 0644 contrib/cloudroute.example.json README.md $(DESTDIR)$(DOCDIR)/
 	install -d -m 0700 $(DESTDIR)$(SYSCONFDIR)/cloudroute
 
 clean:
