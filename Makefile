@@ -130,4 +130,4 @@ install: cloudroute
 clean:
 	rm -rf build build-san build-fuzz cloudroute
 
--include $(shell find build build-san build-fuzz -name '*.d' 2>/dev/null)
+-include $(shell find $(B) build-fuzz -name '*.d' 2>/dev/null)

@@ -1,0 +1,593 @@
+/*
+ * The tunnel device (dataplane.h): lifecycle, syncconf-style configuration,
+ * status, the worker threads and the timer thread.
+ *
+ * Threads:
+ *   workers (one per CPU, at most DP_MAX_DATA_WORKERS): each owns one TUN
+ *     queue and one IPv4 and one IPv6 socket of the SO_REUSEPORT group and
+ *     preallocated packet buffers; it waits in epoll and handles one batch
+ *     per ready descriptor (tun.c: send path, udp.c: receive path), holding
+ *     dev->lock for reading only while it processes the batch.
+ *   timer thread: every DP_TICK_MS runs each peer's timer state machine
+ *     (timers.c) and performs the actions (handshake (re)transmission,
+ *     keepalives, key zeroing), refreshes the MTU, and frees retired
+ *     keypairs after a write-lock round.  It encrypts with worker index
+ *     DP_CTL_WORKER.
+ *   UAPI thread (uapi.c).
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <poll.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
+
+#include "common/log.h"
+#include "dataplane/dp_internal.h"
+
+static const char *const drop_names[DP_DROP_MAX] = {
+	"short", "type", "mac1", "cookie-sent", "handshake", "unknown-peer",
+	"stale-timestamp", "flood", "unknown-index", "key-expired", "decrypt",
+	"replay", "bad-inner", "disallowed-source", "no-route", "no-endpoint",
+	"staged-full",
+};
+
+void
+dp_drop(struct dp_device *dev, enum dp_drop why, const char *what)
+{
+	static struct log_ratelimit rl[DP_DROP_MAX] = {
+		[0 ... DP_DROP_MAX - 1] = LOG_RATELIMIT_INIT(5000, 5)
+	};
+
+	__atomic_fetch_add(&dev->drops[why], 1, __ATOMIC_RELAXED);
+	log_debug_rl(&rl[why], "%s: drop (%s): %s", dev->ifname, drop_names[why], what);
+}
+
+int
+dp_send_datagram(struct dp_device *dev, unsigned int worker,
+    const struct sockaddr_storage *to, const void *buf, size_t len)
+{
+	struct dp_worker *w;
+	int fd;
+
+	if (dev->detached) {
+		if (dev->tx_hook != NULL)
+			dev->tx_hook(dev->hook_ctx, to, buf, len);
+		return 0;
+	}
+	if (dev->n_workers == 0)
+		return 0;
+	w = &dev->workers[worker < dev->n_workers ? worker : 0];
+	fd = to->ss_family == AF_INET ? w->udp4 : w->udp6;
+	if (fd < 0)
+		return -EAFNOSUPPORT;
+	if (sendto(fd, buf, len, MSG_DONTWAIT, (const struct sockaddr *)to,
+	    to->ss_family == AF_INET ? sizeof(struct sockaddr_in) :
+	    sizeof(struct sockaddr_in6)) < 0)
+		return -errno;
+	return 0;
+}
+
+/* ---- timers ---------------------------------------------------------------- */
+
+/* dev->lock held for reading */
+void
+dp_peer_run_timers(struct dp_peer *p, uint64_t now)
+{
+	unsigned int act;
+
+	pthread_mutex_lock(&p->lock);
+	act = dp_timers_expire(&p->timers, now);
+	if (act & DP_TA_PURGE_STAGED)
+		dp_peer_purge_staged(p);
+	if (act & DP_TA_ZERO_KEYS)
+		dp_peer_zero_keys(p);
+	if (act & DP_TA_RETRY_INITIATION)
+		dp_send_initiation(p, DP_CTL_WORKER, 1);
+	if (act & DP_TA_SEND_INITIATION)
+		dp_send_initiation(p, DP_CTL_WORKER, 0);
+	pthread_mutex_unlock(&p->lock);
+	if (act & DP_TA_SEND_KEEPALIVE)
+		dp_send_staged(p, DP_CTL_WORKER, 1);
+}
+
+static void *
+timer_main(void *arg)
+{
+	struct dp_device *dev = arg;
+	uint64_t now, last_mtu = 0;
+	struct dp_peer *p;
+	int mtu, have_retired;
+
+	while (!__atomic_load_n(&dev->timer_stop, __ATOMIC_ACQUIRE)) {
+		poll(NULL, 0, DP_TICK_MS);
+		now = now_ms();
+		pthread_rwlock_rdlock(&dev->lock);
+		for (p = dev->peers; p != NULL; p = p->next)
+			dp_peer_run_timers(p, now);
+		pthread_rwlock_unlock(&dev->lock);
+		if (now - last_mtu >= 1000) {
+			last_mtu = now;
+			if ((mtu = dp_tun_mtu(dev->ifname)) > 0)
+				__atomic_store_n(&dev->mtu, (unsigned int)mtu, __ATOMIC_RELAXED);
+		}
+		pthread_mutex_lock(&dev->retire_lock);
+		have_retired = dev->retired != NULL;
+		pthread_mutex_unlock(&dev->retire_lock);
+		if (have_retired) {
+			/* a write-lock round: no worker still holds a retired pointer */
+			pthread_rwlock_wrlock(&dev->lock);
+			dp_device_free_retired(dev);
+			pthread_rwlock_unlock(&dev->lock);
+		}
+	}
+	return NULL;
+}
+
+/* ---- workers ----------------------------------------------------------------- */
+
+enum { EV_TUN, EV_UDP4, EV_UDP6, EV_STOP };
+
+static void *
+worker_main(void *arg)
+{
+	struct dp_worker *w = arg;
+	struct epoll_event ev[4];
+	int n, i;
+
+	for (;;) {
+		n = epoll_wait(w->epfd, ev, 4, -1);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			break;
+		for (i = 0; i < n; i++) {
+			switch (ev[i].data.u32) {
+			case EV_STOP:
+				return NULL;
+			case EV_TUN:
+				if (dp_tun_rx_batch(w) < 0) {
+					/* the interface was deleted under us: stop polling it */
+					log_warn("%s: TUN read", w->dev->ifname);
+					epoll_ctl(w->epfd, EPOLL_CTL_DEL, w->tun_fd, NULL);
+				}
+				break;
+			case EV_UDP4:
+				dp_udp_rx_batch(w, w->udp4);
+				break;
+			case EV_UDP6:
+				dp_udp_rx_batch(w, w->udp6);
+				break;
+			}
+		}
+	}
+	log_warn("%s: worker %u: epoll_wait", w->dev->ifname, w->idx);
+	return NULL;
+}
+
+static int
+ep_add(int epfd, int fd, uint32_t tag)
+{
+	struct epoll_event ev = { .events = EPOLLIN, .data.u32 = tag };
+
+	if (fd < 0)
+		return 0;
+	return epoll_ctl(epfd, EPOLL_CTL_ADD, fd, &ev) < 0 ? -errno : 0;
+}
+
+int
+dp_workers_start(struct dp_device *dev)
+{
+	int r;
+
+	for (unsigned int i = 0; i < dev->n_workers; i++) {
+		struct dp_worker *w = &dev->workers[i];
+
+		if ((w->epfd = epoll_create1(EPOLL_CLOEXEC)) < 0)
+			return -errno;
+		if ((r = ep_add(w->epfd, w->tun_fd, EV_TUN)) < 0 ||
+		    (r = ep_add(w->epfd, w->udp4, EV_UDP4)) < 0 ||
+		    (r = ep_add(w->epfd, w->udp6, EV_UDP6)) < 0 ||
+		    (r = ep_add(w->epfd, dev->stop_fd, EV_STOP)) < 0)
+			return r;
+		if ((r = pthread_create(&w->thr, NULL, worker_main, w)) != 0)
+			return -r;
+		w->running = 1;
+	}
+	return 0;
+}
+
+void
+dp_workers_stop(struct dp_device *dev)
+{
+	uint64_t one = 1;
+
+	if (write(dev->stop_fd, &one, sizeof(one)) < 0)
+		log_warn("%s: eventfd", dev->ifname);
+	for (unsigned int i = 0; i < dev->n_workers; i++) {
+		struct dp_worker *w = &dev->workers[i];
+		if (w->running)
+			pthread_join(w->thr, NULL);
+		w->running = 0;
+		if (w->epfd >= 0)
+			close(w->epfd);
+		w->epfd = -1;
+	}
+	if (read(dev->stop_fd, &one, sizeof(one)) < 0)
+		log_warn("%s: eventfd", dev->ifname);
+}
+
+/* ---- lifecycle ---------------------------------------------------------------- */
+
+static struct dp_device *
+device_alloc(const char *ifname, unsigned int n_workers)
+{
+	static const uint8_t zero[NOISE_KEY_LEN];
+	pthread_rwlockattr_t attr;
+	struct dp_device *dev;
+
+	if ((dev = calloc(1, sizeof(*dev))) == NULL)
+		return NULL;
+	cr_strlcpy(dev->ifname, ifname, sizeof(dev->ifname));
+	pthread_rwlockattr_init(&attr);
+	/* configuration must not starve behind a stream of worker batches */
+	pthread_rwlockattr_setkind_np(&attr, PTHREAD_RWLOCK_PREFER_WRITER_NONRECURSIVE_NP);
+	pthread_rwlock_init(&dev->lock, &attr);
+	pthread_rwlockattr_destroy(&attr);
+	pthread_rwlock_init(&dev->index_lock, NULL);
+	pthread_mutex_init(&dev->cfg_lock, NULL);
+	pthread_mutex_init(&dev->retire_lock, NULL);
+	ai_init(&dev->ai);
+	cookie_checker_init(&dev->cc, zero);
+	dev->stop_fd = -1;
+	dev->uapi_fd = dev->uapi_stop_fd = -1;
+	dev->n_workers = n_workers;
+	for (unsigned int i = 0; i < DP_MAX_DATA_WORKERS; i++) {
+		struct dp_worker *w = &dev->workers[i];
+		w->dev = dev;
+		w->idx = i;
+		w->tun_fd = w->udp4 = w->udp6 = w->epfd = -1;
+	}
+	return dev;
+}
+
+static int
+worker_buffers(struct dp_worker *w)
+{
+	for (unsigned int i = 0; i < DP_BATCH; i++) {
+		if ((w->rx_buf[i] = aligned_alloc(64, DP_BUF_SIZE)) == NULL ||
+		    (w->tx_buf[i] = aligned_alloc(64, DP_BUF_SIZE)) == NULL)
+			return -ENOMEM;
+	}
+	return 0;
+}
+
+int
+dp_device_set_private_key(struct dp_device *dev, const uint8_t key[NOISE_KEY_LEN])
+{
+	struct dp_peer *self;
+	int r;
+
+	if (dev->local.has_identity &&
+	    dp_key_equal(dev->local.private_key, key))
+		return 0;
+	if (dp_key_is_zero(key)) {
+		noise_local_clear(&dev->local);
+	} else if ((r = noise_local_set(&dev->local, key)) < 0) {
+		return r;
+	}
+	cookie_checker_destroy(&dev->cc);
+	cookie_checker_init(&dev->cc, dev->local.public_key);
+	/* a peer with our own public key is meaningless (the kernel drops it) */
+	if (dev->local.has_identity &&
+	    (self = dp_peer_lookup(dev, dev->local.public_key)) != NULL)
+		dp_peer_destroy(self);
+	dp_device_rekey_identity(dev);
+	return 0;
+}
+
+static int
+config_valid(const struct dp_config *cfg)
+{
+	for (size_t i = 0; i < cfg->n_peers; i++) {
+		const struct dp_peer_config *pc = &cfg->peers[i];
+		for (size_t j = 0; j < pc->n_allowed_ips; j++) {
+			const struct prefix *a = &pc->allowed_ips[j];
+			if (!((a->family == AF_INET && a->len <= 32) ||
+			    (a->family == AF_INET6 && a->len <= 128)))
+				return -EINVAL;
+		}
+		if (pc->has_endpoint && pc->endpoint.ss_family != AF_INET &&
+		    pc->endpoint.ss_family != AF_INET6)
+			return -EINVAL;
+		for (size_t j = 0; j < i; j++)
+			if (memcmp(cfg->peers[j].public_key, pc->public_key, NOISE_KEY_LEN) == 0)
+				return -EINVAL;
+	}
+	return 0;
+}
+
+static int
+peer_in_config(const struct dp_config *cfg, const struct dp_peer *p)
+{
+	for (size_t i = 0; i < cfg->n_peers; i++)
+		if (memcmp(cfg->peers[i].public_key, p->public_key, NOISE_KEY_LEN) == 0)
+			return 1;
+	return 0;
+}
+
+/* dev->lock held for writing */
+static int
+apply_peer(struct dp_device *dev, const struct dp_peer_config *pc)
+{
+	struct dp_peer *p;
+	int r;
+
+	if (dev->local.has_identity && dp_key_equal(pc->public_key, dev->local.public_key))
+		return 0;
+	if ((p = dp_peer_lookup(dev, pc->public_key)) == NULL &&
+	    (p = dp_peer_create(dev, pc->public_key)) == NULL)
+		return -ENOMEM;
+	cr_strlcpy(p->name, pc->name, sizeof(p->name));
+	if ((r = dp_peer_set_psk(p, pc->has_psk ? pc->preshared_key : NULL)) < 0)
+		log_warnx("%s: peer %s: handshake setup failed", dev->ifname, p->name);
+	if (pc->has_endpoint)
+		dp_peer_set_endpoint(p, &pc->endpoint);
+	dp_peer_set_keepalive(p, pc->persistent_keepalive);
+	ai_remove_peer(&dev->ai, p);
+	for (size_t j = 0; j < pc->n_allowed_ips; j++)
+		if ((r = ai_insert(&dev->ai, &pc->allowed_ips[j], p)) < 0)
+			return r;
+	return 0;
+}
+
+static int
+apply_config(struct dp_device *dev, const struct dp_config *cfg)
+{
+	struct dp_peer *p, *next;
+	int r;
+
+	if ((r = config_valid(cfg)) < 0)
+		return r;
+	pthread_rwlock_wrlock(&dev->lock);
+	if ((r = dp_device_set_private_key(dev, cfg->private_key)) < 0)
+		goto out;
+	for (p = dev->peers; p != NULL; p = next) {
+		next = p->next;
+		if (!peer_in_config(cfg, p))
+			dp_peer_destroy(p);
+	}
+	for (size_t i = 0; i < cfg->n_peers; i++)
+		if ((r = apply_peer(dev, &cfg->peers[i])) < 0)
+			goto out;
+out:
+	pthread_rwlock_unlock(&dev->lock);
+	return r;
+}
+
+/* Rebinds the sockets (dev->lock NOT held); keeps the old port on failure. */
+int
+dp_device_set_listen_port(struct dp_device *dev, uint16_t port)
+{
+	uint16_t old = dev->listen_port, bound;
+	int r;
+
+	if (port == old && port != 0)
+		return 0;
+	if (dev->detached) {
+		dev->listen_port = port;
+		return 0;
+	}
+	dp_workers_stop(dev);
+	dp_udp_close(dev);
+	if ((r = dp_udp_open(dev, port, &bound)) < 0 && dp_udp_open(dev, old, &bound) < 0)
+		log_warnx("%s: no UDP sockets any more", dev->ifname);
+	dev->listen_port = bound;
+	if (dp_workers_start(dev) < 0)
+		log_warnx("%s: cannot restart workers", dev->ifname);
+	return r;
+}
+
+int
+dp_device_configure(struct dp_device *dev, const struct dp_config *cfg)
+{
+	int r;
+
+	pthread_mutex_lock(&dev->cfg_lock);
+	if ((r = apply_config(dev, cfg)) < 0)
+		goto out;
+	if (cfg->listen_port != 0 && cfg->listen_port != dev->listen_port)
+		r = dp_device_set_listen_port(dev, cfg->listen_port);
+out:
+	pthread_mutex_unlock(&dev->cfg_lock);
+	return r;
+}
+
+static unsigned int
+worker_count(void)
+{
+	long n = sysconf(_SC_NPROCESSORS_ONLN);
+
+	if (n < 1)
+		n = 1;
+	return n > DP_MAX_DATA_WORKERS ? DP_MAX_DATA_WORKERS : (unsigned int)n;
+}
+
+int
+dp_device_create(const char *ifname, const struct dp_config *cfg, struct dp_device **out)
+{
+	struct dp_device *dev;
+	int r, mtu;
+
+	*out = NULL;
+	if (strlen(ifname) >= IFNAMSIZ || ifname[0] == '\0' || strchr(ifname, '/') != NULL)
+		return -EINVAL;
+	if ((r = noise_global_init()) < 0)
+		return r;
+	if ((dev = device_alloc(ifname, worker_count())) == NULL)
+		return -ENOMEM;
+	if ((dev->stop_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK)) < 0) {
+		r = -errno;
+		goto fail;
+	}
+	for (unsigned int i = 0; i < dev->n_workers; i++)
+		if ((r = worker_buffers(&dev->workers[i])) < 0)
+			goto fail;
+	if ((r = dp_tun_open(ifname, dev->n_workers, dev->tun_fds)) < 0)
+		goto fail;
+	for (unsigned int i = 0; i < dev->n_workers; i++)
+		dev->workers[i].tun_fd = dev->tun_fds[i];
+	if ((mtu = dp_tun_mtu(ifname)) > 0)
+		dev->mtu = (unsigned int)mtu;
+	if ((r = apply_config(dev, cfg)) < 0) {
+		log_warnx("%s: invalid tunnel configuration", ifname);
+		goto fail;
+	}
+	if ((r = dp_udp_open(dev, cfg->listen_port, &dev->listen_port)) < 0)
+		goto fail;
+	if ((r = dp_workers_start(dev)) < 0)
+		goto fail;
+	if ((r = pthread_create(&dev->timer_thr, NULL, timer_main, dev)) != 0) {
+		r = -r;
+		goto fail;
+	}
+	dev->timer_running = 1;
+	if ((r = dp_uapi_start(dev)) < 0)
+		goto fail;
+	log_info("%s: tunnel up, UDP port %u, %u workers", ifname, dev->listen_port,
+	    dev->n_workers);
+	*out = dev;
+	return 0;
+fail:
+	dp_device_destroy(dev);
+	return r;
+}
+
+int
+dp_device_create_detached(const struct dp_config *cfg, struct dp_device **out)
+{
+	struct dp_device *dev;
+	int r;
+
+	*out = NULL;
+	if ((r = noise_global_init()) < 0)
+		return r;
+	if ((dev = device_alloc("detached", 0)) == NULL)
+		return -ENOMEM;
+	dev->detached = 1;
+	dev->listen_port = cfg->listen_port;
+	if ((r = apply_config(dev, cfg)) < 0) {
+		dp_device_destroy(dev);
+		return r;
+	}
+	*out = dev;
+	return 0;
+}
+
+void
+dp_device_destroy(struct dp_device *dev)
+{
+	if (dev == NULL)
+		return;
+	dp_uapi_stop(dev);
+	if (dev->stop_fd >= 0)
+		dp_workers_stop(dev);
+	if (dev->timer_running) {
+		__atomic_store_n(&dev->timer_stop, 1, __ATOMIC_RELEASE);
+		pthread_join(dev->timer_thr, NULL);
+	}
+	dp_udp_close(dev);
+	for (unsigned int i = 0; i < dev->n_workers; i++) {
+		struct dp_worker *w = &dev->workers[i];
+		if (w->tun_fd >= 0)
+			close(w->tun_fd);
+		for (unsigned int j = 0; j < DP_BATCH; j++) {
+			free(w->rx_buf[j]);
+			free(w->tx_buf[j]);
+		}
+	}
+	pthread_rwlock_wrlock(&dev->lock);
+	while (dev->peers != NULL)
+		dp_peer_destroy(dev->peers);
+	dp_device_free_retired(dev);
+	pthread_rwlock_unlock(&dev->lock);
+	ai_free(&dev->ai);
+	noise_local_clear(&dev->local);
+	cookie_checker_destroy(&dev->cc);
+	if (dev->stop_fd >= 0)
+		close(dev->stop_fd);
+	pthread_rwlock_destroy(&dev->lock);
+	pthread_rwlock_destroy(&dev->index_lock);
+	pthread_mutex_destroy(&dev->retire_lock);
+	pthread_mutex_destroy(&dev->cfg_lock);
+	explicit_bzero(dev, sizeof(*dev));
+	free(dev);
+}
+
+const char *
+dp_device_ifname(const struct dp_device *dev)
+{
+	return dev->ifname;
+}
+
+/* ---- status ------------------------------------------------------------------- */
+
+void
+dp_peer_status_free(struct dp_peer_status *v, size_t n)
+{
+	if (v == NULL)
+		return;
+	for (size_t i = 0; i < n; i++)
+		free(v[i].allowed_ips);
+	free(v);
+}
+
+static int
+fill_status(struct dp_device *dev, struct dp_peer *p, struct dp_peer_status *s)
+{
+	size_t n = ai_list(&dev->ai, p, NULL, 0);
+
+	memcpy(s->public_key, p->public_key, NOISE_KEY_LEN);
+	if (n > 0 && (s->allowed_ips = calloc(n, sizeof(*s->allowed_ips))) == NULL)
+		return -ENOMEM;
+	s->n_allowed_ips = ai_list(&dev->ai, p, s->allowed_ips, n);
+	pthread_mutex_lock(&p->lock);
+	s->has_endpoint = p->has_endpoint;
+	s->endpoint = p->endpoint;
+	s->last_handshake_sec = p->last_handshake_wall_ns / 1000000000ULL;
+	s->persistent_keepalive = p->timers.persistent_keepalive_interval;
+	pthread_mutex_unlock(&p->lock);
+	s->rx_bytes = __atomic_load_n(&p->rx_bytes, __ATOMIC_RELAXED);
+	s->tx_bytes = __atomic_load_n(&p->tx_bytes, __ATOMIC_RELAXED);
+	return 0;
+}
+
+int
+dp_device_status(struct dp_device *dev, struct dp_peer_status **out, size_t *n)
+{
+	struct dp_peer_status *v = NULL;
+	struct dp_peer *p;
+	size_t i = 0;
+	int r = 0;
+
+	pthread_rwlock_rdlock(&dev->lock);
+	if (dev->n_peers > 0 && (v = calloc(dev->n_peers, sizeof(*v))) == NULL) {
+		r = -ENOMEM;
+		goto out;
+	}
+	for (p = dev->peers; p != NULL; p = p->next)
+		if ((r = fill_status(dev, p, &v[i++])) < 0)
+			goto out;
+out:
+	pthread_rwlock_unlock(&dev->lock);
+	if (r < 0) {
+		dp_peer_status_free(v, i);
+		v = NULL;
+		i = 0;
+	}
+	*out = v;
+	*n = i;
+	return r;
+}

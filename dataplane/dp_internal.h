@@ -1,0 +1,358 @@
+/*
+ * Internal interfaces of the tunnel device (not for the agent): the
+ * cryptokey-routing table (allowedips.c), the timer state machine
+ * (timers.c), peers and the receiver-index table (peer.c), the data path
+ * and workers (device.c), TUN and UDP I/O (tun.c, udp.c) and the UAPI
+ * protocol (uapi.c).
+ *
+ * Locking, outermost first:
+ *   dev->lock (rwlock)   peers, allowedips, identity, sockets.  Workers and
+ *                        the timer thread hold it for reading while they
+ *                        process one batch; configuration holds it for
+ *                        writing.  Retired keypairs are freed only after a
+ *                        write-lock round, so a pointer read under the
+ *                        read lock stays valid for the whole batch.
+ *   peer->lock (mutex)   handshake, cookie maker, keypair slots (writes),
+ *                        timers, endpoint, staged queue.
+ *   dev->index_lock      receiver-index hash table.
+ *   dev->retire_lock     retired keypair list.
+ * The data path reads peer->current/next with atomic loads.
+ */
+#ifndef DP_INTERNAL_H
+#define DP_INTERNAL_H
+
+#include <net/if.h>
+#include <pthread.h>
+#include <stdint.h>
+#include <sys/socket.h>
+#include <sys/uio.h>
+
+#include "common/prefix.h"
+#include "common/util.h"
+#include "dataplane/dataplane.h"
+#include "dataplane/noise.h"
+
+#define DP_BATCH            32           /* packets per recvmmsg/sendmmsg */
+#define DP_BUF_SIZE         (65536 + 64) /* one packet buffer */
+#define DP_HEADROOM         MESSAGE_DATA_HEADER_LEN
+#define DP_STAGED_MAX       128          /* packets queued per peer without a session */
+#define DP_CTL_WORKER       (DP_MAX_WORKERS - 1)   /* index used by the timer thread */
+#define DP_MAX_DATA_WORKERS (DP_MAX_WORKERS - 1)
+#define DP_INDEX_BUCKETS    4096
+#define DP_PEER_BUCKETS     256
+#define DP_TICK_MS          50
+#define MAX_TIMER_HANDSHAKES (REKEY_ATTEMPT_TIME_MS / REKEY_TIMEOUT_MS)
+/* Handshake messages per second above which we demand cookies (mac2). */
+#define DP_UNDER_LOAD_RATE  256
+#define DP_UNDER_LOAD_HOLD_MS 1000
+
+struct dp_peer;
+struct dp_device;
+
+/* ---- allowedips.c: longest-prefix match, prefix -> peer ------------------ */
+
+struct ai_node;
+struct allowedips {
+	struct ai_node *root4, *root6;
+};
+void ai_init(struct allowedips *t);
+void ai_free(struct allowedips *t);
+/* Inserts (or moves to `peer`) one prefix; host bits are ignored.  0/-ENOMEM. */
+int ai_insert(struct allowedips *t, const struct prefix *p, struct dp_peer *peer);
+/* Removes one exact prefix if it belongs to `peer`. */
+void ai_remove(struct allowedips *t, const struct prefix *p, const struct dp_peer *peer);
+void ai_remove_peer(struct allowedips *t, const struct dp_peer *peer);
+/* addr: 4 or 16 bytes, network order. */
+struct dp_peer *ai_lookup(const struct allowedips *t, int family, const uint8_t *addr);
+/* Fills up to max prefixes of peer (max may be 0); returns the total count. */
+size_t ai_list(const struct allowedips *t, const struct dp_peer *peer,
+    struct prefix *out, size_t max);
+
+/* ---- timers.c: the per-peer timer state machine ------------------------- */
+
+/*
+ * Deadlines are monotonic milliseconds, 0 = not armed.  Every function is a
+ * pure function of the state and `now` (jitter is passed in), so tests drive
+ * it with an injected clock.  The caller holds peer->lock.
+ */
+struct dp_timers {
+	uint64_t retransmit_handshake;
+	uint64_t send_keepalive;
+	uint64_t new_handshake;
+	uint64_t zero_key_material;
+	uint64_t persistent_keepalive;
+	uint64_t last_sent_handshake;       /* 0 = never */
+	unsigned int handshake_attempts;
+	int need_another_keepalive;
+	int sent_lastminute_handshake;
+	uint16_t persistent_keepalive_interval;  /* seconds */
+};
+
+enum dp_timer_action {
+	DP_TA_SEND_INITIATION = 1 << 0,     /* a new handshake (attempts reset) */
+	DP_TA_RETRY_INITIATION = 1 << 1,    /* a retransmission */
+	DP_TA_SEND_KEEPALIVE = 1 << 2,
+	DP_TA_ZERO_KEYS = 1 << 3,
+	DP_TA_PURGE_STAGED = 1 << 4,
+};
+
+void dp_timers_init(struct dp_timers *t, uint16_t persistent_keepalive);
+void dp_timers_set_persistent_keepalive(struct dp_timers *t, uint16_t secs, uint64_t now);
+void dp_timers_data_sent(struct dp_timers *t, uint64_t now, unsigned int jitter);
+void dp_timers_data_received(struct dp_timers *t, uint64_t now);
+void dp_timers_any_authenticated_sent(struct dp_timers *t, uint64_t now);
+void dp_timers_any_authenticated_received(struct dp_timers *t, uint64_t now);
+void dp_timers_any_authenticated_traversal(struct dp_timers *t, uint64_t now);
+void dp_timers_handshake_initiated(struct dp_timers *t, uint64_t now, unsigned int jitter);
+void dp_timers_handshake_complete(struct dp_timers *t, uint64_t now);
+void dp_timers_session_derived(struct dp_timers *t, uint64_t now);
+/* Rate limit of initiations (one per REKEY_TIMEOUT); records the send when 1. */
+int dp_timers_may_initiate(struct dp_timers *t, uint64_t now, int is_retry);
+/* Fires expired deadlines; returns enum dp_timer_action bits. */
+unsigned int dp_timers_expire(struct dp_timers *t, uint64_t now);
+/* Earliest armed deadline, 0 = none. */
+uint64_t dp_timers_next(const struct dp_timers *t);
+
+/* Keypair age/counter rules (whitepaper §6.2-6.4). */
+int dp_keypair_can_send(uint64_t birth, uint64_t counter, uint64_t now);
+int dp_keypair_can_receive(uint64_t birth, uint64_t now);
+int dp_keypair_rekey_on_send(int initiator, uint64_t birth, uint64_t counter, uint64_t now);
+int dp_keypair_rekey_on_receive(int initiator, uint64_t birth, uint64_t now);
+
+/* ---- peers, keypairs, receiver indices (peer.c) --------------------------- */
+
+struct dp_keypair;
+struct dp_index_entry {
+	uint32_t index;
+	int live;
+	struct dp_peer *peer;
+	struct dp_keypair *kp;               /* NULL for a handshake entry */
+	struct dp_index_entry *next;
+};
+
+struct dp_keypair {
+	struct noise_keypair nk;
+	struct dp_index_entry ie;
+	struct dp_peer *peer;
+	int retired;                           /* atomic; set when taken out of use */
+	struct dp_keypair *retire_next;
+};
+
+static inline int
+dp_keypair_live(struct dp_keypair *kp)
+{
+	return kp != NULL && !__atomic_load_n(&kp->retired, __ATOMIC_ACQUIRE);
+}
+
+struct dp_staged {
+	uint8_t *pkt[DP_STAGED_MAX];
+	uint16_t len[DP_STAGED_MAX];
+	unsigned int head, n;
+};
+
+struct dp_peer {
+	struct dp_device *dev;
+	struct dp_peer *next, *hnext;         /* all peers; public key hash chain */
+	char name[64];
+	uint8_t public_key[NOISE_KEY_LEN];
+	int has_psk;
+	uint8_t psk[NOISE_KEY_LEN];
+	pthread_mutex_t lock;
+	struct noise_handshake hs;
+	struct dp_index_entry hs_ie;
+	struct cookie_maker cm;
+	struct dp_keypair *current, *previous, *next_kp;
+	struct dp_timers timers;
+	int has_endpoint;
+	struct sockaddr_storage endpoint;
+	uint64_t last_initiation_rx_ms;
+	uint64_t last_handshake_wall_ns;      /* 0 = never */
+	uint64_t rx_bytes, tx_bytes;          /* atomic */
+	struct dp_staged staged;
+};
+
+enum dp_drop {
+	DP_DROP_SHORT, DP_DROP_TYPE, DP_DROP_MAC1, DP_DROP_COOKIE_SENT,
+	DP_DROP_HANDSHAKE, DP_DROP_UNKNOWN_PEER, DP_DROP_STALE_TS, DP_DROP_FLOOD,
+	DP_DROP_UNKNOWN_INDEX, DP_DROP_KEY_EXPIRED, DP_DROP_DECRYPT, DP_DROP_REPLAY,
+	DP_DROP_BAD_INNER, DP_DROP_DISALLOWED_SRC, DP_DROP_NO_ROUTE,
+	DP_DROP_NO_ENDPOINT, DP_DROP_STAGED_FULL, DP_DROP_MAX
+};
+
+struct dp_worker {
+	struct dp_device *dev;
+	unsigned int idx;
+	pthread_t thr;
+	int running;
+	int tun_fd, udp4, udp6, epfd;
+	/* receive (UDP -> TUN) */
+	struct mmsghdr rx_msg[DP_BATCH];
+	struct iovec rx_iov[DP_BATCH];
+	struct sockaddr_storage rx_addr[DP_BATCH];
+	uint8_t *rx_buf[DP_BATCH];
+	/* send (TUN -> UDP) */
+	struct mmsghdr tx_msg[DP_BATCH];
+	struct iovec tx_iov[DP_BATCH];
+	struct sockaddr_storage tx_addr[DP_BATCH];
+	uint8_t *tx_buf[DP_BATCH];
+	size_t tx_len[DP_BATCH];
+	/* UDP_SEGMENT control messages, one per sendmmsg entry */
+	union {
+		char buf[CMSG_SPACE(sizeof(uint16_t))];
+		struct cmsghdr align;
+	} tx_cmsg[DP_BATCH];
+};
+
+struct dp_device {
+	char ifname[IFNAMSIZ];
+	pthread_mutex_t cfg_lock;              /* serialises configure and UAPI set */
+	pthread_rwlock_t lock;
+	struct noise_local local;
+	struct cookie_checker cc;
+	uint16_t listen_port;
+	uint32_t fwmark;
+	struct dp_peer *peers;
+	size_t n_peers;
+	struct dp_peer *peer_hash[DP_PEER_BUCKETS];
+	struct allowedips ai;
+
+	pthread_rwlock_t index_lock;
+	struct dp_index_entry *index_hash[DP_INDEX_BUCKETS];
+	pthread_mutex_t retire_lock;
+	struct dp_keypair *retired;
+
+	int detached;                          /* no TUN, sockets or threads (tests) */
+	int no_gso;                            /* atomic: UDP_SEGMENT refused once */
+	/* detached devices: where datagrams and TUN writes go instead */
+	void (*tx_hook)(void *ctx, const struct sockaddr_storage *to, const void *buf,
+	    size_t len);
+	void (*tun_hook)(void *ctx, const void *pkt, size_t len);
+	void *hook_ctx;
+	unsigned int n_workers;
+	struct dp_worker workers[DP_MAX_DATA_WORKERS];
+	int tun_fds[DP_MAX_DATA_WORKERS];
+	int stop_fd;                           /* eventfd: workers exit when readable */
+	pthread_t timer_thr;
+	int timer_running, timer_stop;
+	unsigned int mtu;                      /* atomic */
+
+	uint64_t hs_window_start, hs_window_count, last_under_load;  /* atomic */
+	uint64_t drops[DP_DROP_MAX];           /* atomic */
+
+	int uapi_fd, uapi_stop_fd;
+	pthread_t uapi_thr;
+	int uapi_running;
+	char uapi_path[108];
+};
+
+/* peer.c */
+struct dp_peer *dp_peer_create(struct dp_device *dev, const uint8_t pub[NOISE_KEY_LEN]);
+void dp_peer_destroy(struct dp_peer *p);        /* needs dev->lock for writing */
+struct dp_peer *dp_peer_lookup(struct dp_device *dev, const uint8_t pub[NOISE_KEY_LEN]);
+int dp_peer_set_psk(struct dp_peer *p, const uint8_t *psk);  /* NULL = none */
+void dp_peer_set_endpoint(struct dp_peer *p, const struct sockaddr_storage *ss);
+void dp_peer_set_keepalive(struct dp_peer *p, uint16_t secs);
+/* Drops the peer's sessions and in-flight handshake (peer->lock held). */
+void dp_peer_zero_keys(struct dp_peer *p);
+void dp_peer_purge_staged(struct dp_peer *p);
+/* Re-derives the static DH of every peer after a private key change. */
+void dp_device_rekey_identity(struct dp_device *dev);
+void dp_index_remove(struct dp_device *dev, struct dp_index_entry *e);
+int dp_index_add(struct dp_device *dev, struct dp_index_entry *e);
+/* Returns the peer and (for keypair entries) the keypair; NULL if unknown. */
+struct dp_peer *dp_index_lookup(struct dp_device *dev, uint32_t index,
+    int want_keypair, struct dp_keypair **kp);
+/* Installs a fresh session (peer->lock held); initiator rotates to current. */
+void dp_peer_install_keypair(struct dp_peer *p, struct dp_keypair *kp);
+/* First data on `next`: promotes it to current (peer->lock held). 1 if done. */
+int dp_peer_promote_next(struct dp_peer *p, struct dp_keypair *kp);
+void dp_keypair_retire(struct dp_device *dev, struct dp_keypair *kp);
+void dp_device_free_retired(struct dp_device *dev);   /* dev->lock held for writing */
+void dp_peer_update_endpoint(struct dp_peer *p, const struct sockaddr_storage *src);
+
+unsigned int dp_jitter(void);
+/* One handshake message (types 1-3); dev->lock held for reading. */
+void dp_rx_handshake(struct dp_device *dev, unsigned int worker, const uint8_t *pkt,
+    size_t len, const struct sockaddr_storage *src);
+
+/* device.c: protocol actions */
+void dp_drop(struct dp_device *dev, enum dp_drop why, const char *what);
+void dp_send_initiation(struct dp_peer *p, unsigned int worker, int is_retry); /* lock held */
+/* Sends the staged packets, or a keepalive when there are none (lock NOT held). */
+void dp_send_staged(struct dp_peer *p, unsigned int worker, int keepalive_if_empty);
+void dp_peer_run_timers(struct dp_peer *p, uint64_t now);
+/* Handles one received UDP datagram (fuzzing and tests use it directly). */
+void dp_device_rx_one(struct dp_device *dev, unsigned int worker, uint8_t *pkt,
+    size_t len, const struct sockaddr_storage *src);
+/* A device without TUN, sockets or threads, for fuzzing and unit tests. */
+int dp_device_create_detached(const struct dp_config *cfg, struct dp_device **out);
+/* Applies a configuration (dev->lock held for writing); used by configure and UAPI. */
+int dp_device_set_private_key(struct dp_device *dev, const uint8_t key[NOISE_KEY_LEN]);
+int dp_device_set_listen_port(struct dp_device *dev, uint16_t port);
+int dp_workers_start(struct dp_device *dev);
+void dp_workers_stop(struct dp_device *dev);
+/* Sends one datagram to peer's endpoint through worker's socket. */
+int dp_send_datagram(struct dp_device *dev, unsigned int worker,
+    const struct sockaddr_storage *to, const void *buf, size_t len);
+
+/* tun.c */
+int dp_tun_open(const char *ifname, unsigned int queues, int *fds);
+int dp_tun_mtu(const char *ifname);
+/* Reads up to DP_BATCH packets from the worker's TUN queue, encrypts and
+ * sends them.  1 if the batch was full (more may be pending), -errno when
+ * the queue is broken. */
+int dp_tun_rx_batch(struct dp_worker *w);
+
+/* udp.c */
+/* Binds a v4 and a v6 socket per worker (SO_REUSEPORT) on port; port 0 picks one. */
+int dp_udp_open(struct dp_device *dev, uint16_t port, uint16_t *bound);
+void dp_udp_close(struct dp_device *dev);
+int dp_udp_send_batch(int fd, struct mmsghdr *msgs, unsigned int n);
+/* Receives up to DP_BATCH datagrams on fd, decrypts, writes to TUN. */
+int dp_udp_rx_batch(struct dp_worker *w, int fd);
+
+/* uapi.c */
+struct dp_uapi_peer {
+	uint8_t public_key[NOISE_KEY_LEN];
+	int remove, update_only;
+	int has_psk;
+	uint8_t psk[NOISE_KEY_LEN];
+	int has_endpoint;
+	struct sockaddr_storage endpoint;
+	int has_keepalive;
+	uint16_t keepalive;
+	int replace_allowed_ips;
+	struct prefix *allowed_ips;
+	size_t n_allowed_ips;
+};
+struct dp_uapi_set {
+	int has_private_key;
+	uint8_t private_key[NOISE_KEY_LEN];
+	int has_listen_port;
+	uint16_t listen_port;
+	int has_fwmark;
+	uint32_t fwmark;
+	int replace_peers;
+	struct dp_uapi_peer *peers;
+	size_t n_peers;
+};
+#define DP_UAPI_MAX_REQUEST (1 << 20)
+#define DP_UAPI_MAX_LINE    256
+/* Parses the body of a `set=1` request (the lines after "set=1", up to the
+ * blank line).  0 or -EINVAL/-ENOMEM/-E2BIG, with a message in err. */
+int dp_uapi_parse_set(const char *body, size_t len, struct dp_uapi_set *out,
+    char *err, size_t errlen);
+void dp_uapi_set_free(struct dp_uapi_set *s);
+/* Applies a parsed request; 0 or -errno. */
+int dp_uapi_apply(struct dp_device *dev, const struct dp_uapi_set *s);
+/* Formats the `get=1` reply (without the errno line). */
+int dp_uapi_format_get(struct dp_device *dev, struct buf *out);
+/* Handles one whole request ("get=1\n\n" or "set=1\n...\n\n") into reply. */
+int dp_uapi_handle(struct dp_device *dev, const char *req, size_t len, struct buf *reply);
+/* Parses a `get=1` reply (tests and dp_uapi_status). */
+int dp_uapi_parse_get(const char *text, size_t len, struct dp_peer_status **out,
+    size_t *n, uint16_t *listen_port);
+int dp_uapi_start(struct dp_device *dev);
+void dp_uapi_stop(struct dp_device *dev);
+
+#endif

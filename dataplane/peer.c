@@ -1,0 +1,654 @@
+/*
+ * Peers of a device: creation and removal, the public-key table, the
+ * receiver-index table (random 32-bit indices naming in-flight handshakes and
+ * sessions, looked up by the receiver index of incoming messages), keypair
+ * rotation (current/previous/next, whitepaper §5.4.8 and the kernel's
+ * noise.c), the bounded queue of packets staged while there is no session,
+ * and the deferred freeing of retired keypairs.  Locking: see dp_internal.h.
+ */
+#define _GNU_SOURCE
+#include <endian.h>
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+
+#include "common/log.h"
+#include "dataplane/dp_internal.h"
+
+static unsigned int
+peer_bucket(const uint8_t pub[NOISE_KEY_LEN])
+{
+	/* public keys are uniformly random */
+	return (unsigned int)(pub[0] | (pub[1] << 8)) % DP_PEER_BUCKETS;
+}
+
+struct dp_peer *
+dp_peer_lookup(struct dp_device *dev, const uint8_t pub[NOISE_KEY_LEN])
+{
+	struct dp_peer *p;
+
+	for (p = dev->peer_hash[peer_bucket(pub)]; p != NULL; p = p->hnext)
+		if (memcmp(p->public_key, pub, NOISE_KEY_LEN) == 0)
+			return p;
+	return NULL;
+}
+
+/* dev->lock held for writing */
+struct dp_peer *
+dp_peer_create(struct dp_device *dev, const uint8_t pub[NOISE_KEY_LEN])
+{
+	struct dp_peer *p, **pp;
+	unsigned int b = peer_bucket(pub);
+
+	if ((p = calloc(1, sizeof(*p))) == NULL)
+		return NULL;
+	p->dev = dev;
+	memcpy(p->public_key, pub, NOISE_KEY_LEN);
+	pthread_mutex_init(&p->lock, NULL);
+	dp_timers_init(&p->timers, 0);
+	cookie_maker_init(&p->cm, pub);
+	p->hs_ie.peer = p;
+	/* fails only for a low-order key; the peer then never handshakes */
+	if (dev->local.has_identity &&
+	    noise_handshake_init(&p->hs, &dev->local, pub, NULL) < 0)
+		log_warnx("%s: peer key has low order; it cannot handshake", dev->ifname);
+	else if (!dev->local.has_identity)
+		memcpy(p->hs.remote_static, pub, NOISE_KEY_LEN);
+	/* appended, so that status lists peers in configuration order */
+	for (pp = &dev->peers; *pp != NULL; pp = &(*pp)->next)
+		;
+	*pp = p;
+	p->hnext = dev->peer_hash[b];
+	dev->peer_hash[b] = p;
+	dev->n_peers++;
+	return p;
+}
+
+/* dev->lock held for writing: no worker holds a pointer to p. */
+void
+dp_peer_destroy(struct dp_peer *p)
+{
+	struct dp_device *dev = p->dev;
+	struct dp_peer **pp;
+
+	for (pp = &dev->peers; *pp != NULL; pp = &(*pp)->next)
+		if (*pp == p) {
+			*pp = p->next;
+			break;
+		}
+	for (pp = &dev->peer_hash[peer_bucket(p->public_key)]; *pp != NULL;
+	    pp = &(*pp)->hnext)
+		if (*pp == p) {
+			*pp = p->hnext;
+			break;
+		}
+	dev->n_peers--;
+	ai_remove_peer(&dev->ai, p);
+	pthread_mutex_lock(&p->lock);
+	dp_peer_zero_keys(p);
+	dp_peer_purge_staged(p);
+	pthread_mutex_unlock(&p->lock);
+	dp_device_free_retired(dev);
+	explicit_bzero(&p->hs, sizeof(p->hs));
+	explicit_bzero(p->psk, sizeof(p->psk));
+	explicit_bzero(&p->cm, sizeof(p->cm));
+	pthread_mutex_destroy(&p->lock);
+	free(p);
+}
+
+/* A changed PSK invalidates the sessions built with the old one. */
+int
+dp_peer_set_psk(struct dp_peer *p, const uint8_t *psk)
+{
+	static const uint8_t zero[NOISE_KEY_LEN];
+	const uint8_t *k = psk != NULL ? psk : zero;
+	int r = 0;
+
+	pthread_mutex_lock(&p->lock);
+	if (p->has_psk == (psk != NULL) && memcmp(p->psk, k, NOISE_KEY_LEN) == 0)
+		goto out;
+	memcpy(p->psk, k, NOISE_KEY_LEN);
+	p->has_psk = psk != NULL;
+	dp_peer_zero_keys(p);
+	if (p->dev->local.has_identity)
+		r = noise_handshake_init(&p->hs, &p->dev->local, p->public_key, psk);
+out:
+	pthread_mutex_unlock(&p->lock);
+	return r;
+}
+
+void
+dp_peer_set_endpoint(struct dp_peer *p, const struct sockaddr_storage *ss)
+{
+	pthread_mutex_lock(&p->lock);
+	p->endpoint = *ss;
+	p->has_endpoint = 1;
+	pthread_mutex_unlock(&p->lock);
+}
+
+void
+dp_peer_set_keepalive(struct dp_peer *p, uint16_t secs)
+{
+	pthread_mutex_lock(&p->lock);
+	if (p->timers.persistent_keepalive_interval != secs)
+		dp_timers_set_persistent_keepalive(&p->timers, secs, now_ms());
+	pthread_mutex_unlock(&p->lock);
+}
+
+static int
+sockaddr_same(const struct sockaddr_storage *a, const struct sockaddr_storage *b)
+{
+	if (a->ss_family != b->ss_family)
+		return 0;
+	if (a->ss_family == AF_INET) {
+		const struct sockaddr_in *x = (const void *)a, *y = (const void *)b;
+		return x->sin_port == y->sin_port && x->sin_addr.s_addr == y->sin_addr.s_addr;
+	}
+	if (a->ss_family == AF_INET6) {
+		const struct sockaddr_in6 *x = (const void *)a, *y = (const void *)b;
+		return x->sin6_port == y->sin6_port &&
+		    memcmp(&x->sin6_addr, &y->sin6_addr, sizeof(x->sin6_addr)) == 0;
+	}
+	return 0;
+}
+
+/* Roaming (whitepaper §2.1): peer->lock held. */
+void
+dp_peer_update_endpoint(struct dp_peer *p, const struct sockaddr_storage *src)
+{
+	if (src == NULL || (src->ss_family != AF_INET && src->ss_family != AF_INET6))
+		return;
+	if (p->has_endpoint && sockaddr_same(&p->endpoint, src))
+		return;
+	memset(&p->endpoint, 0, sizeof(p->endpoint));
+	memcpy(&p->endpoint, src, src->ss_family == AF_INET ?
+	    sizeof(struct sockaddr_in) : sizeof(struct sockaddr_in6));
+	p->has_endpoint = 1;
+}
+
+/* ---- receiver index table ----------------------------------------------- */
+
+static unsigned int
+index_bucket(uint32_t index)
+{
+	return (index * 2654435761u) >> 20 & (DP_INDEX_BUCKETS - 1);
+}
+
+static int
+index_taken(struct dp_device *dev, uint32_t index)
+{
+	struct dp_index_entry *e;
+
+	for (e = dev->index_hash[index_bucket(index)]; e != NULL; e = e->next)
+		if (e->index == index)
+			return 1;
+	return 0;
+}
+
+static void
+index_unlink(struct dp_device *dev, struct dp_index_entry *e)
+{
+	struct dp_index_entry **pp;
+
+	for (pp = &dev->index_hash[index_bucket(e->index)]; *pp != NULL; pp = &(*pp)->next)
+		if (*pp == e) {
+			*pp = e->next;
+			break;
+		}
+	e->live = 0;
+	e->next = NULL;
+}
+
+/* Adds e under a fresh random index (e->index set on return). */
+int
+dp_index_add(struct dp_device *dev, struct dp_index_entry *e)
+{
+	uint32_t idx;
+	unsigned int b;
+
+	pthread_rwlock_wrlock(&dev->index_lock);
+	if (e->live)
+		index_unlink(dev, e);
+	do {
+		if (getrandom(&idx, sizeof(idx), 0) != sizeof(idx)) {
+			pthread_rwlock_unlock(&dev->index_lock);
+			return -EIO;
+		}
+	} while (index_taken(dev, idx));
+	e->index = idx;
+	b = index_bucket(idx);
+	e->next = dev->index_hash[b];
+	dev->index_hash[b] = e;
+	e->live = 1;
+	pthread_rwlock_unlock(&dev->index_lock);
+	return 0;
+}
+
+/* Moves the index of a handshake entry to a keypair entry (same index). */
+static void
+index_replace(struct dp_device *dev, struct dp_index_entry *old, struct dp_index_entry *nw)
+{
+	unsigned int b;
+
+	pthread_rwlock_wrlock(&dev->index_lock);
+	if (old->live)
+		index_unlink(dev, old);
+	b = index_bucket(nw->index);
+	nw->next = dev->index_hash[b];
+	dev->index_hash[b] = nw;
+	nw->live = 1;
+	pthread_rwlock_unlock(&dev->index_lock);
+}
+
+void
+dp_index_remove(struct dp_device *dev, struct dp_index_entry *e)
+{
+	pthread_rwlock_wrlock(&dev->index_lock);
+	if (e->live)
+		index_unlink(dev, e);
+	pthread_rwlock_unlock(&dev->index_lock);
+}
+
+struct dp_peer *
+dp_index_lookup(struct dp_device *dev, uint32_t index, int want_keypair,
+    struct dp_keypair **kp)
+{
+	struct dp_index_entry *e;
+	struct dp_peer *p = NULL;
+
+	*kp = NULL;
+	pthread_rwlock_rdlock(&dev->index_lock);
+	for (e = dev->index_hash[index_bucket(index)]; e != NULL; e = e->next) {
+		if (e->index != index)
+			continue;
+		if (want_keypair == (e->kp != NULL) || want_keypair < 0) {
+			p = e->peer;
+			*kp = e->kp;
+		}
+		break;
+	}
+	pthread_rwlock_unlock(&dev->index_lock);
+	return p;
+}
+
+/* ---- keypairs ------------------------------------------------------------ */
+
+/* Takes kp out of use; it is freed after the next write-lock round. */
+void
+dp_keypair_retire(struct dp_device *dev, struct dp_keypair *kp)
+{
+	if (kp == NULL)
+		return;
+	__atomic_store_n(&kp->retired, 1, __ATOMIC_RELEASE);
+	dp_index_remove(dev, &kp->ie);
+	pthread_mutex_lock(&dev->retire_lock);
+	kp->retire_next = dev->retired;
+	dev->retired = kp;
+	pthread_mutex_unlock(&dev->retire_lock);
+}
+
+static void
+free_list(struct dp_keypair *kp)
+{
+	struct dp_keypair *n;
+
+	for (; kp != NULL; kp = n) {
+		n = kp->retire_next;
+		noise_keypair_destroy(&kp->nk);
+		explicit_bzero(kp, sizeof(*kp));
+		free(kp);
+	}
+}
+
+/* Caller holds dev->lock for writing: no worker is inside a batch. */
+void
+dp_device_free_retired(struct dp_device *dev)
+{
+	struct dp_keypair *list;
+
+	pthread_mutex_lock(&dev->retire_lock);
+	list = dev->retired;
+	dev->retired = NULL;
+	pthread_mutex_unlock(&dev->retire_lock);
+	free_list(list);
+}
+
+static void
+set_slot(struct dp_keypair **slot, struct dp_keypair *kp)
+{
+	__atomic_store_n(slot, kp, __ATOMIC_RELEASE);
+}
+
+/*
+ * A new session (kernel noise.c add_new_keypair): the initiator uses it at
+ * once (current), keeping the old current as previous; the responder keeps
+ * it as next until the initiator's first data message confirms it.
+ * peer->lock held.
+ */
+void
+dp_peer_install_keypair(struct dp_peer *p, struct dp_keypair *kp)
+{
+	struct dp_device *dev = p->dev;
+	struct dp_keypair *prev = p->previous, *cur = p->current, *nxt = p->next_kp;
+
+	kp->peer = p;
+	kp->ie.peer = p;
+	kp->ie.kp = kp;
+	kp->ie.index = kp->nk.local_index;
+	index_replace(dev, &p->hs_ie, &kp->ie);
+	if (kp->nk.i_am_initiator) {
+		if (nxt != NULL) {
+			set_slot(&p->next_kp, NULL);
+			set_slot(&p->previous, nxt);
+			dp_keypair_retire(dev, cur);
+		} else {
+			set_slot(&p->previous, cur);
+		}
+		dp_keypair_retire(dev, prev);
+		set_slot(&p->current, kp);
+	} else {
+		set_slot(&p->next_kp, kp);
+		dp_keypair_retire(dev, nxt);
+		set_slot(&p->previous, NULL);
+		dp_keypair_retire(dev, prev);
+	}
+}
+
+int
+dp_peer_promote_next(struct dp_peer *p, struct dp_keypair *kp)
+{
+	struct dp_keypair *old_prev;
+
+	if (p->next_kp != kp)
+		return 0;
+	old_prev = p->previous;
+	set_slot(&p->previous, p->current);
+	set_slot(&p->current, kp);
+	set_slot(&p->next_kp, NULL);
+	dp_keypair_retire(p->dev, old_prev);
+	return 1;
+}
+
+/* peer->lock held */
+void
+dp_peer_zero_keys(struct dp_peer *p)
+{
+	struct dp_device *dev = p->dev;
+	struct dp_keypair *a = p->current, *b = p->previous, *c = p->next_kp;
+
+	set_slot(&p->current, NULL);
+	set_slot(&p->previous, NULL);
+	set_slot(&p->next_kp, NULL);
+	dp_keypair_retire(dev, a);
+	dp_keypair_retire(dev, b);
+	dp_keypair_retire(dev, c);
+	dp_index_remove(dev, &p->hs_ie);
+	noise_handshake_clear(&p->hs);
+}
+
+/* peer->lock held */
+void
+dp_peer_purge_staged(struct dp_peer *p)
+{
+	struct dp_staged *q = &p->staged;
+
+	while (q->n > 0) {
+		unsigned int i = q->head;
+		explicit_bzero(q->pkt[i], q->len[i]);
+		free(q->pkt[i]);
+		q->pkt[i] = NULL;
+		q->head = (q->head + 1) % DP_STAGED_MAX;
+		q->n--;
+	}
+	q->head = 0;
+}
+
+/* dev->lock held for writing: a new private key changes every static DH. */
+void
+dp_device_rekey_identity(struct dp_device *dev)
+{
+	struct dp_peer *p;
+
+	for (p = dev->peers; p != NULL; p = p->next) {
+		pthread_mutex_lock(&p->lock);
+		dp_peer_zero_keys(p);
+		if (noise_handshake_init(&p->hs, &dev->local, p->public_key,
+		    p->has_psk ? p->psk : NULL) < 0)
+			log_warnx("%s: peer key has low order; it cannot handshake",
+			    dev->ifname);
+		cookie_maker_init(&p->cm, p->public_key);
+		pthread_mutex_unlock(&p->lock);
+	}
+}
+
+/* ---- handshake messages (whitepaper §5.4) ---------------------------------- */
+
+static uint32_t
+rand32(void)
+{
+	static __thread uint32_t s;
+
+	if (s == 0 && (getrandom(&s, sizeof(s), 0) != sizeof(s) || s == 0))
+		s = 0x9e3779b9u;
+	s ^= s << 13;
+	s ^= s >> 17;
+	s ^= s << 5;
+	return s;
+}
+
+unsigned int
+dp_jitter(void)
+{
+	return rand32() % (unsigned int)(REKEY_TIMEOUT_JITTER_MS + 1);
+}
+
+/* Initiator, message 1.  peer->lock held. */
+void
+dp_send_initiation(struct dp_peer *p, unsigned int worker, int is_retry)
+{
+	struct dp_device *dev = p->dev;
+	struct message_handshake_initiation msg;
+	uint64_t now = now_ms();
+
+	if (!dev->local.has_identity || !dp_timers_may_initiate(&p->timers, now, is_retry))
+		return;
+	if (dp_index_add(dev, &p->hs_ie) < 0)
+		return;
+	if (noise_create_initiation(&p->hs, &dev->local, p->hs_ie.index, NULL, &msg) < 0) {
+		dp_index_remove(dev, &p->hs_ie);
+		return;
+	}
+	cookie_add_macs(&p->cm, &msg, sizeof(msg), now);
+	if (p->has_endpoint)
+		dp_send_datagram(dev, worker, &p->endpoint, &msg, sizeof(msg));
+	dp_timers_any_authenticated_traversal(&p->timers, now);
+	dp_timers_any_authenticated_sent(&p->timers, now);
+	dp_timers_handshake_initiated(&p->timers, now, dp_jitter());
+	explicit_bzero(&msg, sizeof(msg));
+}
+
+/* Under load when more than DP_UNDER_LOAD_RATE handshakes arrive per second. */
+static int
+under_load(struct dp_device *dev, uint64_t now)
+{
+	uint64_t start = __atomic_load_n(&dev->hs_window_start, __ATOMIC_RELAXED);
+	uint64_t count, last;
+
+	if (now - start >= 1000) {
+		__atomic_store_n(&dev->hs_window_start, now, __ATOMIC_RELAXED);
+		__atomic_store_n(&dev->hs_window_count, 0, __ATOMIC_RELAXED);
+	}
+	count = __atomic_add_fetch(&dev->hs_window_count, 1, __ATOMIC_RELAXED);
+	if (count > DP_UNDER_LOAD_RATE)
+		__atomic_store_n(&dev->last_under_load, now, __ATOMIC_RELAXED);
+	last = __atomic_load_n(&dev->last_under_load, __ATOMIC_RELAXED);
+	return last != 0 && now - last < DP_UNDER_LOAD_HOLD_MS;
+}
+
+static struct dp_keypair *
+begin_session(struct dp_peer *p, uint64_t now)
+{
+	struct dp_keypair *kp = calloc(1, sizeof(*kp));
+
+	if (kp == NULL)
+		return NULL;
+	if (noise_begin_session(&p->hs, &kp->nk, now) < 0) {
+		free(kp);
+		return NULL;
+	}
+	dp_peer_install_keypair(p, kp);
+	dp_timers_session_derived(&p->timers, now);
+	return kp;
+}
+
+static void
+rx_initiation(struct dp_device *dev, unsigned int worker,
+    const struct message_handshake_initiation *msg,
+    const struct sockaddr_storage *src, uint64_t now)
+{
+	static struct log_ratelimit rl = LOG_RATELIMIT_INIT(5000, 5);
+	struct noise_handshake scratch;
+	struct message_handshake_response resp;
+	uint8_t ts[NOISE_TIMESTAMP_LEN];
+	struct dp_peer *p;
+
+	memset(&scratch, 0, sizeof(scratch));
+	if (noise_consume_initiation(&dev->local, msg, &scratch, ts) < 0) {
+		dp_drop(dev, DP_DROP_HANDSHAKE, "initiation failed to authenticate");
+		goto out;
+	}
+	if ((p = dp_peer_lookup(dev, scratch.remote_static)) == NULL) {
+		dp_drop(dev, DP_DROP_UNKNOWN_PEER, "initiation from an unknown peer");
+		goto out;
+	}
+	pthread_mutex_lock(&p->lock);
+	if (noise_timestamp_cmp(ts, p->hs.latest_timestamp) <= 0) {
+		dp_drop(dev, DP_DROP_STALE_TS, "initiation with a stale timestamp");
+		goto unlock;
+	}
+	if (p->last_initiation_rx_ms != 0 &&
+	    now - p->last_initiation_rx_ms < INITIATIONS_MIN_INTERVAL_MS) {
+		dp_drop(dev, DP_DROP_FLOOD, "initiations too fast");
+		goto unlock;
+	}
+	p->last_initiation_rx_ms = now;
+	noise_handshake_adopt(&p->hs, &scratch, ts);
+	dp_peer_update_endpoint(p, src);
+	dp_timers_any_authenticated_received(&p->timers, now);
+	dp_timers_any_authenticated_traversal(&p->timers, now);
+	/* Responder, message 2, and the (unconfirmed) session */
+	if (dp_index_add(dev, &p->hs_ie) < 0 ||
+	    noise_create_response(&p->hs, p->hs_ie.index, &resp) < 0) {
+		dp_index_remove(dev, &p->hs_ie);
+		goto unlock;
+	}
+	cookie_add_macs(&p->cm, &resp, sizeof(resp), now);
+	if (begin_session(p, now) == NULL) {
+		dp_index_remove(dev, &p->hs_ie);
+		goto unlock;
+	}
+	dp_send_datagram(dev, worker, &p->endpoint, &resp, sizeof(resp));
+	dp_timers_any_authenticated_traversal(&p->timers, now);
+	dp_timers_any_authenticated_sent(&p->timers, now);
+	log_debug_rl(&rl, "%s: handshake response sent to %s", dev->ifname, p->name);
+unlock:
+	pthread_mutex_unlock(&p->lock);
+out:
+	explicit_bzero(&scratch, sizeof(scratch));
+	explicit_bzero(&resp, sizeof(resp));
+}
+
+static void
+rx_response(struct dp_device *dev, unsigned int worker,
+    const struct message_handshake_response *msg,
+    const struct sockaddr_storage *src, uint64_t now)
+{
+	uint32_t idx = le32toh(msg->receiver_index);
+	struct dp_keypair *kp;
+	struct dp_peer *p;
+	int ok = 0;
+
+	if ((p = dp_index_lookup(dev, idx, 0, &kp)) == NULL) {
+		dp_drop(dev, DP_DROP_UNKNOWN_INDEX, "response to an unknown index");
+		return;
+	}
+	pthread_mutex_lock(&p->lock);
+	if (!p->hs_ie.live || p->hs_ie.index != idx ||
+	    noise_consume_response(&p->hs, &dev->local, msg) < 0) {
+		dp_drop(dev, DP_DROP_HANDSHAKE, "response failed to authenticate");
+		goto unlock;
+	}
+	if (begin_session(p, now) == NULL)
+		goto unlock;
+	dp_peer_update_endpoint(p, src);
+	dp_timers_any_authenticated_received(&p->timers, now);
+	dp_timers_any_authenticated_traversal(&p->timers, now);
+	dp_timers_handshake_complete(&p->timers, now);
+	p->last_handshake_wall_ns = wall_ms() * 1000000ULL;
+	ok = 1;
+unlock:
+	pthread_mutex_unlock(&p->lock);
+	/* confirm the session at once: staged data, or a keepalive */
+	if (ok)
+		dp_send_staged(p, worker, 1);
+}
+
+static void
+rx_cookie(struct dp_device *dev, const struct message_handshake_cookie *msg, uint64_t now)
+{
+	struct dp_keypair *kp;
+	struct dp_peer *p;
+
+	if ((p = dp_index_lookup(dev, le32toh(msg->receiver_index), -1, &kp)) == NULL) {
+		dp_drop(dev, DP_DROP_UNKNOWN_INDEX, "cookie reply to an unknown index");
+		return;
+	}
+	pthread_mutex_lock(&p->lock);
+	if (cookie_consume_reply(&p->cm, msg, now) < 0)
+		dp_drop(dev, DP_DROP_HANDSHAKE, "cookie reply failed to authenticate");
+	pthread_mutex_unlock(&p->lock);
+}
+
+/*
+ * One handshake message (types 1-3) of exactly the right size.  dev->lock
+ * held for reading.  Under load, initiations and responses must carry a
+ * valid mac2 or get a cookie reply instead (whitepaper §5.3).
+ */
+void
+dp_rx_handshake(struct dp_device *dev, unsigned int worker, const uint8_t *pkt,
+    size_t len, const struct sockaddr_storage *src)
+{
+	uint32_t type = le32toh(*(const uint32_t *)(const void *)pkt);
+	uint64_t now = now_ms();
+	enum cookie_mac_state st;
+	int load;
+
+	if (!dev->local.has_identity)
+		return;
+	if (type == MESSAGE_HANDSHAKE_COOKIE) {
+		rx_cookie(dev, (const void *)pkt, now);
+		return;
+	}
+	load = under_load(dev, now);
+	st = cookie_validate(&dev->cc, pkt, len, (const struct sockaddr *)src, load, now);
+	if (st == COOKIE_INVALID_MAC) {
+		dp_drop(dev, DP_DROP_MAC1, "handshake with a bad mac1");
+		return;
+	}
+	if (load && st != COOKIE_VALID_MAC_WITH_COOKIE) {
+		struct message_handshake_cookie reply;
+		uint32_t sender = le32toh(((const struct message_handshake_initiation *)
+		    (const void *)pkt)->sender_index);
+
+		if (cookie_create_reply(&dev->cc, pkt, len, sender,
+		    (const struct sockaddr *)src, &reply, now) == 0)
+			dp_send_datagram(dev, worker, src, &reply, sizeof(reply));
+		dp_drop(dev, DP_DROP_COOKIE_SENT, "under load: cookie reply sent");
+		return;
+	}
+	if (type == MESSAGE_HANDSHAKE_INITIATION)
+		rx_initiation(dev, worker, (const void *)pkt, src, now);
+	else
+		rx_response(dev, worker, (const void *)pkt, src, now);
+}

@@ -1,0 +1,703 @@
+/*
+ * The cross-platform configuration protocol (wireguard.com/xplatform) on
+ * /var/run/wireguard/<ifname>.sock, so stock `wg show/showconf/set` work
+ * against the device, and its client side for `cloudroute status`.
+ *
+ *   get=1\n\n            -> private_key=<hex> listen_port=N [fwmark=N]
+ *                           per peer: public_key preshared_key protocol_version
+ *                           endpoint last_handshake_time_{sec,nsec} tx_bytes
+ *                           rx_bytes persistent_keepalive_interval allowed_ip...
+ *                           errno=0\n\n
+ *   set=1\n<key=value>*\n -> errno=0\n\n, or errno=-22\n\n (wg expects negative)
+ *
+ * A set request is parsed and validated whole (dp_uapi_parse_set, callable
+ * on a string for tests and fuzzing) before anything is applied.  Lines are
+ * bounded (DP_UAPI_MAX_LINE) and so are requests (DP_UAPI_MAX_REQUEST).
+ * One connection at a time, each with a read timeout.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <limits.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include "common/log.h"
+#include "dataplane/dp_internal.h"
+
+#define UAPI_DIR "/var/run/wireguard"
+#define UAPI_TIMEOUT_MS 5000
+
+/* ---- parsing a set request ------------------------------------------------- */
+
+static int
+parse_bool(const char *v, int *out)
+{
+	if (strcmp(v, "true") == 0)
+		*out = 1;
+	else if (strcmp(v, "false") == 0)
+		*out = 0;
+	else
+		return -EINVAL;
+	return 0;
+}
+
+static int
+parse_num(const char *v, unsigned long max, unsigned long *out)
+{
+	return cr_parse_ulong(v, 0, max, out);
+}
+
+static int
+add_peer(struct dp_uapi_set *s, const char *v)
+{
+	struct dp_uapi_peer *np, *p;
+
+	if ((np = realloc(s->peers, (s->n_peers + 1) * sizeof(*np))) == NULL)
+		return -ENOMEM;
+	s->peers = np;
+	p = &s->peers[s->n_peers];
+	memset(p, 0, sizeof(*p));
+	s->n_peers++;
+	return dp_key_from_hex(p->public_key, v);
+}
+
+static int
+add_allowed_ip(struct dp_uapi_peer *p, const char *v)
+{
+	struct prefix pf, *n;
+	int r;
+
+	if ((r = prefix_parse(v, &pf, 1)) < 0)
+		return r;
+	if ((n = realloc(p->allowed_ips, (p->n_allowed_ips + 1) * sizeof(*n))) == NULL)
+		return -ENOMEM;
+	p->allowed_ips = n;
+	p->allowed_ips[p->n_allowed_ips++] = pf;
+	return 0;
+}
+
+static int
+parse_device_key(struct dp_uapi_set *s, const char *k, const char *v)
+{
+	unsigned long n;
+	int r;
+
+	if (strcmp(k, "private_key") == 0) {
+		s->has_private_key = 1;
+		return dp_key_from_hex(s->private_key, v);
+	}
+	if (strcmp(k, "listen_port") == 0) {
+		if ((r = parse_num(v, 65535, &n)) < 0)
+			return r;
+		s->has_listen_port = 1;
+		s->listen_port = (uint16_t)n;
+		return 0;
+	}
+	if (strcmp(k, "fwmark") == 0) {
+		if ((r = parse_num(v, UINT32_MAX, &n)) < 0)
+			return r;
+		s->has_fwmark = 1;
+		s->fwmark = (uint32_t)n;
+		return 0;
+	}
+	if (strcmp(k, "replace_peers") == 0)
+		return parse_bool(v, &s->replace_peers);
+	return -ENOENT;
+}
+
+static int
+parse_peer_key(struct dp_uapi_peer *p, const char *k, const char *v)
+{
+	socklen_t sl;
+	unsigned long n;
+	int r;
+
+	if (strcmp(k, "remove") == 0)
+		return parse_bool(v, &p->remove);
+	if (strcmp(k, "update_only") == 0)
+		return parse_bool(v, &p->update_only);
+	if (strcmp(k, "preshared_key") == 0) {
+		p->has_psk = 1;
+		return dp_key_from_hex(p->psk, v);
+	}
+	if (strcmp(k, "endpoint") == 0) {
+		p->has_endpoint = 1;
+		return endpoint_resolve(v, 1, &p->endpoint, &sl) < 0 ? -EINVAL : 0;
+	}
+	if (strcmp(k, "persistent_keepalive_interval") == 0) {
+		if ((r = parse_num(v, 65535, &n)) < 0)
+			return r;
+		p->has_keepalive = 1;
+		p->keepalive = (uint16_t)n;
+		return 0;
+	}
+	if (strcmp(k, "replace_allowed_ips") == 0)
+		return parse_bool(v, &p->replace_allowed_ips);
+	if (strcmp(k, "allowed_ip") == 0)
+		return add_allowed_ip(p, v);
+	if (strcmp(k, "protocol_version") == 0)
+		return strcmp(v, "1") == 0 ? 0 : -EINVAL;
+	return -ENOENT;
+}
+
+static int
+parse_line(struct dp_uapi_set *s, char *line)
+{
+	char *eq = strchr(line, '=');
+	const char *k = line, *v;
+	int r;
+
+	if (eq == NULL || eq == line)
+		return -EINVAL;
+	*eq = '\0';
+	v = eq + 1;
+	if (strcmp(k, "public_key") == 0)
+		return add_peer(s, v);
+	if (s->n_peers == 0)
+		r = parse_device_key(s, k, v);
+	else
+		r = parse_peer_key(&s->peers[s->n_peers - 1], k, v);
+	return r < 0 && r != -ENOMEM ? -EINVAL : r;
+}
+
+void
+dp_uapi_set_free(struct dp_uapi_set *s)
+{
+	for (size_t i = 0; i < s->n_peers; i++)
+		free(s->peers[i].allowed_ips);
+	free(s->peers);
+	explicit_bzero(s, sizeof(*s));
+}
+
+int
+dp_uapi_parse_set(const char *body, size_t len, struct dp_uapi_set *out,
+    char *err, size_t errlen)
+{
+	char line[DP_UAPI_MAX_LINE + 1];
+	size_t pos = 0, lineno = 0;
+	int r = 0;
+
+	memset(out, 0, sizeof(*out));
+	if (len > DP_UAPI_MAX_REQUEST) {
+		snprintf(err, errlen, "request too large");
+		return -E2BIG;
+	}
+	while (pos < len) {
+		const char *nl = memchr(body + pos, '\n', len - pos);
+		size_t ll = nl != NULL ? (size_t)(nl - (body + pos)) : len - pos;
+
+		lineno++;
+		if (ll == 0)
+			break;                      /* the blank line ends the request */
+		if (ll > DP_UAPI_MAX_LINE || memchr(body + pos, '\0', ll) != NULL) {
+			snprintf(err, errlen, "line %zu: too long or binary", lineno);
+			r = -EINVAL;
+			goto out;
+		}
+		memcpy(line, body + pos, ll);
+		line[ll] = '\0';
+		if ((r = parse_line(out, line)) < 0) {
+			snprintf(err, errlen, "line %zu: invalid %s", lineno, line);
+			goto out;
+		}
+		pos += ll + 1;
+	}
+out:
+	explicit_bzero(line, sizeof(line));
+	if (r < 0)
+		dp_uapi_set_free(out);
+	return r;
+}
+
+/* ---- applying ----------------------------------------------------------------- */
+
+/* dev->lock held for writing */
+static int
+apply_peer_op(struct dp_device *dev, const struct dp_uapi_peer *op)
+{
+	struct dp_peer *p = dp_peer_lookup(dev, op->public_key);
+	int r;
+
+	if (op->remove) {
+		if (p != NULL)
+			dp_peer_destroy(p);
+		return 0;
+	}
+	if (dev->local.has_identity && dp_key_equal(op->public_key, dev->local.public_key))
+		return 0;
+	if (p == NULL) {
+		if (op->update_only)
+			return 0;
+		if ((p = dp_peer_create(dev, op->public_key)) == NULL)
+			return -ENOMEM;
+	}
+	if (op->has_psk &&
+	    (r = dp_peer_set_psk(p, dp_key_is_zero(op->psk) ? NULL : op->psk)) < 0)
+		return r;
+	if (op->has_endpoint)
+		dp_peer_set_endpoint(p, &op->endpoint);
+	if (op->has_keepalive)
+		dp_peer_set_keepalive(p, op->keepalive);
+	if (op->replace_allowed_ips)
+		ai_remove_peer(&dev->ai, p);
+	for (size_t i = 0; i < op->n_allowed_ips; i++)
+		if ((r = ai_insert(&dev->ai, &op->allowed_ips[i], p)) < 0)
+			return r;
+	return 0;
+}
+
+int
+dp_uapi_apply(struct dp_device *dev, const struct dp_uapi_set *s)
+{
+	int r = 0;
+
+	pthread_mutex_lock(&dev->cfg_lock);
+	if (s->has_fwmark)
+		dev->fwmark = s->fwmark;
+	if (s->has_listen_port && (r = dp_device_set_listen_port(dev, s->listen_port)) < 0)
+		goto out;
+	pthread_rwlock_wrlock(&dev->lock);
+	if (s->has_private_key && (r = dp_device_set_private_key(dev, s->private_key)) < 0)
+		goto unlock;
+	if (s->replace_peers)
+		while (dev->peers != NULL)
+			dp_peer_destroy(dev->peers);
+	for (size_t i = 0; i < s->n_peers; i++)
+		if ((r = apply_peer_op(dev, &s->peers[i])) < 0)
+			goto unlock;
+unlock:
+	pthread_rwlock_unlock(&dev->lock);
+out:
+	pthread_mutex_unlock(&dev->cfg_lock);
+	return r;
+}
+
+/* ---- get ------------------------------------------------------------------------ */
+
+static int
+format_peer(struct dp_device *dev, struct dp_peer *p, struct buf *out)
+{
+	char hex[65], ep[INET6_ADDRSTRLEN + 16], pf[PREFIX_STRLEN];
+	struct prefix *ips = NULL;
+	size_t n = ai_list(&dev->ai, p, NULL, 0);
+	uint64_t hs_ns;
+	int r = 0;
+
+	if (n > 0 && (ips = calloc(n, sizeof(*ips))) == NULL)
+		return -ENOMEM;
+	n = ai_list(&dev->ai, p, ips, n);
+	dp_key_to_hex(hex, p->public_key);
+	r |= buf_printf(out, "public_key=%s\n", hex);
+	pthread_mutex_lock(&p->lock);
+	if (p->has_psk) {
+		dp_key_to_hex(hex, p->psk);
+		r |= buf_printf(out, "preshared_key=%s\n", hex);
+		explicit_bzero(hex, sizeof(hex));
+	}
+	r |= buf_puts(out, "protocol_version=1\n");
+	if (p->has_endpoint)
+		r |= buf_printf(out, "endpoint=%s\n",
+		    sockaddr_fmt((const struct sockaddr *)&p->endpoint, ep, sizeof(ep)));
+	hs_ns = p->last_handshake_wall_ns;
+	r |= buf_printf(out, "last_handshake_time_sec=%llu\nlast_handshake_time_nsec=%llu\n",
+	    (unsigned long long)(hs_ns / 1000000000ULL),
+	    (unsigned long long)(hs_ns % 1000000000ULL));
+	r |= buf_printf(out, "persistent_keepalive_interval=%u\n",
+	    p->timers.persistent_keepalive_interval);
+	pthread_mutex_unlock(&p->lock);
+	r |= buf_printf(out, "tx_bytes=%llu\nrx_bytes=%llu\n",
+	    (unsigned long long)__atomic_load_n(&p->tx_bytes, __ATOMIC_RELAXED),
+	    (unsigned long long)__atomic_load_n(&p->rx_bytes, __ATOMIC_RELAXED));
+	for (size_t i = 0; i < n; i++)
+		r |= buf_printf(out, "allowed_ip=%s\n", prefix_fmt(&ips[i], pf, sizeof(pf)));
+	free(ips);
+	return r < 0 ? -ENOMEM : 0;
+}
+
+int
+dp_uapi_format_get(struct dp_device *dev, struct buf *out)
+{
+	char hex[65];
+	struct dp_peer *p;
+	int r = 0;
+
+	pthread_rwlock_rdlock(&dev->lock);
+	if (dev->local.has_identity) {
+		dp_key_to_hex(hex, dev->local.private_key);
+		r = buf_printf(out, "private_key=%s\n", hex);
+		explicit_bzero(hex, sizeof(hex));
+	}
+	if (r == 0)
+		r = buf_printf(out, "listen_port=%u\n", dev->listen_port);
+	if (r == 0 && dev->fwmark)
+		r = buf_printf(out, "fwmark=%u\n", dev->fwmark);
+	for (p = dev->peers; p != NULL && r == 0; p = p->next)
+		r = format_peer(dev, p, out);
+	pthread_rwlock_unlock(&dev->lock);
+	return r;
+}
+
+int
+dp_uapi_handle(struct dp_device *dev, const char *req, size_t len, struct buf *reply)
+{
+	struct dp_uapi_set set;
+	char err[DP_UAPI_MAX_LINE + 64];
+	int r;
+
+	if (len >= 7 && memcmp(req, "get=1\n\n", 7) == 0) {
+		if ((r = dp_uapi_format_get(dev, reply)) < 0)
+			buf_reset(reply);
+	} else if (len >= 6 && memcmp(req, "set=1\n", 6) == 0) {
+		if ((r = dp_uapi_parse_set(req + 6, len - 6, &set, err, sizeof(err))) < 0) {
+			log_warnx("%s: UAPI set: %s", dev->ifname, err);
+		} else {
+			if ((r = dp_uapi_apply(dev, &set)) < 0)
+				log_warnx("%s: UAPI set failed: %s", dev->ifname, strerror(-r));
+			dp_uapi_set_free(&set);
+		}
+		explicit_bzero(err, sizeof(err));
+	} else {
+		r = -EINVAL;
+	}
+	return buf_printf(reply, "errno=%d\n\n", r < 0 ? r : 0) < 0 ? -ENOMEM : r;
+}
+
+/* ---- server ------------------------------------------------------------------------ */
+
+/* End of the first whole request in b (after its blank line), 0 if incomplete. */
+static size_t
+request_end(const struct buf *b)
+{
+	const char *p;
+
+	if (b->len >= 1 && b->data[0] == '\n')
+		return 1;                        /* a stray empty line */
+	for (p = b->data; (p = memchr(p, '\n', b->len - (size_t)(p - b->data))) != NULL; p++)
+		if ((size_t)(p - b->data) + 1 < b->len && p[1] == '\n')
+			return (size_t)(p - b->data) + 2;
+	return 0;
+}
+
+static int
+write_all(int fd, const char *p, size_t len)
+{
+	ssize_t w;
+
+	while (len > 0) {
+		if ((w = write(fd, p, len)) < 0) {
+			if (errno == EINTR)
+				continue;
+			return -errno;
+		}
+		p += w;
+		len -= (size_t)w;
+	}
+	return 0;
+}
+
+static void
+serve(struct dp_device *dev, int fd)
+{
+	struct timeval tv = { .tv_sec = UAPI_TIMEOUT_MS / 1000 };
+	struct buf in, reply;
+	char chunk[4096];
+	size_t end;
+	ssize_t n;
+
+	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+	setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
+	buf_init(&in, DP_UAPI_MAX_REQUEST + 8);
+	buf_init(&reply, 16 << 20);
+	for (;;) {
+		while ((end = request_end(&in)) == 0) {
+			if ((n = read(fd, chunk, sizeof(chunk))) <= 0)
+				goto out;
+			if (buf_append(&in, chunk, (size_t)n) < 0) {
+				write_all(fd, "errno=-7\n\n", 10);     /* -E2BIG */
+				goto out;
+			}
+		}
+		if (end > 1) {
+			buf_reset(&reply);
+			if (dp_uapi_handle(dev, in.data, end, &reply) == -EINVAL &&
+			    memcmp(in.data, "get=1\n", 6) != 0 && memcmp(in.data, "set=1\n", 6) != 0) {
+				write_all(fd, reply.data, reply.len);
+				goto out;                       /* not the protocol: hang up */
+			}
+			if (write_all(fd, reply.data, reply.len) < 0)
+				goto out;
+		}
+		memmove(in.data, in.data + end, in.len - end);
+		in.len -= end;
+		in.data[in.len] = '\0';
+	}
+out:
+	explicit_bzero(chunk, sizeof(chunk));
+	buf_free(&in);
+	buf_free(&reply);
+}
+
+static void *
+uapi_main(void *arg)
+{
+	struct dp_device *dev = arg;
+	struct pollfd pfd[2] = {
+		{ .fd = dev->uapi_fd, .events = POLLIN },
+		{ .fd = dev->uapi_stop_fd, .events = POLLIN },
+	};
+	int fd;
+
+	for (;;) {
+		if (poll(pfd, 2, -1) < 0 && errno != EINTR)
+			break;
+		if (pfd[1].revents)
+			break;
+		if (!(pfd[0].revents & POLLIN))
+			continue;
+		if ((fd = accept4(dev->uapi_fd, NULL, NULL, SOCK_CLOEXEC)) < 0)
+			continue;
+		serve(dev, fd);
+		close(fd);
+	}
+	return NULL;
+}
+
+static int
+uapi_addr(const char *ifname, struct sockaddr_un *sun, char *path, size_t pathlen)
+{
+	memset(sun, 0, sizeof(*sun));
+	sun->sun_family = AF_UNIX;
+	if ((size_t)snprintf(sun->sun_path, sizeof(sun->sun_path), "%s/%s.sock",
+	    UAPI_DIR, ifname) >= sizeof(sun->sun_path))
+		return -ENAMETOOLONG;
+	if (path != NULL)
+		cr_strlcpy(path, sun->sun_path, pathlen);
+	return 0;
+}
+
+/* A socket file nobody answers on is stale (left by a crash). */
+static int
+socket_in_use(const struct sockaddr_un *sun)
+{
+	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0), used;
+
+	if (fd < 0)
+		return 0;
+	used = connect(fd, (const struct sockaddr *)sun, sizeof(*sun)) == 0;
+	close(fd);
+	return used;
+}
+
+int
+dp_uapi_start(struct dp_device *dev)
+{
+	struct sockaddr_un sun;
+	int r;
+
+	if ((r = uapi_addr(dev->ifname, &sun, dev->uapi_path, sizeof(dev->uapi_path))) < 0)
+		return r;
+	if ((r = mkdir_p(UAPI_DIR, 0755)) < 0) {
+		errno = -r;
+		log_warn("mkdir %s", UAPI_DIR);
+		return r;
+	}
+	if (socket_in_use(&sun)) {
+		log_warnx("%s is in use by another process", sun.sun_path);
+		dev->uapi_path[0] = '\0';
+		return -EADDRINUSE;
+	}
+	unlink(sun.sun_path);
+	if ((dev->uapi_fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0)) < 0 ||
+	    bind(dev->uapi_fd, (struct sockaddr *)&sun, sizeof(sun)) < 0 ||
+	    chmod(sun.sun_path, 0600) < 0 || listen(dev->uapi_fd, 8) < 0 ||
+	    (dev->uapi_stop_fd = eventfd(0, EFD_CLOEXEC)) < 0) {
+		r = -errno;
+		log_warn("%s", sun.sun_path);
+		return r;
+	}
+	if ((r = pthread_create(&dev->uapi_thr, NULL, uapi_main, dev)) != 0)
+		return -r;
+	dev->uapi_running = 1;
+	return 0;
+}
+
+void
+dp_uapi_stop(struct dp_device *dev)
+{
+	uint64_t one = 1;
+
+	if (dev->uapi_running) {
+		if (write(dev->uapi_stop_fd, &one, sizeof(one)) < 0)
+			log_warn("eventfd");
+		pthread_join(dev->uapi_thr, NULL);
+		dev->uapi_running = 0;
+	}
+	if (dev->uapi_fd >= 0) {
+		close(dev->uapi_fd);
+		if (dev->uapi_path[0] != '\0')
+			unlink(dev->uapi_path);
+	}
+	if (dev->uapi_stop_fd >= 0)
+		close(dev->uapi_stop_fd);
+	dev->uapi_fd = dev->uapi_stop_fd = -1;
+}
+
+/* ---- client ------------------------------------------------------------------------- */
+
+static int
+get_line(struct dp_peer_status *cur, uint16_t *port, const char *k, const char *v)
+{
+	unsigned long n;
+	socklen_t sl;
+	struct prefix pf, *ips;
+
+	if (strcmp(k, "listen_port") == 0)
+		return cr_parse_ulong(v, 0, 65535, &n) < 0 ? -EINVAL : ((*port = (uint16_t)n), 0);
+	if (strcmp(k, "errno") == 0)
+		return strcmp(v, "0") == 0 ? 0 : -EIO;
+	if (cur == NULL)
+		return 0;                          /* private_key, fwmark, ... */
+	if (strcmp(k, "endpoint") == 0) {
+		if (endpoint_resolve(v, 1, &cur->endpoint, &sl) < 0)
+			return -EINVAL;
+		cur->has_endpoint = 1;
+	} else if (strcmp(k, "last_handshake_time_sec") == 0) {
+		if (cr_parse_ulong(v, 0, ULONG_MAX, &n) < 0)
+			return -EINVAL;
+		cur->last_handshake_sec = n;
+	} else if (strcmp(k, "rx_bytes") == 0 || strcmp(k, "tx_bytes") == 0) {
+		if (cr_parse_ulong(v, 0, ULONG_MAX, &n) < 0)
+			return -EINVAL;
+		*(k[0] == 'r' ? &cur->rx_bytes : &cur->tx_bytes) = n;
+	} else if (strcmp(k, "persistent_keepalive_interval") == 0) {
+		if (cr_parse_ulong(v, 0, 65535, &n) < 0)
+			return -EINVAL;
+		cur->persistent_keepalive = (uint16_t)n;
+	} else if (strcmp(k, "allowed_ip") == 0) {
+		if (prefix_parse(v, &pf, 1) < 0)
+			return -EINVAL;
+		ips = realloc(cur->allowed_ips, (cur->n_allowed_ips + 1) * sizeof(*ips));
+		if (ips == NULL)
+			return -ENOMEM;
+		cur->allowed_ips = ips;
+		cur->allowed_ips[cur->n_allowed_ips++] = pf;
+	}
+	return 0;                                  /* other keys: ignored */
+}
+
+int
+dp_uapi_parse_get(const char *text, size_t len, struct dp_peer_status **out,
+    size_t *n, uint16_t *listen_port)
+{
+	struct dp_peer_status *v = NULL, *nv;
+	char line[DP_UAPI_MAX_LINE + 1], *eq;
+	size_t pos = 0, cnt = 0;
+	uint16_t port = 0;
+	int r = 0, seen_errno = 0;
+
+	while (pos < len && r == 0) {
+		const char *nl = memchr(text + pos, '\n', len - pos);
+		size_t ll = nl != NULL ? (size_t)(nl - (text + pos)) : len - pos;
+
+		if (ll == 0)
+			break;
+		if (ll > DP_UAPI_MAX_LINE || (eq = memchr(text + pos, '=', ll)) == NULL) {
+			r = -EINVAL;
+			break;
+		}
+		memcpy(line, text + pos, ll);
+		line[ll] = '\0';
+		line[eq - (text + pos)] = '\0';
+		eq = line + (eq - (text + pos)) + 1;
+		pos += ll + 1;
+		if (strcmp(line, "public_key") == 0) {
+			if ((nv = realloc(v, (cnt + 1) * sizeof(*v))) == NULL) {
+				r = -ENOMEM;
+				break;
+			}
+			v = nv;
+			memset(&v[cnt], 0, sizeof(v[cnt]));
+			r = dp_key_from_hex(v[cnt++].public_key, eq);
+			continue;
+		}
+		seen_errno |= strcmp(line, "errno") == 0;
+		r = get_line(cnt ? &v[cnt - 1] : NULL, &port, line, eq);
+	}
+	explicit_bzero(line, sizeof(line));
+	if (r == 0 && !seen_errno)
+		r = -EIO;
+	if (r < 0) {
+		dp_peer_status_free(v, cnt);
+		return r;
+	}
+	*out = v;
+	*n = cnt;
+	if (listen_port != NULL)
+		*listen_port = port;
+	return 0;
+}
+
+static int
+read_reply(int fd, struct buf *b)
+{
+	char chunk[4096];
+	ssize_t n;
+	int r = 0;
+
+	for (;;) {
+		if ((n = read(fd, chunk, sizeof(chunk))) < 0) {
+			r = errno == EAGAIN ? -ETIMEDOUT : -errno;
+			break;
+		}
+		if (n == 0)
+			break;
+		if ((r = buf_append(b, chunk, (size_t)n)) < 0)
+			break;
+		/* the reply ends with "errno=N\n\n" */
+		if (b->len >= 2 && memcmp(b->data + b->len - 2, "\n\n", 2) == 0 &&
+		    strstr(b->data, "errno=") != NULL)
+			break;
+	}
+	explicit_bzero(chunk, sizeof(chunk));
+	return r;
+}
+
+int
+dp_uapi_status(const char *ifname, struct dp_peer_status **out, size_t *n,
+    uint16_t *listen_port)
+{
+	struct timeval tv = { .tv_sec = UAPI_TIMEOUT_MS / 1000 };
+	struct sockaddr_un sun;
+	struct buf b;
+	int fd = -1, r;
+
+	*out = NULL;
+	*n = 0;
+	buf_init(&b, 16 << 20);
+	if ((r = uapi_addr(ifname, &sun, NULL, 0)) < 0)
+		goto out;
+	if ((fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0)) < 0) {
+		r = -errno;
+		goto out;
+	}
+	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+	setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
+	if (connect(fd, (struct sockaddr *)&sun, sizeof(sun)) < 0) {
+		r = errno == ECONNREFUSED ? -ENOENT : -errno;
+		goto out;
+	}
+	if ((r = write_all(fd, "get=1\n\n", 7)) < 0 || (r = read_reply(fd, &b)) < 0)
+		goto out;
+	r = dp_uapi_parse_get(b.data, b.len, out, n, listen_port);
+out:
+	if (fd >= 0)
+		close(fd);
+	buf_free(&b);
+	return r;
+}

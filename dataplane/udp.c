@@ -1,0 +1,416 @@
+/*
+ * The UDP side of the device and the receive path (whitepaper §5.4.6):
+ * one IPv4 and one IPv6 (V6ONLY) socket per worker, all bound to the
+ * listen port with SO_REUSEPORT so the kernel hashes each remote endpoint to
+ * one worker (packets of a flow stay in order).  Datagrams are read with
+ * recvmmsg; handshake messages go to peer.c, data messages are decrypted,
+ * checked against the replay window and against cryptokey routing (the
+ * inner source must belong to the sending peer) and written to the TUN.
+ * Authenticated packets update the peer's endpoint (roaming) and timers
+ * once per run of packets from one peer.
+ */
+#define _GNU_SOURCE
+#include <endian.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "common/log.h"
+#include "dataplane/dp_internal.h"
+
+static int
+open_one(int family, uint16_t port, uint32_t fwmark)
+{
+	struct sockaddr_storage ss;
+	socklen_t sl;
+	int fd, one = 1, bufsz = 4 << 20;
+
+	if ((fd = socket(family, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0)) < 0)
+		return -errno;
+	setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one));
+	if (setsockopt(fd, SOL_SOCKET, SO_RCVBUFFORCE, &bufsz, sizeof(bufsz)) < 0)
+		setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &bufsz, sizeof(bufsz));
+	if (setsockopt(fd, SOL_SOCKET, SO_SNDBUFFORCE, &bufsz, sizeof(bufsz)) < 0)
+		setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &bufsz, sizeof(bufsz));
+	if (fwmark)
+		setsockopt(fd, SOL_SOCKET, SO_MARK, &fwmark, sizeof(fwmark));
+	memset(&ss, 0, sizeof(ss));
+	if (family == AF_INET) {
+		struct sockaddr_in *in = (struct sockaddr_in *)&ss;
+		in->sin_family = AF_INET;
+		in->sin_port = htons(port);
+		sl = sizeof(*in);
+	} else {
+		struct sockaddr_in6 *in6 = (struct sockaddr_in6 *)&ss;
+		setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one));
+		in6->sin6_family = AF_INET6;
+		in6->sin6_port = htons(port);
+		sl = sizeof(*in6);
+	}
+	if (bind(fd, (struct sockaddr *)&ss, sl) < 0) {
+		int e = -errno;
+		close(fd);
+		return e;
+	}
+	return fd;
+}
+
+static uint16_t
+bound_port(int fd)
+{
+	struct sockaddr_storage ss;
+	socklen_t sl = sizeof(ss);
+
+	if (getsockname(fd, (struct sockaddr *)&ss, &sl) < 0)
+		return 0;
+	if (ss.ss_family == AF_INET)
+		return ntohs(((struct sockaddr_in *)&ss)->sin_port);
+	return ntohs(((struct sockaddr_in6 *)&ss)->sin6_port);
+}
+
+void
+dp_udp_close(struct dp_device *dev)
+{
+	for (unsigned int i = 0; i < dev->n_workers; i++) {
+		struct dp_worker *w = &dev->workers[i];
+		if (w->udp4 >= 0)
+			close(w->udp4);
+		if (w->udp6 >= 0)
+			close(w->udp6);
+		w->udp4 = w->udp6 = -1;
+	}
+}
+
+static int
+open_all(struct dp_device *dev, uint16_t port, uint16_t *bound)
+{
+	int fd;
+
+	for (unsigned int i = 0; i < dev->n_workers; i++) {
+		struct dp_worker *w = &dev->workers[i];
+
+		if ((fd = open_one(AF_INET, port, dev->fwmark)) < 0)
+			return fd;
+		w->udp4 = fd;
+		if (port == 0)
+			port = bound_port(fd);
+		fd = open_one(AF_INET6, port, dev->fwmark);
+		if (fd == -EAFNOSUPPORT)
+			continue;          /* IPv6 disabled on this host */
+		if (fd < 0)
+			return fd;
+		w->udp6 = fd;
+	}
+	*bound = port;
+	return 0;
+}
+
+/* port 0: a random port free for both families (a few tries). */
+int
+dp_udp_open(struct dp_device *dev, uint16_t port, uint16_t *bound)
+{
+	int r = -EADDRINUSE;
+
+	for (int tries = 0; tries < (port == 0 ? 10 : 1); tries++) {
+		if ((r = open_all(dev, port, bound)) == 0)
+			return 0;
+		dp_udp_close(dev);
+		if (r != -EADDRINUSE)
+			break;
+	}
+	errno = -r;
+	log_warn("%s: cannot bind UDP port %u", dev->ifname, port);
+	return r;
+}
+
+int
+dp_udp_send_batch(int fd, struct mmsghdr *msgs, unsigned int n)
+{
+	unsigned int done = 0;
+	int r, waited = 0;
+
+	if (fd < 0)
+		return -EBADF;
+	while (done < n) {
+		r = sendmmsg(fd, msgs + done, n - done, MSG_DONTWAIT);
+		if (r > 0) {
+			done += (unsigned int)r;
+			continue;
+		}
+		if (r < 0 && errno == EAGAIN && !waited) {
+			/* socket buffer full: wait a little once, then drop */
+			struct pollfd pfd = { .fd = fd, .events = POLLOUT };
+			poll(&pfd, 1, 5);
+			waited = 1;
+			continue;
+		}
+		if (r < 0 && (errno == EIO || errno == EINVAL) &&
+		    msgs[done].msg_hdr.msg_controllen != 0)
+			return -EIO;    /* GSO refused (device without checksum offload) */
+		if (r < 0 && errno != EAGAIN)
+			done++;    /* skip a datagram the kernel refuses (e.g. unreachable) */
+		else
+			break;
+	}
+	return (int)done;
+}
+
+/* ---- receive path --------------------------------------------------------- */
+
+struct rx_run {
+	struct dp_peer *peer;
+	const struct sockaddr_storage *src;
+	uint64_t bytes;
+	int data;
+	/* the last receiver index looked up, valid for one batch */
+	uint32_t cache_idx;
+	struct dp_keypair *cache_kp;
+};
+
+static void
+run_end(struct dp_device *dev, unsigned int worker, struct rx_run *r, uint64_t now)
+{
+	struct dp_peer *p = r->peer;
+	struct dp_keypair *kp;
+
+	if (p == NULL)
+		return;
+	__atomic_fetch_add(&p->rx_bytes, r->bytes, __ATOMIC_RELAXED);
+	pthread_mutex_lock(&p->lock);
+	dp_peer_update_endpoint(p, r->src);
+	dp_timers_any_authenticated_received(&p->timers, now);
+	dp_timers_any_authenticated_traversal(&p->timers, now);
+	if (r->data)
+		dp_timers_data_received(&p->timers, now);
+	kp = p->current;
+	if (dp_keypair_live(kp) && !p->timers.sent_lastminute_handshake &&
+	    dp_keypair_rekey_on_receive(kp->nk.i_am_initiator, kp->nk.birthdate_ms, now)) {
+		p->timers.sent_lastminute_handshake = 1;
+		dp_send_initiation(p, worker, 0);
+	}
+	pthread_mutex_unlock(&p->lock);
+	r->peer = NULL;
+	r->bytes = 0;
+	r->data = 0;
+}
+
+/* Length of the IP packet in a decrypted payload and its source; 0 if bad. */
+static size_t
+inner_packet(const uint8_t *pkt, size_t len, int *family, const uint8_t **src)
+{
+	size_t tot;
+
+	if (len >= 20 && (pkt[0] >> 4) == 4) {
+		tot = (size_t)pkt[2] << 8 | pkt[3];
+		if (tot < 20 || tot > len || (size_t)(pkt[0] & 15) * 4 < 20)
+			return 0;
+		*family = AF_INET;
+		*src = pkt + 12;
+		return tot;
+	}
+	if (len >= 40 && (pkt[0] >> 4) == 6) {
+		tot = 40 + ((size_t)pkt[4] << 8 | pkt[5]);
+		if (tot > len)
+			return 0;
+		*family = AF_INET6;
+		*src = pkt + 8;
+		return tot;
+	}
+	return 0;
+}
+
+static struct dp_keypair *
+lookup_keypair(struct dp_device *dev, struct rx_run *r, uint32_t idx)
+{
+	struct dp_keypair *kp;
+
+	if (r->cache_kp != NULL && r->cache_idx == idx)
+		return r->cache_kp;
+	if (dp_index_lookup(dev, idx, 1, &kp) == NULL)
+		return NULL;
+	r->cache_idx = idx;
+	r->cache_kp = kp;
+	return kp;
+}
+
+/*
+ * One data message.  Returns the length of the inner packet to write to the
+ * TUN (at pkt + DP_HEADROOM), 0 for none.  dev->lock held for reading.
+ */
+static size_t
+rx_data(struct dp_device *dev, unsigned int worker, uint8_t *pkt, size_t len,
+    const struct sockaddr_storage *src, struct rx_run *run, uint64_t now)
+{
+	const struct message_data *m = (const void *)pkt;
+	uint64_t counter = le64toh(m->counter);
+	struct dp_keypair *kp;
+	struct dp_peer *p;
+	const uint8_t *isrc;
+	size_t plen, ilen;
+	int fresh, family;
+
+	if ((kp = lookup_keypair(dev, run, le32toh(m->key_idx))) == NULL) {
+		dp_drop(dev, DP_DROP_UNKNOWN_INDEX, "data for an unknown index");
+		return 0;
+	}
+	if (!dp_keypair_live(kp) ||
+	    !dp_keypair_can_receive(kp->nk.birthdate_ms, now) ||
+	    counter >= REJECT_AFTER_MESSAGES) {
+		dp_drop(dev, DP_DROP_KEY_EXPIRED, "data for an expired session");
+		return 0;
+	}
+	if (noise_decrypt(&kp->nk, worker, counter, pkt + DP_HEADROOM, pkt + DP_HEADROOM,
+	    len - DP_HEADROOM) < 0) {
+		dp_drop(dev, DP_DROP_DECRYPT, "data failed to authenticate");
+		return 0;
+	}
+	pthread_mutex_lock(&kp->nk.replay_lock);
+	fresh = replay_check_update(&kp->nk.replay, counter);
+	pthread_mutex_unlock(&kp->nk.replay_lock);
+	if (!fresh) {
+		dp_drop(dev, DP_DROP_REPLAY, "replayed data");
+		return 0;
+	}
+	p = kp->peer;
+	if (__atomic_load_n(&p->next_kp, __ATOMIC_ACQUIRE) == kp) {
+		int promoted;
+
+		/* the initiator's first data confirms our responder session */
+		pthread_mutex_lock(&p->lock);
+		if ((promoted = dp_peer_promote_next(p, kp)) != 0) {
+			dp_timers_handshake_complete(&p->timers, now);
+			p->last_handshake_wall_ns = wall_ms() * 1000000ULL;
+		}
+		pthread_mutex_unlock(&p->lock);
+		if (promoted)
+			dp_send_staged(p, worker, 0);
+	}
+	if (p != run->peer) {
+		run_end(dev, worker, run, now);
+		run->peer = p;
+	}
+	run->src = src;
+	run->bytes += len;
+	plen = len - MESSAGE_MINIMUM_LENGTH;
+	if (plen == 0)
+		return 0;                      /* keepalive */
+	run->data = 1;
+	if ((ilen = inner_packet(pkt + DP_HEADROOM, plen, &family, &isrc)) == 0) {
+		dp_drop(dev, DP_DROP_BAD_INNER, "decrypted packet is not IP");
+		return 0;
+	}
+	if (ai_lookup(&dev->ai, family, isrc) != p) {
+		dp_drop(dev, DP_DROP_DISALLOWED_SRC, "inner source not allowed for peer");
+		return 0;
+	}
+	return ilen;
+}
+
+static size_t
+rx_dispatch(struct dp_device *dev, unsigned int worker, uint8_t *pkt, size_t len,
+    const struct sockaddr_storage *src, struct rx_run *run, uint64_t now)
+{
+	uint32_t type;
+
+	if (len < 4) {
+		dp_drop(dev, DP_DROP_SHORT, "datagram too short");
+		return 0;
+	}
+	memcpy(&type, pkt, sizeof(type));
+	switch (le32toh(type)) {
+	case MESSAGE_DATA:
+		if (len < MESSAGE_MINIMUM_LENGTH)
+			break;
+		return rx_data(dev, worker, pkt, len, src, run, now);
+	case MESSAGE_HANDSHAKE_INITIATION:
+		if (len != sizeof(struct message_handshake_initiation))
+			break;
+		dp_rx_handshake(dev, worker, pkt, len, src);
+		return 0;
+	case MESSAGE_HANDSHAKE_RESPONSE:
+		if (len != sizeof(struct message_handshake_response))
+			break;
+		dp_rx_handshake(dev, worker, pkt, len, src);
+		return 0;
+	case MESSAGE_HANDSHAKE_COOKIE:
+		if (len != sizeof(struct message_handshake_cookie))
+			break;
+		dp_rx_handshake(dev, worker, pkt, len, src);
+		return 0;
+	default:
+		dp_drop(dev, DP_DROP_TYPE, "unknown message type");
+		return 0;
+	}
+	dp_drop(dev, DP_DROP_SHORT, "message with a wrong length");
+	return 0;
+}
+
+static void
+tun_write(int fd, const uint8_t *pkt, size_t len)
+{
+	if (fd >= 0 && write(fd, pkt, len) < 0 && errno != EAGAIN) {
+		static struct log_ratelimit rl = LOG_RATELIMIT_INIT(5000, 3);
+		log_debug_rl(&rl, "TUN write: %s", strerror(errno));
+	}
+}
+
+int
+dp_udp_rx_batch(struct dp_worker *w, int fd)
+{
+	struct dp_device *dev = w->dev;
+	size_t out[DP_BATCH];
+	struct rx_run run;
+	uint64_t now;
+	int n, i;
+
+	for (i = 0; i < DP_BATCH; i++) {
+		w->rx_iov[i].iov_base = w->rx_buf[i];
+		w->rx_iov[i].iov_len = DP_BUF_SIZE;
+		memset(&w->rx_msg[i], 0, sizeof(w->rx_msg[i]));
+		w->rx_msg[i].msg_hdr.msg_iov = &w->rx_iov[i];
+		w->rx_msg[i].msg_hdr.msg_iovlen = 1;
+		w->rx_msg[i].msg_hdr.msg_name = &w->rx_addr[i];
+		w->rx_msg[i].msg_hdr.msg_namelen = sizeof(w->rx_addr[i]);
+	}
+	n = recvmmsg(fd, w->rx_msg, DP_BATCH, MSG_DONTWAIT, NULL);
+	if (n <= 0)
+		return 0;
+	memset(&run, 0, sizeof(run));
+	now = now_ms();
+	pthread_rwlock_rdlock(&dev->lock);
+	for (i = 0; i < n; i++) {
+		out[i] = 0;
+		if (w->rx_msg[i].msg_hdr.msg_flags & MSG_TRUNC)
+			continue;
+		out[i] = rx_dispatch(dev, w->idx, w->rx_buf[i], w->rx_msg[i].msg_len,
+		    &w->rx_addr[i], &run, now);
+	}
+	run_end(dev, w->idx, &run, now);
+	pthread_rwlock_unlock(&dev->lock);
+	for (i = 0; i < n; i++)
+		if (out[i] > 0)
+			tun_write(w->tun_fd, w->rx_buf[i] + DP_HEADROOM, out[i]);
+	return n == DP_BATCH;
+}
+
+void
+dp_device_rx_one(struct dp_device *dev, unsigned int worker, uint8_t *pkt,
+    size_t len, const struct sockaddr_storage *src)
+{
+	struct rx_run run;
+	uint64_t now = now_ms();
+	size_t out;
+
+	memset(&run, 0, sizeof(run));
+	pthread_rwlock_rdlock(&dev->lock);
+	out = rx_dispatch(dev, worker, pkt, len, src, &run, now);
+	run_end(dev, worker, &run, now);
+	pthread_rwlock_unlock(&dev->lock);
+	if (out > 0 && dev->detached && dev->tun_hook != NULL)
+		dev->tun_hook(dev->hook_ctx, pkt + DP_HEADROOM, out);
+	else if (out > 0 && worker < dev->n_workers)
+		tun_write(dev->workers[worker].tun_fd, pkt + DP_HEADROOM, out);
+}
