@@ -110,14 +110,16 @@ bench: deps
 FUZZ_SRCS  := $(wildcard tests/fuzz/fuzz_*.c)
 FUZZ_BINS  := $(FUZZ_SRCS:tests/fuzz/%.c=build-fuzz/%)
 FUZZ_LIBOBJS := $(LIB_SRCS:%.c=build-fuzz/%.o)
-FUZZ_CFLAGS := -std=gnu11 -g -O1 -I. -fsanitize=fuzzer-no-link,address,undefined $(PKG_CFLAGS) -MMD -MP
+FUZZ_CFLAGS := -std=gnu11 -g -O1 -I. -DCLOUDROUTE_VERSION='"$(VERSION)"' -fsanitize=fuzzer-no-link,address,undefined $(PKG_CFLAGS) -MMD -MP
 
 fuzz: $(FUZZ_BINS)
 build-fuzz/%.o: %.c
 	@mkdir -p $(dir $@)
-	clang $(FUZZ_CFLAGS) -c -o $@ $<
-build-fuzz/fuzz_%: tests/fuzz/fuzz_%.c $(FUZZ_LIBOBJS)
-	clang $(FUZZ_CFLAGS) -fsanitize=fuzzer,address,undefined -o $@ $^ $(LIBS)
+	@echo "  CC      $@"
+	@clang $(FUZZ_CFLAGS) -c -o $@ $<
+build-fuzz/fuzz_%: build-fuzz/tests/fuzz/fuzz_%.o $(FUZZ_LIBOBJS)
+	@echo "  FUZZ    $@"
+	@clang -g -fsanitize=fuzzer,address,undefined -o $@ $^ $(LIBS)
 
 install: cloudroute
 	install -d $(DESTDIR)$(SBINDIR) $(DESTDIR)$(UNITDIR) $(DESTDIR)$(DOCDIR)
