@@ -28,8 +28,7 @@ SANFLAGS   :=
 OPT        := -O2
 endif
 
-WARN       := -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes -Wformat=2 \
-              -Wno-unused-parameter
+WARN       := -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes -Wformat=2
 ifeq ($(WERROR),1)
 WARN       += -Werror
 endif
@@ -76,7 +75,7 @@ $(B)/%.o: %.c
 $(B)/tests/%: tests/unit/%.c $(B)/libcloudroute.a
 	@mkdir -p $(dir $@)
 	@echo "  TEST    $@"
-	@$(CC) $(ALL_CFLAGS) $(shell $(PKG_CONFIG) --cflags cmocka) -o $@ $< \
+	@$(CC) $(ALL_CFLAGS) -Wno-unused-parameter $(shell $(PKG_CONFIG) --cflags cmocka) -o $@ $< \
 	    $(B)/libcloudroute.a $(ALL_LDFLAGS) $(LIBS) $(shell $(PKG_CONFIG) --libs cmocka)
 
 unit: $(UNIT_BINS)

@@ -176,6 +176,7 @@ run_end(struct dp_device *dev, unsigned int worker, struct rx_run *r, uint64_t n
 	struct dp_peer *p = r->peer;
 	struct dp_keypair *kp;
 
+	(void)dev;
 	if (p == NULL)
 		return;
 	__atomic_fetch_add(&p->rx_bytes, r->bytes, __ATOMIC_RELAXED);

@@ -87,6 +87,7 @@ on_header(char *p, size_t size, size_t n, void *arg)
 static CURLcode
 on_ssl_ctx(CURL *curl, void *sslctx, void *arg)
 {
+	(void)curl;
 	X509_STORE *st = SSL_CTX_get_cert_store((SSL_CTX *)sslctx);
 
 	if (st == NULL || X509_STORE_load_file(st, arg) != 1)

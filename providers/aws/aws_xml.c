@@ -70,6 +70,8 @@ static void XMLCALL
 on_start(void *arg, const XML_Char *name, const XML_Char **attrs)
 {
 	struct xp *x = arg;
+
+	(void)attrs;
 	size_t l;
 
 	buf_reset(&x->text);
@@ -103,6 +105,8 @@ on_end(void *arg, const XML_Char *name)
 {
 	struct xp *x = arg;
 
+	(void)name;
+
 	if (x->depth > 1 && x->end != NULL &&
 	    x->end(x, x->text.data ? x->text.data : "") < 0)
 		xp_fail(x, "bad value \"%.80s\" in <%s>", x->text.data ? x->text.data : "",
@@ -125,6 +129,9 @@ static void XMLCALL
 on_doctype(void *arg, const XML_Char *name, const XML_Char *sysid,
     const XML_Char *pubid, int has_internal_subset)
 {
+	(void)sysid;
+	(void)pubid;
+	(void)has_internal_subset;
 	xp_fail(arg, "DOCTYPE <!DOCTYPE %.40s> not allowed (an HTML error page?)", name);
 }
 
@@ -133,6 +140,8 @@ on_entity(void *arg, const XML_Char *name, int is_param, const XML_Char *value,
     int value_len, const XML_Char *base, const XML_Char *sysid,
     const XML_Char *pubid, const XML_Char *notation)
 {
+	(void)name, (void)is_param, (void)value, (void)value_len;
+	(void)base, (void)sysid, (void)pubid, (void)notation;
 	xp_fail(arg, "entity declarations not allowed");
 }
 
