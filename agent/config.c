@@ -722,10 +722,13 @@ config_parse(const char *path, const char *text, size_t len, struct config *cfg,
 	if (memchr(text, '\0', len) != NULL) {
 		jpos_linecol(text, strlen(text), &line, &col);
 		buf_printf(err, "%s:%u:%u: NUL byte in configuration\n", path, line, col);
+		config_free(cfg);
 		return -EINVAL;
 	}
-	if ((tok = json_tokener_new()) == NULL)
+	if ((tok = json_tokener_new()) == NULL) {
+		config_free(cfg);
 		return -ENOMEM;
+	}
 	root = json_tokener_parse_ex(tok, text, (int)len);
 	jerr = json_tokener_get_error(tok);
 	if (jerr == json_tokener_continue || (root == NULL && jerr == json_tokener_success)) {
