@@ -376,7 +376,9 @@ request_end(const struct buf *b)
 {
 	const char *p;
 
-	if (b->len >= 1 && b->data[0] == '\n')
+	if (b->len == 0 || b->data == NULL)
+		return 0;
+	if (b->data[0] == '\n')
 		return 1;                        /* a stray empty line */
 	for (p = b->data; (p = memchr(p, '\n', b->len - (size_t)(p - b->data))) != NULL; p++)
 		if ((size_t)(p - b->data) + 1 < b->len && p[1] == '\n')

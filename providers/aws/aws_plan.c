@@ -7,7 +7,12 @@
  *   route -> our ENI                      KEEP
  *   local / propagated / gateway route    CONFLICT (never touched)
  *   blackhole                             REPLACE if takeover >= blackhole
- *   -> ENI tagged with our ha_group       REPLACE if takeover == group
+ *   -> ENI tagged with our ha_group       REPLACE if takeover == group and that
+ *                                         peer is not alive (ENI not in use by
+ *                                         an instance); an alive peer keeps it
+ *                                         (KEEP, "held by"): two running
+ *                                         connectors would otherwise take the
+ *                                         route from each other on every pass
  *   anything else                         CONFLICT
  *
  * Routes recorded as ours, still pointing at our ENI, whose prefix is no
@@ -109,6 +114,12 @@ plan_prefix(const struct aws_plan_input *in, const struct aws_route_table *t,
 	peer = m->eni[0] ? find_eni(in, m->eni) : NULL;
 	if (peer != NULL && peer->has_ha_tag && in->ha_group != NULL &&
 	    in->ha_group[0] && strcmp(peer->ha_group, in->ha_group) == 0) {
+		if (in->takeover == PROV_TAKEOVER_GROUP && peer->instance[0] &&
+		    strcmp(peer->status, "in-use") == 0) {
+			snprintf(note, sizeof(note), "(held by ha-group %.40s peer on %.40s; "
+			    "taken over when it fails)", in->ha_group, peer->instance);
+			return add(out, PROV_KEEP, t->id, want, m->eni, note);
+		}
 		if (in->takeover == PROV_TAKEOVER_GROUP) {
 			snprintf(note, sizeof(note), "(takeover from ha-group %.40s peer %.40s%s%.20s)",
 			    in->ha_group, m->eni, peer->status[0] ? ", " : "", peer->status);

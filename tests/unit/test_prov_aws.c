@@ -240,7 +240,7 @@ struct world {
 	struct aws_route routes[16];
 	struct aws_route_table tables[2];
 	struct aws_route extra_routes[2];
-	struct aws_eni me, peers[2];
+	struct aws_eni me, peers[3];
 	struct prefix_set desired;
 	struct aws_owned owned[4];
 };
@@ -251,7 +251,7 @@ world_init(struct world *w)
 	static const char *const want[] = {
 		"100.96.0.0/11", "192.168.0.0/22", "192.168.4.0/22", "192.168.8.0/22",
 		"0.0.0.0/0", "172.16.0.0/12", "10.0.0.0/16", "192.168.12.0/22",
-		"192.168.16.0/22", "fd00:1::/64",
+		"192.168.16.0/22", "fd00:1::/64", "192.168.20.0/22",
 	};
 	size_t n = 0, i;
 	struct prefix p;
@@ -269,6 +269,7 @@ world_init(struct world *w)
 	w->routes[n] = R("192.168.12.0/22", NULL, NULL, AWS_ORIGIN_CREATE_ROUTE, 0);
 	cr_strlcpy(w->routes[n++].other, "pcx-1", sizeof(w->routes[0].other));
 	w->routes[n++] = R("fd00:1::/64", ME, NULL, AWS_ORIGIN_CREATE_ROUTE, 0);
+	w->routes[n++] = R("192.168.20.0/22", "eni-live", NULL, AWS_ORIGIN_CREATE_ROUTE, 0);
 	cr_strlcpy(w->tables[0].id, "rtb-1", sizeof(w->tables[0].id));
 	w->tables[0].routes = w->routes;
 	w->tables[0].n = n;
@@ -286,6 +287,12 @@ world_init(struct world *w)
 	cr_strlcpy(w->peers[1].id, "eni-foreign", sizeof(w->peers[1].id));
 	w->peers[1].has_ha_tag = 1;
 	cr_strlcpy(w->peers[1].ha_group, "other-group", sizeof(w->peers[1].ha_group));
+	/* A same-group peer that is alive: attached to an instance, in use. */
+	cr_strlcpy(w->peers[2].id, "eni-live", sizeof(w->peers[2].id));
+	w->peers[2].has_ha_tag = 1;
+	cr_strlcpy(w->peers[2].ha_group, "g1", sizeof(w->peers[2].ha_group));
+	cr_strlcpy(w->peers[2].status, "in-use", sizeof(w->peers[2].status));
+	cr_strlcpy(w->peers[2].instance, "i-live", sizeof(w->peers[2].instance));
 	for (i = 0; i < ARRAY_SIZE(want); i++) {
 		p = P(want[i]);
 		prefix_set_add(&w->desired, &p);
@@ -311,7 +318,7 @@ world_input(struct world *w, struct aws_plan_input *in, enum prov_takeover tk)
 	in->n_targets = 1;
 	in->desired = &w->desired;
 	in->others = w->peers;
-	in->n_others = 2;
+	in->n_others = ARRAY_SIZE(w->peers);
 	in->owned = w->owned;
 	in->n_owned = 4;
 	in->ha_group = "g1";
@@ -348,11 +355,13 @@ test_planner_table(void **state)
 		enum prov_action never, blackhole, group;
 		const char *target;
 	} t[] = {
-		{ "192.168.16.0/22", PROV_CREATE, PROV_CREATE, PROV_CREATE, ME },      /* missing */
-		{ "100.96.0.0/11", PROV_KEEP, PROV_KEEP, PROV_KEEP, ME },              /* ours */
-		{ "fd00:1::/64", PROV_KEEP, PROV_KEEP, PROV_KEEP, ME },                /* ours, v6 */
+		{ "192.168.16.0/22", PROV_CREATE, PROV_CREATE, PROV_CREATE, NULL },    /* missing */
+		{ "100.96.0.0/11", PROV_KEEP, PROV_KEEP, PROV_KEEP, NULL },            /* ours */
+		{ "fd00:1::/64", PROV_KEEP, PROV_KEEP, PROV_KEEP, NULL },              /* ours, v6 */
 		{ "192.168.0.0/22", PROV_CONFLICT, PROV_REPLACE, PROV_REPLACE, NULL }, /* blackhole */
-		{ "192.168.4.0/22", PROV_CONFLICT, PROV_CONFLICT, PROV_REPLACE, NULL },/* same group */
+		{ "192.168.4.0/22", PROV_CONFLICT, PROV_CONFLICT, PROV_REPLACE, NULL },/* same group, detached */
+		/* same group, alive: never taken (two live connectors would flap) */
+		{ "192.168.20.0/22", PROV_CONFLICT, PROV_CONFLICT, PROV_KEEP, "eni-live" },
 		{ "192.168.8.0/22", PROV_CONFLICT, PROV_CONFLICT, PROV_CONFLICT, "eni-foreign" },
 		{ "0.0.0.0/0", PROV_CONFLICT, PROV_CONFLICT, PROV_CONFLICT, "igw-1" }, /* gateway */
 		{ "172.16.0.0/12", PROV_CONFLICT, PROV_CONFLICT, PROV_CONFLICT, "vgw-1" },
@@ -378,7 +387,8 @@ test_planner_table(void **state)
 			c = find_change(&plan, want, "rtb-1", t[i].dst);
 			if (c == NULL)
 				fail_msg("mode %zu %s: expected action %d", m, t[i].dst, want);
-			if (want == PROV_CREATE || want == PROV_REPLACE || want == PROV_KEEP)
+			if ((want == PROV_CREATE || want == PROV_REPLACE || want == PROV_KEEP) &&
+			    t[i].target == NULL)
 				assert_string_equal(c->target, ME);
 			else if (t[i].target)
 				assert_string_equal(c->target, t[i].target);

@@ -1,0 +1,137 @@
+#!/bin/bash
+# `make demo`: cloudroute on a cloud in a box.  Builds simulated AWS VPCs in
+# network namespaces (tests/sim/topo.sh) driven by a fake EC2 API, shows
+# `cloudroute plan` on the HQ connector, starts the connectors with
+# `cloudroute run`, shows the VPC route tables before and after, runs the
+# connector guide's flows with one line each, and tears everything down
+# (also on Ctrl-C or failure).  Exits non-zero if any flow fails.
+#   CLOUDROUTE=path/to/cloudroute tests/sim/demo.sh      (default ./cloudroute)
+. "$(dirname "$0")/../lib/netns.sh"
+. "$(dirname "$0")/topo.sh"
+. "$(dirname "$0")/flows.sh"
+
+# The flows' assertions, recorded instead of printed: one line per flow.
+FLOW_FAILS=()
+check() {
+	local what=$1; shift
+	if "$@" >"$TMP/.out" 2>&1; then PASS=$((PASS + 1))
+	else FAIL=$((FAIL + 1)); FLOW_FAILS+=("$what"); fi
+}
+check_not() {
+	local what=$1; shift
+	if "$@" >"$TMP/.out" 2>&1; then FAIL=$((FAIL + 1)); FLOW_FAILS+=("$what (unexpectedly succeeded)")
+	else PASS=$((PASS + 1)); fi
+}
+check_eq() {
+	if [ "$2" = "$3" ]; then PASS=$((PASS + 1))
+	else FAIL=$((FAIL + 1)); FLOW_FAILS+=("$1: expected '$2', got '$3'"); fi
+}
+
+BAD=0
+# run_flow LABEL FUNCTION: runs a flow and prints its one-line result.
+run_flow() {
+	local label=$1 f
+	FLOW_FAILS=()
+	FLOW_DETAIL=
+	# Every wait is bounded; this bounds their sum when things go wrong.
+	if [ $((SECONDS - START)) -gt 90 ]; then
+		skip_flow "$label" "the demo's 2-minute budget is spent"
+		return 1
+	fi
+	local p0=$PASS f0=$FAIL N
+	"$2" >/dev/null 2>&1
+	N=$((PASS - p0 + FAIL - f0))
+	if [ ${#FLOW_FAILS[@]} = 0 ]; then
+		printf '  PASS  %-34s %s\n' "$label" "$FLOW_DETAIL"
+	else
+		BAD=$((BAD + 1))
+		printf '  FAIL  %-34s %s of %s checks failed:\n' "$label" ${#FLOW_FAILS[@]} "$N"
+		for f in "${FLOW_FAILS[@]}"; do printf '          - %s\n' "$f"; done
+		return 1
+	fi
+}
+# skip_flow LABEL WHY
+skip_flow() {
+	BAD=$((BAD + 1))
+	printf '  FAIL  %-34s not run: %s\n' "$1" "$2"
+}
+indent() { sed 's/^/    /'; }
+step() { printf '\n== %s\n' "$*"; }
+
+START=$SECONDS
+echo "cloudroute demo: simulated AWS VPCs in network namespaces, a fake EC2 API"
+echo "and IMDS; each VPC's router follows the API, so traffic flows only if"
+echo "cloudroute made the right calls.  Binary: $CLOUDROUTE"
+[ -x "$CLOUDROUTE" ] || { echo "no cloudroute binary at $CLOUDROUTE (run make first)"; exit 1; }
+
+step "building the simulation"
+sim_build || { echo "  FAIL  simulation did not come up"; tail -n 5 "$SIM/fake.err" 2>/dev/null; exit 1; }
+echo "  ${#_NS[@]} namespaces: VPC routers for hq 10.0.0.0/16, br 192.168.0.0/16, s3 172.16.0.0/16,"
+echo "  ha 172.20.0.0/16; connectors, apps, internet, a web host, a remote user;"
+echo "  fake EC2 at $SIM_API (test CA), IMDS at http://169.254.169.254 ($((SECONDS - START)) s)"
+
+step "VPC route tables before cloudroute (kernel tables of the VPC routers)"
+sim_show vpc-hq vpc-br
+
+run_flow "sim: source/dest check enforced" flow_sim_check
+
+step "cloudroute plan on the HQ connector"
+for k in hq br s3 ha user; do sim_key "$k"; done
+conf_hq nat
+conf_br
+sim_cr hq plan 2>&1 | indent
+
+step "starting the connectors (cloudroute run: hq, br) and the user (wireguard-go)"
+UP=1
+run_flow "connectors up, routes written" flows_start || UP=0
+for n in hq br; do
+	echo "    $n: $(grep -m1 'apply made' "$SIM/$n.log" 2>/dev/null | sed 's/^cloudroute: aws: //' | grep . || echo '(no cloud apply logged)')"
+done
+
+step "VPC route tables after (written through the EC2 API by cloudroute)"
+sim_show vpc-hq vpc-br
+
+step "flows"
+if [ $UP = 1 ]; then
+	run_flow "1 user -> HQ app 10.0.0.20" flow_1
+	run_flow "2 HQ as internet egress" flow_2
+	run_flow "3 site to site HQ <-> Branch" flow_3
+	run_flow "5 port forward br:33000" flow_5
+	run_flow "4 third site joins, leaves" flow_4
+else
+	for f in "1 user -> HQ app 10.0.0.20" "2 HQ as internet egress" "3 site to site HQ <-> Branch" \
+		"5 port forward br:33000" "4 third site joins, leaves"; do
+		skip_flow "$f" "HQ and Branch did not come up"
+	done
+fi
+run_flow "6 HA failover (kill -9 active)" flow_6
+[ -n "${SIM_FAILOVER:-}" ] &&
+	echo "  # failover: $SIM_FAILOVER s from kill -9 to traffic (fake logged ha2's ReplaceRoute at ${SIM_REPLACE:-?} s; reconcile_interval 5)"
+
+step "HA VPC route table after the failover"
+sim_show vpc-ha
+
+step "teardown"
+for n in hq br; do kill -TERM "${SIM_PID[$n]}" 2>/dev/null; wait "${SIM_PID[$n]}" 2>/dev/null; done
+teardown_flow() {
+	FLOW_DETAIL=
+	check "hq teardown" sim_cr hq teardown
+	check "br teardown" sim_cr br teardown
+	check "rtb-hq has no cloudroute route left" lacks hq "via 10.0.0.10"
+	check "rtb-br has no cloudroute route left" lacks br "via 192.168.0.10"
+	check_eq "hq's source/dest check is back on" True "$(eni_check eni-hq)"
+	detail "cloudroute teardown removed its routes from rtb-hq and rtb-br and restored the checks"
+}
+run_flow "cloudroute teardown" teardown_flow
+echo "  removing the namespaces"
+
+echo
+if [ "$BAD" = 0 ]; then
+	echo "demo: all flows passed in $((SECONDS - START)) s"
+else
+	echo "demo: $BAD flow(s) FAILED ($((SECONDS - START)) s); connector logs:"
+	for n in hq br s3 ha1 ha2; do
+		[ -s "$SIM/$n.log" ] && { echo "  --- $n"; tail -n 8 "$SIM/$n.log" | indent; }
+	done
+fi
+[ "$BAD" = 0 ]

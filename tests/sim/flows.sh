@@ -1,0 +1,279 @@
+# The connector guide's traffic flows on the simulated cloud (topo.sh), as
+# functions shared by t_flows.sh (every assertion is a check line) and
+# demo.sh (one line per flow).  Each flow_* function sets FLOW_DETAIL to a
+# one-line account of what was seen.  Source after netns.sh and topo.sh.
+#
+# Overlay 100.96.0.0/11: user 100.96.0.2, hq 100.96.0.1, br 100.96.0.3,
+# s3 100.96.0.4, ha1/ha2 100.96.0.40 (one WireGuard identity, active/standby).
+
+WHOAMI=$TOP/tests/lib/whoami.py
+FLOW_DETAIL=
+
+# who NS HOST PORT: the address HOST:PORT saw us coming from.
+who() { nsx "$1" python3 "$WHOAMI" get "$2" "$3" 2>/dev/null; }
+# probe NS HOST PORT TIMEOUT: like who, with a short timeout (for HA timing).
+probe() {
+	nsx "$1" python3 -c 'import socket, sys
+try:
+    s = socket.create_connection((sys.argv[1], int(sys.argv[2])), timeout=float(sys.argv[3]))
+    s.settimeout(float(sys.argv[3]))
+    print(s.recv(200).decode().strip())
+except OSError:
+    sys.exit(1)' "$2" "$3" "$4" 2>/dev/null
+}
+# has SITE TEXT: the VPC router of SITE has a vpcsync route line containing TEXT.
+has() { ip -n "$(ns "vpc-$1")" route show table all proto 99 | grep -qF -- "$2"; }
+lacks() { ! has "$@"; }
+# rt RTB DEST TARGET STATE: the fake's route table holds exactly that route.
+rt() { sim_routes "$1" | grep -qxF -- "$2 $3 $4"; }
+rt_none() { ! sim_routes "$1" | grep -q "^$2 "; }
+eni_check() { sim_ctl GET /state | python3 -c '
+import json, sys
+print([e["source_dest_check"] for e in json.load(sys.stdin)["network_interfaces"]
+       if e["id"] == sys.argv[1]][0])' "$1"; }
+eni_off() { [ "$(eni_check "$1")" = False ]; }
+# sees NS HOST PORT ADDR: HOST:PORT saw us coming from ADDR.
+sees() { [ "$(probe "$1" "$2" "$3" 1)" = "$4" ]; }
+mutations() { sim_ctl GET /counts | python3 -c 'import json, sys; print(json.load(sys.stdin)["counts"]["mutating"])'; }
+# status_has NAME TEXT: `cloudroute status` of connector NAME shows TEXT.
+status_has() { sim_cr "$1" status 2>&1 | grep -qF -- "$2"; }
+# replace_after T0_NS: seconds from T0 to the log entry of ha2's first ReplaceRoute
+# (the fake logs after answering; its hook has changed the router before).
+replace_after() {
+	python3 -c '
+import json, sys
+t0 = int(sys.argv[2]) / 1e9
+ts = [e["time"] for e in map(json.loads, open(sys.argv[1]))
+      if e.get("action") == "ReplaceRoute" and e.get("source") == "172.20.0.12"
+      and e["time"] >= t0 - 1]
+print("%.1f" % (min(ts) - t0) if ts else "?")' "$SIM/api.log" "$1"
+}
+# detail TEXT: append to FLOW_DETAIL.
+detail() { FLOW_DETAIL="$FLOW_DETAIL${FLOW_DETAIL:+; }$*"; }
+
+# ---- configs -----------------------------------------------------------
+conf_hq() {    # conf_hq nat|nonat [s3]
+	local peers extra
+	peers="$(sim_peer user user - 100.96.0.2/32),
+	  $(sim_peer br br 203.0.113.20:51820 100.96.0.3/32 192.168.0.0/22)"
+	[ "${2:-}" = s3 ] && peers="$peers,
+	  $(sim_peer s3 s3 203.0.113.30:51820 100.96.0.4/32 172.16.0.0/24)"
+	if [ "$1" = nat ]; then
+		extra='"nat": { "masquerade": true }'
+	else
+		extra='"nat": { "masquerade": false, "exclude": ["10.0.0.0/16"] }, "egress": true'
+	fi
+	sim_conf hq hq 100.96.0.1 '["10.0.0.0/18"]' "$peers" hq "$extra"
+}
+conf_br() {    # conf_br [s3]
+	local peers
+	peers="$(sim_peer hq hq 203.0.113.10:51820 100.96.0.1/32 10.0.0.0/18),
+	  $(sim_peer user user - 100.96.0.2/32)"
+	[ "${1:-}" = s3 ] && peers="$peers,
+	  $(sim_peer s3 s3 203.0.113.30:51820 100.96.0.4/32 172.16.0.0/24)"
+	sim_conf br br 100.96.0.3 '["192.168.0.0/22", "192.168.100.0/24"]' "$peers" br \
+		'"nat": { "masquerade": true },
+	  "port_forwards": [ { "protocol": "tcp", "port": 33000, "to": "192.168.100.30:8080" } ]'
+}
+conf_s3() {
+	sim_conf s3 s3 100.96.0.4 '["172.16.0.0/24"]' \
+		"$(sim_peer hq hq 203.0.113.10:51820 100.96.0.1/32 10.0.0.0/18),
+	  $(sim_peer br br 203.0.113.20:51820 100.96.0.3/32 192.168.0.0/22)" s3
+}
+# Both share one WireGuard identity: the user keeps one peer and follows
+# whichever connector last shook hands (endpoint roaming).  No NAT: replies
+# may come back through the other connector, and the VPC route to the
+# overlay carries them.
+conf_ha() {    # conf_ha ha1|ha2
+	sim_conf "$1" ha 100.96.0.40 '["172.20.0.0/24"]' \
+		"$(sim_peer user user 192.0.2.2:51820 100.96.0.2/32)" ha \
+		'"nat": { "masquerade": false }'
+}
+
+# reload NAME: SIGHUP a running connector.
+reload() { kill -HUP "${SIM_PID[$1]}"; }
+alive() { kill -0 "${SIM_PID[$1]}" 2>/dev/null; }
+
+# ---- the simulation's own guard: the source/dest check is enforced ------
+# A route the cloud itself points at ha2's ENI (address 100.127.0.1 on ha2)
+# carries nothing while the ENI's check is on, and works once it is off.
+# mutate ACTION PARAMS: an EC2 operation run by the cloud itself (control API).
+mutate() { sim_ctl POST /mutate "{\"action\": \"$1\", \"params\": {$2}}" >/dev/null; }
+flow_sim_check() {
+	FLOW_DETAIL=
+	nsx ha2 ip addr add 100.127.0.1/32 dev lo
+	bg ha2 python3 "$WHOAMI" serve 8081 100.127.0.1
+	wait_for 5 probe ha2 100.127.0.1 8081 1
+	check "sim: the cloud routes 100.127.0.0/16 to eni-ha2" mutate CreateRoute \
+		'"RouteTableId": "rtb-ha", "DestinationCidrBlock": "100.127.0.0/16", "NetworkInterfaceId": "eni-ha2"'
+	check "sim: the route appears in the VPC router" has ha "100.127.0.0/16 via 172.20.0.12"
+	check_not "sim: check on: the app cannot reach 100.127.0.1 behind ha2" probe haapp 100.127.0.1 8081 1
+	check "sim: the cloud turns eni-ha2's check off" mutate ModifyNetworkInterfaceAttribute \
+		'"NetworkInterfaceId": "eni-ha2", "SourceDestCheck.Value": "false"'
+	check "sim: check off: the app reaches 100.127.0.1 behind ha2" wait_for 5 probe haapp 100.127.0.1 8081 1
+	check "sim: eni-ha2's check back on" mutate ModifyNetworkInterfaceAttribute \
+		'"NetworkInterfaceId": "eni-ha2", "SourceDestCheck.Value": "true"'
+	check "sim: the cloud deletes the route" mutate DeleteRoute \
+		'"RouteTableId": "rtb-ha", "DestinationCidrBlock": "100.127.0.0/16"'
+	check "sim: the deleted route leaves the VPC router" lacks ha "100.127.0.0/16"
+	nsx ha2 ip addr del 100.127.0.1/32 dev lo
+	detail "a route to an ENI whose source/dest check is on carries nothing; off, it does"
+}
+
+# ---- start HQ, Branch and the user ----------------------------------------
+flows_start() {
+	local k
+	FLOW_DETAIL=
+	for k in hq br s3 ha user; do sim_key "$k" || return 1; done
+	conf_hq nat
+	conf_br
+	check "hq config is valid" sim_cr hq check
+	sim_cr hq plan >"$SIM/plan-hq.txt" 2>&1
+	check_eq "hq plan before the first apply exits 2" 2 $?
+	check "plan shows the overlay route for rtb-hq" grep -q '+ cloud route rtb-hq 100.96.0.0/11 -> eni-hq' "$SIM/plan-hq.txt"
+	check "plan shows the Branch subnet for rtb-hq" grep -q '+ cloud route rtb-hq 192.168.0.0/22 -> eni-hq' "$SIM/plan-hq.txt"
+	check_not "before cloudroute: hq app has no route to the overlay" has hq "100.96.0.0/11"
+	sim_user "hq 203.0.113.10:51820 100.96.0.1/32,10.0.0.0/16,198.51.100.80/32" \
+		"br 203.0.113.20:51820 100.96.0.3/32" \
+		"ha 203.0.113.41:51820 100.96.0.40/32,172.20.0.0/24" || return 1
+	check_not "before cloudroute: the user cannot reach the HQ app" probe user 10.0.0.20 8080 1
+	sim_run hq
+	sim_run br
+	check "hq writes 100.96.0.0/11 into its VPC router" wait_for 20 has hq "100.96.0.0/11 via 10.0.0.10"
+	check "hq writes 192.168.0.0/22 into its VPC router" wait_for 10 has hq "192.168.0.0/22 via 10.0.0.10"
+	check "br writes 100.96.0.0/11 into its VPC router" wait_for 20 has br "100.96.0.0/11 via 192.168.0.10"
+	check "br writes 10.0.0.0/18 into its VPC router" wait_for 10 has br "10.0.0.0/18 via 192.168.0.10"
+	check "rtb-hq: 100.96.0.0/11 -> eni-hq active" rt rtb-hq 100.96.0.0/11 eni-hq active
+	check "the main table of HQ is untouched" rt_none rtb-hq-main 100.96.0.0/11
+	check_eq "hq turned its ENI's source/dest check off" False "$(eni_check eni-hq)"
+	check_eq "br turned its ENI's source/dest check off" False "$(eni_check eni-br)"
+	check_eq "the HQ app's ENI keeps its check" True "$(eni_check eni-hqapp)"
+	check "hq status shows its cloud route" status_has hq "cloud route rtb-hq 100.96.0.0/11 -> eni-hq"
+	detail "source/dest check off on eni-hq and eni-br; routes to them in rtb-hq and rtb-br"
+}
+
+# 1. Remote user -> HQ app, with NAT, then without (route back in the VPC table).
+flow_1() {
+	FLOW_DETAIL=
+	local a
+	check "flow 1: user reaches the HQ app (NAT)" wait_for 15 probe user 10.0.0.20 8080 1
+	a=$(who user 10.0.0.20 8080)
+	check_eq "flow 1: with NAT the app sees the connector" 10.0.0.10 "$a"
+	detail "NAT on: app saw ${a:-nothing}"
+	conf_hq nonat
+	reload hq
+	check "flow 1: after SIGHUP (NAT off) the app sees the user's overlay address" \
+		wait_for 15 sees user 10.0.0.20 8080 100.96.0.2
+	a=$(who user 10.0.0.20 8080)
+	check "flow 1: the way back is cloudroute's route in rtb-hq" rt rtb-hq 100.96.0.0/11 eni-hq active
+	check "hq survived the reload" alive hq
+	detail "NAT off: app saw ${a:-nothing} (reply via rtb-hq 100.96.0.0/11 -> eni-hq)"
+}
+
+# 2. HQ as the internet egress.
+flow_2() {
+	FLOW_DETAIL=
+	local a
+	a=$(who user 198.51.100.80 8080)
+	check_eq "flow 2: the internet host sees HQ's public address" 203.0.113.10 "$a"
+	detail "internet host 198.51.100.80 saw ${a:-nothing} (HQ's EIP; the user is 192.0.2.2)"
+}
+
+# 3. Site to site, HQ 10.0.0.0/18 <-> Branch 192.168.0.0/22.
+flow_3() {
+	FLOW_DETAIL=
+	local a b m0 m1
+	check "flow 3: HQ app reaches the Branch app" wait_for 15 probe hqapp 192.168.0.20 8080 1
+	a=$(who hqapp 192.168.0.20 8080)
+	b=$(who brapp 10.0.0.20 8080)
+	check_eq "flow 3: Branch app sees the HQ app's own address" 10.0.0.20 "$a"
+	check_eq "flow 3: HQ app sees the Branch app's own address" 192.168.0.20 "$b"
+	check_eq "flow 3: the HQ app has no route but its default" "default via 10.0.0.1 dev eth0" \
+		"$(nsx hqapp ip -4 route show | grep -v 'proto kernel' | sed 's/ *$//')"
+	m0=$(mutations); sleep 6; m1=$(mutations)
+	check_eq "flow 3: a steady reconcile makes no mutating API call" "$m0" "$m1"
+	detail "10.0.0.20 <-> 192.168.0.20 both ways, sources kept; rtb-hq has 192.168.0.0/22 -> eni-hq, rtb-br has 10.0.0.0/18 -> eni-br"
+}
+
+# 5. Port forward on the Branch connector.
+flow_5() {
+	FLOW_DETAIL=
+	local a
+	check "flow 5: user reaches 100.96.0.3:33000" wait_for 15 probe user 100.96.0.3 33000 1
+	a=$(who user 100.96.0.3 33000)
+	check_eq "flow 5: 192.168.100.30:8080 answers through the forward" 192.168.0.10 "$a"
+	detail "user -> 100.96.0.3:33000 -> 192.168.100.30:8080, which saw ${a:-nothing}"
+}
+
+# 4. A third site joins (config + SIGHUP), then leaves.
+flow_4() {
+	FLOW_DETAIL=
+	local a
+	conf_s3
+	conf_hq nonat s3
+	conf_br s3
+	reload hq
+	reload br
+	sim_run s3
+	check "flow 4: rtb-hq gains 172.16.0.0/24" wait_for 20 has hq "172.16.0.0/24 via 10.0.0.10"
+	check "flow 4: rtb-br gains 172.16.0.0/24" wait_for 20 has br "172.16.0.0/24 via 192.168.0.10"
+	check "flow 4: rtb-s3 gains 10.0.0.0/18" wait_for 20 has s3 "10.0.0.0/18 via 172.16.0.10"
+	check "flow 4: rtb-s3 gains 192.168.0.0/22" wait_for 20 has s3 "192.168.0.0/22 via 172.16.0.10"
+	check "flow 4: HQ app reaches the new site's app" wait_for 15 probe hqapp 172.16.0.20 8080 1
+	a=$(who s3app 192.168.0.20 8080)
+	check_eq "flow 4: new site's app reaches the Branch app" 172.16.0.20 "$a"
+	check_eq "flow 4: HQ <-> Branch kept flowing" 10.0.0.20 "$(who hqapp 192.168.0.20 8080)"
+	detail "joined: rtb-hq, rtb-br gained 172.16.0.0/24; 172.16.0.20 -> 192.168.0.20 saw ${a:-nothing}"
+	conf_hq nonat
+	conf_br
+	reload hq
+	reload br
+	kill -TERM "${SIM_PID[s3]}"
+	wait "${SIM_PID[s3]}" 2>/dev/null
+	check "flow 4: s3 teardown" sim_cr s3 teardown
+	check "flow 4: rtb-hq loses 172.16.0.0/24" wait_for 20 lacks hq "172.16.0.0/24"
+	check "flow 4: rtb-br loses 172.16.0.0/24" wait_for 20 lacks br "172.16.0.0/24"
+	check "flow 4: rtb-s3 is back to local + internet" wait_for 5 lacks s3 "via 172.16.0.10"
+	check "flow 4: the fake cloud agrees (rtb-hq)" rt_none rtb-hq 172.16.0.0/24
+	check_not "flow 4: HQ app no longer reaches the departed site" probe hqapp 172.16.0.20 8080 1
+	detail "left: 172.16.0.0/24 removed from rtb-hq and rtb-br"
+}
+
+# 6. HA: ha1 active, ha2 standby in ha_group "ha" (takeover "blackhole").
+flow_6() {
+	FLOW_DETAIL=
+	local t0 t1 secs a
+	conf_ha ha1
+	conf_ha ha2
+	sim_run ha1
+	check "flow 6: ha1 takes 100.96.0.0/11" wait_for 20 has ha "100.96.0.0/11 via 172.20.0.11"
+	sim_run ha2
+	check "flow 6: ha2 is up and has turned its check off" wait_for 20 eni_off eni-ha2
+	check "flow 6: ha2 finished its first apply" wait_for 10 grep -q "running:" "$SIM/ha2.log"
+	check "flow 6: the standby leaves the active route alone" rt rtb-ha 100.96.0.0/11 eni-ha1 active
+	check "flow 6: HA app reaches the user through the active connector" wait_for 15 probe haapp 100.96.0.2 8080 1
+	a=$(who haapp 100.96.0.2 8080)
+	check_eq "flow 6: the user sees the HA app" 172.20.0.20 "$a"
+	t0=$(date +%s%N)
+	kill -9 "${SIM_PID[ha1]}"
+	wait "${SIM_PID[ha1]}" 2>/dev/null
+	sim_ctl POST /terminate '{"instance_id": "i-ha1"}' >/dev/null
+	# The hook runs before /terminate answers, so the VPC router has already
+	# gone blackhole (ha2 may take the route over at any moment after).
+	check "flow 6: terminate turns the route blackhole in the VPC router" \
+		grep -q "vpc-ha: route replace blackhole 100.96.0.0/11 " "$SIM/vpcsync.log"
+	if wait_for 40 probe haapp 100.96.0.2 8080 0.5; then
+		t1=$(date +%s%N)
+		secs=$(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.1f", (b - a) / 1e9 }')
+		SIM_REPLACE=$(replace_after "$t0")
+		echo "# failover: $secs s (fake logged ha2's ReplaceRoute at $SIM_REPLACE s; reconcile_interval 5)"
+		check "flow 6: traffic flows again after the failover" true
+	else
+		secs=
+		check "flow 6: traffic flows again after the failover (40 s)" false
+	fi
+	check "flow 6: ha2 now owns the route" rt rtb-ha 100.96.0.0/11 eni-ha2 active
+	check "flow 6: the VPC router follows" has ha "100.96.0.0/11 via 172.20.0.12"
+	detail "kill -9 ha1 + terminate: ${secs:-no} s to traffic via ha2"
+	SIM_FAILOVER=$secs
+}

@@ -1,0 +1,44 @@
+#!/bin/bash
+# The connector guide's traffic flows, end to end, on simulated AWS VPCs
+# (tests/sim/topo.sh) whose routers follow the fake EC2 API (vpcsync.py):
+# a flow works only if cloudroute made the right API calls.  Connectors run
+# `cloudroute run` with the AWS provider and the userspace tunnel; the remote
+# user is wireguard-go configured with wg.
+#   1 user -> HQ app, NAT on, then NAT off (route back to the overlay in rtb-hq)
+#   2 HQ as the internet egress        3 site to site HQ <-> Branch
+#   4 a third site joins and leaves    5 port forward on Branch
+#   6 HA: kill -9 the active connector, the standby takes the routes over
+# Prints "# failover: N.N s".
+. "$(dirname "$0")/../lib/netns.sh"
+. "$(dirname "$0")/topo.sh"
+. "$(dirname "$0")/flows.sh"
+
+[ -x "$CLOUDROUTE" ] || { echo "not ok - no cloudroute binary at $CLOUDROUTE"; echo "0 passed, 1 failed"; exit 1; }
+T0=$SECONDS
+sim_build || { echo "not ok - simulation build failed"; cat "$SIM/fake.err" 2>/dev/null; FAIL=$((FAIL + 1)); finish; exit 1; }
+echo "# simulation up in $((SECONDS - T0)) s"
+
+flow_sim_check
+if flows_start; then
+	flow_1
+	flow_2
+	flow_3
+	flow_5
+	flow_4
+else
+	check "connectors and user started" false
+fi
+flow_6
+check_eq "the fake cloud's change hook never failed" 0 \
+	"$(sim_ctl GET /counts | python3 -c 'import json, sys; print(json.load(sys.stdin)["counts"]["hook_failures"])')"
+for n in hq br ha2; do
+	check "$n is still running" alive "$n"
+done
+echo "# suite took $((SECONDS - T0)) s"
+if [ "$FAIL" != 0 ]; then
+	for n in hq br s3 ha1 ha2; do
+		[ -s "$SIM/$n.log" ] && { echo "# --- $n.log (tail)"; tail -n 15 "$SIM/$n.log" | sed 's/^/#   /'; }
+	done
+	[ -s "$SIM/fake.err" ] && { echo "# --- fake.err (tail)"; tail -n 15 "$SIM/fake.err" | sed 's/^/#   /'; }
+fi
+finish
