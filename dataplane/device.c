@@ -256,12 +256,23 @@ device_alloc(const char *ifname, unsigned int n_workers)
 static int
 worker_buffers(struct dp_worker *w)
 {
-	for (unsigned int i = 0; i < DP_BATCH; i++) {
-		if ((w->rx_buf[i] = aligned_alloc(64, DP_BUF_SIZE)) == NULL ||
-		    (w->tx_buf[i] = aligned_alloc(64, DP_BUF_SIZE)) == NULL)
+	for (unsigned int i = 0; i < DP_BATCH; i++)
+		if ((w->rx_buf[i] = aligned_alloc(64, DP_BUF_SIZE)) == NULL)
 			return -ENOMEM;
-	}
-	return 0;
+	if ((w->rd_buf = aligned_alloc(64, DP_BUF_SIZE)) == NULL ||
+	    (w->tx_arena = aligned_alloc(64, DP_TX_ARENA)) == NULL)
+		return -ENOMEM;
+	return dp_gro_init(&w->gro);
+}
+
+static void
+worker_buffers_free(struct dp_worker *w)
+{
+	for (unsigned int j = 0; j < DP_BATCH; j++)
+		free(w->rx_buf[j]);
+	free(w->rd_buf);
+	free(w->tx_arena);
+	dp_gro_free(&w->gro);
 }
 
 int
@@ -419,7 +430,7 @@ int
 dp_device_create(const char *ifname, const struct dp_config *cfg, struct dp_device **out)
 {
 	struct dp_device *dev;
-	int r, mtu;
+	int r, mtu, vnet;
 
 	*out = NULL;
 	if (strlen(ifname) >= IFNAMSIZ || ifname[0] == '\0' || strchr(ifname, '/') != NULL)
@@ -435,10 +446,12 @@ dp_device_create(const char *ifname, const struct dp_config *cfg, struct dp_devi
 	for (unsigned int i = 0; i < dev->n_workers; i++)
 		if ((r = worker_buffers(&dev->workers[i])) < 0)
 			goto fail;
-	if ((r = dp_tun_open(ifname, dev->n_workers, dev->tun_fds)) < 0)
+	if ((r = dp_tun_open(ifname, dev->n_workers, dev->tun_fds, &vnet)) < 0)
 		goto fail;
-	for (unsigned int i = 0; i < dev->n_workers; i++)
+	for (unsigned int i = 0; i < dev->n_workers; i++) {
 		dev->workers[i].tun_fd = dev->tun_fds[i];
+		dev->workers[i].vnet = vnet;
+	}
 	if ((mtu = dp_tun_mtu(ifname)) > 0)
 		dev->mtu = (unsigned int)mtu;
 	if ((r = apply_config(dev, cfg)) < 0) {
@@ -456,8 +469,8 @@ dp_device_create(const char *ifname, const struct dp_config *cfg, struct dp_devi
 	dev->timer_running = 1;
 	if ((r = dp_uapi_start(dev)) < 0)
 		goto fail;
-	log_info("%s: tunnel up, UDP port %u, %u workers", ifname, dev->listen_port,
-	    dev->n_workers);
+	log_info("%s: tunnel up, UDP port %u, %u workers%s", ifname, dev->listen_port,
+	    dev->n_workers, vnet ? ", TUN offloads" : "");
 	*out = dev;
 	return 0;
 fail:
@@ -503,10 +516,7 @@ dp_device_destroy(struct dp_device *dev)
 		struct dp_worker *w = &dev->workers[i];
 		if (w->tun_fd >= 0)
 			close(w->tun_fd);
-		for (unsigned int j = 0; j < DP_BATCH; j++) {
-			free(w->rx_buf[j]);
-			free(w->tx_buf[j]);
-		}
+		worker_buffers_free(w);
 	}
 	pthread_rwlock_wrlock(&dev->lock);
 	while (dev->peers != NULL)

@@ -31,8 +31,13 @@
 #include "common/util.h"
 #include "dataplane/dataplane.h"
 #include "dataplane/noise.h"
+#include "dataplane/offload.h"
 
-#define DP_BATCH            32           /* packets per recvmmsg/sendmmsg */
+#define DP_BATCH            32           /* datagrams per recvmmsg, TUN reads per batch */
+#define DP_TX_SLOTS         256          /* packets per send batch (after segmentation) */
+#define DP_TX_ARENA         (512 << 10)  /* bytes behind the send slots */
+#define DP_GSO_MAX_SEGS     64           /* datagrams per UDP_SEGMENT send */
+#define DP_GSO_MAX_BYTES    65000        /* bytes per UDP_SEGMENT send */
 #define DP_BUF_SIZE         (65536 + 64) /* one packet buffer */
 #define DP_HEADROOM         MESSAGE_DATA_HEADER_LEN
 #define DP_STAGED_MAX       128          /* packets queued per peer without a session */
@@ -185,22 +190,32 @@ struct dp_worker {
 	pthread_t thr;
 	int running;
 	int tun_fd, udp4, udp6, epfd;
-	/* receive (UDP -> TUN) */
+	int vnet;                              /* TUN I/O carries a virtio_net_hdr */
+	/* receive (UDP -> TUN); with UDP_GRO one buffer holds many datagrams */
 	struct mmsghdr rx_msg[DP_BATCH];
 	struct iovec rx_iov[DP_BATCH];
 	struct sockaddr_storage rx_addr[DP_BATCH];
 	uint8_t *rx_buf[DP_BATCH];
-	/* send (TUN -> UDP) */
-	struct mmsghdr tx_msg[DP_BATCH];
-	struct iovec tx_iov[DP_BATCH];
-	struct sockaddr_storage tx_addr[DP_BATCH];
-	uint8_t *tx_buf[DP_BATCH];
-	size_t tx_len[DP_BATCH];
+	union {
+		char buf[CMSG_SPACE(sizeof(int))];
+		struct cmsghdr align;
+	} rx_cmsg[DP_BATCH];
+	struct dp_gro_pkt rx_out[DP_GRO_MAX_PKTS];     /* decrypted, to the TUN */
+	struct dp_gro gro;
+	/* send (TUN -> UDP): super-packets are read into rd_buf and cut into
+	 * packets in tx_arena; tx_buf[i] points into it */
+	uint8_t *rd_buf;                       /* DP_BUF_SIZE + virtio header */
+	uint8_t *tx_arena;
+	struct mmsghdr tx_msg[DP_TX_SLOTS];
+	struct iovec tx_iov[DP_TX_SLOTS];
+	struct sockaddr_storage tx_addr[DP_TX_SLOTS];
+	uint8_t *tx_buf[DP_TX_SLOTS];
+	size_t tx_len[DP_TX_SLOTS];
 	/* UDP_SEGMENT control messages, one per sendmmsg entry */
 	union {
 		char buf[CMSG_SPACE(sizeof(uint16_t))];
 		struct cmsghdr align;
-	} tx_cmsg[DP_BATCH];
+	} tx_cmsg[DP_TX_SLOTS];
 };
 
 struct dp_device {
@@ -296,7 +311,13 @@ int dp_send_datagram(struct dp_device *dev, unsigned int worker,
     const struct sockaddr_storage *to, const void *buf, size_t len);
 
 /* tun.c */
-int dp_tun_open(const char *ifname, unsigned int queues, int *fds);
+/* Opens the queues with IFF_VNET_HDR and TSO/USO offloads when the kernel
+ * takes them (*vnet = 1), else plain; 0 or -errno. */
+int dp_tun_open(const char *ifname, unsigned int queues, int *fds, int *vnet);
+/* Writes one decrypted packet (DP_VNET_HDR_LEN writable bytes before it). */
+void dp_tun_write(struct dp_worker *w, uint8_t *pkt, size_t len);
+/* Writes a batch of decrypted packets, coalesced when the TUN has vnet. */
+void dp_tun_write_batch(struct dp_worker *w, struct dp_gro_pkt *pkts, unsigned int n);
 int dp_tun_mtu(const char *ifname);
 /* Reads up to DP_BATCH packets from the worker's TUN queue, encrypts and
  * sends them.  1 if the batch was full (more may be pending), -errno when

@@ -7,9 +7,13 @@
  * handshake is started; dp_send_staged() sends them once one completes.
  *
  * The interface is opened with IFF_MULTI_QUEUE, one queue per worker, so
- * the kernel keeps each flow on one queue (and one worker) in order.  Each
- * queue is read with one read() per packet; IFF_VNET_HDR with TSO/USO
- * super-packets can be added here behind dp_tun_rx_batch().
+ * the kernel keeps each flow on one queue (and one worker) in order.  When
+ * the kernel takes IFF_VNET_HDR and TUNSETOFFLOAD (CSUM, TSO4/6, USO4/6),
+ * one read() returns a super-packet of up to 64 KiB that offload.c cuts into
+ * MTU-sized packets; same-size runs of them then leave in one UDP_SEGMENT
+ * send.  The write side (decrypted packets, from udp.c) merges TCP segments
+ * of a flow into super-packets the same way.  Without the offloads (old
+ * kernels, CLOUDROUTE_TUN_OFFLOAD=0) every read and write is one packet.
  */
 #define _GNU_SOURCE
 #include <endian.h>
@@ -21,6 +25,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <sys/uio.h>
 #include <unistd.h>
 
 #include "common/log.h"
@@ -29,8 +34,18 @@
 /* Payload room in a packet buffer: header before, padding and tag after. */
 #define TUN_READ_MAX 65535           /* fits the staged queue's uint16_t lengths */
 
-int
-dp_tun_open(const char *ifname, unsigned int queues, int *fds)
+static void
+close_queues(int *fds, unsigned int queues)
+{
+	for (unsigned int i = 0; i < queues; i++)
+		if (fds[i] >= 0) {
+			close(fds[i]);
+			fds[i] = -1;
+		}
+}
+
+static int
+open_queues(const char *ifname, unsigned int queues, int *fds, short extra, int quiet)
 {
 	struct ifreq ifr;
 	unsigned int i;
@@ -45,22 +60,52 @@ dp_tun_open(const char *ifname, unsigned int queues, int *fds)
 			goto out;
 		}
 		memset(&ifr, 0, sizeof(ifr));
-		ifr.ifr_flags = IFF_TUN | IFF_NO_PI | IFF_MULTI_QUEUE;
+		ifr.ifr_flags = (short)(IFF_TUN | IFF_NO_PI | IFF_MULTI_QUEUE | extra);
 		cr_strlcpy(ifr.ifr_name, ifname, sizeof(ifr.ifr_name));
 		if (ioctl(fds[i], TUNSETIFF, &ifr) < 0) {
 			r = -errno;
-			log_warn("%s: TUNSETIFF", ifname);
+			if (!quiet)
+				log_warn("%s: TUNSETIFF", ifname);
 			goto out;
 		}
 	}
 out:
 	if (r < 0)
-		for (i = 0; i < queues; i++)
-			if (fds[i] >= 0) {
-				close(fds[i]);
-				fds[i] = -1;
-			}
+		close_queues(fds, queues);
 	return r;
+}
+
+/*
+ * TSO4/TSO6 need CSUM; USO4/USO6 are newer (Linux 6.2) and optional.  The
+ * offload state belongs to the device, so one queue is enough.
+ */
+static int
+set_offload(int fd)
+{
+	unsigned int tcp = TUN_F_CSUM | TUN_F_TSO4 | TUN_F_TSO6;
+
+	if (ioctl(fd, TUNSETOFFLOAD, tcp | TUN_F_USO4 | TUN_F_USO6) == 0 ||
+	    ioctl(fd, TUNSETOFFLOAD, tcp) == 0)
+		return 0;
+	return -errno;
+}
+
+int
+dp_tun_open(const char *ifname, unsigned int queues, int *fds, int *vnet)
+{
+	const char *off = getenv("CLOUDROUTE_TUN_OFFLOAD");   /* "0": plain TUN (tests) */
+
+	*vnet = 0;
+	if ((off == NULL || strcmp(off, "0") != 0) &&
+	    open_queues(ifname, queues, fds, IFF_VNET_HDR, 1) == 0) {
+		if (set_offload(fds[0]) == 0) {
+			*vnet = 1;
+			return 0;
+		}
+		log_info("%s: TUN offloads refused, one packet per read", ifname);
+		close_queues(fds, queues);
+	}
+	return open_queues(ifname, queues, fds, 0, 0);
 }
 
 int
@@ -327,15 +372,17 @@ flush(struct dp_worker *w, unsigned int *idx, unsigned int n)
 	while (i < n) {
 		struct mmsghdr *mh = &w->tx_msg[m];
 		const struct sockaddr_storage *to = &w->tx_addr[idx[i]];
-		size_t seg = w->tx_len[idx[i]];
+		size_t seg = w->tx_len[idx[i]], bytes = 0;
 
 		for (j = i; j < n; j++) {
 			w->tx_iov[j].iov_base = w->tx_buf[idx[j]];
 			w->tx_iov[j].iov_len = w->tx_len[idx[j]];
+			bytes += w->tx_len[idx[j]];
 			if (j == i)
 				continue;
 			if (!gso || !same_addr(to, &w->tx_addr[idx[j]]) ||
-			    w->tx_len[idx[j]] > seg || w->tx_len[idx[j - 1]] != seg)
+			    w->tx_len[idx[j]] > seg || w->tx_len[idx[j - 1]] != seg ||
+			    j - i >= DP_GSO_MAX_SEGS || bytes > DP_GSO_MAX_BYTES)
 				break;
 		}
 		memset(mh, 0, sizeof(*mh));
@@ -373,25 +420,16 @@ flush(struct dp_worker *w, unsigned int *idx, unsigned int n)
 	}
 }
 
-int
-dp_tun_rx_batch(struct dp_worker *w)
+/* Encrypts and sends the packets in the worker's send slots. */
+static void
+send_slots(struct dp_worker *w, unsigned int n)
 {
 	struct dp_device *dev = w->dev;
-	unsigned int n, i, nsend = 0, idx[DP_BATCH];
+	unsigned int i, nsend = 0, idx[DP_TX_SLOTS];
 	unsigned int mtu = __atomic_load_n(&dev->mtu, __ATOMIC_RELAXED);
 	struct tx_run run = { .peer = NULL };
-	uint64_t now;
-	ssize_t r;
+	uint64_t now = now_ms();
 
-	for (n = 0; n < DP_BATCH; n++) {
-		r = read(w->tun_fd, w->tx_buf[n] + DP_HEADROOM, TUN_READ_MAX);
-		if (r <= 0)
-			break;
-		w->tx_len[n] = (size_t)r;
-	}
-	if (n == 0)
-		return r < 0 && errno != EAGAIN && errno != EINTR ? -errno : 0;
-	now = now_ms();
 	pthread_rwlock_rdlock(&dev->lock);
 	for (i = 0; i < n; i++)
 		if (tx_one(w, &run, i, now, mtu))
@@ -400,5 +438,111 @@ dp_tun_rx_batch(struct dp_worker *w)
 	pthread_rwlock_unlock(&dev->lock);
 	if (nsend > 0)
 		flush(w, idx, nsend);
-	return n == DP_BATCH;
+}
+
+/* Arena bytes for a packet of len: header before, padding and tag after. */
+static size_t
+slot_size(size_t len)
+{
+	return (DP_HEADROOM + len + MESSAGE_PADDING_MULTIPLE + NOISE_AUTHTAG_LEN + 63) &
+	    ~(size_t)63;
+}
+
+/*
+ * Cuts one packet read from the TUN (with its virtio header when w->vnet)
+ * into the send slots, sending whenever they fill up.
+ */
+static void
+cut(struct dp_worker *w, size_t r, unsigned int *n, size_t *used)
+{
+	struct virtio_net_hdr vh;
+	struct dp_gso g;
+	size_t len, hl = w->vnet ? DP_VNET_HDR_LEN : 0;
+
+	if (r <= hl)
+		return;
+	if (hl)
+		memcpy(&vh, w->rd_buf, sizeof(vh));
+	if (dp_gso_init(&g, hl ? &vh : NULL, w->rd_buf + hl, r - hl) < 0) {
+		dp_drop(w->dev, DP_DROP_BAD_INNER, "TUN packet with a bad virtio header");
+		return;
+	}
+	while ((len = dp_gso_next_len(&g)) != 0) {
+		if (*n == DP_TX_SLOTS || *used + slot_size(len) > DP_TX_ARENA) {
+			send_slots(w, *n);
+			*n = 0;
+			*used = 0;
+		}
+		w->tx_buf[*n] = w->tx_arena + *used;
+		w->tx_len[*n] = dp_gso_next(&g, w->tx_buf[*n] + DP_HEADROOM);
+		*used += slot_size(len);
+		(*n)++;
+	}
+}
+
+int
+dp_tun_rx_batch(struct dp_worker *w)
+{
+	unsigned int reads, n = 0;
+	size_t used = 0;
+	ssize_t r = 0;
+
+	for (reads = 0; reads < DP_BATCH; reads++) {
+		r = read(w->tun_fd, w->rd_buf, DP_VNET_HDR_LEN + TUN_READ_MAX);
+		if (r <= 0)
+			break;
+		cut(w, (size_t)r, &n, &used);
+	}
+	if (reads == 0)
+		return r < 0 && errno != EAGAIN && errno != EINTR ? -errno : 0;
+	if (n > 0)
+		send_slots(w, n);
+	return reads == DP_BATCH;
+}
+
+/* ---- the TUN write side (decrypted packets to the kernel) ----------------- */
+
+static void
+write_failed(void)
+{
+	static struct log_ratelimit rl = LOG_RATELIMIT_INIT(5000, 3);
+
+	if (errno != EAGAIN)
+		log_debug_rl(&rl, "TUN write: %s", strerror(errno));
+}
+
+void
+dp_tun_write(struct dp_worker *w, uint8_t *pkt, size_t len)
+{
+	if (w->tun_fd < 0)
+		return;
+	if (w->vnet) {
+		pkt -= DP_VNET_HDR_LEN;
+		memset(pkt, 0, DP_VNET_HDR_LEN);      /* flags 0, GSO_NONE */
+		len += DP_VNET_HDR_LEN;
+	}
+	if (write(w->tun_fd, pkt, len) < 0)
+		write_failed();
+}
+
+static void
+emit_tun(void *ctx, const struct iovec *iov, int iovcnt)
+{
+	struct dp_worker *w = ctx;
+
+	if (writev(w->tun_fd, iov, iovcnt) < 0)
+		write_failed();
+}
+
+void
+dp_tun_write_batch(struct dp_worker *w, struct dp_gro_pkt *pkts, unsigned int n)
+{
+	if (w->tun_fd < 0 || n == 0)
+		return;
+	if (!w->vnet) {
+		for (unsigned int i = 0; i < n; i++)
+			dp_tun_write(w, pkts[i].data, pkts[i].len);
+		return;
+	}
+	dp_gro_write(&w->gro, pkts, n, emit_tun, w);
 }

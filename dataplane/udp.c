@@ -7,12 +7,16 @@
  * checked against the replay window and against cryptokey routing (the
  * inner source must belong to the sending peer) and written to the TUN.
  * Authenticated packets update the peer's endpoint (roaming) and timers
- * once per run of packets from one peer.
+ * once per run of packets from one peer.  With UDP_GRO one receive returns
+ * a run of datagrams from one source (e.g. a peer's UDP_SEGMENT send), and
+ * the decrypted packets of a batch are written to the TUN together so TCP
+ * segments of one flow can be merged (tun.c, offload.c).
  */
 #define _GNU_SOURCE
 #include <endian.h>
 #include <errno.h>
 #include <netinet/in.h>
+#include <netinet/udp.h>
 #include <poll.h>
 #include <stdlib.h>
 #include <string.h>
@@ -37,6 +41,8 @@ open_one(int family, uint16_t port, uint32_t fwmark)
 		setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &bufsz, sizeof(bufsz));
 	if (fwmark)
 		setsockopt(fd, SOL_SOCKET, SO_MARK, &fwmark, sizeof(fwmark));
+	/* many datagrams per receive (Linux 5.0); without it, one each */
+	setsockopt(fd, SOL_UDP, UDP_GRO, &one, sizeof(one));
 	memset(&ss, 0, sizeof(ss));
 	if (family == AF_INET) {
 		struct sockaddr_in *in = (struct sockaddr_in *)&ss;
@@ -349,25 +355,26 @@ rx_dispatch(struct dp_device *dev, unsigned int worker, uint8_t *pkt, size_t len
 	return 0;
 }
 
-static void
-tun_write(int fd, const uint8_t *pkt, size_t len)
+/* The UDP_GRO segment size of a received buffer; 0 = one datagram. */
+static size_t
+gro_size(const struct msghdr *mh)
 {
-	if (fd >= 0 && write(fd, pkt, len) < 0 && errno != EAGAIN) {
-		static struct log_ratelimit rl = LOG_RATELIMIT_INIT(5000, 3);
-		log_debug_rl(&rl, "TUN write: %s", strerror(errno));
-	}
+	struct cmsghdr *c;
+	int v;
+
+	for (c = CMSG_FIRSTHDR(mh); c != NULL; c = CMSG_NXTHDR((struct msghdr *)mh, c))
+		if (c->cmsg_level == SOL_UDP && c->cmsg_type == UDP_GRO &&
+		    c->cmsg_len >= CMSG_LEN(sizeof(int))) {
+			memcpy(&v, CMSG_DATA(c), sizeof(v));
+			return v > 0 ? (size_t)v : 0;
+		}
+	return 0;
 }
 
-int
-dp_udp_rx_batch(struct dp_worker *w, int fd)
+static int
+recv_batch(struct dp_worker *w, int fd)
 {
-	struct dp_device *dev = w->dev;
-	size_t out[DP_BATCH];
-	struct rx_run run;
-	uint64_t now;
-	int n, i;
-
-	for (i = 0; i < DP_BATCH; i++) {
+	for (int i = 0; i < DP_BATCH; i++) {
 		w->rx_iov[i].iov_base = w->rx_buf[i];
 		w->rx_iov[i].iov_len = DP_BUF_SIZE;
 		memset(&w->rx_msg[i], 0, sizeof(w->rx_msg[i]));
@@ -375,25 +382,62 @@ dp_udp_rx_batch(struct dp_worker *w, int fd)
 		w->rx_msg[i].msg_hdr.msg_iovlen = 1;
 		w->rx_msg[i].msg_hdr.msg_name = &w->rx_addr[i];
 		w->rx_msg[i].msg_hdr.msg_namelen = sizeof(w->rx_addr[i]);
+		w->rx_msg[i].msg_hdr.msg_control = w->rx_cmsg[i].buf;
+		w->rx_msg[i].msg_hdr.msg_controllen = sizeof(w->rx_cmsg[i].buf);
 	}
-	n = recvmmsg(fd, w->rx_msg, DP_BATCH, MSG_DONTWAIT, NULL);
-	if (n <= 0)
+	return recvmmsg(fd, w->rx_msg, DP_BATCH, MSG_DONTWAIT, NULL);
+}
+
+/*
+ * Each received buffer holds one datagram, or with UDP_GRO a run of
+ * datagrams of one size (the last may be shorter) from one source; each is
+ * handled on its own, and the decrypted packets go to the TUN together.
+ */
+int
+dp_udp_rx_batch(struct dp_worker *w, int fd)
+{
+	struct dp_device *dev = w->dev;
+	unsigned int nout = 0;
+	struct rx_run run;
+	uint64_t now;
+	int n, i;
+
+	if ((n = recv_batch(w, fd)) <= 0)
 		return 0;
 	memset(&run, 0, sizeof(run));
 	now = now_ms();
 	pthread_rwlock_rdlock(&dev->lock);
 	for (i = 0; i < n; i++) {
-		out[i] = 0;
-		if (w->rx_msg[i].msg_hdr.msg_flags & MSG_TRUNC)
+		struct msghdr *mh = &w->rx_msg[i].msg_hdr;
+		size_t total = w->rx_msg[i].msg_len, seg = gro_size(mh), off, len, out;
+
+		if (mh->msg_flags & MSG_TRUNC)
 			continue;
-		out[i] = rx_dispatch(dev, w->idx, w->rx_buf[i], w->rx_msg[i].msg_len,
-		    &w->rx_addr[i], &run, now);
+		if (seg == 0)
+			seg = total;
+		for (off = 0; off < total; off += seg) {
+			uint8_t *pkt = w->rx_buf[i] + off;
+
+			len = total - off < seg ? total - off : seg;
+			if (nout == DP_GRO_MAX_PKTS) {
+				/* hand over what we have: the lock is not needed for that */
+				run_end(dev, w->idx, &run, now);
+				pthread_rwlock_unlock(&dev->lock);
+				dp_tun_write_batch(w, w->rx_out, nout);
+				nout = 0;
+				pthread_rwlock_rdlock(&dev->lock);
+				memset(&run, 0, sizeof(run));
+			}
+			out = rx_dispatch(dev, w->idx, pkt, len, &w->rx_addr[i], &run, now);
+			if (out > 0) {
+				w->rx_out[nout].data = pkt + DP_HEADROOM;
+				w->rx_out[nout++].len = out;
+			}
+		}
 	}
 	run_end(dev, w->idx, &run, now);
 	pthread_rwlock_unlock(&dev->lock);
-	for (i = 0; i < n; i++)
-		if (out[i] > 0)
-			tun_write(w->tun_fd, w->rx_buf[i] + DP_HEADROOM, out[i]);
+	dp_tun_write_batch(w, w->rx_out, nout);
 	return n == DP_BATCH;
 }
 
@@ -413,5 +457,5 @@ dp_device_rx_one(struct dp_device *dev, unsigned int worker, uint8_t *pkt,
 	if (out > 0 && dev->detached && dev->tun_hook != NULL)
 		dev->tun_hook(dev->hook_ctx, pkt + DP_HEADROOM, out);
 	else if (out > 0 && worker < dev->n_workers)
-		tun_write(dev->workers[worker].tun_fd, pkt + DP_HEADROOM, out);
+		dp_tun_write(&dev->workers[worker], pkt + DP_HEADROOM, out);
 }

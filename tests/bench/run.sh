@@ -26,6 +26,11 @@ teardown_pair() {
 	sleep 0.3
 	for p in "${_PIDS[@]}"; do kill -9 "$p" 2>/dev/null; wait "$p" 2>/dev/null; done
 	_PIDS=()
+	# `nsx ... &` backgrounds a shell function: $! is the subshell, so kill
+	# what runs inside the namespaces too (a leftover holds the state lock).
+	ip netns pids "$P-a" 2>/dev/null | xargs -r kill -9 2>/dev/null
+	ip netns pids "$P-b" 2>/dev/null | xargs -r kill -9 2>/dev/null
+	sleep 0.2
 	ip netns del "$P-a"; ip netns del "$P-b"
 	_NS=()
 	rm -f /var/run/wireguard/"$P"*.sock
