@@ -40,8 +40,9 @@ int agent_lock(const char *state_dir);
  * number of changes made; errs with failures.  0 or -1. */
 struct cloud_session;
 /* cs: a provider session kept open between passes (the daemon), or NULL
- * for one opened and closed here.  A failed pass closes it. */
+ * for one opened and closed here.  A failed pass closes it.  with_cloud 0:
+ * host and tunnel only (a link or address changed: no cloud API calls). */
 int agent_reconcile(const struct config *cfg, struct state *st, int print, size_t *changes,
-    struct buf *errs, struct cloud_session *cs);
+    struct buf *errs, struct cloud_session *cs, int with_cloud);
 
 #endif

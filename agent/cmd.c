@@ -85,14 +85,14 @@ plan_all(const struct config *cfg, struct state *st, struct plan *p,
 		buf_printf(errs, "host: cannot read the current state: %s\n", nc_last_error());
 		r = -1;
 	}
-	if (cloud_plan(cfg, st, p, cs, errs) < 0)
+	if (cs != NULL && cloud_plan(cfg, st, p, cs, errs) < 0)
 		r = -1;
 	return r;
 }
 
 int
 agent_reconcile(const struct config *cfg, struct state *st, int print, size_t *changes,
-    struct buf *errs, struct cloud_session *keep)
+    struct buf *errs, struct cloud_session *keep, int with_cloud)
 {
 	struct cloud_session local, *cs = keep ? keep : &local;
 	struct plan p;
@@ -101,14 +101,14 @@ agent_reconcile(const struct config *cfg, struct state *st, int print, size_t *c
 	memset(&p, 0, sizeof(p));
 	if (keep == NULL)
 		memset(&local, 0, sizeof(local));
-	if (plan_all(cfg, st, &p, cs, errs) < 0)
+	if (plan_all(cfg, st, &p, with_cloud ? cs : NULL, errs) < 0)
 		r = -1;
 	*changes = plan_changes(&p);
 	if (print && *changes)
 		plan_print(&p, stdout, 0);
 	if (host_apply(cfg, st, &p, errs) < 0)
 		r = -1;
-	if (cloud_apply(cs, st, &p, errs) < 0)
+	if (with_cloud && cloud_apply(cs, st, &p, errs) < 0)
 		r = -1;
 	state_set_str(st->root, "config", cfg->path);
 	state_set_last(st, r == 0, errs->data);
@@ -224,7 +224,7 @@ cmd_apply(const struct opts *o)
 		return EXIT_RUNTIME;
 	}
 	buf_init(&errs, 64 * 1024);
-	r = agent_reconcile(&cfg, &st, 1, &changes, &errs, NULL);
+	r = agent_reconcile(&cfg, &st, 1, &changes, &errs, NULL, 1);
 	if (r < 0) {
 		fprintf(stderr, "cloudroute: apply failed:\n%s", errs.data);
 		r = EXIT_RUNTIME;

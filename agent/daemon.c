@@ -3,9 +3,10 @@
  *
  *   start: load config, take the state lock, create the tunnel device
  *          (userspace mode), reconcile once, sd_notify READY=1.
- *   loop:  reconcile every reconcile_interval seconds (sooner, with
- *          backoff from 5 s, after a failed pass), and 1 s after netlink
- *          link/address events;
+ *   loop:  reconcile everything every reconcile_interval seconds (sooner,
+ *          with backoff from 5 s, after a failed pass); host and tunnel only
+ *          1 s after a burst of netlink link/address events (a busy host
+ *          with containers coming and going must not cost cloud API calls);
  *          SIGHUP: RELOADING=1, load the new config; a bad one is rejected
  *          and the old one kept; peers are updated in place (sessions of
  *          unchanged peers survive), then reconcile and READY=1;
@@ -37,6 +38,7 @@ struct daemon {
 	struct dp_device *dev;
 	struct cloud_session cs;        /* kept open: credentials and identity cached */
 	int tfd, sfd, mfd;
+	int dfd;                        /* debounce of netlink events */
 	unsigned int failures;
 };
 
@@ -81,6 +83,20 @@ tunnel_up(struct daemon *d, const struct config *cfg)
 }
 
 static void
+reconcile_host(struct daemon *d)
+{
+	struct buf errs;
+	size_t changes = 0;
+
+	buf_init(&errs, 64 * 1024);
+	if (agent_reconcile(&d->cfg, &d->st, 0, &changes, &errs, &d->cs, 0) < 0)
+		log_warnx("host reconcile after a link change failed: %s", errs.data);
+	else if (changes)
+		log_info("link change: %zu host change%s applied", changes, changes == 1 ? "" : "s");
+	buf_free(&errs);
+}
+
+static void
 reconcile(struct daemon *d)
 {
 	struct buf errs;
@@ -89,7 +105,7 @@ reconcile(struct daemon *d)
 	int r;
 
 	buf_init(&errs, 64 * 1024);
-	r = agent_reconcile(&d->cfg, &d->st, 0, &changes, &errs, &d->cs);
+	r = agent_reconcile(&d->cfg, &d->st, 0, &changes, &errs, &d->cs, 1);
 	if (r < 0) {
 		d->failures++;
 		next = 5000u << (d->failures > 6 ? 6 : d->failures - 1);
@@ -160,14 +176,15 @@ handle_signal(struct daemon *d)
 static int
 loop(struct daemon *d)
 {
-	struct pollfd pfd[3];
+	struct pollfd pfd[4];
 	uint64_t ticks;
 
 	for (;;) {
 		pfd[0] = (struct pollfd){ .fd = d->sfd, .events = POLLIN };
 		pfd[1] = (struct pollfd){ .fd = d->tfd, .events = POLLIN };
-		pfd[2] = (struct pollfd){ .fd = d->mfd, .events = POLLIN };
-		if (poll(pfd, d->mfd >= 0 ? 3 : 2, -1) < 0) {
+		pfd[2] = (struct pollfd){ .fd = d->dfd, .events = POLLIN };
+		pfd[3] = (struct pollfd){ .fd = d->mfd, .events = POLLIN };
+		if (poll(pfd, d->mfd >= 0 ? 4 : 3, -1) < 0) {
 			if (errno == EINTR)
 				continue;
 			log_warn("poll");
@@ -179,8 +196,12 @@ loop(struct daemon *d)
 			if (read(d->tfd, &ticks, sizeof(ticks)) > 0)
 				reconcile(d);
 		}
-		if (d->mfd >= 0 && (pfd[2].revents & POLLIN) && nc_monitor_drain(d->mfd) > 0)
-			arm(d->tfd, 1000);   /* debounce bursts of link/address events */
+		if (pfd[2].revents & POLLIN) {
+			if (read(d->dfd, &ticks, sizeof(ticks)) > 0)
+				reconcile_host(d);
+		}
+		if (d->mfd >= 0 && (pfd[3].revents & POLLIN) && nc_monitor_drain(d->mfd) > 0)
+			arm(d->dfd, 1000);   /* debounce bursts of link/address events */
 	}
 }
 
@@ -193,7 +214,7 @@ cmd_run(const struct opts *o)
 
 	memset(&d, 0, sizeof(d));
 	d.opts = *o;
-	d.mfd = d.tfd = d.sfd = -1;
+	d.mfd = d.tfd = d.sfd = d.dfd = -1;
 	fg = getenv("JOURNAL_STREAM") == NULL && getenv("NOTIFY_SOCKET") == NULL;
 	log_init(fg, o->verbose, "cloudroute");
 	if ((r = agent_load_config(o, &d.cfg, 1)) != EXIT_OK)
@@ -212,7 +233,8 @@ cmd_run(const struct opts *o)
 	sigprocmask(SIG_BLOCK, &mask, NULL);
 	signal(SIGPIPE, SIG_IGN);
 	if ((d.sfd = signalfd(-1, &mask, SFD_CLOEXEC)) < 0 ||
-	    (d.tfd = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC)) < 0) {
+	    (d.tfd = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC)) < 0 ||
+	    (d.dfd = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC)) < 0) {
 		log_warn("signalfd/timerfd");
 		goto out;
 	}
@@ -235,6 +257,8 @@ out:
 		nc_monitor_close(d.mfd);
 	if (d.tfd >= 0)
 		close(d.tfd);
+	if (d.dfd >= 0)
+		close(d.dfd);
 	if (d.sfd >= 0)
 		close(d.sfd);
 	if (d.st.root)

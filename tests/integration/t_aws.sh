@@ -151,6 +151,22 @@ check "denied CreateRoute names the IAM action" grep -q 'ec2:CreateRoute' "$TMP/
 ctl POST /deny '{"role":"cloudroute-connector","actions":[]}' >/dev/null
 check "apply after the permission is granted" CR apply
 
+# A link or address change repairs the host at once without cloud API calls
+# (containers coming and going must not cost EC2 quota).
+sed 's/"reconcile_interval": 5/"reconcile_interval": 3600/' "$CFG" >"$TMP/slow.json"
+bg conn env CLOUDROUTE_CA_BUNDLE="$CLOUDROUTE_CA_BUNDLE" CLOUDROUTE_AWS_API_URL="$CLOUDROUTE_AWS_API_URL" \
+	CLOUDROUTE_AWS_METADATA_URL="$CLOUDROUTE_AWS_METADATA_URL" "$CLOUDROUTE" -c "$TMP/slow.json" run
+RUNPID=$!
+sleep 2
+ctl POST /reset >/dev/null
+nsx conn sysctl -qw net.ipv4.ip_forward=0
+nsx conn ip addr add 10.0.0.77/18 dev eth0
+check "a link event repairs the host within seconds" wait_for 5 sh -c \
+	"[ \$(ip netns exec $(ns conn) sysctl -n net.ipv4.ip_forward) = 1 ]"
+check_eq "... with no EC2 call" 0 "$(ctl GET /counts | python3 -c 'import json,sys; print(json.load(sys.stdin)["counts"]["ec2"])')"
+kill -TERM $RUNPID; wait $RUNPID
+nsx conn ip addr del 10.0.0.77/18 dev eth0
+
 # Teardown removes only ours and restores the check.
 check "teardown succeeds" CR teardown
 check_eq "overlay route removed" none "$(route_target rtb-hq 100.96.0.0/11)"
