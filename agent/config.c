@@ -600,6 +600,11 @@ parse_cloud(struct vctx *v, struct json_object *cloud, struct config *cfg)
 	r |= check_keys(v, cloud, "/cloud", cloud_keys);
 	if (get_enum(v, cloud, "provider", "/cloud", provider_names, &prov) < 0)
 		r = -1;
+	else if (strcmp(provider_names[prov], "azure") == 0 ||
+	    strcmp(provider_names[prov], "gcp") == 0 || strcmp(provider_names[prov], "oci") == 0)
+		r |= verr(v, "/cloud/provider", 0, "cloud.provider: \"%s\" is not supported by "
+		    "this version yet (supported: \"auto\" (AWS detection), \"aws\", \"none\")",
+		    provider_names[prov]);
 	else
 		cr_strlcpy(cfg->cloud.provider, provider_names[prov], sizeof(cfg->cloud.provider));
 	r |= get_enum(v, cloud, "source_dest_check", "/cloud", sdc_names, &sdc);
