@@ -331,8 +331,9 @@ aws_apply(struct prov_ctx *ctx, const struct prov_options *opts,
 		if (!in_plan(plan, json_object_array_get_idx(a, i)))
 			json_object_array_del_idx(a, i, 1);
 out:
-	log_info("aws: apply made %u API calls (%u mutating)", ctx->ec2.calls - calls0,
-	    ctx->ec2.mutating_calls - mut0);
+	if (ctx->ec2.calls != calls0)
+		log_info("aws: apply made %u API calls (%u mutating)", ctx->ec2.calls - calls0,
+		    ctx->ec2.mutating_calls - mut0);
 	return r;
 }
 

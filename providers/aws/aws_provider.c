@@ -360,6 +360,13 @@ aws_plan(struct prov_ctx *ctx, const struct prov_options *opts,
 		goto out;
 	}
 	ctx->observed_sdc = mine.v[0].source_dest_check;
+	/* Record the original before apply can change it: the agent saves the
+	 * state between plan and apply, so a crash right after the
+	 * ModifyNetworkInterfaceAttribute call cannot lose it. */
+	if (opts->disable_source_dest_check && ctx->observed_sdc >= 0 &&
+	    !json_object_object_get_ex(state, "source_dest_check_original", NULL))
+		json_object_object_add(state, "source_dest_check_original",
+		    json_object_new_boolean(ctx->observed_sdc));
 	cr_strlcpy(ctx->observed_group, mine.v[0].has_ha_tag ? mine.v[0].ha_group : "",
 	    sizeof(ctx->observed_group));
 	if ((r = aws_state_owned(state, ctx->id.nic, &owned, &n_owned)) < 0 ||

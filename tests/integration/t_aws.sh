@@ -176,4 +176,39 @@ check_eq "foreign route still there" eni-other "$(route_target rtb-hq 172.16.0.0
 check_eq "igw route still there" igw-hq "$(route_target rtb-hq 0.0.0.0/0)"
 check_eq "source/dest check restored" true "$(sdc)"
 check_eq "no host table left" "" "$(nsx conn nft list tables | grep cloudroute)"
+
+# Crash safety: kill -9 exactly between a cloud change and the state write
+# (the fake carries the call out, then holds the answer for 4 s), then
+# restart; the result converges and teardown still knows what was ours and
+# that the check was on before cloudroute.
+crash_after() { # action, condition that shows the change happened
+	local action=$1 pid; shift
+	ctl POST /fault "{\"kind\":\"slow\",\"delay_ms\":4000,\"count\":1,\"apply\":true,\"actions\":[\"$action\"]}" >/dev/null
+	# ip netns exec and env exec into cloudroute: one pid throughout.
+	ip netns exec "$(ns conn)" env CLOUDROUTE_CA_BUNDLE="$CLOUDROUTE_CA_BUNDLE" \
+		CLOUDROUTE_AWS_API_URL="$CLOUDROUTE_AWS_API_URL" \
+		CLOUDROUTE_AWS_METADATA_URL="$CLOUDROUTE_AWS_METADATA_URL" \
+		"$CLOUDROUTE" -c "$CFG" run >/dev/null 2>&1 &
+	pid=$!
+	wait_for 10 "$@"
+	kill -9 $pid
+	wait $pid 2>/dev/null
+	ctl POST /faults/clear >/dev/null
+}
+sdc_is() { [ "$(sdc)" = "$1" ]; }
+check_eq "check is on again before the crash tests" true "$(sdc)"
+crash_after ModifyNetworkInterfaceAttribute sdc_is false
+check_eq "crash 1: the check went off, the agent died before saving" false "$(sdc)"
+crash_after CreateRoute route_is rtb-hq 100.96.0.0/11 eni-hq
+check "apply after the crashes" CR apply
+check_eq "converged: overlay routed to us" eni-hq "$(route_target rtb-hq 100.96.0.0/11)"
+check_eq "converged: peer site routed to us" eni-hq "$(route_target rtb-hq 192.168.0.0/22)"
+check_eq "converged: check off" false "$(sdc)"
+ctl POST /reset >/dev/null
+CR apply >/dev/null 2>&1
+check_eq "converged: a further apply changes nothing" 0 "$(mutations)"
+check "teardown after the crashes" CR teardown
+check_eq "crashes lost no route: overlay removed" none "$(route_target rtb-hq 100.96.0.0/11)"
+check_eq "crashes lost no route: peer removed" none "$(route_target rtb-hq 192.168.0.0/22)"
+check_eq "crashes lost no original: check back on" true "$(sdc)"
 finish
