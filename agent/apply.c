@@ -90,11 +90,11 @@ do_nft(struct state *st, const struct action *a, struct buf *errs)
 		return r;
 	}
 	nft = state_obj(st, "nft", 1);
-	host_sha256_hex(a->blob, h);
+	cr_sha256_hex(a->blob, strlen(a->blob), h);
 	state_set_str(nft, "rendered", h);
 	buf_init(&live, 4 * 1024 * 1024);
 	if (nc_nft_list(&live) == 0) {
-		host_sha256_hex(live.data, h);
+		cr_sha256_hex(live.data, live.len, h);
 		state_set_str(nft, "listed", h);
 	}
 	buf_free(&live);

@@ -102,19 +102,19 @@ cloud_apply(struct cloud_session *cs, struct state *st, const struct plan *p,
 
 	if (!cs->active || !p->cloud_planned)
 		return 0;
-	/* What plan recorded (originals) reaches the disk before any change.
+	/* What plan recorded (originals) reaches the disk before any change
+	 * (without changes the caller's save at the end of the pass suffices).
 	 * apply runs even without mutations: it records the routes that are
 	 * already ours (a crash after a create, before the state was saved). */
 	cst = state_obj(st, "cloud", 1);
-	if ((r = state_save(st)) < 0) {
+	if (prov_plan_mutations(&p->cloud) > 0 && (r = state_save(st)) < 0) {
 		buf_printf(errs, "cloud: cannot save the state before changing the cloud\n");
 		return r;
 	}
 	r = cs->ops->apply(cs->ctx, &cs->opts, &p->cloud, cst);
 	if (r < 0)
 		buf_printf(errs, "cloud %s: %s\n", cs->ops->name, prov_last_error());
-	state_save(st);
-	return r;
+	return r;                       /* the caller saves the state (also on failure) */
 }
 
 int

@@ -26,6 +26,7 @@ void cloud_desired(const struct config *cfg, struct prefix_set *out);
  * in errs.  cs must be closed with cloud_close. */
 int cloud_plan(const struct config *cfg, struct state *st, struct plan *p,
     struct cloud_session *cs, struct buf *errs);
+/* Saves the state before changing the cloud; the caller saves it after. */
 int cloud_apply(struct cloud_session *cs, struct state *st, const struct plan *p,
     struct buf *errs);
 /* Removal of what the state records as ours (provider from the state, or

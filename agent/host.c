@@ -15,8 +15,6 @@
 #include <string.h>
 #include <unistd.h>
 
-#include <openssl/evp.h>
-
 #include "agent/host.h"
 #include "netcfg/netcfg.h"
 
@@ -227,17 +225,6 @@ plan_sysctls(const struct config *cfg, struct state *st, struct plan *p)
 	return 0;
 }
 
-void
-host_sha256_hex(const char *s, char out[65])
-{
-	unsigned char md[32];
-	unsigned int mdlen = 0, i;
-
-	EVP_Digest(s, strlen(s), md, &mdlen, EVP_sha256(), NULL);
-	for (i = 0; i < 32; i++)
-		snprintf(out + 2 * i, 3, "%02x", md[i]);
-}
-
 static int
 plan_nft(const struct config *cfg, struct state *st, struct plan *p)
 {
@@ -283,7 +270,7 @@ plan_nft(const struct config *cfg, struct state *st, struct plan *p)
 		log_warnx("cannot render the nftables table: %s", strerror(-r));
 		goto out;
 	}
-	host_sha256_hex(want.data, hw);
+	cr_sha256_hex(want.data, want.len, hw);
 	r = nc_nft_list(&live);
 	sr = state_str(nft, "rendered");
 	sl = state_str(nft, "listed");
@@ -297,7 +284,7 @@ plan_nft(const struct config *cfg, struct state *st, struct plan *p)
 		log_warnx("cannot list nftables: %s", nc_last_error());
 		goto out;
 	} else {
-		host_sha256_hex(live.data, hl);
+		cr_sha256_hex(live.data, live.len, hl);
 		if (sr && sl && strcmp(sr, hw) == 0 && strcmp(sl, hl) == 0) {
 			r = 0;
 			goto out;

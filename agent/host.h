@@ -20,7 +20,4 @@ int host_teardown_plan(struct state *st, struct plan *p);
 int host_apply(const struct config *cfg, struct state *st, const struct plan *p,
     struct buf *errs);
 
-/* Lowercase hex SHA-256 of a string (change detection of the nft table). */
-void host_sha256_hex(const char *s, char out[65]);
-
 #endif

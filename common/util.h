@@ -54,6 +54,9 @@ int file_read_secret(const char *path, size_t max, struct buf *b);
 /* mkdir -p with mode for the created components. */
 int mkdir_p(const char *path, mode_t mode);
 
+/* Lowercase hex SHA-256 of n bytes (SigV4 hashes, change detection). 0 or -EIO. */
+int cr_sha256_hex(const void *p, size_t n, char out[65]);
+
 /* Monotonic and wall clock in milliseconds. */
 uint64_t now_ms(void);
 uint64_t wall_ms(void);

@@ -14,31 +14,6 @@
 
 #include "sigv4.h"
 
-static void
-hex(const unsigned char *p, size_t n, char *out)
-{
-	static const char digits[] = "0123456789abcdef";
-	size_t i;
-
-	for (i = 0; i < n; i++) {
-		out[2 * i] = digits[p[i] >> 4];
-		out[2 * i + 1] = digits[p[i] & 15];
-	}
-	out[2 * n] = '\0';
-}
-
-int
-prov_sha256_hex(const void *p, size_t n, char out[65])
-{
-	unsigned char md[32];
-	unsigned int mdlen = 0;
-
-	if (EVP_Digest(p, n, md, &mdlen, EVP_sha256(), NULL) != 1 || mdlen != 32)
-		return -EIO;
-	hex(md, 32, out);
-	return 0;
-}
-
 int
 prov_hmac_sha256(const void *key, size_t klen, const void *msg, size_t n,
     unsigned char out[32])

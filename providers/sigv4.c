@@ -357,9 +357,9 @@ sigv4_sign(const struct sigv4_input *in, const struct sigv4_creds *c,
 	}
 	memcpy(date, out->amz_date, 8);
 	date[8] = '\0';
-	if ((r = prov_sha256_hex(in->body ? in->body : "", in->body_len, out->payload_hash)) < 0 ||
+	if ((r = cr_sha256_hex(in->body ? in->body : "", in->body_len, out->payload_hash)) < 0 ||
 	    (r = canonical_request(in, c, out, &sh)) < 0 ||
-	    (r = prov_sha256_hex(out->canonical.data, out->canonical.len, crhash)) < 0)
+	    (r = cr_sha256_hex(out->canonical.data, out->canonical.len, crhash)) < 0)
 		goto out;
 	/* Step 2. */
 	if ((r = buf_printf(&scope, "%s/%s/%s/aws4_request", date, in->region,

@@ -67,8 +67,7 @@ void sigv4_output_free(struct sigv4_output *out);
  * '/' kept too when keep_slash. */
 int sigv4_uri_encode(struct buf *b, const char *s, size_t len, int keep_slash);
 
-/* Primitives on OpenSSL EVP. */
-int prov_sha256_hex(const void *p, size_t n, char out[65]);
+/* Primitives on OpenSSL EVP (SHA-256 hex is cr_sha256_hex in common/util.h). */
 int prov_hmac_sha256(const void *key, size_t klen, const void *msg, size_t n,
     unsigned char out[32]);
 /* Signs msg with a PEM private key (RSA PKCS#1 v1.5, SHA-256); the raw

@@ -230,7 +230,7 @@ test_primitives(void **state)
 
 	assert_int_equal(prov_hmac_sha256("Jefe", 4, "what do ya want for nothing?", 28, mac), 0);
 	assert_memory_equal(mac, tc2, 32);
-	assert_int_equal(prov_sha256_hex("abc", 3, hex), 0);
+	assert_int_equal(cr_sha256_hex("abc", 3, hex), 0);
 	assert_string_equal(hex,
 	    "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
 	buf_init(&b, 64);
