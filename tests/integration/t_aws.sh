@@ -40,6 +40,7 @@ API=$(port 'r["api"]["port"]'); IMDS=$(port 'r["imds"][0]["port"]'); CTL=$(port 
 export CLOUDROUTE_CA_BUNDLE=$TMP/ca/ca.pem CLOUDROUTE_AWS_API_URL=https://127.0.0.1:$API
 export CLOUDROUTE_AWS_METADATA_URL=http://127.0.0.1:$IMDS CLOUDROUTE_RETRY_BASE_MS=20
 unset AWS_ACCESS_KEY_ID AWS_SECRET_ACCESS_KEY AWS_SESSION_TOKEN
+# (ip netns exec passes this environment on to every cloudroute below)
 
 ctl() { nsx conn curl -sf -X "$1" "http://127.0.0.1:$CTL$2" ${3:+-d "$3"}; }
 mutations() { ctl GET /counts | python3 -c 'import json,sys; print(json.load(sys.stdin)["counts"]["mutating"])'; }
@@ -71,9 +72,7 @@ cat >"$CFG" <<JSON
   "state_dir": "$TMP/state", "sysctl_file": "$TMP/sysctl.conf", "reconcile_interval": 5
 }
 JSON
-CR() { nsx conn env CLOUDROUTE_CA_BUNDLE="$CLOUDROUTE_CA_BUNDLE" CLOUDROUTE_AWS_API_URL="$CLOUDROUTE_AWS_API_URL" \
-	CLOUDROUTE_AWS_METADATA_URL="$CLOUDROUTE_AWS_METADATA_URL" CLOUDROUTE_RETRY_BASE_MS=20 \
-	"$CLOUDROUTE" -c "$CFG" "$@"; }
+CR() { nsx conn "$CLOUDROUTE" -c "$CFG" "$@"; }
 
 CR plan >"$TMP/plan" 2>&1; rc=$?
 check_eq "plan exits 2 before apply" 2 "$rc"
@@ -105,15 +104,15 @@ CR plan >/dev/null 2>&1; check_eq "plan exits 0 after apply" 0 $?
 # foreign target becomes a conflict.
 ctl POST /mutate '{"action":"DeleteRoute","params":{"RouteTableId":"rtb-hq","DestinationCidrBlock":"192.168.0.0/22"}}' >/dev/null
 CR plan >"$TMP/plan2" 2>&1; check_eq "deleted route is drift (plan exits 2)" 2 $?
-bg conn env CLOUDROUTE_CA_BUNDLE="$CLOUDROUTE_CA_BUNDLE" CLOUDROUTE_AWS_API_URL="$CLOUDROUTE_AWS_API_URL" \
-	CLOUDROUTE_AWS_METADATA_URL="$CLOUDROUTE_AWS_METADATA_URL" "$CLOUDROUTE" -c "$CFG" run
+bg conn "$CLOUDROUTE" -c "$CFG" run
 RUNPID=$!
 route_is() { [ "$(route_target "$1" "$2")" = "$3" ]; }
 check "run restores the deleted route" wait_for 15 route_is rtb-hq 192.168.0.0/22 eni-hq
 ctl POST /mutate '{"action":"ReplaceRoute","params":{"RouteTableId":"rtb-hq","DestinationCidrBlock":"192.168.0.0/22","NetworkInterfaceId":"eni-other"}}' >/dev/null
 sleep 7
 check_eq "a route moved to a foreign target is left alone" eni-other "$(route_target rtb-hq 192.168.0.0/22)"
-check "status shows the conflict" sh -c "ip netns exec $(ns conn) env CLOUDROUTE_CA_BUNDLE=$CLOUDROUTE_CA_BUNDLE CLOUDROUTE_AWS_API_URL=$CLOUDROUTE_AWS_API_URL CLOUDROUTE_AWS_METADATA_URL=$CLOUDROUTE_AWS_METADATA_URL $CLOUDROUTE -c $CFG status | grep -q '! cloud conflict rtb-hq 192.168.0.0/22 -> eni-other'"
+CR status >"$TMP/status" 2>&1
+check "status shows the conflict" grep -q '! cloud conflict rtb-hq 192.168.0.0/22 -> eni-other' "$TMP/status"
 kill -TERM $RUNPID; wait $RUNPID
 ctl POST /mutate '{"action":"ReplaceRoute","params":{"RouteTableId":"rtb-hq","DestinationCidrBlock":"192.168.0.0/22","NetworkInterfaceId":"eni-hq"}}' >/dev/null
 
@@ -154,8 +153,7 @@ check "apply after the permission is granted" CR apply
 # A link or address change repairs the host at once without cloud API calls
 # (containers coming and going must not cost EC2 quota).
 sed 's/"reconcile_interval": 5/"reconcile_interval": 3600/' "$CFG" >"$TMP/slow.json"
-bg conn env CLOUDROUTE_CA_BUNDLE="$CLOUDROUTE_CA_BUNDLE" CLOUDROUTE_AWS_API_URL="$CLOUDROUTE_AWS_API_URL" \
-	CLOUDROUTE_AWS_METADATA_URL="$CLOUDROUTE_AWS_METADATA_URL" "$CLOUDROUTE" -c "$TMP/slow.json" run
+bg conn "$CLOUDROUTE" -c "$TMP/slow.json" run
 RUNPID=$!
 sleep 2
 ctl POST /reset >/dev/null
@@ -184,11 +182,8 @@ check_eq "no host table left" "" "$(nsx conn nft list tables | grep cloudroute)"
 crash_after() { # action, condition that shows the change happened
 	local action=$1 pid; shift
 	ctl POST /fault "{\"kind\":\"slow\",\"delay_ms\":4000,\"count\":1,\"apply\":true,\"actions\":[\"$action\"]}" >/dev/null
-	# ip netns exec and env exec into cloudroute: one pid throughout.
-	ip netns exec "$(ns conn)" env CLOUDROUTE_CA_BUNDLE="$CLOUDROUTE_CA_BUNDLE" \
-		CLOUDROUTE_AWS_API_URL="$CLOUDROUTE_AWS_API_URL" \
-		CLOUDROUTE_AWS_METADATA_URL="$CLOUDROUTE_AWS_METADATA_URL" \
-		"$CLOUDROUTE" -c "$CFG" run >/dev/null 2>&1 &
+	# ip netns exec execs into cloudroute: one pid throughout.
+	ip netns exec "$(ns conn)" "$CLOUDROUTE" -c "$CFG" run >/dev/null 2>&1 &
 	pid=$!
 	wait_for 10 "$@"
 	kill -9 $pid
