@@ -37,6 +37,8 @@ fill_opts(const struct config *cfg, struct cloud_session *cs)
 {
 	memset(&cs->opts, 0, sizeof(cs->opts));
 	cs->opts.disable_source_dest_check = cfg->cloud.disable_source_dest_check;
+	cs->opts.tables = cfg->cloud.route_tables_network ? PROV_TABLES_NETWORK :
+	    cfg->cloud.route_tables != NULL ? PROV_TABLES_LIST : PROV_TABLES_AUTO;
 	cs->opts.route_tables = (const char *const *)cfg->cloud.route_tables;
 	cs->opts.n_route_tables = cfg->cloud.n_route_tables;
 	prefix_set_free(&cs->desired);
@@ -134,7 +136,8 @@ cloud_teardown(const struct config *cfg, struct state *st, int dry_run,
 		return r < 0 ? r : 0;
 	cst = state_obj(st, "cloud", 1);
 	prov_plan_free(&p->cloud);
-	r = cs->ops->teardown(cs->ctx, cst, dry_run, &p->cloud);
+	memset(&cs->opts, 0, sizeof(cs->opts));
+	r = cs->ops->teardown(cs->ctx, &cs->opts, cst, dry_run, &p->cloud);
 	p->cloud_planned = 1;
 	if (r < 0)
 		buf_printf(errs, "cloud %s: %s\n", cs->ops->name, prov_last_error());
@@ -148,6 +151,7 @@ cloud_close(struct cloud_session *cs)
 {
 	if (cs->active && cs->ops->close)
 		cs->ops->close(cs->ctx);
+	prov_identity_free(&cs->id);
 	prefix_set_free(&cs->desired);
 	memset(cs, 0, sizeof(*cs));
 }

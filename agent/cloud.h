@@ -12,7 +12,7 @@
 
 struct cloud_session {
 	const struct prov_ops *ops;
-	struct prov_ctx *ctx;
+	void *ctx;                      /* the provider's own context */
 	struct prov_identity id;
 	struct prov_options opts;
 	struct prefix_set desired;

@@ -18,6 +18,7 @@
 #include "agent/jsonpos.h"
 #include "dataplane/noise.h"
 #include "netcfg/netcfg.h"
+#include "providers/provider.h"
 
 #define CFG_MAX_SIZE   (1024 * 1024)
 #define CFG_MAX_ERRORS 10
@@ -341,7 +342,8 @@ static const char *const cloud_keys[] = { "provider", "source_dest_check", "rout
 static const char *const rp_names[] = { "off", "loose", "leave", NULL };
 static const char *const mode_names[] = { "userspace", "external", NULL };
 static const char *const proto_names[] = { "tcp", "udp", NULL };
-static const char *const provider_names[] = { "auto", "aws", "azure", "gcp", "oci", "none", NULL };
+static const char *const provider_names[] = { "auto", "aws", "azure", "gcp", "oci", "openstack",
+    "none", NULL };
 static const char *const sdc_names[] = { "leave", "disable", NULL };
 static const char *const takeover_names[] = { "never", "blackhole", "group", NULL };
 
@@ -564,7 +566,12 @@ parse_route_tables(struct vctx *v, struct json_object *cloud, struct config *cfg
 	if (json_object_get_type(o) == json_type_string) {
 		if (strcmp(json_object_get_string(o), "auto") == 0)
 			return 0;
-		return verr(v, sub, 0, "cloud.route_tables: expected \"auto\" or a list of route table ids");
+		if (strcmp(json_object_get_string(o), "network") == 0) {
+			cfg->cloud.route_tables_network = 1;
+			return 0;
+		}
+		return verr(v, sub, 0, "cloud.route_tables: expected \"auto\", \"network\" or a "
+		    "list of route table ids");
 	}
 	if (want_type(v, o, sub, json_type_array, "\"auto\" or an array of ids") < 0)
 		return -EINVAL;
@@ -600,11 +607,10 @@ parse_cloud(struct vctx *v, struct json_object *cloud, struct config *cfg)
 	r |= check_keys(v, cloud, "/cloud", cloud_keys);
 	if (get_enum(v, cloud, "provider", "/cloud", provider_names, &prov) < 0)
 		r = -1;
-	else if (strcmp(provider_names[prov], "azure") == 0 ||
-	    strcmp(provider_names[prov], "gcp") == 0 || strcmp(provider_names[prov], "oci") == 0)
+	else if (strcmp(provider_names[prov], "auto") != 0 &&
+	    strcmp(provider_names[prov], "none") != 0 && !prov_supported(provider_names[prov]))
 		r |= verr(v, "/cloud/provider", 0, "cloud.provider: \"%s\" is not supported by "
-		    "this version yet (supported: \"auto\" (AWS detection), \"aws\", \"none\")",
-		    provider_names[prov]);
+		    "this build (supported: %s)", provider_names[prov], prov_supported_list());
 	else
 		cr_strlcpy(cfg->cloud.provider, provider_names[prov], sizeof(cfg->cloud.provider));
 	r |= get_enum(v, cloud, "source_dest_check", "/cloud", sdc_names, &sdc);

@@ -67,7 +67,8 @@ struct config {
 	struct {
 		char provider[16];              /* auto aws azure gcp oci none */
 		int disable_source_dest_check;
-		char **route_tables;            /* NULL = auto */
+		char **route_tables;            /* NULL = auto or network */
+		int route_tables_network;       /* "network": every table serving a subnet */
 		size_t n_route_tables;
 		int routes_auto;
 		struct prefix_set routes;

@@ -152,7 +152,8 @@ config_dump(const struct config *cfg, FILE *out)
 			json_object_array_add(a, json_object_new_string(cfg->cloud.route_tables[i]));
 		json_object_object_add(cloud, "route_tables", a);
 	} else {
-		json_object_object_add(cloud, "route_tables", json_object_new_string("auto"));
+		json_object_object_add(cloud, "route_tables", json_object_new_string(
+		    cfg->cloud.route_tables_network ? "network" : "auto"));
 	}
 	if (cfg->cloud.routes_auto)
 		json_object_object_add(cloud, "routes", json_object_new_string("auto"));

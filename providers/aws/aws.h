@@ -42,6 +42,7 @@ struct aws_route_table {
 	char id[AWS_ID_LEN];
 	char vpc[AWS_ID_LEN];
 	int main;                         /* an association with main=true */
+	unsigned int n_subnets;           /* explicit subnet associations */
 	struct aws_route *routes;
 	size_t n, cap;
 };
@@ -63,6 +64,17 @@ struct aws_eni {
 	char ha_group[256];
 };
 
+struct aws_instance {                /* DescribeInstances, what HA needs */
+	char id[AWS_ID_LEN];
+	char state[32];                   /* pending running stopping stopped ... */
+};
+
+struct aws_instance_list {
+	struct aws_instance *v;
+	size_t n, cap;
+	char next_token[1024];
+};
+
 struct aws_eni_list {
 	struct aws_eni *v;
 	size_t n, cap;
@@ -82,6 +94,8 @@ struct aws_error {
  */
 int aws_xml_route_tables(const char *xml, size_t len, struct aws_rt_list *out);
 int aws_xml_enis(const char *xml, size_t len, struct aws_eni_list *out);
+int aws_xml_instances(const char *xml, size_t len, struct aws_instance_list *out);
+void aws_instance_list_free(struct aws_instance_list *l);
 /* <Response><Errors><Error><Code>: the first error. */
 int aws_xml_error(const char *xml, size_t len, struct aws_error *out);
 /* <XxxResponse><return>true</return>: 0, -EBADMSG, or -EIO for "false". */
@@ -107,6 +121,11 @@ struct aws_plan_input {
 	const struct prefix_set *desired;
 	const struct aws_eni *others;     /* ENIs our prefixes point at now */
 	size_t n_others;
+	/* The instances of same-group peers (NULL: not read, the ENI's
+	 * attachment alone decides). */
+	const struct aws_instance *instances;
+	size_t n_instances;
+	int leader;                       /* fleet: elected leader of our site */
 	const struct aws_owned *owned;
 	size_t n_owned;
 	const char *ha_group;             /* NULL or "": no tag */
@@ -184,26 +203,41 @@ int aws_ec2_call(struct aws_ec2 *ec2, const char *action, struct aws_params *p,
 
 /* ---- the provider (aws_provider.c reads, aws_apply.c writes) ---- */
 
-struct prov_ctx {
+/* What IMDS says about this instance (EC2 ids are short and bounded). */
+struct aws_identity {
+	char instance[AWS_ID_LEN];
+	char nic[AWS_ID_LEN];
+	char private_ip[64];
+	char public_ip[64];               /* "" when the instance has none */
+	char subnet[AWS_ID_LEN];
+	char network[AWS_ID_LEN];
+	char region[64];
+	char zone[64];
+};
+
+struct aws_ctx {
 	struct aws_imds imds;
 	struct aws_ec2 ec2;
-	struct prov_identity id;
+	struct aws_identity id;
 	int observed_sdc;                 /* our ENI's check at the last plan, -1 */
 	char observed_group[256];         /* our ENI's ha-group tag at the last plan */
 };
 
 /* DescribeRouteTables for the given ids (route-table-id filter), all pages. */
-int aws_read_tables_by_id(struct prov_ctx *ctx, const char *const *ids, size_t n,
+int aws_read_tables_by_id(struct aws_ctx *ctx, const char *const *ids, size_t n,
     struct aws_rt_list *out);
 /* DescribeNetworkInterfaces for the given ids (network-interface-id filter). */
-int aws_read_enis(struct prov_ctx *ctx, const char *const *ids, size_t n,
+int aws_read_enis(struct aws_ctx *ctx, const char *const *ids, size_t n,
     struct aws_eni_list *out);
 
 /* The provider's apply and teardown (aws_apply.c). */
-int aws_apply(struct prov_ctx *ctx, const struct prov_options *opts,
+int aws_apply(struct aws_ctx *ctx, const struct prov_options *opts,
     const struct prov_plan *plan, struct json_object *state);
-int aws_teardown(struct prov_ctx *ctx, struct json_object *state, int dry_run,
+int aws_teardown(struct aws_ctx *ctx, struct json_object *state, int dry_run,
     struct prov_plan *out);
+/* DescribeInstances for the given ids (instance-id filter), all pages. */
+int aws_read_instances(struct aws_ctx *ctx, const char *const *ids, size_t n,
+    struct aws_instance_list *out);
 
 /* Routes recorded in state as ours (empty when state names another ENI). */
 int aws_state_owned(struct json_object *state, const char *eni,

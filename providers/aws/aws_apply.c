@@ -132,7 +132,7 @@ aws_state_owned(struct json_object *state, const char *eni, struct aws_owned **o
 }
 
 static void
-state_identity(struct prov_ctx *ctx, struct json_object *state)
+state_identity(struct aws_ctx *ctx, struct json_object *state)
 {
 	json_object_object_add(state, "provider", json_object_new_string("aws"));
 	json_object_object_add(state, "nic", json_object_new_string(ctx->id.nic));
@@ -142,7 +142,7 @@ state_identity(struct prov_ctx *ctx, struct json_object *state)
 /* ---- EC2 mutations ---- */
 
 static int
-mutate(struct prov_ctx *ctx, const char *action, struct aws_params *p)
+mutate(struct aws_ctx *ctx, const char *action, struct aws_params *p)
 {
 	struct buf resp;
 	int r;
@@ -156,7 +156,7 @@ mutate(struct prov_ctx *ctx, const char *action, struct aws_params *p)
 }
 
 static int
-route_call(struct prov_ctx *ctx, const char *action, const char *table,
+route_call(struct aws_ctx *ctx, const char *action, const char *table,
     const struct prefix *dst, const char *eni)
 {
 	struct aws_params p;
@@ -175,33 +175,106 @@ route_call(struct prov_ctx *ctx, const char *action, const char *table,
 	return mutate(ctx, action, &p);
 }
 
-/* After RouteAlreadyExists: 0 when the route is ours, else -EEXIST. */
+/*
+ * Reads one route as EC2 shows it now: its target ENI (or other target) into
+ * tgt, "" when the table has no route for dst.  EC2 has no conditional
+ * write, so a REPLACE or DELETE re-reads the route right before it: an HA
+ * peer that took the route between our plan and our write keeps it.
+ */
 static int
-route_is_ours(struct prov_ctx *ctx, const char *table, const struct prefix *dst)
+route_now(struct aws_ctx *ctx, const char *table, const struct prefix *dst, char *tgt,
+    size_t len, int *blackhole)
 {
 	const char *ids[1] = { table };
+	const struct aws_route *rt;
 	struct aws_rt_list l = { 0 };
-	char d[PREFIX_STRLEN];
 	size_t i, j;
-	int r = -EEXIST;
+	int r;
 
-	if (aws_read_tables_by_id(ctx, ids, 1, &l) < 0)
+	tgt[0] = '\0';
+	*blackhole = 0;
+	if ((r = aws_read_tables_by_id(ctx, ids, 1, &l)) < 0)
 		goto out;
-	for (i = 0; i < l.n; i++)
-		for (j = 0; j < l.v[i].n; j++)
-			if (l.v[i].routes[j].has_dst && prefix_equal(&l.v[i].routes[j].dst, dst) &&
-			    strcmp(l.v[i].routes[j].eni, ctx->id.nic) == 0)
-				r = 0;
-	if (r < 0)
-		prov_set_error("route %s in %s appeared concurrently and is not ours: left alone",
-		    prefix_fmt(dst, d, sizeof(d)), table);
+	for (i = 0; i < l.n; i++) {
+		for (j = 0; j < l.v[i].n; j++) {
+			rt = &l.v[i].routes[j];
+			if (!rt->has_dst || !prefix_equal(&rt->dst, dst))
+				continue;
+			cr_strlcpy(tgt, rt->eni[0] ? rt->eni : rt->instance[0] ? rt->instance :
+			    rt->gateway[0] ? rt->gateway : rt->other[0] ? rt->other : "?", len);
+			*blackhole = rt->blackhole;
+		}
+	}
 out:
 	aws_rt_list_free(&l);
 	return r;
 }
 
+/* After RouteAlreadyExists: 0 when the route is ours, else -EEXIST. */
 static int
-set_sdc(struct prov_ctx *ctx, const char *eni, int on)
+route_is_ours(struct aws_ctx *ctx, const char *table, const struct prefix *dst)
+{
+	char d[PREFIX_STRLEN], tgt[AWS_ID_LEN];
+	int r, bh;
+
+	if ((r = route_now(ctx, table, dst, tgt, sizeof(tgt), &bh)) < 0)
+		return -EEXIST;
+	if (strcmp(tgt, ctx->id.nic) == 0)
+		return 0;
+	prov_set_error("route %s in %s appeared concurrently and is not ours: left alone",
+	    prefix_fmt(dst, d, sizeof(d)), table);
+	return -EEXIST;
+}
+
+/* REPLACE: only while the route still points where the plan saw it. */
+static int
+do_replace(struct aws_ctx *ctx, const struct prov_change *c, int *ours)
+{
+	char d[PREFIX_STRLEN], tgt[AWS_ID_LEN];
+	int r, bh;
+
+	*ours = 1;
+	if ((r = route_now(ctx, c->table, &c->dst, tgt, sizeof(tgt), &bh)) < 0)
+		return r;
+	if (tgt[0] == '\0')            /* vanished meanwhile: create it */
+		return route_call(ctx, "CreateRoute", c->table, &c->dst, ctx->id.nic);
+	if (strcmp(tgt, ctx->id.nic) == 0)
+		return 0;
+	if (c->handle != NULL && strcmp(tgt, c->handle) != 0) {
+		log_warnx("aws: route %s in %s now points at %s (was %s): another connector "
+		    "took it, left alone", prefix_fmt(&c->dst, d, sizeof(d)), c->table, tgt,
+		    c->handle);
+		*ours = 0;
+		return 0;
+	}
+	r = route_call(ctx, "ReplaceRoute", c->table, &c->dst, ctx->id.nic);
+	if (r == -ENOENT)
+		r = route_call(ctx, "CreateRoute", c->table, &c->dst, ctx->id.nic);
+	return r;
+}
+
+/* DELETE: only while the route still points at our ENI. */
+static int
+do_delete(struct aws_ctx *ctx, const struct prov_change *c)
+{
+	char d[PREFIX_STRLEN], tgt[AWS_ID_LEN];
+	int r, bh;
+
+	if ((r = route_now(ctx, c->table, &c->dst, tgt, sizeof(tgt), &bh)) < 0)
+		return r;
+	if (tgt[0] == '\0')
+		return 0;
+	if (strcmp(tgt, ctx->id.nic) != 0) {
+		log_info("aws: route %s in %s now points at %s: no longer ours, left alone",
+		    prefix_fmt(&c->dst, d, sizeof(d)), c->table, tgt);
+		return 0;
+	}
+	r = route_call(ctx, "DeleteRoute", c->table, &c->dst, NULL);
+	return r == -ENOENT ? 0 : r;
+}
+
+static int
+set_sdc(struct aws_ctx *ctx, const char *eni, int on)
 {
 	struct aws_params p;
 	int r;
@@ -216,7 +289,7 @@ set_sdc(struct prov_ctx *ctx, const char *eni, int on)
 }
 
 static int
-tag_call(struct prov_ctx *ctx, const char *action, const char *eni, const char *value)
+tag_call(struct aws_ctx *ctx, const char *action, const char *eni, const char *value)
 {
 	struct aws_params p;
 	int r;
@@ -233,7 +306,7 @@ tag_call(struct prov_ctx *ctx, const char *action, const char *eni, const char *
 
 /* Performs one change and records it in state.  0 or -errno. */
 static int
-exec_change(struct prov_ctx *ctx, const struct prov_options *opts,
+exec_change(struct aws_ctx *ctx, const struct prov_options *opts,
     const struct prov_change *c, struct json_object *state)
 {
 	int r = 0;
@@ -264,22 +337,21 @@ exec_change(struct prov_ctx *ctx, const struct prov_options *opts,
 		if (r == -EEXIST)
 			r = route_is_ours(ctx, c->table, &c->dst);
 		break;
-	case PROV_REPLACE:
-		r = route_call(ctx, "ReplaceRoute", c->table, &c->dst, ctx->id.nic);
-		if (r == -ENOENT)        /* vanished meanwhile: create it */
-			r = route_call(ctx, "CreateRoute", c->table, &c->dst, ctx->id.nic);
+	case PROV_REPLACE: {
+		int ours;
+
+		if ((r = do_replace(ctx, c, &ours)) == 0 && !ours)
+			return 0;
 		break;
+	}
 	case PROV_DELETE:
 		if (c->dst.family == 0) {
 			if ((r = tag_call(ctx, "DeleteTags", c->target, NULL)) == 0)
 				json_object_object_del(state, "tagged");
 			return r;
 		}
-		r = route_call(ctx, "DeleteRoute", c->table, &c->dst, NULL);
-		if (r == 0 || r == -ENOENT) {
+		if ((r = do_delete(ctx, c)) == 0)
 			state_route_del(state, c->table, &c->dst);
-			r = 0;
-		}
 		return r;
 	}
 	if (r == 0)
@@ -303,7 +375,7 @@ in_plan(const struct prov_plan *plan, struct json_object *e)
 }
 
 int
-aws_apply(struct prov_ctx *ctx, const struct prov_options *opts,
+aws_apply(struct aws_ctx *ctx, const struct prov_options *opts,
     const struct prov_plan *plan, struct json_object *state)
 {
 	struct json_object *a;
@@ -339,14 +411,14 @@ out:
 
 /* Plans the removal of what state records as ours. */
 static int
-teardown_plan(struct prov_ctx *ctx, struct json_object *state, const char *nic,
+teardown_plan(struct aws_ctx *ctx, struct json_object *state, const char *nic,
     struct prov_plan *out)
 {
 	struct aws_eni_list enis = { 0 };
 	struct aws_rt_list tables = { 0 };
 	struct aws_owned *owned = NULL;
 	struct aws_plan_input in;
-	struct prov_change c;
+	char note[160];
 	const char **ids = NULL;
 	size_t n_owned = 0, n = 0, i;
 	int r;
@@ -368,21 +440,14 @@ teardown_plan(struct prov_ctx *ctx, struct json_object *state, const char *nic,
 	if ((r = aws_read_tables_by_id(ctx, ids, n, &tables)) < 0 ||
 	    (r = aws_read_enis(ctx, &nic, 1, &enis)) < 0)
 		goto out;
-	memset(&c, 0, sizeof(c));
-	cr_strlcpy(c.target, nic, sizeof(c.target));
 	if (enis.n == 1 && state_bool(state, "source_dest_check_original", 0) &&
-	    enis.v[0].source_dest_check == 0) {
-		c.action = PROV_FORWARDING_RESTORE;
-		cr_strlcpy(c.note, "(source/dest check off -> on, as before cloudroute)",
-		    sizeof(c.note));
-		if ((r = prov_plan_add(out, &c)) < 0)
-			goto out;
-	}
+	    enis.v[0].source_dest_check == 0 &&
+	    (r = prov_plan_addv(out, PROV_FORWARDING_RESTORE, NULL, NULL, nic, NULL,
+	    "(source/dest check off -> on, as before cloudroute)")) < 0)
+		goto out;
 	if (enis.n == 1 && state_bool(state, "tagged", 0) && enis.v[0].has_ha_tag) {
-		c.action = PROV_DELETE;
-		snprintf(c.note, sizeof(c.note), "(%s=%.100s)", AWS_HA_TAG_KEY,
-		    enis.v[0].ha_group);
-		if ((r = prov_plan_add(out, &c)) < 0)
+		snprintf(note, sizeof(note), "(%s=%.100s)", AWS_HA_TAG_KEY, enis.v[0].ha_group);
+		if ((r = prov_plan_addv(out, PROV_DELETE, NULL, NULL, nic, NULL, note)) < 0)
 			goto out;
 	}
 	/* Every recorded route counts as "no longer desired". */
@@ -402,7 +467,7 @@ out:
 }
 
 int
-aws_teardown(struct prov_ctx *ctx, struct json_object *state, int dry_run,
+aws_teardown(struct aws_ctx *ctx, struct json_object *state, int dry_run,
     struct prov_plan *out)
 {
 	const char *nic = state_str(state, "nic");

@@ -9,7 +9,10 @@
  *   blackhole                             REPLACE if takeover >= blackhole
  *   -> ENI tagged with our ha_group       REPLACE if takeover == group and that
  *                                         peer is not alive (ENI not in use by
- *                                         an instance); an alive peer keeps it
+ *                                         an instance, or its instance not
+ *                                         "running"), or if we are the site's
+ *                                         elected leader (fleet); an alive
+ *                                         peer keeps it
  *                                         (KEEP, "held by"): two running
  *                                         connectors would otherwise take the
  *                                         route from each other on every pass
@@ -61,17 +64,51 @@ static int
 add(struct prov_plan *out, enum prov_action a, const char *table,
     const struct prefix *dst, const char *target, const char *note)
 {
-	struct prov_change c;
+	return prov_plan_addv(out, a, table, dst, target, NULL, note);
+}
 
-	memset(&c, 0, sizeof(c));
-	c.action = a;
-	if (table != NULL)
-		cr_strlcpy(c.table, table, sizeof(c.table));
-	if (dst != NULL)
-		c.dst = *dst;
-	cr_strlcpy(c.target, target, sizeof(c.target));
-	cr_strlcpy(c.note, note, sizeof(c.note));
-	return prov_plan_add(out, &c);
+/* REPLACE carries what the route pointed at when planned as its handle:
+ * apply re-reads the route and replaces it only if that is still so. */
+static int
+add_replace(struct prov_plan *out, const char *table, const struct prefix *dst,
+    const char *eni, const char *was, const char *note)
+{
+	return prov_plan_addv(out, PROV_REPLACE, table, dst, eni, was, note);
+}
+
+static const struct aws_instance *
+find_instance(const struct aws_plan_input *in, const char *id)
+{
+	size_t i;
+
+	for (i = 0; i < in->n_instances; i++)
+		if (strcmp(in->instances[i].id, id) == 0)
+			return &in->instances[i];
+	return NULL;
+}
+
+/*
+ * Is the connector behind a peer ENI alive?  Its ENI must be attached to an
+ * instance, and when the instances were read (DescribeInstances), that
+ * instance must be "running": a stopped, stopping or crashed instance keeps
+ * its ENI attached, so the attachment alone proves nothing.
+ */
+static int
+peer_alive(const struct aws_plan_input *in, const struct aws_eni *peer, const char **why)
+{
+	const struct aws_instance *inst;
+
+	*why = peer->status;
+	if (!peer->instance[0] || strcmp(peer->status, "in-use") != 0)
+		return 0;
+	if (in->instances == NULL)
+		return 1;
+	if ((inst = find_instance(in, peer->instance)) == NULL) {
+		*why = "instance gone";
+		return 0;
+	}
+	*why = inst->state;
+	return strcmp(inst->state, "running") == 0;
 }
 
 /* Decides one desired prefix in one table. */
@@ -81,6 +118,7 @@ plan_prefix(const struct aws_plan_input *in, const struct aws_route_table *t,
 {
 	const struct aws_route *m = NULL, *rt;
 	const struct aws_eni *peer;
+	const char *why = "";
 	char note[160];
 	size_t i;
 
@@ -109,21 +147,25 @@ plan_prefix(const struct aws_plan_input *in, const struct aws_route_table *t,
 			    "(blackhole, takeover is \"never\": left alone)");
 		snprintf(note, sizeof(note), "(takeover of blackhole route -> %.64s)",
 		    route_target(m));
-		return add(out, PROV_REPLACE, t->id, want, in->eni, note);
+		return add_replace(out, t->id, want, in->eni, route_target(m), note);
 	}
 	peer = m->eni[0] ? find_eni(in, m->eni) : NULL;
 	if (peer != NULL && peer->has_ha_tag && in->ha_group != NULL &&
 	    in->ha_group[0] && strcmp(peer->ha_group, in->ha_group) == 0) {
-		if (in->takeover == PROV_TAKEOVER_GROUP && peer->instance[0] &&
-		    strcmp(peer->status, "in-use") == 0) {
+		if (in->leader) {
+			snprintf(note, sizeof(note), "(elected leader of %.40s: takeover from "
+			    "%.40s)", in->ha_group, m->eni);
+			return add_replace(out, t->id, want, in->eni, m->eni, note);
+		}
+		if (in->takeover == PROV_TAKEOVER_GROUP && peer_alive(in, peer, &why)) {
 			snprintf(note, sizeof(note), "(held by ha-group %.40s peer on %.40s; "
 			    "taken over when it fails)", in->ha_group, peer->instance);
 			return add(out, PROV_KEEP, t->id, want, m->eni, note);
 		}
 		if (in->takeover == PROV_TAKEOVER_GROUP) {
 			snprintf(note, sizeof(note), "(takeover from ha-group %.40s peer %.40s%s%.20s)",
-			    in->ha_group, m->eni, peer->status[0] ? ", " : "", peer->status);
-			return add(out, PROV_REPLACE, t->id, want, in->eni, note);
+			    in->ha_group, m->eni, why[0] ? ", " : "", why);
+			return add_replace(out, t->id, want, in->eni, m->eni, note);
 		}
 		snprintf(note, sizeof(note), "(ha-group %.40s peer, takeover is not \"group\": "
 		    "left alone)", in->ha_group);

@@ -20,19 +20,19 @@
 #define MAX_PAGES 100
 
 static int
-aws_detect(void)
+aws_detect(long timeout_ms)
 {
 	struct aws_imds m;
 	int r;
 
-	aws_imds_init(&m, 1000);
+	aws_imds_init(&m, timeout_ms);
 	r = aws_imds_token(&m);
 	aws_imds_wipe(&m);
 	return r == 0 ? 1 : 0;
 }
 
 static int
-md(struct prov_ctx *ctx, const char *path, char *dst, size_t len)
+md(struct aws_ctx *ctx, const char *path, char *dst, size_t len)
 {
 	struct buf b;
 	int r;
@@ -50,14 +50,22 @@ out:
 	return r;
 }
 
-static int
-identify(struct prov_ctx *ctx)
+/* Optional metadata: absent (404) is not an error. */
+static void
+md_opt(struct aws_ctx *ctx, const char *path, char *dst, size_t len)
 {
-	struct prov_identity *id = &ctx->id;
+	if (md(ctx, path, dst, len) < 0)
+		dst[0] = '\0';
+	prov_clear_error();
+}
+
+static int
+identify(struct aws_ctx *ctx)
+{
+	struct aws_identity *id = &ctx->id;
 	char mac[64], p[256];
 	int r;
 
-	cr_strlcpy(id->provider, "aws", sizeof(id->provider));
 	if ((r = md(ctx, "meta-data/instance-id", id->instance, sizeof(id->instance))) < 0 ||
 	    (r = md(ctx, "meta-data/placement/region", id->region, sizeof(id->region))) < 0 ||
 	    (r = md(ctx, "meta-data/mac", mac, sizeof(mac))) < 0)
@@ -70,11 +78,27 @@ identify(struct prov_ctx *ctx)
 	    (r = md(ctx, MACPATH("local-ipv4s"), id->private_ip, sizeof(id->private_ip))) < 0)
 		return r;
 #undef MACPATH
+	md_opt(ctx, "meta-data/public-ipv4", id->public_ip, sizeof(id->public_ip));
+	md_opt(ctx, "meta-data/placement/availability-zone", id->zone, sizeof(id->zone));
 	return 0;
 }
 
 static int
-endpoint(struct prov_ctx *ctx)
+export_identity(const struct aws_identity *a, struct prov_identity *id)
+{
+	struct prov_identity t = {
+		.provider = "aws", .instance = (char *)a->instance, .nic = (char *)a->nic,
+		.private_ip = (char *)a->private_ip,
+		.public_ip = a->public_ip[0] ? (char *)a->public_ip : NULL,
+		.subnet = (char *)a->subnet, .network = (char *)a->network,
+		.region = (char *)a->region, .zone = a->zone[0] ? (char *)a->zone : NULL,
+	};
+
+	return prov_identity_copy(id, &t);
+}
+
+static int
+endpoint(struct aws_ctx *ctx)
 {
 	const char *s = getenv("CLOUDROUTE_AWS_API_URL");
 	struct aws_ec2 *e = &ctx->ec2;
@@ -95,12 +119,12 @@ endpoint(struct prov_ctx *ctx)
 	return r;
 }
 
-static void aws_close(struct prov_ctx *ctx);
+static void aws_close(void *vctx);
 
 static int
-aws_open(struct prov_ctx **out, struct prov_identity *id)
+aws_open(void **out, struct prov_identity *id)
 {
-	struct prov_ctx *ctx;
+	struct aws_ctx *ctx;
 	int r;
 
 	*out = NULL;
@@ -114,8 +138,8 @@ aws_open(struct prov_ctx **out, struct prov_identity *id)
 	ctx->ec2.imds = &ctx->imds;
 	if ((r = endpoint(ctx)) < 0 || (r = aws_creds_load(&ctx->imds, &ctx->ec2.creds)) < 0)
 		goto out;
-	if (id != NULL)
-		*id = ctx->id;
+	if (id != NULL && (r = export_identity(&ctx->id, id)) < 0)
+		goto out;
 	*out = ctx;
 	log_debug("aws: instance %s eni %s subnet %s vpc %s region %s endpoint %s",
 	    ctx->id.instance, ctx->id.nic, ctx->id.subnet, ctx->id.network,
@@ -127,8 +151,10 @@ out:
 }
 
 static void
-aws_close(struct prov_ctx *ctx)
+aws_close(void *vctx)
 {
+	struct aws_ctx *ctx = vctx;
+
 	if (ctx == NULL)
 		return;
 	aws_imds_wipe(&ctx->imds);
@@ -161,9 +187,11 @@ add_filters(struct aws_params *p, const struct filter *f, size_t nf, const char 
 	return token[0] ? aws_params_add(p, "NextToken", token) : 0;
 }
 
+/* One Describe* call with every page.  next_token points into the list
+ * that parse() appends to (the parser sets it from each page). */
 static int
-describe_tables(struct prov_ctx *ctx, const struct filter *f, size_t nf,
-    struct aws_rt_list *out)
+describe_paged(struct aws_ctx *ctx, const char *action, const struct filter *f, size_t nf,
+    int (*parse)(const char *, size_t, void *), void *list, const char *next_token)
 {
 	struct aws_params p;
 	struct buf resp;
@@ -174,23 +202,49 @@ describe_tables(struct prov_ctx *ctx, const struct filter *f, size_t nf,
 	for (page = 0; page < MAX_PAGES; page++) {
 		aws_params_init(&p);
 		if ((r = add_filters(&p, f, nf, token)) == 0 &&
-		    (r = aws_ec2_call(&ctx->ec2, "DescribeRouteTables", &p, &resp, NULL)) == 0)
-			r = aws_xml_route_tables(resp.data, resp.len, out);
+		    (r = aws_ec2_call(&ctx->ec2, action, &p, &resp, NULL)) == 0)
+			r = parse(resp.data, resp.len, list);
 		aws_params_free(&p);
-		if (r < 0 || out->next_token[0] == '\0')
+		if (r < 0 || next_token[0] == '\0')
 			break;
-		cr_strlcpy(token, out->next_token, sizeof(token));
+		cr_strlcpy(token, next_token, sizeof(token));
 	}
 	if (r == 0 && page == MAX_PAGES) {
-		prov_set_error("DescribeRouteTables: more than %d pages", MAX_PAGES);
+		prov_set_error("%s: more than %d pages", action, MAX_PAGES);
 		r = -E2BIG;
 	}
 	buf_free(&resp);
 	return r;
 }
 
+static int
+parse_tables(const char *xml, size_t len, void *l)
+{
+	return aws_xml_route_tables(xml, len, l);
+}
+
+static int
+parse_enis(const char *xml, size_t len, void *l)
+{
+	return aws_xml_enis(xml, len, l);
+}
+
+static int
+parse_instances(const char *xml, size_t len, void *l)
+{
+	return aws_xml_instances(xml, len, l);
+}
+
+static int
+describe_tables(struct aws_ctx *ctx, const struct filter *f, size_t nf,
+    struct aws_rt_list *out)
+{
+	return describe_paged(ctx, "DescribeRouteTables", f, nf, parse_tables, out,
+	    out->next_token);
+}
+
 int
-aws_read_tables_by_id(struct prov_ctx *ctx, const char *const *ids, size_t n,
+aws_read_tables_by_id(struct aws_ctx *ctx, const char *const *ids, size_t n,
     struct aws_rt_list *out)
 {
 	struct filter f = { "route-table-id", ids, n };
@@ -199,36 +253,63 @@ aws_read_tables_by_id(struct prov_ctx *ctx, const char *const *ids, size_t n,
 }
 
 int
-aws_read_enis(struct prov_ctx *ctx, const char *const *ids, size_t n,
+aws_read_enis(struct aws_ctx *ctx, const char *const *ids, size_t n,
     struct aws_eni_list *out)
 {
 	struct filter f = { "network-interface-id", ids, n };
-	struct aws_params p;
-	struct buf resp;
-	char token[1024] = "";
-	int r = 0, page;
 
-	if (n == 0)
-		return 0;
-	buf_init(&resp, HTTP_MAX_RESPONSE);
-	for (page = 0; page < MAX_PAGES; page++) {
-		aws_params_init(&p);
-		if ((r = add_filters(&p, &f, 1, token)) == 0 &&
-		    (r = aws_ec2_call(&ctx->ec2, "DescribeNetworkInterfaces", &p, &resp,
-		    NULL)) == 0)
-			r = aws_xml_enis(resp.data, resp.len, out);
-		aws_params_free(&p);
-		if (r < 0 || out->next_token[0] == '\0')
-			break;
-		cr_strlcpy(token, out->next_token, sizeof(token));
-	}
-	buf_free(&resp);
-	return r;
+	return n ? describe_paged(ctx, "DescribeNetworkInterfaces", &f, 1, parse_enis, out,
+	    out->next_token) : 0;
 }
 
-/* The tables we route in: configured ids, our subnet's, else the VPC's main. */
+int
+aws_read_instances(struct aws_ctx *ctx, const char *const *ids, size_t n,
+    struct aws_instance_list *out)
+{
+	struct filter f = { "instance-id", ids, n };
+
+	return n ? describe_paged(ctx, "DescribeInstances", &f, 1, parse_instances, out,
+	    out->next_token) : 0;
+}
+
+/* Every table of our VPC that serves a subnet: the main table (it serves
+ * every subnet without an explicit association) and each table with at
+ * least one subnet association.  Unassociated tables serve nobody. */
 static int
-target_tables(struct prov_ctx *ctx, const struct prov_options *opts,
+network_tables(struct aws_ctx *ctx, struct aws_rt_list *out)
+{
+	const char *vpc[1] = { ctx->id.network };
+	struct filter vf = { "vpc-id", vpc, 1 };
+	size_t i, k = 0;
+	int r;
+
+	if ((r = describe_tables(ctx, &vf, 1, out)) < 0)
+		return r;
+	for (i = 0; i < out->n; i++) {
+		if (out->v[i].main || out->v[i].n_subnets > 0) {
+			if (k != i) {
+				struct aws_route_table t = out->v[k];
+
+				out->v[k] = out->v[i];
+				out->v[i] = t;
+			}
+			k++;
+		}
+	}
+	for (i = k; i < out->n; i++)
+		free(out->v[i].routes);
+	out->n = k;
+	if (out->n == 0) {
+		prov_set_error("no route table serves a subnet of %s", ctx->id.network);
+		return -ENOENT;
+	}
+	return 0;
+}
+
+/* The tables we route in: configured ids, the whole VPC's, our subnet's,
+ * else the VPC's main. */
+static int
+target_tables(struct aws_ctx *ctx, const struct prov_options *opts,
     struct aws_rt_list *out)
 {
 	const char *subnet[1] = { ctx->id.subnet }, *vpc[1] = { ctx->id.network };
@@ -238,7 +319,9 @@ target_tables(struct prov_ctx *ctx, const struct prov_options *opts,
 	size_t i, j;
 	int r;
 
-	if (opts->route_tables != NULL && opts->n_route_tables > 0) {
+	if (opts->tables == PROV_TABLES_NETWORK)
+		return network_tables(ctx, out);
+	if (opts->tables == PROV_TABLES_LIST && opts->n_route_tables > 0) {
 		if ((r = aws_read_tables_by_id(ctx, opts->route_tables,
 		    opts->n_route_tables, out)) < 0)
 			return r;
@@ -279,7 +362,7 @@ has_id(const char *const *v, size_t n, const char *id)
 
 /* Tables recorded in state that are not targets: read for cleanup. */
 static int
-extra_tables(struct prov_ctx *ctx, const struct aws_owned *owned, size_t n_owned,
+extra_tables(struct aws_ctx *ctx, const struct aws_owned *owned, size_t n_owned,
     struct aws_rt_list *tables)
 {
 	const char **ids = NULL;
@@ -305,7 +388,7 @@ extra_tables(struct prov_ctx *ctx, const struct aws_owned *owned, size_t n_owned
 
 /* Foreign ENIs that our desired prefixes point at (for ha-group takeover). */
 static int
-peer_enis(struct prov_ctx *ctx, const struct aws_rt_list *t, size_t n_targets,
+peer_enis(struct aws_ctx *ctx, const struct aws_rt_list *t, size_t n_targets,
     const struct prefix_set *desired, struct aws_eni_list *out)
 {
 	const char **ids = NULL;
@@ -339,17 +422,50 @@ out:
 	return r;
 }
 
+/* The instances behind same-group peer ENIs that look attached: only they
+ * can hold a route we would otherwise take over (DescribeInstances is not
+ * called when there is none, so a VPC without HA peers costs nothing). */
 static int
-aws_plan(struct prov_ctx *ctx, const struct prov_options *opts,
+peer_instances(struct aws_ctx *ctx, const struct prov_options *opts,
+    const struct aws_eni_list *peers, struct aws_instance_list *out, int *read)
+{
+	const char **ids;
+	size_t i, n = 0;
+	int r;
+
+	*read = 0;
+	if (opts->takeover != PROV_TAKEOVER_GROUP || opts->leader || opts->ha_group == NULL ||
+	    !opts->ha_group[0] || peers->n == 0)
+		return 0;
+	if ((ids = calloc(peers->n, sizeof(*ids))) == NULL)
+		return -ENOMEM;
+	for (i = 0; i < peers->n; i++) {
+		const struct aws_eni *e = &peers->v[i];
+
+		if (e->has_ha_tag && strcmp(e->ha_group, opts->ha_group) == 0 &&
+		    e->instance[0] && strcmp(e->status, "in-use") == 0 &&
+		    !has_id(ids, n, e->instance))
+			ids[n++] = e->instance;
+	}
+	r = aws_read_instances(ctx, ids, n, out);
+	*read = n > 0 && r == 0;
+	free(ids);
+	return r;
+}
+
+static int
+aws_plan(void *vctx, const struct prov_options *opts,
     struct json_object *state, struct prov_plan *out)
 {
+	struct aws_ctx *ctx = vctx;
 	const char *me[1] = { ctx->id.nic };
 	struct aws_eni_list mine = { 0 }, peers = { 0 };
+	struct aws_instance_list insts = { 0 };
 	struct aws_rt_list tables = { 0 };
 	struct aws_plan_input in;
 	struct aws_owned *owned = NULL;
 	size_t n_owned = 0, n_targets;
-	int r;
+	int r, insts_read = 0;
 
 	prov_clear_error();
 	if ((r = aws_read_enis(ctx, me, 1, &mine)) < 0)
@@ -374,7 +490,8 @@ aws_plan(struct prov_ctx *ctx, const struct prov_options *opts,
 		goto out;
 	n_targets = tables.n;
 	if ((r = extra_tables(ctx, owned, n_owned, &tables)) < 0 ||
-	    (r = peer_enis(ctx, &tables, n_targets, opts->desired, &peers)) < 0)
+	    (r = peer_enis(ctx, &tables, n_targets, opts->desired, &peers)) < 0 ||
+	    (r = peer_instances(ctx, opts, &peers, &insts, &insts_read)) < 0)
 		goto out;
 	memset(&in, 0, sizeof(in));
 	in.eni = ctx->id.nic;
@@ -385,6 +502,11 @@ aws_plan(struct prov_ctx *ctx, const struct prov_options *opts,
 	in.desired = opts->desired;
 	in.others = peers.v;
 	in.n_others = peers.n;
+	if (insts_read) {
+		in.instances = insts.v;
+		in.n_instances = insts.n;
+	}
+	in.leader = opts->leader;
 	in.owned = owned;
 	in.n_owned = n_owned;
 	in.ha_group = opts->ha_group;
@@ -395,8 +517,24 @@ out:
 	free(owned);
 	aws_eni_list_free(&mine);
 	aws_eni_list_free(&peers);
+	aws_instance_list_free(&insts);
 	aws_rt_list_free(&tables);
 	return r;
+}
+
+static int
+aws_apply_v(void *ctx, const struct prov_options *opts, const struct prov_plan *plan,
+    struct json_object *state)
+{
+	return aws_apply(ctx, opts, plan, state);
+}
+
+static int
+aws_teardown_v(void *ctx, const struct prov_options *opts, struct json_object *state,
+    int dry_run, struct prov_plan *out)
+{
+	(void)opts;
+	return aws_teardown(ctx, state, dry_run, out);
 }
 
 const struct prov_ops aws_ops = {
@@ -404,7 +542,7 @@ const struct prov_ops aws_ops = {
 	.detect = aws_detect,
 	.open = aws_open,
 	.plan = aws_plan,
-	.apply = aws_apply,
-	.teardown = aws_teardown,
+	.apply = aws_apply_v,
+	.teardown = aws_teardown_v,
 	.close = aws_close,
 };

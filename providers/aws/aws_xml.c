@@ -289,6 +289,10 @@ rt_end(struct xp *x, const char *v)
 			t->main = 1;
 		return 0;
 	}
+	if (strcmp(x->path, "routeTableSet/item/associationSet/item/subnetId") == 0) {
+		t->n_subnets++;
+		return 0;
+	}
 	if (strncmp(x->path, rprefix, sizeof(rprefix) - 1) == 0 && t->n > 0 &&
 	    strchr(x->path + sizeof(rprefix) - 1, '/') == NULL)
 		return route_field(&t->routes[t->n - 1], x->path + sizeof(rprefix) - 1, v);
@@ -486,4 +490,68 @@ aws_xml_return(const char *xml, size_t len, const char *action)
 		return -EIO;
 	}
 	return 0;
+}
+
+/* ---- DescribeInstances (only id and state: what HA needs) ---- */
+
+static int
+inst_start(struct xp *x)
+{
+	struct aws_instance_list *l = x->arg;
+	int r;
+
+	if (strcmp(x->path, "reservationSet/item/instancesSet/item") == 0) {
+		if ((r = grow((void **)&l->v, &l->cap, l->n, sizeof(*l->v))) < 0)
+			return r;
+		memset(&l->v[l->n++], 0, sizeof(*l->v));
+	}
+	return 0;
+}
+
+static int
+inst_end(struct xp *x, const char *v)
+{
+	static const char p[] = "reservationSet/item/instancesSet/item/";
+	struct aws_instance_list *l = x->arg;
+	struct aws_instance *i = l->n ? &l->v[l->n - 1] : NULL;
+	const char *f;
+
+	if (strcmp(x->path, "nextToken") == 0)
+		return copy_id(l->next_token, sizeof(l->next_token), v);
+	if (i == NULL || strncmp(x->path, p, sizeof(p) - 1) != 0)
+		return 0;
+	f = x->path + sizeof(p) - 1;
+	if (strcmp(f, "instanceId") == 0)
+		return copy_id(i->id, sizeof(i->id), v);
+	if (strcmp(f, "instanceState/name") == 0)
+		return copy_id(i->state, sizeof(i->state), v);
+	return 0;
+}
+
+int
+aws_xml_instances(const char *xml, size_t len, struct aws_instance_list *out)
+{
+	struct xp x = { .root = "DescribeInstancesResponse", .start = inst_start,
+	    .end = inst_end, .arg = out };
+	size_t i;
+	int r;
+
+	out->next_token[0] = '\0';
+	if ((r = xp_run(&x, xml, len)) < 0)
+		return r;
+	for (i = 0; i < out->n; i++) {
+		if (out->v[i].id[0] == '\0' || out->v[i].state[0] == '\0') {
+			prov_set_error("malformed EC2 response: instance without "
+			    "instanceId or instanceState");
+			return -EBADMSG;
+		}
+	}
+	return 0;
+}
+
+void
+aws_instance_list_free(struct aws_instance_list *l)
+{
+	free(l->v);
+	memset(l, 0, sizeof(*l));
 }

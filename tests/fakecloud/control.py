@@ -139,14 +139,10 @@ def make_handler(app):
 
         def mutate(self, req):
             st = app.state
-            params = {str(k): str(v) for k, v in req.get("params", {}).items()}
-            params["Action"] = req["action"]
-            params["Version"] = ec2ops.VERSION
             with st.lock:
                 v0 = st.version
                 try:
-                    action = ec2ops.check_request(params)
-                    nodes = ec2ops.OPS[action][0](st, params, {"key": None})
+                    action, nodes = ec2ops.control_call(st, req)
                     res = 200, {"ok": True, "xml": ec2ops.response_xml(
                         action, "control", nodes)}
                 except ec2ops.ApiError as e:

@@ -283,6 +283,15 @@ def make_api_handler(app):
             delay, fault = app.faults.take(action)
             if delay:
                 time.sleep(delay / 1000.0)
+            if fault and fault["kind"] == "hang":
+                ent["fault"] = "hang"
+                time.sleep(300)        # the client gives up first
+                return None, b"", ()
+            if fault and fault["kind"] == "race":
+                ent["fault"] = "race"
+                answer = self.run(action, params, key, rid)
+                self.race(fault["mutate"])
+                return 200, answer, ()
             if fault:
                 ent["fault"] = fault["kind"]
                 if fault["apply"]:
@@ -301,6 +310,19 @@ def make_api_handler(app):
             if changed:
                 app.changed()
             return ec2ops.response_xml(action, rid, nodes)
+
+        def race(self, spec):
+            st = app.state
+            with st.lock:
+                v0 = st.version
+                try:
+                    ec2ops.control_call(st, spec)
+                except ec2ops.ApiError as e:
+                    print("fakecloud: race mutation failed: %s %s" % (e.code, e.message),
+                          file=sys.stderr)
+                changed = st.version != v0
+            if changed:
+                app.changed()
 
         def fault_answer(self, f, action, rid, ent):
             extra = [("Retry-After", str(f["retry_after"]))] if f["retry_after"] else []

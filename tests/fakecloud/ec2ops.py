@@ -701,6 +701,16 @@ def authorize(st, key, action, params):
                    % (who, action, res, action, enc), 403)
 
 
+def control_call(st, spec):
+    """An EC2 call made by the world itself (control endpoint, race faults):
+    no credentials, no IAM.  Lock held.  -> (action, body nodes)."""
+    params = {str(k): str(v) for k, v in spec.get("params", {}).items()}
+    params["Action"] = spec["action"]
+    params["Version"] = VERSION
+    action = check_request(params)
+    return action, OPS[action][0](st, params, {"key": None})
+
+
 def dispatch(st, action, params, key):
     """Run one checked request (lock held).  Returns the body nodes."""
     authorize(st, key, action, params)

@@ -9,13 +9,21 @@ apply); any other kind replaces the answer:
   malformed  200 with an XML document cut in the middle
   html       an HTML error page (status default 502), as a broken proxy sends
   drop       the connection is closed without an answer
+  race       the request is answered normally, and right after it was
+             computed the EC2 call in "mutate" ({"action", "params"}) is
+             carried out: another writer changing the world between our
+             read and our write
+  hang       the request is never answered (the connection stays open until
+             the client gives up): a cloud API that accepted the TCP
+             connection and hangs
+"skip": N lets N matching requests pass before the fault applies.
 With "apply": true the operation is carried out first and only its answer is
 replaced (a mutation whose response was lost).
 """
 
 import threading
 
-KINDS = ("throttle", "error500", "malformed", "html", "slow", "drop")
+KINDS = ("throttle", "error500", "malformed", "html", "slow", "drop", "race", "hang")
 
 
 class Faults:
@@ -35,7 +43,12 @@ class Faults:
              "actions": actions, "delay_ms": int(spec.get("delay_ms", 0)),
              "status": int(spec.get("status", 502)),
              "retry_after": spec.get("retry_after"),
-             "apply": bool(spec.get("apply", False))}
+             "apply": bool(spec.get("apply", False)),
+             "skip": int(spec.get("skip", 0)), "mutate": spec.get("mutate")}
+        if f["kind"] == "race" and not isinstance(f["mutate"], dict):
+            raise ValueError("race needs mutate: {action, params}")
+        if f["skip"] < 0:
+            raise ValueError("skip must be >= 0")
         if f["kind"] == "slow" and f["delay_ms"] <= 0:
             raise ValueError("slow needs delay_ms > 0")
         if not 100 <= f["status"] <= 599:
@@ -65,6 +78,9 @@ class Faults:
         with self.lock:
             for f in list(self.items):
                 if f["actions"] is not None and action not in f["actions"]:
+                    continue
+                if f["skip"] > 0:
+                    f["skip"] -= 1
                     continue
                 if f["kind"] == "slow":
                     delay += f["delay_ms"]

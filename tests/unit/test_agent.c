@@ -76,10 +76,10 @@ test_plan_count(void **state)
 	plan_add(&p, SEC_HOST, ACT_CONFLICT, '!', "route 10.0.0.0/8 (not ours, left alone)");
 	memset(&c, 0, sizeof(c));
 	c.action = PROV_CREATE;
-	cr_strlcpy(c.table, "rtb-0abc", sizeof(c.table));
+	c.table = (char *)"rtb-0abc";
 	prefix_parse("100.96.0.0/11", &c.dst, 0);
-	cr_strlcpy(c.target, "eni-0123", sizeof(c.target));
-	cr_strlcpy(c.note, "(this connector)", sizeof(c.note));
+	c.target = (char *)"eni-0123";
+	c.note = (char *)"(this connector)";
 	prov_plan_add(&p.cloud, &c);
 	c.action = PROV_CONFLICT;
 	prov_plan_add(&p.cloud, &c);

@@ -143,7 +143,7 @@ static const struct {
 	{ "routes in userspace", "{ \"tunnel\": { \"routes\": [\"10.0.0.0/8\"] } }",
 	  "t.json:1:15: tunnel.routes is for external mode only" },
 	{ "unsupported provider", "{ \"cloud\": { \"provider\": \"gcp\" } }",
-	  "t.json:1:26: cloud.provider: \"gcp\" is not supported by this version yet" },
+	  "t.json:1:26: cloud.provider: \"gcp\" is not supported by this build" },
 	{ "interval", "{ \"reconcile_interval\": 1.5 }",
 	  "t.json:1:25: reconcile_interval: expected an integer, got a number" },
 };

@@ -14,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <cmocka.h>
 
@@ -493,16 +494,16 @@ test_change_fmt(void **state)
 
 	memset(&c, 0, sizeof(c));
 	c.action = PROV_CREATE;
-	cr_strlcpy(c.table, "rtb-0abc", sizeof(c.table));
+	c.table = (char *)"rtb-0abc";
 	c.dst = P("100.96.0.0/11");
-	cr_strlcpy(c.target, "eni-0123", sizeof(c.target));
-	cr_strlcpy(c.note, "(this connector)", sizeof(c.note));
+	c.target = (char *)"eni-0123";
+	c.note = (char *)"(this connector)";
 	assert_string_equal(prov_change_fmt(&c, buf, sizeof(buf)),
 	    "+ cloud route rtb-0abc 100.96.0.0/11 -> eni-0123 (this connector)");
 	c.action = PROV_CONFLICT;
 	c.dst = P("192.168.0.0/22");
-	cr_strlcpy(c.target, "eni-0999", sizeof(c.target));
-	cr_strlcpy(c.note, "(not ours, left alone)", sizeof(c.note));
+	c.target = (char *)"eni-0999";
+	c.note = (char *)"(not ours, left alone)";
 	assert_string_equal(prov_change_fmt(&c, buf, sizeof(buf)),
 	    "! cloud conflict rtb-0abc 192.168.0.0/22 -> eni-0999 (not ours, left alone)");
 	c.action = PROV_DELETE;
@@ -510,12 +511,12 @@ test_change_fmt(void **state)
 	    "- cloud route rtb-0abc 192.168.0.0/22 -> eni-0999 (not ours, left alone)");
 	memset(&c, 0, sizeof(c));
 	c.action = PROV_FORWARDING;
-	cr_strlcpy(c.target, "eni-0123", sizeof(c.target));
-	cr_strlcpy(c.note, "(source/dest check on -> off)", sizeof(c.note));
+	c.target = (char *)"eni-0123";
+	c.note = (char *)"(source/dest check on -> off)";
 	assert_string_equal(prov_change_fmt(&c, buf, sizeof(buf)),
 	    "~ cloud forwarding eni-0123 (source/dest check on -> off)");
 	c.action = PROV_DELETE;
-	cr_strlcpy(c.note, "(cloudroute:ha-group=g1)", sizeof(c.note));
+	c.note = (char *)"(cloudroute:ha-group=g1)";
 	assert_string_equal(prov_change_fmt(&c, buf, sizeof(buf)),
 	    "- cloud tag eni-0123 (cloudroute:ha-group=g1)");
 }
@@ -556,6 +557,103 @@ test_time_helpers(void **state)
 	assert_int_equal(aws_creds_stale(&c, c.expiration - 299), 1);
 }
 
+/* HA: a same-group peer whose instance is stopped (its ENI stays attached)
+ * loses the route; a running one keeps it unless we are the elected leader. */
+static void
+test_planner_instance_state(void **state)
+{
+	static const struct {
+		const char *inst_state;     /* NULL: instance missing from the answer */
+		int leader;
+		enum prov_action want;
+	} t[] = {
+		{ "running", 0, PROV_KEEP },
+		{ "stopped", 0, PROV_REPLACE },
+		{ "stopping", 0, PROV_REPLACE },
+		{ "shutting-down", 0, PROV_REPLACE },
+		{ NULL, 0, PROV_REPLACE },
+		{ "running", 1, PROV_REPLACE },
+	};
+	struct aws_instance inst;
+	const struct prov_change *c;
+	struct aws_plan_input in;
+	struct prov_plan plan;
+	struct world w;
+
+	world_init(&w);
+	for (size_t i = 0; i < ARRAY_SIZE(t); i++) {
+		memset(&plan, 0, sizeof(plan));
+		world_input(&w, &in, PROV_TAKEOVER_GROUP);
+		memset(&inst, 0, sizeof(inst));
+		cr_strlcpy(inst.id, w.peers[2].instance, sizeof(inst.id));
+		cr_strlcpy(inst.state, t[i].inst_state ? t[i].inst_state : "", sizeof(inst.state));
+		in.instances = &inst;
+		in.n_instances = t[i].inst_state ? 1 : 0;
+		in.leader = t[i].leader;
+		assert_int_equal(aws_plan_compute(&in, &plan), 0);
+		c = find_change(&plan, t[i].want, "rtb-1", "192.168.20.0/22");
+		if (c == NULL)
+			fail_msg("case %zu: expected action %d", i, t[i].want);
+		if (t[i].want == PROV_REPLACE) {
+			assert_string_equal(c->target, ME);
+			assert_string_equal(c->handle, "eni-live");  /* re-checked by apply */
+		}
+		prov_plan_free(&plan);
+	}
+	prefix_set_free(&w.desired);
+}
+
+static void
+test_dmi(void **state)
+{
+	static const struct {
+		const char *vendor, *product, *asset, *bios, *want;
+	} t[] = {
+		{ "Amazon EC2", "m5.large", "Amazon EC2", "Amazon EC2", "aws" },
+		{ "Xen", "HVM domU", "", "Xen", NULL },
+		{ "Microsoft Corporation", "Virtual Machine",
+		  "7783-7084-3265-9085-8269-3286-77", "Microsoft Corporation", "azure" },
+		{ "Microsoft Corporation", "Virtual Machine", "1234", "Microsoft", NULL },
+		{ "Google", "Google Compute Engine", "", "Google", "gcp" },
+		{ "QEMU", "Standard PC (i440FX + PIIX, 1996)", "OracleCloud.com", "SeaBIOS", "oci" },
+		{ "OpenStack Foundation", "OpenStack Nova", "", "SeaBIOS", "openstack" },
+		{ "QEMU", "Standard PC (Q35 + ICH9, 2009)", "", "SeaBIOS", NULL },
+	};
+	char dir[] = "/tmp/cr-dmi-XXXXXX", path[600];
+	const char *got;
+	FILE *f;
+
+	assert_non_null(mkdtemp(dir));
+	setenv("CLOUDROUTE_DMI_DIR", dir, 1);
+	for (size_t i = 0; i < ARRAY_SIZE(t); i++) {
+		const char *leaf[4] = { "sys_vendor", "product_name", "chassis_asset_tag",
+		    "bios_vendor" };
+		const char *val[4] = { t[i].vendor, t[i].product, t[i].asset, t[i].bios };
+
+		for (int k = 0; k < 4; k++) {
+			snprintf(path, sizeof(path), "%s/%s", dir, leaf[k]);
+			assert_non_null(f = fopen(path, "w"));
+			fprintf(f, "%s\n", val[k]);      /* sysfs values end in a newline */
+			fclose(f);
+		}
+		got = prov_detect_dmi();
+		if ((got == NULL) != (t[i].want == NULL) ||
+		    (got != NULL && strcmp(got, t[i].want) != 0))
+			fail_msg("case %zu: got %s, want %s", i, got ? got : "none",
+			    t[i].want ? t[i].want : "none");
+	}
+	/* No DMI at all (containers): nothing, not a guess. */
+	for (int k = 0; k < 4; k++) {
+		const char *leaf[4] = { "sys_vendor", "product_name", "chassis_asset_tag",
+		    "bios_vendor" };
+		snprintf(path, sizeof(path), "%s/%s", dir, leaf[k]);
+		unlink(path);
+	}
+	assert_null(prov_detect_dmi());
+	rmdir(dir);
+	unsetenv("CLOUDROUTE_DMI_DIR");
+}
+
 static void
 test_select(void **state)
 {
@@ -585,6 +683,8 @@ main(void)
 		cmocka_unit_test(test_plan_container),
 		cmocka_unit_test(test_time_helpers),
 		cmocka_unit_test(test_select),
+		cmocka_unit_test(test_planner_instance_state),
+		cmocka_unit_test(test_dmi),
 	};
 	char src[1024];
 
