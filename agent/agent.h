@@ -36,13 +36,19 @@ int agent_open(const struct opts *o, struct config *cfg, struct state *st);
 /* Takes state_dir/lock (exclusive, non-blocking): the fd, or -1 with a
  * message when another cloudroute holds it. */
 int agent_lock(const char *state_dir);
+struct desired;
+struct ds_registry;
+/* Composes the desired state (config, clients, reg's sources; reg may be
+ * NULL), logging what was ignored.  0 or -errno. */
+int agent_desired(const struct config *cfg, struct ds_registry *reg, struct desired *d);
 /* One reconcile pass: plan everything and apply it.  Fills *changes with the
- * number of changes made; errs with failures.  0 or -1. */
+ * number of changes made; errs with failures.  0 or -1.  d: the desired
+ * state (NULL: composed here from the config and clients.json). */
 struct cloud_session;
 /* cs: a provider session kept open between passes (the daemon), or NULL
  * for one opened and closed here.  A failed pass closes it.  with_cloud 0:
  * host and tunnel only (a link or address changed: no cloud API calls). */
-int agent_reconcile(const struct config *cfg, struct state *st, int print, size_t *changes,
-    struct buf *errs, struct cloud_session *cs, int with_cloud);
+int agent_reconcile(const struct config *cfg, const struct desired *d, struct state *st,
+    int print, size_t *changes, struct buf *errs, struct cloud_session *cs, int with_cloud);
 
 #endif

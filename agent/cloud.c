@@ -2,53 +2,73 @@
  * Agent glue to the cloud providers (see cloud.h).
  */
 #include <errno.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "agent/cloud.h"
-#include "agent/tunnel.h"
+
+int
+cloud_job_make(const struct config *cfg, const struct desired *d, struct cloud_job *job)
+{
+	size_t i;
+
+	memset(job, 0, sizeof(*job));
+	cr_strlcpy(job->provider, cfg->cloud.provider, sizeof(job->provider));
+	job->disable_source_dest_check = cfg->cloud.disable_source_dest_check;
+	job->tables = cfg->cloud.route_tables_network ? PROV_TABLES_NETWORK :
+	    cfg->cloud.route_tables != NULL ? PROV_TABLES_LIST : PROV_TABLES_AUTO;
+	if (cfg->cloud.n_route_tables > 0) {
+		job->route_tables = calloc(cfg->cloud.n_route_tables, sizeof(char *));
+		if (job->route_tables == NULL)
+			return -ENOMEM;
+		for (i = 0; i < cfg->cloud.n_route_tables; i++) {
+			if ((job->route_tables[i] = strdup(cfg->cloud.route_tables[i])) == NULL) {
+				cloud_job_free(job);
+				return -ENOMEM;
+			}
+			job->n_route_tables = i + 1;
+		}
+	}
+	cr_strlcpy(job->ha_group, cfg->cloud.ha_group, sizeof(job->ha_group));
+	job->takeover = cfg->cloud.takeover == TAKEOVER_NEVER ? PROV_TAKEOVER_NEVER :
+	    cfg->cloud.takeover == TAKEOVER_GROUP ? PROV_TAKEOVER_GROUP : PROV_TAKEOVER_BLACKHOLE;
+	job->leader = d != NULL ? d->cloud_leader : -1;
+	for (i = 0; d != NULL && i < d->cloud.n; i++) {
+		if (prefix_set_add(&job->desired, &d->cloud.v[i]) < 0) {
+			cloud_job_free(job);
+			return -ENOMEM;
+		}
+	}
+	return 0;
+}
 
 void
-cloud_desired(const struct config *cfg, struct prefix_set *out)
+cloud_job_free(struct cloud_job *job)
 {
-	struct prefix_set all = { 0 };
-	size_t i, j;
+	size_t i;
 
-	if (!cfg->cloud.routes_auto) {
-		for (i = 0; i < cfg->cloud.routes.n; i++)
-			prefix_set_add(out, &cfg->cloud.routes.v[i]);
-		return;
-	}
-	for (i = 0; i < cfg->overlay.n; i++)
-		prefix_set_add(&all, &cfg->overlay.v[i]);
-	config_tunnel_prefixes(cfg, &all);
-	for (i = 0; i < all.n; i++) {
-		int skip = all.v[i].len == 0;
-		for (j = 0; j < cfg->local_subnets.n && !skip; j++)
-			skip = prefix_overlaps(&all.v[i], &cfg->local_subnets.v[j]);
-		if (!skip)
-			prefix_set_add(out, &all.v[i]);
-	}
-	prefix_set_merge(out);
-	prefix_set_free(&all);
+	for (i = 0; i < job->n_route_tables; i++)
+		free(job->route_tables[i]);
+	free(job->route_tables);
+	prefix_set_free(&job->desired);
+	memset(job, 0, sizeof(*job));
 }
 
 static void
-fill_opts(const struct config *cfg, struct cloud_session *cs)
+job_opts(struct cloud_job *job, struct prov_options *o)
 {
-	memset(&cs->opts, 0, sizeof(cs->opts));
-	cs->opts.disable_source_dest_check = cfg->cloud.disable_source_dest_check;
-	cs->opts.tables = cfg->cloud.route_tables_network ? PROV_TABLES_NETWORK :
-	    cfg->cloud.route_tables != NULL ? PROV_TABLES_LIST : PROV_TABLES_AUTO;
-	cs->opts.route_tables = (const char *const *)cfg->cloud.route_tables;
-	cs->opts.n_route_tables = cfg->cloud.n_route_tables;
-	prefix_set_free(&cs->desired);
-	cloud_desired(cfg, &cs->desired);
-	cs->opts.desired = &cs->desired;
-	cs->opts.ha_group = cfg->cloud.ha_group;
-	cs->opts.takeover = cfg->cloud.takeover == TAKEOVER_NEVER ? PROV_TAKEOVER_NEVER :
-	    cfg->cloud.takeover == TAKEOVER_GROUP ? PROV_TAKEOVER_GROUP : PROV_TAKEOVER_BLACKHOLE;
+	memset(o, 0, sizeof(*o));
+	o->disable_source_dest_check = job->disable_source_dest_check;
+	o->tables = job->tables;
+	o->route_tables = (const char *const *)job->route_tables;
+	o->n_route_tables = job->n_route_tables;
+	o->desired = &job->desired;
+	o->ha_group = job->ha_group;
+	o->takeover = job->takeover;
+	o->leader = job->leader == 1;
 }
 
+/* 0 open, 1 no cloud here ("auto" found none), -errno. */
 static int
 cloud_open(const char *provider, struct cloud_session *cs, struct plan *p, struct buf *errs)
 {
@@ -58,8 +78,9 @@ cloud_open(const char *provider, struct cloud_session *cs, struct plan *p, struc
 		return 0;
 	if ((r = prov_select(provider, &cs->ops)) < 0) {
 		if (r == -ENOENT && strcmp(provider, "auto") == 0) {
-			plan_add(p, SEC_CLOUD, ACT_NOTE, '.', "no cloud detected (provider \"auto\"); "
-			    "cloud routes are not managed");
+			if (p != NULL)
+				plan_add(p, SEC_CLOUD, ACT_NOTE, '.', "no cloud detected (provider "
+				    "\"auto\": %s); cloud routes are not managed", prov_last_error());
 			return 1;
 		}
 		buf_printf(errs, "cloud provider %s: %s\n", provider, prov_last_error());
@@ -84,7 +105,10 @@ cloud_plan(const struct config *cfg, struct state *st, struct plan *p,
 		return 0;
 	if ((r = cloud_open(cfg->cloud.provider, cs, p, errs)) != 0)
 		return r < 0 ? r : 0;
-	fill_opts(cfg, cs);
+	cloud_job_free(&cs->job);
+	if ((r = cloud_job_make(cfg, p->desired, &cs->job)) < 0)
+		return r;
+	job_opts(&cs->job, &cs->opts);
 	cst = state_obj(st, "cloud", 1);
 	prov_plan_free(&p->cloud);
 	if ((r = cs->ops->plan(cs->ctx, &cs->opts, cst, &p->cloud)) < 0) {
@@ -93,6 +117,12 @@ cloud_plan(const struct config *cfg, struct state *st, struct plan *p,
 	}
 	p->cloud_planned = 1;
 	return 0;
+}
+
+static int
+save_cb(void *arg)
+{
+	return state_save(arg);
 }
 
 int
@@ -113,10 +143,98 @@ cloud_apply(struct cloud_session *cs, struct state *st, const struct plan *p,
 		buf_printf(errs, "cloud: cannot save the state before changing the cloud\n");
 		return r;
 	}
+	cs->opts.checkpoint = save_cb;
+	cs->opts.checkpoint_arg = st;
 	r = cs->ops->apply(cs->ctx, &cs->opts, &p->cloud, cst);
 	if (r < 0)
 		buf_printf(errs, "cloud %s: %s\n", cs->ops->name, prov_last_error());
 	return r;                       /* the caller saves the state (also on failure) */
+}
+
+/* ---- the worker's pass ---- */
+
+struct publish {
+	struct state *st;
+	pthread_mutex_t *lock;
+	struct json_object *cst;        /* the worker's private copy */
+};
+
+/* Copies the worker's cloud object into the shared state and saves it. */
+static int
+publish(void *arg)
+{
+	struct publish *pb = arg;
+	struct json_object *copy = NULL;
+	int r;
+
+	if (json_object_deep_copy(pb->cst, &copy, NULL) < 0)
+		return -ENOMEM;
+	pthread_mutex_lock(pb->lock);
+	json_object_object_add(pb->st->root, "cloud", copy);
+	r = state_save(pb->st);
+	pthread_mutex_unlock(pb->lock);
+	return r;
+}
+
+static int
+private_copy(struct state *st, pthread_mutex_t *lock, struct json_object **out)
+{
+	struct json_object *cst;
+	int r = 0;
+
+	*out = NULL;
+	pthread_mutex_lock(lock);
+	if (json_object_object_get_ex(st->root, "cloud", &cst))
+		r = json_object_deep_copy(cst, out, NULL) < 0 ? -ENOMEM : 0;
+	pthread_mutex_unlock(lock);
+	if (r == 0 && *out == NULL && (*out = json_object_new_object()) == NULL)
+		r = -ENOMEM;
+	return r;
+}
+
+int
+cloud_pass(struct cloud_session *cs, struct cloud_job *job, struct state *st,
+    pthread_mutex_t *lock, size_t *changes, struct buf *errs)
+{
+	struct prov_plan plan = { 0 };
+	struct publish pb = { st, lock, NULL };
+	char line[512];
+	size_t i;
+	int r;
+
+	*changes = 0;
+	if (strcmp(job->provider, "none") == 0 || job->leader == 0)
+		return 1;               /* no cloud, or a fleet standby: writes nothing */
+	if ((r = cloud_open(job->provider, cs, NULL, errs)) != 0)
+		return r;
+	job_opts(job, &cs->opts);
+	if ((r = private_copy(st, lock, &pb.cst)) < 0)
+		return r;
+	if ((r = cs->ops->plan(cs->ctx, &cs->opts, pb.cst, &plan)) < 0) {
+		buf_printf(errs, "cloud %s: %s\n", cs->ops->name, prov_last_error());
+		goto out;
+	}
+	*changes = prov_plan_mutations(&plan);
+	for (i = 0; i < plan.n; i++)
+		if (plan.v[i].action != PROV_KEEP)
+			log_info("%s", prov_change_fmt(&plan.v[i], line, sizeof(line)));
+	if (*changes > 0 && (r = publish(&pb)) < 0) {
+		buf_printf(errs, "cloud: cannot save the state before changing the cloud\n");
+		goto out;
+	}
+	cs->opts.checkpoint = publish;
+	cs->opts.checkpoint_arg = &pb;
+	if ((r = cs->ops->apply(cs->ctx, &cs->opts, &plan, pb.cst)) < 0)
+		buf_printf(errs, "cloud %s: %s\n", cs->ops->name, prov_last_error());
+	if (publish(&pb) < 0 && r == 0) {
+		buf_printf(errs, "cloud: cannot save the state\n");
+		r = -EIO;
+	}
+out:
+	cs->opts.checkpoint = NULL;
+	json_object_put(pb.cst);
+	prov_plan_free(&plan);
+	return r;
 }
 
 int
@@ -137,6 +255,8 @@ cloud_teardown(const struct config *cfg, struct state *st, int dry_run,
 	cst = state_obj(st, "cloud", 1);
 	prov_plan_free(&p->cloud);
 	memset(&cs->opts, 0, sizeof(cs->opts));
+	cs->opts.checkpoint = save_cb;
+	cs->opts.checkpoint_arg = st;
 	r = cs->ops->teardown(cs->ctx, &cs->opts, cst, dry_run, &p->cloud);
 	p->cloud_planned = 1;
 	if (r < 0)
@@ -152,6 +272,6 @@ cloud_close(struct cloud_session *cs)
 	if (cs->active && cs->ops->close)
 		cs->ops->close(cs->ctx);
 	prov_identity_free(&cs->id);
-	prefix_set_free(&cs->desired);
-	memset(cs, 0, sizeof(*cs));
+	cloud_job_free(&cs->job);
+	memset(cs, 0, sizeof(cs[0]));
 }

@@ -1,34 +1,68 @@
 /*
  * The cloud part of a plan: which prefixes the VPC should route to this
  * connector, and the provider session that reads and writes them.
+ *
+ * A cloud_job is a self-contained snapshot of what a cloud pass needs (the
+ * cloud section of the config and the composed cloud prefixes), so that the
+ * daemon's cloud worker never reads the main thread's config, which a
+ * reload may replace while a pass runs.
  */
 #ifndef AG_CLOUD_H
 #define AG_CLOUD_H
 
+#include <pthread.h>
+
 #include "agent/config.h"
+#include "agent/desired.h"
 #include "agent/plan.h"
 #include "agent/state.h"
 #include "providers/provider.h"
+
+struct cloud_job {
+	char provider[16];
+	int disable_source_dest_check;
+	enum prov_tables tables;
+	char **route_tables;
+	size_t n_route_tables;
+	char ha_group[64];
+	enum prov_takeover takeover;
+	int leader;                     /* fleet: 1 leader, 0 standby, -1 none */
+	struct prefix_set desired;
+};
 
 struct cloud_session {
 	const struct prov_ops *ops;
 	void *ctx;                      /* the provider's own context */
 	struct prov_identity id;
-	struct prov_options opts;
-	struct prefix_set desired;
+	struct prov_options opts;       /* points into job */
+	struct cloud_job job;
 	int active;
 };
 
-/* cloud.routes "auto": overlay + tunnel prefixes, minus anything that
- * overlaps local_subnets or is a default route, contained prefixes merged. */
-void cloud_desired(const struct config *cfg, struct prefix_set *out);
-/* Opens the provider (unless "none") and plans.  0, or -errno with a line
- * in errs.  cs must be closed with cloud_close. */
+/* Snapshot of cfg's cloud section and d's cloud prefixes.  0 or -ENOMEM. */
+int cloud_job_make(const struct config *cfg, const struct desired *d, struct cloud_job *job);
+void cloud_job_free(struct cloud_job *job);
+
+/* Opens the provider (unless "none") and plans into p->cloud, using
+ * p->desired (which must be set).  0, or -errno with a line in errs.  cs
+ * must be closed with cloud_close. */
 int cloud_plan(const struct config *cfg, struct state *st, struct plan *p,
     struct cloud_session *cs, struct buf *errs);
 /* Saves the state before changing the cloud; the caller saves it after. */
 int cloud_apply(struct cloud_session *cs, struct state *st, const struct plan *p,
     struct buf *errs);
+
+/*
+ * One whole cloud pass (plan + apply) for the daemon's cloud worker thread.
+ * Works on a private copy of the state's "cloud" object and publishes it into
+ * st (under lock, then an atomic save) after plan and at every provider
+ * checkpoint, so the main thread may save the state at any time.  Honours
+ * prov_cancelled() and the thread's deadline.  *changes: mutations made.
+ * 0, 1 (no cloud: "auto" found none, or "none"), or -errno with errs.
+ */
+int cloud_pass(struct cloud_session *cs, struct cloud_job *job, struct state *st,
+    pthread_mutex_t *lock, size_t *changes, struct buf *errs);
+
 /* Removal of what the state records as ours (provider from the state, or
  * the config when given). */
 int cloud_teardown(const struct config *cfg, struct state *st, int dry_run,

@@ -75,6 +75,22 @@ agent_lock(const char *state_dir)
 	return fd;
 }
 
+int
+agent_desired(const struct config *cfg, struct ds_registry *reg, struct desired *d)
+{
+	struct buf errs;
+	int r;
+
+	buf_init(&errs, 16 * 1024);
+	r = desired_compose(cfg, reg, d, &errs);
+	if (errs.len > 0)
+		log_warnx("%.*s", (int)(errs.len - 1), errs.data);
+	buf_free(&errs);
+	if (r < 0)
+		log_warnx("cannot compose the desired state: %s", strerror(-r));
+	return r;
+}
+
 static int
 plan_all(const struct config *cfg, struct state *st, struct plan *p,
     struct cloud_session *cs, struct buf *errs)
@@ -91,16 +107,24 @@ plan_all(const struct config *cfg, struct state *st, struct plan *p,
 }
 
 int
-agent_reconcile(const struct config *cfg, struct state *st, int print, size_t *changes,
-    struct buf *errs, struct cloud_session *keep, int with_cloud)
+agent_reconcile(const struct config *cfg, const struct desired *d, struct state *st,
+    int print, size_t *changes, struct buf *errs, struct cloud_session *keep, int with_cloud)
 {
 	struct cloud_session local, *cs = keep ? keep : &local;
+	struct desired own;
 	struct plan p;
 	int r = 0;
 
 	memset(&p, 0, sizeof(p));
+	memset(&own, 0, sizeof(own));
 	if (keep == NULL)
 		memset(&local, 0, sizeof(local));
+	if (d == NULL) {
+		if (agent_desired(cfg, NULL, &own) < 0)
+			return -1;
+		d = &own;
+	}
+	p.desired = d;
 	if (plan_all(cfg, st, &p, with_cloud ? cs : NULL, errs) < 0)
 		r = -1;
 	*changes = plan_changes(&p);
@@ -117,6 +141,7 @@ agent_reconcile(const struct config *cfg, struct state *st, int print, size_t *c
 	if (keep == NULL || r < 0)
 		cloud_close(cs);
 	plan_free(&p);
+	desired_free(&own);
 	return r;
 }
 
@@ -153,6 +178,7 @@ cmd_check(const struct opts *o)
 int
 cmd_plan(const struct opts *o)
 {
+	struct desired d;
 	struct cloud_session cs;
 	struct config cfg;
 	struct state st;
@@ -164,18 +190,22 @@ cmd_plan(const struct opts *o)
 		return r;
 	memset(&p, 0, sizeof(p));
 	memset(&cs, 0, sizeof(cs));
+	memset(&d, 0, sizeof(d));
 	buf_init(&errs, 64 * 1024);
+	if (agent_desired(&cfg, NULL, &d) < 0) {
+		r = EXIT_RUNTIME;
+		goto out;
+	}
+	p.desired = &d;
 	if (o->verbose) {
-		struct prefix_set d = { 0 };
-		char b[PREFIX_STRLEN];
+		char b[PREFIX_STRLEN], og[160];
 		printf("effective configuration (%s):\n", cfg.path);
 		config_dump(&cfg, stdout);
-		cloud_desired(&cfg, &d);
 		printf("cloud prefixes:");
-		for (size_t i = 0; i < d.n; i++)
-			printf(" %s", prefix_fmt(&d.v[i], b, sizeof(b)));
-		printf("%s\n", d.n ? "" : " (none)");
-		prefix_set_free(&d);
+		for (size_t i = 0; i < d.cloud.n; i++)
+			printf(" %s%s", prefix_fmt(&d.cloud.v[i], b, sizeof(b)),
+			    desired_origin_fmt(&d, &d.cloud.v[i], og, sizeof(og)));
+		printf("%s\n", d.cloud.n ? "" : " (none)");
 	}
 	r = plan_all(&cfg, &st, &p, &cs, &errs);
 	if (o->json) {
@@ -195,8 +225,10 @@ cmd_plan(const struct opts *o)
 	} else {
 		r = plan_changes(&p) ? EXIT_CHANGES : EXIT_OK;
 	}
+out:
 	cloud_close(&cs);
 	plan_free(&p);
+	desired_free(&d);
 	buf_free(&errs);
 	state_free(&st);
 	config_free(&cfg);
@@ -224,7 +256,7 @@ cmd_apply(const struct opts *o)
 		return EXIT_RUNTIME;
 	}
 	buf_init(&errs, 64 * 1024);
-	r = agent_reconcile(&cfg, &st, 1, &changes, &errs, NULL, 1);
+	r = agent_reconcile(&cfg, NULL, &st, 1, &changes, &errs, NULL, 1);
 	if (r < 0) {
 		fprintf(stderr, "cloudroute: apply failed:\n%s", errs.data);
 		r = EXIT_RUNTIME;

@@ -1,24 +1,55 @@
 /*
  * `cloudroute run`: the daemon.
  *
- *   start: load config, take the state lock, create the tunnel device
- *          (userspace mode), reconcile once, sd_notify READY=1.
- *   loop:  reconcile everything every reconcile_interval seconds (sooner,
- *          with backoff from 5 s, after a failed pass); host and tunnel only
- *          1 s after a burst of netlink link/address events (a busy host
- *          with containers coming and going must not cost cloud API calls);
- *          SIGHUP: RELOADING=1, load the new config; a bad one is rejected
- *          and the old one kept; peers are updated in place (sessions of
- *          unchanged peers survive), then reconcile and READY=1;
- *          SIGTERM/SIGINT: STOPPING=1, exit 0, leaving host and cloud
- *          state in place (the tunnel interface goes with the process).
+ * Threads and who owns what:
+ *
+ *   main thread   the event loop (poll over signalfd, timerfds, the netlink
+ *                 monitor, the source registry's eventfd and the cloud
+ *                 worker's eventfd).  Owns the config, the composed desired
+ *                 state, the tunnel device (dp_device_*) and the host (sysctl,
+ *                 nftables, routes).  Never waits on the network: everything
+ *                 it does is local (netlink, nftables, the TUN device); the
+ *                 one exception is resolving endpoint names (getaddrinfo),
+ *                 done when a peer is new, failed last time, or every 5 min.
+ *   cloud worker  one thread that runs cloud passes (agent/cloud.c
+ *                 cloud_pass) from a self-contained cloud_job snapshot, with
+ *                 its own provider session (credentials, identity), under a
+ *                 deadline.  It never touches the config, the device or the
+ *                 host.  Hand-over: the main thread fills `w.job` and signals
+ *                 `w.cond`; the worker writes its result into `w.res_*` and
+ *                 makes `w.efd` readable.  Both under `w.lock`.
+ *   data plane    the device's own threads (dataplane/device.c).
+ *   producers     sources such as the fleet publish snapshots through the
+ *                 ds_registry (agent/desired.h) and wake the loop.
+ *
+ * Locks: `stlock` guards the state (struct state, its JSON and the file):
+ * the main thread holds it for a whole host pass and while it records the
+ * last result; the worker only while it publishes its private copy of the
+ * state's "cloud" object (cloud_pass).  `w.lock` guards the hand-over.
+ * Neither lock is held across a network call; no thread holds both.
+ *
+ * Timing:
+ *   start    config, lock, state, tunnel device, first host pass, READY=1,
+ *            then the first cloud pass in the worker (READY does not wait
+ *            for the cloud: a slow API delays nothing else);
+ *   interval every reconcile_interval s: host pass + cloud pass (after a
+ *            failed cloud pass sooner, with backoff from 5 s);
+ *   netlink  link/address events: a host pass 1 s after the burst;
+ *   sources  a published change: recompose, tunnel + host at once, and a
+ *            cloud pass (queued if one is running);
+ *   SIGHUP   reload; a bad config is rejected and the old one kept;
+ *   SIGTERM  cancel the cloud pass in flight (every HTTP transfer and retry
+ *            sleep ends within ~100 ms), join the worker, exit 0 leaving
+ *            host and cloud state in place.
  */
 #include <errno.h>
 #include <poll.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/eventfd.h>
 #include <sys/signalfd.h>
 #include <sys/timerfd.h>
 #include <unistd.h>
@@ -27,19 +58,50 @@
 
 #include "agent/agent.h"
 #include "agent/cloud.h"
+#include "agent/desired.h"
 #include "agent/tunnel.h"
 #include "dataplane/dataplane.h"
 #include "netcfg/netcfg.h"
+#include "providers/http.h"
+
+#define ERRS_MAX (64 * 1024)
+
+struct worker {
+	pthread_t thr;
+	int started;
+	pthread_mutex_t lock;
+	pthread_cond_t cond;
+	int efd;                        /* readable: a pass finished */
+	int stop;
+	int have_job, busy;
+	int reopen;                     /* close the provider session first */
+	struct cloud_job job;
+	uint64_t deadline_ms;           /* length of one pass */
+	/* result of the last pass */
+	int res_ready, res_r;
+	size_t res_changes;
+	struct buf res_errs;
+	/* the main thread's reference to the state and its lock */
+	struct state *st;
+	pthread_mutex_t *stlock;
+};
 
 struct daemon {
 	struct opts opts;
 	struct config cfg;
 	struct state st;
+	pthread_mutex_t stlock;
+	struct ds_registry *reg;
+	struct desired want;
+	struct tunnel_endpoints *eps;
 	struct dp_device *dev;
-	struct cloud_session cs;        /* kept open: credentials and identity cached */
-	int tfd, sfd, mfd;
-	int dfd;                        /* debounce of netlink events */
+	struct worker w;
+	int tfd, sfd, mfd, dfd;
+	int cloud_pending;              /* a pass is wanted while one runs */
 	unsigned int failures;
+	char host_errs[4096];
+	char cloud_errs[4096];
+	int host_ok, cloud_ok;
 };
 
 static void
@@ -55,8 +117,149 @@ arm(int tfd, unsigned int ms)
 	timerfd_settime(tfd, 0, &its, NULL);
 }
 
+/* ---- the cloud worker ---- */
+
+static void *
+worker_main(void *arg)
+{
+	struct worker *w = arg;
+	struct cloud_session cs;
+	struct cloud_job job;
+	struct buf errs;
+	size_t changes;
+	uint64_t one = 1;
+	int r;
+
+	memset(&cs, 0, sizeof(cs));
+	pthread_mutex_lock(&w->lock);
+	for (;;) {
+		while (!w->stop && !w->have_job)
+			pthread_cond_wait(&w->cond, &w->lock);
+		if (w->stop)
+			break;
+		job = w->job;                   /* ownership moves to this thread */
+		memset(&w->job, 0, sizeof(w->job));
+		w->have_job = 0;
+		w->busy = 1;
+		if (w->reopen) {
+			cloud_close(&cs);
+			w->reopen = 0;
+		}
+		prov_deadline_set(now_ms() + w->deadline_ms);
+		pthread_mutex_unlock(&w->lock);
+
+		buf_init(&errs, ERRS_MAX);
+		r = cloud_pass(&cs, &job, w->st, w->stlock, &changes, &errs);
+		if (r < 0)
+			cloud_close(&cs);       /* a failed pass starts afresh */
+		cloud_job_free(&job);
+
+		pthread_mutex_lock(&w->lock);
+		w->busy = 0;
+		w->res_ready = 1;
+		w->res_r = r;
+		w->res_changes = changes;
+		buf_free(&w->res_errs);
+		w->res_errs = errs;
+		if (write(w->efd, &one, sizeof(one)) < 0) {
+			/* the counter is non-zero already */
+		}
+	}
+	pthread_mutex_unlock(&w->lock);
+	prov_deadline_set(0);
+	cloud_close(&cs);
+	return NULL;
+}
+
 static int
-tunnel_up(struct daemon *d, const struct config *cfg)
+worker_start(struct daemon *d)
+{
+	struct worker *w = &d->w;
+	unsigned int pass_s;
+
+	pthread_mutex_init(&w->lock, NULL);
+	pthread_cond_init(&w->cond, NULL);
+	buf_init(&w->res_errs, ERRS_MAX);
+	w->st = &d->st;
+	w->stlock = &d->stlock;
+	/* A pass may take its interval, within [30 s, 300 s]: long enough for
+	 * retries under throttling, short enough to be noticed. */
+	pass_s = d->cfg.reconcile_interval;
+	w->deadline_ms = (uint64_t)(pass_s < 30 ? 30 : pass_s > 300 ? 300 : pass_s) * 1000;
+	if ((w->efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK)) < 0)
+		return -errno;
+	if (pthread_create(&w->thr, NULL, worker_main, w) != 0)
+		return -EAGAIN;
+	w->started = 1;
+	return 0;
+}
+
+/* Cancels a pass in flight and joins the worker (within ~100 ms). */
+static void
+worker_stop(struct daemon *d)
+{
+	struct worker *w = &d->w;
+
+	if (!w->started)
+		return;
+	prov_cancel_set(1);
+	pthread_mutex_lock(&w->lock);
+	w->stop = 1;
+	pthread_cond_signal(&w->cond);
+	pthread_mutex_unlock(&w->lock);
+	pthread_join(w->thr, NULL);
+	w->started = 0;
+	cloud_job_free(&w->job);
+	buf_free(&w->res_errs);
+	close(w->efd);
+	pthread_cond_destroy(&w->cond);
+	pthread_mutex_destroy(&w->lock);
+}
+
+/* Hands the worker a pass over the current config and desired state; when
+ * one is running, remembers to start another when it ends. */
+static void
+cloud_request(struct daemon *d, int reopen)
+{
+	struct worker *w = &d->w;
+	struct cloud_job job;
+
+	pthread_mutex_lock(&w->lock);
+	w->reopen |= reopen;
+	if (w->busy || w->have_job) {
+		d->cloud_pending = 1;
+		pthread_mutex_unlock(&w->lock);
+		return;
+	}
+	pthread_mutex_unlock(&w->lock);
+	if (cloud_job_make(&d->cfg, &d->want, &job) < 0) {
+		log_warnx("cloud pass: out of memory");
+		return;
+	}
+	pthread_mutex_lock(&w->lock);
+	w->job = job;
+	w->have_job = 1;
+	d->cloud_pending = 0;
+	pthread_cond_signal(&w->cond);
+	pthread_mutex_unlock(&w->lock);
+}
+
+/* ---- the main thread's passes ---- */
+
+static void
+record_last(struct daemon *d)
+{
+	char all[sizeof(d->host_errs) + sizeof(d->cloud_errs)];
+
+	snprintf(all, sizeof(all), "%s%s", d->host_errs, d->cloud_errs);
+	pthread_mutex_lock(&d->stlock);
+	state_set_last(&d->st, d->host_ok && d->cloud_ok, all);
+	state_save(&d->st);
+	pthread_mutex_unlock(&d->stlock);
+}
+
+static int
+tunnel_configure(struct daemon *d, const struct config *cfg, const struct desired *want)
 {
 	struct dp_config dc;
 	struct buf errs;
@@ -65,7 +268,7 @@ tunnel_up(struct daemon *d, const struct config *cfg)
 	if (cfg->tunnel.mode != TUNNEL_USERSPACE)
 		return 0;
 	buf_init(&errs, 16 * 1024);
-	if ((r = tunnel_config_build(cfg, &dc, &errs)) < 0) {
+	if ((r = tunnel_config_build(cfg, want, d->eps, &dc, &errs)) < 0) {
 		log_warnx("tunnel %s: %s", cfg->tunnel.interface, errs.data);
 		buf_free(&errs);
 		return r;
@@ -82,52 +285,105 @@ tunnel_up(struct daemon *d, const struct config *cfg)
 	return r;
 }
 
-static void
-reconcile_host(struct daemon *d)
+/* Recomposes the desired state from the config and every source. */
+static int
+recompose(struct daemon *d)
 {
-	struct buf errs;
-	size_t changes = 0;
+	struct desired n;
 
-	buf_init(&errs, 64 * 1024);
-	if (agent_reconcile(&d->cfg, &d->st, 0, &changes, &errs, &d->cs, 0) < 0)
-		log_warnx("host reconcile after a link change failed: %s", errs.data);
-	else if (changes)
-		log_info("link change: %zu host change%s applied", changes, changes == 1 ? "" : "s");
-	buf_free(&errs);
+	if (agent_desired(&d->cfg, d->reg, &n) < 0)
+		return -1;
+	desired_free(&d->want);
+	d->want = n;
+	return 0;
 }
 
 static void
-reconcile(struct daemon *d)
+host_pass(struct daemon *d, const char *why)
 {
 	struct buf errs;
 	size_t changes = 0;
-	unsigned int next;
 	int r;
 
-	buf_init(&errs, 64 * 1024);
-	r = agent_reconcile(&d->cfg, &d->st, 0, &changes, &errs, &d->cs, 1);
+	buf_init(&errs, ERRS_MAX);
+	pthread_mutex_lock(&d->stlock);
+	r = agent_reconcile(&d->cfg, &d->want, &d->st, 0, &changes, &errs, NULL, 0);
+	pthread_mutex_unlock(&d->stlock);
+	d->host_ok = r == 0;
+	cr_strlcpy(d->host_errs, errs.data ? errs.data : "", sizeof(d->host_errs));
+	if (r < 0)
+		log_warnx("%s: host reconcile failed: %s", why, errs.data);
+	else if (changes)
+		log_info("%s: %zu host change%s applied", why, changes, changes == 1 ? "" : "s");
+	buf_free(&errs);
+}
+
+/* Tunnel (composed peers) and host, from the current desired state. */
+static void
+local_pass(struct daemon *d, const char *why)
+{
+	tunnel_configure(d, &d->cfg, &d->want);
+	host_pass(d, why);
+}
+
+static void
+cloud_done(struct daemon *d)
+{
+	struct worker *w = &d->w;
+	unsigned int next;
+	uint64_t v;
+	size_t changes;
+	int r;
+
+	while (read(w->efd, &v, sizeof(v)) == sizeof(v))
+		;
+	pthread_mutex_lock(&w->lock);
+	if (!w->res_ready) {
+		pthread_mutex_unlock(&w->lock);
+		return;
+	}
+	w->res_ready = 0;
+	r = w->res_r;
+	changes = w->res_changes;
+	cr_strlcpy(d->cloud_errs, w->res_errs.data ? w->res_errs.data : "",
+	    sizeof(d->cloud_errs));
+	pthread_mutex_unlock(&w->lock);
+	d->cloud_ok = r >= 0;
 	if (r < 0) {
 		d->failures++;
 		next = 5000u << (d->failures > 6 ? 6 : d->failures - 1);
 		if (next > d->cfg.reconcile_interval * 1000u)
 			next = d->cfg.reconcile_interval * 1000u;
-		sd_notifyf(0, "STATUS=degraded: %.200s", errs.data);
-		log_warnx("reconcile failed (retry in %u s): %s", next / 1000, errs.data);
+		sd_notifyf(0, "STATUS=degraded: %.200s", d->cloud_errs);
+		log_warnx("cloud reconcile failed (retry in %u s): %s", next / 1000, d->cloud_errs);
+		arm(d->tfd, next);
 	} else {
 		if (changes)
-			log_info("reconcile: %zu change%s applied", changes, changes == 1 ? "" : "s");
+			log_info("cloud reconcile: %zu change%s applied", changes,
+			    changes == 1 ? "" : "s");
 		d->failures = 0;
-		next = d->cfg.reconcile_interval * 1000u;
-		sd_notifyf(0, "STATUS=reconciled: %zu change%s", changes, changes == 1 ? "" : "s");
+		sd_notifyf(0, "STATUS=reconciled: %zu cloud change%s", changes,
+		    changes == 1 ? "" : "s");
 	}
-	arm(d->tfd, next);
-	buf_free(&errs);
+	record_last(d);
+	if (d->cloud_pending)
+		cloud_request(d, 0);
+}
+
+static void
+interval_pass(struct daemon *d)
+{
+	arm(d->tfd, d->cfg.reconcile_interval * 1000u);
+	recompose(d);                   /* clients.json may have changed */
+	local_pass(d, "reconcile");
+	cloud_request(d, 0);
 }
 
 static void
 reload(struct daemon *d)
 {
-	struct config ncfg;
+	struct config ncfg, old;
+	struct desired nwant;
 
 	sd_notify(0, "RELOADING=1");
 	log_info("reloading %s", d->opts.config);
@@ -145,16 +401,22 @@ reload(struct daemon *d)
 		sd_notify(0, "READY=1");
 		return;
 	}
-	if (tunnel_up(d, &ncfg) < 0) {
+	if (agent_desired(&ncfg, d->reg, &nwant) < 0 ||
+	    tunnel_configure(d, &ncfg, &nwant) < 0) {
 		log_warnx("new tunnel configuration rejected; keeping the running one");
+		desired_free(&nwant);
 		config_free(&ncfg);
 		sd_notify(0, "READY=1");
 		return;
 	}
-	config_free(&d->cfg);
+	old = d->cfg;
 	d->cfg = ncfg;
-	cloud_close(&d->cs);            /* the cloud section may have changed */
-	reconcile(d);
+	config_free(&old);
+	desired_free(&d->want);
+	d->want = nwant;
+	host_pass(d, "reload");
+	cloud_request(d, 1);            /* the cloud section may have changed */
+	arm(d->tfd, d->cfg.reconcile_interval * 1000u);
 	sd_notify(0, "READY=1");
 }
 
@@ -173,96 +435,142 @@ handle_signal(struct daemon *d)
 	return 1;
 }
 
+enum { FD_SIG, FD_TIMER, FD_DEBOUNCE, FD_WORKER, FD_SOURCES, FD_MONITOR, FD_N };
+
 static int
 loop(struct daemon *d)
 {
-	struct pollfd pfd[4];
+	struct pollfd pfd[FD_N];
 	uint64_t ticks;
+	int i, n;
 
 	for (;;) {
-		pfd[0] = (struct pollfd){ .fd = d->sfd, .events = POLLIN };
-		pfd[1] = (struct pollfd){ .fd = d->tfd, .events = POLLIN };
-		pfd[2] = (struct pollfd){ .fd = d->dfd, .events = POLLIN };
-		pfd[3] = (struct pollfd){ .fd = d->mfd, .events = POLLIN };
-		if (poll(pfd, d->mfd >= 0 ? 4 : 3, -1) < 0) {
+		pfd[FD_SIG] = (struct pollfd){ .fd = d->sfd, .events = POLLIN };
+		pfd[FD_TIMER] = (struct pollfd){ .fd = d->tfd, .events = POLLIN };
+		pfd[FD_DEBOUNCE] = (struct pollfd){ .fd = d->dfd, .events = POLLIN };
+		pfd[FD_WORKER] = (struct pollfd){ .fd = d->w.efd, .events = POLLIN };
+		pfd[FD_SOURCES] = (struct pollfd){ .fd = ds_registry_fd(d->reg), .events = POLLIN };
+		pfd[FD_MONITOR] = (struct pollfd){ .fd = d->mfd, .events = POLLIN };
+		n = d->mfd >= 0 ? FD_N : FD_N - 1;
+		if (poll(pfd, (nfds_t)n, -1) < 0) {
 			if (errno == EINTR)
 				continue;
 			log_warn("poll");
 			return -1;
 		}
-		if ((pfd[0].revents & POLLIN) && handle_signal(d))
+		for (i = 0; i < n; i++)
+			if (pfd[i].revents & (POLLERR | POLLNVAL))
+				log_warnx("event source %d failed", i);
+		if ((pfd[FD_SIG].revents & POLLIN) && handle_signal(d))
 			return 0;
-		if (pfd[1].revents & POLLIN) {
-			if (read(d->tfd, &ticks, sizeof(ticks)) > 0)
-				reconcile(d);
+		if ((pfd[FD_WORKER].revents & POLLIN))
+			cloud_done(d);
+		if ((pfd[FD_SOURCES].revents & POLLIN)) {
+			ds_registry_ack(d->reg);
+			if (recompose(d) == 0) {
+				local_pass(d, "sources changed");
+				cloud_request(d, 0);
+			}
 		}
-		if (pfd[2].revents & POLLIN) {
-			if (read(d->dfd, &ticks, sizeof(ticks)) > 0)
-				reconcile_host(d);
-		}
-		if (d->mfd >= 0 && (pfd[3].revents & POLLIN) && nc_monitor_drain(d->mfd) > 0)
+		if ((pfd[FD_TIMER].revents & POLLIN) && read(d->tfd, &ticks, sizeof(ticks)) > 0)
+			interval_pass(d);
+		if ((pfd[FD_DEBOUNCE].revents & POLLIN) && read(d->dfd, &ticks, sizeof(ticks)) > 0)
+			host_pass(d, "link change");
+		if (n == FD_N && (pfd[FD_MONITOR].revents & POLLIN) && nc_monitor_drain(d->mfd) > 0)
 			arm(d->dfd, 1000);   /* debounce bursts of link/address events */
 	}
+}
+
+static int
+setup_fds(struct daemon *d)
+{
+	sigset_t mask;
+
+	sigemptyset(&mask);
+	sigaddset(&mask, SIGHUP);
+	sigaddset(&mask, SIGTERM);
+	sigaddset(&mask, SIGINT);
+	/* Blocked before any thread starts, so every thread inherits it and
+	 * only the signalfd sees these signals. */
+	pthread_sigmask(SIG_BLOCK, &mask, NULL);
+	signal(SIGPIPE, SIG_IGN);
+	if ((d->sfd = signalfd(-1, &mask, SFD_CLOEXEC)) < 0 ||
+	    (d->tfd = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC)) < 0 ||
+	    (d->dfd = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC)) < 0) {
+		log_warn("signalfd/timerfd");
+		return -1;
+	}
+	if ((d->mfd = nc_monitor_open()) < 0)
+		log_warnx("netlink monitor unavailable; reconciling on the interval only");
+	if (ds_registry_new(&d->reg) < 0 || (d->eps = tunnel_endpoints_new()) == NULL) {
+		log_warnx("out of memory");
+		return -1;
+	}
+	return 0;
+}
+
+static void
+teardown_daemon(struct daemon *d)
+{
+	worker_stop(d);
+	if (d->dev)
+		dp_device_destroy(d->dev);
+	if (d->mfd >= 0)
+		nc_monitor_close(d->mfd);
+	if (d->tfd >= 0)
+		close(d->tfd);
+	if (d->dfd >= 0)
+		close(d->dfd);
+	if (d->sfd >= 0)
+		close(d->sfd);
+	desired_free(&d->want);
+	ds_registry_free(d->reg);
+	tunnel_endpoints_free(d->eps);
+	if (d->st.root)
+		state_free(&d->st);
+	pthread_mutex_destroy(&d->stlock);
 }
 
 int
 cmd_run(const struct opts *o)
 {
 	struct daemon d;
-	sigset_t mask;
 	int r, lock, fg;
 
 	memset(&d, 0, sizeof(d));
 	d.opts = *o;
 	d.mfd = d.tfd = d.sfd = d.dfd = -1;
+	d.w.efd = -1;
+	d.host_ok = d.cloud_ok = 1;
+	pthread_mutex_init(&d.stlock, NULL);
 	fg = getenv("JOURNAL_STREAM") == NULL && getenv("NOTIFY_SOCKET") == NULL;
 	log_init(fg, o->verbose, "cloudroute");
-	if ((r = agent_load_config(o, &d.cfg, 1)) != EXIT_OK)
+	if ((r = agent_load_config(o, &d.cfg, 1)) != EXIT_OK) {
+		pthread_mutex_destroy(&d.stlock);
 		return r;
+	}
 	if ((lock = agent_lock(d.cfg.state_dir)) < 0) {
+		pthread_mutex_destroy(&d.stlock);
 		config_free(&d.cfg);
 		return EXIT_RUNTIME;
 	}
 	r = EXIT_RUNTIME;
-	if (state_load(d.cfg.state_dir, &d.st) < 0)
+	if (state_load(d.cfg.state_dir, &d.st) < 0 || setup_fds(&d) < 0 ||
+	    recompose(&d) < 0 || tunnel_configure(&d, &d.cfg, &d.want) < 0 ||
+	    worker_start(&d) < 0)
 		goto out;
-	sigemptyset(&mask);
-	sigaddset(&mask, SIGHUP);
-	sigaddset(&mask, SIGTERM);
-	sigaddset(&mask, SIGINT);
-	sigprocmask(SIG_BLOCK, &mask, NULL);
-	signal(SIGPIPE, SIG_IGN);
-	if ((d.sfd = signalfd(-1, &mask, SFD_CLOEXEC)) < 0 ||
-	    (d.tfd = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC)) < 0 ||
-	    (d.dfd = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC)) < 0) {
-		log_warn("signalfd/timerfd");
-		goto out;
-	}
-	if ((d.mfd = nc_monitor_open()) < 0)
-		log_warnx("netlink monitor unavailable; reconciling on the interval only");
-	if (tunnel_up(&d, &d.cfg) < 0)
-		goto out;
-	reconcile(&d);
+	host_pass(&d, "start");
+	record_last(&d);
 	sd_notify(0, "READY=1");
 	log_info("running: tunnel %s (%s), reconcile every %u s", d.cfg.tunnel.interface,
 	    d.cfg.tunnel.mode == TUNNEL_USERSPACE ? "userspace" : "external",
 	    d.cfg.reconcile_interval);
+	cloud_request(&d, 0);
+	arm(d.tfd, d.cfg.reconcile_interval * 1000u);
 	r = loop(&d) < 0 ? EXIT_RUNTIME : EXIT_OK;
 	sd_notify(0, "STOPPING=1");
 out:
-	cloud_close(&d.cs);
-	if (d.dev)
-		dp_device_destroy(d.dev);
-	if (d.mfd >= 0)
-		nc_monitor_close(d.mfd);
-	if (d.tfd >= 0)
-		close(d.tfd);
-	if (d.dfd >= 0)
-		close(d.dfd);
-	if (d.sfd >= 0)
-		close(d.sfd);
-	if (d.st.root)
-		state_free(&d.st);
+	teardown_daemon(&d);
 	close(lock);
 	config_free(&d.cfg);
 	return r;

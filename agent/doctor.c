@@ -16,6 +16,7 @@
 
 #include "agent/agent.h"
 #include "agent/cloud.h"
+#include "agent/desired.h"
 #include "agent/host.h"
 #include "agent/tunnel.h"
 #include "dataplane/dataplane.h"
@@ -192,6 +193,7 @@ check_state(struct doc *d, const struct config *cfg, struct state *st)
 {
 	struct json_object *last = state_obj(st, "last", 0), *ok, *e;
 	struct cloud_session cs;
+	struct desired want;
 	struct plan p;
 	struct buf errs;
 	char line[512];
@@ -204,6 +206,12 @@ check_state(struct doc *d, const struct config *cfg, struct state *st)
 	memset(&p, 0, sizeof(p));
 	memset(&cs, 0, sizeof(cs));
 	buf_init(&errs, 16 * 1024);
+	if (agent_desired(cfg, NULL, &want) < 0) {
+		say(d, 2, "cannot compose the desired state");
+		buf_free(&errs);
+		return;
+	}
+	p.desired = &want;
 	if (cloud_plan(cfg, st, &p, &cs, &errs) < 0)
 		say(d, 2, "cloud: %.*s", (int)strcspn(errs.data, "\n"), errs.data);
 	for (i = 0; i < p.cloud.n; i++) {
@@ -214,6 +222,7 @@ check_state(struct doc *d, const struct config *cfg, struct state *st)
 	}
 	cloud_close(&cs);
 	plan_free(&p);
+	desired_free(&want);
 	buf_free(&errs);
 }
 

@@ -15,6 +15,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "agent/desired.h"
 #include "agent/host.h"
 #include "netcfg/netcfg.h"
 
@@ -321,14 +322,19 @@ plan_routes(const struct config *cfg, struct state *st, struct plan *p)
 {
 	struct prefix_set want = { 0 }, connected = { 0 };
 	struct nc_route *rt = NULL;
-	char b[PREFIX_STRLEN], g[PREFIX_STRLEN];
+	char b[PREFIX_STRLEN], g[PREFIX_STRLEN], o[160];
 	const char *dev = cfg->tunnel.interface;
 	int dev_up = nc_link_exists(dev) > 0;
 	size_t i, j, n = 0;
 	struct action *a;
 	int r;
 
-	config_tunnel_prefixes(cfg, &want);
+	if (p->desired != NULL) {
+		for (i = 0; i < p->desired->tunnel.n; i++)
+			prefix_set_add(&want, &p->desired->tunnel.v[i]);
+	} else {
+		config_tunnel_prefixes(cfg, &want);
+	}
 	for (i = 0; i < cfg->tunnel.address.n; i++) {
 		struct prefix np;
 		prefix_network(&cfg->tunnel.address.v[i], &np);
@@ -367,8 +373,9 @@ plan_routes(const struct config *cfg, struct state *st, struct plan *p)
 			    "interface", prefix_fmt(d, b, sizeof(b)), dev);
 			continue;
 		}
-		a = plan_add(p, SEC_HOST, ACT_ROUTE_ADD, '+', "route %s dev %s",
-		    prefix_fmt(d, b, sizeof(b)), dev);
+		a = plan_add(p, SEC_HOST, ACT_ROUTE_ADD, '+', "route %s dev %s%s",
+		    prefix_fmt(d, b, sizeof(b)), dev, desired_origin_fmt(p->desired, d, o,
+		    sizeof(o)));
 		a->dst = *d;
 		cr_strlcpy(a->ifname, dev, sizeof(a->ifname));
 	}

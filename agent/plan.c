@@ -9,6 +9,7 @@
 #include <json-c/json.h>
 
 #include "agent/plan.h"
+#include "agent/desired.h"
 #include "common/util.h"
 
 struct action *
@@ -62,10 +63,21 @@ plan_conflicts(const struct plan *p)
 
 static const char *const sec_names[] = { "host", "tunnel", "cloud" };
 
+/* " [from peer hub, config]" for a cloud route we want; "" otherwise. */
+static const char *
+cloud_origin(const struct plan *p, const struct prov_change *c, char *buf, size_t len)
+{
+	buf[0] = '\0';
+	if (c->dst.family != 0 && (c->action == PROV_CREATE || c->action == PROV_REPLACE ||
+	    c->action == PROV_KEEP))
+		desired_origin_fmt(p->desired, &c->dst, buf, len);
+	return buf;
+}
+
 void
 plan_print(const struct plan *p, FILE *out, int verbose)
 {
-	char line[512];
+	char line[512], o[160];
 	size_t i;
 	int s, printed;
 
@@ -85,7 +97,8 @@ plan_print(const struct plan *p, FILE *out, int verbose)
 				continue;
 			if (!printed++)
 				fprintf(out, "%s:\n", sec_names[s]);
-			fprintf(out, "  %s\n", prov_change_fmt(&p->cloud.v[i], line, sizeof(line)));
+			fprintf(out, "  %s%s\n", prov_change_fmt_v(&p->cloud.v[i], verbose, line,
+			    sizeof(line)), cloud_origin(p, &p->cloud.v[i], o, sizeof(o)));
 		}
 	}
 	if (plan_changes(p) == 0)
@@ -111,11 +124,19 @@ plan_json(const struct plan *p)
 	}
 	for (i = 0; i < p->cloud.n; i++) {
 		struct json_object *o = json_object_new_object();
-		prov_change_fmt(&p->cloud.v[i], line, sizeof(line));
+		const struct prov_change *c = &p->cloud.v[i];
+		const struct ds_origin *og;
+
+		prov_change_fmt(c, line, sizeof(line));
 		sign[0] = line[0];
 		json_object_object_add(o, "section", json_object_new_string("cloud"));
 		json_object_object_add(o, "op", json_object_new_string(sign));
 		json_object_object_add(o, "what", json_object_new_string(line + 2));
+		if (c->handle != NULL)
+			json_object_object_add(o, "handle", json_object_new_string(c->handle));
+		if (p->desired != NULL && c->dst.family != 0 && c->action != PROV_CONFLICT &&
+		    c->action != PROV_DELETE && (og = desired_origin(p->desired, &c->dst)) != NULL)
+			json_object_object_add(o, "source", json_object_new_string(og->source));
 		json_object_array_add(a, o);
 	}
 	return a;

@@ -45,11 +45,16 @@ struct action {
 	uint32_t metric;
 };
 
+struct desired;
+
 struct plan {
 	struct action *v;
 	size_t n, cap;
 	struct prov_plan cloud;
 	int cloud_planned;
+	/* What should exist (agent/desired.h), set by whoever plans; not
+	 * owned.  NULL: derived from the config alone. */
+	const struct desired *desired;
 };
 
 struct action *plan_add(struct plan *p, enum plan_section sec, enum act_kind kind,

@@ -138,6 +138,7 @@ cmd_status(const struct opts *o)
 	struct json_object *peers = NULL;
 	struct cloud_session cs;
 	struct config cfg;
+	struct desired want;
 	struct state st;
 	struct plan p;
 	struct buf errs;
@@ -150,9 +151,13 @@ cmd_status(const struct opts *o)
 	memset(&p, 0, sizeof(p));
 	memset(&cs, 0, sizeof(cs));
 	buf_init(&errs, 64 * 1024);
+	memset(&want, 0, sizeof(want));
+	if (agent_desired(&cfg, NULL, &want) == 0)
+		p.desired = &want;
 	tunnel_plan(&cfg, &p);
 	host_plan(&cfg, &st, &p);
-	cloud_plan(&cfg, &st, &p, &cs, &errs);
+	if (p.desired != NULL)
+		cloud_plan(&cfg, &st, &p, &cs, &errs);
 	tunnel_up = nc_link_exists(cfg.tunnel.interface) > 0;
 	if (cfg.tunnel.mode == TUNNEL_USERSPACE &&
 	    dp_uapi_status(cfg.tunnel.interface, &ps, &np, &lport) == 0) {
@@ -184,6 +189,7 @@ cmd_status(const struct opts *o)
 	json_object_put(peers);
 	cloud_close(&cs);
 	plan_free(&p);
+	desired_free(&want);
 	buf_free(&errs);
 	state_free(&st);
 	config_free(&cfg);

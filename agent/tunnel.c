@@ -8,8 +8,28 @@
 
 #include <openssl/crypto.h>
 
+#include "agent/desired.h"
 #include "agent/tunnel.h"
 #include "netcfg/netcfg.h"
+
+/* plan -v: each composed peer and the source(s) that want it. */
+static void
+plan_peers(struct plan *p)
+{
+	const struct desired *d = p->desired;
+	char list[256], b[PREFIX_STRLEN], key[45];
+	size_t i, j, n;
+
+	for (i = 0; d != NULL && i < d->n_peers; i++) {
+		list[0] = '\0';
+		for (j = 0, n = 0; j < d->peers[i].allowed_ips.n && n < sizeof(list); j++)
+			n += (size_t)snprintf(list + n, sizeof(list) - n, "%s%s", j ? ", " : "",
+			    prefix_fmt(&d->peers[i].allowed_ips.v[j], b, sizeof(b)));
+		dp_key_to_base64(key, d->peers[i].public_key);
+		plan_add(p, SEC_TUNNEL, ACT_NOTE, '.', "peer %s %.8s... allowed-ips %s [from %s]",
+		    d->peers[i].name, key, list[0] ? list : "(none)", d->peers[i].source);
+	}
+}
 
 int
 tunnel_plan(const struct config *cfg, struct plan *p)
@@ -22,6 +42,7 @@ tunnel_plan(const struct config *cfg, struct plan *p)
 	size_t i;
 	int up = 0;
 
+	plan_peers(p);
 	if (nc_link_exists(dev) <= 0) {
 		if (cfg->tunnel.mode == TUNNEL_EXTERNAL)
 			plan_add(p, SEC_TUNNEL, ACT_CONFLICT, '!', "interface %s does not exist "
@@ -89,25 +110,126 @@ tunnel_config_free(struct dp_config *dc)
 	memset(dc, 0, sizeof(*dc));
 }
 
+/*
+ * Endpoint names are resolved when a peer is new, retried every build while
+ * they fail, and re-resolved every TUNNEL_RERESOLVE_MS (as wireguard-tools'
+ * reresolve-dns does).  A peer's endpoint is handed to the device only when
+ * it is new or its address changed, so roaming (the peer's latest source
+ * address) is not undone by every pass.
+ */
+#define TUNNEL_RERESOLVE_MS (5 * 60 * 1000)
+
+struct ep_entry {
+	uint8_t key[32];
+	char name[256];
+	struct sockaddr_storage addr;
+	uint64_t resolved_ms;         /* 0: never resolved */
+	int seen;
+};
+
+struct tunnel_endpoints {
+	struct ep_entry *v;
+	size_t n;
+};
+
+static struct ep_entry *
+ep_find(struct tunnel_endpoints *c, const uint8_t key[32], const char *name)
+{
+	struct ep_entry *nv;
+	size_t i;
+
+	for (i = 0; i < c->n; i++)
+		if (memcmp(c->v[i].key, key, 32) == 0 && strcmp(c->v[i].name, name) == 0)
+			return &c->v[i];
+	if ((nv = realloc(c->v, (c->n + 1) * sizeof(*nv))) == NULL)
+		return NULL;
+	c->v = nv;
+	memset(&nv[c->n], 0, sizeof(*nv));
+	memcpy(nv[c->n].key, key, 32);
+	cr_strlcpy(nv[c->n].name, name, sizeof(nv->name));
+	return &nv[c->n++];
+}
+
+static void
+ep_sweep(struct tunnel_endpoints *c)
+{
+	size_t i, k = 0;
+
+	for (i = 0; i < c->n; i++)
+		if (c->v[i].seen)
+			c->v[k++] = c->v[i];
+	c->n = k;
+	for (i = 0; i < c->n; i++)
+		c->v[i].seen = 0;
+}
+
+void
+tunnel_endpoints_free(struct tunnel_endpoints *c)
+{
+	if (c == NULL)
+		return;
+	free(c->v);
+	free(c);
+}
+
+struct tunnel_endpoints *
+tunnel_endpoints_new(void)
+{
+	return calloc(1, sizeof(struct tunnel_endpoints));
+}
+
+static void
+peer_endpoint(struct tunnel_endpoints *cache, const struct ds_peer *dp,
+    struct dp_peer_config *pp)
+{
+	struct sockaddr_storage ss;
+	struct ep_entry *e = NULL;
+	uint64_t now = now_ms();
+	socklen_t sl;
+
+	if (dp->endpoint[0] == '\0')
+		return;
+	if (cache != NULL && (e = ep_find(cache, dp->public_key, dp->endpoint)) != NULL) {
+		e->seen = 1;
+		if (e->resolved_ms != 0 && now - e->resolved_ms < TUNNEL_RERESOLVE_MS)
+			return;         /* the device has it (or roamed since) */
+	}
+	if (endpoint_resolve(dp->endpoint, 0, &ss, &sl) < 0) {
+		log_warnx("peer %s: cannot resolve endpoint %s now (retried every pass); it can "
+		    "still reach us and roaming sets the endpoint", dp->name, dp->endpoint);
+		return;
+	}
+	if (e != NULL) {
+		int changed = e->resolved_ms == 0 || memcmp(&e->addr, &ss, sizeof(ss)) != 0;
+
+		e->addr = ss;
+		e->resolved_ms = now;
+		if (!changed)
+			return;
+	}
+	pp->endpoint = ss;
+	pp->has_endpoint = 1;
+}
+
 int
-tunnel_config_build(const struct config *cfg, struct dp_config *dc, struct buf *errs)
+tunnel_config_build(const struct config *cfg, const struct desired *d,
+    struct tunnel_endpoints *cache, struct dp_config *dc, struct buf *errs)
 {
 	struct dp_peer_config *peers;
-	socklen_t sl;
 	size_t i;
-	int r, failed = 0;
+	int failed = 0;
 
 	memset(dc, 0, sizeof(*dc));
 	if (tunnel_read_key(cfg->tunnel.private_key_file, dc->private_key, errs) < 0)
 		failed = 1;
 	dc->listen_port = cfg->tunnel.listen_port;
-	peers = calloc(cfg->tunnel.n_peers ? cfg->tunnel.n_peers : 1, sizeof(*peers));
+	peers = calloc(d->n_peers ? d->n_peers : 1, sizeof(*peers));
 	if (peers == NULL)
 		return -ENOMEM;
 	dc->peers = peers;
-	dc->n_peers = cfg->tunnel.n_peers;
-	for (i = 0; i < cfg->tunnel.n_peers; i++) {
-		const struct cfg_peer *cp = &cfg->tunnel.peers[i];
+	dc->n_peers = d->n_peers;
+	for (i = 0; i < d->n_peers; i++) {
+		const struct ds_peer *cp = &d->peers[i];
 		struct dp_peer_config *pp = &peers[i];
 
 		cr_strlcpy(pp->name, cp->name, sizeof(pp->name));
@@ -117,18 +239,13 @@ tunnel_config_build(const struct config *cfg, struct dp_config *dc, struct buf *
 				failed = 1;
 			pp->has_psk = 1;
 		}
-		if (cp->has_endpoint) {
-			r = endpoint_resolve(cp->endpoint, 0, &pp->endpoint, &sl);
-			if (r < 0)
-				log_warnx("peer %s: cannot resolve endpoint %s now; it can still "
-				    "reach us and roaming sets the endpoint", cp->name, cp->endpoint);
-			else
-				pp->has_endpoint = 1;
-		}
+		peer_endpoint(cache, cp, pp);
 		pp->allowed_ips = cp->allowed_ips.v;
 		pp->n_allowed_ips = cp->allowed_ips.n;
 		pp->persistent_keepalive = cp->keepalive;
 	}
+	if (cache != NULL)
+		ep_sweep(cache);
 	if (failed) {
 		tunnel_config_free(dc);
 		return -EINVAL;

@@ -5,6 +5,7 @@
  */
 #include <errno.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -334,6 +335,115 @@ setup_common(CURL *c, const struct http_request *rq, const char *protos,
 	}
 }
 
+/* ---- cancellation and deadlines ---- */
+
+static atomic_int cancelled;
+static __thread uint64_t deadline_ms;
+
+void
+prov_cancel_set(int on)
+{
+	atomic_store(&cancelled, on ? 1 : 0);
+}
+
+int
+prov_cancelled(void)
+{
+	return atomic_load(&cancelled);
+}
+
+void
+prov_deadline_set(uint64_t monotonic_ms)
+{
+	deadline_ms = monotonic_ms;
+}
+
+uint64_t
+prov_deadline(void)
+{
+	return deadline_ms;
+}
+
+int
+prov_interrupted(void)
+{
+	if (atomic_load(&cancelled))
+		return -ECANCELED;
+	if (deadline_ms != 0 && now_ms() >= deadline_ms)
+		return -ETIMEDOUT;
+	return 0;
+}
+
+static int
+interrupted_error(const struct http_request *rq, int r)
+{
+	prov_set_error("%s %s: %s", rq->method, rq->url, r == -ECANCELED ?
+	    "cancelled (cloudroute is stopping)" : "the pass's deadline passed");
+	return r;
+}
+
+/*
+ * Runs the transfer through a multi handle so that it can be abandoned
+ * within POLL_MS of a cancellation or of the deadline, whatever the server
+ * does (a hung API keeps a plain curl_easy_perform for its whole timeout).
+ */
+#define POLL_MS 100
+
+static int
+perform(CURL *c, const struct http_request *rq, CURLcode *cc)
+{
+	CURLM *m;
+	CURLMsg *msg;
+	int running = 1, left, r = 0;
+
+	*cc = CURLE_OK;
+	if ((m = curl_multi_init()) == NULL)
+		return -ENOMEM;
+	if (curl_multi_add_handle(m, c) != CURLM_OK) {
+		curl_multi_cleanup(m);
+		return -ENOMEM;
+	}
+	while (running) {
+		if (curl_multi_perform(m, &running) != CURLM_OK) {
+			r = -EIO;
+			break;
+		}
+		if (!running)
+			break;
+		if ((r = prov_interrupted()) < 0) {
+			interrupted_error(rq, r);
+			break;
+		}
+		if (curl_multi_poll(m, NULL, 0, POLL_MS, NULL) != CURLM_OK) {
+			r = -EIO;
+			break;
+		}
+	}
+	while (r == 0 && (msg = curl_multi_info_read(m, &left)) != NULL)
+		if (msg->msg == CURLMSG_DONE)
+			*cc = msg->data.result;
+	curl_multi_remove_handle(m, c);
+	curl_multi_cleanup(m);
+	return r;
+}
+
+/* The request's own timeout, shortened to what the deadline leaves. */
+static long
+effective_timeout(const struct http_request *rq)
+{
+	long t = rq->timeout_ms > 0 ? rq->timeout_ms : 30000L;
+	uint64_t now;
+
+	if (deadline_ms != 0) {
+		now = now_ms();
+		if (deadline_ms <= now)
+			return 1;
+		if (deadline_ms - now < (uint64_t)t)
+			t = (long)(deadline_ms - now);
+	}
+	return t;
+}
+
 int
 http_do(const struct http_request *rq, struct http_response *resp)
 {
@@ -353,6 +463,10 @@ http_do(const struct http_request *rq, struct http_response *resp)
 		prov_set_error("libcurl initialisation failed");
 		goto out;
 	}
+	if ((r = prov_interrupted()) < 0) {
+		interrupted_error(rq, r);
+		goto out;
+	}
 	if ((r = allowed_protocols(rq, &protos)) < 0)
 		goto out;
 	if ((c = curl_easy_init()) == NULL) {
@@ -362,9 +476,11 @@ http_do(const struct http_request *rq, struct http_response *resp)
 	if ((r = build_headers(rq, &hdrs)) < 0)
 		goto out;
 	setup_common(c, rq, protos, &x, errbuf);
+	curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, effective_timeout(rq));
 	setup_method(c, rq);
 	curl_easy_setopt(c, CURLOPT_HTTPHEADER, hdrs);
-	cc = curl_easy_perform(c);
+	if ((r = perform(c, rq, &cc)) < 0)
+		goto out;
 	if (x.overflow) {
 		prov_set_error("%s %s: response larger than %zu bytes", rq->method,
 		    rq->url, resp->body.max);

@@ -14,6 +14,7 @@
 #define PROV_HTTP_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #include "common/util.h"
 
@@ -62,6 +63,21 @@ int http_is_metadata_url(const char *url);
  * header and signing (default ports dropped, IPv6 in brackets).
  */
 int http_url_hostport(const char *url, char *out, size_t len);
+
+/*
+ * Cancellation and deadlines.  prov_cancel_set(1) (the daemon, on SIGTERM)
+ * makes every transfer in flight, in any thread, end within ~100 ms and every
+ * later request and retry sleep fail at once with -ECANCELED.  A deadline
+ * (CLOCK_MONOTONIC milliseconds, 0 = none) bounds the calling thread's
+ * current pass: requests are shortened to it and fail with -ETIMEDOUT past
+ * it.  prov_interrupted() says which applies now (0, -ECANCELED, -ETIMEDOUT);
+ * long loops of a provider check it.
+ */
+void prov_cancel_set(int on);
+int prov_cancelled(void);
+void prov_deadline_set(uint64_t monotonic_ms);
+uint64_t prov_deadline(void);
+int prov_interrupted(void);
 
 /* Sets this thread's provider error text (prov_last_error()). */
 void prov_set_error(const char *fmt, ...) CR_PRINTF(1, 2);

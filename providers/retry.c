@@ -12,6 +12,7 @@
 #include <openssl/rand.h>
 
 #include "common/util.h"
+#include "http.h"
 #include "retry.h"
 
 void
@@ -157,11 +158,31 @@ retry_classify(long http_status, const char *error_code)
 	return RETRY_FATAL;
 }
 
-void
+/* Sleeps in slices so that a cancellation or the pass's deadline ends the
+ * wait within 50 ms; a sleep that would outlast the deadline is refused. */
+int
 retry_sleep_ms(uint64_t ms)
 {
-	struct timespec ts = { (time_t)(ms / 1000), (long)(ms % 1000) * 1000000L };
+	uint64_t end = now_ms() + ms, now, dl = prov_deadline(), step;
+	struct timespec ts;
+	int r;
 
-	while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
-		;
+	if (dl != 0 && end > dl) {
+		prov_set_error("retry in %llu ms would pass the deadline of this pass",
+		    (unsigned long long)ms);
+		return -ETIMEDOUT;
+	}
+	while ((now = now_ms()) < end) {
+		if ((r = prov_interrupted()) < 0) {
+			prov_set_error("%s", r == -ECANCELED ? "cancelled (cloudroute is stopping)" :
+			    "the pass's deadline passed");
+			return r;
+		}
+		step = end - now < 50 ? end - now : 50;
+		ts.tv_sec = 0;
+		ts.tv_nsec = (long)step * 1000000L;
+		while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
+			;
+	}
+	return prov_interrupted();
 }

@@ -59,6 +59,8 @@ int retry_delay_ms(const struct retry_policy *p, enum retry_class cls,
 /* Classifies an HTTP status plus an API error code (may be NULL). */
 enum retry_class retry_classify(long http_status, const char *error_code);
 
-void retry_sleep_ms(uint64_t ms);
+/* 0, or -ECANCELED / -ETIMEDOUT when cancelled or past this thread's
+ * deadline (providers/http.h) before the time was up. */
+int retry_sleep_ms(uint64_t ms);
 
 #endif

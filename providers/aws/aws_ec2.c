@@ -235,7 +235,8 @@ aws_ec2_call(struct aws_ec2 *ec2, const char *action, struct aws_params *p,
 			}
 			log_debug("aws: %s retry %u in %llu ms", action, attempt,
 			    (unsigned long long)delay);
-			retry_sleep_ms(delay);
+			if ((r = retry_sleep_ms(delay)) < 0)
+				goto out;
 		}
 		if ((r = fresh_creds(ec2, 0)) < 0)
 			goto out;

@@ -167,8 +167,9 @@ aws_imds_get(struct aws_imds *m, const char *path, struct buf *out)
 		}
 		if (r < 0 && r != -ETIMEDOUT && r != -ECONNREFUSED && r != -EIO)
 			return r;
-		if (attempt + 1 < pol.max_attempts)
-			retry_sleep_ms(retry_backoff_ms(&pol, RETRY_SERVER, attempt));
+		if (attempt + 1 < pol.max_attempts &&
+		    (r = retry_sleep_ms(retry_backoff_ms(&pol, RETRY_SERVER, attempt))) < 0)
+			return r;
 	}
 	if (r == 0) {
 		prov_set_error("instance metadata %s: HTTP %ld", path, status);

@@ -8,6 +8,7 @@
 #         fake EC2 API https://127.0.0.1:PORT, IMDS http://127.0.0.1:PORT (i-hq),
 #         control http://127.0.0.1:PORT
 . "$(dirname "$0")/../lib/netns.sh"
+. "$(dirname "$0")/../lib/fakeec2.sh"
 
 ns_new conn && ns_new lan && ns_new peer || { finish; exit 1; }
 veth conn eth0 lan l0
@@ -29,33 +30,10 @@ for t in s["route_tables"]:
         t["routes"].append({"destination": "10.200.0.0/16", "network_interface_id": "eni-dead"})
 json.dump(s, sys.stdout)
 PY
-bash "$TOP/tests/fakecloud/mkca.sh" "$TMP/ca" >/dev/null 2>&1
-bg conn python3 "$TOP/tests/fakecloud/ec2.py" --scenario "$TMP/scenario.json" \
-	--api 127.0.0.1:0 --cert "$TMP/ca/server.pem" --key "$TMP/ca/server.key" \
-	--imds 127.0.0.1:0=i-hq --control 127.0.0.1:0 --ready-file "$TMP/ready.json" \
-	--log "$TMP/requests.jsonl" --cred-lifetime 900
-wait_for 10 test -s "$TMP/ready.json" || { echo "fake cloud did not start"; finish; exit 1; }
-port() { python3 -c "import json; r=json.load(open('$TMP/ready.json')); print($1)"; }
-API=$(port 'r["api"]["port"]'); IMDS=$(port 'r["imds"][0]["port"]'); CTL=$(port 'r["control"]["port"]')
-export CLOUDROUTE_CA_BUNDLE=$TMP/ca/ca.pem CLOUDROUTE_AWS_API_URL=https://127.0.0.1:$API
-export CLOUDROUTE_AWS_METADATA_URL=http://127.0.0.1:$IMDS CLOUDROUTE_RETRY_BASE_MS=20
-unset AWS_ACCESS_KEY_ID AWS_SECRET_ACCESS_KEY AWS_SESSION_TOKEN
-# (ip netns exec passes this environment on to every cloudroute below)
+fakeec2_start conn "$TMP/scenario.json" --log "$TMP/requests.jsonl" --cred-lifetime 900 ||
+	{ finish; exit 1; }
 
-ctl() { nsx conn curl -sf -X "$1" "http://127.0.0.1:$CTL$2" ${3:+-d "$3"}; }
 mutations() { ctl GET /counts | python3 -c 'import json,sys; print(json.load(sys.stdin)["counts"]["mutating"])'; }
-route_target() { # table dst -> eni or "blackhole:eni" or "none"
-	ctl GET /state | python3 -c "
-import json, sys
-s = json.load(sys.stdin)
-for t in s['route_tables']:
-    if t['id'] != '$1': continue
-    for r in t.get('routes', []):
-        if r['destination'] == '$2':
-            tgt = r.get('network_interface_id') or r.get('gateway_id') or '?'
-            print(('blackhole:' if r.get('state') == 'blackhole' else '') + tgt); sys.exit()
-print('none')"
-}
 sdc() { ctl GET /state | python3 -c "
 import json, sys
 for e in json.load(sys.stdin)['network_interfaces']:
@@ -106,7 +84,6 @@ ctl POST /mutate '{"action":"DeleteRoute","params":{"RouteTableId":"rtb-hq","Des
 CR plan >"$TMP/plan2" 2>&1; check_eq "deleted route is drift (plan exits 2)" 2 $?
 bg conn "$CLOUDROUTE" -c "$CFG" run
 RUNPID=$!
-route_is() { [ "$(route_target "$1" "$2")" = "$3" ]; }
 check "run restores the deleted route" wait_for 15 route_is rtb-hq 192.168.0.0/22 eni-hq
 ctl POST /mutate '{"action":"ReplaceRoute","params":{"RouteTableId":"rtb-hq","DestinationCidrBlock":"192.168.0.0/22","NetworkInterfaceId":"eni-other"}}' >/dev/null
 sleep 7

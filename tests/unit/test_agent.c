@@ -13,6 +13,7 @@
 
 #include "agent/cloud.h"
 #include "agent/config.h"
+#include "agent/desired.h"
 #include "agent/plan.h"
 #include "agent/state.h"
 #include "dataplane/noise.h"
@@ -105,7 +106,7 @@ test_cloud_desired(void **state)
 	    "   { \"public_key\": \"xTIBA5rboUvnH4htodjb6e697QjLERt1NAB4mZqp8Dg=\",\n"
 	    "     \"allowed_ips\": [\"100.96.0.0/11\", \"192.168.0.0/22\", \"192.168.1.0/24\",\n"
 	    "                     \"10.0.1.0/24\", \"0.0.0.0/0\", \"10.0.0.0/8\"] } ] } }";
-	struct prefix_set d = { 0 };
+	struct desired d;
 	char b[PREFIX_STRLEN];
 	struct config cfg;
 	struct buf err;
@@ -113,12 +114,107 @@ test_cloud_desired(void **state)
 	(void)state;
 	buf_init(&err, 4096);
 	assert_int_equal(config_parse("t", text, strlen(text), &cfg, &err), 0);
-	cloud_desired(&cfg, &d);
+	cr_strlcpy(cfg.state_dir, "/nonexistent/cloudroute-test", sizeof(cfg.state_dir));
+	assert_int_equal(desired_compose(&cfg, NULL, &d, &err), 0);
 	/* local subnet overlaps and the default route are never pushed to the VPC */
-	assert_int_equal(d.n, 2);
-	assert_string_equal(prefix_fmt(&d.v[0], b, sizeof(b)), "100.96.0.0/11");
-	assert_string_equal(prefix_fmt(&d.v[1], b, sizeof(b)), "192.168.0.0/22");
-	prefix_set_free(&d);
+	assert_int_equal(d.cloud.n, 2);
+	assert_string_equal(prefix_fmt(&d.cloud.v[0], b, sizeof(b)), "100.96.0.0/11");
+	assert_string_equal(prefix_fmt(&d.cloud.v[1], b, sizeof(b)), "192.168.0.0/22");
+	desired_free(&d);
+	config_free(&cfg);
+	buf_free(&err);
+}
+
+static struct ds_source *
+fleet_source(const char *key_b64, const char *allowed, int leader)
+{
+	struct ds_source *s = calloc(1, sizeof(*s));
+	struct prefix a;
+
+	assert_non_null(s);
+	cr_strlcpy(s->name, "fleet", sizeof(s->name));
+	s->cloud_leader = leader;
+	s->peers = calloc(1, sizeof(*s->peers));
+	s->n_peers = 1;
+	cr_strlcpy(s->peers[0].source, "fleet:branch/br-1", sizeof(s->peers[0].source));
+	cr_strlcpy(s->peers[0].name, "br-1", sizeof(s->peers[0].name));
+	assert_int_equal(dp_key_from_base64(s->peers[0].public_key, key_b64), 0);
+	cr_strlcpy(s->peers[0].endpoint, "198.51.100.7:51820", sizeof(s->peers[0].endpoint));
+	assert_int_equal(prefix_parse(allowed, &a, 0), 0);
+	prefix_set_add(&s->peers[0].allowed_ips, &a);
+	return s;
+}
+
+/* Config + clients.json + a fleet source: peers merged by key, every prefix
+ * knows its source, a prefix held by one peer is not given to another, and a
+ * replaced snapshot replaces the peers it brought. */
+static void
+test_sources(void **state)
+{
+	static const char *text =
+	    "{ \"lan_interface\": \"eth0\", \"local_subnets\": [\"10.0.0.0/18\"],\n"
+	    "  \"tunnel\": { \"peers\": [\n"
+	    "   { \"name\": \"hub\", \"public_key\": \"xTIBA5rboUvnH4htodjb6e697QjLERt1NAB4mZqp8Dg=\",\n"
+	    "     \"allowed_ips\": [\"192.168.0.0/22\"] } ] } }";
+	static const char *clients =
+	    "{\"clients\": [{\"name\": \"alice\", \"public_key\": "
+	    "\"HIgo9xNzJMWLKASShiTqIybxZ0U3wGLiUeJ1PKf8ykw=\", \"address\": \"100.96.0.7/32\"},\n"
+	    "  {\"name\": \"bad\", \"public_key\": \"nope\", \"address\": \"100.96.0.8/32\"}]}";
+	char dir[] = "/tmp/cr-src-XXXXXX", path[600], b[160];
+	struct ds_registry *reg;
+	struct desired d;
+	struct config cfg;
+	struct buf err;
+	struct prefix p;
+	FILE *f;
+
+	(void)state;
+	buf_init(&err, 4096);
+	assert_non_null(mkdtemp(dir));
+	assert_int_equal(config_parse("t", text, strlen(text), &cfg, &err), 0);
+	cr_strlcpy(cfg.state_dir, dir, sizeof(cfg.state_dir));
+	snprintf(path, sizeof(path), "%s/clients.json", dir);
+	assert_non_null(f = fopen(path, "w"));
+	fputs(clients, f);
+	fclose(f);
+	assert_int_equal(ds_registry_new(&reg), 0);
+	/* The fleet peer also claims the hub's prefix: refused for it. */
+	assert_int_equal(ds_registry_put(reg, fleet_source(
+	    "TrMvSoP4jYQlY6RIzBgbssQqY3vxI2Pi+y71lOWWXX0=", "192.168.0.0/22", 1)), 0);
+	assert_int_equal(desired_compose(&cfg, reg, &d, &err), 0);
+	assert_int_equal(d.n_peers, 3);
+	assert_string_equal(d.peers[0].source, "config");
+	assert_string_equal(d.peers[1].source, "client:alice");
+	assert_string_equal(d.peers[2].source, "fleet:branch/br-1");
+	assert_int_equal(d.peers[2].allowed_ips.n, 0);
+	assert_non_null(strstr(err.data, "already routed to peer hub"));
+	assert_non_null(strstr(err.data, "client bad"));
+	assert_int_equal(d.cloud_leader, 1);
+	assert_int_equal(prefix_parse("100.96.0.7/32", &p, 0), 0);
+	assert_string_equal(desired_origin_fmt(&d, &p, b, sizeof(b)),
+	    " [from peer client:alice, client:alice]");
+	assert_int_equal(prefix_parse("192.168.0.0/22", &p, 0), 0);
+	assert_string_equal(desired_origin_fmt(&d, &p, b, sizeof(b)), " [from peer hub, config]");
+	assert_true(prefix_set_has(&d.tunnel, &p));
+	desired_free(&d);
+	/* A new snapshot: the fleet peer now brings its own subnet. */
+	assert_int_equal(ds_registry_put(reg, fleet_source(
+	    "TrMvSoP4jYQlY6RIzBgbssQqY3vxI2Pi+y71lOWWXX0=", "172.16.0.0/16", 0)), 0);
+	buf_reset(&err);
+	assert_int_equal(desired_compose(&cfg, reg, &d, &err), 0);
+	assert_int_equal(d.n_peers, 3);
+	assert_int_equal(d.peers[2].allowed_ips.n, 1);
+	assert_int_equal(d.cloud_leader, 0);
+	assert_int_equal(prefix_parse("172.16.0.0/16", &p, 0), 0);
+	assert_true(prefix_set_has(&d.cloud, &p));
+	desired_free(&d);
+	ds_registry_drop(reg, "fleet");
+	assert_int_equal(desired_compose(&cfg, reg, &d, &err), 0);
+	assert_int_equal(d.n_peers, 2);
+	desired_free(&d);
+	ds_registry_free(reg);
+	unlink(path);
+	rmdir(dir);
 	config_free(&cfg);
 	buf_free(&err);
 }
@@ -130,6 +226,7 @@ main(void)
 		cmocka_unit_test(test_state_roundtrip),
 		cmocka_unit_test(test_plan_count),
 		cmocka_unit_test(test_cloud_desired),
+		cmocka_unit_test(test_sources),
 	};
 	noise_global_init();
 	return cmocka_run_group_tests(tests, NULL, NULL);

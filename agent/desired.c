@@ -1,0 +1,486 @@
+/*
+ * Desired state from sources (see desired.h): the registry of published
+ * sources, the clients.json reader and the composition.
+ *
+ * Composition rules:
+ *   - peers are keyed by public key; the same key from several sources is
+ *     one peer whose allowed IPs are the union; the first source (config,
+ *     then clients, then the registry in name order) gives endpoint,
+ *     keepalive and PSK;
+ *   - a prefix already held by one peer is not given to another (WireGuard
+ *     routes a prefix to exactly one peer; config wins, later sources are
+ *     told in errs);
+ *   - tunnel prefixes: every peer's allowed IPs (userspace), or
+ *     tunnel.routes (external), plus the sources' extra routes;
+ *   - cloud prefixes: cloud.routes, or with "auto" the overlay plus the
+ *     tunnel prefixes minus defaults and anything overlapping
+ *     local_subnets, contained prefixes merged.
+ */
+#include <errno.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
+
+#include <json-c/json.h>
+#include <openssl/crypto.h>
+
+#include "agent/desired.h"
+#include "dataplane/noise.h"
+
+#define MAX_SOURCES 8
+#define CLIENTS_MAX (4u << 20)
+
+struct ds_registry {
+	pthread_mutex_t lock;
+	struct ds_source *v[MAX_SOURCES];
+	int efd;
+};
+
+int
+ds_registry_new(struct ds_registry **out)
+{
+	struct ds_registry *r;
+
+	if ((r = calloc(1, sizeof(*r))) == NULL)
+		return -ENOMEM;
+	if ((r->efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK)) < 0) {
+		free(r);
+		return -errno;
+	}
+	pthread_mutex_init(&r->lock, NULL);
+	*out = r;
+	return 0;
+}
+
+void
+ds_peer_free(struct ds_peer *p)
+{
+	prefix_set_free(&p->allowed_ips);
+}
+
+void
+ds_source_free(struct ds_source *src)
+{
+	size_t i;
+
+	if (src == NULL)
+		return;
+	for (i = 0; i < src->n_peers; i++)
+		ds_peer_free(&src->peers[i]);
+	free(src->peers);
+	prefix_set_free(&src->routes);
+	free(src);
+}
+
+void
+ds_registry_free(struct ds_registry *r)
+{
+	size_t i;
+
+	if (r == NULL)
+		return;
+	for (i = 0; i < MAX_SOURCES; i++)
+		ds_source_free(r->v[i]);
+	close(r->efd);
+	pthread_mutex_destroy(&r->lock);
+	free(r);
+}
+
+int
+ds_registry_fd(struct ds_registry *r)
+{
+	return r->efd;
+}
+
+void
+ds_registry_ack(struct ds_registry *r)
+{
+	uint64_t v;
+
+	while (read(r->efd, &v, sizeof(v)) == sizeof(v))
+		;
+}
+
+static void
+wake(struct ds_registry *r)
+{
+	uint64_t one = 1;
+
+	if (write(r->efd, &one, sizeof(one)) < 0) {
+		/* EAGAIN: the counter is already non-zero, the loop will wake. */
+	}
+}
+
+int
+ds_registry_put(struct ds_registry *r, struct ds_source *src)
+{
+	struct ds_source *old = NULL;
+	size_t i, slot = MAX_SOURCES;
+
+	pthread_mutex_lock(&r->lock);
+	for (i = 0; i < MAX_SOURCES; i++) {
+		if (r->v[i] != NULL && strcmp(r->v[i]->name, src->name) == 0) {
+			slot = i;
+			break;
+		}
+		if (r->v[i] == NULL && slot == MAX_SOURCES)
+			slot = i;
+	}
+	if (slot == MAX_SOURCES) {
+		pthread_mutex_unlock(&r->lock);
+		ds_source_free(src);
+		return -ENOSPC;
+	}
+	old = r->v[slot];
+	r->v[slot] = src;
+	pthread_mutex_unlock(&r->lock);
+	ds_source_free(old);
+	wake(r);
+	return 0;
+}
+
+void
+ds_registry_drop(struct ds_registry *r, const char *name)
+{
+	struct ds_source *old = NULL;
+	size_t i;
+
+	pthread_mutex_lock(&r->lock);
+	for (i = 0; i < MAX_SOURCES; i++) {
+		if (r->v[i] != NULL && strcmp(r->v[i]->name, name) == 0) {
+			old = r->v[i];
+			r->v[i] = NULL;
+		}
+	}
+	pthread_mutex_unlock(&r->lock);
+	if (old != NULL) {
+		ds_source_free(old);
+		wake(r);
+	}
+}
+
+/* ---- composition ---- */
+
+static int
+origin_add(struct desired *d, const struct prefix *p, const char *source, const char *peer)
+{
+	struct ds_origin *nv;
+
+	if (desired_origin(d, p) != NULL && prefix_equal(&desired_origin(d, p)->dst, p))
+		return 0;
+	if ((nv = realloc(d->origin, (d->n_origin + 1) * sizeof(*nv))) == NULL)
+		return -ENOMEM;
+	d->origin = nv;
+	memset(&nv[d->n_origin], 0, sizeof(*nv));
+	nv[d->n_origin].dst = *p;
+	cr_strlcpy(nv[d->n_origin].source, source, sizeof(nv->source));
+	cr_strlcpy(nv[d->n_origin].peer, peer ? peer : "", sizeof(nv->peer));
+	d->n_origin++;
+	return 0;
+}
+
+/* The peer already holding prefix p (exactly), or NULL. */
+static const struct ds_peer *
+holder(const struct desired *d, const struct prefix *p)
+{
+	size_t i;
+
+	for (i = 0; i < d->n_peers; i++)
+		if (prefix_set_has(&d->peers[i].allowed_ips, p))
+			return &d->peers[i];
+	return NULL;
+}
+
+static struct ds_peer *
+peer_by_key(struct desired *d, const uint8_t key[32])
+{
+	size_t i;
+
+	for (i = 0; i < d->n_peers; i++)
+		if (CRYPTO_memcmp(d->peers[i].public_key, key, 32) == 0)
+			return &d->peers[i];
+	return NULL;
+}
+
+static void
+join_source(struct ds_peer *p, const char *src)
+{
+	size_t n = strlen(p->source);
+
+	if (strstr(p->source, src) != NULL || n + 1 + strlen(src) >= sizeof(p->source))
+		return;
+	p->source[n] = ',';
+	cr_strlcpy(p->source + n + 1, src, sizeof(p->source) - n - 1);
+}
+
+static int
+merge_peer(struct desired *d, const struct ds_peer *in, struct buf *errs)
+{
+	struct ds_peer *p = peer_by_key(d, in->public_key), *nv;
+	const struct ds_peer *h;
+	char b[PREFIX_STRLEN];
+	size_t i;
+	int r;
+
+	if (p == NULL) {
+		if ((nv = realloc(d->peers, (d->n_peers + 1) * sizeof(*nv))) == NULL)
+			return -ENOMEM;
+		d->peers = nv;
+		p = &nv[d->n_peers++];
+		*p = *in;
+		memset(&p->allowed_ips, 0, sizeof(p->allowed_ips));
+	} else {
+		join_source(p, in->source);
+	}
+	for (i = 0; i < in->allowed_ips.n; i++) {
+		const struct prefix *a = &in->allowed_ips.v[i];
+
+		if ((h = holder(d, a)) != NULL && h != p) {
+			buf_printf(errs, "%s: peer %s: allowed IP %s is already routed to peer %s "
+			    "(%s); ignored\n", in->source, in->name, prefix_fmt(a, b, sizeof(b)),
+			    h->name, h->source);
+			continue;
+		}
+		if ((r = prefix_set_add(&p->allowed_ips, a)) < 0 ||
+		    (r = origin_add(d, a, in->source, in->name)) < 0)
+			return r;
+	}
+	return 0;
+}
+
+static int
+config_peers(const struct config *cfg, struct desired *d, struct buf *errs)
+{
+	struct ds_peer p;
+	size_t i, j;
+	int r = 0;
+
+	for (i = 0; i < cfg->tunnel.n_peers && r == 0; i++) {
+		const struct cfg_peer *cp = &cfg->tunnel.peers[i];
+
+		memset(&p, 0, sizeof(p));
+		cr_strlcpy(p.source, "config", sizeof(p.source));
+		cr_strlcpy(p.name, cp->name, sizeof(p.name));
+		memcpy(p.public_key, cp->public_key, 32);
+		if (cp->has_endpoint)
+			cr_strlcpy(p.endpoint, cp->endpoint, sizeof(p.endpoint));
+		p.keepalive = cp->keepalive;
+		p.has_psk = cp->has_psk;
+		cr_strlcpy(p.psk_file, cp->psk_file, sizeof(p.psk_file));
+		for (j = 0; j < cp->allowed_ips.n && r == 0; j++)
+			r = prefix_set_add(&p.allowed_ips, &cp->allowed_ips.v[j]);
+		if (r == 0)
+			r = merge_peer(d, &p, errs);
+		ds_peer_free(&p);
+	}
+	return r;
+}
+
+/* One entry of clients.json into p; -EINVAL with a line in errs. */
+static int
+client_peer(struct json_object *c, size_t idx, const char *path, struct ds_peer *p,
+    struct buf *errs)
+{
+	struct json_object *n, *k, *a;
+	struct prefix addr;
+
+	memset(p, 0, sizeof(*p));
+	if (!json_object_is_type(c, json_type_object) ||
+	    !json_object_object_get_ex(c, "name", &n) || !json_object_is_type(n, json_type_string) ||
+	    !json_object_object_get_ex(c, "public_key", &k) ||
+	    !json_object_is_type(k, json_type_string) ||
+	    !json_object_object_get_ex(c, "address", &a) || !json_object_is_type(a, json_type_string) ||
+	    json_object_get_string_len(n) == 0 || json_object_get_string_len(n) >= 48) {
+		buf_printf(errs, "%s: client %zu: needs name, public_key and address; ignored\n",
+		    path, idx);
+		return -EINVAL;
+	}
+	if (dp_key_from_base64(p->public_key, json_object_get_string(k)) < 0 ||
+	    prefix_parse(json_object_get_string(a), &addr, 0) < 0 ||
+	    addr.len != (addr.family == AF_INET ? 32 : 128)) {
+		buf_printf(errs, "%s: client %s: bad public_key or address (a host prefix); "
+		    "ignored\n", path, json_object_get_string(n));
+		return -EINVAL;
+	}
+	snprintf(p->source, sizeof(p->source), "client:%s", json_object_get_string(n));
+	snprintf(p->name, sizeof(p->name), "client:%s", json_object_get_string(n));
+	return prefix_set_add(&p->allowed_ips, &addr);
+}
+
+static int
+client_peers(const struct config *cfg, struct desired *d, struct buf *errs)
+{
+	struct json_object *root = NULL, *list;
+	char path[PATH_MAX];
+	struct ds_peer p;
+	struct buf b;
+	size_t i;
+	int r;
+
+	if ((size_t)snprintf(path, sizeof(path), "%s/clients.json", cfg->state_dir) >=
+	    sizeof(path))
+		return 0;
+	buf_init(&b, CLIENTS_MAX);
+	if ((r = file_read(path, CLIENTS_MAX, &b)) < 0) {
+		if (r != -ENOENT)
+			buf_printf(errs, "%s: %s; clients ignored\n", path, strerror(-r));
+		r = 0;
+		goto out;
+	}
+	root = json_tokener_parse(b.data);
+	if (root == NULL || !json_object_object_get_ex(root, "clients", &list) ||
+	    !json_object_is_type(list, json_type_array)) {
+		buf_printf(errs, "%s: not a clients file ({\"clients\": [...]}); clients "
+		    "ignored\n", path);
+		goto out;
+	}
+	for (i = 0; i < json_object_array_length(list); i++) {
+		if (client_peer(json_object_array_get_idx(list, i), i, path, &p, errs) == 0 &&
+		    (r = merge_peer(d, &p, errs)) < 0) {
+			ds_peer_free(&p);
+			goto out;
+		}
+		ds_peer_free(&p);
+	}
+out:
+	json_object_put(root);
+	buf_free(&b);
+	return r;
+}
+
+static int
+registry_sources(struct ds_registry *reg, struct desired *d, struct buf *errs)
+{
+	const struct ds_source *s;
+	size_t i, j;
+	int r = 0;
+
+	if (reg == NULL)
+		return 0;
+	pthread_mutex_lock(&reg->lock);
+	for (i = 0; i < MAX_SOURCES && r == 0; i++) {
+		if ((s = reg->v[i]) == NULL)
+			continue;
+		if (s->cloud_leader >= 0)
+			d->cloud_leader = s->cloud_leader;
+		for (j = 0; j < s->n_peers && r == 0; j++)
+			r = merge_peer(d, &s->peers[j], errs);
+		for (j = 0; j < s->routes.n && r == 0; j++)
+			if ((r = prefix_set_add(&d->tunnel, &s->routes.v[j])) == 0)
+				r = origin_add(d, &s->routes.v[j], s->name, NULL);
+	}
+	pthread_mutex_unlock(&reg->lock);
+	return r;
+}
+
+static int
+cloud_prefixes(const struct config *cfg, struct desired *d)
+{
+	struct prefix_set all = { 0 };
+	size_t i, j;
+	int r = 0;
+
+	if (!cfg->cloud.routes_auto) {
+		for (i = 0; i < cfg->cloud.routes.n && r == 0; i++)
+			if ((r = prefix_set_add(&d->cloud, &cfg->cloud.routes.v[i])) == 0)
+				r = origin_add(d, &cfg->cloud.routes.v[i], "config", NULL);
+		return r;
+	}
+	for (i = 0; i < cfg->overlay.n && r == 0; i++)
+		if ((r = prefix_set_add(&all, &cfg->overlay.v[i])) == 0)
+			r = origin_add(d, &cfg->overlay.v[i], "config", "overlay");
+	for (i = 0; i < d->tunnel.n && r == 0; i++)
+		r = prefix_set_add(&all, &d->tunnel.v[i]);
+	for (i = 0; i < all.n && r == 0; i++) {
+		int skip = all.v[i].len == 0;
+
+		for (j = 0; j < cfg->local_subnets.n && !skip; j++)
+			skip = prefix_overlaps(&all.v[i], &cfg->local_subnets.v[j]);
+		if (!skip)
+			r = prefix_set_add(&d->cloud, &all.v[i]);
+	}
+	prefix_set_merge(&d->cloud);
+	prefix_set_free(&all);
+	return r;
+}
+
+int
+desired_compose(const struct config *cfg, struct ds_registry *reg, struct desired *out,
+    struct buf *errs)
+{
+	size_t i, j;
+	int r;
+
+	memset(out, 0, sizeof(*out));
+	out->cloud_leader = -1;
+	if (cfg->tunnel.mode == TUNNEL_USERSPACE) {
+		if ((r = config_peers(cfg, out, errs)) < 0 ||
+		    (r = client_peers(cfg, out, errs)) < 0)
+			goto out;
+	} else {
+		for (i = 0; i < cfg->tunnel.routes.n; i++)
+			if ((r = prefix_set_add(&out->tunnel, &cfg->tunnel.routes.v[i])) < 0 ||
+			    (r = origin_add(out, &cfg->tunnel.routes.v[i], "config", NULL)) < 0)
+				goto out;
+	}
+	if ((r = registry_sources(reg, out, errs)) < 0)
+		goto out;
+	for (i = 0; i < out->n_peers; i++)
+		for (j = 0; j < out->peers[i].allowed_ips.n; j++)
+			if ((r = prefix_set_add(&out->tunnel, &out->peers[i].allowed_ips.v[j])) < 0)
+				goto out;
+	r = cloud_prefixes(cfg, out);
+out:
+	if (r < 0)
+		desired_free(out);
+	return r;
+}
+
+void
+desired_free(struct desired *d)
+{
+	size_t i;
+
+	for (i = 0; i < d->n_peers; i++)
+		ds_peer_free(&d->peers[i]);
+	free(d->peers);
+	prefix_set_free(&d->tunnel);
+	prefix_set_free(&d->cloud);
+	free(d->origin);
+	memset(d, 0, sizeof(*d));
+	d->cloud_leader = -1;
+}
+
+/* Exact match first; else the first origin inside p (a merged prefix). */
+const struct ds_origin *
+desired_origin(const struct desired *d, const struct prefix *p)
+{
+	size_t i;
+
+	for (i = 0; i < d->n_origin; i++)
+		if (prefix_equal(&d->origin[i].dst, p))
+			return &d->origin[i];
+	for (i = 0; i < d->n_origin; i++)
+		if (prefix_contains(p, &d->origin[i].dst))
+			return &d->origin[i];
+	return NULL;
+}
+
+const char *
+desired_origin_fmt(const struct desired *d, const struct prefix *p, char *buf, size_t len)
+{
+	const struct ds_origin *o = d != NULL ? desired_origin(d, p) : NULL;
+
+	if (o == NULL)
+		buf[0] = '\0';
+	else if (o->peer[0] && strcmp(o->peer, "overlay") == 0)
+		snprintf(buf, len, " [from the overlay, %s]", o->source);
+	else if (o->peer[0])
+		snprintf(buf, len, " [from peer %s, %s]", o->peer, o->source);
+	else
+		snprintf(buf, len, " [from %s]", o->source);
+	return buf;
+}
