@@ -16,6 +16,7 @@
 
 struct opts {
 	const char *config;
+	const char *state_dir;          /* --state-dir (teardown), or NULL */
 	int verbose;
 	int json;
 };
@@ -28,6 +29,8 @@ int cmd_status(const struct opts *o);
 int cmd_doctor(const struct opts *o);
 int cmd_run(const struct opts *o);
 
+/* 0 with CAP_NET_ADMIN, else -EPERM after one clear message. */
+int agent_privileged(void);
 /* Loads and derives the config; prints errors; EXIT_OK or EXIT_CONFIG. */
 int agent_load_config(const struct opts *o, struct config *cfg, int derive);
 /* agent_load_config (derived) and state_load; on failure nothing is left

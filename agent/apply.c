@@ -115,6 +115,13 @@ do_action(const struct config *cfg, struct state *st, const struct action *a,
 		return do_sysctl(st, a, errs);
 	case ACT_SYSCTL_RESTORE:
 		return do_sysctl_restore(st, a, errs);
+	case ACT_SYSCTL_FORGET: {
+		struct json_object *sys = state_obj(st, "sysctl", 0);
+
+		if (sys)
+			json_object_object_del(sys, a->key);
+		return 0;
+	}
 	case ACT_SYSCTL_FILE:
 		return do_sysctl_file(st, a, errs);
 	case ACT_SYSCTL_FILE_REMOVE:

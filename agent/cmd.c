@@ -11,10 +11,12 @@
 #include <unistd.h>
 
 #include <json-c/json.h>
+#include <openssl/crypto.h>
 
 #include "agent/agent.h"
 #include "agent/cloud.h"
 #include "agent/host.h"
+#include "agent/jsonpos.h"
 #include "agent/tunnel.h"
 #include "netcfg/netcfg.h"
 
@@ -37,11 +39,45 @@ agent_load_config(const struct opts *o, struct config *cfg, int derive)
 	return EXIT_OK;
 }
 
+/* CAP_NET_ADMIN in the effective set (root, or a unit's ambient caps). */
+static int
+have_net_admin(void)
+{
+	char line[256];
+	unsigned long long caps;
+	FILE *f;
+	int ok = 0;
+
+	if ((f = fopen("/proc/self/status", "re")) == NULL)
+		return geteuid() == 0;
+	while (fgets(line, sizeof(line), f) != NULL) {
+		if (strncmp(line, "CapEff:", 7) == 0 &&
+		    sscanf(line + 7, "%llx", &caps) == 1) {
+			ok = (caps >> 12) & 1;          /* CAP_NET_ADMIN */
+			break;
+		}
+	}
+	fclose(f);
+	return ok;
+}
+
+int
+agent_privileged(void)
+{
+	if (have_net_admin())
+		return 0;
+	fprintf(stderr, "cloudroute: this command reads and changes the host's network "
+	    "configuration: run it as root (or with CAP_NET_ADMIN)\n");
+	return -EPERM;
+}
+
 int
 agent_open(const struct opts *o, struct config *cfg, struct state *st)
 {
 	int r;
 
+	if (agent_privileged() < 0)
+		return EXIT_RUNTIME;
 	if ((r = agent_load_config(o, cfg, 1)) != EXIT_OK)
 		return r;
 	if (state_load(cfg->state_dir, st) < 0) {
@@ -145,6 +181,44 @@ agent_reconcile(const struct config *cfg, const struct desired *d, struct state 
 	return r;
 }
 
+/*
+ * A peer whose public key is our own would be dropped by the device (a
+ * WireGuard interface cannot be its own peer): refused at check time, at the
+ * peer's public_key.  Returns how many were found (reported on stderr).
+ */
+static int
+own_key_peers(const struct config *cfg, const uint8_t priv[32])
+{
+	unsigned int line = 0, col = 0;
+	char path[64];
+	struct jpos jp;
+	struct buf text;
+	uint8_t pub[32];
+	size_t i;
+	int n = 0, have_pos;
+
+	if (dp_pubkey(pub, priv) < 0)
+		return 0;
+	memset(&jp, 0, sizeof(jp));
+	buf_init(&text, 1 << 20);
+	have_pos = file_read(cfg->path, 1 << 20, &text) == 0 &&
+	    jpos_scan(text.data, text.len, &jp) == 0;
+	for (i = 0; i < cfg->tunnel.n_peers; i++) {
+		if (CRYPTO_memcmp(cfg->tunnel.peers[i].public_key, pub, 32) != 0)
+			continue;
+		snprintf(path, sizeof(path), "/tunnel/peers/%zu/public_key", i);
+		if (!have_pos || jpos_find(&jp, path, 0, &line, &col) < 0)
+			line = col = 0;
+		fprintf(stderr, "%s:%u:%u: tunnel.peers[%zu].public_key: this is the connector's "
+		    "own public key (from %s); a peer must be another host\n", cfg->path, line,
+		    col, i, cfg->tunnel.private_key_file);
+		n++;
+	}
+	jpos_free(&jp);
+	buf_free(&text);
+	return n;
+}
+
 int
 cmd_check(const struct opts *o)
 {
@@ -159,12 +233,14 @@ cmd_check(const struct opts *o)
 	if (cfg.tunnel.mode == TUNNEL_USERSPACE &&
 	    tunnel_read_key(cfg.tunnel.private_key_file, k, &errs) < 0)
 		r = EXIT_CONFIG;
+	else if (cfg.tunnel.mode == TUNNEL_USERSPACE && own_key_peers(&cfg, k) > 0)
+		r = EXIT_CONFIG;
 	for (size_t i = 0; i < cfg.tunnel.n_peers; i++)
 		if (cfg.tunnel.peers[i].has_psk &&
 		    tunnel_read_key(cfg.tunnel.peers[i].psk_file, k, &errs) < 0)
 			r = EXIT_CONFIG;
 	explicit_bzero(k, sizeof(k));
-	if (r != EXIT_OK)
+	if (r != EXIT_OK && errs.len > 0)
 		fprintf(stderr, "%s: %s", cfg.path, errs.data);
 	else
 		printf("configuration OK\n");
@@ -244,6 +320,8 @@ cmd_apply(const struct opts *o)
 	size_t changes = 0;
 	int r, lock;
 
+	if (agent_privileged() < 0)
+		return EXIT_RUNTIME;
 	if ((r = agent_load_config(o, &cfg, 1)) != EXIT_OK)
 		return r;
 	if ((lock = agent_lock(cfg.state_dir)) < 0) {
@@ -271,6 +349,34 @@ cmd_apply(const struct opts *o)
 	return r;
 }
 
+/*
+ * A config that does not validate may still name its state_dir: read it as
+ * far as the JSON goes, so that teardown works on the right directory.
+ */
+static int
+broken_config_state_dir(const char *path, char *out, size_t len)
+{
+	struct json_tokener *tok;
+	struct json_object *root = NULL, *v;
+	struct buf text;
+	int r = -ENOENT;
+
+	buf_init(&text, 1 << 20);
+	if (file_read(path, 1 << 20, &text) < 0 || (tok = json_tokener_new()) == NULL)
+		goto out;
+	json_tokener_set_flags(tok, 0);
+	root = json_tokener_parse_ex(tok, text.data, (int)text.len);
+	json_tokener_free(tok);
+	if (root != NULL && json_object_object_get_ex(root, "state_dir", &v) &&
+	    json_object_is_type(v, json_type_string) && json_object_get_string(v)[0] == '/' &&
+	    cr_strlcpy(out, json_object_get_string(v), len) < len)
+		r = 0;
+out:
+	json_object_put(root);
+	buf_free(&text);
+	return r;
+}
+
 int
 cmd_teardown(const struct opts *o)
 {
@@ -279,15 +385,29 @@ cmd_teardown(const struct opts *o)
 	struct state st;
 	struct plan p;
 	struct buf errs;
-	const char *state_dir = "/var/lib/cloudroute";
+	char dir[PATH_MAX] = "/var/lib/cloudroute";
+	const char *state_dir = dir;
 	int r, lock;
 
+	if (agent_privileged() < 0)
+		return EXIT_RUNTIME;
 	/* The state file is the authority: a broken config must not stop teardown. */
-	if (agent_load_config(o, &cfg, 0) == EXIT_OK) {
+	if (o->state_dir != NULL) {
+		state_dir = o->state_dir;
+	} else if (agent_load_config(o, &cfg, 0) == EXIT_OK) {
 		cp = &cfg;
 		state_dir = cfg.state_dir;
 	} else {
+		broken_config_state_dir(o->config, dir, sizeof(dir));
 		fprintf(stderr, "cloudroute: tearing down from %s/state.json only\n", state_dir);
+	}
+	if (cp == NULL && o->state_dir != NULL && agent_load_config(o, &cfg, 0) == EXIT_OK)
+		cp = &cfg;
+	/* Never create a state directory for a host that has none. */
+	if (access(state_dir, F_OK) < 0) {
+		printf("nothing to tear down (no %s)\n", state_dir);
+		r = EXIT_OK;
+		goto out_cfg;
 	}
 	if ((lock = agent_lock(state_dir)) < 0) {
 		r = EXIT_RUNTIME;
@@ -302,7 +422,7 @@ cmd_teardown(const struct opts *o)
 	buf_init(&errs, 64 * 1024);
 	host_teardown_plan(&st, &p);
 	r = cloud_teardown(cp, &st, 0, &p, &cs, &errs);
-	plan_print(&p, stdout, 0);
+	plan_print_doing(&p, stdout);
 	if (host_apply(cp, &st, &p, &errs) < 0 || r < 0) {
 		fprintf(stderr, "cloudroute: teardown incomplete (state kept for a retry):\n%s",
 		    errs.data);

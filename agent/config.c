@@ -217,20 +217,6 @@ get_enum(struct vctx *v, struct json_object *obj, const char *key, const char *p
 }
 
 static int
-valid_ifname(const char *s)
-{
-	size_t i, n = strlen(s);
-
-	if (n == 0 || n >= IF_NAMESIZE || strcmp(s, ".") == 0 || strcmp(s, "..") == 0)
-		return 0;
-	for (i = 0; i < n; i++)
-		if (s[i] == '/' || s[i] == ':' || isspace((unsigned char)s[i]) ||
-		    !isprint((unsigned char)s[i]))
-			return 0;
-	return 1;
-}
-
-static int
 get_ifname(struct vctx *v, struct json_object *obj, const char *key, const char *path,
     char *out, size_t outlen, int *set)
 {
@@ -240,7 +226,7 @@ get_ifname(struct vctx *v, struct json_object *obj, const char *key, const char 
 
 	if ((r = get_str(v, obj, key, path, &s, sub, sizeof(sub))) <= 0)
 		return r;
-	if (!valid_ifname(s))
+	if (!cr_ifname_valid(s))
 		return verr(v, sub, 0, "%s: \"%s\" is not a valid interface name "
 		    "(1-15 characters, no '/', ':' or spaces)", dotted(sub, d, sizeof(d)), s);
 	cr_strlcpy(out, s, outlen);

@@ -203,8 +203,11 @@ config_uses_ipv6(const struct config *cfg)
 	struct prefix_set t = { 0 };
 	int r;
 
+	/* Configured prefixes only: a dual-stack LAN's derived subnets say
+	 * nothing about whether the overlay carries IPv6. */
 	config_tunnel_prefixes(cfg, &t);
-	r = set_has_v6(&cfg->overlay) || set_has_v6(&cfg->local_subnets) ||
+	r = set_has_v6(&cfg->overlay) ||
+	    (!cfg->local_subnets_derived && set_has_v6(&cfg->local_subnets)) ||
 	    set_has_v6(&t) || set_has_v6(&cfg->tunnel.address);
 	prefix_set_free(&t);
 	return r;

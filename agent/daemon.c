@@ -545,6 +545,10 @@ cmd_run(const struct opts *o)
 	pthread_mutex_init(&d.stlock, NULL);
 	fg = getenv("JOURNAL_STREAM") == NULL && getenv("NOTIFY_SOCKET") == NULL;
 	log_init(fg, o->verbose, "cloudroute");
+	if (agent_privileged() < 0) {
+		pthread_mutex_destroy(&d.stlock);
+		return EXIT_RUNTIME;
+	}
 	if ((r = agent_load_config(o, &d.cfg, 1)) != EXIT_OK) {
 		pthread_mutex_destroy(&d.stlock);
 		return r;

@@ -111,6 +111,19 @@ check_firewall(struct doc *d)
 }
 
 static void
+check_lan(struct doc *d, const struct config *cfg)
+{
+	int up = 0;
+	unsigned int mtu = 0;
+
+	if (nc_link_exists(cfg->lan_interface) <= 0)
+		say(d, 2, "lan_interface %s does not exist: nothing is routed to or from the "
+		    "site until it appears", cfg->lan_interface);
+	else if (nc_link_get(cfg->lan_interface, &up, &mtu) == 0 && !up)
+		say(d, 2, "lan_interface %s is down", cfg->lan_interface);
+}
+
+static void
 check_tunnel(struct doc *d, const struct config *cfg)
 {
 	unsigned int lan_mtu = 0, tun_mtu = 0;
@@ -234,11 +247,14 @@ cmd_doctor(const struct opts *o)
 	struct doc d = { 0, 0 };
 	int r;
 
+	if (agent_privileged() < 0)
+		return EXIT_RUNTIME;
 	if ((r = agent_load_config(o, &cfg, 1)) != EXIT_OK)
 		return r;
 	say(&d, 0, "configuration %s is valid", cfg.path);
 	check_sysctls(&d, &cfg);
 	check_firewall(&d);
+	check_lan(&d, &cfg);
 	check_tunnel(&d, &cfg);
 	check_peers(&d, &cfg);
 	check_conntrack(&d);

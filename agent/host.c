@@ -24,6 +24,7 @@
 struct kv {
 	char key[256];
 	char val[32];
+	int runtime;            /* not persisted in the drop-in */
 };
 
 struct kvlist {
@@ -32,7 +33,7 @@ struct kvlist {
 };
 
 static void
-kv_set(struct kvlist *l, const char *key, const char *val)
+kv_set_rt(struct kvlist *l, const char *key, const char *val, int runtime)
 {
 	size_t i;
 
@@ -46,6 +47,13 @@ kv_set(struct kvlist *l, const char *key, const char *val)
 	}
 	cr_strlcpy(l->v[i].key, key, sizeof(l->v[i].key));
 	cr_strlcpy(l->v[i].val, val, sizeof(l->v[i].val));
+	l->v[i].runtime = runtime;
+}
+
+static void
+kv_set(struct kvlist *l, const char *key, const char *val)
+{
+	kv_set_rt(l, key, val, 0);
 }
 
 /* The value recorded as original in the state, else the live one. */
@@ -81,11 +89,20 @@ rp_key(char *out, size_t len, const char *ifname)
 	snprintf(out, len, "net.ipv4.conf.%s.rp_filter", ifname);
 }
 
+/*
+ * The effective rp_filter of an interface is max(all, its own).  To get
+ * `target` on the LAN and the tunnel, `all` is lowered to it when higher, and
+ * every other interface whose own value is below the old `all` is raised to
+ * it, so that nothing else becomes less strict.  Only `all`, the LAN and the
+ * tunnel are persisted: the others are runtime adjustments, and `default` is
+ * raised too so that interfaces created later (container veths) start at the
+ * old strictness instead of each costing a change.
+ */
 static void
 desired_rp_filter(const struct config *cfg, struct state *st, struct kvlist *l)
 {
 	const char *targets[2] = { cfg->lan_interface, cfg->tunnel.interface };
-	char key[320], val[32], tv[24];
+	char key[320], val[32], tv[24], ov[24];
 	long target = cfg->rp_filter == RP_LOOSE ? 2 : 0, orig_all;
 	struct dirent *de;
 	DIR *d;
@@ -95,22 +112,19 @@ desired_rp_filter(const struct config *cfg, struct state *st, struct kvlist *l)
 	if (original_value(st, "net.ipv4.conf.all.rp_filter", val, sizeof(val)) < 0)
 		return;
 	orig_all = to_long(val);
+	snprintf(ov, sizeof(ov), "%ld", orig_all);
 	if (orig_all > target) {
 		kv_set(l, "net.ipv4.conf.all.rp_filter", tv);
 		if ((d = opendir("/proc/sys/net/ipv4/conf")) != NULL) {
 			while ((de = readdir(d)) != NULL) {
 				if (de->d_name[0] == '.' || strcmp(de->d_name, "all") == 0 ||
-				    strcmp(de->d_name, "default") == 0 ||
 				    strcmp(de->d_name, targets[0]) == 0 ||
 				    strcmp(de->d_name, targets[1]) == 0)
 					continue;
 				rp_key(key, sizeof(key), de->d_name);
 				if (original_value(st, key, val, sizeof(val)) == 0 &&
-				    to_long(val) < orig_all) {
-					char ov[24];
-					snprintf(ov, sizeof(ov), "%ld", orig_all);
-					kv_set(l, key, ov);
-				}
+				    to_long(val) < orig_all)
+					kv_set_rt(l, key, ov, 1);
 			}
 			closedir(d);
 		}
@@ -140,6 +154,16 @@ desired_sysctls(const struct config *cfg, struct state *st, struct kvlist *l)
 	}
 	if (cfg->rp_filter != RP_LEAVE)
 		desired_rp_filter(cfg, st, l);
+}
+
+static size_t
+persisted(const struct kvlist *l)
+{
+	size_t i, n = 0;
+
+	for (i = 0; i < l->n; i++)
+		n += !l->v[i].runtime;
+	return n;
 }
 
 /* sysctl.d wants '/' separators when a component (an interface) has a dot. */
@@ -188,12 +212,15 @@ plan_sysctls(const struct config *cfg, struct state *st, struct plan *p)
 			plan_add(p, SEC_HOST, ACT_NOTE, '.', "sysctl %s not available", l->v[i].key);
 			continue;
 		}
-		sysctl_d_key(l->v[i].key, dkey, sizeof(dkey));
-		buf_printf(&file, "%s = %s\n", dkey, l->v[i].val);
+		if (!l->v[i].runtime) {
+			sysctl_d_key(l->v[i].key, dkey, sizeof(dkey));
+			buf_printf(&file, "%s = %s\n", dkey, l->v[i].val);
+		}
 		if (strcmp(val, l->v[i].val) == 0)
 			continue;
 		a = plan_add(p, SEC_HOST, ACT_SYSCTL, '~', "sysctl %s %s -> %s", l->v[i].key,
 		    val, l->v[i].val);
+		cr_strlcpy(a->from, val, sizeof(a->from));
 		cr_strlcpy(a->key, l->v[i].key, sizeof(a->key));
 		cr_strlcpy(a->val, l->v[i].val, sizeof(a->val));
 	}
@@ -205,10 +232,17 @@ plan_sysctls(const struct config *cfg, struct state *st, struct plan *p)
 				want |= strcmp(l->v[i].key, key) == 0;
 			if (want || orig == NULL)
 				continue;
-			if (nc_sysctl_read(key, val, sizeof(val)) < 0)
-				cr_strlcpy(val, "(gone)", sizeof(val));
+			if (nc_sysctl_read(key, val, sizeof(val)) < 0) {
+				/* Its interface went away: nothing to restore, only
+				 * the record to drop (not a change of the system). */
+				a = plan_add(p, SEC_HOST, ACT_SYSCTL_FORGET, '.', "sysctl %s: "
+				    "interface gone, original no longer needed", key);
+				cr_strlcpy(a->key, key, sizeof(a->key));
+				continue;
+			}
 			a = plan_add(p, SEC_HOST, ACT_SYSCTL_RESTORE, '-', "sysctl %s %s -> %s "
 			    "(restore original)", key, val, orig);
+			cr_strlcpy(a->from, val, sizeof(a->from));
 			cr_strlcpy(a->key, key, sizeof(a->key));
 			cr_strlcpy(a->val, orig, sizeof(a->val));
 		}
@@ -216,7 +250,7 @@ plan_sysctls(const struct config *cfg, struct state *st, struct plan *p)
 	buf_init(&cur, 64 * 1024);
 	if (file_read(cfg->sysctl_file, 64 * 1024, &cur) < 0 || strcmp(cur.data, file.data) != 0) {
 		a = plan_add(p, SEC_HOST, ACT_SYSCTL_FILE, cur.data ? '~' : '+',
-		    "sysctl-file %s (%zu keys)", cfg->sysctl_file, l->n);
+		    "sysctl-file %s (%zu keys)", cfg->sysctl_file, persisted(l));
 		cr_strlcpy(a->key, cfg->sysctl_file, sizeof(a->key));
 		a->blob = buf_steal(&file);
 	}
@@ -400,6 +434,11 @@ host_plan(const struct config *cfg, struct state *st, struct plan *p)
 {
 	int r;
 
+	/* It may appear later (a NIC hot-plugged, a VLAN made by another unit):
+	 * said loudly, but not a failure of the boot. */
+	if (nc_link_exists(cfg->lan_interface) <= 0)
+		plan_add(p, SEC_HOST, ACT_CONFLICT, '!', "lan_interface %s does not exist (yet): "
+		    "its rp_filter, NAT and MSS rules wait for it", cfg->lan_interface);
 	if ((r = plan_sysctls(cfg, st, p)) < 0)
 		return r;
 	if ((r = plan_nft(cfg, st, p)) < 0)

@@ -29,6 +29,7 @@ usage(FILE *f)
 	    "  run        daemon: apply, run the tunnel, keep reconciling\n"
 	    "  status     what is applied, drift, tunnel peers, cloud routes, last errors\n"
 	    "  teardown   remove what cloudroute installed and restore sysctls\n"
+	    "             (--state-dir DIR: when the config is lost or broken)\n"
 	    "  doctor     diagnose known failure causes (exit 1 on problems)\n"
 	    "  genkey     print a new private key\n"
 	    "  pubkey     read a private key on stdin, print its public key\n"
@@ -92,9 +93,10 @@ main(int argc, char **argv)
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "json", no_argument, NULL, 'j' },
 		{ "help", no_argument, NULL, 'h' },
+		{ "state-dir", required_argument, NULL, 's' },
 		{ NULL, 0, NULL, 0 },
 	};
-	struct opts o = { NULL, 0, 0 };
+	struct opts o = { .config = NULL };
 	const char *cmd = NULL;
 	int c, i;
 
@@ -104,6 +106,7 @@ main(int argc, char **argv)
 		case 'c': o.config = optarg; break;
 		case 'v': o.verbose++; break;
 		case 'j': o.json = 1; break;
+		case 's': o.state_dir = optarg; break;
 		case 'h': usage(stdout); return EXIT_OK;
 		default: usage(stderr); return EXIT_USAGE;
 		}

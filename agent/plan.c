@@ -44,7 +44,8 @@ plan_changes(const struct plan *p)
 	size_t i, n = 0;
 
 	for (i = 0; i < p->n; i++)
-		if (p->v[i].kind != ACT_NOTE && p->v[i].kind != ACT_CONFLICT)
+		if (p->v[i].kind != ACT_NOTE && p->v[i].kind != ACT_CONFLICT &&
+		    p->v[i].kind != ACT_SYSCTL_FORGET)
 			n++;
 	return n + prov_plan_mutations(&p->cloud);
 }
@@ -74,8 +75,29 @@ cloud_origin(const struct plan *p, const struct prov_change *c, char *buf, size_
 	return buf;
 }
 
+static void print_lines(const struct plan *p, FILE *out, int verbose);
+
 void
 plan_print(const struct plan *p, FILE *out, int verbose)
+{
+	print_lines(p, out, verbose);
+	if (plan_changes(p) == 0)
+		fprintf(out, "no changes%s\n", plan_conflicts(p) ? " (conflicts left alone)" : "");
+	else
+		fprintf(out, "%zu change%s pending\n", plan_changes(p), plan_changes(p) == 1 ? "" : "s");
+}
+
+void
+plan_print_doing(const struct plan *p, FILE *out)
+{
+	size_t n = plan_changes(p);
+
+	fprintf(out, "%zu change%s%s\n", n, n == 1 ? "" : "s", n ? ":" : "");
+	print_lines(p, out, 0);
+}
+
+static void
+print_lines(const struct plan *p, FILE *out, int verbose)
 {
 	char line[512], o[160];
 	size_t i;
@@ -101,12 +123,112 @@ plan_print(const struct plan *p, FILE *out, int verbose)
 			    sizeof(line)), cloud_origin(p, &p->cloud.v[i], o, sizeof(o)));
 		}
 	}
-	if (plan_changes(p) == 0)
-		fprintf(out, "no changes%s\n", plan_conflicts(p) ? " (conflicts left alone)" : "");
-	else
-		fprintf(out, "%zu change%s pending\n", plan_changes(p), plan_changes(p) == 1 ? "" : "s");
 }
 
+static const char *
+act_name(char sign)
+{
+	switch (sign) {
+	case '+': return "add";
+	case '~': return "change";
+	case '-': return "remove";
+	case '!': return "conflict";
+	case '=': return "keep";
+	default: return "note";
+	}
+}
+
+static void
+jstr(struct json_object *o, const char *key, const char *val)
+{
+	if (val != NULL && val[0])
+		json_object_object_add(o, key, json_object_new_string(val));
+}
+
+/* kind and object of a host/tunnel action (what it acts on). */
+static void
+host_fields(const struct action *a, struct json_object *o)
+{
+	static const char *const kinds[] = {
+		[ACT_NOTE] = "note", [ACT_CONFLICT] = "conflict", [ACT_SYSCTL] = "sysctl",
+		[ACT_SYSCTL_RESTORE] = "sysctl", [ACT_SYSCTL_FORGET] = "sysctl",
+		[ACT_SYSCTL_FILE] = "sysctl-file", [ACT_SYSCTL_FILE_REMOVE] = "sysctl-file",
+		[ACT_NFT_REPLACE] = "nftables", [ACT_NFT_DELETE] = "nftables",
+		[ACT_ROUTE_ADD] = "route", [ACT_ROUTE_DEL] = "route",
+		[ACT_ADDR_ADD] = "address", [ACT_LINK] = "link",
+	};
+	char b[PREFIX_STRLEN];
+
+	if ((size_t)a->kind < sizeof(kinds) / sizeof(kinds[0]) && kinds[a->kind] != NULL)
+		jstr(o, "kind", kinds[a->kind]);
+	switch (a->kind) {
+	case ACT_SYSCTL:
+	case ACT_SYSCTL_RESTORE:
+	case ACT_SYSCTL_FORGET:
+		jstr(o, "object", a->key);
+		jstr(o, "from", a->from);
+		jstr(o, "to", a->val);
+		break;
+	case ACT_SYSCTL_FILE:
+	case ACT_SYSCTL_FILE_REMOVE:
+		jstr(o, "object", a->key);
+		break;
+	case ACT_NFT_REPLACE:
+	case ACT_NFT_DELETE:
+		jstr(o, "object", "table inet cloudroute");
+		break;
+	case ACT_ROUTE_ADD:
+	case ACT_ROUTE_DEL:
+	case ACT_ADDR_ADD:
+		jstr(o, "object", prefix_fmt(&a->dst, b, sizeof(b)));
+		jstr(o, "dev", a->ifname);
+		break;
+	case ACT_LINK:
+		jstr(o, "object", a->ifname);
+		jstr(o, "to", a->val);
+		break;
+	default:
+		break;
+	}
+}
+
+static void
+cloud_fields(const struct plan *p, const struct prov_change *c, struct json_object *o)
+{
+	const struct ds_origin *og;
+	char b[PREFIX_STRLEN];
+
+	if (c->action == PROV_FORWARDING || c->action == PROV_FORWARDING_RESTORE) {
+		jstr(o, "kind", "forwarding");
+		jstr(o, "object", c->target);
+		return;
+	}
+	if (c->dst.family == 0) {
+		jstr(o, "kind", "tag");
+		jstr(o, "object", c->target);
+		return;
+	}
+	jstr(o, "kind", "route");
+	jstr(o, "table", c->table);
+	jstr(o, "object", prefix_fmt(&c->dst, b, sizeof(b)));
+	if (c->action == PROV_CREATE || c->action == PROV_REPLACE || c->action == PROV_KEEP)
+		jstr(o, "to", c->target);
+	if (c->action == PROV_REPLACE)
+		jstr(o, "from", c->handle);
+	if (c->action == PROV_CONFLICT || c->action == PROV_DELETE)
+		jstr(o, "from", c->target);
+	jstr(o, "handle", c->handle);
+	jstr(o, "note", c->note);
+	if (p->desired != NULL && c->action != PROV_CONFLICT && c->action != PROV_DELETE &&
+	    (og = desired_origin(p->desired, &c->dst)) != NULL)
+		jstr(o, "source", og->source);
+}
+
+/*
+ * One object per change: section, op ("+", ...), action ("add", "change",
+ * "remove", "conflict", "keep", "note"), kind, object, from, to (and for
+ * cloud routes table, handle, source), plus "what", the line plan prints.
+ */
 struct json_object *
 plan_json(const struct plan *p)
 {
@@ -119,24 +241,21 @@ plan_json(const struct plan *p)
 		sign[0] = p->v[i].sign;
 		json_object_object_add(o, "section", json_object_new_string(sec_names[p->v[i].sec]));
 		json_object_object_add(o, "op", json_object_new_string(sign));
+		json_object_object_add(o, "action", json_object_new_string(act_name(sign[0])));
+		host_fields(&p->v[i], o);
 		json_object_object_add(o, "what", json_object_new_string(p->v[i].text));
 		json_object_array_add(a, o);
 	}
 	for (i = 0; i < p->cloud.n; i++) {
 		struct json_object *o = json_object_new_object();
-		const struct prov_change *c = &p->cloud.v[i];
-		const struct ds_origin *og;
 
-		prov_change_fmt(c, line, sizeof(line));
+		prov_change_fmt(&p->cloud.v[i], line, sizeof(line));
 		sign[0] = line[0];
 		json_object_object_add(o, "section", json_object_new_string("cloud"));
 		json_object_object_add(o, "op", json_object_new_string(sign));
+		json_object_object_add(o, "action", json_object_new_string(act_name(sign[0])));
+		cloud_fields(p, &p->cloud.v[i], o);
 		json_object_object_add(o, "what", json_object_new_string(line + 2));
-		if (c->handle != NULL)
-			json_object_object_add(o, "handle", json_object_new_string(c->handle));
-		if (p->desired != NULL && c->dst.family != 0 && c->action != PROV_CONFLICT &&
-		    c->action != PROV_DELETE && (og = desired_origin(p->desired, &c->dst)) != NULL)
-			json_object_object_add(o, "source", json_object_new_string(og->source));
 		json_object_array_add(a, o);
 	}
 	return a;

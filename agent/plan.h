@@ -22,6 +22,7 @@ enum act_kind {
 	ACT_CONFLICT,
 	ACT_SYSCTL,             /* key := val (original recorded first) */
 	ACT_SYSCTL_RESTORE,     /* key := original, forget it */
+	ACT_SYSCTL_FORGET,      /* the key vanished with its interface: forget it */
 	ACT_SYSCTL_FILE,        /* write blob to the sysctl drop-in */
 	ACT_SYSCTL_FILE_REMOVE,
 	ACT_NFT_REPLACE,        /* blob = rendered table */
@@ -39,6 +40,7 @@ struct action {
 	char text[384];
 	char key[256];
 	char val[64];
+	char from[64];          /* the current value, when the change has one */
 	char *blob;
 	struct prefix dst;
 	char ifname[IF_NAMESIZE];
@@ -63,6 +65,8 @@ struct action *plan_add(struct plan *p, enum plan_section sec, enum act_kind kin
 size_t plan_changes(const struct plan *p);
 size_t plan_conflicts(const struct plan *p);
 void plan_print(const struct plan *p, FILE *out, int verbose);
+/* "N changes:" then the lines: what is being done now (teardown). */
+void plan_print_doing(const struct plan *p, FILE *out);
 struct json_object *plan_json(const struct plan *p);
 void plan_free(struct plan *p);
 

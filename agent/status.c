@@ -131,6 +131,18 @@ print_text(const struct config *cfg, struct state *st, const struct plan *p,
 		printf("errors now:\n%s", errs);
 }
 
+/* DESIGN.md: 0 in sync, 2 drift or changes pending, 1 the last pass failed. */
+static int
+status_exit(struct state *st, const struct plan *p)
+{
+	struct json_object *last = state_obj(st, "last", 0), *ok;
+
+	if (last != NULL && json_object_object_get_ex(last, "ok", &ok) &&
+	    !json_object_get_boolean(ok))
+		return EXIT_RUNTIME;
+	return plan_changes(p) > 0 ? EXIT_CHANGES : EXIT_OK;
+}
+
 int
 cmd_status(const struct opts *o)
 {
@@ -186,6 +198,7 @@ cmd_status(const struct opts *o)
 	} else {
 		print_text(&cfg, &st, &p, peers, tunnel_up, errs.data);
 	}
+	r = status_exit(&st, &p);
 	json_object_put(peers);
 	cloud_close(&cs);
 	plan_free(&p);
@@ -193,5 +206,5 @@ cmd_status(const struct opts *o)
 	buf_free(&errs);
 	state_free(&st);
 	config_free(&cfg);
-	return EXIT_OK;
+	return r;
 }

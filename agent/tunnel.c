@@ -83,9 +83,8 @@ tunnel_read_key(const char *path, uint8_t key[32], struct buf *errs)
 
 	buf_init(&b, 4096);
 	if ((r = file_read_secret(path, 4096, &b)) < 0) {
-		buf_printf(errs, "%s: %s\n", path, r == -EPERM ?
-		    "refused: the key file must be a regular file readable only by its owner "
-		    "(chmod 600)" : strerror(-r));
+		buf_printf(errs, "%s: %s%s\n", path, r == -EPERM ? "refused: " : "",
+		    file_secret_error());
 		goto out;
 	}
 	n = b.len;
@@ -224,8 +223,10 @@ tunnel_config_build(const struct config *cfg, const struct desired *d,
 		failed = 1;
 	dc->listen_port = cfg->tunnel.listen_port;
 	peers = calloc(d->n_peers ? d->n_peers : 1, sizeof(*peers));
-	if (peers == NULL)
+	if (peers == NULL) {
+		tunnel_config_free(dc);        /* the private key is in dc already */
 		return -ENOMEM;
+	}
 	dc->peers = peers;
 	dc->n_peers = d->n_peers;
 	for (i = 0; i < d->n_peers; i++) {

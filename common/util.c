@@ -217,34 +217,59 @@ file_read(const char *path, size_t max, struct buf *b)
 	return r;
 }
 
+static __thread char secret_why[256];
+
 int
 file_read_secret(const char *path, size_t max, struct buf *b)
 {
 	struct stat st;
 	int fd, r;
 
-	if ((fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW)) < 0)
-		return -errno;
+	secret_why[0] = '\0';
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW)) < 0) {
+		r = -errno;
+		if (r == -ELOOP) {
+			snprintf(secret_why, sizeof(secret_why), "is a symbolic link; key files "
+			    "are opened without following links: name the file itself");
+			return -EPERM;
+		}
+		snprintf(secret_why, sizeof(secret_why), "%s", strerror(-r));
+		return r;
+	}
 	if (fstat(fd, &st) < 0) {
 		r = -errno;
+		snprintf(secret_why, sizeof(secret_why), "%s", strerror(-r));
 		goto out;
 	}
 	if (!S_ISREG(st.st_mode)) {
-		log_warnx("%s: not a regular file", path);
+		snprintf(secret_why, sizeof(secret_why), "not a regular file");
+		r = -EPERM;
+		goto out;
+	}
+	if (st.st_uid != geteuid() && st.st_uid != 0) {
+		snprintf(secret_why, sizeof(secret_why), "owned by uid %u: a key file must "
+		    "belong to root or to the user cloudroute runs as (uid %u)",
+		    (unsigned int)st.st_uid, (unsigned int)geteuid());
 		r = -EPERM;
 		goto out;
 	}
 	if (st.st_mode & (S_IRWXG | S_IRWXO)) {
-		log_warnx("%s: key file is accessible by group or others "
-		    "(mode %04o); run: chmod 600 %s", path,
-		    (unsigned int)(st.st_mode & 07777), path);
+		snprintf(secret_why, sizeof(secret_why), "accessible by group or others "
+		    "(mode %04o): run chmod 600 %s", (unsigned int)(st.st_mode & 07777), path);
 		r = -EPERM;
 		goto out;
 	}
-	r = read_fd(fd, max, b);
+	if ((r = read_fd(fd, max, b)) < 0)
+		snprintf(secret_why, sizeof(secret_why), "%s", strerror(-r));
 out:
 	close(fd);
 	return r;
+}
+
+const char *
+file_secret_error(void)
+{
+	return secret_why;
 }
 
 int
@@ -348,4 +373,26 @@ cr_sha256_hex(const void *p, size_t n, char out[65])
 	}
 	out[64] = '\0';
 	return 0;
+}
+
+/*
+ * An interface name the kernel accepts (dev_valid_name: 1-15 bytes, not "."
+ * or "..", no '/', ':' or white space) and that can be quoted in an nftables
+ * ruleset (no '"', '\\', control or non-ASCII bytes).  The one check for
+ * the config and netcfg.
+ */
+int
+cr_ifname_valid(const char *s)
+{
+	size_t i, n = s != NULL ? strlen(s) : 0;
+
+	if (n == 0 || n >= 16 || strcmp(s, ".") == 0 || strcmp(s, "..") == 0)
+		return 0;
+	for (i = 0; i < n; i++) {
+		unsigned char c = (unsigned char)s[i];
+
+		if (c <= ' ' || c >= 0x7f || c == '/' || c == ':' || c == '"' || c == '\\')
+			return 0;
+	}
+	return 1;
 }

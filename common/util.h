@@ -47,10 +47,13 @@ int file_read(const char *path, size_t max, struct buf *b);
  */
 int file_write_atomic(const char *path, const void *data, size_t len, mode_t mode);
 /*
- * Reads a secret file: refuses (-EPERM, with a logged reason) a file that is
- * not a regular file or is readable/writable by group or others.
+ * Reads a secret file: refuses (-EPERM) a symbolic link, a file that is not
+ * a regular file, is owned by someone other than root or us, or is
+ * accessible by group or others.  Logs nothing: file_secret_error() says why.
  */
 int file_read_secret(const char *path, size_t max, struct buf *b);
+/* Why the last file_read_secret() of this thread failed, in words. */
+const char *file_secret_error(void);
 /* mkdir -p with mode for the created components. */
 int mkdir_p(const char *path, mode_t mode);
 
@@ -59,6 +62,8 @@ int cr_sha256_hex(const void *p, size_t n, char out[65]);
 
 /* Monotonic and wall clock in milliseconds. */
 uint64_t now_ms(void);
+/* 1 when s is a valid interface name (kernel rules, and quotable in nft). */
+int cr_ifname_valid(const char *s);
 uint64_t wall_ms(void);
 
 #endif

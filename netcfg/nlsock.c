@@ -187,17 +187,8 @@ nc_prefix_to_nl(const struct prefix *p)
 int
 nc_ifname_check(const char *name)
 {
-	size_t i, n;
-
-	n = name ? strlen(name) : 0;
-	if (n == 0 || n >= IF_NAMESIZE)
-		goto bad;
-	for (i = 0; i < n; i++)
-		if ((unsigned char)name[i] <= ' ' || name[i] == '/' || name[i] == ':' ||
-		    name[i] == '"' || name[i] == '\\' || name[i] == 0x7f)
-			goto bad;
-	return 0;
-bad:
+	if (cr_ifname_valid(name))
+		return 0;
 	nc_set_error("invalid interface name \"%s\"", name ? name : "");
 	return -EINVAL;
 }

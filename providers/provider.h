@@ -156,6 +156,11 @@ const char *prov_supported_list(void);
 /* The provider named by DMI (CLOUDROUTE_DMI_DIR overrides
  * /sys/class/dmi/id for tests), or NULL. */
 const char *prov_detect_dmi(void);
+/* JSON that carries secrets (credentials, tokens): parse so that json-c's
+ * own buffers are wiped, and release with every string wiped.  NULL when the
+ * text is not one complete JSON value. */
+struct json_object *prov_json_parse_secret(const char *text, size_t len);
+void prov_json_put_secret(struct json_object *o);
 /* Last error text of this thread (API error code and message, or reason). */
 const char *prov_last_error(void);
 

@@ -237,7 +237,7 @@ role_creds(struct aws_imds *m, struct aws_creds *c)
 	snprintf(path, sizeof(path), "meta-data/iam/security-credentials/%s", c->role);
 	if ((r = aws_imds_get(m, path, &b)) < 0)
 		goto out;
-	if ((o = json_tokener_parse(b.data)) == NULL ||
+	if ((o = prov_json_parse_secret(b.data, b.len)) == NULL ||
 	    json_copy(o, "AccessKeyId", c->access_key, sizeof(c->access_key)) < 0 ||
 	    json_copy(o, "SecretAccessKey", c->secret_key, sizeof(c->secret_key)) < 0 ||
 	    json_copy(o, "Token", c->token, sizeof(c->token)) < 0 ||
@@ -248,20 +248,7 @@ role_creds(struct aws_imds *m, struct aws_creds *c)
 		goto out;
 	}
 out:
-	if (o != NULL) {
-		/* json-c keeps copies of the strings: wipe them before freeing. */
-		struct json_object_iterator it = json_object_iter_begin(o);
-		struct json_object_iterator end = json_object_iter_end(o);
-
-		for (; !json_object_iter_equal(&it, &end); json_object_iter_next(&it)) {
-			struct json_object *v = json_object_iter_peek_value(&it);
-
-			if (json_object_is_type(v, json_type_string))
-				explicit_bzero((char *)json_object_get_string(v),
-				    (size_t)json_object_get_string_len(v));
-		}
-		json_object_put(o);
-	}
+	prov_json_put_secret(o);
 	buf_free(&b);
 	return r;
 }

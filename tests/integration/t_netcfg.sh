@@ -63,6 +63,12 @@ run_ns_tests() {
 		! grep -q 'SKIPPED\|FAILED' "$TMP/ns.out"
 }
 check "netcfg namespace tests (sysctl, nft, routes, ext ack, addrs, links, monitor)" run_ns_tests
+# The variable alone never lets them run where init's network lives.  Shown
+# without risk: in a new pid namespace (inside our net namespace) pid 1 shares
+# the test's network namespace, exactly as on the host.
+nsx net unshare --pid --fork --mount-proc env CR_NETNS_TEST=1 CR_NS_LAN="$P-l" \
+	CR_NS_TUN="$P-t" CR_NS_DOWN="$P-d" CR_NS_DOT="$P.1" "$BIN" >"$TMP/guard.out" 2>&1
+check "the tests refuse a namespace shared with pid 1" grep -q "refusing to change" "$TMP/guard.out"
 sed -n 's/^# /  /p' "$TMP/ns.out"
 
 # What the C tests must have left behind: nothing of ours, the foreign parts intact.

@@ -22,11 +22,51 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <dirent.h>
+#include <sys/stat.h>
 #include <cmocka.h>
 
 #include "netcfg/netcfg.h"
 
-#define NEED_NS() do { if (getenv("CR_NETNS_TEST") == NULL) skip(); } while (0)
+/*
+ * These tests change sysctls, nftables and routes.  The environment variable
+ * only says the runner meant to run them; the namespace check is what keeps
+ * them off the host: they run only in a network namespace other than init's.
+ */
+static int
+in_own_netns(void)
+{
+	struct stat self, other;
+	struct dirent *de;
+	char path[512];
+	DIR *d;
+	int named = 0;
+
+	if (stat("/proc/self/ns/net", &self) < 0)
+		return 0;
+	/* Where pid 1 can be seen: never its namespace. */
+	if (stat("/proc/1/ns/net", &other) == 0 && other.st_ino == self.st_ino &&
+	    other.st_dev == self.st_dev)
+		return 0;
+	/* And only one that `ip netns add` made (a test's). */
+	if ((d = opendir("/var/run/netns")) == NULL)
+		return 0;
+	while (!named && (de = readdir(d)) != NULL) {
+		snprintf(path, sizeof(path), "/var/run/netns/%s", de->d_name);
+		named = de->d_name[0] != '.' && stat(path, &other) == 0 &&
+		    other.st_ino == self.st_ino && other.st_dev == self.st_dev;
+	}
+	closedir(d);
+	return named;
+}
+
+#define NEED_NS() do { \
+	if (getenv("CR_NETNS_TEST") == NULL) \
+		skip(); \
+	if (!in_own_netns()) \
+		fail_msg("CR_NETNS_TEST is set but this is the host's network namespace: " \
+		    "refusing to change its sysctls, nftables and routes"); \
+} while (0)
 
 static const char *
 env(const char *name)
