@@ -16,8 +16,7 @@
 static void
 err_line(struct buf *errs, const char *what, const char *why)
 {
-	buf_printf(errs, "%s: %s\n", what, why);
-	log_warnx("%s: %s", what, why);
+	buf_printf(errs, "%s: %s\n", what, why);     /* reported once, by the caller */
 }
 
 static int

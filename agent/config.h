@@ -93,6 +93,10 @@ void config_dump(const struct config *cfg, FILE *out);
 /* Every prefix that should be routed through the tunnel: peers' allowed
  * IPs (userspace) or tunnel.routes (external). */
 void config_tunnel_prefixes(const struct config *cfg, struct prefix_set *out);
+/* The configured peer with that public key (constant-time compare), or NULL. */
+const struct cfg_peer *config_peer_by_key(const struct config *cfg, const uint8_t key[32]);
+/* The rp_filter value wanted on the LAN and tunnel (0 off, 2 loose). */
+long config_rp_filter_target(const struct config *cfg);
 /* Does any configured prefix or address use IPv6? */
 int config_uses_ipv6(const struct config *cfg);
 

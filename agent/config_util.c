@@ -7,6 +7,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <openssl/crypto.h>
+
 #include <json-c/json.h>
 
 #include "agent/config.h"
@@ -211,4 +213,21 @@ config_uses_ipv6(const struct config *cfg)
 	    set_has_v6(&t) || set_has_v6(&cfg->tunnel.address);
 	prefix_set_free(&t);
 	return r;
+}
+
+const struct cfg_peer *
+config_peer_by_key(const struct config *cfg, const uint8_t key[32])
+{
+	size_t i;
+
+	for (i = 0; i < cfg->tunnel.n_peers; i++)
+		if (CRYPTO_memcmp(cfg->tunnel.peers[i].public_key, key, 32) == 0)
+			return &cfg->tunnel.peers[i];
+	return NULL;
+}
+
+long
+config_rp_filter_target(const struct config *cfg)
+{
+	return cfg->rp_filter == RP_LOOSE ? 2 : 0;
 }

@@ -60,7 +60,7 @@ static void
 check_sysctls(struct doc *d, const struct config *cfg)
 {
 	const char *ifs[2] = { cfg->lan_interface, cfg->tunnel.interface };
-	long all, v, target = cfg->rp_filter == RP_LOOSE ? 2 : 0;
+	long all, v, target = config_rp_filter_target(cfg);
 	char key[256];
 	int i;
 
@@ -169,10 +169,8 @@ check_peers(struct doc *d, const struct config *cfg)
 	    dp_uapi_status(cfg->tunnel.interface, &ps, &n, &port) < 0)
 		return;
 	for (i = 0; i < n; i++) {
-		const char *name = "(unknown)";
-		for (size_t j = 0; j < cfg->tunnel.n_peers; j++)
-			if (memcmp(cfg->tunnel.peers[j].public_key, ps[i].public_key, 32) == 0)
-				name = cfg->tunnel.peers[j].name;
+		const struct cfg_peer *cp = config_peer_by_key(cfg, ps[i].public_key);
+		const char *name = cp != NULL ? cp->name : "(unknown)";
 		if (ps[i].last_handshake_sec == 0)
 			say(d, 1, "peer %s: no handshake yet (endpoint reachable? UDP port %u open "
 			    "in the security group / NSG / firewall?)", name, port);

@@ -103,7 +103,7 @@ desired_rp_filter(const struct config *cfg, struct state *st, struct kvlist *l)
 {
 	const char *targets[2] = { cfg->lan_interface, cfg->tunnel.interface };
 	char key[320], val[32], tv[24], ov[24];
-	long target = cfg->rp_filter == RP_LOOSE ? 2 : 0, orig_all;
+	long target = config_rp_filter_target(cfg), orig_all;
 	struct dirent *de;
 	DIR *d;
 	int i;

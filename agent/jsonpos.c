@@ -8,6 +8,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <json-c/json.h>
+
 #include "agent/jsonpos.h"
 
 struct scan {
@@ -123,8 +125,7 @@ static int
 scan_object(struct scan *sc, const char *path)
 {
 	char key[128], sub[1024];
-	char **seen = NULL;
-	size_t nseen = 0, i;
+	struct json_object *seen;            /* the keys so far: a hash set */
 	int r = 0;
 
 	adv(sc);                             /* '{' */
@@ -133,6 +134,8 @@ scan_object(struct scan *sc, const char *path)
 		adv(sc);
 		return 0;
 	}
+	if ((seen = json_object_new_object()) == NULL)
+		return -ENOMEM;
 	for (;;) {
 		unsigned int kl, kc;
 
@@ -141,26 +144,16 @@ scan_object(struct scan *sc, const char *path)
 		kc = sc->col;
 		if ((r = scan_string(sc, key, sizeof(key))) < 0)
 			goto out;
-		for (i = 0; i < nseen; i++) {
-			if (strcmp(seen[i], key) == 0 && !sc->jp->has_dup) {
+		if (json_object_object_get_ex(seen, key, NULL)) {
+			if (!sc->jp->has_dup) {
 				sc->jp->has_dup = 1;
 				snprintf(sc->jp->dup_key, sizeof(sc->jp->dup_key), "%s", key);
 				sc->jp->dup_line = kl;
 				sc->jp->dup_col = kc;
 			}
-		}
-		{
-			char **ns = reallocarray(seen, nseen + 1, sizeof(*ns));
-			if (ns == NULL) {
-				r = -ENOMEM;
-				goto out;
-			}
-			seen = ns;
-			if ((seen[nseen] = strdup(key)) == NULL) {
-				r = -ENOMEM;
-				goto out;
-			}
-			nseen++;
+		} else if (json_object_object_add(seen, key, NULL) < 0) {
+			r = -ENOMEM;
+			goto out;
 		}
 		skip_ws(sc);
 		if (peek(sc) != ':') {
@@ -190,9 +183,7 @@ scan_object(struct scan *sc, const char *path)
 		goto out;
 	}
 out:
-	for (i = 0; i < nseen; i++)
-		free(seen[i]);
-	free(seen);
+	json_object_put(seen);
 	return r;
 }
 

@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include "agent/state.h"
+#include "common/jsonutil.h"
 #include "common/util.h"
 
 #define STATE_MAX (4 * 1024 * 1024)
@@ -102,12 +103,7 @@ state_obj(struct state *st, const char *key, int create)
 const char *
 state_str(struct json_object *o, const char *key)
 {
-	struct json_object *v;
-
-	if (o == NULL || !json_object_object_get_ex(o, key, &v) ||
-	    !json_object_is_type(v, json_type_string))
-		return NULL;
-	return json_object_get_string(v);
+	return cr_json_str(o, key);
 }
 
 void

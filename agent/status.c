@@ -22,12 +22,9 @@
 static const char *
 peer_name(const struct config *cfg, const uint8_t pub[32])
 {
-	size_t i;
+	const struct cfg_peer *p = config_peer_by_key(cfg, pub);
 
-	for (i = 0; i < cfg->tunnel.n_peers; i++)
-		if (memcmp(cfg->tunnel.peers[i].public_key, pub, 32) == 0)
-			return cfg->tunnel.peers[i].name;
-	return "(not in config)";
+	return p != NULL ? p->name : "(not in config)";
 }
 
 static struct json_object *

@@ -396,3 +396,30 @@ cr_ifname_valid(const char *s)
 	}
 	return 1;
 }
+
+/*
+ * The one per-thread "last error" text behind nc_last_error() (netcfg) and
+ * prov_last_error() (providers): a failing call leaves its reason here.
+ */
+static __thread char last_error[512];
+
+void
+cr_verror(const char *fmt, va_list ap)
+{
+	int saved = errno;
+
+	vsnprintf(last_error, sizeof(last_error), fmt, ap);
+	errno = saved;
+}
+
+void
+cr_clear_error(void)
+{
+	last_error[0] = '\0';
+}
+
+const char *
+cr_last_error(void)
+{
+	return last_error;
+}

@@ -32,6 +32,10 @@ struct buf {
 void buf_init(struct buf *b, size_t max);
 int buf_append(struct buf *b, const void *p, size_t n);
 int buf_puts(struct buf *b, const char *s);
+/* The per-thread last error (see nc_last_error, prov_last_error). */
+void cr_verror(const char *fmt, va_list ap) CR_PRINTF(1, 0);
+void cr_clear_error(void);
+const char *cr_last_error(void);
 int buf_printf(struct buf *b, const char *fmt, ...) CR_PRINTF(2, 3);
 int buf_vprintf(struct buf *b, const char *fmt, va_list ap) CR_PRINTF(2, 0);
 void buf_reset(struct buf *b);

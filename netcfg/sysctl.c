@@ -14,24 +14,20 @@
 
 #define SYSCTL_ROOT "/proc/sys/"
 
-static __thread char last_error[256];
-
 const char *
 nc_last_error(void)
 {
-	return last_error;
+	return cr_last_error();
 }
 
 void
 nc_set_error(const char *fmt, ...)
 {
 	va_list ap;
-	int saved = errno;
 
 	va_start(ap, fmt);
-	vsnprintf(last_error, sizeof(last_error), fmt, ap);
+	cr_verror(fmt, ap);
 	va_end(ap);
-	errno = saved;
 }
 
 int

@@ -18,28 +18,27 @@ static const struct prov_ops *const providers[] = {
 	&aws_ops,
 };
 
-static __thread char last_error[512];
-
+/* The per-thread error text is common/util.c's, shared with netcfg. */
 void
 prov_set_error(const char *fmt, ...)
 {
 	va_list ap;
 
 	va_start(ap, fmt);
-	vsnprintf(last_error, sizeof(last_error), fmt, ap);
+	cr_verror(fmt, ap);
 	va_end(ap);
 }
 
 void
 prov_clear_error(void)
 {
-	last_error[0] = '\0';
+	cr_clear_error();
 }
 
 const char *
 prov_last_error(void)
 {
-	return last_error;
+	return cr_last_error();
 }
 
 static const struct prov_ops *

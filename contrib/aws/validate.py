@@ -25,7 +25,7 @@ import tempfile
 import yaml
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-ACTIONS = {"ec2:DescribeRouteTables", "ec2:DescribeNetworkInterfaces",
+ACTIONS = {"ec2:DescribeRouteTables", "ec2:DescribeNetworkInterfaces", "ec2:DescribeInstances",
            "ec2:CreateRoute", "ec2:ReplaceRoute", "ec2:DeleteRoute",
            "ec2:ModifyNetworkInterfaceAttribute", "ec2:CreateTags",
            "ec2:DeleteTags"}
@@ -63,6 +63,12 @@ def check_policy():
           == ["cloudroute:ha-group"] and
           cond.get("Null", {}).get("aws:TagKeys") == "false",
           "iam-policy.json: tagging limited to the key cloudroute:ha-group")
+    sdc = [s for s in doc["Statement"]
+           if "ec2:ModifyNetworkInterfaceAttribute" in listify(s["Action"])]
+    check(bool(sdc) and sdc[0].get("Condition", {}).get("StringEquals", {}).get(
+          "ec2:ResourceTag/cloudroute:connector") == "true",
+          "iam-policy.json: ModifyNetworkInterfaceAttribute only on ENIs tagged "
+          "cloudroute:connector=true")
     mut = [s for s in doc["Statement"] if "ec2:CreateRoute" in listify(s["Action"])]
     check(bool(mut) and all(":route-table/" in r for r in listify(mut[0]["Resource"])),
           "iam-policy.json: route mutations limited to route tables")
@@ -123,11 +129,13 @@ def check_cloud_config(text, name, cloudroute):
                                        text=True, check=True).stdout)
             os.chmod(key, 0o600)
             conf["tunnel"]["private_key_file"] = key
-            # The templates carry a placeholder hub key: use a real one here.
-            with open(key) as f:
-                pub = subprocess.run([cloudroute, "pubkey"], stdin=f,
-                                     capture_output=True, text=True,
-                                     check=True).stdout.strip()
+            # The templates carry a placeholder hub key: use a real one here
+            # (another host's: a peer with the connector's own key is refused).
+            hub = subprocess.run([cloudroute, "genkey"], capture_output=True,
+                                 text=True, check=True).stdout
+            pub = subprocess.run([cloudroute, "pubkey"], input=hub,
+                                 capture_output=True, text=True,
+                                 check=True).stdout.strip()
             for peer in conf["tunnel"]["peers"]:
                 if peer["public_key"].startswith("REPLACE"):
                     peer["public_key"] = pub

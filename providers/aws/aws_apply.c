@@ -18,6 +18,7 @@
 #include <string.h>
 
 #include "aws.h"
+#include "common/jsonutil.h"
 #include "providers/http.h"
 
 /* ---- state ---- */
@@ -75,34 +76,12 @@ state_route_del(struct json_object *state, const char *table, const struct prefi
 			json_object_array_del_idx(a, i, 1);
 }
 
-static const char *
-state_str(struct json_object *state, const char *key)
-{
-	struct json_object *v;
-
-	if (state != NULL && json_object_object_get_ex(state, key, &v) &&
-	    json_object_is_type(v, json_type_string))
-		return json_object_get_string(v);
-	return NULL;
-}
-
-static int
-state_bool(struct json_object *state, const char *key, int dflt)
-{
-	struct json_object *v;
-
-	if (state != NULL && json_object_object_get_ex(state, key, &v) &&
-	    json_object_is_type(v, json_type_boolean))
-		return json_object_get_boolean(v);
-	return dflt;
-}
-
 int
 aws_state_owned(struct json_object *state, const char *eni, struct aws_owned **out,
     size_t *n)
 {
 	struct json_object *a, *e, *t, *d;
-	const char *nic = state_str(state, "nic");
+	const char *nic = cr_json_str(state, "nic");
 	size_t i, len;
 
 	*out = NULL;
@@ -359,6 +338,16 @@ exec_change(struct aws_ctx *ctx, const struct prov_options *opts,
 	return r;
 }
 
+/* The error names the change that failed; the caller reports it once. */
+static void
+fail_change(const struct prov_change *c)
+{
+	char line[512], why[512];
+
+	cr_strlcpy(why, prov_last_error(), sizeof(why));
+	prov_set_error("%s: %s", prov_change_fmt(c, line, sizeof(line)), why);
+}
+
 static int
 in_plan(const struct prov_plan *plan, struct json_object *e)
 {
@@ -380,7 +369,6 @@ aws_apply(struct aws_ctx *ctx, const struct prov_options *opts,
 {
 	struct json_object *a;
 	unsigned int calls0 = ctx->ec2.calls, mut0 = ctx->ec2.mutating_calls;
-	char line[512];
 	size_t i;
 	int r = 0;
 
@@ -392,8 +380,7 @@ aws_apply(struct aws_ctx *ctx, const struct prov_options *opts,
 		    json_object_new_boolean(ctx->observed_sdc));
 	for (i = 0; i < plan->n; i++) {
 		if ((r = exec_change(ctx, opts, &plan->v[i], state)) < 0) {
-			log_warnx("aws: %s: %s", prov_change_fmt(&plan->v[i], line,
-			    sizeof(line)), prov_last_error());
+			fail_change(&plan->v[i]);
 			goto out;
 		}
 	}
@@ -440,12 +427,12 @@ teardown_plan(struct aws_ctx *ctx, struct json_object *state, const char *nic,
 	if ((r = aws_read_tables_by_id(ctx, ids, n, &tables)) < 0 ||
 	    (r = aws_read_enis(ctx, &nic, 1, &enis)) < 0)
 		goto out;
-	if (enis.n == 1 && state_bool(state, "source_dest_check_original", 0) &&
+	if (enis.n == 1 && cr_json_bool(state, "source_dest_check_original", 0) &&
 	    enis.v[0].source_dest_check == 0 &&
 	    (r = prov_plan_addv(out, PROV_FORWARDING_RESTORE, NULL, NULL, nic, NULL,
 	    "(source/dest check off -> on, as before cloudroute)")) < 0)
 		goto out;
-	if (enis.n == 1 && state_bool(state, "tagged", 0) && enis.v[0].has_ha_tag) {
+	if (enis.n == 1 && cr_json_bool(state, "tagged", 0) && enis.v[0].has_ha_tag) {
 		snprintf(note, sizeof(note), "(%s=%.100s)", AWS_HA_TAG_KEY, enis.v[0].ha_group);
 		if ((r = prov_plan_addv(out, PROV_DELETE, NULL, NULL, nic, NULL, note)) < 0)
 			goto out;
@@ -470,8 +457,7 @@ int
 aws_teardown(struct aws_ctx *ctx, struct json_object *state, int dry_run,
     struct prov_plan *out)
 {
-	const char *nic = state_str(state, "nic");
-	char line[512];
+	const char *nic = cr_json_str(state, "nic");
 	size_t i, first = out->n;
 	int r;
 
@@ -482,8 +468,7 @@ aws_teardown(struct aws_ctx *ctx, struct json_object *state, int dry_run,
 		return r;
 	for (i = first; i < out->n; i++) {
 		if ((r = exec_change(ctx, NULL, &out->v[i], state)) < 0) {
-			log_warnx("aws: %s: %s", prov_change_fmt(&out->v[i], line,
-			    sizeof(line)), prov_last_error());
+			fail_change(&out->v[i]);
 			return r;
 		}
 	}

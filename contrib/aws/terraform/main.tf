@@ -65,7 +65,7 @@ data "aws_iam_policy_document" "assume" {
 data "aws_iam_policy_document" "cloudroute" {
   statement {
     sid       = "CloudrouteReadNetwork"
-    actions   = ["ec2:DescribeRouteTables", "ec2:DescribeNetworkInterfaces"]
+    actions   = ["ec2:DescribeRouteTables", "ec2:DescribeNetworkInterfaces", "ec2:DescribeInstances"]
     resources = ["*"]
   }
   statement {
@@ -73,10 +73,17 @@ data "aws_iam_policy_document" "cloudroute" {
     actions   = ["ec2:CreateRoute", "ec2:ReplaceRoute", "ec2:DeleteRoute"]
     resources = ["${local.arn_prefix}:route-table/*"]
   }
+  # Only ENIs tagged as connectors' (aws_ec2_tag.connector_eni below; the
+  # role itself cannot set that tag).
   statement {
-    sid       = "CloudrouteSourceDestCheck"
+    sid       = "CloudrouteSourceDestCheckConnectorEnisOnly"
     actions   = ["ec2:ModifyNetworkInterfaceAttribute"]
     resources = ["${local.arn_prefix}:network-interface/*"]
+    condition {
+      test     = "StringEquals"
+      variable = "ec2:ResourceTag/cloudroute:connector"
+      values   = ["true"]
+    }
   }
   statement {
     sid       = "CloudrouteTagOwnEniHaGroupOnly"
@@ -164,6 +171,12 @@ resource "aws_instance" "connector" {
     # cloudroute changes the source/dest check at run time; do not fight it.
     ignore_changes = [source_dest_check]
   }
+}
+
+resource "aws_ec2_tag" "connector_eni" {
+  resource_id = aws_instance.connector.primary_network_interface_id
+  key         = "cloudroute:connector"
+  value       = "true"
 }
 
 output "instance_id" {
