@@ -1,0 +1,130 @@
+#!/bin/bash
+# Remote users: `cloudroute client add` on a running connector, the profile
+# loaded into wireguard-go (`wg-quick strip` + `wg setconf`), `client remove`.
+#
+#   ns u (user): wireguard-go $P-u, profile from `client add alice`
+#     vu 192.168.77.2 --- cw 192.168.77.1
+#   ns o (other):  wireguard-go $P-o 100.96.0.50, a static peer of the connector
+#     vo 192.168.78.2 --- co 192.168.78.1    ns c: cloudroute run, tunnel 100.96.0.100/24
+#   ns app: 192.168.50.10 (whoami on :8080) --- lan0 192.168.50.1
+#
+# Checks: the profile's AllowedIPs push the app's subnet; the user reaches the
+# app through the connector; the static peer's session is not disturbed by
+# add or remove; `client remove` cuts the user; clients.json holds no
+# private key; `client list`/`show` see the live peer.
+source "$(dirname "$0")/../lib/netns.sh"
+
+ns_new c; ns_new u; ns_new o; ns_new app
+veth c cw u vu
+veth c co o vo
+veth c lan0 app eapp
+nsx c ip addr add 192.168.77.1/24 dev cw
+nsx u ip addr add 192.168.77.2/24 dev vu
+nsx c ip addr add 192.168.78.1/24 dev co
+nsx o ip addr add 192.168.78.2/24 dev vo
+nsx c ip addr add 192.168.50.1/24 dev lan0
+nsx app ip addr add 192.168.50.10/24 dev eapp
+nsx app ip route add 100.96.0.0/24 via 192.168.50.1
+
+IC=${P}c; IU=${P}u; IO=${P}o
+track_sock "$IC"; track_sock "$IU"; track_sock "$IO"
+umask 077
+KC=$(wg genkey); KO=$(wg genkey)
+echo "$KC" > "$TMP/kc"; echo "$KO" > "$TMP/ko"
+PC=$(wg pubkey <<<"$KC"); PO=$(wg pubkey <<<"$KO")
+
+cat > "$TMP/cfg.json" <<EOF
+{
+  "overlay": ["100.96.0.0/24"],
+  "lan_interface": "lan0",
+  "local_subnets": ["192.168.50.0/24"],
+  "nat": { "masquerade": false },
+  "tunnel": { "mode": "userspace", "interface": "$IC",
+    "private_key_file": "$TMP/kc", "listen_port": 51820,
+    "address": ["100.96.0.100/24"],
+    "peers": [ { "name": "other", "public_key": "$PO", "endpoint": "192.168.78.2:51821",
+                 "allowed_ips": ["100.96.0.50/32"] } ] },
+  "cloud": { "provider": "none" },
+  "state_dir": "$TMP/state",
+  "sysctl_file": "$TMP/sysctl.conf",
+  "reconcile_interval": 60
+}
+EOF
+CRC() { nsx c "$CLOUDROUTE" -c "$TMP/cfg.json" "$@"; }
+
+bg app python3 "$TOP/tests/lib/whoami.py" serve 8080 192.168.50.10
+bg o env WG_PROCESS_FOREGROUND=1 wireguard-go -f "$IO"
+wait_for 5 test -S "/var/run/wireguard/$IO.sock"
+nsx o wg set "$IO" private-key "$TMP/ko" listen-port 51821 \
+    peer "$PC" endpoint 192.168.78.1:51820 allowed-ips 100.96.0.0/24
+nsx o ip addr add 100.96.0.50/24 dev "$IO"
+nsx o ip link set "$IO" up
+
+bg c "$CLOUDROUTE" -c "$TMP/cfg.json" run
+check "cloudroute run brings the tunnel up" wait_for 10 \
+    bash -c "ip -n $P-c addr show dev $IC | grep -q 'inet 100.96.0.100/24'"
+check "static peer reaches the connector" nsx o ping -c 2 -i 0.2 -W 2 100.96.0.100
+hs_before=$(nsx c wg show "$IC" latest-handshakes | awk -v k="$PO" '$1 == k { print $2 }')
+
+# the static peer pings all along: add and remove must not disturb it
+nsx o ping -c 60 -i 0.1 -W 1 100.96.0.100 > "$TMP/ping_o" 2>&1 &
+PING=$!
+
+CRC client add alice --endpoint 192.168.77.1:51820 > "$TMP/$IU.conf"
+check_eq "client add alice" 0 $?
+prof=$(cat "$TMP/$IU.conf")
+check "profile: address" grep -qx "Address = 100.96.0.1/32" <<<"$prof"
+check "profile: pushed routes" grep -qx "AllowedIPs = 100.96.0.0/24, 192.168.50.0/24" <<<"$prof"
+check "profile: connector key and endpoint" grep -qx "PublicKey = $PC" <<<"$prof"
+check "profile: keepalive" grep -qx "PersistentKeepalive = 25" <<<"$prof"
+check "clients.json has alice" grep -q '"name": "alice"' "$TMP/state/clients.json"
+check_not "clients.json holds no private key" grep -qi "private" "$TMP/state/clients.json"
+check "peer alice on the running tunnel" bash -c \
+    "ip netns exec $P-c wg show $IC allowed-ips | grep -q '100.96.0.1/32'"
+
+# the user's side: wg-quick strip, wg setconf, the Address and routes by hand
+bg u env WG_PROCESS_FOREGROUND=1 wireguard-go -f "$IU"
+wait_for 5 test -S "/var/run/wireguard/$IU.sock"
+wg-quick strip "$TMP/$IU.conf" > "$TMP/u.stripped"
+check "wg setconf takes the stripped profile" nsx u wg setconf "$IU" "$TMP/u.stripped"
+nsx u ip addr add 100.96.0.1/32 dev "$IU"
+nsx u ip link set "$IU" up
+for r in $(sed -n 's/^AllowedIPs = //p' "$TMP/$IU.conf" | tr -d ','); do
+	nsx u ip route add "$r" dev "$IU"
+done
+check "user reaches the app behind the connector" wait_for 10 \
+    nsx u python3 "$TOP/tests/lib/whoami.py" get 192.168.50.10 8080
+check_eq "the app sees the user's overlay address" "100.96.0.1" \
+    "$(nsx u python3 "$TOP/tests/lib/whoami.py" get 192.168.50.10 8080)"
+out=$(CRC client list)
+check "client list: alice with a handshake" grep -Eq "^alice +100.96.0.1/32 +[0-9]+ s ago" <<<"$out"
+out=$(CRC client list --json)
+check "client list --json: live" grep -q '"live": true' <<<"$out"
+out=$(CRC client show alice --endpoint 192.168.77.1:51820)
+check "client show: the profile without the private key" \
+    bash -c "grep -q 'AllowedIPs = 100.96.0.0/24, 192.168.50.0/24' <<<'$out' && ! grep -q '^PrivateKey' <<<'$out'"
+check_not "a duplicate name is refused" CRC client add alice --endpoint 192.168.77.1:51820
+
+# a second user, added concurrently with a third: distinct addresses
+CRC client add bob --endpoint 192.168.77.1:51820 > "$TMP/bob.conf" &
+B=$!
+CRC client add carol --endpoint 192.168.77.1:51820 > "$TMP/carol.conf"
+wait $B
+ab=$(sed -n 's/^Address = //p' "$TMP/bob.conf"); ac=$(sed -n 's/^Address = //p' "$TMP/carol.conf")
+check "concurrent adds: two addresses" bash -c "[ -n '$ab' ] && [ -n '$ac' ] && [ '$ab' != '$ac' ]"
+
+check "client remove alice" CRC client remove alice
+check_not "alice is off the tunnel" bash -c \
+    "ip netns exec $P-c wg show $IC allowed-ips | grep -q '100.96.0.1/32'"
+check_not "the user is cut off" nsx u python3 "$TOP/tests/lib/whoami.py" get 192.168.50.10 8080
+check_not "clients.json: alice gone" grep -q '"name": "alice"' "$TMP/state/clients.json"
+check "bob is still on the tunnel" bash -c \
+    "ip netns exec $P-c wg show $IC allowed-ips | grep -q '$ab'"
+wait "$PING"
+check "the static peer's traffic kept flowing" grep -q " 0% packet loss" "$TMP/ping_o"
+hs_after=$(nsx c wg show "$IC" latest-handshakes | awk -v k="$PO" '$1 == k { print $2 }')
+check_eq "the static peer's session survived (same handshake)" "$hs_before" "$hs_after"
+check "the static peer still reaches the connector" nsx o ping -c 1 -W 2 100.96.0.100
+out=$(CRC client add dave --endpoint 192.168.77.1:51820)
+check "alice's address is handed out again" grep -qx "Address = 100.96.0.1/32" <<<"$out"
+finish
