@@ -33,6 +33,7 @@
 #include "agent/clients.h"
 #include "agent/tunnel.h"
 #include "dataplane/dataplane.h"
+#include "providers/provider.h"
 
 #define KEEPALIVE 25
 
@@ -145,15 +146,38 @@ lock_clients(const char *state_dir)
 	return fd;
 }
 
-/* Endpoint: --endpoint, else the public address the cloud reported (state). */
+/* The instance's public IP from the cloud's metadata (provider "none": none). */
+static int
+cloud_public_ip(const struct config *cfg, char *out, size_t len)
+{
+	const struct prov_ops *ops;
+	struct prov_identity id;
+	void *ctx = NULL;
+	int r;
+
+	if (strcmp(cfg->cloud.provider, "none") == 0 || prov_select(cfg->cloud.provider, &ops) < 0)
+		return -ENOENT;
+	memset(&id, 0, sizeof(id));
+	if ((r = ops->open(&ctx, &id)) < 0) {
+		log_warnx("cloud %s: %s", ops->name, prov_last_error());
+		return r;
+	}
+	r = -ENOENT;
+	if (id.public_ip != NULL && *id.public_ip != '\0' && strlen(id.public_ip) < len) {
+		cr_strlcpy(out, id.public_ip, len);
+		r = 0;
+	}
+	prov_identity_free(&id);
+	ops->close(ctx);
+	return r;
+}
+
+/* Endpoint: --endpoint, else the cloud's public IP with listen_port. */
 static int
 find_endpoint(const struct copts *c, const struct config *cfg, char *out, size_t len)
 {
 	char host[256];
-	struct state st;
-	const char *ip = NULL;
 	uint16_t port;
-	int r = -ENOENT;
 
 	if (c->endpoint != NULL) {
 		if (endpoint_split(c->endpoint, host, sizeof(host), &port) < 0 || port == 0 ||
@@ -165,21 +189,15 @@ find_endpoint(const struct copts *c, const struct config *cfg, char *out, size_t
 		cr_strlcpy(out, c->endpoint, len);
 		return 0;
 	}
-	memset(&st, 0, sizeof(st));
-	if (state_load(cfg->state_dir, &st) == 0) {
-		ip = state_str(state_obj(&st, "cloud", 0), "public_ip");
-		if (ip != NULL && *ip != '\0') {
-			snprintf(out, len, strchr(ip, ':') ? "[%s]:%u" : "%s:%u", ip,
-			    cfg->tunnel.listen_port);
-			r = 0;
-		}
-		state_free(&st);
-	}
-	if (r < 0)
+	if (cloud_public_ip(cfg, host, sizeof(host)) < 0) {
 		fprintf(stderr, "cloudroute: client: this connector's public address is not known "
-		    "(no cloud public IP recorded); give the address clients dial with "
-		    "--endpoint HOST:PORT\n");
-	return r;
+		    "(the cloud reports no public IP, or cloud.provider is \"none\"); give the "
+		    "address clients dial with --endpoint HOST:PORT\n");
+		return -ENOENT;
+	}
+	snprintf(out, len, strchr(host, ':') ? "[%s]:%u" : "%s:%u", host,
+	    cfg->tunnel.listen_port);
+	return 0;
 }
 
 static int
