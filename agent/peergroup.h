@@ -1,0 +1,79 @@
+/*
+ * Peer groups (redundant tunnels).  A peer of tunnel.peers with
+ * "backup_for": "<primary>" joins the primary's group; the group's prefixes
+ * (the primary's allowed_ips) sit on exactly one member, its *holder*.
+ *
+ * Health: a member is healthy while something was received from it less
+ * than failover_after seconds ago (the caller feeds receive counters; the
+ * group's hubs must send keepalives more often than that for idle tunnels).
+ *
+ * The state machine of a group, members in config order (primary first):
+ *   - the holder keeps the prefixes while it is healthy, unless a member
+ *     before it has been healthy for hold_down seconds without a break
+ *     (then that one takes them back: no flapping);
+ *   - when the holder is unhealthy, the first healthy member takes them at
+ *     once (hold-down does not delay a failover);
+ *   - when no member is healthy, nothing moves.
+ * At start every member counts as heard from "now", so the primary holds
+ * for failover_after seconds before the group can fail over.
+ *
+ * Everything here is a pure function of the inputs and `now` (monotonic
+ * ms), except pg_tick, the daemon's glue.  Called from the main thread only.
+ */
+#ifndef AG_PEERGROUP_H
+#define AG_PEERGROUP_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "agent/config.h"
+#include "common/util.h"
+#include "dataplane/dataplane.h"
+
+#define PG_TICK_MS 1000
+
+struct pg_member {
+	uint64_t last_rx;           /* monotonic ms of the last receive */
+	uint64_t since;             /* healthy since (valid when up) */
+	int up;
+};
+
+/*
+ * One step of one group: updates members' health (m[0..n-1]) and returns
+ * the index of the member that holds the group's prefixes now.
+ */
+size_t pg_choose(struct pg_member *m, size_t n, size_t holder, uint64_t now,
+    uint64_t failover_ms, uint64_t hold_ms);
+
+struct pg_set;
+
+/* The groups of cfg (none is fine).  old (may be NULL): the set of the
+ * previous config; health and holders carry over by public key. */
+int pg_set_new(const struct config *cfg, const struct pg_set *old, uint64_t now,
+    struct pg_set **out);
+void pg_set_free(struct pg_set *s);
+/* Number of groups. */
+size_t pg_set_groups(const struct pg_set *s);
+/* The receive counter of config peer `peer` at `now`; growth = a receive. */
+void pg_set_observe(struct pg_set *s, size_t peer, uint64_t rx_bytes, uint64_t now);
+/* Steps every group; logs each move; returns the number of moves. */
+size_t pg_set_step(struct pg_set *s, const struct config *cfg, uint64_t now);
+/* For a group member: the config index of its group's holder; else peer. */
+size_t pg_set_holder(const struct pg_set *s, size_t peer);
+/*
+ * The allowed IPs config peer `peer` carries now: its own, except that the
+ * group's prefixes are on the holder (adds to out).  Desired-state
+ * composition builds the tunnel's peers with this.
+ */
+int pg_set_peer_ips(const struct pg_set *s, const struct config *cfg, size_t peer,
+    struct prefix_set *out);
+/*
+ * A UAPI `set` body moving every group prefix the device (its status st)
+ * has on another peer to the holder; left empty when all are in place.
+ */
+int pg_set_enforce(const struct pg_set *s, const struct config *cfg,
+    const struct dp_peer_status *st, size_t n, struct buf *body);
+/* The daemon, every PG_TICK_MS: observe the device, step, enforce. */
+int pg_tick(struct pg_set *s, const struct config *cfg, struct dp_device *dev, uint64_t now);
+
+#endif
