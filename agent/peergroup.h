@@ -30,7 +30,7 @@
 #include "common/util.h"
 #include "dataplane/dataplane.h"
 
-#define PG_TICK_MS 1000
+#define PG_TICK_MS 500
 
 struct pg_member {
 	uint64_t last_rx;           /* monotonic ms of the last receive */
