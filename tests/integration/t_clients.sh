@@ -12,6 +12,16 @@
 # app through the connector; the static peer's session is not disturbed by
 # add or remove; `client remove` cuts the user; clients.json holds no
 # private key; `client list`/`show` see the live peer.
+#
+# Then a peer group (two hubs), in namespaces of its own:
+#   ns br: cloudroute run, tunnel 100.97.0.10/24; peers hub-a (10.99.0.0/24) and
+#          hub-b ("backup_for": "hub-a"); failover_after 3, hold_down 4
+#     b1 192.168.81.1 --- ha1 192.168.81.2   ns ha: wireguard-go 100.97.0.1, 10.99.0.10 on lo
+#     b2 192.168.82.1 --- hb1 192.168.82.2   ns hb: wireguard-go 100.97.0.2, 10.99.0.10 on lo
+# Both hubs send keepalives every second.  hub-a is killed: traffic to
+# 10.99.0.10 flows through hub-b within failover_after + 2 s (the measured
+# time is printed); hub-a returns: the prefix moves back after the hold-down,
+# not before.
 source "$(dirname "$0")/../lib/netns.sh"
 
 ns_new c; ns_new u; ns_new o; ns_new app
@@ -127,4 +137,98 @@ check_eq "the static peer's session survived (same handshake)" "$hs_before" "$hs
 check "the static peer still reaches the connector" nsx o ping -c 1 -W 2 100.96.0.100
 out=$(CRC client add dave --endpoint 192.168.77.1:51820)
 check "alice's address is handed out again" grep -qx "Address = 100.96.0.1/32" <<<"$out"
+
+# ---- peer group: two hubs -------------------------------------------------------
+ns_new br; ns_new ha; ns_new hb
+veth br b1 ha ha1
+veth br b2 hb hb1
+nsx br ip addr add 192.168.81.1/24 dev b1
+nsx ha ip addr add 192.168.81.2/24 dev ha1
+nsx br ip addr add 192.168.82.1/24 dev b2
+nsx hb ip addr add 192.168.82.2/24 dev hb1
+nsx br ip link add lan0 type veth peer name lan0p
+nsx br ip addr add 192.168.60.1/24 dev lan0
+nsx br ip link set lan0 up
+nsx ha ip addr add 10.99.0.10/32 dev lo
+nsx hb ip addr add 10.99.0.10/32 dev lo
+IBR=${P}r; IHA=${P}A; IHB=${P}B
+track_sock "$IBR"; track_sock "$IHA"; track_sock "$IHB"
+KBR=$(wg genkey); KHA=$(wg genkey); KHB=$(wg genkey)
+echo "$KBR" > "$TMP/kbr"; echo "$KHA" > "$TMP/kha"; echo "$KHB" > "$TMP/khb"
+PBR=$(wg pubkey <<<"$KBR"); PHA=$(wg pubkey <<<"$KHA"); PHB=$(wg pubkey <<<"$KHB")
+cat > "$TMP/br.json" <<EOF
+{
+  "overlay": ["100.97.0.0/24"],
+  "lan_interface": "lan0",
+  "local_subnets": ["192.168.60.0/24"],
+  "nat": { "masquerade": false },
+  "tunnel": { "interface": "$IBR", "private_key_file": "$TMP/kbr", "listen_port": 51820,
+    "address": ["100.97.0.10/24"], "failover_after": 3, "hold_down": 4,
+    "peers": [
+      { "name": "hub-a", "public_key": "$PHA", "endpoint": "192.168.81.2:51821",
+        "allowed_ips": ["10.99.0.0/24"], "persistent_keepalive": 1 },
+      { "name": "hub-b", "public_key": "$PHB", "endpoint": "192.168.82.2:51822",
+        "backup_for": "hub-a", "allowed_ips": ["100.97.0.2/32"], "persistent_keepalive": 1 } ] },
+  "cloud": { "provider": "none" },
+  "state_dir": "$TMP/brstate",
+  "sysctl_file": "$TMP/brsysctl.conf"
+}
+EOF
+check "check accepts the peer group" nsx br "$CLOUDROUTE" -c "$TMP/br.json" check
+
+hub() { # ns ifname key port tunnel-address branch-endpoint
+	rm -f "/var/run/wireguard/$2.sock"
+	bg "$1" env WG_PROCESS_FOREGROUND=1 wireguard-go -f "$2"
+	HUBPID=${_PIDS[-1]}
+	wait_for 5 test -S "/var/run/wireguard/$2.sock" || return 1
+	nsx "$1" wg set "$2" private-key "$3" listen-port "$4" peer "$PBR" endpoint "$6" \
+	    allowed-ips 100.97.0.10/32,192.168.60.0/24 persistent-keepalive 1 || return 1
+	nsx "$1" ip addr add "$5/24" dev "$2"
+	nsx "$1" ip link set "$2" up
+}
+holder() { # which hub has 10.99.0.0/24 on the branch
+	local k
+	k=$(nsx br wg show "$IBR" allowed-ips | awk '/10.99.0.0\/24/ { print $1 }')
+	if [ "$k" = "$PHA" ]; then echo hub-a; elif [ "$k" = "$PHB" ]; then echo hub-b; else echo none; fi
+}
+ms() { date +%s%3N; }
+
+hub ha "$IHA" "$TMP/kha" 51821 100.97.0.1 192.168.81.1:51820; HA=$HUBPID
+hub hb "$IHB" "$TMP/khb" 51822 100.97.0.2 192.168.82.1:51820
+bg br bash -c "exec '$CLOUDROUTE' -c '$TMP/br.json' run 2> '$TMP/br.log'"
+check "branch reaches 10.99.0.10 (through hub-a)" wait_for 10 nsx br ping -c 1 -W 1 10.99.0.10
+check_eq "hub-a holds the group's prefix" hub-a "$(holder)"
+sleep 2
+check_eq "still hub-a while both are healthy" hub-a "$(holder)"
+
+t0=$(ms)
+kill -9 "$HA"
+wait "$HA" 2>/dev/null
+until nsx br ping -c 1 -W 0.2 10.99.0.10 >/dev/null 2>&1; do
+	[ $(( $(ms) - t0 )) -gt 15000 ] && break
+	sleep 0.05
+done
+t1=$(ms)
+fo=$((t1 - t0))
+echo "# failover: traffic through hub-b $fo ms after hub-a was killed (failover_after 3 s)"
+check "traffic via the backup within failover_after + 2 s" test "$fo" -le 5000
+check_eq "hub-b holds the group's prefix" hub-b "$(holder)"
+check "the move is logged" grep -q "peer group hub-a: prefixes move from hub-a" "$TMP/br.log"
+
+t2=$(ms)
+hub ha "$IHA" "$TMP/kha" 51821 100.97.0.1 192.168.81.1:51820
+check "hub-a heard from again" wait_for 5 bash -c \
+    "ip netns exec $P-ha wg show $IHA latest-handshakes | awk '{ exit !(\$2 > 0) }'"
+while [ "$(holder)" = hub-b ] && [ $(( $(ms) - t2 )) -lt 15000 ]; do sleep 0.1; done
+t3=$(ms)
+back=$((t3 - t2))
+echo "# failback: hub-a holds again $back ms after it returned (hold_down 4 s)"
+check_eq "back on hub-a after the hold-down" hub-a "$(holder)"
+check "not before the hold-down" test "$back" -ge 4000
+check "within hold_down + 3 s" test "$back" -le 7000
+check "the move back is logged" grep -q "peer group hub-a: prefixes back to hub-a" "$TMP/br.log"
+rx0=$(nsx ha wg show "$IHA" transfer | awk '{ print $2 }')
+check "traffic flows through hub-a again" nsx br ping -c 3 -i 0.2 -W 1 10.99.0.10
+rx1=$(nsx ha wg show "$IHA" transfer | awk '{ print $2 }')
+check "hub-a carried it" test "$rx1" -gt "$rx0"
 finish
