@@ -260,6 +260,25 @@ owner(const struct dp_peer_status *st, size_t n, const struct prefix *p)
 	return NULL;
 }
 
+ssize_t
+pg_live_holder(const struct config *cfg, size_t primary, const struct dp_peer_status *st,
+    size_t n)
+{
+	const struct dp_peer_status *o;
+	size_t i;
+
+	if (primary >= cfg->tunnel.n_peers || cfg->tunnel.peers[primary].backup_of != 0 ||
+	    cfg->tunnel.peers[primary].allowed_ips.n == 0)
+		return -1;
+	if ((o = owner(st, n, &cfg->tunnel.peers[primary].allowed_ips.v[0])) == NULL)
+		return -1;
+	for (i = 0; i < cfg->tunnel.n_peers; i++)
+		if ((i == primary || cfg->tunnel.peers[i].backup_of == primary + 1) &&
+		    memcmp(cfg->tunnel.peers[i].public_key, o->public_key, 32) == 0)
+			return (ssize_t)i;
+	return -1;
+}
+
 int
 pg_set_enforce(const struct pg_set *s, const struct config *cfg,
     const struct dp_peer_status *st, size_t n, struct buf *body)

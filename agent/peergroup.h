@@ -73,6 +73,13 @@ int pg_set_peer_ips(const struct pg_set *s, const struct config *cfg, size_t pee
  */
 int pg_set_enforce(const struct pg_set *s, const struct config *cfg,
     const struct dp_peer_status *st, size_t n, struct buf *body);
+/*
+ * Status of another process's tunnel: which member of the group led by
+ * config peer `primary` has the group's prefixes on the device now (its
+ * config index), or -1 (not a group's primary, or nobody has them).
+ */
+ssize_t pg_live_holder(const struct config *cfg, size_t primary,
+    const struct dp_peer_status *st, size_t n);
 /* The daemon, every PG_TICK_MS: observe the device, step, enforce. */
 int pg_tick(struct pg_set *s, const struct config *cfg, struct dp_device *dev, uint64_t now);
 

@@ -108,6 +108,8 @@ check_eq "the app sees the user's overlay address" "100.96.0.1" \
     "$(nsx u python3 "$TOP/tests/lib/whoami.py" get 192.168.50.10 8080)"
 out=$(CRC client list)
 check "client list: alice with a handshake" grep -Eq "^alice +100.96.0.1/32 +[0-9]+ s ago" <<<"$out"
+out=$(CRC status)
+check "status names the client's peer" grep -q "peer client:alice:" <<<"$out"
 out=$(CRC client list --json)
 check "client list --json: live" grep -q '"live": true' <<<"$out"
 out=$(CRC client show alice --endpoint 192.168.77.1:51820)
@@ -214,6 +216,10 @@ echo "# failover: traffic through hub-b $fo ms after hub-a was killed (failover_
 check "traffic via the backup within failover_after + 2 s" test "$fo" -le 5000
 check_eq "hub-b holds the group's prefix" hub-b "$(holder)"
 check "the move is logged" grep -q "peer group hub-a: prefixes move from hub-a" "$TMP/br.log"
+out=$(nsx br "$CLOUDROUTE" -c "$TMP/br.json" status)
+check "status shows the holder" grep -q "peer group hub-a: prefixes on hub-b" <<<"$out"
+out=$(nsx br "$CLOUDROUTE" -c "$TMP/br.json" status --json)
+check "status --json shows the holder" grep -q '"holder":"hub-b"' <<<"${out// /}"
 
 t2=$(ms)
 hub ha "$IHA" "$TMP/kha" 51821 100.97.0.1 192.168.81.1:51820
