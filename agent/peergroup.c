@@ -279,33 +279,48 @@ pg_live_holder(const struct config *cfg, size_t primary, const struct dp_peer_st
 	return -1;
 }
 
-int
-pg_set_enforce(const struct pg_set *s, const struct config *cfg,
-    const struct dp_peer_status *st, size_t n, struct buf *body)
+static struct ds_peer *
+composed(struct desired *d, const uint8_t key[32])
 {
-	char hex[65], pf[PREFIX_STRLEN];
+	size_t i;
+
+	for (i = 0; i < d->n_peers; i++)
+		if (memcmp(d->peers[i].public_key, key, 32) == 0)
+			return &d->peers[i];
+	return NULL;
+}
+
+int
+pg_desired(const struct pg_set *s, const struct config *cfg, struct desired *d)
+{
+	struct prefix_set keep;
+	struct ds_peer *from, *to;
 	size_t i, j;
 	int r = 0;
 
-	for (i = 0; i < s->n_groups && r == 0; i++) {
+	for (i = 0; s != NULL && i < s->n_groups && r == 0; i++) {
 		const struct pg_group *g = &s->g[i];
-		const uint8_t *hk = cfg->tunnel.peers[g->members[g->holder]].public_key;
 		const struct prefix_set *ips = &cfg->tunnel.peers[g->members[0]].allowed_ips;
-		int started = 0;
 
-		for (j = 0; j < ips->n && r == 0; j++) {
-			const struct dp_peer_status *o = owner(st, n, &ips->v[j]);
-			if (o != NULL && memcmp(o->public_key, hk, 32) == 0)
-				continue;
-			if (!started) {
-				dp_key_to_hex(hex, hk);
-				r = buf_printf(body, "public_key=%s\n", hex);
-				started = 1;
-			}
-			if (r == 0)
-				r = buf_printf(body, "allowed_ip=%s\n",
-				    prefix_fmt(&ips->v[j], pf, sizeof(pf)));
+		if (g->holder == 0)
+			continue;
+		from = composed(d, cfg->tunnel.peers[g->members[0]].public_key);
+		to = composed(d, cfg->tunnel.peers[g->members[g->holder]].public_key);
+		if (from == NULL || to == NULL)
+			continue;
+		memset(&keep, 0, sizeof(keep));
+		for (j = 0; j < from->allowed_ips.n && r == 0; j++)
+			if (!prefix_set_has(ips, &from->allowed_ips.v[j]))
+				r = prefix_set_add(&keep, &from->allowed_ips.v[j]);
+		for (j = 0; j < ips->n && r == 0; j++)
+			if (prefix_set_has(&from->allowed_ips, &ips->v[j]))
+				r = prefix_set_add(&to->allowed_ips, &ips->v[j]);
+		if (r < 0) {
+			prefix_set_free(&keep);
+			break;
 		}
+		prefix_set_free(&from->allowed_ips);
+		from->allowed_ips = keep;
 	}
 	return r;
 }
@@ -314,11 +329,10 @@ int
 pg_tick(struct pg_set *s, const struct config *cfg, struct dp_device *dev, uint64_t now)
 {
 	struct dp_peer_status *st = NULL;
-	struct buf body;
 	size_t n = 0, i, j;
 	int r;
 
-	if (s == NULL || s->n_groups == 0)
+	if (s == NULL || s->n_groups == 0 || dev == NULL)
 		return 0;
 	if ((r = dp_device_status(dev, &st, &n)) < 0)
 		return r;
@@ -326,13 +340,6 @@ pg_tick(struct pg_set *s, const struct config *cfg, struct dp_device *dev, uint6
 		for (j = 0; j < cfg->tunnel.n_peers; j++)
 			if (memcmp(st[i].public_key, cfg->tunnel.peers[j].public_key, 32) == 0)
 				pg_set_observe(s, j, st[i].rx_bytes, now);
-	pg_set_step(s, cfg, now);
-	buf_init(&body, 64 * 1024);
-	if ((r = pg_set_enforce(s, cfg, st, n, &body)) == 0 && body.len > 0 &&
-	    (r = dp_uapi_set(dp_device_ifname(dev), body.data)) < 0)
-		log_warnx("peer groups: cannot move prefixes on %s: %s", dp_device_ifname(dev),
-		    strerror(-r));
-	buf_free(&body);
 	dp_peer_status_free(st, n);
-	return r;
+	return (int)pg_set_step(s, cfg, now);
 }

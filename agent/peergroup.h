@@ -18,7 +18,13 @@
  * for failover_after seconds before the group can fail over.
  *
  * Everything here is a pure function of the inputs and `now` (monotonic
- * ms), except pg_tick, the daemon's glue.  Called from the main thread only.
+ * ms), except pg_tick (reads the device).  Called from the main thread only.
+ *
+ * The daemon: pg_set_new at start and on SIGHUP; pg_desired after every
+ * desired_compose (so the tunnel is configured with the group's prefixes on
+ * the holder); pg_tick every PG_TICK_MS, and when it reports a move,
+ * recompose and configure the tunnel (kernel and cloud routes stay: they
+ * point at the tunnel, not at a peer).
  */
 #ifndef AG_PEERGROUP_H
 #define AG_PEERGROUP_H
@@ -27,6 +33,7 @@
 #include <stdint.h>
 
 #include "agent/config.h"
+#include "agent/desired.h"
 #include "common/util.h"
 #include "dataplane/dataplane.h"
 
@@ -67,12 +74,9 @@ size_t pg_set_holder(const struct pg_set *s, size_t peer);
  */
 int pg_set_peer_ips(const struct pg_set *s, const struct config *cfg, size_t peer,
     struct prefix_set *out);
-/*
- * A UAPI `set` body moving every group prefix the device (its status st)
- * has on another peer to the holder; left empty when all are in place.
- */
-int pg_set_enforce(const struct pg_set *s, const struct config *cfg,
-    const struct dp_peer_status *st, size_t n, struct buf *body);
+/* Moves each group's prefixes, in composed peers, from the primary to the
+ * holder (peers matched by public key).  s may be NULL (nothing to do). */
+int pg_desired(const struct pg_set *s, const struct config *cfg, struct desired *d);
 /*
  * Status of another process's tunnel: which member of the group led by
  * config peer `primary` has the group's prefixes on the device now (its
@@ -80,7 +84,8 @@ int pg_set_enforce(const struct pg_set *s, const struct config *cfg,
  */
 ssize_t pg_live_holder(const struct config *cfg, size_t primary,
     const struct dp_peer_status *st, size_t n);
-/* The daemon, every PG_TICK_MS: observe the device, step, enforce. */
+/* Every PG_TICK_MS: the device's receive counters, then a step.  The
+ * number of moves (the caller reconfigures the tunnel), or -errno. */
 int pg_tick(struct pg_set *s, const struct config *cfg, struct dp_device *dev, uint64_t now);
 
 #endif

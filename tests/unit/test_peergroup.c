@@ -142,7 +142,7 @@ test_all_down_and_three(void **state)
 	assert_int_equal(run(&s, 0, 10 * S), 0);
 }
 
-#define CFG_GROUP "{ \"lan_interface\": \"eth0\", \"tunnel\": { %s \"peers\": [ " \
+#define CFG_GROUP "{ \"lan_interface\": \"eth0\", \"state_dir\": \"/nonexistent-cr-pg\", \"tunnel\": { %s \"peers\": [ " \
 	"{ \"name\": \"hub-a\", \"public_key\": \"" PK1 "\", \"allowed_ips\": [\"10.0.0.0/16\", " \
 	"\"10.1.0.0/16\"] }, " \
 	"{ \"name\": \"hub-b\", \"public_key\": \"" PK2 "\", \"backup_for\": \"hub-a\", " \
@@ -185,10 +185,9 @@ test_set(void **state)
 {
 	struct config cfg;
 	struct pg_set *s, *s2;
-	struct dp_peer_status st[3];
-	struct prefix a[2];
-	struct buf body;
-	char b[256], hex[65];
+	struct desired want;
+	struct buf err;
+	char b[256];
 	uint64_t t;
 
 	(void)state;
@@ -214,27 +213,20 @@ test_set(void **state)
 	assert_string_equal(ips(s, &cfg, 1, b, sizeof(b)), "10.0.0.0/16 10.1.0.0/16 100.96.0.2/32");
 	assert_string_equal(ips(s, &cfg, 2, b, sizeof(b)), "10.9.0.0/16");
 
-	/* the device still has the prefixes on hub-a: the body moves both */
-	memset(st, 0, sizeof(st));
-	memcpy(st[0].public_key, cfg.tunnel.peers[0].public_key, 32);
-	memcpy(st[1].public_key, cfg.tunnel.peers[1].public_key, 32);
-	a[0] = cfg.tunnel.peers[0].allowed_ips.v[0];
-	a[1] = cfg.tunnel.peers[0].allowed_ips.v[1];
-	st[0].allowed_ips = a;
-	st[0].n_allowed_ips = 2;
-	buf_init(&body, 4096);
-	assert_int_equal(pg_set_enforce(s, &cfg, st, 2, &body), 0);
-	dp_key_to_hex(hex, cfg.tunnel.peers[1].public_key);
-	snprintf(b, sizeof(b), "public_key=%s\nallowed_ip=10.0.0.0/16\nallowed_ip=10.1.0.0/16\n", hex);
-	assert_string_equal(body.data, b);
-	/* in place: nothing to send */
-	st[0].n_allowed_ips = 0;
-	st[1].allowed_ips = a;
-	st[1].n_allowed_ips = 2;
-	buf_reset(&body);
-	assert_int_equal(pg_set_enforce(s, &cfg, st, 2, &body), 0);
-	assert_int_equal(body.len, 0);
-	buf_free(&body);
+	/* the composed peers: the group's prefixes go to hub-b, the rest stays */
+	buf_init(&err, 4096);
+	assert_int_equal(desired_compose(&cfg, NULL, &want, &err), 0);
+	assert_int_equal(want.n_peers, 3);
+	assert_int_equal(pg_desired(s, &cfg, &want), 0);
+	assert_int_equal(want.peers[0].allowed_ips.n, 0);
+	prefix_set_sort(&want.peers[1].allowed_ips);
+	assert_int_equal(want.peers[1].allowed_ips.n, 3);
+	assert_string_equal(prefix_fmt(&want.peers[1].allowed_ips.v[0], b, sizeof(b)), "10.0.0.0/16");
+	assert_int_equal(want.peers[2].allowed_ips.n, 1);
+	assert_int_equal(want.tunnel.n, 4);            /* kernel routes do not change */
+	desired_free(&want);
+	assert_int_equal(pg_desired(NULL, &cfg, &want), 0);
+	buf_free(&err);
 
 	/* a reload keeps health and the holder (same keys) */
 	assert_int_equal(pg_set_new(&cfg, s, 6000, &s2), 0);
