@@ -72,6 +72,7 @@ nsx o ip addr add 100.96.0.50/24 dev "$IO"
 nsx o ip link set "$IO" up
 
 bg c "$CLOUDROUTE" -c "$TMP/cfg.json" run
+CR=${_PIDS[-1]}
 check "cloudroute run brings the tunnel up" wait_for 10 \
     bash -c "ip -n $P-c addr show dev $IC | grep -q 'inet 100.96.0.100/24'"
 check "static peer reaches the connector" nsx o ping -c 2 -i 0.2 -W 2 100.96.0.100
@@ -109,6 +110,12 @@ check_eq "the app sees the user's overlay address" "100.96.0.1" \
     "$(nsx u python3 "$TOP/tests/lib/whoami.py" get 192.168.50.10 8080)"
 out=$(CRC client list)
 check "client list: alice with a handshake" grep -Eq "^alice +100.96.0.1/32 +[0-9]+ s ago" <<<"$out"
+kill -HUP "$CR"
+sleep 1
+check "alice survives SIGHUP (the daemon's clients source)" bash -c \
+    "ip netns exec $P-c wg show $IC allowed-ips | grep -q '100.96.0.1/32'"
+check "the user still reaches the app after SIGHUP" \
+    nsx u python3 "$TOP/tests/lib/whoami.py" get 192.168.50.10 8080
 out=$(CRC status)
 check "status names the client's peer" grep -q "peer client:alice:" <<<"$out"
 out=$(CRC client list --json)
@@ -199,6 +206,7 @@ ms() { date +%s%3N; }
 hub ha "$IHA" "$TMP/kha" 51821 100.97.0.1 192.168.81.1:51820; HA=$HUBPID
 hub hb "$IHB" "$TMP/khb" 51822 100.97.0.2 192.168.82.1:51820
 bg br bash -c "exec '$CLOUDROUTE' -c '$TMP/br.json' run 2> '$TMP/br.log'"
+BR=${_PIDS[-1]}
 check "branch reaches 10.99.0.10 (through hub-a)" wait_for 10 nsx br ping -c 1 -W 1 10.99.0.10
 check_eq "hub-a holds the group's prefix" hub-a "$(holder)"
 sleep 2
@@ -221,6 +229,10 @@ out=$(nsx br "$CLOUDROUTE" -c "$TMP/br.json" status)
 check "status shows the holder" grep -q "peer group hub-a: prefixes on hub-b" <<<"$out"
 out=$(nsx br "$CLOUDROUTE" -c "$TMP/br.json" status --json)
 check "status --json shows the holder" grep -q '"holder":"hub-b"' <<<"${out// /}"
+kill -HUP "$BR"
+sleep 1
+check_eq "SIGHUP keeps the holder" hub-b "$(holder)"
+check "traffic still flows after SIGHUP" nsx br ping -c 1 -W 1 10.99.0.10
 
 t2=$(ms)
 hub ha "$IHA" "$TMP/kha" 51821 100.97.0.1 192.168.81.1:51820
