@@ -11,7 +11,8 @@
 # Checks: the profile's AllowedIPs push the app's subnet; the user reaches the
 # app through the connector; the static peer's session is not disturbed by
 # add or remove; `client remove` cuts the user; clients.json holds no
-# private key; `client list`/`show` see the live peer.
+# private key; `client list`/`show` see the live peer; the QR code decodes
+# (zbarimg) to the profile.
 #
 # Then a peer group (two hubs), in namespaces of its own:
 #   ns br: cloudroute run, tunnel 100.97.0.10/24; peers hub-a (10.99.0.0/24) and
@@ -132,6 +133,12 @@ CRC client add carol --endpoint 192.168.77.1:51820 > "$TMP/carol.conf"
 wait $B
 ab=$(sed -n 's/^Address = //p' "$TMP/bob.conf"); ac=$(sed -n 's/^Address = //p' "$TMP/carol.conf")
 check "concurrent adds: two addresses" bash -c "[ -n '$ab' ] && [ -n '$ac' ] && [ '$ab' != '$ac' ]"
+# the QR code a phone scans decodes to the profile, byte for byte
+CRC client show carol --endpoint 192.168.77.1:51820 > "$TMP/carol.show"
+CRC client show carol --endpoint 192.168.77.1:51820 --qr | python3 "$TOP/tests/lib/qr2pbm.py" \
+    > "$TMP/carol.pbm"
+zbarimg --nodbus --raw -q "$TMP/carol.pbm" 2>/dev/null | head -c -1 > "$TMP/carol.qr"
+check "the QR code decodes to the profile" cmp "$TMP/carol.show" "$TMP/carol.qr"
 
 check "client remove alice" CRC client remove alice
 check_not "alice is off the tunnel" bash -c \
