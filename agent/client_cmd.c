@@ -106,7 +106,7 @@ parse_args(int argc, char **argv, struct copts *c)
 		return EXIT_USAGE;
 	}
 	if (c->name != NULL && !clients_valid_name(c->name)) {
-		fprintf(stderr, "cloudroute: client: invalid name \"%s\" (1-63 of [A-Za-z0-9._-], "
+		fprintf(stderr, "cloudroute: client: invalid name \"%s\" (1-47 of [A-Za-z0-9._-], "
 		    "starting with a letter or digit)\n", c->name);
 		return EXIT_USAGE;
 	}

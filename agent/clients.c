@@ -24,7 +24,7 @@ clients_valid_name(const char *name)
 {
 	size_t i, n = strlen(name);
 
-	if (n == 0 || n > 63 || !isalnum((unsigned char)name[0]))
+	if (n == 0 || n > CLIENTS_NAME_MAX || !isalnum((unsigned char)name[0]))
 		return 0;
 	for (i = 0; i < n; i++)
 		if (!isalnum((unsigned char)name[i]) && name[i] != '.' && name[i] != '_' &&
@@ -57,7 +57,7 @@ parse_client(const char *path, size_t i, struct json_object *o, struct client *c
 		s = json_object_get_string(val);
 		if (strcmp(key, "name") == 0) {
 			if (!clients_valid_name(s))
-				return bad(err, path, i, "\"name\" must be 1-63 of [A-Za-z0-9._-]");
+				return bad(err, path, i, "\"name\" must be 1-47 of [A-Za-z0-9._-]");
 			cr_strlcpy(c->name, s, sizeof(c->name));
 			have |= 1;
 		} else if (strcmp(key, "public_key") == 0) {

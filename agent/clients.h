@@ -22,6 +22,8 @@
 
 #define CLIENTS_FILE     "clients.json"
 #define CLIENTS_MAX      65536
+/* Longest name: the daemon's peer is named "client:NAME" (desired.c). */
+#define CLIENTS_NAME_MAX 47
 /* Byte-mode capacity of a version 40 QR code at error correction L. */
 #define CLIENTS_QR_MAX   2953
 
@@ -38,7 +40,7 @@ struct client_store {
 	size_t n;
 };
 
-/* 1-63 of [A-Za-z0-9._-], starting with a letter or digit. */
+/* 1-47 of [A-Za-z0-9._-], starting with a letter or digit. */
 int clients_valid_name(const char *name);
 /* Reads state_dir/clients.json (absent = empty).  -EINVAL with a message
  * naming the file and the bad entry in err. */

@@ -271,7 +271,8 @@ test_names(void **state)
 	assert_false(clients_valid_name(".x"));
 	assert_false(clients_valid_name("../x"));
 	assert_false(clients_valid_name("a b"));
-	assert_false(clients_valid_name("0123456789012345678901234567890123456789012345678901234567890123"));
+	assert_true(clients_valid_name("01234567890123456789012345678901234567890123456"));
+	assert_false(clients_valid_name("012345678901234567890123456789012345678901234567"));
 }
 
 static void
