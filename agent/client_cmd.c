@@ -287,17 +287,38 @@ set_live(const struct config *cfg, const struct client *cl, int remove)
 	return 1;
 }
 
-static const char *
-prefixes_str(const struct prefix_set *s, char *out, size_t len)
+/* The profile as JSON; the text may hold the private key: json-c's copies
+ * are wiped. */
+static void
+print_json(const struct client *cl, const char *endpoint, const struct prefix_set *routes,
+    const char *profile, int live)
 {
-	char pf[PREFIX_STRLEN];
-	size_t i, o = 0;
+	struct json_object *o = json_object_new_object(), *a = json_object_new_array();
+	char pf[PREFIX_STRLEN], b64[45];
+	const char *js;
+	size_t i;
 
-	out[0] = '\0';
-	for (i = 0; i < s->n && o < len; i++)
-		o += (size_t)snprintf(out + o, len - o, "%s%s", i ? ", " : "",
-		    prefix_fmt(&s->v[i], pf, sizeof(pf)));
-	return out;
+	dp_key_to_base64(b64, cl->public_key);
+	json_object_object_add(o, "name", json_object_new_string(cl->name));
+	json_object_object_add(o, "address",
+	    json_object_new_string(prefix_fmt(&cl->address, pf, sizeof(pf))));
+	json_object_object_add(o, "public_key", json_object_new_string(b64));
+	json_object_object_add(o, "endpoint", json_object_new_string(endpoint));
+	for (i = 0; i < routes->n; i++)
+		json_object_array_add(a, json_object_new_string(
+		    prefix_fmt(&routes->v[i], pf, sizeof(pf))));
+	json_object_object_add(o, "allowed_ips", a);
+	if (live >= 0)
+		json_object_object_add(o, "live", json_object_new_boolean(live));
+	json_object_object_add(o, "profile", json_object_new_string(profile));
+	js = json_object_to_json_string_ext(o, JSON_C_TO_STRING_PRETTY |
+	    JSON_C_TO_STRING_SPACED | JSON_C_TO_STRING_NOSLASHESCAPE);
+	printf("%s\n", js);
+	fflush(stdout);
+	OPENSSL_cleanse((void *)js, strlen(js));
+	js = json_object_get_string(json_object_object_get(o, "profile"));
+	OPENSSL_cleanse((void *)js, strlen(js));
+	json_object_put(o);
 }
 
 /*
@@ -340,29 +361,7 @@ emit_profile(const struct copts *c, const struct config *cfg, const struct clien
 		}
 		fwrite(qr.data, 1, qr.len, stdout);
 	} else if (c->o.json) {
-		struct json_object *o = json_object_new_object();
-		char pf[PREFIX_STRLEN], b64[45], list[8192];
-		const char *js;
-		dp_key_to_base64(b64, cl->public_key);
-		json_object_object_add(o, "name", json_object_new_string(cl->name));
-		json_object_object_add(o, "address",
-		    json_object_new_string(prefix_fmt(&cl->address, pf, sizeof(pf))));
-		json_object_object_add(o, "public_key", json_object_new_string(b64));
-		json_object_object_add(o, "endpoint", json_object_new_string(pr.endpoint));
-		json_object_object_add(o, "allowed_ips",
-		    json_object_new_string(prefixes_str(&routes, list, sizeof(list))));
-		if (live >= 0)
-			json_object_object_add(o, "live", json_object_new_boolean(live));
-		json_object_object_add(o, "profile", json_object_new_string(text.data));
-		js = json_object_to_json_string_ext(o, JSON_C_TO_STRING_PRETTY |
-		    JSON_C_TO_STRING_SPACED | JSON_C_TO_STRING_NOSLASHESCAPE);
-		printf("%s\n", js);
-		fflush(stdout);
-		/* the profile may hold the private key: wipe json-c's copies */
-		OPENSSL_cleanse((void *)js, strlen(js));
-		OPENSSL_cleanse((void *)json_object_get_string(json_object_object_get(o, "profile")),
-		    text.len);
-		json_object_put(o);
+		print_json(cl, pr.endpoint, &routes, text.data, live);
 	} else {
 		fputs(text.data, stdout);
 	}
@@ -581,6 +580,27 @@ fmt_handshake(uint64_t t, char *out, size_t len)
 		cr_strlcpy(out, "just now", len);
 }
 
+/* One client of `list --json` (ps: its peer on the tunnel, or NULL). */
+static struct json_object *
+list_json(const struct client *cl, const struct dp_peer_status *ps)
+{
+	struct json_object *o = json_object_new_object();
+	char pf[PREFIX_STRLEN], b64[45];
+
+	dp_key_to_base64(b64, cl->public_key);
+	json_object_object_add(o, "name", json_object_new_string(cl->name));
+	json_object_object_add(o, "address",
+	    json_object_new_string(prefix_fmt(&cl->address, pf, sizeof(pf))));
+	json_object_object_add(o, "public_key", json_object_new_string(b64));
+	json_object_object_add(o, "created", json_object_new_string(cl->created));
+	json_object_object_add(o, "live", json_object_new_boolean(ps != NULL));
+	json_object_object_add(o, "last_handshake",
+	    json_object_new_int64(ps ? (int64_t)ps->last_handshake_sec : 0));
+	json_object_object_add(o, "rx_bytes", json_object_new_int64(ps ? (int64_t)ps->rx_bytes : 0));
+	json_object_object_add(o, "tx_bytes", json_object_new_int64(ps ? (int64_t)ps->tx_bytes : 0));
+	return o;
+}
+
 static int
 client_list(const struct copts *c, const struct config *cfg)
 {
@@ -608,24 +628,11 @@ client_list(const struct copts *c, const struct config *cfg)
 	for (i = 0; i < cs.n; i++) {
 		const struct client *cl = &cs.v[i];
 		const struct dp_peer_status *ps = running ? status_of(st, n, cl->public_key) : NULL;
-		char pf[PREFIX_STRLEN], hs[32], b64[45];
+		char pf[PREFIX_STRLEN], hs[32];
 
 		prefix_fmt(&cl->address, pf, sizeof(pf));
 		if (a != NULL) {
-			struct json_object *o = json_object_new_object();
-			dp_key_to_base64(b64, cl->public_key);
-			json_object_object_add(o, "name", json_object_new_string(cl->name));
-			json_object_object_add(o, "address", json_object_new_string(pf));
-			json_object_object_add(o, "public_key", json_object_new_string(b64));
-			json_object_object_add(o, "created", json_object_new_string(cl->created));
-			json_object_object_add(o, "live", json_object_new_boolean(ps != NULL));
-			json_object_object_add(o, "last_handshake",
-			    json_object_new_int64(ps ? (int64_t)ps->last_handshake_sec : 0));
-			json_object_object_add(o, "rx_bytes",
-			    json_object_new_int64(ps ? (int64_t)ps->rx_bytes : 0));
-			json_object_object_add(o, "tx_bytes",
-			    json_object_new_int64(ps ? (int64_t)ps->tx_bytes : 0));
-			json_object_array_add(a, o);
+			json_object_array_add(a, list_json(cl, ps));
 			continue;
 		}
 		if (ps == NULL)
