@@ -98,6 +98,16 @@ check_unique(const char *path, const struct client_store *cs, struct buf *err)
 	return 0;
 }
 
+static int
+only_space(const char *p, size_t n)
+{
+	while (n > 0 && isspace((unsigned char)*p)) {
+		p++;
+		n--;
+	}
+	return n == 0;
+}
+
 int
 clients_parse(const char *path, const char *text, size_t len, struct client_store *cs,
     struct buf *err)
@@ -111,9 +121,15 @@ clients_parse(const char *path, const char *text, size_t len, struct client_stor
 	cs->n = 0;
 	if (tok == NULL)
 		return -ENOMEM;
+	if (len > CLIENTS_MAX_SIZE || memchr(text, '\0', len) != NULL) {
+		buf_printf(err, "%s: not a clients file (too large or binary)\n", path);
+		goto out;
+	}
 	root = json_tokener_parse_ex(tok, text, (int)len);
 	if (root == NULL || json_tokener_get_error(tok) != json_tokener_success ||
-	    !json_object_is_type(root, json_type_object)) {
+	    !json_object_is_type(root, json_type_object) ||
+	    !only_space(text + json_tokener_get_parse_end(tok),
+	    len - json_tokener_get_parse_end(tok))) {
 		buf_printf(err, "%s: not a clients file (expected {\"clients\": [...]})\n", path);
 		goto out;
 	}

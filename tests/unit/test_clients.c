@@ -224,6 +224,7 @@ test_store_bad(void **state)
 {
 	static const struct { const char *text, *msg; } cases[] = {
 		{ "[]", "not a clients file" },
+		{ "{\"clients\": []} x", "not a clients file" },
 		{ "{\"clients\": {}}", "\"clients\" must be an array" },
 		{ "{\"clients\": [], \"x\": 1}", "unknown key \"x\"" },
 		{ "{\"clients\": [{\"name\": \"a\", \"public_key\": \"" PK1 "\"}]}",
