@@ -19,6 +19,7 @@ struct pg_set {
 	struct pg_group *g;
 	size_t n_groups;
 	struct pg_member *m;        /* per config peer */
+	struct pg_member *scratch;  /* one group's members in order, for pg_choose */
 	uint64_t *rx;               /* per config peer: last receive counter */
 	uint8_t (*keys)[32];        /* per config peer: carries state over a reload */
 	size_t n_peers;
@@ -62,6 +63,7 @@ pg_set_free(struct pg_set *s)
 		free(s->g[i].members);
 	free(s->g);
 	free(s->m);
+	free(s->scratch);
 	free(s->rx);
 	free(s->keys);
 	free(s);
@@ -127,10 +129,11 @@ pg_set_new(const struct config *cfg, const struct pg_set *old, uint64_t now,
 	s->failover_ms = (uint64_t)cfg->tunnel.failover_after * 1000;
 	s->hold_ms = (uint64_t)cfg->tunnel.hold_down * 1000;
 	s->m = calloc(k, sizeof(*s->m));
+	s->scratch = calloc(k, sizeof(*s->scratch));
 	s->rx = calloc(k, sizeof(*s->rx));
 	s->keys = calloc(k, sizeof(*s->keys));
 	s->g = calloc(k, sizeof(*s->g));
-	if (s->m == NULL || s->rx == NULL || s->keys == NULL || s->g == NULL)
+	if (s->m == NULL || s->scratch == NULL || s->rx == NULL || s->keys == NULL || s->g == NULL)
 		goto nomem;
 	for (i = 0; i < n; i++) {
 		memcpy(s->keys[i], cfg->tunnel.peers[i].public_key, 32);
@@ -177,16 +180,15 @@ pg_set_observe(struct pg_set *s, size_t peer, uint64_t rx_bytes, uint64_t now)
 size_t
 pg_set_step(struct pg_set *s, const struct config *cfg, uint64_t now)
 {
-	struct pg_member m[64];
+	struct pg_member *m = s->scratch;
 	size_t i, j, h, moves = 0;
 
 	for (i = 0; i < s->n_groups; i++) {
 		struct pg_group *g = &s->g[i];
-		size_t n = g->n < ARRAY_SIZE(m) ? g->n : ARRAY_SIZE(m);
-		for (j = 0; j < n; j++)
+		for (j = 0; j < g->n; j++)
 			m[j] = s->m[g->members[j]];
-		h = pg_choose(m, n, g->holder, now, s->failover_ms, s->hold_ms);
-		for (j = 0; j < n; j++)
+		h = pg_choose(m, g->n, g->holder, now, s->failover_ms, s->hold_ms);
+		for (j = 0; j < g->n; j++)
 			s->m[g->members[j]] = m[j];
 		if (h == g->holder)
 			continue;
