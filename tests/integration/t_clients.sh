@@ -154,6 +154,13 @@ check_eq "the static peer's session survived (same handshake)" "$hs_before" "$hs
 check "the static peer still reaches the connector" nsx o ping -c 1 -W 2 100.96.0.100
 out=$(CRC client add dave --endpoint 192.168.77.1:51820)
 check "alice's address is handed out again" grep -qx "Address = 100.96.0.1/32" <<<"$out"
+kill -TERM "$CR"
+wait "$CR" 2>/dev/null
+bg c "$CLOUDROUTE" -c "$TMP/cfg.json" run
+CR=${_PIDS[-1]}
+check "clients survive a restart" wait_for 10 bash -c \
+    "ip netns exec $P-c wg show $IC allowed-ips 2>/dev/null | grep -q '100.96.0.1/32' &&
+     ip netns exec $P-c wg show $IC allowed-ips | grep -q '$ab'"
 
 # ---- peer group: two hubs -------------------------------------------------------
 ns_new br; ns_new ha; ns_new hb
