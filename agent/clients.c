@@ -8,6 +8,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <sys/inotify.h>
+#include <unistd.h>
+
 #include <json-c/json.h>
 #include <openssl/crypto.h>
 #include <qrencode.h>
@@ -273,6 +276,40 @@ clients_delete(struct client_store *cs, size_t i)
 		return;
 	memmove(&cs->v[i], &cs->v[i + 1], (cs->n - i - 1) * sizeof(*cs->v));
 	cs->n--;
+}
+
+int
+clients_watch_open(const char *state_dir)
+{
+	int fd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC), r;
+
+	if (fd < 0)
+		return -errno;
+	/* file_write_atomic renames a temp file over clients.json */
+	if (inotify_add_watch(fd, state_dir, IN_MOVED_TO | IN_CLOSE_WRITE) < 0) {
+		r = -errno;
+		close(fd);
+		return r;
+	}
+	return fd;
+}
+
+int
+clients_watch_changed(int fd)
+{
+	char ev[4096] __attribute__((aligned(__alignof__(struct inotify_event))));
+	const struct inotify_event *e;
+	ssize_t n;
+	char *p;
+	int changed = 0;
+
+	while ((n = read(fd, ev, sizeof(ev))) > 0)
+		for (p = ev; p < ev + n; p += sizeof(*e) + e->len) {
+			e = (const struct inotify_event *)p;
+			if (e->len > 0 && strcmp(e->name, CLIENTS_FILE) == 0)
+				changed = 1;
+		}
+	return changed;
 }
 
 int

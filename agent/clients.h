@@ -99,6 +99,15 @@ int clients_render(const struct client_profile *p, struct buf *out);
  */
 int clients_qr(const char *text, struct buf *out, struct buf *err);
 
+/*
+ * For the daemon: an inotify fd (non-blocking) that becomes readable when
+ * state_dir/clients.json is replaced or written, so a `client add/remove`
+ * is composed at once; -errno when inotify is unavailable.
+ * clients_watch_changed drains it: 1 when clients.json changed.
+ */
+int clients_watch_open(const char *state_dir);
+int clients_watch_changed(int fd);
+
 /* state_dir/clients/NAME.key: only with --keep-key. */
 int clients_key_path(const char *state_dir, const char *name, char *out, size_t len);
 
