@@ -37,6 +37,8 @@
  *   netlink  link/address events: a host pass 1 s after the burst;
  *   sources  a published change: recompose, tunnel + host at once, and a
  *            cloud pass (queued if one is running);
+ *   clients  state_dir/clients.json replaced (`client add/remove`, inotify):
+ *            recompose, tunnel + host at once;
  *   groups   with peer groups, every PG_TICK_MS: receive counters -> health
  *            -> holders (agent/peergroup.h); on a move, recompose and
  *            configure the tunnel (no host or cloud pass: routes point at
@@ -61,6 +63,7 @@
 #include <systemd/sd-daemon.h>
 
 #include "agent/agent.h"
+#include "agent/clients.h"
 #include "agent/cloud.h"
 #include "agent/desired.h"
 #include "agent/peergroup.h"
@@ -104,6 +107,7 @@ struct daemon {
 	int tfd, sfd, mfd, dfd;
 	struct pg_set *pg;              /* peer groups: health and holders */
 	int gfd;                        /* their PG_TICK_MS timer */
+	int cfd;                        /* inotify: state_dir/clients.json changed */
 	int cloud_pending;              /* a pass is wanted while one runs */
 	unsigned int failures;
 	char host_errs[4096];
@@ -477,7 +481,8 @@ handle_signal(struct daemon *d)
 	return 1;
 }
 
-enum { FD_SIG, FD_TIMER, FD_DEBOUNCE, FD_WORKER, FD_SOURCES, FD_GROUPS, FD_MONITOR, FD_N };
+enum { FD_SIG, FD_TIMER, FD_DEBOUNCE, FD_WORKER, FD_SOURCES, FD_GROUPS, FD_CLIENTS, FD_MONITOR,
+	FD_N };
 
 static int
 loop(struct daemon *d)
@@ -493,6 +498,7 @@ loop(struct daemon *d)
 		pfd[FD_WORKER] = (struct pollfd){ .fd = d->w.efd, .events = POLLIN };
 		pfd[FD_SOURCES] = (struct pollfd){ .fd = ds_registry_fd(d->reg), .events = POLLIN };
 		pfd[FD_GROUPS] = (struct pollfd){ .fd = d->gfd, .events = POLLIN };
+		pfd[FD_CLIENTS] = (struct pollfd){ .fd = d->cfd, .events = POLLIN };
 		pfd[FD_MONITOR] = (struct pollfd){ .fd = d->mfd, .events = POLLIN };
 		n = d->mfd >= 0 ? FD_N : FD_N - 1;
 		if (poll(pfd, (nfds_t)n, -1) < 0) {
@@ -522,6 +528,9 @@ loop(struct daemon *d)
 		if ((pfd[FD_GROUPS].revents & POLLIN) && read(d->gfd, &ticks, sizeof(ticks)) > 0 &&
 		    pg_tick(d->pg, &d->cfg, d->dev, now_ms()) > 0 && recompose(d) == 0)
 			tunnel_configure(d, &d->cfg, &d->want);   /* a group's prefixes moved */
+		if ((pfd[FD_CLIENTS].revents & POLLIN) && clients_watch_changed(d->cfd) &&
+		    recompose(d) == 0)
+			local_pass(d, "clients.json changed");   /* `client add/remove` */
 		if (n == FD_N && (pfd[FD_MONITOR].revents & POLLIN) && nc_monitor_drain(d->mfd) > 0)
 			arm(d->dfd, 1000);   /* debounce bursts of link/address events */
 	}
@@ -547,6 +556,9 @@ setup_fds(struct daemon *d)
 		log_warn("signalfd/timerfd");
 		return -1;
 	}
+	if ((d->cfd = clients_watch_open(d->cfg.state_dir)) < 0)
+		log_warnx("cannot watch %s/clients.json (%s); clients are read every "
+		    "reconcile_interval", d->cfg.state_dir, strerror(-d->cfd));
 	if ((d->mfd = nc_monitor_open()) < 0)
 		log_warnx("netlink monitor unavailable; reconciling on the interval only");
 	if (ds_registry_new(&d->reg) < 0 || (d->eps = tunnel_endpoints_new()) == NULL) {
@@ -570,6 +582,8 @@ teardown_daemon(struct daemon *d)
 		close(d->dfd);
 	if (d->gfd >= 0)
 		close(d->gfd);
+	if (d->cfd >= 0)
+		close(d->cfd);
 	pg_set_free(d->pg);
 	if (d->sfd >= 0)
 		close(d->sfd);
@@ -589,7 +603,7 @@ cmd_run(const struct opts *o)
 
 	memset(&d, 0, sizeof(d));
 	d.opts = *o;
-	d.mfd = d.tfd = d.sfd = d.dfd = d.gfd = -1;
+	d.mfd = d.tfd = d.sfd = d.dfd = d.gfd = d.cfd = -1;
 	d.w.efd = -1;
 	d.host_ok = d.cloud_ok = 1;
 	pthread_mutex_init(&d.stlock, NULL);
