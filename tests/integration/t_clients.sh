@@ -161,6 +161,17 @@ CR=${_PIDS[-1]}
 check "clients survive a restart" wait_for 10 bash -c \
     "ip netns exec $P-c wg show $IC allowed-ips 2>/dev/null | grep -q '100.96.0.1/32' &&
      ip netns exec $P-c wg show $IC allowed-ips | grep -q '$ab'"
+# clients.json replaced by someone else (the daemon watches it): applied at once
+python3 - "$TMP/state/clients.json" "$(wg genkey | wg pubkey)" <<'EOF'
+import json, os, sys
+p, key = sys.argv[1], sys.argv[2]
+d = json.load(open(p))
+d["clients"].append({"name": "erin", "public_key": key, "address": "100.96.0.77/32"})
+open(p + ".new", "w").write(json.dumps(d))
+os.rename(p + ".new", p)
+EOF
+check "a clients.json written by hand is applied within 2 s" wait_for 2 bash -c \
+    "ip netns exec $P-c wg show $IC allowed-ips | grep -q '100.96.0.77/32'"
 
 # ---- peer group: two hubs -------------------------------------------------------
 ns_new br; ns_new ha; ns_new hb
