@@ -36,6 +36,7 @@
 #include "providers/provider.h"
 
 #define KEEPALIVE 25
+#define HELP_SHOWN (-1)          /* parse_args: --help printed, exit 0 */
 
 struct copts {
 	struct opts o;
@@ -78,7 +79,7 @@ parse_args(int argc, char **argv, struct copts *c)
 		case 'c': c->o.config = optarg; break;
 		case 'v': c->o.verbose++; break;
 		case 'j': c->o.json = 1; break;
-		case 'h': client_usage(stdout); return EXIT_OK + 1000;
+		case 'h': client_usage(stdout); return HELP_SHOWN;
 		case 'F': c->full_tunnel = 1; break;
 		case 'Q': c->qr = 1; break;
 		case 'E': c->endpoint = optarg; break;
@@ -100,6 +101,11 @@ parse_args(int argc, char **argv, struct copts *c)
 		fprintf(stderr, "cloudroute: client: add, list, show or remove?\n");
 		return EXIT_USAGE;
 	}
+	if (strcmp(c->verb, "add") != 0 && strcmp(c->verb, "list") != 0 &&
+	    strcmp(c->verb, "show") != 0 && strcmp(c->verb, "remove") != 0) {
+		fprintf(stderr, "cloudroute: client: unknown verb \"%s\"\n", c->verb);
+		return EXIT_USAGE;
+	}
 	if (strcmp(c->verb, "list") == 0 ? c->name != NULL : c->name == NULL) {
 		fprintf(stderr, "cloudroute: client %s: %s\n", c->verb,
 		    c->name ? "takes no NAME" : "NAME is required");
@@ -108,6 +114,16 @@ parse_args(int argc, char **argv, struct copts *c)
 	if (c->name != NULL && !clients_valid_name(c->name)) {
 		fprintf(stderr, "cloudroute: client: invalid name \"%s\" (1-47 of [A-Za-z0-9._-], "
 		    "starting with a letter or digit)\n", c->name);
+		return EXIT_USAGE;
+	}
+	if (strcmp(c->verb, "add") != 0 && c->keep_key) {
+		fprintf(stderr, "cloudroute: client %s: --keep-key is for add\n", c->verb);
+		return EXIT_USAGE;
+	}
+	if ((strcmp(c->verb, "list") == 0 || strcmp(c->verb, "remove") == 0) &&
+	    (c->full_tunnel || c->qr || c->endpoint)) {
+		fprintf(stderr, "cloudroute: client %s: --full-tunnel, --qr and --endpoint are for "
+		    "add and show\n", c->verb);
 		return EXIT_USAGE;
 	}
 	if (c->qr && c->o.json) {
@@ -663,7 +679,7 @@ cmd_client(int argc, char **argv)
 
 	memset(&c, 0, sizeof(c));
 	if ((r = parse_args(argc, argv, &c)) != EXIT_OK) {
-		if (r == EXIT_OK + 1000)
+		if (r == HELP_SHOWN)
 			return EXIT_OK;
 		client_usage(stderr);
 		return r;
@@ -672,12 +688,6 @@ cmd_client(int argc, char **argv)
 	if (noise_global_init() < 0) {
 		fprintf(stderr, "cloudroute: OpenSSL lacks BLAKE2s/X25519/ChaCha20-Poly1305\n");
 		return EXIT_RUNTIME;
-	}
-	if (strcmp(c.verb, "add") != 0 && strcmp(c.verb, "list") != 0 &&
-	    strcmp(c.verb, "show") != 0 && strcmp(c.verb, "remove") != 0) {
-		fprintf(stderr, "cloudroute: client: unknown verb \"%s\"\n", c.verb);
-		client_usage(stderr);
-		return EXIT_USAGE;
 	}
 	if ((r = agent_load_config(&c.o, &cfg, 1)) != EXIT_OK)
 		return r;

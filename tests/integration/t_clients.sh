@@ -63,6 +63,21 @@ cat > "$TMP/cfg.json" <<EOF
 }
 EOF
 CRC() { nsx c "$CLOUDROUTE" -c "$TMP/cfg.json" "$@"; }
+rc() { "$@" >/dev/null 2>&1; echo $?; }
+
+# the command line: usage errors exit 64 and change nothing
+check_eq "client with no verb: 64" 64 "$(rc CRC client)"
+check_eq "unknown verb: 64" 64 "$(rc CRC client bogus x)"
+check_eq "a bad name: 64" 64 "$(rc CRC client add ../x --endpoint 192.168.77.1:51820)"
+check_eq "list takes no --qr: 64" 64 "$(rc CRC client list --qr)"
+check_eq "--keep-key is for add: 64" 64 "$(rc CRC client show a --keep-key)"
+check_eq "--qr with --json: 64" 64 "$(rc CRC client add a --qr --json)"
+check_eq "--full-tunnel without egress: 78" 78 \
+    "$(rc CRC client add a --full-tunnel --endpoint 192.168.77.1:51820)"
+check_eq "a bad --endpoint: 1" 1 "$(rc CRC client add a --endpoint nope)"
+check_eq "no public address known without --endpoint: 1" 1 "$(rc CRC client add a)"
+check_eq "remove of an unknown client: 1" 1 "$(rc CRC client remove nobody)"
+check_not "none of that wrote a client" grep -qs '"name"' "$TMP/state/clients.json"
 
 bg app python3 "$TOP/tests/lib/whoami.py" serve 8080 192.168.50.10
 bg o env WG_PROCESS_FOREGROUND=1 wireguard-go -f "$IO"
