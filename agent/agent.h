@@ -28,6 +28,8 @@ int cmd_teardown(const struct opts *o);
 int cmd_status(const struct opts *o);
 int cmd_doctor(const struct opts *o);
 int cmd_run(const struct opts *o);
+/* `client ...` parses its own options (argv as given to main). */
+int cmd_client(int argc, char **argv);
 
 /* 0 with CAP_NET_ADMIN, else -EPERM after one clear message. */
 int agent_privileged(void);

@@ -320,9 +320,9 @@ static const char *const top_keys[] = { "overlay", "lan_interface", "local_subne
 static const char *const nat_keys[] = { "masquerade", "exclude", "mss_clamp", NULL };
 static const char *const fwd_keys[] = { "protocol", "port", "to", NULL };
 static const char *const tunnel_keys[] = { "mode", "interface", "routes", "private_key_file",
-	"listen_port", "address", "mtu", "peers", NULL };
+	"listen_port", "address", "mtu", "peers", "failover_after", "hold_down", NULL };
 static const char *const peer_keys[] = { "name", "public_key", "preshared_key_file",
-	"endpoint", "allowed_ips", "persistent_keepalive", NULL };
+	"endpoint", "allowed_ips", "persistent_keepalive", "backup_for", NULL };
 static const char *const cloud_keys[] = { "provider", "source_dest_check", "route_tables",
 	"routes", "ha_group", "takeover", NULL };
 static const char *const rp_names[] = { "off", "loose", "leave", NULL };
@@ -349,6 +349,8 @@ config_defaults(struct config *cfg)
 	cr_strlcpy(cfg->tunnel.private_key_file, "/etc/cloudroute/private.key",
 	    sizeof(cfg->tunnel.private_key_file));
 	cfg->tunnel.listen_port = 51820;
+	cfg->tunnel.failover_after = 10;
+	cfg->tunnel.hold_down = 30;
 	cfg->tunnel.mtu = 1420;
 	cr_strlcpy(cfg->cloud.provider, "auto", sizeof(cfg->cloud.provider));
 	cfg->cloud.disable_source_dest_check = 1;
@@ -461,7 +463,55 @@ parse_peer(struct vctx *v, struct json_object *po, const char *path, struct cfg_
 	r |= get_prefixes(v, po, "allowed_ips", path, 0, &p->allowed_ips, NULL);
 	r |= get_uint(v, po, "persistent_keepalive", path, 0, 65535, &ka);
 	p->keepalive = (uint16_t)ka;
+	g = get_str(v, po, "backup_for", path, &s, sub, sizeof(sub));
+	if (g > 0 && (*s == '\0' || strlen(s) >= sizeof(p->backup_for)))
+		r |= verr(v, sub, 0, "%s: must name a peer (1-63 characters)", dotted(sub, d, sizeof(d)));
+	else if (g > 0)
+		cr_strlcpy(p->backup_for, s, sizeof(p->backup_for));
+	r |= g < 0;
 	return r ? -EINVAL : 0;
+}
+
+/* Peer groups: each backup_for names a primary that is no backup itself, and
+ * a backup's own allowed_ips stay clear of the group's (the primary's). */
+static int
+parse_groups(struct vctx *v, const char *sub, struct config *cfg)
+{
+	struct cfg_peer *pv = cfg->tunnel.peers;
+	char kpath[640], d[256], b1[PREFIX_STRLEN], b2[PREFIX_STRLEN];
+	size_t i, j, a, b, n = cfg->tunnel.n_peers;
+	int r = 0;
+
+	for (i = 0; i < n; i++) {
+		if (pv[i].backup_for[0] == '\0')
+			continue;
+		snprintf(kpath, sizeof(kpath), "%s/%zu/backup_for", sub, i);
+		for (j = 0; j < n && strcmp(pv[j].name, pv[i].backup_for) != 0; j++)
+			;
+		if (j == n || j == i) {
+			r = verr(v, kpath, 0, "%s: %s \"%s\"", dotted(kpath, d, sizeof(d)), j == i ?
+			    "a peer cannot be its own backup:" : "no peer in tunnel.peers is named",
+			    pv[i].backup_for);
+			continue;
+		}
+		if (pv[j].backup_for[0] != '\0') {
+			r = verr(v, kpath, 0, "%s: \"%s\" is itself a backup (for \"%s\"); name the "
+			    "group's primary", dotted(kpath, d, sizeof(d)), pv[j].name, pv[j].backup_for);
+			continue;
+		}
+		pv[i].backup_of = j + 1;
+		for (a = 0; a < pv[i].allowed_ips.n; a++)
+			for (b = 0; b < pv[j].allowed_ips.n; b++)
+				if (prefix_overlaps(&pv[i].allowed_ips.v[a], &pv[j].allowed_ips.v[b])) {
+					snprintf(kpath, sizeof(kpath), "%s/%zu/allowed_ips/%zu", sub, i, a);
+					r = verr(v, kpath, 0, "%s: %s overlaps %s of the primary \"%s\" (the "
+					    "group's prefixes move to a backup by themselves; list only the "
+					    "backup's own)", dotted(kpath, d, sizeof(d)),
+					    prefix_fmt(&pv[i].allowed_ips.v[a], b1, sizeof(b1)),
+					    prefix_fmt(&pv[j].allowed_ips.v[b], b2, sizeof(b2)), pv[j].name);
+				}
+	}
+	return r;
 }
 
 static int
@@ -506,13 +556,14 @@ parse_peers(struct vctx *v, struct json_object *tun, struct config *cfg)
 			}
 		}
 	}
-	return r;
+	return r ? r : parse_groups(v, sub, cfg);
 }
 
 static int
 parse_tunnel(struct vctx *v, struct json_object *tun, struct config *cfg)
 {
 	unsigned long port = cfg->tunnel.listen_port, mtu = cfg->tunnel.mtu;
+	unsigned long fo = cfg->tunnel.failover_after, hd = cfg->tunnel.hold_down;
 	int mode = (int)cfg->tunnel.mode, r = 0;
 
 	if (want_type(v, tun, "/tunnel", json_type_object, "an object") < 0)
@@ -531,6 +582,10 @@ parse_tunnel(struct vctx *v, struct json_object *tun, struct config *cfg)
 	r |= get_uint(v, tun, "mtu", "/tunnel", 576, 65535, &mtu);
 	cfg->tunnel.mtu = (unsigned int)mtu;
 	r |= parse_peers(v, tun, cfg);
+	r |= get_uint(v, tun, "failover_after", "/tunnel", 1, 3600, &fo);
+	r |= get_uint(v, tun, "hold_down", "/tunnel", 0, 86400, &hd);
+	cfg->tunnel.failover_after = (unsigned int)fo;
+	cfg->tunnel.hold_down = (unsigned int)hd;
 	if (cfg->tunnel.mode == TUNNEL_USERSPACE && cfg->tunnel.routes.n > 0)
 		r |= verr(v, "/tunnel/routes", 1, "tunnel.routes is for external mode only; "
 		    "in userspace mode the peers' allowed_ips are routed");

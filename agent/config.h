@@ -37,6 +37,8 @@ struct cfg_peer {
 	char endpoint[256];
 	struct prefix_set allowed_ips;
 	uint16_t keepalive;
+	char backup_for[64];       /* peer group: the primary's name, "" = none */
+	size_t backup_of;          /* 1 + the primary's index in tunnel.peers; 0 = none */
 };
 
 struct config {
@@ -63,6 +65,8 @@ struct config {
 		unsigned int mtu;
 		struct cfg_peer *peers;
 		size_t n_peers;
+		unsigned int failover_after;    /* s without a packet: a group peer is down */
+		unsigned int hold_down;         /* s healthy before the group moves back */
 	} tunnel;
 	struct {
 		char provider[16];              /* auto aws azure gcp oci none */

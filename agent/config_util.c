@@ -107,9 +107,13 @@ tunnel_json(const struct config *cfg)
 			json_object_object_add(po, "endpoint", json_object_new_string(p->endpoint));
 		json_object_object_add(po, "allowed_ips", prefixes_json(&p->allowed_ips));
 		json_object_object_add(po, "persistent_keepalive", json_object_new_int(p->keepalive));
+		if (p->backup_for[0])
+			json_object_object_add(po, "backup_for", json_object_new_string(p->backup_for));
 		json_object_array_add(peers, po);
 	}
 	json_object_object_add(t, "peers", peers);
+	json_object_object_add(t, "failover_after", json_object_new_int((int)cfg->tunnel.failover_after));
+	json_object_object_add(t, "hold_down", json_object_new_int((int)cfg->tunnel.hold_down));
 	(void)b;
 	return t;
 }

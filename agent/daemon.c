@@ -37,6 +37,12 @@
  *   netlink  link/address events: a host pass 1 s after the burst;
  *   sources  a published change: recompose, tunnel + host at once, and a
  *            cloud pass (queued if one is running);
+ *   clients  state_dir/clients.json replaced (`client add/remove`, inotify):
+ *            recompose, tunnel + host at once;
+ *   groups   with peer groups, every PG_TICK_MS: receive counters -> health
+ *            -> holders (agent/peergroup.h); on a move, recompose and
+ *            configure the tunnel (no host or cloud pass: routes point at
+ *            the tunnel, not at a peer);
  *   SIGHUP   reload; a bad config is rejected and the old one kept;
  *   SIGTERM  cancel the cloud pass in flight (every HTTP transfer and retry
  *            sleep ends within ~100 ms), join the worker, exit 0 leaving
@@ -57,8 +63,10 @@
 #include <systemd/sd-daemon.h>
 
 #include "agent/agent.h"
+#include "agent/clients.h"
 #include "agent/cloud.h"
 #include "agent/desired.h"
+#include "agent/peergroup.h"
 #include "agent/tunnel.h"
 #include "dataplane/dataplane.h"
 #include "netcfg/netcfg.h"
@@ -97,6 +105,9 @@ struct daemon {
 	struct dp_device *dev;
 	struct worker w;
 	int tfd, sfd, mfd, dfd;
+	struct pg_set *pg;              /* peer groups: health and holders */
+	int gfd;                        /* their PG_TICK_MS timer */
+	int cfd;                        /* inotify: state_dir/clients.json changed */
 	int cloud_pending;              /* a pass is wanted while one runs */
 	unsigned int failures;
 	char host_errs[4096];
@@ -293,9 +304,38 @@ recompose(struct daemon *d)
 
 	if (agent_desired(&d->cfg, d->reg, &n) < 0)
 		return -1;
+	if (pg_desired(d->pg, &d->cfg, &n) < 0) {
+		desired_free(&n);
+		return -1;
+	}
 	desired_free(&d->want);
 	d->want = n;
 	return 0;
+}
+
+/* The peer groups of cfg (health carried over from d->pg).  0 or -1. */
+static int
+groups_new(struct daemon *d, const struct config *cfg, struct pg_set **out)
+{
+	if (pg_set_new(cfg, d->pg, now_ms(), out) < 0) {
+		log_warnx("peer groups: out of memory");
+		return -1;
+	}
+	return 0;
+}
+
+/* The tick runs while d->pg has groups.  0 or -1. */
+static int
+groups_arm(struct daemon *d)
+{
+	struct itimerspec its;
+
+	memset(&its, 0, sizeof(its));
+	if (pg_set_groups(d->pg) > 0) {
+		its.it_value.tv_sec = its.it_interval.tv_sec = PG_TICK_MS / 1000;
+		its.it_value.tv_nsec = its.it_interval.tv_nsec = (PG_TICK_MS % 1000) * 1000000L;
+	}
+	return timerfd_settime(d->gfd, 0, &its, NULL);
 }
 
 static void
@@ -384,7 +424,9 @@ reload(struct daemon *d)
 {
 	struct config ncfg, old;
 	struct desired nwant;
+	struct pg_set *npg = NULL;
 
+	memset(&nwant, 0, sizeof(nwant));
 	sd_notify(0, "RELOADING=1");
 	log_info("reloading %s", d->opts.config);
 	if (agent_load_config(&d->opts, &ncfg, 1) != EXIT_OK) {
@@ -401,17 +443,21 @@ reload(struct daemon *d)
 		sd_notify(0, "READY=1");
 		return;
 	}
-	if (agent_desired(&ncfg, d->reg, &nwant) < 0 ||
-	    tunnel_configure(d, &ncfg, &nwant) < 0) {
+	if (groups_new(d, &ncfg, &npg) < 0 || agent_desired(&ncfg, d->reg, &nwant) < 0 ||
+	    pg_desired(npg, &ncfg, &nwant) < 0 || tunnel_configure(d, &ncfg, &nwant) < 0) {
 		log_warnx("new tunnel configuration rejected; keeping the running one");
 		desired_free(&nwant);
 		config_free(&ncfg);
+		pg_set_free(npg);
 		sd_notify(0, "READY=1");
 		return;
 	}
 	old = d->cfg;
 	d->cfg = ncfg;
 	config_free(&old);
+	pg_set_free(d->pg);
+	d->pg = npg;
+	groups_arm(d);
 	desired_free(&d->want);
 	d->want = nwant;
 	host_pass(d, "reload");
@@ -435,7 +481,8 @@ handle_signal(struct daemon *d)
 	return 1;
 }
 
-enum { FD_SIG, FD_TIMER, FD_DEBOUNCE, FD_WORKER, FD_SOURCES, FD_MONITOR, FD_N };
+enum { FD_SIG, FD_TIMER, FD_DEBOUNCE, FD_WORKER, FD_SOURCES, FD_GROUPS, FD_CLIENTS, FD_MONITOR,
+	FD_N };
 
 static int
 loop(struct daemon *d)
@@ -450,6 +497,8 @@ loop(struct daemon *d)
 		pfd[FD_DEBOUNCE] = (struct pollfd){ .fd = d->dfd, .events = POLLIN };
 		pfd[FD_WORKER] = (struct pollfd){ .fd = d->w.efd, .events = POLLIN };
 		pfd[FD_SOURCES] = (struct pollfd){ .fd = ds_registry_fd(d->reg), .events = POLLIN };
+		pfd[FD_GROUPS] = (struct pollfd){ .fd = d->gfd, .events = POLLIN };
+		pfd[FD_CLIENTS] = (struct pollfd){ .fd = d->cfd, .events = POLLIN };
 		pfd[FD_MONITOR] = (struct pollfd){ .fd = d->mfd, .events = POLLIN };
 		n = d->mfd >= 0 ? FD_N : FD_N - 1;
 		if (poll(pfd, (nfds_t)n, -1) < 0) {
@@ -476,6 +525,12 @@ loop(struct daemon *d)
 			interval_pass(d);
 		if ((pfd[FD_DEBOUNCE].revents & POLLIN) && read(d->dfd, &ticks, sizeof(ticks)) > 0)
 			host_pass(d, "link change");
+		if ((pfd[FD_GROUPS].revents & POLLIN) && read(d->gfd, &ticks, sizeof(ticks)) > 0 &&
+		    pg_tick(d->pg, &d->cfg, d->dev, now_ms()) > 0 && recompose(d) == 0)
+			tunnel_configure(d, &d->cfg, &d->want);   /* a group's prefixes moved */
+		if ((pfd[FD_CLIENTS].revents & POLLIN) && clients_watch_changed(d->cfd) &&
+		    recompose(d) == 0)
+			local_pass(d, "clients.json changed");   /* `client add/remove` */
 		if (n == FD_N && (pfd[FD_MONITOR].revents & POLLIN) && nc_monitor_drain(d->mfd) > 0)
 			arm(d->dfd, 1000);   /* debounce bursts of link/address events */
 	}
@@ -496,10 +551,14 @@ setup_fds(struct daemon *d)
 	signal(SIGPIPE, SIG_IGN);
 	if ((d->sfd = signalfd(-1, &mask, SFD_CLOEXEC)) < 0 ||
 	    (d->tfd = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC)) < 0 ||
-	    (d->dfd = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC)) < 0) {
+	    (d->dfd = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC)) < 0 ||
+	    (d->gfd = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC)) < 0) {
 		log_warn("signalfd/timerfd");
 		return -1;
 	}
+	if ((d->cfd = clients_watch_open(d->cfg.state_dir)) < 0)
+		log_warnx("cannot watch %s/clients.json (%s); clients are read every "
+		    "reconcile_interval", d->cfg.state_dir, strerror(-d->cfd));
 	if ((d->mfd = nc_monitor_open()) < 0)
 		log_warnx("netlink monitor unavailable; reconciling on the interval only");
 	if (ds_registry_new(&d->reg) < 0 || (d->eps = tunnel_endpoints_new()) == NULL) {
@@ -521,6 +580,11 @@ teardown_daemon(struct daemon *d)
 		close(d->tfd);
 	if (d->dfd >= 0)
 		close(d->dfd);
+	if (d->gfd >= 0)
+		close(d->gfd);
+	if (d->cfd >= 0)
+		close(d->cfd);
+	pg_set_free(d->pg);
 	if (d->sfd >= 0)
 		close(d->sfd);
 	desired_free(&d->want);
@@ -539,7 +603,7 @@ cmd_run(const struct opts *o)
 
 	memset(&d, 0, sizeof(d));
 	d.opts = *o;
-	d.mfd = d.tfd = d.sfd = d.dfd = -1;
+	d.mfd = d.tfd = d.sfd = d.dfd = d.gfd = d.cfd = -1;
 	d.w.efd = -1;
 	d.host_ok = d.cloud_ok = 1;
 	pthread_mutex_init(&d.stlock, NULL);
@@ -560,6 +624,7 @@ cmd_run(const struct opts *o)
 	}
 	r = EXIT_RUNTIME;
 	if (state_load(d.cfg.state_dir, &d.st) < 0 || setup_fds(&d) < 0 ||
+	    groups_new(&d, &d.cfg, &d.pg) < 0 || groups_arm(&d) < 0 ||
 	    recompose(&d) < 0 || tunnel_configure(&d, &d.cfg, &d.want) < 0 ||
 	    worker_start(&d) < 0)
 		goto out;

@@ -33,6 +33,7 @@ usage(FILE *f)
 	    "  doctor     diagnose known failure causes (exit 1 on problems)\n"
 	    "  genkey     print a new private key\n"
 	    "  pubkey     read a private key on stdin, print its public key\n"
+	    "  client     add | list | show | remove: remote users' profiles\n"
 	    "  version\n"
 	    "config: -c FILE, else $CLOUDROUTE_CONFIG, else " CFG_DEFAULT_PATH "\n");
 }
@@ -85,6 +86,23 @@ out:
 	return r;
 }
 
+/* The first argument that is not an option (or the value of -c). */
+static const char *
+first_command(int argc, char **argv)
+{
+	int i;
+
+	for (i = 1; i < argc; i++) {
+		if (strcmp(argv[i], "-c") == 0 || strcmp(argv[i], "--config") == 0) {
+			i++;
+			continue;
+		}
+		if (argv[i][0] != '-')
+			return argv[i];
+	}
+	return NULL;
+}
+
 int
 main(int argc, char **argv)
 {
@@ -100,6 +118,10 @@ main(int argc, char **argv)
 	const char *cmd = NULL;
 	int c, i;
 
+	/* `client` has options of its own (--full-tunnel, --endpoint, ...). */
+	if ((cmd = first_command(argc, argv)) != NULL && strcmp(cmd, "client") == 0)
+		return cmd_client(argc, argv);
+	cmd = NULL;
 	/* Options may stand before or after the command ("plan -v", "status --json"). */
 	while ((c = getopt_long(argc, argv, "c:vh", longopts, NULL)) != -1) {
 		switch (c) {

@@ -11,32 +11,76 @@
 #include <time.h>
 
 #include <json-c/json.h>
+#include <openssl/crypto.h>
 
 #include "agent/agent.h"
+#include "agent/clients.h"
 #include "agent/cloud.h"
 #include "agent/host.h"
+#include "agent/peergroup.h"
 #include "agent/tunnel.h"
 #include "dataplane/dataplane.h"
 #include "netcfg/netcfg.h"
 
 static const char *
-peer_name(const struct config *cfg, const uint8_t pub[32])
+peer_name(const struct config *cfg, const struct client_store *cl, const uint8_t pub[32],
+    char *buf, size_t len)
 {
 	const struct cfg_peer *p = config_peer_by_key(cfg, pub);
+	size_t i;
 
-	return p != NULL ? p->name : "(not in config)";
+	if (p != NULL)
+		return p->name;
+	for (i = 0; i < cl->n; i++)
+		if (CRYPTO_memcmp(cl->v[i].public_key, pub, 32) == 0) {
+			snprintf(buf, len, "client:%s", cl->v[i].name);
+			return buf;
+		}
+	return "(not in config)";
+}
+
+/* Peer groups: who holds each group's prefixes on the running tunnel. */
+static struct json_object *
+groups_json(const struct config *cfg, const struct dp_peer_status *ps, size_t n)
+{
+	struct json_object *a = json_object_new_array();
+	size_t i, j;
+	ssize_t h;
+
+	for (i = 0; i < cfg->tunnel.n_peers; i++) {
+		struct json_object *o;
+		for (j = 0; j < cfg->tunnel.n_peers && cfg->tunnel.peers[j].backup_of != i + 1; j++)
+			;
+		if (j == cfg->tunnel.n_peers)
+			continue;
+		o = json_object_new_object();
+		h = pg_live_holder(cfg, i, ps, n);
+		json_object_object_add(o, "primary", json_object_new_string(cfg->tunnel.peers[i].name));
+		json_object_object_add(o, "holder", h < 0 ? NULL :
+		    json_object_new_string(cfg->tunnel.peers[h].name));
+		json_object_array_add(a, o);
+	}
+	return a;
 }
 
 static struct json_object *
 peers_json(const struct config *cfg, struct dp_peer_status *ps, size_t n)
 {
+	struct client_store cl;
+	struct buf err;
+	char nb[80];
 	struct json_object *a = json_object_new_array();
 	char b[PREFIX_STRLEN + 8];
 	size_t i, j;
 
+	buf_init(&err, 4096);
+	if (clients_load(cfg->state_dir, &cl, &err) < 0)
+		memset(&cl, 0, sizeof(cl));         /* names only; `client list` reports it */
+	buf_free(&err);
 	for (i = 0; i < n; i++) {
 		struct json_object *o = json_object_new_object(), *al = json_object_new_array();
-		json_object_object_add(o, "name", json_object_new_string(peer_name(cfg, ps[i].public_key)));
+		json_object_object_add(o, "name", json_object_new_string(peer_name(cfg, &cl,
+		    ps[i].public_key, nb, sizeof(nb))));
 		json_object_object_add(o, "endpoint", ps[i].has_endpoint ? json_object_new_string(
 		    sockaddr_fmt((struct sockaddr *)&ps[i].endpoint, b, sizeof(b))) : NULL);
 		json_object_object_add(o, "latest_handshake",
@@ -51,12 +95,13 @@ peers_json(const struct config *cfg, struct dp_peer_status *ps, size_t n)
 		json_object_object_add(o, "allowed_ips", al);
 		json_object_array_add(a, o);
 	}
+	clients_free(&cl);
 	return a;
 }
 
 static void
 print_text(const struct config *cfg, struct state *st, const struct plan *p,
-    struct json_object *peers, int tunnel_up, const char *errs)
+    struct json_object *peers, struct json_object *groups, int tunnel_up, const char *errs)
 {
 	struct json_object *last = state_obj(st, "last", 0), *sys = state_obj(st, "sysctl", 0), *v;
 	char line[512], val[64];
@@ -109,6 +154,13 @@ print_text(const struct config *cfg, struct state *st, const struct plan *p,
 		    json_object_to_json_string_ext(json_object_object_get(o, "allowed_ips"),
 		    JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE));
 	}
+	for (i = 0; groups && i < json_object_array_length(groups); i++) {
+		struct json_object *o = json_object_array_get_idx(groups, i), *h;
+		h = json_object_object_get(o, "holder");
+		printf("  peer group %s: prefixes on %s\n",
+		    json_object_get_string(json_object_object_get(o, "primary")),
+		    h ? json_object_get_string(h) : "(nobody)");
+	}
 	printf("cloud (%s):\n", cfg->cloud.provider);
 	for (i = 0; i < p->cloud.n; i++)
 		printf("  %s\n", prov_change_fmt(&p->cloud.v[i], line, sizeof(line)));
@@ -144,7 +196,7 @@ int
 cmd_status(const struct opts *o)
 {
 	struct dp_peer_status *ps = NULL;
-	struct json_object *peers = NULL;
+	struct json_object *peers = NULL, *groups = NULL;
 	struct cloud_session cs;
 	struct config cfg;
 	struct desired want;
@@ -171,6 +223,7 @@ cmd_status(const struct opts *o)
 	if (cfg.tunnel.mode == TUNNEL_USERSPACE &&
 	    dp_uapi_status(cfg.tunnel.interface, &ps, &np, &lport) == 0) {
 		peers = peers_json(&cfg, ps, np);
+		groups = groups_json(&cfg, ps, np);
 		dp_peer_status_free(ps, np);
 	}
 	if (o->json) {
@@ -185,6 +238,8 @@ cmd_status(const struct opts *o)
 		json_object_object_add(t, "up", json_object_new_boolean(tunnel_up));
 		json_object_object_add(t, "listen_port", json_object_new_int(lport));
 		json_object_object_add(t, "peers", peers ? json_object_get(peers) : json_object_new_array());
+		json_object_object_add(t, "groups", groups ? json_object_get(groups) :
+		    json_object_new_array());
 		json_object_object_add(j, "tunnel", t);
 		json_object_object_add(j, "drift", json_object_new_int((int)plan_changes(&p)));
 		json_object_object_add(j, "plan", plan_json(&p));
@@ -193,10 +248,11 @@ cmd_status(const struct opts *o)
 		    JSON_C_TO_STRING_NOSLASHESCAPE));
 		json_object_put(j);
 	} else {
-		print_text(&cfg, &st, &p, peers, tunnel_up, errs.data);
+		print_text(&cfg, &st, &p, peers, groups, tunnel_up, errs.data);
 	}
 	r = status_exit(&st, &p);
 	json_object_put(peers);
+	json_object_put(groups);
 	cloud_close(&cs);
 	plan_free(&p);
 	desired_free(&want);

@@ -80,5 +80,11 @@ int dp_device_status(struct dp_device *dev, struct dp_peer_status **out, size_t 
  */
 int dp_uapi_status(const char *ifname, struct dp_peer_status **out, size_t *n,
     uint16_t *listen_port);
+/*
+ * Sends one `set=1` request (body: key=value lines, each ending in '\n')
+ * to the UAPI socket of a device run by another process.  0, -ENOENT when
+ * nobody serves the socket, or the (negative) errno the device answered.
+ */
+int dp_uapi_set(const char *ifname, const char *body);
 
 #endif

@@ -670,36 +670,72 @@ read_reply(int fd, struct buf *b)
 	return r;
 }
 
+/* One request to the device's UAPI socket; the whole reply in b. */
+static int
+uapi_call(const char *ifname, const char *req, size_t len, struct buf *b)
+{
+	struct timeval tv = { .tv_sec = UAPI_TIMEOUT_MS / 1000 };
+	struct sockaddr_un sun;
+	int fd = -1, r;
+
+	if ((r = uapi_addr(ifname, &sun, NULL, 0)) < 0)
+		return r;
+	if ((fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0)) < 0)
+		return -errno;
+	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+	setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
+	if (connect(fd, (struct sockaddr *)&sun, sizeof(sun)) < 0)
+		r = errno == ECONNREFUSED || errno == ENOENT ? -ENOENT : -errno;
+	else if ((r = write_all(fd, req, len)) == 0)
+		r = read_reply(fd, b);
+	close(fd);
+	return r;
+}
+
 int
 dp_uapi_status(const char *ifname, struct dp_peer_status **out, size_t *n,
     uint16_t *listen_port)
 {
-	struct timeval tv = { .tv_sec = UAPI_TIMEOUT_MS / 1000 };
-	struct sockaddr_un sun;
 	struct buf b;
-	int fd = -1, r;
+	int r;
 
 	*out = NULL;
 	*n = 0;
 	buf_init(&b, 16 << 20);
-	if ((r = uapi_addr(ifname, &sun, NULL, 0)) < 0)
+	if ((r = uapi_call(ifname, "get=1\n\n", 7, &b)) == 0)
+		r = dp_uapi_parse_get(b.data, b.len, out, n, listen_port);
+	buf_free(&b);
+	return r;
+}
+
+int
+dp_uapi_set(const char *ifname, const char *body)
+{
+	struct buf req, b;
+	unsigned long e;
+	char *p;
+	int r;
+
+	buf_init(&req, DP_UAPI_MAX_REQUEST);
+	buf_init(&b, 4096);
+	if ((r = buf_printf(&req, "set=1\n%s\n", body)) < 0 ||
+	    (r = uapi_call(ifname, req.data, req.len, &b)) < 0)
 		goto out;
-	if ((fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0)) < 0) {
-		r = -errno;
+	/* the reply is "errno=N\n\n"; the device answers a negative errno */
+	if (b.data == NULL || (p = strstr(b.data, "errno=")) == NULL) {
+		r = -EIO;
 		goto out;
 	}
-	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
-	setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
-	if (connect(fd, (struct sockaddr *)&sun, sizeof(sun)) < 0) {
-		r = errno == ECONNREFUSED ? -ENOENT : -errno;
-		goto out;
-	}
-	if ((r = write_all(fd, "get=1\n\n", 7)) < 0 || (r = read_reply(fd, &b)) < 0)
-		goto out;
-	r = dp_uapi_parse_get(b.data, b.len, out, n, listen_port);
+	p += 6;
+	if (*p == '-')
+		p++;
+	p[strcspn(p, "\n")] = '\0';
+	if (cr_parse_ulong(p, 0, 4095, &e) < 0)
+		r = -EIO;
+	else
+		r = -(int)e;
 out:
-	if (fd >= 0)
-		close(fd);
+	buf_free(&req);
 	buf_free(&b);
 	return r;
 }

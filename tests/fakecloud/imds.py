@@ -47,11 +47,14 @@ class TokenStore:
 
 def _eni_dir(st, e):
     sub = st.subnets[e["subnet"]]
-    return {"device-number": str(e["device_index"]), "interface-id": e["id"],
+    d = {"device-number": str(e["device_index"]), "interface-id": e["id"],
             "local-ipv4s": e["ip"], "mac": e["mac"], "owner-id": st.account,
             "subnet-id": e["subnet"], "subnet-ipv4-cidr-block": sub["cidr"],
             "vpc-id": e["vpc"], "vpc-ipv4-cidr-blocks": st.vpcs[e["vpc"]]["cidr"],
             "vpc-ipv4-cidr-block": st.vpcs[e["vpc"]]["cidr"]}
+    if e.get("public_ip"):
+        d["public-ipv4s"] = e["public_ip"]
+    return d
 
 
 def metadata_tree(st, inst_id):
@@ -70,6 +73,8 @@ def metadata_tree(st, inst_id):
           "services": {"domain": "amazonaws.com", "partition": "aws"}}
     if prim:
         md["local-ipv4"] = prim["ip"]
+        if prim.get("public_ip"):             # only an instance with one has the key
+            md["public-ipv4"] = prim["public_ip"]
         md["mac"] = prim["mac"]
         md["network"] = {"interfaces": {"macs": {e["mac"]: _eni_dir(st, e)
                                                  for e in enis}}}

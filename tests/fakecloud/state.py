@@ -157,7 +157,7 @@ class State:
     def _load_eni(self, e, w):
         _check_keys(e, w, ("id", "subnet", "ip", "mac"),
                     ("instance", "device_index", "source_dest_check", "tags",
-                     "description", "status"))
+                     "description", "status", "public_ip"))
         self._need(self.subnets, e["subnet"], w)
         sub = self.subnets[e["subnet"]]
         try:
@@ -168,7 +168,14 @@ class State:
             raise ScenarioError("%s: %s is not in %s" % (w, ip, sub["cidr"]))
         if e.get("instance") is not None:
             self._need(self.instances, e["instance"], w)
+        pub = e.get("public_ip")
+        if pub is not None:
+            try:
+                pub = str(ipaddress.ip_address(pub))
+            except ValueError:
+                raise ScenarioError("%s: bad public_ip '%s'" % (w, pub))
         self.enis[e["id"]] = {
+            "public_ip": pub,
             "id": e["id"], "subnet": e["subnet"], "vpc": sub["vpc"],
             "ip": str(ip), "mac": e["mac"].lower(),
             "instance": e.get("instance"),

@@ -107,6 +107,13 @@ fi
 run_flow "6 HA failover (kill -9 active)" flow_6
 [ -n "${SIM_FAILOVER:-}" ] &&
 	echo "  # failover: $SIM_FAILOVER s from kill -9 to traffic (fake logged ha2's ReplaceRoute at ${SIM_REPLACE:-?} s; reconcile_interval 5)"
+if [ $UP = 1 ]; then
+	run_flow "7 remote user via client add" flow_7 &&
+		{ echo "    the profile \`cloudroute client add alice\` printed on hq:"; indent <"$SIM/alice.conf" |
+		  sed 's/^\(    PrivateKey = \).*/\1(the user'"'"'s private key)/'; }
+else
+	skip_flow "7 remote user via client add" "HQ did not come up"
+fi
 
 step "HA VPC route table after the failover"
 sim_show vpc-ha

@@ -277,3 +277,37 @@ flow_6() {
 	detail "kill -9 ha1 + terminate: ${secs:-no} s to traffic via ha2"
 	SIM_FAILOVER=$secs
 }
+
+# 7. A remote user added with `cloudroute client add` on HQ: the profile
+# (endpoint = HQ's public IP from the cloud's metadata, pushed routes) goes
+# into the user's wireguard-go in place of its hand-made configuration.
+# Runs last: it replaces the user's peers.
+flow_7() {
+	FLOW_DETAIL=
+	local u=${P}u a addr r
+	(umask 077; sim_cr hq client add alice >"$SIM/alice.conf" 2>>"$SIM/hq.log")
+	check "flow 7: client add alice on hq" grep -q '^\[Interface\]' "$SIM/alice.conf"
+	check "flow 7: the endpoint is HQ's public IP (cloud metadata)" \
+		grep -qx "Endpoint = 203.0.113.10:51820" "$SIM/alice.conf"
+	check "flow 7: pushed routes: HQ, the overlay and the Branch" \
+		grep -qx "AllowedIPs = 10.0.0.0/18, 100.96.0.0/11, 192.168.0.0/22" "$SIM/alice.conf"
+	addr=$(sed -n 's/^Address = //p' "$SIM/alice.conf")
+	wg-quick strip "$SIM/alice.conf" >"$SIM/alice.wg" &&
+		nsx user wg setconf "$u" "$SIM/alice.wg"
+	nsx user ip addr flush dev "$u"
+	nsx user ip addr add "$addr" dev "$u"
+	nsx user ip route flush dev "$u"
+	for r in $(sed -n 's/^AllowedIPs = //p' "$SIM/alice.conf" | tr -d ,); do
+		nsx user ip route add "$r" dev "$u"
+	done
+	check "flow 7: alice reaches the HQ app" wait_for 15 probe user 10.0.0.20 8080 1
+	a=$(who user 10.0.0.20 8080)
+	check_eq "flow 7: the app sees alice's overlay address" "${addr%/*}" "$a"
+	sleep 6
+	check "flow 7: alice stays through hq's reconcile (clients source)" probe user 10.0.0.20 8080 1
+	r=$(sim_cr hq client list 2>&1)
+	check "flow 7: client list shows the handshake" grep -Eq "^alice +$addr +[0-9]+ s ago" <<<"$r"
+	check "flow 7: client remove alice" sim_cr hq client remove alice
+	check_not "flow 7: alice is cut off" probe user 10.0.0.20 8080 1
+	detail "client add on hq: Endpoint 203.0.113.10:51820 from IMDS; ${addr:-no address} reached 10.0.0.20, which saw ${a:-nothing}; removed live"
+}

@@ -8,6 +8,7 @@
 #   2 HQ as the internet egress        3 site to site HQ <-> Branch
 #   4 a third site joins and leaves    5 port forward on Branch
 #   6 HA: kill -9 the active connector, the standby takes the routes over
+#   7 a remote user added with `cloudroute client add` on HQ
 # Prints "# failover: N.N s".
 . "$(dirname "$0")/../lib/netns.sh"
 . "$(dirname "$0")/topo.sh"
@@ -29,6 +30,11 @@ else
 	check "connectors and user started" false
 fi
 flow_6
+if alive hq; then
+	flow_7
+else
+	check "hq running for flow 7" false
+fi
 check_eq "the fake cloud's change hook never failed" 0 \
 	"$(sim_ctl GET /counts | python3 -c 'import json, sys; print(json.load(sys.stdin)["counts"]["hook_failures"])')"
 for n in hq br ha2; do

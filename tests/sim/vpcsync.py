@@ -115,10 +115,12 @@ def gen(spec, outdir):
         if h["role"] == "connector":
             inst["role"] = "cloudroute-connector"
         sc["instances"].append(inst)
-        sc["network_interfaces"].append({
-            "id": "eni-" + h["name"], "instance": inst["id"], "device_index": 0,
-            "subnet": h["subnet"], "ip": h["ip"], "mac": mac_of(h["ip"]),
-            "source_dest_check": True})
+        eni = {"id": "eni-" + h["name"], "instance": inst["id"], "device_index": 0,
+               "subnet": h["subnet"], "ip": h["ip"], "mac": mac_of(h["ip"]),
+               "source_dest_check": True}
+        if h["public"]:
+            eni["public_ip"] = h["public"]
+        sc["network_interfaces"].append(eni)
         m["vpcs"][h["vpc"]]["hosts"][h["ip"]] = h["iface"]
     os.makedirs(outdir, exist_ok=True)
     for name, obj in (("scenario.json", sc), ("map.json", m)):

@@ -1,0 +1,711 @@
+/*
+ * `cloudroute client add|list|show|remove`: remote users.
+ *
+ *   add NAME [--full-tunnel] [--qr] [--endpoint HOST:PORT] [--keep-key]
+ *       new key pair, the next free overlay address, the client written to
+ *       state_dir/clients.json, then the peer set on the running tunnel
+ *       through its UAPI socket (`set=1` without replace_peers: no other
+ *       session is touched); prints the wg-quick profile (or its QR code).
+ *   list                 name, address, last handshake, bytes
+ *   show NAME [--full-tunnel] [--qr] [--endpoint HOST:PORT]
+ *                        the profile again, with today's routes
+ *   remove NAME          out of clients.json, then `remove=true` on the tunnel
+ *
+ * add and remove hold state_dir/clients.lock (flock) around the
+ * read-modify-write of clients.json, so concurrent adds never hand out one
+ * address twice.  The daemon keeps the peers: it reads clients.json as the
+ * "clients" source.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <json-c/json.h>
+#include <openssl/crypto.h>
+
+#include "agent/agent.h"
+#include "agent/clients.h"
+#include "agent/tunnel.h"
+#include "dataplane/dataplane.h"
+#include "providers/provider.h"
+
+#define KEEPALIVE 25
+#define HELP_SHOWN (-1)          /* parse_args: --help printed, exit 0 */
+
+struct copts {
+	struct opts o;
+	const char *verb, *name, *endpoint;
+	int full_tunnel, qr, keep_key;
+};
+
+static void
+client_usage(FILE *f)
+{
+	fprintf(f,
+	    "usage: cloudroute [-c FILE] client add NAME [--full-tunnel] [--qr] "
+	    "[--endpoint HOST:PORT] [--keep-key] [--json]\n"
+	    "       cloudroute [-c FILE] client list [--json]\n"
+	    "       cloudroute [-c FILE] client show NAME [--full-tunnel] [--qr] "
+	    "[--endpoint HOST:PORT] [--json]\n"
+	    "       cloudroute [-c FILE] client remove NAME [--json]\n");
+}
+
+static int
+parse_args(int argc, char **argv, struct copts *c)
+{
+	static const struct option longopts[] = {
+		{ "config", required_argument, NULL, 'c' },
+		{ "verbose", no_argument, NULL, 'v' },
+		{ "json", no_argument, NULL, 'j' },
+		{ "help", no_argument, NULL, 'h' },
+		{ "full-tunnel", no_argument, NULL, 'F' },
+		{ "qr", no_argument, NULL, 'Q' },
+		{ "endpoint", required_argument, NULL, 'E' },
+		{ "keep-key", no_argument, NULL, 'K' },
+		{ NULL, 0, NULL, 0 },
+	};
+	const char *pos[3] = { NULL, NULL, NULL };
+	int ch, i, npos = 0;
+
+	optind = 1;
+	while ((ch = getopt_long(argc, argv, "c:vh", longopts, NULL)) != -1) {
+		switch (ch) {
+		case 'c': c->o.config = optarg; break;
+		case 'v': c->o.verbose++; break;
+		case 'j': c->o.json = 1; break;
+		case 'h': client_usage(stdout); return HELP_SHOWN;
+		case 'F': c->full_tunnel = 1; break;
+		case 'Q': c->qr = 1; break;
+		case 'E': c->endpoint = optarg; break;
+		case 'K': c->keep_key = 1; break;
+		default: return EXIT_USAGE;
+		}
+	}
+	for (i = optind; i < argc; i++) {
+		if (npos == 3) {
+			fprintf(stderr, "cloudroute: client: unexpected argument \"%s\"\n", argv[i]);
+			return EXIT_USAGE;
+		}
+		pos[npos++] = argv[i];
+	}
+	/* pos[0] is "client" */
+	c->verb = pos[1];
+	c->name = pos[2];
+	if (c->verb == NULL) {
+		fprintf(stderr, "cloudroute: client: add, list, show or remove?\n");
+		return EXIT_USAGE;
+	}
+	if (strcmp(c->verb, "add") != 0 && strcmp(c->verb, "list") != 0 &&
+	    strcmp(c->verb, "show") != 0 && strcmp(c->verb, "remove") != 0) {
+		fprintf(stderr, "cloudroute: client: unknown verb \"%s\"\n", c->verb);
+		return EXIT_USAGE;
+	}
+	if (strcmp(c->verb, "list") == 0 ? c->name != NULL : c->name == NULL) {
+		fprintf(stderr, "cloudroute: client %s: %s\n", c->verb,
+		    c->name ? "takes no NAME" : "NAME is required");
+		return EXIT_USAGE;
+	}
+	if (c->name != NULL && !clients_valid_name(c->name)) {
+		fprintf(stderr, "cloudroute: client: invalid name \"%s\" (1-47 of [A-Za-z0-9._-], "
+		    "starting with a letter or digit)\n", c->name);
+		return EXIT_USAGE;
+	}
+	if (strcmp(c->verb, "add") != 0 && c->keep_key) {
+		fprintf(stderr, "cloudroute: client %s: --keep-key is for add\n", c->verb);
+		return EXIT_USAGE;
+	}
+	if ((strcmp(c->verb, "list") == 0 || strcmp(c->verb, "remove") == 0) &&
+	    (c->full_tunnel || c->qr || c->endpoint)) {
+		fprintf(stderr, "cloudroute: client %s: --full-tunnel, --qr and --endpoint are for "
+		    "add and show\n", c->verb);
+		return EXIT_USAGE;
+	}
+	if (c->qr && c->o.json) {
+		fprintf(stderr, "cloudroute: client: --qr and --json do not go together\n");
+		return EXIT_USAGE;
+	}
+	if (c->o.config == NULL)
+		c->o.config = getenv("CLOUDROUTE_CONFIG");
+	if (c->o.config == NULL || *c->o.config == '\0')
+		c->o.config = CFG_DEFAULT_PATH;
+	return EXIT_OK;
+}
+
+/* ---- pieces shared by the verbs ------------------------------------------------ */
+
+static int
+lock_clients(const char *state_dir)
+{
+	char path[PATH_MAX];
+	int fd;
+
+	if (mkdir_p(state_dir, 0700) < 0) {
+		log_warn("cannot create %s", state_dir);
+		return -1;
+	}
+	snprintf(path, sizeof(path), "%s/clients.lock", state_dir);
+	if ((fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600)) < 0) {
+		log_warn("%s", path);
+		return -1;
+	}
+	if (flock(fd, LOCK_EX) < 0) {
+		log_warn("flock %s", path);
+		close(fd);
+		return -1;
+	}
+	return fd;
+}
+
+/* The instance's public IP from the cloud's metadata (provider "none": none). */
+static int
+cloud_public_ip(const struct config *cfg, char *out, size_t len)
+{
+	const struct prov_ops *ops;
+	struct prov_identity id;
+	void *ctx = NULL;
+	int r;
+
+	if (strcmp(cfg->cloud.provider, "none") == 0 || prov_select(cfg->cloud.provider, &ops) < 0)
+		return -ENOENT;
+	memset(&id, 0, sizeof(id));
+	if ((r = ops->open(&ctx, &id)) < 0) {
+		log_warnx("cloud %s: %s", ops->name, prov_last_error());
+		return r;
+	}
+	r = -ENOENT;
+	if (id.public_ip != NULL && *id.public_ip != '\0' && strlen(id.public_ip) < len) {
+		cr_strlcpy(out, id.public_ip, len);
+		r = 0;
+	}
+	prov_identity_free(&id);
+	ops->close(ctx);
+	return r;
+}
+
+/* Endpoint: --endpoint, else the cloud's public IP with listen_port. */
+static int
+find_endpoint(const struct copts *c, const struct config *cfg, char *out, size_t len)
+{
+	char host[256];
+	uint16_t port;
+
+	if (c->endpoint != NULL) {
+		if (endpoint_split(c->endpoint, host, sizeof(host), &port) < 0 || port == 0 ||
+		    strlen(c->endpoint) >= len) {
+			fprintf(stderr, "cloudroute: client: --endpoint \"%s\" is not host:port "
+			    "(e.g. vpn.example.net:51820 or [2001:db8::1]:51820)\n", c->endpoint);
+			return -EINVAL;
+		}
+		cr_strlcpy(out, c->endpoint, len);
+		return 0;
+	}
+	if (cloud_public_ip(cfg, host, sizeof(host)) < 0) {
+		fprintf(stderr, "cloudroute: client: this connector's public address is not known "
+		    "(the cloud reports no public IP, or cloud.provider is \"none\"); give the "
+		    "address clients dial with --endpoint HOST:PORT\n");
+		return -ENOENT;
+	}
+	snprintf(out, len, strchr(host, ':') ? "[%s]:%u" : "%s:%u", host,
+	    cfg->tunnel.listen_port);
+	return 0;
+}
+
+static int
+server_key(const struct config *cfg, uint8_t pub[32])
+{
+	uint8_t priv[32];
+	struct buf errs;
+	int r;
+
+	buf_init(&errs, 4096);
+	if ((r = tunnel_read_key(cfg->tunnel.private_key_file, priv, &errs)) == 0 &&
+	    (r = dp_pubkey(pub, priv)) < 0)
+		buf_printf(&errs, "cannot derive the connector's public key\n");
+	if (r < 0)
+		fprintf(stderr, "cloudroute: client: %s", errs.data ? errs.data : "key error\n");
+	OPENSSL_cleanse(priv, sizeof(priv));
+	buf_free(&errs);
+	return r;
+}
+
+static int
+read_kept_key(const struct config *cfg, const char *name, uint8_t key[32])
+{
+	char path[PATH_MAX];
+	struct buf errs;
+	int r;
+
+	if (clients_key_path(cfg->state_dir, name, path, sizeof(path)) < 0 ||
+	    access(path, F_OK) != 0)
+		return -ENOENT;
+	buf_init(&errs, 4096);
+	if ((r = tunnel_read_key(path, key, &errs)) < 0)
+		fprintf(stderr, "cloudroute: client: %s", errs.data);
+	buf_free(&errs);
+	return r;
+}
+
+static int
+write_kept_key(const struct config *cfg, const char *name, const uint8_t key[32])
+{
+	char path[PATH_MAX], dir[PATH_MAX], b64[46];
+	int r;
+
+	if (clients_key_path(cfg->state_dir, name, path, sizeof(path)) < 0 ||
+	    (size_t)snprintf(dir, sizeof(dir), "%s/clients", cfg->state_dir) >= sizeof(dir))
+		return -EINVAL;
+	if ((r = mkdir_p(dir, 0700)) < 0)
+		return r;
+	dp_key_to_base64(b64, key);
+	b64[44] = '\n';
+	r = file_write_atomic(path, b64, 45, 0600);
+	OPENSSL_cleanse(b64, sizeof(b64));
+	return r;
+}
+
+static void
+drop_kept_key(const struct config *cfg, const char *name)
+{
+	char path[PATH_MAX];
+
+	if (clients_key_path(cfg->state_dir, name, path, sizeof(path)) == 0 &&
+	    unlink(path) < 0 && errno != ENOENT)
+		log_warn("%s", path);
+}
+
+/* The peer on the running tunnel: 1 set, 0 tunnel not running, <0 error. */
+static int
+set_live(const struct config *cfg, const struct client *cl, int remove)
+{
+	char hex[65], pf[PREFIX_STRLEN], body[256];
+	int r;
+
+	dp_key_to_hex(hex, cl->public_key);
+	if (remove)
+		snprintf(body, sizeof(body), "public_key=%s\nremove=true\n", hex);
+	else
+		snprintf(body, sizeof(body), "public_key=%s\nallowed_ip=%s\n", hex,
+		    prefix_fmt(&cl->address, pf, sizeof(pf)));
+	r = dp_uapi_set(cfg->tunnel.interface, body);
+	if (r == -ENOENT)
+		return 0;
+	if (r < 0) {
+		fprintf(stderr, "cloudroute: client: tunnel %s refused the change: %s\n",
+		    cfg->tunnel.interface, strerror(-r));
+		return r;
+	}
+	return 1;
+}
+
+/* The profile as JSON; the text may hold the private key: json-c's copies
+ * are wiped. */
+static void
+print_json(const struct client *cl, const char *endpoint, const struct prefix_set *routes,
+    const char *profile, int live)
+{
+	struct json_object *o = json_object_new_object(), *a = json_object_new_array();
+	char pf[PREFIX_STRLEN], b64[45];
+	const char *js;
+	size_t i;
+
+	dp_key_to_base64(b64, cl->public_key);
+	json_object_object_add(o, "name", json_object_new_string(cl->name));
+	json_object_object_add(o, "address",
+	    json_object_new_string(prefix_fmt(&cl->address, pf, sizeof(pf))));
+	json_object_object_add(o, "public_key", json_object_new_string(b64));
+	json_object_object_add(o, "endpoint", json_object_new_string(endpoint));
+	for (i = 0; i < routes->n; i++)
+		json_object_array_add(a, json_object_new_string(
+		    prefix_fmt(&routes->v[i], pf, sizeof(pf))));
+	json_object_object_add(o, "allowed_ips", a);
+	if (live >= 0)
+		json_object_object_add(o, "live", json_object_new_boolean(live));
+	json_object_object_add(o, "profile", json_object_new_string(profile));
+	js = json_object_to_json_string_ext(o, JSON_C_TO_STRING_PRETTY |
+	    JSON_C_TO_STRING_SPACED | JSON_C_TO_STRING_NOSLASHESCAPE);
+	printf("%s\n", js);
+	fflush(stdout);
+	OPENSSL_cleanse((void *)js, strlen(js));
+	js = json_object_get_string(json_object_object_get(o, "profile"));
+	OPENSSL_cleanse((void *)js, strlen(js));
+	json_object_put(o);
+}
+
+/*
+ * Renders the profile of cl (private key if known) and prints it as text,
+ * QR or JSON.  live: -1 = not applicable (show).
+ */
+static int
+emit_profile(const struct copts *c, const struct config *cfg, const struct client *cl,
+    const uint8_t *priv, int live)
+{
+	struct client_profile pr;
+	struct prefix_set routes = { 0 };
+	struct buf text, qr, err;
+	int r = EXIT_RUNTIME;
+
+	memset(&pr, 0, sizeof(pr));
+	buf_init(&text, 1 << 20);
+	buf_init(&qr, 4 << 20);
+	buf_init(&err, 4096);
+	if (find_endpoint(c, cfg, pr.endpoint, sizeof(pr.endpoint)) < 0 ||
+	    server_key(cfg, pr.server_public_key) < 0)
+		goto out;
+	if (clients_routes(cfg, c->full_tunnel, &routes, &err) < 0) {
+		fprintf(stderr, "cloudroute: client: %s", err.data);
+		goto out;
+	}
+	if (priv != NULL) {
+		pr.has_private_key = 1;
+		memcpy(pr.private_key, priv, 32);
+	}
+	pr.address = cl->address;
+	pr.allowed_ips = &routes;
+	pr.keepalive = KEEPALIVE;
+	if (clients_render(&pr, &text) < 0)
+		goto out;
+	if (c->qr) {
+		if (clients_qr(text.data, &qr, &err) < 0) {
+			fprintf(stderr, "cloudroute: client: %s", err.data);
+			goto out;
+		}
+		fwrite(qr.data, 1, qr.len, stdout);
+	} else if (c->o.json) {
+		print_json(cl, pr.endpoint, &routes, text.data, live);
+	} else {
+		fputs(text.data, stdout);
+	}
+	r = EXIT_OK;
+out:
+	OPENSSL_cleanse(&pr, sizeof(pr));
+	prefix_set_free(&routes);
+	buf_free(&text);
+	buf_free(&qr);
+	buf_free(&err);
+	return r;
+}
+
+/* ---- the verbs ------------------------------------------------------------------- */
+
+static void
+now_rfc3339(char *out, size_t len)
+{
+	time_t t = time(NULL);
+	struct tm tm;
+
+	gmtime_r(&t, &tm);
+	strftime(out, len, "%Y-%m-%dT%H:%M:%SZ", &tm);
+}
+
+/* Under the clients lock: a new client in cs, saved.  0 or an exit status. */
+static int
+add_locked(const struct copts *c, const struct config *cfg, struct client_store *cs,
+    struct client *cl, uint8_t priv[32])
+{
+	struct prefix_set taken = { 0 };
+	struct buf err;
+	char pf[PREFIX_STRLEN];
+	int r = EXIT_RUNTIME;
+
+	buf_init(&err, 64 * 1024);
+	if (clients_load(cfg->state_dir, cs, &err) < 0) {
+		fprintf(stderr, "cloudroute: client: %s", err.data ? err.data : "cannot read clients\n");
+		goto out;
+	}
+	if (clients_find(cs, c->name) >= 0) {
+		fprintf(stderr, "cloudroute: client add: \"%s\" exists already (`cloudroute client "
+		    "show %s`, or remove it first)\n", c->name, c->name);
+		goto out;
+	}
+	if (clients_taken(cfg, cs, &taken) < 0 ||
+	    clients_alloc(&cfg->overlay, &taken, &cl->address) < 0) {
+		fprintf(stderr, "cloudroute: client add: no free address left in the overlay "
+		    "(%s); widen \"overlay\" or remove clients\n",
+		    prefix_fmt(&cfg->overlay.v[0], pf, sizeof(pf)));
+		goto out;
+	}
+	cr_strlcpy(cl->name, c->name, sizeof(cl->name));
+	now_rfc3339(cl->created, sizeof(cl->created));
+	if (dp_genkey(priv) < 0 || dp_pubkey(cl->public_key, priv) < 0) {
+		fprintf(stderr, "cloudroute: client add: cannot generate a key\n");
+		goto out;
+	}
+	if (c->keep_key && write_kept_key(cfg, c->name, priv) < 0) {
+		fprintf(stderr, "cloudroute: client add: cannot keep the key in %s/clients\n",
+		    cfg->state_dir);
+		goto out;
+	}
+	if (clients_append(cs, cl) < 0 || clients_save(cs) < 0) {
+		fprintf(stderr, "cloudroute: client add: cannot write %s\n", cs->path);
+		drop_kept_key(cfg, c->name);
+		goto out;
+	}
+	r = EXIT_OK;
+out:
+	prefix_set_free(&taken);
+	buf_free(&err);
+	return r;
+}
+
+static int
+client_add(const struct copts *c, const struct config *cfg)
+{
+	struct client_store cs = { 0 };
+	struct client cl;
+	uint8_t priv[32], pub[32];
+	char ep[300];
+	int lock, r, live;
+
+	memset(&cl, 0, sizeof(cl));
+	/* Everything that can fail on the config's side fails before a change. */
+	if (find_endpoint(c, cfg, ep, sizeof(ep)) < 0 || server_key(cfg, pub) < 0)
+		return EXIT_RUNTIME;
+	{
+		struct prefix_set routes = { 0 };
+		struct buf err;
+		buf_init(&err, 4096);
+		r = clients_routes(cfg, c->full_tunnel, &routes, &err);
+		if (r < 0)
+			fprintf(stderr, "cloudroute: client add: %s", err.data);
+		prefix_set_free(&routes);
+		buf_free(&err);
+		if (r < 0)
+			return EXIT_CONFIG;
+	}
+	if ((lock = lock_clients(cfg->state_dir)) < 0)
+		return EXIT_RUNTIME;
+	if ((r = add_locked(c, cfg, &cs, &cl, priv)) != EXIT_OK)
+		goto out;
+	if ((live = set_live(cfg, &cl, 0)) < 0) {
+		/* not live: take it back out, so the store says what runs */
+		clients_delete(&cs, cs.n - 1);
+		clients_save(&cs);
+		drop_kept_key(cfg, c->name);
+		r = EXIT_RUNTIME;
+		goto out;
+	}
+	close(lock);
+	lock = -1;
+	if (!live)
+		log_info("tunnel %s is not running here; client %s is configured when "
+		    "`cloudroute run` starts", cfg->tunnel.interface, c->name);
+	r = emit_profile(c, cfg, &cl, priv, live);
+out:
+	OPENSSL_cleanse(priv, sizeof(priv));
+	if (lock >= 0)
+		close(lock);
+	clients_free(&cs);
+	return r;
+}
+
+static int
+client_remove(const struct copts *c, const struct config *cfg)
+{
+	struct client_store cs = { 0 };
+	struct client cl;
+	struct buf err;
+	ssize_t i;
+	int lock, r = EXIT_RUNTIME, live = 0;
+
+	buf_init(&err, 64 * 1024);
+	if ((lock = lock_clients(cfg->state_dir)) < 0)
+		return EXIT_RUNTIME;
+	if (clients_load(cfg->state_dir, &cs, &err) < 0) {
+		fprintf(stderr, "cloudroute: client: %s", err.data);
+		goto out;
+	}
+	if ((i = clients_find(&cs, c->name)) < 0) {
+		fprintf(stderr, "cloudroute: client remove: no client \"%s\"\n", c->name);
+		goto out;
+	}
+	cl = cs.v[i];
+	clients_delete(&cs, (size_t)i);
+	if (clients_save(&cs) < 0) {
+		fprintf(stderr, "cloudroute: client remove: cannot write %s\n", cs.path);
+		goto out;
+	}
+	drop_kept_key(cfg, c->name);
+	if ((live = set_live(cfg, &cl, 1)) < 0)
+		goto out;
+	if (c->o.json)
+		printf("{ \"removed\": \"%s\", \"live\": %s }\n", c->name, live ? "true" : "false");
+	else
+		printf("client %s removed%s\n", c->name, live ? " (peer removed from the tunnel)" : "");
+	r = EXIT_OK;
+out:
+	close(lock);
+	clients_free(&cs);
+	buf_free(&err);
+	return r;
+}
+
+static int
+client_show(const struct copts *c, const struct config *cfg)
+{
+	struct client_store cs = { 0 };
+	struct buf err;
+	uint8_t key[32];
+	ssize_t i;
+	int r = EXIT_RUNTIME, kept;
+
+	buf_init(&err, 64 * 1024);
+	if (clients_load(cfg->state_dir, &cs, &err) < 0) {
+		fprintf(stderr, "cloudroute: client: %s", err.data);
+		goto out;
+	}
+	if ((i = clients_find(&cs, c->name)) < 0) {
+		fprintf(stderr, "cloudroute: client show: no client \"%s\"\n", c->name);
+		goto out;
+	}
+	kept = read_kept_key(cfg, c->name, key) == 0;
+	r = emit_profile(c, cfg, &cs.v[i], kept ? key : NULL, -1);
+	OPENSSL_cleanse(key, sizeof(key));
+out:
+	clients_free(&cs);
+	buf_free(&err);
+	return r;
+}
+
+static const struct dp_peer_status *
+status_of(const struct dp_peer_status *st, size_t n, const uint8_t key[32])
+{
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		if (memcmp(st[i].public_key, key, 32) == 0)
+			return &st[i];
+	return NULL;
+}
+
+static void
+fmt_handshake(uint64_t t, char *out, size_t len)
+{
+	time_t now = time(NULL);
+
+	if (t == 0)
+		cr_strlcpy(out, "never", len);
+	else if ((uint64_t)now >= t)
+		snprintf(out, len, "%llu s ago", (unsigned long long)((uint64_t)now - t));
+	else
+		cr_strlcpy(out, "just now", len);
+}
+
+/* One client of `list --json` (ps: its peer on the tunnel, or NULL). */
+static struct json_object *
+list_json(const struct client *cl, const struct dp_peer_status *ps)
+{
+	struct json_object *o = json_object_new_object();
+	char pf[PREFIX_STRLEN], b64[45];
+
+	dp_key_to_base64(b64, cl->public_key);
+	json_object_object_add(o, "name", json_object_new_string(cl->name));
+	json_object_object_add(o, "address",
+	    json_object_new_string(prefix_fmt(&cl->address, pf, sizeof(pf))));
+	json_object_object_add(o, "public_key", json_object_new_string(b64));
+	json_object_object_add(o, "created", json_object_new_string(cl->created));
+	json_object_object_add(o, "live", json_object_new_boolean(ps != NULL));
+	json_object_object_add(o, "last_handshake",
+	    json_object_new_int64(ps ? (int64_t)ps->last_handshake_sec : 0));
+	json_object_object_add(o, "rx_bytes", json_object_new_int64(ps ? (int64_t)ps->rx_bytes : 0));
+	json_object_object_add(o, "tx_bytes", json_object_new_int64(ps ? (int64_t)ps->tx_bytes : 0));
+	return o;
+}
+
+static int
+client_list(const struct copts *c, const struct config *cfg)
+{
+	struct client_store cs = { 0 };
+	struct dp_peer_status *st = NULL;
+	struct json_object *root = NULL, *a = NULL;
+	struct buf err;
+	size_t n = 0, i;
+	int running;
+
+	buf_init(&err, 64 * 1024);
+	if (clients_load(cfg->state_dir, &cs, &err) < 0) {
+		fprintf(stderr, "cloudroute: client: %s", err.data);
+		buf_free(&err);
+		return EXIT_RUNTIME;
+	}
+	buf_free(&err);
+	running = dp_uapi_status(cfg->tunnel.interface, &st, &n, NULL) == 0;
+	if (c->o.json) {
+		root = json_object_new_object();
+		a = json_object_new_array();
+	} else {
+		printf("%-24s %-26s %-16s %12s %12s\n", "NAME", "ADDRESS", "HANDSHAKE", "RX", "TX");
+	}
+	for (i = 0; i < cs.n; i++) {
+		const struct client *cl = &cs.v[i];
+		const struct dp_peer_status *ps = running ? status_of(st, n, cl->public_key) : NULL;
+		char pf[PREFIX_STRLEN], hs[32];
+
+		prefix_fmt(&cl->address, pf, sizeof(pf));
+		if (a != NULL) {
+			json_object_array_add(a, list_json(cl, ps));
+			continue;
+		}
+		if (ps == NULL)
+			cr_strlcpy(hs, running ? "not on tunnel" : "tunnel down", sizeof(hs));
+		else
+			fmt_handshake(ps->last_handshake_sec, hs, sizeof(hs));
+		printf("%-24s %-26s %-16s %12llu %12llu\n", cl->name, pf, hs,
+		    (unsigned long long)(ps ? ps->rx_bytes : 0),
+		    (unsigned long long)(ps ? ps->tx_bytes : 0));
+	}
+	if (root != NULL) {
+		json_object_object_add(root, "clients", a);
+		printf("%s\n", json_object_to_json_string_ext(root, JSON_C_TO_STRING_PRETTY |
+		    JSON_C_TO_STRING_SPACED | JSON_C_TO_STRING_NOSLASHESCAPE));
+		json_object_put(root);
+	}
+	dp_peer_status_free(st, n);
+	clients_free(&cs);
+	return EXIT_OK;
+}
+
+int
+cmd_client(int argc, char **argv)
+{
+	struct copts c;
+	struct config cfg;
+	int r;
+
+	memset(&c, 0, sizeof(c));
+	if ((r = parse_args(argc, argv, &c)) != EXIT_OK) {
+		if (r == HELP_SHOWN)
+			return EXIT_OK;
+		client_usage(stderr);
+		return r;
+	}
+	log_init(1, c.o.verbose, "cloudroute");
+	if (noise_global_init() < 0) {
+		fprintf(stderr, "cloudroute: OpenSSL lacks BLAKE2s/X25519/ChaCha20-Poly1305\n");
+		return EXIT_RUNTIME;
+	}
+	if ((r = agent_load_config(&c.o, &cfg, 1)) != EXIT_OK)
+		return r;
+	if (cfg.tunnel.mode != TUNNEL_USERSPACE) {
+		fprintf(stderr, "cloudroute: client: remote users need the userspace tunnel "
+		    "(tunnel.mode \"userspace\"); in external mode configure them in the "
+		    "program that runs %s\n", cfg.tunnel.interface);
+		config_free(&cfg);
+		return EXIT_CONFIG;
+	}
+	if (strcmp(c.verb, "add") == 0)
+		r = client_add(&c, &cfg);
+	else if (strcmp(c.verb, "list") == 0)
+		r = client_list(&c, &cfg);
+	else if (strcmp(c.verb, "show") == 0)
+		r = client_show(&c, &cfg);
+	else
+		r = client_remove(&c, &cfg);
+	config_free(&cfg);
+	return r;
+}

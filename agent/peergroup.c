@@ -1,0 +1,347 @@
+/*
+ * Peer groups: the health state machine and the glue that keeps a group's
+ * prefixes on its holder (see peergroup.h).
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "agent/peergroup.h"
+#include "dataplane/noise.h"
+
+struct pg_group {
+	size_t *members;            /* config peer indexes, primary first */
+	size_t n;
+	size_t holder;              /* index into members */
+};
+
+struct pg_set {
+	struct pg_group *g;
+	size_t n_groups;
+	struct pg_member *m;        /* per config peer */
+	struct pg_member *scratch;  /* one group's members in order, for pg_choose */
+	uint64_t *rx;               /* per config peer: last receive counter */
+	uint8_t (*keys)[32];        /* per config peer: carries state over a reload */
+	size_t n_peers;
+	uint64_t failover_ms, hold_ms;
+};
+
+size_t
+pg_choose(struct pg_member *m, size_t n, size_t holder, uint64_t now,
+    uint64_t failover_ms, uint64_t hold_ms)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++) {
+		int up = now < m[i].last_rx + failover_ms;
+		if (up && !m[i].up)
+			m[i].since = now;
+		m[i].up = up;
+	}
+	if (holder >= n)
+		holder = 0;
+	if (m[holder].up) {
+		for (i = 0; i < holder; i++)
+			if (m[i].up && now - m[i].since >= hold_ms)
+				return i;
+		return holder;
+	}
+	for (i = 0; i < n; i++)
+		if (m[i].up)
+			return i;
+	return holder;
+}
+
+void
+pg_set_free(struct pg_set *s)
+{
+	size_t i;
+
+	if (s == NULL)
+		return;
+	for (i = 0; i < s->n_groups; i++)
+		free(s->g[i].members);
+	free(s->g);
+	free(s->m);
+	free(s->scratch);
+	free(s->rx);
+	free(s->keys);
+	free(s);
+}
+
+static ssize_t
+old_index(const struct pg_set *old, const uint8_t key[32])
+{
+	size_t i;
+
+	for (i = 0; old != NULL && i < old->n_peers; i++)
+		if (memcmp(old->keys[i], key, 32) == 0)
+			return (ssize_t)i;
+	return -1;
+}
+
+/* Members of the group whose primary is config peer p. */
+static int
+build_group(const struct config *cfg, size_t p, struct pg_group *g)
+{
+	size_t i;
+
+	if ((g->members = calloc(cfg->tunnel.n_peers, sizeof(*g->members))) == NULL)
+		return -ENOMEM;
+	g->members[g->n++] = p;
+	for (i = 0; i < cfg->tunnel.n_peers; i++)
+		if (cfg->tunnel.peers[i].backup_of == p + 1)
+			g->members[g->n++] = i;
+	return 0;
+}
+
+/* The holder of old's group that held for the same primary, as an index
+ * into g's members (0 when unknown). */
+static size_t
+old_holder(const struct pg_set *old, const struct pg_group *g, const struct pg_set *s)
+{
+	size_t i, j;
+	ssize_t op = old_index(old, s->keys[g->members[0]]), oh;
+
+	for (i = 0; op >= 0 && i < old->n_groups; i++) {
+		if (old->g[i].members[0] != (size_t)op)
+			continue;
+		oh = (ssize_t)old->g[i].members[old->g[i].holder];
+		for (j = 0; j < g->n; j++)
+			if (memcmp(s->keys[g->members[j]], old->keys[oh], 32) == 0)
+				return j;
+	}
+	return 0;
+}
+
+int
+pg_set_new(const struct config *cfg, const struct pg_set *old, uint64_t now,
+    struct pg_set **out)
+{
+	size_t i, n = cfg->tunnel.n_peers, k = n ? n : 1;
+	struct pg_set *s;
+	ssize_t o;
+
+	*out = NULL;
+	if ((s = calloc(1, sizeof(*s))) == NULL)
+		return -ENOMEM;
+	s->n_peers = n;
+	s->failover_ms = (uint64_t)cfg->tunnel.failover_after * 1000;
+	s->hold_ms = (uint64_t)cfg->tunnel.hold_down * 1000;
+	s->m = calloc(k, sizeof(*s->m));
+	s->scratch = calloc(k, sizeof(*s->scratch));
+	s->rx = calloc(k, sizeof(*s->rx));
+	s->keys = calloc(k, sizeof(*s->keys));
+	s->g = calloc(k, sizeof(*s->g));
+	if (s->m == NULL || s->scratch == NULL || s->rx == NULL || s->keys == NULL || s->g == NULL)
+		goto nomem;
+	for (i = 0; i < n; i++) {
+		memcpy(s->keys[i], cfg->tunnel.peers[i].public_key, 32);
+		s->m[i].last_rx = now;
+		if ((o = old_index(old, s->keys[i])) >= 0) {
+			s->m[i] = old->m[o];
+			s->rx[i] = old->rx[o];
+		}
+	}
+	for (i = 0; i < n; i++) {
+		int primary = cfg->tunnel.peers[i].backup_of == 0, backed = 0;
+		for (size_t j = 0; j < n && primary && !backed; j++)
+			backed = cfg->tunnel.peers[j].backup_of == i + 1;
+		if (!backed)
+			continue;
+		if (build_group(cfg, i, &s->g[s->n_groups]) < 0)
+			goto nomem;
+		s->g[s->n_groups].holder = old_holder(old, &s->g[s->n_groups], s);
+		s->n_groups++;
+	}
+	*out = s;
+	return 0;
+nomem:
+	pg_set_free(s);
+	return -ENOMEM;
+}
+
+size_t
+pg_set_groups(const struct pg_set *s)
+{
+	return s ? s->n_groups : 0;
+}
+
+void
+pg_set_observe(struct pg_set *s, size_t peer, uint64_t rx_bytes, uint64_t now)
+{
+	if (peer >= s->n_peers)
+		return;
+	if (rx_bytes > s->rx[peer])
+		s->m[peer].last_rx = now;
+	s->rx[peer] = rx_bytes;
+}
+
+size_t
+pg_set_step(struct pg_set *s, const struct config *cfg, uint64_t now)
+{
+	struct pg_member *m = s->scratch;
+	size_t i, j, h, moves = 0;
+
+	for (i = 0; i < s->n_groups; i++) {
+		struct pg_group *g = &s->g[i];
+		for (j = 0; j < g->n; j++)
+			m[j] = s->m[g->members[j]];
+		h = pg_choose(m, g->n, g->holder, now, s->failover_ms, s->hold_ms);
+		for (j = 0; j < g->n; j++)
+			s->m[g->members[j]] = m[j];
+		if (h == g->holder)
+			continue;
+		if (m[g->holder].up)
+			log_info("peer group %s: prefixes back to %s (healthy for %u s); were on %s",
+			    cfg->tunnel.peers[g->members[0]].name, cfg->tunnel.peers[g->members[h]].name,
+			    cfg->tunnel.hold_down, cfg->tunnel.peers[g->members[g->holder]].name);
+		else
+			log_info("peer group %s: prefixes move from %s (nothing received for %u s) "
+			    "to %s", cfg->tunnel.peers[g->members[0]].name,
+			    cfg->tunnel.peers[g->members[g->holder]].name, cfg->tunnel.failover_after,
+			    cfg->tunnel.peers[g->members[h]].name);
+		g->holder = h;
+		moves++;
+	}
+	return moves;
+}
+
+/* The group config peer `peer` belongs to, or NULL. */
+static const struct pg_group *
+group_of(const struct pg_set *s, size_t peer)
+{
+	size_t i, j;
+
+	for (i = 0; s != NULL && i < s->n_groups; i++)
+		for (j = 0; j < s->g[i].n; j++)
+			if (s->g[i].members[j] == peer)
+				return &s->g[i];
+	return NULL;
+}
+
+size_t
+pg_set_holder(const struct pg_set *s, size_t peer)
+{
+	const struct pg_group *g = group_of(s, peer);
+
+	return g ? g->members[g->holder] : peer;
+}
+
+int
+pg_set_peer_ips(const struct pg_set *s, const struct config *cfg, size_t peer,
+    struct prefix_set *out)
+{
+	const struct pg_group *g = group_of(s, peer);
+	const struct prefix_set *own = &cfg->tunnel.peers[peer].allowed_ips;
+	size_t i;
+	int r = 0;
+
+	/* the primary's own list is the group's: it keeps it only while holding */
+	if (g == NULL || g->members[0] != peer || g->members[g->holder] == peer)
+		for (i = 0; i < own->n && r == 0; i++)
+			r = prefix_set_add(out, &own->v[i]);
+	if (g != NULL && g->members[0] != peer && g->members[g->holder] == peer) {
+		own = &cfg->tunnel.peers[g->members[0]].allowed_ips;
+		for (i = 0; i < own->n && r == 0; i++)
+			r = prefix_set_add(out, &own->v[i]);
+	}
+	return r;
+}
+
+/* The status entry that has prefix p, or NULL. */
+static const struct dp_peer_status *
+owner(const struct dp_peer_status *st, size_t n, const struct prefix *p)
+{
+	size_t i, j;
+
+	for (i = 0; i < n; i++)
+		for (j = 0; j < st[i].n_allowed_ips; j++)
+			if (prefix_equal(&st[i].allowed_ips[j], p))
+				return &st[i];
+	return NULL;
+}
+
+ssize_t
+pg_live_holder(const struct config *cfg, size_t primary, const struct dp_peer_status *st,
+    size_t n)
+{
+	const struct dp_peer_status *o;
+	size_t i;
+
+	if (primary >= cfg->tunnel.n_peers || cfg->tunnel.peers[primary].backup_of != 0 ||
+	    cfg->tunnel.peers[primary].allowed_ips.n == 0)
+		return -1;
+	if ((o = owner(st, n, &cfg->tunnel.peers[primary].allowed_ips.v[0])) == NULL)
+		return -1;
+	for (i = 0; i < cfg->tunnel.n_peers; i++)
+		if ((i == primary || cfg->tunnel.peers[i].backup_of == primary + 1) &&
+		    memcmp(cfg->tunnel.peers[i].public_key, o->public_key, 32) == 0)
+			return (ssize_t)i;
+	return -1;
+}
+
+static struct ds_peer *
+composed(struct desired *d, const uint8_t key[32])
+{
+	size_t i;
+
+	for (i = 0; i < d->n_peers; i++)
+		if (memcmp(d->peers[i].public_key, key, 32) == 0)
+			return &d->peers[i];
+	return NULL;
+}
+
+int
+pg_desired(const struct pg_set *s, const struct config *cfg, struct desired *d)
+{
+	struct prefix_set keep;
+	struct ds_peer *from, *to;
+	size_t i, j;
+	int r = 0;
+
+	for (i = 0; s != NULL && i < s->n_groups && r == 0; i++) {
+		const struct pg_group *g = &s->g[i];
+		const struct prefix_set *ips = &cfg->tunnel.peers[g->members[0]].allowed_ips;
+
+		if (g->holder == 0)
+			continue;
+		from = composed(d, cfg->tunnel.peers[g->members[0]].public_key);
+		to = composed(d, cfg->tunnel.peers[g->members[g->holder]].public_key);
+		if (from == NULL || to == NULL)
+			continue;
+		memset(&keep, 0, sizeof(keep));
+		for (j = 0; j < from->allowed_ips.n && r == 0; j++)
+			if (!prefix_set_has(ips, &from->allowed_ips.v[j]))
+				r = prefix_set_add(&keep, &from->allowed_ips.v[j]);
+		for (j = 0; j < ips->n && r == 0; j++)
+			if (prefix_set_has(&from->allowed_ips, &ips->v[j]))
+				r = prefix_set_add(&to->allowed_ips, &ips->v[j]);
+		if (r < 0) {
+			prefix_set_free(&keep);
+			break;
+		}
+		prefix_set_free(&from->allowed_ips);
+		from->allowed_ips = keep;
+	}
+	return r;
+}
+
+int
+pg_tick(struct pg_set *s, const struct config *cfg, struct dp_device *dev, uint64_t now)
+{
+	struct dp_peer_status *st = NULL;
+	size_t n = 0, i, j;
+	int r;
+
+	if (s == NULL || s->n_groups == 0 || dev == NULL)
+		return 0;
+	if ((r = dp_device_status(dev, &st, &n)) < 0)
+		return r;
+	for (i = 0; i < n; i++)
+		for (j = 0; j < cfg->tunnel.n_peers; j++)
+			if (memcmp(st[i].public_key, cfg->tunnel.peers[j].public_key, 32) == 0)
+				pg_set_observe(s, j, st[i].rx_bytes, now);
+	dp_peer_status_free(st, n);
+	return (int)pg_set_step(s, cfg, now);
+}
