@@ -11,6 +11,8 @@ PREFIX     ?= /usr/local
 SBINDIR    ?= $(PREFIX)/sbin
 UNITDIR    ?= $(PREFIX)/lib/systemd/system
 DOCDIR     ?= $(PREFIX)/share/doc/cloudroute
+MANDIR     ?= $(PREFIX)/share/man
+BASHCOMPDIR?= $(PREFIX)/share/bash-completion/completions
 SYSCONFDIR ?= /etc
 VERSION    := 0.1.0
 
@@ -126,6 +128,10 @@ install: cloudroute
 	sed -e 's|@SBINDIR@|$(SBINDIR)|g' -e 's|@DOCDIR@|$(DOCDIR)|g' units/cloudroute.service > $(DESTDIR)$(UNITDIR)/cloudroute.service
 	chmod 0644 $(DESTDIR)$(UNITDIR)/cloudroute.service
 	install -m 0644 contrib/cloudroute.example.json README.md $(DESTDIR)$(DOCDIR)/
+	install -d $(DESTDIR)$(MANDIR)/man8 $(DESTDIR)$(MANDIR)/man5 $(DESTDIR)$(BASHCOMPDIR)
+	install -m 0644 man/cloudroute.8 $(DESTDIR)$(MANDIR)/man8/cloudroute.8
+	install -m 0644 man/cloudroute.json.5 $(DESTDIR)$(MANDIR)/man5/cloudroute.json.5
+	install -m 0644 contrib/bash-completion/cloudroute $(DESTDIR)$(BASHCOMPDIR)/cloudroute
 	install -d -m 0700 $(DESTDIR)$(SYSCONFDIR)/cloudroute
 
 clean:
