@@ -55,7 +55,7 @@ LIB_OBJS   := $(LIB_SRCS:%.c=$(B)/%.o)
 UNIT_SRCS  := $(wildcard tests/unit/test_*.c)
 UNIT_BINS  := $(UNIT_SRCS:tests/unit/%.c=$(B)/tests/%)
 
-.PHONY: all clean check deps lint unit integration demo bench fuzz install
+.PHONY: all clean check deps lint unit integration demo bench fuzz install deb deb-check
 all: cloudroute
 
 cloudroute: $(B)/cloudroute
@@ -134,7 +134,21 @@ install: cloudroute
 	install -m 0644 contrib/bash-completion/cloudroute $(DESTDIR)$(BASHCOMPDIR)/cloudroute
 	install -d -m 0700 $(DESTDIR)$(SYSCONFDIR)/cloudroute
 
+# The Debian package from contrib/debian, built in a scratch copy of the tree
+# (build-deb/); deb-check also runs lintian on it.
+DEB_SRC    := build-deb/cloudroute-$(VERSION)
+deb:
+	@rm -rf build-deb && mkdir -p $(DEB_SRC)
+	@tar -c --anchored --exclude=./.git --exclude=./build --exclude=./build-san \
+	    --exclude=./build-fuzz --exclude=./build-deb --exclude=./cloudroute . | tar -x -C $(DEB_SRC)
+	@cp -r contrib/debian $(DEB_SRC)/debian
+	cd $(DEB_SRC) && dpkg-buildpackage -us -uc -b
+	@ls build-deb/*.deb
+
+deb-check: deb
+	lintian --fail-on error,warning build-deb/*.changes
+
 clean:
-	rm -rf build build-san build-fuzz cloudroute
+	rm -rf build build-san build-fuzz build-deb cloudroute
 
 -include $(shell find $(B) build-fuzz -name '*.d' 2>/dev/null)
