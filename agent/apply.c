@@ -10,6 +10,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "agent/firewall.h"
 #include "agent/host.h"
 #include "netcfg/netcfg.h"
 
@@ -133,6 +134,8 @@ do_action(const struct config *cfg, struct state *st, const struct action *a,
 		return state_save(st);
 	case ACT_NFT_REPLACE:
 		return do_nft(st, a, errs);
+	case ACT_FW:
+		return fw_apply(a, errs);
 	case ACT_NFT_DELETE:
 		if ((r = nc_nft_delete()) < 0)
 			err_line(errs, a->text, nc_last_error());

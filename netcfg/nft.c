@@ -51,6 +51,12 @@ out:
 }
 
 int
+nc_nft_script(const char *script, int json, struct buf *out, const char *what)
+{
+	return nft_run(script, json ? NFT_CTX_OUTPUT_JSON : 0, out, what);
+}
+
+int
 nc_nft_list(struct buf *out)
 {
 	return nft_run("list table inet " NC_NFT_TABLE, 0, out, "nft list");
@@ -85,8 +91,8 @@ nc_nft_delete(void)
 	    "delete table inet " NC_NFT_TABLE "\n", 0, NULL, "nft delete");
 }
 
-static const char *
-jstr(struct json_object *o, const char *key)
+const char *
+nc_jstr(struct json_object *o, const char *key)
 {
 	struct json_object *v;
 
@@ -95,12 +101,35 @@ jstr(struct json_object *o, const char *key)
 	return json_object_get_string(v);
 }
 
+int
+nc_nft_ruleset(struct json_object **root, struct json_object **arr)
+{
+	struct buf js;
+	int r;
+
+	*root = NULL;
+	buf_init(&js, NFT_OUT_MAX);
+	if ((r = nft_run("list ruleset", NFT_CTX_OUTPUT_JSON, &js, "nft list ruleset")) < 0)
+		goto out;
+	if ((*root = json_tokener_parse(js.data ? js.data : "")) == NULL ||
+	    !json_object_object_get_ex(*root, "nftables", arr) ||
+	    !json_object_is_type(*arr, json_type_array)) {
+		nc_set_error("nft list ruleset: unexpected JSON");
+		json_object_put(*root);
+		*root = NULL;
+		r = -EPROTO;
+	}
+out:
+	buf_free(&js);
+	return r;
+}
+
 /* One {"chain": {...}} element: a drop base chain at hook outside our table? */
 static int
 chain_match(struct json_object *c, const char *hook, struct buf *out)
 {
-	const char *fam = jstr(c, "family"), *tab = jstr(c, "table"), *name = jstr(c, "name");
-	const char *h = jstr(c, "hook"), *pol = jstr(c, "policy");
+	const char *fam = nc_jstr(c, "family"), *tab = nc_jstr(c, "table");
+	const char *name = nc_jstr(c, "name"), *h = nc_jstr(c, "hook"), *pol = nc_jstr(c, "policy");
 
 	if (!fam || !tab || !name || !h || !pol || strcmp(h, hook) != 0 ||
 	    strcmp(pol, "drop") != 0)
@@ -116,33 +145,20 @@ chain_match(struct json_object *c, const char *hook, struct buf *out)
 int
 nc_nft_foreign_drop_chains(const char *hook, struct buf *out)
 {
-	struct buf js;
-	struct json_object *root = NULL, *arr, *el, *c;
+	struct json_object *root, *arr, *c;
 	size_t i, n;
 	int r;
 
 	if (hook == NULL || *hook == '\0')
 		return -EINVAL;
-	buf_init(&js, NFT_OUT_MAX);
-	if ((r = nft_run("list ruleset", NFT_CTX_OUTPUT_JSON, &js, "nft list ruleset")) < 0)
-		goto out;
-	if ((root = json_tokener_parse(js.data ? js.data : "")) == NULL ||
-	    !json_object_object_get_ex(root, "nftables", &arr) ||
-	    !json_object_is_type(arr, json_type_array)) {
-		nc_set_error("nft list ruleset: unexpected JSON");
-		r = -EPROTO;
-		goto out;
-	}
+	if ((r = nc_nft_ruleset(&root, &arr)) < 0)
+		return r;
 	n = json_object_array_length(arr);
-	for (i = 0; i < n && r == 0; i++) {
-		el = json_object_array_get_idx(arr, i);
-		if (json_object_object_get_ex(el, "chain", &c))
+	for (i = 0; i < n && r == 0; i++)
+		if (json_object_object_get_ex(json_object_array_get_idx(arr, i), "chain", &c))
 			r = chain_match(c, hook, out);
-	}
 	if (r < 0)
 		nc_fail(r, "nft foreign chains");
-out:
 	json_object_put(root);
-	buf_free(&js);
 	return r;
 }
