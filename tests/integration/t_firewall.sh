@@ -1,0 +1,104 @@
+#!/bin/bash
+# Living beside Docker and other firewalls, in the namespaces of
+# tests/lib/hostsim.sh (diagram there).  Inside the connector's namespace:
+# Docker's iptables-nft rules (FORWARD policy DROP, DOCKER-USER,
+# DOCKER-ISOLATION) made with the real iptables-nft, and a second nftables
+# table with a drop policy on the forward hook.  The guide's first flow is
+# blocked before apply (our accept in our own table does not help), carried
+# after it, our accepts come back when Docker rewrites its rules, doctor and
+# plan name the firewall, "leave" only reports, and teardown restores the
+# other tools' rules exactly.
+. "$(dirname "$0")/../lib/netns.sh"
+. "$(dirname "$0")/../lib/hostsim.sh"
+
+command -v iptables-nft >/dev/null || { echo "iptables-nft missing (apt-get install iptables)"; echo "0 passed, 1 failed"; exit 1; }
+CR() { nsx conn "$CLOUDROUTE" -c "$CFG" "$@"; }
+who() { nsx "$1" python3 "$TOP/tests/lib/whoami.py" get "$2" "$3"; }
+# The other tools' rules without counters (they move with traffic).
+theirs() { nsx conn nft list ruleset 2>/dev/null | sed -e 's/counter packets [0-9]* bytes [0-9]*/counter/' \
+	| awk '/^table inet cloudroute/{skip=1} skip&&/^}/{skip=0; next} !skip'; }
+docker_rules() {
+	local X="nsx conn iptables-nft"
+	$X -N DOCKER; $X -N DOCKER-ISOLATION-STAGE-1; $X -N DOCKER-ISOLATION-STAGE-2; $X -N DOCKER-USER
+	$X -P FORWARD DROP
+	$X -A FORWARD -j DOCKER-USER
+	$X -A FORWARD -j DOCKER-ISOLATION-STAGE-1
+	$X -A FORWARD -o docker0 -m conntrack --ctstate RELATED,ESTABLISHED -j ACCEPT
+	$X -A FORWARD -o docker0 -j DOCKER
+	$X -A FORWARD -i docker0 ! -o docker0 -j ACCEPT
+	$X -A DOCKER-ISOLATION-STAGE-1 -i docker0 ! -o docker0 -j DOCKER-ISOLATION-STAGE-2
+	$X -A DOCKER-ISOLATION-STAGE-1 -j RETURN
+	$X -A DOCKER-ISOLATION-STAGE-2 -o docker0 -j DROP
+	$X -A DOCKER-ISOLATION-STAGE-2 -j RETURN
+	$X -A DOCKER-USER -j RETURN
+}
+
+hostsim_build || { echo "topology failed"; finish; exit 1; }
+CFG=$TMP/cr.json
+hostsim_config "$CFG" '"nat": { "masquerade": false }'
+nsx router ip route add 100.96.0.0/11 via 10.0.0.10
+docker_rules
+# Another admin's own table: forward policy drop, its own accepts kept.
+nsx conn nft -f - <<'NFT'
+table inet hostfw {
+	chain forward {
+		type filter hook forward priority filter + 10; policy drop;
+		ct state invalid drop
+		iifname "docker0" accept
+	}
+}
+NFT
+THEIRS0=$(theirs)
+
+check_not "flow blocked by Docker's FORWARD DROP before apply" who client 192.168.100.30 8080
+CR plan >"$TMP/plan1"; rc=$?
+check_eq "plan exits 2" 2 "$rc"
+check "plan names Docker and DOCKER-USER" grep -q "+ firewall Docker (ip filter FORWARD, policy drop): accept tunnel <-> local subnets in ip filter DOCKER-USER ([0-9]* rules)" "$TMP/plan1"
+check "plan names the other nftables table" grep -q '+ firewall nftables (inet hostfw forward, policy drop): accept .* in inet hostfw forward' "$TMP/plan1"
+check_not "doctor finds the problem" CR doctor
+CR doctor >"$TMP/doc1" 2>&1
+check "doctor names Docker" grep -qi 'Docker (ip filter FORWARD, policy drop).*drops' "$TMP/doc1"
+
+check "apply succeeds" CR apply
+check_eq "flow carried after apply (no NAT: the app sees the client)" 100.96.0.2 "$(who client 192.168.100.30 8080)"
+check "iptables-nft still reads Docker's table" nsx conn iptables-nft -S DOCKER-USER
+nsx conn iptables-nft -S DOCKER-USER >"$TMP/du"
+check "our accepts are first in DOCKER-USER, marked" sh -c "sed -n 2p '$TMP/du' | grep -q -- '-A DOCKER-USER -s 100.96.0.0/11 -d 10.0.0.0/18 -i tun0 -o eth0 .*--comment \"\\?cloudroute:'"
+check_eq "Docker's FORWARD policy is still DROP" "-P FORWARD DROP" "$(nsx conn iptables-nft -S FORWARD | head -n1)"
+check "policy of the other table untouched" sh -c "ip netns exec $(ns conn) nft list chain inet hostfw forward | grep -q 'policy drop'"
+CR plan >/dev/null; check_eq "plan after apply exits 0" 0 $?
+check "doctor is happy" CR doctor
+CR doctor >"$TMP/doc2" 2>&1
+check "doctor says what was done" grep -q 'Docker (ip filter FORWARD, policy drop): tunnel <-> local subnets accepted in DOCKER-USER' "$TMP/doc2"
+
+# Docker restarts and rewrites its chains: ours come back on the next pass.
+nsx conn iptables-nft -F DOCKER-USER; nsx conn iptables-nft -A DOCKER-USER -j RETURN
+check_not "flow blocked after Docker flushed DOCKER-USER" who client 192.168.100.30 8080
+CR plan >"$TMP/plan2"
+check "plan shows the accepts again" grep -q '+ firewall Docker' "$TMP/plan2"
+bg conn "$CLOUDROUTE" -c "$CFG" run
+RUNPID=$!
+check "the daemon puts them back" wait_for 15 who client 192.168.100.30 8080
+# A rule someone inserts above ours counts as drift too.
+nsx conn iptables-nft -I DOCKER-USER -s 198.51.100.0/24 -j DROP
+check "a rule above ours is repaired (ours first again)" wait_for 15 sh -c \
+	"ip netns exec $(ns conn) iptables-nft -S DOCKER-USER | sed -n 2p | grep -q cloudroute:"
+kill -TERM $RUNPID; wait $RUNPID
+nsx conn iptables-nft -D DOCKER-USER -s 198.51.100.0/24 -j DROP
+
+# "leave": report only, and what we had added goes.
+hostsim_config "$CFG" '"nat": { "masquerade": false }, "firewall": "leave"'
+CR plan >"$TMP/plan3"
+check "leave: plan shows the conflict" grep -q '! firewall Docker (ip filter FORWARD, policy drop) drops forwarded tunnel traffic; "firewall": "leave"' "$TMP/plan3"
+check "leave: plan removes our rules" grep -q '^ *- firewall Docker.*rules of ours in DOCKER-USER' "$TMP/plan3"
+check "leave: apply" CR apply
+check_not "leave: flow blocked again" who client 192.168.100.30 8080
+check_not "leave: doctor reports it" CR doctor
+hostsim_config "$CFG" '"nat": { "masquerade": false }'
+check "integrate again" CR apply
+check "flow carried again" who client 192.168.100.30 8080
+
+check "teardown" CR teardown
+check_eq "teardown restores the other tools' rules exactly" "$THEIRS0" "$(theirs)"
+check_not "no rule of ours left anywhere" sh -c "ip netns exec $(ns conn) nft list ruleset | grep -q cloudroute"
+finish
