@@ -36,9 +36,8 @@ for f in postinst prerm postrm; do check "$f parses" sh -n "$TMP/ctl/$f"; done
 cat >"$TMP/inst.sh" <<'SH'
 set -eu
 T=$1 DEB=$2
-mount -t tmpfs tmpfs "$T/ov"
-mkdir -p "$T/ov/up" "$T/ov/wk" "$T/root"
-mount -t overlay overlay -o "lowerdir=/,upperdir=$T/ov/up,workdir=$T/ov/wk" "$T/root"
+. "$3/tests/lib/overlayroot.sh"
+overlay_root "$T" "$T/root"
 mount -t proc proc "$T/root/proc"
 mount --rbind /dev "$T/root/dev"
 cp "$DEB" "$T/root/tmp/c.deb"
@@ -62,7 +61,7 @@ done
 echo done
 SH
 mkdir -p "$TMP/ov"
-unshare -m --propagation private bash "$TMP/inst.sh" "$TMP" "$DEB" >"$TMP/inst.out" 2>&1
+unshare -m --propagation private bash "$TMP/inst.sh" "$TMP" "$DEB" "$TOP" >"$TMP/inst.out" 2>&1
 check "installs in a copy of this system" grep -qx 'cloudroute 0.1.0' "$TMP/inst.out"
 check "/etc/cloudroute is 0700" grep -qx 'etc 700' "$TMP/inst.out"
 check "systemd-analyze verify accepts the installed unit" grep -qx 'verify ok' "$TMP/inst.out"

@@ -25,9 +25,8 @@ C() { nsenter -t "$LEADER" -a "$@"; }
 cat >"$TMP/boot.sh" <<'SH'
 set -eu
 T=$1 R=$2
-mount -t tmpfs tmpfs "$T/ov"
-mkdir -p "$T/ov/up" "$T/ov/wk" "$R"
-mount -t overlay overlay -o "lowerdir=/,upperdir=$T/ov/up,workdir=$T/ov/wk" "$R"
+. "$3/tests/lib/overlayroot.sh"
+overlay_root "$T" "$R"
 mkdir -p /run/systemd/nspawn && mount -t tmpfs tmpfs /run/systemd/nspawn
 # Only what the test needs boots: no database, etcd or prometheus of the host image.
 find "$R/etc/systemd/system" -path '*.wants/*' -name '*.service' -delete
@@ -35,7 +34,7 @@ exec systemd-nspawn -q -D "$R" --boot --private-network --register=no --keep-uni
 	--link-journal=no --console=passive -M "cr$$" --bind=/dev/net/tun
 SH
 mkdir -p "$TMP/ov"
-unshare -m --propagation private bash "$TMP/boot.sh" "$TMP" "$TMP/root" >"$TMP/boot.log" 2>&1 &
+unshare -m --propagation private bash "$TMP/boot.sh" "$TMP" "$TMP/root" "$TOP" >"$TMP/boot.log" 2>&1 &
 NSPID=$!
 trap 'stop_container; _cleanup' EXIT
 # The container's PID 1: a process named systemd descending from NSPID.
