@@ -121,7 +121,7 @@ check_foreign(struct doc *d, const struct config *cfg)
 {
 	struct fw_doc f = { d, cfg };
 
-	if (fw_walk(cfg, foreign_one, &f) < 0)
+	if (fw_walk(cfg, NULL, foreign_one, &f) < 0)
 		say(d, 1, "cannot read the nftables ruleset: %s", nc_last_error());
 }
 

@@ -12,10 +12,12 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "agent/desired.h"
 #include "agent/firewall.h"
 
 static void
-spec_of(const struct config *cfg, struct nc_fw_spec *spec, struct prefix_set *side)
+spec_of(const struct config *cfg, const struct prefix_set *extra, struct nc_fw_spec *spec,
+    struct prefix_set *side)
 {
 	size_t i;
 
@@ -23,6 +25,8 @@ spec_of(const struct config *cfg, struct nc_fw_spec *spec, struct prefix_set *si
 	for (i = 0; i < cfg->overlay.n; i++)
 		prefix_set_add(side, &cfg->overlay.v[i]);
 	config_tunnel_prefixes(cfg, side);
+	for (i = 0; extra && i < extra->n; i++)
+		prefix_set_add(side, &extra->v[i]);
 	prefix_set_merge(side);
 	memset(spec, 0, sizeof(*spec));
 	spec->lan_if = cfg->lan_interface;
@@ -81,7 +85,7 @@ out:
 }
 
 int
-fw_walk(const struct config *cfg, fw_walk_fn *fn, void *ctx)
+fw_walk(const struct config *cfg, const struct prefix_set *extra, fw_walk_fn *fn, void *ctx)
 {
 	struct nc_fw_chain *v = NULL;
 	struct nc_fw_spec spec;
@@ -94,7 +98,7 @@ fw_walk(const struct config *cfg, fw_walk_fn *fn, void *ctx)
 		log_warnx("cannot read the nftables ruleset: %s", nc_last_error());
 		return r;
 	}
-	spec_of(cfg, &spec, &side);
+	spec_of(cfg, extra, &spec, &side);
 	buf_init(&rules, 1024 * 1024);
 	for (i = 0; i < n && r == 0; i++) {
 		buf_reset(&rules);
@@ -136,7 +140,8 @@ fw_plan(const struct config *cfg, struct plan *p)
 {
 	struct plan_ctx pc = { cfg, p };
 
-	return fw_walk(cfg, plan_one, &pc);
+	/* The composed tunnel prefixes: clients and fleet sites too. */
+	return fw_walk(cfg, p->desired ? &p->desired->tunnel : NULL, plan_one, &pc);
 }
 
 int

@@ -19,9 +19,11 @@ int fw_teardown_plan(struct plan *p);
 int fw_apply(const struct action *a, struct buf *errs);
 /* Calls fn for every foreign forward chain and chain holding rules of ours,
  * with the accepts it should hold for cfg ("" if it does not drop or none
- * apply); stops at the first fn < 0. */
+ * apply); extra: more tunnel-side prefixes (the composed desired state) or
+ * NULL.  Stops at the first fn < 0. */
 typedef int fw_walk_fn(void *ctx, const struct nc_fw_chain *c, const char *rules);
-int fw_walk(const struct config *cfg, fw_walk_fn *fn, void *ctx);
+int fw_walk(const struct config *cfg, const struct prefix_set *extra, fw_walk_fn *fn,
+    void *ctx);
 /* "Docker (ip filter FORWARD, policy drop)" */
 const char *fw_name(const struct nc_fw_chain *c, char *buf, size_t len);
 

@@ -24,7 +24,7 @@ for v in $vars; do grep -q "^\.It Ev $v\$" "$M8" || missing="$missing $v"; done
 check_eq "cloudroute.8 documents every CLOUDROUTE_* variable" "" "$missing"
 
 # Every key of every *_keys[] table of the config parser is an .It Ic entry.
-keys=$(sed -n '/_keys\[\] *=/,/NULL *};/p' "$TOP"/agent/config*.c | grep -oE '"[a-z_]+"' | tr -d '"' | sort -u)
+keys=$(awk '/_keys\[\] *=/ {f = 1} f {print} f && /NULL *};/ {f = 0}' "$TOP"/agent/config*.c | grep -oE '"[a-z_]+"' | tr -d '"' | sort -u)
 missing=""
 for k in $keys; do grep -qE "^\.It Ic ([a-z_]+ , )*$k( |\$)" "$M5" || missing="$missing $k"; done
 check_eq "cloudroute.json.5 documents every config key" "" "$missing"
