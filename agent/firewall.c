@@ -14,6 +14,7 @@
 
 #include "agent/desired.h"
 #include "agent/firewall.h"
+#include "common/metrics.h"
 
 static void
 spec_of(const struct config *cfg, const struct prefix_set *extra, struct nc_fw_spec *spec,
@@ -123,7 +124,11 @@ static int
 plan_one(void *ctx, const struct nc_fw_chain *c, const char *rules)
 {
 	struct plan_ctx *pc = ctx;
-	char name[256];
+	char name[256], where[160];
+
+	snprintf(where, sizeof(where), "%s %s %s", c->family, c->table, c->target);
+	if (c->n_ours > 0)
+		mt_set("cloudroute_firewall_accept_rules", (double)c->n_ours, c->tool, where, NULL);
 
 	if (!c->drops || *rules == '\0')
 		return plan_chain(pc->p, c, "", "no longer needed");
@@ -140,6 +145,7 @@ fw_plan(const struct config *cfg, struct plan *p)
 {
 	struct plan_ctx pc = { cfg, p };
 
+	mt_reset("cloudroute_firewall_accept_rules");
 	/* The composed tunnel prefixes: clients and fleet sites too. */
 	return fw_walk(cfg, p->desired ? &p->desired->tunnel : NULL, plan_one, &pc);
 }
