@@ -101,4 +101,10 @@ check "flow carried again" who client 192.168.100.30 8080
 check "teardown" CR teardown
 check_eq "teardown restores the other tools' rules exactly" "$THEIRS0" "$(theirs)"
 check_not "no rule of ours left anywhere" sh -c "ip netns exec $(ns conn) nft list ruleset | grep -q cloudroute"
+
+# doctor names a LAN interface that does not exist.
+sed 's/"lan_interface": "eth0"/"lan_interface": "eth9"/' "$CFG" >"$TMP/eth9.json"
+nsx conn "$CLOUDROUTE" -c "$TMP/eth9.json" doctor >"$TMP/doc3" 2>&1; rc=$?
+check_eq "doctor with a missing lan_interface exits 1" 1 "$rc"
+check "... and names it" grep -q 'PROBLEM lan_interface eth9 does not exist' "$TMP/doc3"
 finish
