@@ -30,6 +30,12 @@ for k in $keys; do grep -qE "^\.It Ic ([a-z_]+ , )*$k( |\$)" "$M5" || missing="$
 check_eq "cloudroute.json.5 documents every config key" "" "$missing"
 check "... stating the defaults (35 or more)" sh -c "[ \$(grep -c '^Default' '$M5') -ge 35 ]"
 
+# Every metric family of the registry is in METRICS.
+fams=$(grep -oE '^\s*\{ "cloudroute_[a-z_]+"' "$TOP/common/metrics.c" | grep -oE 'cloudroute_[a-z_]+')
+missing=""
+for f in $fams; do grep -qE "^\.It Va .*\b$f\b" "$M8" || missing="$missing $f"; done
+check_eq "cloudroute.8 lists every metric" "" "$missing"
+
 for c in check plan apply run status teardown doctor genkey pubkey help version; do
 	check_eq "help $c: exit 0" 0 "$(rc "$CLOUDROUTE" help $c)"
 	check "... prints its usage" grep -q "^usage: cloudroute .*$c" "$TMP/out"
