@@ -102,6 +102,35 @@ check "teardown" CR teardown
 check_eq "teardown restores the other tools' rules exactly" "$THEIRS0" "$(theirs)"
 check_not "no rule of ours left anywhere" sh -c "ip netns exec $(ns conn) nft list ruleset | grep -q cloudroute"
 
+# ufw's layout (ip6tables-nft, FORWARD policy DROP, user rules in
+# ufw-user-forward reached from ufw-before-forward), IPv6 prefixes.
+ns_new u6
+nsx u6 ip link add eth0 type veth peer name eth0p
+nsx u6 ip link set eth0 up
+nsx u6 ip link add tun0 type veth peer name tun0p
+nsx u6 ip link set tun0 up
+X="nsx u6 ip6tables-nft"
+$X -N ufw-before-forward; $X -N ufw-user-forward; $X -N ufw-after-forward
+$X -P FORWARD DROP
+$X -A FORWARD -j ufw-before-forward
+$X -A FORWARD -j ufw-after-forward
+$X -A ufw-before-forward -m conntrack --ctstate RELATED,ESTABLISHED -j ACCEPT
+$X -A ufw-before-forward -j ufw-user-forward
+U6BEFORE=$(nsx u6 nft list ruleset 2>/dev/null)
+cat >"$TMP/u6.json" <<JSON
+{ "overlay": ["fd00:96::/64"], "lan_interface": "eth0", "local_subnets": ["fd00:10::/64"],
+  "tunnel": { "mode": "external", "interface": "tun0" }, "cloud": { "provider": "none" },
+  "state_dir": "$TMP/u6state", "sysctl_file": "$TMP/u6sysctl.conf" }
+JSON
+U6() { nsx u6 "$CLOUDROUTE" -c "$TMP/u6.json" "$@"; }
+U6 plan >"$TMP/plan6"
+check "ufw: plan targets ufw-user-forward" grep -q '+ firewall ufw (ip6 filter FORWARD, policy drop): accept tunnel <-> local subnets in ip6 filter ufw-user-forward (2 rules)' "$TMP/plan6"
+check "ufw: apply" U6 apply
+check "ufw: ip6tables reads our rules" sh -c "ip netns exec $(ns u6) ip6tables-nft -S ufw-user-forward | grep -q -- '-A ufw-user-forward -s fd00:96::/64 -d fd00:10::/64 -i tun0 -o eth0'"
+U6 plan >/dev/null; check_eq "ufw: in sync after apply" 0 $?
+check "ufw: teardown" U6 teardown
+check_eq "ufw: their rules restored exactly" "$U6BEFORE" "$(nsx u6 nft list ruleset 2>/dev/null | sed 's/counter packets [0-9]* bytes [0-9]*/counter packets 0 bytes 0/')"
+
 # doctor names a LAN interface that does not exist.
 sed 's/"lan_interface": "eth0"/"lan_interface": "eth9"/' "$CFG" >"$TMP/eth9.json"
 nsx conn "$CLOUDROUTE" -c "$TMP/eth9.json" doctor >"$TMP/doc3" 2>&1; rc=$?
