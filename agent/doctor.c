@@ -102,7 +102,10 @@ foreign_one(void *ctx, const struct nc_fw_chain *c, const char *rules)
 	if (!c->drops || *rules == '\0')
 		return 0;
 	fw_name(c, name, sizeof(name));
-	if (f->cfg->firewall == FIREWALL_LEAVE)
+	if (c->owned)
+		say(f->d, 2, "%s drops forwarded tunnel traffic and owns its table: allow "
+		    "tunnel <-> local subnets in %s itself", name, c->tool);
+	else if (f->cfg->firewall == FIREWALL_LEAVE)
 		say(f->d, 2, "%s drops forwarded tunnel traffic and \"firewall\" is \"leave\": "
 		    "accept tunnel <-> local subnets in %s %s %s yourself", name, c->family,
 		    c->table, c->target);

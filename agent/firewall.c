@@ -132,6 +132,12 @@ plan_one(void *ctx, const struct nc_fw_chain *c, const char *rules)
 
 	if (!c->drops || *rules == '\0')
 		return plan_chain(pc->p, c, "", "no longer needed");
+	if (c->owned) {
+		plan_add(pc->p, SEC_HOST, ACT_CONFLICT, '!', "firewall %s drops forwarded tunnel "
+		    "traffic and owns its table (only it may change it): allow tunnel <-> local "
+		    "subnets in %s itself", fw_name(c, name, sizeof(name)), c->tool);
+		return 0;
+	}
 	if (pc->cfg->firewall == FIREWALL_INTEGRATE)
 		return plan_chain(pc->p, c, rules, "");
 	plan_add(pc->p, SEC_HOST, ACT_CONFLICT, '!', "firewall %s drops forwarded tunnel "

@@ -64,6 +64,55 @@ has_chain(struct json_object *arr, const char *fam, const char *tab, const char 
 	return 0;
 }
 
+/* The text listing's "flags" line of the table (nft 1.0.6 prints table
+ * flags in JSON as garbage): does it name owner? */
+static int
+owner_in_text(const char *fam, const char *tab)
+{
+	char cmd[160];
+	const char *l;
+	struct buf b;
+	int r = 0;
+
+	snprintf(cmd, sizeof(cmd), "list table %s %s", fam, tab);
+	buf_init(&b, 8u << 20);
+	if (nc_nft_script(cmd, 0, &b, "nft list table") == 0 && b.data &&
+	    (l = strstr(b.data, "\tflags ")) != NULL)
+		r = strstr(l, "owner") != NULL && strstr(l, "owner") < l + strcspn(l, "\n");
+	buf_free(&b);
+	return r;
+}
+
+/* Does fam/tab carry the "owner" flag (only its creator may change it,
+ * firewalld 2 does this)?  "flags" is a string or an array of strings. */
+static int
+owned_table(struct json_object *arr, const char *fam, const char *tab)
+{
+	size_t i, j, n = json_object_array_length(arr);
+	struct json_object *t, *fl;
+	const char *f, *nm;
+
+	for (i = 0; i < n; i++) {
+		if (!json_object_object_get_ex(json_object_array_get_idx(arr, i), "table", &t))
+			continue;
+		f = nc_jstr(t, "family"); nm = nc_jstr(t, "name");
+		if (!f || !nm || strcmp(f, fam) != 0 || strcmp(nm, tab) != 0 ||
+		    !json_object_object_get_ex(t, "flags", &fl))
+			continue;
+		if (json_object_is_type(fl, json_type_string))
+			return strcmp(json_object_get_string(fl), "owner") == 0 ||
+			    (strcmp(json_object_get_string(fl), "dormant") != 0 &&
+			    strcmp(json_object_get_string(fl), "persist") != 0 &&
+			    owner_in_text(fam, tab));
+		for (j = 0; json_object_is_type(fl, json_type_array) &&
+		    j < json_object_array_length(fl); j++)
+			if (strcmp(json_object_get_string(json_object_array_get_idx(fl, j)),
+			    "owner") == 0)
+				return 1;
+	}
+	return 0;
+}
+
 static int
 add_chain(struct nc_fw_chain **v, size_t *n, const char *fam, const char *tab,
     const char *chain)
@@ -103,6 +152,7 @@ collect_base(struct json_object *arr, struct nc_fw_chain **v, size_t *n)
 		if ((r = add_chain(v, n, f, t, nm)) < 0)
 			return r;
 		(*v)[*n - 1].policy_drop = pol && strcmp(pol, "drop") == 0;
+		(*v)[*n - 1].owned = owned_table(arr, f, t);
 		(*v)[*n - 1].drops = (*v)[*n - 1].policy_drop;
 	}
 	return 0;

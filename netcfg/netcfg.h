@@ -93,6 +93,7 @@ struct nc_fw_chain {
 	int drops;                    /* policy drop or an unconditional drop/reject */
 	int policy_drop;
 	int xt;                       /* iptables-nft table: rules iptables can read */
+	int owned;                    /* table flag "owner": nobody else may change it */
 	char mark[48];                /* comment of our rules there, "(mixed)" */
 	size_t n_ours;
 	int ours_first;               /* they are the first rules of target */

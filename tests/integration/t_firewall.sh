@@ -131,6 +131,21 @@ U6 plan >/dev/null; check_eq "ufw: in sync after apply" 0 $?
 check "ufw: teardown" U6 teardown
 check_eq "ufw: their rules restored exactly" "$U6BEFORE" "$(nsx u6 nft list ruleset 2>/dev/null | sed 's/counter packets [0-9]* bytes [0-9]*/counter packets 0 bytes 0/')"
 
+# A table with the owner flag (firewalld 2): only its owner may change it,
+# so plan and doctor say so and nothing is attempted.  `nft -i` holds it.
+(printf 'add table inet owned { flags owner; }\nadd chain inet owned forward { type filter hook forward priority 0; policy drop; }\n'; sleep 8) | nsx u6 nft -i >/dev/null 2>&1 &
+OWNPID=$!
+wait_for 3 sh -c "ip netns exec $(ns u6) nft list table inet owned"
+cat >"$TMP/u4.json" <<JSON
+{ "lan_interface": "eth0", "local_subnets": ["10.1.0.0/24"],
+  "tunnel": { "mode": "external", "interface": "tun0" }, "cloud": { "provider": "none" },
+  "state_dir": "$TMP/u4state", "sysctl_file": "$TMP/u4sysctl.conf" }
+JSON
+nsx u6 "$CLOUDROUTE" -c "$TMP/u4.json" plan >"$TMP/plan7"
+check "owner flag: plan shows the conflict" grep -q '! firewall nftables (inet owned forward, policy drop) drops forwarded tunnel traffic and owns its table' "$TMP/plan7"
+check_not "owner flag: nothing planned for it" grep -q '+ firewall nftables (inet owned' "$TMP/plan7"
+kill $OWNPID 2>/dev/null; wait $OWNPID 2>/dev/null
+
 # doctor names a LAN interface that does not exist.
 sed 's/"lan_interface": "eth0"/"lan_interface": "eth9"/' "$CFG" >"$TMP/eth9.json"
 nsx conn "$CLOUDROUTE" -c "$TMP/eth9.json" doctor >"$TMP/doc3" 2>&1; rc=$?
