@@ -18,6 +18,8 @@
 #include "agent/metrics.h"
 #include "common/log.h"
 #include "common/metrics.h"
+#include "dataplane/dataplane.h"
+#include "dataplane/noise.h"
 
 #define METRICS_MAX (4u << 20)
 
@@ -159,6 +161,30 @@ metrics_start(const char *listen, metrics_collect_fn *collect, void *ctx, struct
 	bound_port = info ? info->port : 0;
 	log_info("metrics on http://%s/metrics (port %u)", listen, bound_port);
 	return 0;
+}
+
+void
+metrics_collect_tunnel(void *ifname)
+{
+	struct dp_peer_status *v = NULL;
+	char key[45];
+	uint16_t port;
+	size_t i, n = 0;
+
+	/* The UAPI socket: its own connection, safe from this thread. */
+	if (dp_uapi_status(ifname, &v, &n, &port) < 0)
+		return;
+	mt_reset("cloudroute_peer_receive_bytes_total");
+	mt_reset("cloudroute_peer_transmit_bytes_total");
+	mt_reset("cloudroute_peer_last_handshake_timestamp_seconds");
+	for (i = 0; i < n; i++) {
+		dp_key_to_base64(key, v[i].public_key);
+		mt_set("cloudroute_peer_receive_bytes_total", (double)v[i].rx_bytes, key, NULL);
+		mt_set("cloudroute_peer_transmit_bytes_total", (double)v[i].tx_bytes, key, NULL);
+		mt_set("cloudroute_peer_last_handshake_timestamp_seconds",
+		    (double)v[i].last_handshake_sec, key, NULL);
+	}
+	dp_peer_status_free(v, n);
 }
 
 uint16_t

@@ -24,6 +24,10 @@ typedef void metrics_collect_fn(void *ctx);
  * and serves.  0, or -errno with the reason in err. */
 int metrics_start(const char *listen, metrics_collect_fn *collect, void *ctx,
     struct buf *err);
+/* A collector for the tunnel's peers (rx/tx bytes, last handshake; the
+ * label is the peer's public key), read through the UAPI socket of the
+ * interface named by ifname (a string that outlives the endpoint). */
+void metrics_collect_tunnel(void *ifname);
 /* The bound port (0 when not running). */
 uint16_t metrics_port(void);
 void metrics_stop(void);

@@ -262,16 +262,21 @@ mt_clear_all(void)
 		mt_reset(families[i].name);
 }
 
-/* name{labels[,extra]} value */
+/* name{labels[,extra]} value, the value in the shortest form that reads
+ * back exactly. */
 static int
 sample(struct buf *out, const char *name, const char *suffix, const char *labels,
     const char *extra, double v)
 {
 	const char *sep = labels[0] && extra[0] ? "," : "";
 	int braces = labels[0] || extra[0];
+	char num[32];
 
-	return buf_printf(out, "%s%s%s%s%s%s%s %.17g\n", name, suffix, braces ? "{" : "",
-	    labels, sep, extra, braces ? "}" : "", v);
+	snprintf(num, sizeof(num), "%.15g", v);
+	if (strtod(num, NULL) != v)
+		snprintf(num, sizeof(num), "%.17g", v);
+	return buf_printf(out, "%s%s%s%s%s%s%s %s\n", name, suffix, braces ? "{" : "",
+	    labels, sep, extra, braces ? "}" : "", num);
 }
 
 static int

@@ -74,7 +74,7 @@ test_registry(void **state)
 	assert_non_null(strstr(b.data, "cloudroute_reconcile_duration_seconds_bucket{scope=\"cloud\","
 	    "le=\"0.05\"} 0\ncloudroute_reconcile_duration_seconds_bucket{scope=\"cloud\",le=\"0.1\"} 1\n"));
 	assert_non_null(strstr(b.data, "le=\"+Inf\"} 2\ncloudroute_reconcile_duration_seconds_sum"
-	    "{scope=\"cloud\"} 3.0699999999999998\ncloudroute_reconcile_duration_seconds_count"
+	    "{scope=\"cloud\"} 3.07\ncloudroute_reconcile_duration_seconds_count"
 	    "{scope=\"cloud\"} 2\n"));
 	assert_null(strstr(b.data, "cloudroute_fleet_leader"));   /* no series, no family */
 	buf_free(&b);
