@@ -169,13 +169,6 @@ check_tunnel(struct doc *d, const struct config *cfg)
 	uint8_t k[32];
 	struct buf errs;
 
-	if (nc_link_get(cfg->lan_interface, &up, &lan_mtu) < 0)
-		say(d, 2, "lan_interface %s does not exist: nothing is forwarded to the local "
-		    "subnets", cfg->lan_interface);
-	else if (!up)
-		say(d, 2, "lan_interface %s is down", cfg->lan_interface);
-	else
-		say(d, 0, "lan_interface %s is up, mtu %u", cfg->lan_interface, lan_mtu);
 	if (nc_link_get(cfg->tunnel.interface, &up, &tun_mtu) < 0) {
 		say(d, 2, "tunnel interface %s does not exist (%s)", cfg->tunnel.interface,
 		    cfg->tunnel.mode == TUNNEL_USERSPACE ? "is `cloudroute run` running?" :

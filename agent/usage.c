@@ -43,10 +43,10 @@ static const struct usage usages[] = {
 	  "Prints what is applied, drift, tunnel peers, cloud routes and the last errors.\n"
 	  "exit: 0 in sync, 2 drift or changes pending, 1 last pass failed or error\n" },
 	{ "teardown", "remove what cloudroute installed and restore sysctls",
-	  "[-c FILE] [-v] teardown",
+	  "[-c FILE] [-v] teardown [--state-dir DIR]",
 	  "Removes exactly what cloudroute installed on the host and in the cloud and\n"
 	  "restores the sysctls it changed; works from state.json alone when the\n"
-	  "configuration is gone.\n"
+	  "configuration is gone or broken (--state-dir DIR names where it is).\n"
 	  "exit: 0 done, 1 error\n" },
 	{ "doctor", "diagnose known failure causes (exit 1 on problems)",
 	  "[-c FILE] [-v] doctor",
