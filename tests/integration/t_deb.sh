@@ -52,8 +52,9 @@ echo x >"$T/root/etc/cloudroute/cloudroute.json"
 R dpkg --purge cloudroute >"$T/purge.out" 2>&1
 grep -q "cloudroute teardown" "$T/purge.out" && echo "prerm warned"
 rm -f "$T/root/tmp/c.deb"
-# Left in the upper layer besides dpkg's own bookkeeping: nothing.
-(cd "$T/ov/up" && find . ! -type d | grep -vE '^\./(var/lib/dpkg|var/log|var/cache|tmp|proc|dev|root|run)/' || true) \
+# Left in the upper layer besides dpkg's own bookkeeping: nothing (character
+# devices there are whiteouts: files of the real root that were removed).
+(cd "$T/ov/up" && find . ! -type d ! -type c | grep -vE '^\./(var/lib/dpkg|var/log|var/cache|tmp|proc|dev|root|run)/' || true) \
 	| sed 's/^/left: /'
 for d in etc/cloudroute var/lib/cloudroute usr/share/doc/cloudroute; do
 	[ -e "$T/root/$d" ] && echo "left: $d"
