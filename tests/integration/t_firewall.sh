@@ -55,6 +55,17 @@ CR plan >"$TMP/plan1"; rc=$?
 check_eq "plan exits 2" 2 "$rc"
 check "plan names Docker and DOCKER-USER" grep -q "+ firewall Docker (ip filter FORWARD, policy drop): accept tunnel <-> local subnets in ip filter DOCKER-USER ([0-9]* rules)" "$TMP/plan1"
 check "plan names the other nftables table" grep -q '+ firewall nftables (inet hostfw forward, policy drop): accept .* in inet hostfw forward' "$TMP/plan1"
+check "plan --json: kind firewall, object the chain" sh -c "ip netns exec $(ns conn) $CLOUDROUTE -c $CFG plan --json | python3 -c '
+import json, sys
+d = json.load(sys.stdin)
+def walk(o):
+    if isinstance(o, dict):
+        if o.get(\"kind\") == \"firewall\" and o.get(\"object\") == \"ip filter DOCKER-USER\":
+            sys.exit(0)
+        for v in o.values(): walk(v)
+    elif isinstance(o, list):
+        for v in o: walk(v)
+walk(d); sys.exit(1)'"
 check_not "doctor finds the problem" CR doctor
 CR doctor >"$TMP/doc1" 2>&1
 check "doctor names Docker" grep -qi 'Docker (ip filter FORWARD, policy drop).*drops' "$TMP/doc1"
