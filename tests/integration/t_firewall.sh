@@ -109,6 +109,16 @@ hostsim_config "$CFG" '"nat": { "masquerade": false }'
 check "integrate again" CR apply
 check "flow carried again" who client 192.168.100.30 8080
 
+# Egress: overlay out to anywhere; back only as replies where nft may say so.
+hostsim_config "$CFG" '"nat": { "masquerade": false }, "egress": true'
+check "egress: apply" CR apply
+nsx conn iptables-nft -S DOCKER-USER >"$TMP/du2"
+check "egress: iptables reads the out rule" grep -q -- '-A DOCKER-USER -s 100.96.0.0/11 -i tun0 -o eth0 .*-j ACCEPT' "$TMP/du2"
+check "egress: ... and the way back" grep -q -- '-A DOCKER-USER -d 100.96.0.0/11 -i eth0 -o tun0 .*-j ACCEPT' "$TMP/du2"
+check "egress: replies only in a plain nftables table" sh -c "ip netns exec $(ns conn) nft list chain inet hostfw forward | grep -q 'iifname \"eth0\" oifname \"tun0\" ip daddr 100.96.0.0/11 ct state established,related counter'"
+check "flow still carried" who client 192.168.100.30 8080
+hostsim_config "$CFG" '"nat": { "masquerade": false }'
+
 check "teardown" CR teardown
 check_eq "teardown restores the other tools' rules exactly" "$THEIRS0" "$(theirs)"
 check_not "no rule of ours left anywhere" sh -c "ip netns exec $(ns conn) nft list ruleset | grep -q cloudroute"
