@@ -21,6 +21,7 @@
 
 #include <json-c/json.h>
 
+#include "common/jsonutil.h"
 #include "netcfg/netcfg.h"
 #include "netcfg/nc_internal.h"
 
@@ -56,7 +57,7 @@ has_chain(struct json_object *arr, const char *fam, const char *tab, const char 
 	for (i = 0; i < n; i++) {
 		if (!json_object_object_get_ex(json_object_array_get_idx(arr, i), "chain", &c))
 			continue;
-		f = nc_jstr(c, "family"); t = nc_jstr(c, "table"); nm = nc_jstr(c, "name");
+		f = cr_json_str(c, "family"); t = cr_json_str(c, "table"); nm = cr_json_str(c, "name");
 		if (f && t && nm && strcmp(f, fam) == 0 && strcmp(t, tab) == 0 &&
 		    strcmp(nm, name) == 0)
 			return 1;
@@ -95,7 +96,7 @@ owned_table(struct json_object *arr, const char *fam, const char *tab)
 	for (i = 0; i < n; i++) {
 		if (!json_object_object_get_ex(json_object_array_get_idx(arr, i), "table", &t))
 			continue;
-		f = nc_jstr(t, "family"); nm = nc_jstr(t, "name");
+		f = cr_json_str(t, "family"); nm = cr_json_str(t, "name");
 		if (!f || !nm || strcmp(f, fam) != 0 || strcmp(nm, tab) != 0 ||
 		    !json_object_object_get_ex(t, "flags", &fl))
 			continue;
@@ -145,8 +146,8 @@ collect_base(struct json_object *arr, struct nc_fw_chain **v, size_t *n)
 	for (i = 0; i < len; i++) {
 		if (!json_object_object_get_ex(json_object_array_get_idx(arr, i), "chain", &c))
 			continue;
-		f = nc_jstr(c, "family"); t = nc_jstr(c, "table"); nm = nc_jstr(c, "name");
-		h = nc_jstr(c, "hook"); pol = nc_jstr(c, "policy");
+		f = cr_json_str(c, "family"); t = cr_json_str(c, "table"); nm = cr_json_str(c, "name");
+		h = cr_json_str(c, "hook"); pol = cr_json_str(c, "policy");
 		if (!is_l3(f) || !t || !nm || !h || strcmp(h, "forward") != 0 || ours_table(f, t))
 			continue;
 		if ((r = add_chain(v, n, f, t, nm)) < 0)
@@ -179,8 +180,8 @@ rule_verdict(struct json_object *expr, int *matches, int *xt, char *verdict, siz
 			cr_strlcpy(verdict, "reject", len);
 		else if (json_object_object_get_ex(e, "accept", NULL))
 			cr_strlcpy(verdict, "accept", len);
-		else if (json_object_object_get_ex(e, "jump", &j) && nc_jstr(j, "target"))
-			snprintf(verdict, len, "jump:%s", nc_jstr(j, "target"));
+		else if (json_object_object_get_ex(e, "jump", &j) && cr_json_str(j, "target"))
+			snprintf(verdict, len, "jump:%s", cr_json_str(j, "target"));
 	}
 }
 
@@ -220,7 +221,7 @@ classify(struct json_object *arr, struct nc_fw_chain *v, size_t n)
 		    !json_object_object_get_ex(r, "expr", &expr) ||
 		    !json_object_is_type(expr, json_type_array))
 			continue;
-		f = nc_jstr(r, "family"); t = nc_jstr(r, "table"); ch = nc_jstr(r, "chain");
+		f = cr_json_str(r, "family"); t = cr_json_str(r, "table"); ch = cr_json_str(r, "chain");
 		if (!f || !t || !ch)
 			continue;
 		for (k = 0; k < n; k++) {
@@ -256,8 +257,8 @@ collect_ours(struct json_object *arr, struct nc_fw_chain **v, size_t *n)
 	for (i = 0; i < len; i++) {
 		if (!json_object_object_get_ex(json_object_array_get_idx(arr, i), "rule", &r))
 			continue;
-		f = nc_jstr(r, "family"); t = nc_jstr(r, "table"); ch = nc_jstr(r, "chain");
-		cm = nc_jstr(r, "comment");
+		f = cr_json_str(r, "family"); t = cr_json_str(r, "table"); ch = cr_json_str(r, "chain");
+		cm = cr_json_str(r, "comment");
 		if (!is_l3(f) || !t || !ch || ours_table(f, t))
 			continue;
 		for (k = 0; k < *n; k++)

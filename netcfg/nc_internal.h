@@ -24,8 +24,6 @@ struct json_object;
 int nc_nft_script(const char *script, int json, struct buf *out, const char *what);
 /* The ruleset as JSON: *arr is the "nftables" array inside *root (put it). */
 int nc_nft_ruleset(struct json_object **root, struct json_object **arr);
-/* The string member key of o, or NULL. */
-const char *nc_jstr(struct json_object *o, const char *key);
 
 /*
  * "net.ipv4.conf.eth0.1.rp_filter" -> "/proc/sys/net/ipv4/conf/eth0.1/rp_filter".

@@ -10,6 +10,7 @@
 #include <json-c/json.h>
 #include <nftables/libnftables.h>
 
+#include "common/jsonutil.h"
 #include "netcfg/netcfg.h"
 #include "netcfg/nc_internal.h"
 
@@ -91,16 +92,6 @@ nc_nft_delete(void)
 	    "delete table inet " NC_NFT_TABLE "\n", 0, NULL, "nft delete");
 }
 
-const char *
-nc_jstr(struct json_object *o, const char *key)
-{
-	struct json_object *v;
-
-	if (!json_object_object_get_ex(o, key, &v) || !json_object_is_type(v, json_type_string))
-		return NULL;
-	return json_object_get_string(v);
-}
-
 int
 nc_nft_ruleset(struct json_object **root, struct json_object **arr)
 {
@@ -128,8 +119,8 @@ out:
 static int
 chain_match(struct json_object *c, const char *hook, struct buf *out)
 {
-	const char *fam = nc_jstr(c, "family"), *tab = nc_jstr(c, "table");
-	const char *name = nc_jstr(c, "name"), *h = nc_jstr(c, "hook"), *pol = nc_jstr(c, "policy");
+	const char *fam = cr_json_str(c, "family"), *tab = cr_json_str(c, "table");
+	const char *name = cr_json_str(c, "name"), *h = cr_json_str(c, "hook"), *pol = cr_json_str(c, "policy");
 
 	if (!fam || !tab || !name || !h || !pol || strcmp(h, hook) != 0 ||
 	    strcmp(pol, "drop") != 0)
