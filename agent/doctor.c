@@ -132,6 +132,7 @@ static void
 check_firewall(struct doc *d, const struct config *cfg)
 {
 	struct buf b, legacy;
+	size_t i;
 
 	buf_init(&b, 64 * 1024);
 	if (nc_nft_list(&b) == 0)
@@ -140,6 +141,17 @@ check_firewall(struct doc *d, const struct config *cfg)
 		say(d, 2, "nftables table inet %s is missing (cloudroute apply installs it)", NC_NFT_TABLE);
 	buf_free(&b);
 	check_foreign(d, cfg);
+	/* The tunnel's own UDP port arrives through the input hook. */
+	buf_init(&b, 64 * 1024);
+	if (cfg->tunnel.mode == TUNNEL_USERSPACE && nc_nft_foreign_drop_chains("input", &b) == 0 &&
+	    b.len > 0) {
+		for (i = 0; i < b.len; i++)
+			if (b.data[i] == '\n')
+				b.data[i] = i + 1 < b.len ? ',' : '\0';
+		say(d, 1, "input chains with a drop policy (%s): make sure they accept udp port %u "
+		    "or no peer can reach this connector", b.data, cfg->tunnel.listen_port);
+	}
+	buf_free(&b);
 	buf_init(&legacy, 4096);
 	if (file_read("/proc/net/ip_tables_names", 4096, &legacy) == 0 && legacy.len > 0)
 		say(d, 1, "legacy iptables tables are loaded (%.*s): their rules are invisible to "

@@ -167,6 +167,12 @@ check "owner flag: plan shows the conflict" grep -q '! firewall nftables (inet o
 check_not "owner flag: nothing planned for it" grep -q '+ firewall nftables (inet owned' "$TMP/plan7"
 kill $OWNPID 2>/dev/null; wait $OWNPID 2>/dev/null
 
+# doctor warns about an input drop policy in front of the tunnel's UDP port.
+nsx u6 iptables-nft -P INPUT DROP
+printf '{ "lan_interface": "eth0", "local_subnets": ["10.1.0.0/24"], "tunnel": { "private_key_file": "%s/nokey", "listen_port": 51999 }, "cloud": { "provider": "none" }, "state_dir": "%s/u5", "sysctl_file": "%s/u5.conf" }' "$TMP" "$TMP" "$TMP" >"$TMP/u5.json"
+nsx u6 "$CLOUDROUTE" -c "$TMP/u5.json" doctor >"$TMP/doc5" 2>&1
+check "doctor: input drop policy in front of the UDP port" grep -q 'warn    input chains with a drop policy (ip filter INPUT): make sure they accept udp port 51999' "$TMP/doc5"
+
 # doctor names a LAN interface that does not exist.
 sed 's/"lan_interface": "eth0"/"lan_interface": "eth9"/' "$CFG" >"$TMP/eth9.json"
 nsx conn "$CLOUDROUTE" -c "$TMP/eth9.json" doctor >"$TMP/doc3" 2>&1; rc=$?
