@@ -11,12 +11,14 @@ PREFIX     ?= /usr/local
 SBINDIR    ?= $(PREFIX)/sbin
 UNITDIR    ?= $(PREFIX)/lib/systemd/system
 DOCDIR     ?= $(PREFIX)/share/doc/cloudroute
+MANDIR     ?= $(PREFIX)/share/man
+BASHCOMPDIR?= $(PREFIX)/share/bash-completion/completions
 SYSCONFDIR ?= /etc
 VERSION    := 0.1.0
 
 CC         ?= cc
 PKG_CONFIG ?= pkg-config
-PKGS       := libnl-3.0 libnl-route-3.0 libnftables json-c libcurl openssl libsystemd expat libqrencode
+PKGS       := libnl-3.0 libnl-route-3.0 libnftables json-c libcurl openssl libsystemd expat libqrencode libmicrohttpd
 
 ifeq ($(SANITIZE),1)
 B          := build-san
@@ -53,7 +55,7 @@ LIB_OBJS   := $(LIB_SRCS:%.c=$(B)/%.o)
 UNIT_SRCS  := $(wildcard tests/unit/test_*.c)
 UNIT_BINS  := $(UNIT_SRCS:tests/unit/%.c=$(B)/tests/%)
 
-.PHONY: all clean check deps lint unit integration demo bench fuzz install
+.PHONY: all clean check deps lint unit integration demo bench fuzz install deb deb-check
 all: cloudroute
 
 cloudroute: $(B)/cloudroute
@@ -126,9 +128,27 @@ install: cloudroute
 	sed -e 's|@SBINDIR@|$(SBINDIR)|g' -e 's|@DOCDIR@|$(DOCDIR)|g' units/cloudroute.service > $(DESTDIR)$(UNITDIR)/cloudroute.service
 	chmod 0644 $(DESTDIR)$(UNITDIR)/cloudroute.service
 	install -m 0644 contrib/cloudroute.example.json README.md $(DESTDIR)$(DOCDIR)/
+	install -d $(DESTDIR)$(MANDIR)/man8 $(DESTDIR)$(MANDIR)/man5 $(DESTDIR)$(BASHCOMPDIR)
+	install -m 0644 man/cloudroute.8 $(DESTDIR)$(MANDIR)/man8/cloudroute.8
+	install -m 0644 man/cloudroute.json.5 $(DESTDIR)$(MANDIR)/man5/cloudroute.json.5
+	install -m 0644 contrib/bash-completion/cloudroute $(DESTDIR)$(BASHCOMPDIR)/cloudroute
 	install -d -m 0700 $(DESTDIR)$(SYSCONFDIR)/cloudroute
 
+# The Debian package from contrib/debian, built in a scratch copy of the tree
+# (build-deb/); deb-check also runs lintian on it.
+DEB_SRC    := build-deb/cloudroute-$(VERSION)
+deb:
+	@rm -rf build-deb && mkdir -p $(DEB_SRC)
+	@tar -c --anchored --exclude=./.git --exclude=./build --exclude=./build-san \
+	    --exclude=./build-fuzz --exclude=./build-deb --exclude=./cloudroute . | tar -x -C $(DEB_SRC)
+	@cp -r contrib/debian $(DEB_SRC)/debian
+	cd $(DEB_SRC) && dpkg-buildpackage -us -uc -b
+	@ls build-deb/*.deb
+
+deb-check: deb
+	lintian --fail-on error,warning build-deb/*.changes
+
 clean:
-	rm -rf build build-san build-fuzz cloudroute
+	rm -rf build build-san build-fuzz build-deb cloudroute
 
 -include $(shell find $(B) build-fuzz -name '*.d' 2>/dev/null)

@@ -10,6 +10,8 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "agent/firewall.h"
+#include "common/metrics.h"
 #include "agent/host.h"
 #include "netcfg/netcfg.h"
 
@@ -133,6 +135,8 @@ do_action(const struct config *cfg, struct state *st, const struct action *a,
 		return state_save(st);
 	case ACT_NFT_REPLACE:
 		return do_nft(st, a, errs);
+	case ACT_FW:
+		return fw_apply(a, errs);
 	case ACT_NFT_DELETE:
 		if ((r = nc_nft_delete()) < 0)
 			err_line(errs, a->text, nc_last_error());
@@ -167,15 +171,23 @@ int
 host_apply(const struct config *cfg, struct state *st, const struct plan *p,
     struct buf *errs)
 {
-	size_t i;
+	static const enum plan_section order[] = { SEC_TUNNEL, SEC_HOST };
+	static const char *const names[] = { "host", "tunnel", "cloud" };
+	const struct action *a;
+	size_t i, k;
 	int failed = 0;
 
 	/* Tunnel link and addresses first: routes and rp_filter need the link. */
-	for (i = 0; i < p->n; i++)
-		if (p->v[i].sec == SEC_TUNNEL && do_action(cfg, st, &p->v[i], errs) < 0)
-			failed = 1;
-	for (i = 0; i < p->n; i++)
-		if (p->v[i].sec == SEC_HOST && do_action(cfg, st, &p->v[i], errs) < 0)
-			failed = 1;
+	for (k = 0; k < 2; k++) {
+		for (i = 0; i < p->n; i++) {
+			a = &p->v[i];
+			if (a->sec != order[k])
+				continue;
+			if (do_action(cfg, st, a, errs) < 0)
+				failed = 1;
+			else if (a->kind != ACT_NOTE && a->kind != ACT_CONFLICT)
+				mt_add("cloudroute_changes_applied_total", 1, names[a->sec], NULL);
+		}
+	}
 	return failed ? -1 : 0;
 }

@@ -316,7 +316,7 @@ get_prefixes(struct vctx *v, struct json_object *obj, const char *key, const cha
 
 static const char *const top_keys[] = { "overlay", "lan_interface", "local_subnets", "nat",
 	"egress", "rp_filter", "port_forwards", "tunnel", "cloud", "state_dir", "sysctl_file",
-	"reconcile_interval", NULL };
+	"reconcile_interval", "firewall", "metrics", NULL };
 static const char *const nat_keys[] = { "masquerade", "exclude", "mss_clamp", NULL };
 static const char *const fwd_keys[] = { "protocol", "port", "to", NULL };
 static const char *const tunnel_keys[] = { "mode", "interface", "routes", "private_key_file",
@@ -332,6 +332,8 @@ static const char *const provider_names[] = { "auto", "aws", "azure", "gcp", "oc
     "none", NULL };
 static const char *const sdc_names[] = { "leave", "disable", NULL };
 static const char *const takeover_names[] = { "never", "blackhole", "group", NULL };
+static const char *const firewall_names[] = { "integrate", "leave", NULL };
+static const char *const metrics_keys[] = { "listen", NULL };
 
 static void
 config_defaults(struct config *cfg)
@@ -715,12 +717,36 @@ parse_fwds(struct vctx *v, struct json_object *root, struct config *cfg)
 	return r;
 }
 
+/* "metrics": { "listen": "ADDRESS:PORT" } with a numeric address. */
+static int
+parse_metrics(struct vctx *v, struct json_object *m, struct config *cfg)
+{
+	char sub[512], d[256], host[64];
+	const char *s;
+	struct prefix a;
+	uint16_t port;
+	int g;
+
+	if (want_type(v, m, "/metrics", json_type_object, "an object") < 0)
+		return -EINVAL;
+	if (check_keys(v, m, "/metrics", metrics_keys) < 0)
+		return -EINVAL;
+	if ((g = get_str(v, m, "listen", "/metrics", &s, sub, sizeof(sub))) <= 0)
+		return g < 0 ? -EINVAL : 0;
+	if (endpoint_split(s, host, sizeof(host), &port) < 0 || port == 0 ||
+	    prefix_parse_addr(host, &a) < 0 || strlen(s) >= sizeof(cfg->metrics_listen))
+		return verr(v, sub, 0, "%s: \"%s\" is not address:port (e.g. \"127.0.0.1:9586\" "
+		    "or \"[::1]:9586\")", dotted(sub, d, sizeof(d)), s);
+	cr_strlcpy(cfg->metrics_listen, s, sizeof(cfg->metrics_listen));
+	return 0;
+}
+
 static int
 parse_root(struct vctx *v, struct json_object *root, struct config *cfg)
 {
 	struct json_object *o;
 	unsigned long ri = cfg->reconcile_interval;
-	int rp = (int)cfg->rp_filter, r = 0, present = 0;
+	int rp = (int)cfg->rp_filter, fw = (int)cfg->firewall, r = 0, present = 0;
 
 	if (json_object_get_type(root) != json_type_object)
 		return verr(v, "", 0, "the configuration must be a JSON object, got %s",
@@ -742,6 +768,10 @@ parse_root(struct vctx *v, struct json_object *root, struct config *cfg)
 	r |= get_enum(v, root, "rp_filter", "", rp_names, &rp);
 	cfg->rp_filter = (enum cfg_rp_filter)rp;
 	r |= parse_fwds(v, root, cfg);
+	r |= get_enum(v, root, "firewall", "", firewall_names, &fw);
+	cfg->firewall = (enum cfg_firewall)fw;
+	if (json_object_object_get_ex(root, "metrics", &o))
+		r |= parse_metrics(v, o, cfg);
 	if (json_object_object_get_ex(root, "tunnel", &o))
 		r |= parse_tunnel(v, o, cfg);
 	if (json_object_object_get_ex(root, "cloud", &o))

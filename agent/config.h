@@ -20,6 +20,7 @@
 enum cfg_tunnel_mode { TUNNEL_USERSPACE, TUNNEL_EXTERNAL };
 enum cfg_rp_filter { RP_OFF, RP_LOOSE, RP_LEAVE };
 enum cfg_takeover { TAKEOVER_NEVER, TAKEOVER_BLACKHOLE, TAKEOVER_GROUP };
+enum cfg_firewall { FIREWALL_INTEGRATE, FIREWALL_LEAVE };
 
 struct cfg_portfwd {
 	int proto;                 /* IPPROTO_TCP / IPPROTO_UDP */
@@ -79,6 +80,8 @@ struct config {
 		char ha_group[64];
 		enum cfg_takeover takeover;
 	} cloud;
+	enum cfg_firewall firewall;     /* other firewalls' forward drops */
+	char metrics_listen[64];        /* "" = no metrics endpoint */
 	char state_dir[PATH_MAX];
 	char sysctl_file[PATH_MAX];
 	unsigned int reconcile_interval;

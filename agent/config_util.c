@@ -148,6 +148,13 @@ config_dump(const struct config *cfg, FILE *out)
 		json_object_array_add(fw, f);
 	}
 	json_object_object_add(root, "port_forwards", fw);
+	json_object_object_add(root, "firewall", json_object_new_string(
+	    cfg->firewall == FIREWALL_LEAVE ? "leave" : "integrate"));
+	if (cfg->metrics_listen[0]) {
+		struct json_object *m = json_object_new_object();
+		json_object_object_add(m, "listen", json_object_new_string(cfg->metrics_listen));
+		json_object_object_add(root, "metrics", m);
+	}
 	json_object_object_add(root, "tunnel", tunnel_json(cfg));
 	json_object_object_add(cloud, "provider", json_object_new_string(cfg->cloud.provider));
 	json_object_object_add(cloud, "source_dest_check", json_object_new_string(

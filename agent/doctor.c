@@ -17,6 +17,7 @@
 #include "agent/agent.h"
 #include "agent/cloud.h"
 #include "agent/desired.h"
+#include "agent/firewall.h"
 #include "agent/host.h"
 #include "agent/tunnel.h"
 #include "dataplane/dataplane.h"
@@ -85,22 +86,71 @@ check_sysctls(struct doc *d, const struct config *cfg)
 	}
 }
 
+/* Other tables' forward chains that drop: a packet must be accepted by
+ * every base chain at the hook, so only accepts inside theirs help. */
+struct fw_doc {
+	struct doc *d;
+	const struct config *cfg;
+};
+
+static int
+foreign_one(void *ctx, const struct nc_fw_chain *c, const char *rules)
+{
+	struct fw_doc *f = ctx;
+	char name[256];
+
+	if (!c->drops || *rules == '\0')
+		return 0;
+	fw_name(c, name, sizeof(name));
+	if (c->owned)
+		say(f->d, 2, "%s drops forwarded tunnel traffic and owns its table: allow "
+		    "tunnel <-> local subnets in %s itself", name, c->tool);
+	else if (f->cfg->firewall == FIREWALL_LEAVE)
+		say(f->d, 2, "%s drops forwarded tunnel traffic and \"firewall\" is \"leave\": "
+		    "accept tunnel <-> local subnets in %s %s %s yourself", name, c->family,
+		    c->table, c->target);
+	else if (nc_fw_in_sync(c, rules))
+		say(f->d, 0, "%s: tunnel <-> local subnets accepted in %s (%zu rules marked %s)",
+		    name, c->target, c->n_ours, c->mark);
+	else
+		say(f->d, 2, "%s drops forwarded tunnel traffic and the accepts of cloudroute in "
+		    "%s are missing or out of date (cloudroute apply puts them there)", name,
+		    c->target);
+	return 0;
+}
+
 static void
-check_firewall(struct doc *d)
+check_foreign(struct doc *d, const struct config *cfg)
+{
+	struct fw_doc f = { d, cfg };
+
+	if (fw_walk(cfg, NULL, foreign_one, &f) < 0)
+		say(d, 1, "cannot read the nftables ruleset: %s", nc_last_error());
+}
+
+static void
+check_firewall(struct doc *d, const struct config *cfg)
 {
 	struct buf b, legacy;
+	size_t i;
 
 	buf_init(&b, 64 * 1024);
 	if (nc_nft_list(&b) == 0)
 		say(d, 0, "nftables table inet %s is installed", NC_NFT_TABLE);
 	else
 		say(d, 2, "nftables table inet %s is missing (cloudroute apply installs it)", NC_NFT_TABLE);
-	buf_reset(&b);
-	if (nc_nft_foreign_drop_chains("forward", &b) == 0 && b.len > 0)
-		say(d, 2, "forward chains with a drop policy in other tables: %s -- they drop "
-		    "overlay traffic even though cloudroute accepts it (Docker: add rules to "
-		    "DOCKER-USER; firewalld/ufw: allow routed traffic between the tunnel and the LAN)",
-		    b.data);
+	buf_free(&b);
+	check_foreign(d, cfg);
+	/* The tunnel's own UDP port arrives through the input hook. */
+	buf_init(&b, 64 * 1024);
+	if (cfg->tunnel.mode == TUNNEL_USERSPACE && nc_nft_foreign_drop_chains("input", &b) == 0 &&
+	    b.len > 0) {
+		for (i = 0; i < b.len; i++)
+			if (b.data[i] == '\n')
+				b.data[i] = i + 1 < b.len ? ',' : '\0';
+		say(d, 1, "input chains with a drop policy (%s): make sure they accept udp port %u "
+		    "or no peer can reach this connector", b.data, cfg->tunnel.listen_port);
+	}
 	buf_free(&b);
 	buf_init(&legacy, 4096);
 	if (file_read("/proc/net/ip_tables_names", 4096, &legacy) == 0 && legacy.len > 0)
@@ -251,7 +301,7 @@ cmd_doctor(const struct opts *o)
 		return r;
 	say(&d, 0, "configuration %s is valid", cfg.path);
 	check_sysctls(&d, &cfg);
-	check_firewall(&d);
+	check_firewall(&d, &cfg);
 	check_lan(&d, &cfg);
 	check_tunnel(&d, &cfg);
 	check_peers(&d, &cfg);

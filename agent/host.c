@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "agent/desired.h"
+#include "agent/firewall.h"
 #include "agent/host.h"
 #include "netcfg/netcfg.h"
 
@@ -443,6 +444,8 @@ host_plan(const struct config *cfg, struct state *st, struct plan *p)
 		return r;
 	if ((r = plan_nft(cfg, st, p)) < 0)
 		return r;
+	if ((r = fw_plan(cfg, p)) < 0)
+		return r;
 	return plan_routes(cfg, st, p);
 }
 
@@ -461,6 +464,7 @@ host_teardown_plan(struct state *st, struct plan *p)
 	if (nc_nft_list(&live) == 0)
 		plan_add(p, SEC_HOST, ACT_NFT_DELETE, '-', "nftables table inet %s", NC_NFT_TABLE);
 	buf_free(&live);
+	fw_teardown_plan(p);
 	if (nc_route_list(NULL, &rt, &n) == 0) {
 		for (j = 0; j < n; j++) {
 			if (rt[j].protocol != NC_RTPROT_CLOUDROUTE)

@@ -2,7 +2,7 @@
  * cloudroute: turns this host into a VPN connector (host routing, the
  * WireGuard-protocol tunnel, and cloud route tables).  main() parses the
  * command line and dispatches; the commands live in cmd.c, daemon.c and
- * doctor.c.
+ * doctor.c, their usage texts in usage.c.
  */
 #include <ctype.h>
 #include <errno.h>
@@ -15,28 +15,8 @@
 #include <openssl/crypto.h>
 
 #include "agent/agent.h"
+#include "agent/usage.h"
 #include "dataplane/noise.h"
-
-static void
-usage(FILE *f)
-{
-	fprintf(f,
-	    "usage: cloudroute [-c FILE] [-v] COMMAND [--json]\n"
-	    "commands:\n"
-	    "  check      validate the configuration\n"
-	    "  plan       show what apply would change (exit 0 none, 2 pending, 1 error)\n"
-	    "  apply      make it so once and exit\n"
-	    "  run        daemon: apply, run the tunnel, keep reconciling\n"
-	    "  status     what is applied, drift, tunnel peers, cloud routes, last errors\n"
-	    "  teardown   remove what cloudroute installed and restore sysctls\n"
-	    "             (--state-dir DIR: when the config is lost or broken)\n"
-	    "  doctor     diagnose known failure causes (exit 1 on problems)\n"
-	    "  genkey     print a new private key\n"
-	    "  pubkey     read a private key on stdin, print its public key\n"
-	    "  client     add | list | show | remove: remote users' profiles\n"
-	    "  version\n"
-	    "config: -c FILE, else $CLOUDROUTE_CONFIG, else " CFG_DEFAULT_PATH "\n");
-}
 
 static int
 cmd_genkey(void)
@@ -103,6 +83,22 @@ first_command(int argc, char **argv)
 	return NULL;
 }
 
+/* `help [COMMAND]` and `COMMAND --help`: 0, or EXIT_USAGE for an unknown
+ * command. */
+static int
+help(const char *cmd)
+{
+	if (cmd == NULL) {
+		usage_all(stdout);
+		return EXIT_OK;
+	}
+	if (usage_command(stdout, cmd) == 0)
+		return EXIT_OK;
+	fprintf(stderr, "cloudroute: unknown command \"%s\"\n", cmd);
+	usage_all(stderr);
+	return EXIT_USAGE;
+}
+
 int
 main(int argc, char **argv)
 {
@@ -112,11 +108,12 @@ main(int argc, char **argv)
 		{ "json", no_argument, NULL, 'j' },
 		{ "help", no_argument, NULL, 'h' },
 		{ "state-dir", required_argument, NULL, 's' },
+		{ "version", no_argument, NULL, 'V' },
 		{ NULL, 0, NULL, 0 },
 	};
 	struct opts o = { .config = NULL };
-	const char *cmd = NULL;
-	int c, i;
+	const char *cmd = NULL, *arg = NULL;
+	int c, i, want_help = 0;
 
 	/* `client` has options of its own (--full-tunnel, --endpoint, ...). */
 	if ((cmd = first_command(argc, argv)) != NULL && strcmp(cmd, "client") == 0)
@@ -129,20 +126,30 @@ main(int argc, char **argv)
 		case 'v': o.verbose++; break;
 		case 'j': o.json = 1; break;
 		case 's': o.state_dir = optarg; break;
-		case 'h': usage(stdout); return EXIT_OK;
-		default: usage(stderr); return EXIT_USAGE;
+		case 'h': want_help = 1; break;
+		case 'V': cmd = "version"; break;
+		default: usage_all(stderr); return EXIT_USAGE;
 		}
 	}
 	for (i = optind; i < argc; i++) {
+		/* Only `help` takes an argument (the command to explain). */
+		if (cmd != NULL && arg == NULL && strcmp(cmd, "help") == 0) {
+			arg = argv[i];
+			continue;
+		}
 		if (cmd != NULL) {
 			fprintf(stderr, "cloudroute: unexpected argument \"%s\"\n", argv[i]);
-			usage(stderr);
+			usage_all(stderr);
 			return EXIT_USAGE;
 		}
 		cmd = argv[i];
 	}
+	if (cmd != NULL && strcmp(cmd, "help") == 0)
+		return help(arg != NULL ? arg : want_help ? "help" : NULL);
+	if (want_help)
+		return help(cmd);
 	if (cmd == NULL) {
-		usage(stderr);
+		usage_all(stderr);
 		return EXIT_USAGE;
 	}
 	if (o.config == NULL)
@@ -178,6 +185,6 @@ main(int argc, char **argv)
 	if (strcmp(cmd, "doctor") == 0)
 		return cmd_doctor(&o);
 	fprintf(stderr, "cloudroute: unknown command \"%s\"\n", cmd);
-	usage(stderr);
+	usage_all(stderr);
 	return EXIT_USAGE;
 }

@@ -155,7 +155,7 @@ host_fields(const struct action *a, struct json_object *o)
 		[ACT_SYSCTL_FILE] = "sysctl-file", [ACT_SYSCTL_FILE_REMOVE] = "sysctl-file",
 		[ACT_NFT_REPLACE] = "nftables", [ACT_NFT_DELETE] = "nftables",
 		[ACT_ROUTE_ADD] = "route", [ACT_ROUTE_DEL] = "route",
-		[ACT_ADDR_ADD] = "address", [ACT_LINK] = "link",
+		[ACT_ADDR_ADD] = "address", [ACT_LINK] = "link", [ACT_FW] = "firewall",
 	};
 	char b[PREFIX_STRLEN];
 
@@ -186,6 +186,9 @@ host_fields(const struct action *a, struct json_object *o)
 	case ACT_LINK:
 		jstr(o, "object", a->ifname);
 		jstr(o, "to", a->val);
+		break;
+	case ACT_FW:
+		jstr(o, "object", a->key);      /* "ip filter DOCKER-USER" */
 		break;
 	default:
 		break;

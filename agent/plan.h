@@ -31,6 +31,7 @@ enum act_kind {
 	ACT_ROUTE_DEL,
 	ACT_ADDR_ADD,
 	ACT_LINK,               /* set mtu (val) and up */
+	ACT_FW,                 /* blob = nft script for another firewall's chain */
 };
 
 struct action {

@@ -17,6 +17,14 @@ void nc_set_error(const char *fmt, ...) CR_PRINTF(1, 2);
 /* Sets "what: strerror(-err)" and returns err (negative errno). */
 int nc_fail(int err, const char *what);
 
+/* Runs one nft script through libnftables (json: JSON output into out).
+ * 0 or -errno with nft's first error line in nc_last_error(). */
+struct buf;
+struct json_object;
+int nc_nft_script(const char *script, int json, struct buf *out, const char *what);
+/* The ruleset as JSON: *arr is the "nftables" array inside *root (put it). */
+int nc_nft_ruleset(struct json_object **root, struct json_object **arr);
+
 /*
  * "net.ipv4.conf.eth0.1.rp_filter" -> "/proc/sys/net/ipv4/conf/eth0.1/rp_filter".
  * Keys under net.ipv{4,6}.{conf,neigh}.<ifname>. keep the dots of the

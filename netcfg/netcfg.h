@@ -77,6 +77,50 @@ int nc_nft_delete(void);
  * policy is drop, e.g. "ip filter FORWARD" (Docker); for doctor. */
 int nc_nft_foreign_drop_chains(const char *hook, struct buf *out);
 
+/* ---- other firewalls on the forward path (firewall.c) -------------------- */
+#define NC_FW_MARK "cloudroute"       /* comment prefix of our rules in their chains */
+#define NC_FW_MAX_OURS 256
+
+/* A base chain at the forward hook of another ip/ip6/inet table, or a chain
+ * that holds rules of ours. */
+struct nc_fw_chain {
+	char family[8];               /* ip, ip6, inet */
+	char table[64];
+	char chain[64];               /* the base chain */
+	char target[64];              /* where our accepts go: DOCKER-USER,
+	                               * ufw-user-forward, or the chain itself */
+	char tool[16];                /* Docker ufw firewalld iptables nftables */
+	int drops;                    /* policy drop or an unconditional drop/reject */
+	int policy_drop;
+	int xt;                       /* iptables-nft table: rules iptables can read */
+	int owned;                    /* table flag "owner": nobody else may change it */
+	char mark[48];                /* comment of our rules there, "(mixed)" */
+	size_t n_ours;
+	int ours_first;               /* they are the first rules of target */
+	int seen_other;               /* (scan internal) */
+	uint64_t handles[NC_FW_MAX_OURS];
+};
+
+struct nc_fw_spec {
+	const char *lan_if;
+	const char *tun_if;
+	const struct prefix_set *tunnel_side;    /* overlay and prefixes behind peers */
+	const struct prefix_set *local_subnets;
+	int egress;
+};
+
+/* Every foreign forward base chain and every chain with rules of ours;
+ * caller frees *out. */
+int nc_fw_scan(struct nc_fw_chain **out, size_t *n);
+/* The narrowest accepts for c: tun_if->lan_if tunnel_side->local_subnets and
+ * back (and egress), one rule a line with the mark comment; "" if none. */
+int nc_fw_render(const struct nc_fw_spec *s, const struct nc_fw_chain *c, struct buf *out);
+/* Do the rules of ours in c equal `rules` (rendered) and come first? */
+int nc_fw_in_sync(const struct nc_fw_chain *c, const char *rules);
+/* One transaction: delete ours in c->target, insert `rules` (may be "") at its top. */
+int nc_fw_script(const struct nc_fw_chain *c, const char *rules, struct buf *out);
+int nc_fw_run(const char *script);
+
 /* ---- links and addresses ------------------------------------------------- */
 int nc_link_index(const char *ifname);              /* >0 or -ENODEV */
 int nc_link_exists(const char *ifname);

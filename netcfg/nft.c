@@ -10,6 +10,7 @@
 #include <json-c/json.h>
 #include <nftables/libnftables.h>
 
+#include "common/jsonutil.h"
 #include "netcfg/netcfg.h"
 #include "netcfg/nc_internal.h"
 
@@ -51,6 +52,12 @@ out:
 }
 
 int
+nc_nft_script(const char *script, int json, struct buf *out, const char *what)
+{
+	return nft_run(script, json ? NFT_CTX_OUTPUT_JSON : 0, out, what);
+}
+
+int
 nc_nft_list(struct buf *out)
 {
 	return nft_run("list table inet " NC_NFT_TABLE, 0, out, "nft list");
@@ -85,22 +92,35 @@ nc_nft_delete(void)
 	    "delete table inet " NC_NFT_TABLE "\n", 0, NULL, "nft delete");
 }
 
-static const char *
-jstr(struct json_object *o, const char *key)
+int
+nc_nft_ruleset(struct json_object **root, struct json_object **arr)
 {
-	struct json_object *v;
+	struct buf js;
+	int r;
 
-	if (!json_object_object_get_ex(o, key, &v) || !json_object_is_type(v, json_type_string))
-		return NULL;
-	return json_object_get_string(v);
+	*root = NULL;
+	buf_init(&js, NFT_OUT_MAX);
+	if ((r = nft_run("list ruleset", NFT_CTX_OUTPUT_JSON, &js, "nft list ruleset")) < 0)
+		goto out;
+	if ((*root = json_tokener_parse(js.data ? js.data : "")) == NULL ||
+	    !json_object_object_get_ex(*root, "nftables", arr) ||
+	    !json_object_is_type(*arr, json_type_array)) {
+		nc_set_error("nft list ruleset: unexpected JSON");
+		json_object_put(*root);
+		*root = NULL;
+		r = -EPROTO;
+	}
+out:
+	buf_free(&js);
+	return r;
 }
 
 /* One {"chain": {...}} element: a drop base chain at hook outside our table? */
 static int
 chain_match(struct json_object *c, const char *hook, struct buf *out)
 {
-	const char *fam = jstr(c, "family"), *tab = jstr(c, "table"), *name = jstr(c, "name");
-	const char *h = jstr(c, "hook"), *pol = jstr(c, "policy");
+	const char *fam = cr_json_str(c, "family"), *tab = cr_json_str(c, "table");
+	const char *name = cr_json_str(c, "name"), *h = cr_json_str(c, "hook"), *pol = cr_json_str(c, "policy");
 
 	if (!fam || !tab || !name || !h || !pol || strcmp(h, hook) != 0 ||
 	    strcmp(pol, "drop") != 0)
@@ -116,33 +136,20 @@ chain_match(struct json_object *c, const char *hook, struct buf *out)
 int
 nc_nft_foreign_drop_chains(const char *hook, struct buf *out)
 {
-	struct buf js;
-	struct json_object *root = NULL, *arr, *el, *c;
+	struct json_object *root, *arr, *c;
 	size_t i, n;
 	int r;
 
 	if (hook == NULL || *hook == '\0')
 		return -EINVAL;
-	buf_init(&js, NFT_OUT_MAX);
-	if ((r = nft_run("list ruleset", NFT_CTX_OUTPUT_JSON, &js, "nft list ruleset")) < 0)
-		goto out;
-	if ((root = json_tokener_parse(js.data ? js.data : "")) == NULL ||
-	    !json_object_object_get_ex(root, "nftables", &arr) ||
-	    !json_object_is_type(arr, json_type_array)) {
-		nc_set_error("nft list ruleset: unexpected JSON");
-		r = -EPROTO;
-		goto out;
-	}
+	if ((r = nc_nft_ruleset(&root, &arr)) < 0)
+		return r;
 	n = json_object_array_length(arr);
-	for (i = 0; i < n && r == 0; i++) {
-		el = json_object_array_get_idx(arr, i);
-		if (json_object_object_get_ex(el, "chain", &c))
+	for (i = 0; i < n && r == 0; i++)
+		if (json_object_object_get_ex(json_object_array_get_idx(arr, i), "chain", &c))
 			r = chain_match(c, hook, out);
-	}
 	if (r < 0)
 		nc_fail(r, "nft foreign chains");
-out:
 	json_object_put(root);
-	buf_free(&js);
 	return r;
 }
