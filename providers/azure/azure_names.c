@@ -141,6 +141,14 @@ az_route_name_parse(const char *name, char *group, size_t glen, struct prefix *d
 	return 0;
 }
 
+int
+az_route_is_ours(const struct az_route *r, const char *our_ip)
+{
+	return az_route_is_marked(r->name) &&
+	    strcasecmp(r->next_hop_type, "VirtualAppliance") == 0 &&
+	    strcmp(r->next_hop_ip, our_ip) == 0;
+}
+
 const char *
 az_id_name(const char *id)
 {

@@ -1,0 +1,358 @@
+/*
+ * Azure provider units: MAC forms, route names (round trip, charset and
+ * length limits), resource-id helpers, the ARM/IMDS JSON parsers (good
+ * documents, ARM error bodies, HTML pages, truncated JSON) and the
+ * asynchronous-operation status document.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "common/util.h"
+#include "providers/azure/azure.h"
+#include "providers/http.h"
+
+#define SUB "00000000-1111-2222-3333-444444444444"
+#define RG_ID "/subscriptions/" SUB "/resourceGroups/rg-hq"
+#define NET RG_ID "/providers/Microsoft.Network"
+#define J(s) s, strlen(s)
+
+static struct prefix
+P(const char *s)
+{
+	struct prefix p;
+
+	if (prefix_parse(s, &p, 0) != 0)
+		fail_msg("bad prefix %s", s);
+	return p;
+}
+
+/* ---- names ---- */
+
+static void
+test_mac(void **state)
+{
+	char m[13];
+
+	assert_int_equal(az_mac_norm("00-0D-3A-11-22-33", m), 0);
+	assert_string_equal(m, "000D3A112233");
+	assert_int_equal(az_mac_norm("000d3a112233", m), 0);
+	assert_string_equal(m, "000D3A112233");
+	assert_int_equal(az_mac_norm("00:0d:3a:11:22:33", m), 0);
+	assert_string_equal(m, "000D3A112233");
+	assert_int_equal(az_mac_norm("00-0D-3A-11-22", m), -EINVAL);
+	assert_int_equal(az_mac_norm("00-0D-3A-11-22-33-44", m), -EINVAL);
+	assert_int_equal(az_mac_norm("00-0D-3A-11-22-3G", m), -EINVAL);
+	assert_int_equal(az_mac_norm("", m), -EINVAL);
+}
+
+static void
+roundtrip(const char *group, const char *pfx, const char *want_name)
+{
+	struct prefix p = P(pfx), back;
+	char name[AZ_NAME_LEN], g[AZ_NAME_LEN];
+
+	assert_int_equal(az_route_name(group, &p, name, sizeof(name)), 0);
+	if (want_name != NULL)
+		assert_string_equal(name, want_name);
+	assert_true(strlen(name) <= AZ_ROUTE_NAME_MAX);
+	assert_true(az_name_valid(name));
+	assert_true(az_route_is_marked(name));
+	assert_int_equal(az_route_name_parse(name, g, sizeof(g), &back), 0);
+	assert_true(prefix_equal(&p, &back));
+}
+
+static void
+test_route_names(void **state)
+{
+	struct prefix p;
+	char g[64], name[AZ_NAME_LEN], name2[AZ_NAME_LEN];
+
+	roundtrip("default", "100.96.0.0/11", "cloudroute-default-100.96.0.0_11");
+	roundtrip("hq-site.1", "192.168.0.0/22", "cloudroute-hq-site.1-192.168.0.0_22");
+	roundtrip("hq", "0.0.0.0/0", "cloudroute-hq-0.0.0.0_0");
+	roundtrip("hq", "fd00::/64", "cloudroute-hq-fd00.._64");
+	roundtrip("hq", "2001:db8:1:2:3:4:5:0/112", NULL);
+	roundtrip("hq", "::/0", NULL);
+	/* A long or odd group is hashed; still valid, still under 80. */
+	roundtrip("a group with spaces/and slashes", "10.0.0.0/8", NULL);
+	roundtrip("averyveryveryverylonggroupname-more-than-24", "ffff:ffff:ffff:ffff:ffff:ffff:ffff:ff00/120", NULL);
+	p = P("10.0.0.0/8");
+	assert_int_equal(az_route_name("x y", &p, name, sizeof(name)), 0);
+	assert_int_equal(az_route_name("x y", &p, name2, sizeof(name2)), 0);
+	assert_string_equal(name, name2);                   /* stable */
+	assert_int_equal(strncmp(name, "cloudroute-g", 12), 0);
+	/* Parsing foreign names. */
+	assert_int_equal(az_route_name_parse("myroute", g, sizeof(g), &p), -EINVAL);
+	assert_int_equal(az_route_name_parse("cloudroute-hq-notaprefix", g, sizeof(g), &p), -EINVAL);
+	assert_int_equal(az_route_name_parse("cloudroute-hq-10.0.0.0_99", g, sizeof(g), &p), -EINVAL);
+	assert_int_equal(az_route_name_parse("CloudRoute-HQ-10.0.0.0_8", g, sizeof(g), &p), 0);
+	assert_string_equal(g, "HQ");
+	/* Azure's charset and shape rules. */
+	assert_false(az_name_valid(""));
+	assert_false(az_name_valid("-abc"));
+	assert_false(az_name_valid("abc-"));
+	assert_false(az_name_valid("abc."));
+	assert_true(az_name_valid("abc_"));
+	assert_false(az_name_valid("a/b"));
+	memset(name, 'a', 81);
+	name[81] = '\0';
+	assert_false(az_name_valid(name));
+	name[80] = '\0';
+	assert_true(az_name_valid(name));
+}
+
+static void
+test_ids(void **state)
+{
+	char out[AZ_ID_LEN];
+	const char *id = NET "/routeTables/rt-hq";
+
+	assert_string_equal(az_id_name(id), "rt-hq");
+	assert_int_equal(az_id_part(id, "resourcegroups", out, sizeof(out)), 0);
+	assert_string_equal(out, "rg-hq");
+	assert_int_equal(az_id_part(id, "virtualNetworks", out, sizeof(out)), -ENOENT);
+	assert_true(az_id_equal(id, "/SUBSCRIPTIONS/" SUB "/resourcegroups/RG-HQ/providers/"
+	    "microsoft.network/routetables/RT-HQ"));
+	assert_string_equal(az_table_label(id, SUB, "rg-hq", out, sizeof(out)), "rt-hq");
+	assert_string_equal(az_table_label(id, SUB, "other", out, sizeof(out)), "rg-hq/rt-hq");
+	assert_string_equal(az_table_label(id, "ffff", "rg-hq", out, sizeof(out)), id);
+	assert_int_equal(az_table_ref("rt-hq", SUB, "rg-hq", out, sizeof(out)), 0);
+	assert_string_equal(out, id);
+	assert_int_equal(az_table_ref("rg-hq/rt-hq", SUB, "zz", out, sizeof(out)), 0);
+	assert_string_equal(out, id);
+	assert_int_equal(az_table_ref(id, "x", "y", out, sizeof(out)), 0);
+	assert_string_equal(out, id);
+	assert_int_equal(az_table_ref("a/b/c", SUB, "rg", out, sizeof(out)), -EINVAL);
+}
+
+/* ---- JSON ---- */
+
+static const char imds_doc[] =
+	"{\"compute\":{\"azEnvironment\":\"AzurePublicCloud\",\"location\":\"westeurope\","
+	"\"name\":\"vm-hq\",\"resourceGroupName\":\"rg-hq\",\"subscriptionId\":\"" SUB "\","
+	"\"resourceId\":\"" RG_ID "/providers/Microsoft.Compute/virtualMachines/vm-hq\","
+	"\"vmId\":\"02aab8a4-74ef-476e-8182-f6d2ba4166a6\",\"zone\":\"1\",\"tags\":\"\"},"
+	"\"network\":{\"interface\":[{\"ipv4\":{\"ipAddress\":[{\"privateIpAddress\":"
+	"\"10.0.0.4\",\"publicIpAddress\":\"20.1.2.3\"}],\"subnet\":[{\"address\":"
+	"\"10.0.0.0\",\"prefix\":\"24\"}]},\"ipv6\":{\"ipAddress\":[]},\"macAddress\":"
+	"\"000D3A112233\"}]}}";
+
+static void
+test_json_instance(void **state)
+{
+	struct az_instance in;
+	char cut[64];
+
+	assert_int_equal(az_json_instance(imds_doc, strlen(imds_doc), &in), 0);
+	assert_string_equal(in.subscription, SUB);
+	assert_string_equal(in.resource_group, "rg-hq");
+	assert_string_equal(in.name, "vm-hq");
+	assert_string_equal(in.location, "westeurope");
+	assert_int_equal(in.n_ifs, 1);
+	assert_string_equal(in.ifs[0].mac, "000D3A112233");
+	assert_string_equal(in.ifs[0].ip, "10.0.0.4");
+	assert_string_equal(in.ifs[0].public_ip, "20.1.2.3");
+	memcpy(cut, imds_doc, sizeof(cut) - 1);
+	cut[sizeof(cut) - 1] = '\0';
+	assert_int_equal(az_json_instance(cut, strlen(cut), &in), -EBADMSG);
+	assert_non_null(strstr(prov_last_error(), "truncated"));
+	assert_int_equal(az_json_instance(J("{\"compute\":{}}"), &in), -EBADMSG);
+	assert_int_equal(az_json_instance(J("<html></html>"), &in), -EBADMSG);
+	assert_non_null(strstr(prov_last_error(), "HTML"));
+}
+
+static void
+test_json_token(void **state)
+{
+	static const char ok[] = "{\"access_token\":\"eyJ0eXAi.abc.def\",\"refresh_token\":\"\","
+	    "\"expires_in\":\"86399\",\"expires_on\":\"1767225600\",\"not_before\":\"1767139200\","
+	    "\"resource\":\"https://management.azure.com/\",\"token_type\":\"Bearer\"}";
+	char tok[64], small[8];
+	uint64_t exp = 0;
+
+	assert_int_equal(az_json_token(ok, strlen(ok), tok, sizeof(tok), &exp), 0);
+	assert_string_equal(tok, "eyJ0eXAi.abc.def");
+	assert_int_equal(exp, 1767225600);
+	assert_int_equal(az_json_token(ok, strlen(ok), small, sizeof(small), &exp), -E2BIG);
+	assert_string_equal(small, "");
+	assert_int_equal(az_json_token(J("{\"access_token\":\"x\",\"expires_on\":\"soon\"}"),
+	    tok, sizeof(tok), &exp), -EBADMSG);
+	assert_string_equal(tok, "");
+	assert_int_equal(az_json_token(J("{\"error\":\"invalid_request\"}"), tok, sizeof(tok),
+	    &exp), -EBADMSG);
+}
+
+static const char nic_doc[] =
+	"{\"name\":\"nic-hq\",\"id\":\"" NET "/networkInterfaces/nic-hq\","
+	"\"etag\":\"W/\\\"a1\\\"\",\"location\":\"westeurope\",\"properties\":{"
+	"\"provisioningState\":\"Succeeded\",\"ipConfigurations\":[{\"name\":\"ip2\",\"properties\":{"
+	"\"privateIPAddress\":\"10.0.0.5\",\"primary\":false,\"subnet\":{\"id\":\"" NET
+	"/virtualNetworks/vnet-hq/subnets/other\"}}},{\"name\":\"ipconfig1\",\"properties\":{"
+	"\"privateIPAddress\":\"10.0.0.4\",\"privateIPAllocationMethod\":\"Dynamic\",\"primary\":true,"
+	"\"subnet\":{\"id\":\"" NET "/virtualNetworks/vnet-hq/subnets/default\"}}}],"
+	"\"macAddress\":\"00-0D-3A-11-22-33\",\"enableIPForwarding\":false,\"primary\":true,"
+	"\"virtualMachine\":{\"id\":\"" RG_ID "/providers/Microsoft.Compute/virtualMachines/vm-hq\"}}}";
+
+static void
+test_json_nic(void **state)
+{
+	struct az_nic n;
+	struct az_nic_list l = { 0 };
+	struct buf b;
+
+	assert_int_equal(az_json_nic(nic_doc, strlen(nic_doc), &n), 0);
+	assert_string_equal(n.name, "nic-hq");
+	assert_string_equal(n.mac, "000D3A112233");
+	assert_int_equal(n.ip_forwarding, 0);
+	assert_int_equal(n.n_ips, 2);
+	assert_string_equal(n.ips[0], "10.0.0.4");          /* primary first */
+	assert_string_equal(n.ips[1], "10.0.0.5");
+	assert_string_equal(az_id_name(n.subnet), "default");
+	assert_string_equal(n.etag, "W/\"a1\"");
+	assert_string_equal(az_id_name(n.vm), "vm-hq");
+	buf_init(&b, 1 << 16);
+	buf_printf(&b, "{\"value\":[%s,%s],\"nextLink\":\"https://x/next\"}", nic_doc, nic_doc);
+	assert_int_equal(az_json_nic_list(b.data, b.len, &l), 0);
+	assert_int_equal(l.n, 2);
+	assert_string_equal(l.next_link, "https://x/next");
+	az_nic_list_free(&l);
+	buf_free(&b);
+	assert_int_equal(az_json_nic(J("{\"id\":\"x\",\"properties\":{}}"), &n), -EBADMSG);
+}
+
+static const char rt_doc[] =
+	"{\"name\":\"rt-hq\",\"id\":\"" NET "/routeTables/rt-hq\",\"etag\":\"W/\\\"e\\\"\","
+	"\"properties\":{\"disableBgpRoutePropagation\":false,\"routes\":["
+	"{\"name\":\"cloudroute-hq-100.96.0.0_11\",\"id\":\"x\",\"properties\":{\"addressPrefix\":"
+	"\"100.96.0.0/11\",\"nextHopType\":\"VirtualAppliance\",\"nextHopIpAddress\":\"10.0.0.4\"}},"
+	"{\"name\":\"internet\",\"properties\":{\"addressPrefix\":\"0.0.0.0/0\",\"nextHopType\":\"Internet\"}},"
+	"{\"name\":\"tag\",\"properties\":{\"addressPrefix\":\"AzureCloud\",\"nextHopType\":\"Internet\"}}],"
+	"\"subnets\":[{\"id\":\"" NET "/virtualNetworks/vnet-hq/subnets/default\"}]}}";
+
+static void
+test_json_route_table(void **state)
+{
+	struct az_route_table t;
+	struct prefix p = P("100.96.0.0/11");
+
+	assert_int_equal(az_json_route_table(rt_doc, strlen(rt_doc), &t), 0);
+	assert_string_equal(t.name, "rt-hq");
+	assert_int_equal(t.n, 3);
+	assert_true(t.routes[0].has_dst);
+	assert_true(prefix_equal(&t.routes[0].dst, &p));
+	assert_string_equal(t.routes[0].next_hop_type, "VirtualAppliance");
+	assert_string_equal(t.routes[0].next_hop_ip, "10.0.0.4");
+	assert_true(az_route_is_ours(&t.routes[0], "10.0.0.4"));
+	assert_false(az_route_is_ours(&t.routes[0], "10.0.0.5"));
+	assert_string_equal(t.routes[1].next_hop_ip, "");
+	assert_false(t.routes[2].has_dst);                 /* service tag */
+	az_route_table_free(&t);
+	/* Wrong shapes. */
+	assert_int_equal(az_json_route_table(J("{\"id\":\"x\",\"properties\":{\"routes\":{}}}"), &t), -EBADMSG);
+	assert_int_equal(az_json_route_table(J("{\"id\":\"x\",\"properties\":{\"routes\":"
+	    "[{\"name\":\"a\",\"properties\":{}}]}}"), &t), -EBADMSG);
+	assert_int_equal(az_json_route_table(J("[1,2]"), &t), -EBADMSG);
+	assert_int_equal(az_json_route_table(rt_doc, strlen(rt_doc) - 3, &t), -EBADMSG);
+}
+
+static void
+test_json_vm_subnet_vnet(void **state)
+{
+	static const char vm[] = "{\"id\":\"vm\",\"properties\":{\"networkProfile\":{"
+	    "\"networkInterfaces\":[{\"id\":\"/n/a\"},{\"id\":\"/n/b\",\"properties\":"
+	    "{\"primary\":true}}]}}}";
+	static const char iv[] = "{\"statuses\":[{\"code\":\"ProvisioningState/succeeded\"},"
+	    "{\"code\":\"PowerState/running\"}]}";
+	static const char sn[] = "{\"id\":\"s\",\"properties\":{\"addressPrefix\":\"10.0.0.0/24\","
+	    "\"routeTable\":{\"id\":\"/rt/a\"}}}";
+	static const char vn[] = "{\"id\":\"v\",\"properties\":{\"subnets\":["
+	    "{\"properties\":{\"routeTable\":{\"id\":\"/rt/a\"}}},{\"properties\":{}},"
+	    "{\"properties\":{\"routeTable\":{\"id\":\"/RT/A\"}}},"
+	    "{\"properties\":{\"routeTable\":{\"id\":\"/rt/b\"}}}]}}";
+	char ids[4][AZ_ID_LEN], t[64];
+	size_t n;
+	int run;
+
+	assert_int_equal(az_json_vm_nics(vm, strlen(vm), ids, 4, &n), 0);
+	assert_int_equal(n, 2);
+	assert_string_equal(ids[0], "/n/b");
+	assert_int_equal(az_json_vm_running(iv, strlen(iv), &run), 0);
+	assert_int_equal(run, 1);
+	assert_int_equal(az_json_vm_running(J("{\"statuses\":[{\"code\":\"PowerState/deallocated\"}]}"), &run), 0);
+	assert_int_equal(run, 0);
+	assert_int_equal(az_json_subnet_table(sn, strlen(sn), t, sizeof(t)), 0);
+	assert_string_equal(t, "/rt/a");
+	assert_int_equal(az_json_subnet_table(J("{\"properties\":{}}"), t, sizeof(t)), 0);
+	assert_string_equal(t, "");
+	assert_int_equal(az_json_vnet_tables(vn, strlen(vn), ids, 4, &n), 0);
+	assert_int_equal(n, 2);
+	assert_string_equal(ids[1], "/rt/b");
+}
+
+static void
+test_json_errors(void **state)
+{
+	static const char arm[] = "{\"error\":{\"code\":\"AuthorizationFailed\",\"message\":"
+	    "\"The client 'x' does not have authorization to perform action "
+	    "'Microsoft.Network/routeTables/routes/write'.\"}}";
+	static const char imds[] = "{\"error\":\"invalid_request\",\"error_description\":"
+	    "\"Identity not found\"}";
+	struct az_error e;
+	enum az_op_status st;
+
+	az_json_error(arm, strlen(arm), 403, &e);
+	assert_string_equal(e.code, "AuthorizationFailed");
+	assert_non_null(strstr(e.message, "routes/write"));
+	az_json_error(imds, strlen(imds), 400, &e);
+	assert_string_equal(e.code, "invalid_request");
+	assert_string_equal(e.message, "Identity not found");
+	az_json_error(J("<html><body>Bad Gateway</body></html>"), 502, &e);
+	assert_string_equal(e.code, "");
+	assert_non_null(strstr(e.message, "HTML"));
+	az_json_error(J("{\"error\":{\"code\":\"X\""), 500, &e);
+	assert_string_equal(e.code, "");
+	az_json_error(NULL, 0, 503, &e);
+	assert_non_null(strstr(e.message, "503"));
+
+	assert_int_equal(az_json_op_status(J("{\"status\":\"InProgress\"}"), &st, &e), 0);
+	assert_int_equal(st, AZ_OP_IN_PROGRESS);
+	assert_int_equal(az_json_op_status(J("{\"status\":\"Succeeded\"}"), &st, &e), 0);
+	assert_int_equal(st, AZ_OP_SUCCEEDED);
+	assert_int_equal(az_json_op_status(J("{\"status\":\"Failed\",\"error\":{\"code\":\"RouteConflict\","
+	    "\"message\":\"m\"}}"), &st, &e), 0);
+	assert_int_equal(st, AZ_OP_FAILED);
+	assert_string_equal(e.code, "RouteConflict");
+	assert_int_equal(az_json_op_status(J("{\"status\":\"Canceled\"}"), &st, &e), 0);
+	assert_int_equal(st, AZ_OP_CANCELED);
+	assert_int_equal(az_json_op_status(J("{\"status\":\"Updating\"}"), &st, &e), 0);
+	assert_int_equal(st, AZ_OP_IN_PROGRESS);
+	assert_int_equal(az_json_op_status(J("{}"), &st, &e), -EBADMSG);
+	assert_int_equal(az_json_op_status(J("{\"status\":"), &st, &e), -EBADMSG);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_mac),
+		cmocka_unit_test(test_route_names),
+		cmocka_unit_test(test_ids),
+		cmocka_unit_test(test_json_instance),
+		cmocka_unit_test(test_json_token),
+		cmocka_unit_test(test_json_nic),
+		cmocka_unit_test(test_json_route_table),
+		cmocka_unit_test(test_json_vm_subnet_vnet),
+		cmocka_unit_test(test_json_errors),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
