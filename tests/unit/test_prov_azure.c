@@ -339,6 +339,192 @@ test_json_errors(void **state)
 	assert_int_equal(az_json_op_status(J("{\"status\":"), &st, &e), -EBADMSG);
 }
 
+/* ---- planner ---- */
+
+#define OUR_IP "10.0.0.4"
+
+static struct az_route
+R(const char *name, const char *dst, const char *type, const char *ip)
+{
+	struct az_route r;
+
+	memset(&r, 0, sizeof(r));
+	cr_strlcpy(r.name, name, sizeof(r.name));
+	r.has_dst = prefix_parse(dst, &r.dst, 0) == 0;
+	cr_strlcpy(r.next_hop_type, type, sizeof(r.next_hop_type));
+	cr_strlcpy(r.next_hop_ip, ip, sizeof(r.next_hop_ip));
+	return r;
+}
+
+struct pcase {
+	const char *what;
+	struct az_route route;            /* name "" = none */
+	enum az_peer_state peer;          /* for route.next_hop_ip */
+	enum prov_takeover takeover;
+	int leader;
+	enum prov_action want;
+	const char *handle;               /* expected handle, NULL = not checked */
+	const char *note;                 /* substring of the note */
+};
+
+static void
+run_case(const struct pcase *pc)
+{
+	struct az_route_table t;
+	struct prefix_set want = { 0 };
+	struct prefix p = P("100.96.0.0/11");
+	struct az_peer peer;
+	struct az_plan_input in;
+	struct prov_plan out = { 0 };
+
+	memset(&t, 0, sizeof(t));
+	cr_strlcpy(t.id, NET "/routeTables/rt-hq", sizeof(t.id));
+	cr_strlcpy(t.label, "rt-hq", sizeof(t.label));
+	t.routes = (struct az_route *)&pc->route;
+	t.n = pc->route.name[0] ? 1 : 0;
+	prefix_set_add(&want, &p);
+	memset(&peer, 0, sizeof(peer));
+	cr_strlcpy(peer.ip, pc->route.next_hop_ip, sizeof(peer.ip));
+	peer.state = pc->peer;
+	memset(&in, 0, sizeof(in));
+	in.our_ip = OUR_IP;
+	in.nic = NET "/networkInterfaces/nic-hq";
+	in.ip_forwarding = 1;
+	in.tables = &t;
+	in.n_tables = in.n_targets = 1;
+	in.desired = &want;
+	in.peers = &peer;
+	in.n_peers = 1;
+	in.ha_group = "hq";
+	in.takeover = pc->takeover;
+	in.leader = pc->leader;
+	assert_int_equal(az_plan_compute(&in, &out), 0);
+	if (out.n != 1)
+		fail_msg("%s: %zu changes", pc->what, out.n);
+	if (out.v[0].action != pc->want)
+		fail_msg("%s: action %d, want %d (%s)", pc->what, out.v[0].action, pc->want,
+		    out.v[0].note);
+	assert_string_equal(out.v[0].table, "rt-hq");
+	if (pc->handle != NULL)
+		assert_string_equal(out.v[0].handle, pc->handle);
+	if (pc->note != NULL && strstr(out.v[0].note, pc->note) == NULL)
+		fail_msg("%s: note \"%s\" lacks \"%s\"", pc->what, out.v[0].note, pc->note);
+	prov_plan_free(&out);
+	prefix_set_free(&want);
+}
+
+static void
+test_plan_table(void **state)
+{
+	const char *ours = "cloudroute-hq-100.96.0.0_11";
+	const struct pcase cases[] = {
+		{ "missing", R("", "", "", ""), 0, PROV_TAKEOVER_BLACKHOLE, 0, PROV_CREATE,
+		  ours, "this connector" },
+		{ "ours", R(ours, "100.96.0.0/11", "VirtualAppliance", OUR_IP), 0,
+		  PROV_TAKEOVER_NEVER, 0, PROV_KEEP, ours, NULL },
+		{ "ours under another group name", R("cloudroute-old-100.96.0.0_11",
+		  "100.96.0.0/11", "VirtualAppliance", OUR_IP), 0, PROV_TAKEOVER_NEVER, 0,
+		  PROV_REPLACE, "cloudroute-old-100.96.0.0_11", "renamed" },
+		{ "foreign appliance", R("terraform-vpn", "100.96.0.0/11", "VirtualAppliance",
+		  "10.0.0.9"), AZ_PEER_GONE, PROV_TAKEOVER_GROUP, 1, PROV_CONFLICT,
+		  "terraform-vpn", "not ours" },
+		{ "foreign pointing at us", R("manual", "100.96.0.0/11", "VirtualAppliance",
+		  OUR_IP), AZ_PEER_ALIVE, PROV_TAKEOVER_GROUP, 0, PROV_CONFLICT, "manual", "not ours" },
+		{ "foreign gateway", R("vpngw", "100.96.0.0/11", "VirtualNetworkGateway", ""),
+		  AZ_PEER_GONE, PROV_TAKEOVER_BLACKHOLE, 0, PROV_CONFLICT, NULL, "not ours" },
+		{ "marked, gone, blackhole", R(ours, "100.96.0.0/11", "VirtualAppliance",
+		  "10.0.0.7"), AZ_PEER_GONE, PROV_TAKEOVER_BLACKHOLE, 0, PROV_REPLACE, ours,
+		  "on no NIC" },
+		{ "marked, other group, gone", R("cloudroute-dc-100.96.0.0_11", "100.96.0.0/11",
+		  "VirtualAppliance", "10.0.0.7"), AZ_PEER_GONE, PROV_TAKEOVER_BLACKHOLE, 0,
+		  PROV_REPLACE, "cloudroute-dc-100.96.0.0_11", NULL },
+		{ "marked, gone, never", R(ours, "100.96.0.0/11", "VirtualAppliance", "10.0.0.7"),
+		  AZ_PEER_GONE, PROV_TAKEOVER_NEVER, 0, PROV_CONFLICT, NULL, "never" },
+		{ "group peer alive, group", R(ours, "100.96.0.0/11", "VirtualAppliance",
+		  "10.0.0.5"), AZ_PEER_ALIVE, PROV_TAKEOVER_GROUP, 0, PROV_KEEP, ours, "held by" },
+		{ "group peer alive, blackhole", R(ours, "100.96.0.0/11", "VirtualAppliance",
+		  "10.0.0.5"), AZ_PEER_ALIVE, PROV_TAKEOVER_BLACKHOLE, 0, PROV_CONFLICT, NULL,
+		  "not \"group\"" },
+		{ "group peer alive, leader", R(ours, "100.96.0.0/11", "VirtualAppliance",
+		  "10.0.0.5"), AZ_PEER_ALIVE, PROV_TAKEOVER_NEVER, 1, PROV_REPLACE, ours, "leader" },
+		{ "group peer stopped, group", R(ours, "100.96.0.0/11", "VirtualAppliance",
+		  "10.0.0.5"), AZ_PEER_STOPPED, PROV_TAKEOVER_GROUP, 0, PROV_REPLACE, ours,
+		  "stopped" },
+		{ "group peer stopped, blackhole", R(ours, "100.96.0.0/11", "VirtualAppliance",
+		  "10.0.0.5"), AZ_PEER_STOPPED, PROV_TAKEOVER_BLACKHOLE, 0, PROV_CONFLICT, NULL, NULL },
+		{ "other group alive", R("cloudroute-dc-100.96.0.0_11", "100.96.0.0/11",
+		  "VirtualAppliance", "10.0.0.5"), AZ_PEER_ALIVE, PROV_TAKEOVER_GROUP, 1,
+		  PROV_CONFLICT, NULL, "another ha-group" },
+		{ "marked but not an appliance", R(ours, "100.96.0.0/11", "None", ""), AZ_PEER_GONE,
+		  PROV_TAKEOVER_GROUP, 0, PROV_CONFLICT, NULL, "not an appliance" },
+	};
+	size_t i;
+
+	for (i = 0; i < ARRAY_SIZE(cases); i++)
+		run_case(&cases[i]);
+}
+
+static void
+test_plan_deletes_limit_nic(void **state)
+{
+	struct az_route full[3], other[1];
+	struct az_route_table t[2];
+	struct prefix_set want = { 0 };
+	struct prefix p = P("100.96.0.0/11"), q = P("192.168.0.0/22");
+	struct az_plan_input in;
+	struct prov_plan out = { 0 };
+
+	full[0] = R("cloudroute-hq-172.16.0.0_12", "172.16.0.0/12", "VirtualAppliance", OUR_IP);
+	full[1] = R("a", "10.1.0.0/16", "Internet", "");
+	full[2] = R("b", "10.2.0.0/16", "Internet", "");
+	other[0] = R("cloudroute-hq-100.96.0.0_11", "100.96.0.0/11", "VirtualAppliance", OUR_IP);
+	memset(t, 0, sizeof(t));
+	cr_strlcpy(t[0].id, NET "/routeTables/rt-full", sizeof(t[0].id));
+	t[0].routes = full;
+	t[0].n = 3;
+	cr_strlcpy(t[1].id, NET "/routeTables/rt-old", sizeof(t[1].id));
+	cr_strlcpy(t[1].label, "rt-old", sizeof(t[1].label));
+	t[1].routes = other;
+	t[1].n = 1;
+	prefix_set_add(&want, &p);
+	prefix_set_add(&want, &q);
+	memset(&in, 0, sizeof(in));
+	in.our_ip = OUR_IP;
+	in.nic = NET "/networkInterfaces/nic-hq";
+	in.ip_forwarding = 0;
+	in.disable_source_dest_check = 1;
+	in.tables = t;
+	in.n_tables = 2;
+	in.n_targets = 1;                  /* rt-old was read for cleanup only */
+	in.desired = &want;
+	in.ha_group = "hq";
+	in.takeover = PROV_TAKEOVER_BLACKHOLE;
+	in.max_routes = 4;
+	assert_int_equal(az_plan_compute(&in, &out), 0);
+	assert_int_equal(out.n, 5);
+	assert_int_equal(out.v[0].action, PROV_FORWARDING);
+	assert_string_equal(out.v[0].target, "nic-hq");
+	assert_int_equal(out.v[1].action, PROV_DELETE);      /* 172.16/12 no longer wanted */
+	assert_string_equal(out.v[1].handle, "cloudroute-hq-172.16.0.0_12");
+	assert_string_equal(out.v[1].table, NET "/routeTables/rt-full");   /* no label: id */
+	/* 3 routes - 1 deleted + 2 created = 4: both fit exactly. */
+	assert_int_equal(out.v[2].action, PROV_CREATE);
+	assert_int_equal(out.v[3].action, PROV_CREATE);
+	assert_int_equal(out.v[4].action, PROV_DELETE);      /* ours in a table we left */
+	assert_string_equal(out.v[4].table, "rt-old");
+	assert_int_equal(prov_plan_mutations(&out), 5);
+	prov_plan_free(&out);
+	/* One fewer slot: the second create is refused in plan. */
+	in.max_routes = 3;
+	in.ip_forwarding = 1;
+	assert_int_equal(az_plan_compute(&in, &out), 0);
+	assert_int_equal(out.n, 4);
+	assert_int_equal(out.v[2].action, PROV_CONFLICT);
+	assert_non_null(strstr(out.v[2].note, "route table full"));
+	prov_plan_free(&out);
+	prefix_set_free(&want);
+}
+
 int
 main(void)
 {
@@ -352,6 +538,8 @@ main(void)
 		cmocka_unit_test(test_json_route_table),
 		cmocka_unit_test(test_json_vm_subnet_vnet),
 		cmocka_unit_test(test_json_errors),
+		cmocka_unit_test(test_plan_table),
+		cmocka_unit_test(test_plan_deletes_limit_nic),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
