@@ -76,6 +76,7 @@ struct az_route {
 	struct prefix dst;
 	char next_hop_type[32];           /* VirtualAppliance, Internet, ... */
 	char next_hop_ip[64];
+	char etag[128];
 };
 
 struct az_route_table {
@@ -251,5 +252,38 @@ void az_arm_init(struct az_arm *a, struct az_imds *m);
 int az_arm_call(struct az_arm *a, const char *method, const char *path,
     const char *api_version, const char *body, const char *if_match,
     struct buf *resp, struct az_error *err);
+/* GET of a nextLink (a whole URL, which must be on the ARM endpoint). */
+int az_arm_get_link(struct az_arm *a, const char *url, struct buf *resp,
+    struct az_error *err);
+
+/* ---- the provider (azure_provider.c reads, azure_apply.c writes) ---- */
+
+extern const struct prov_ops azure_ops;
+
+struct az_ctx {
+	struct az_imds imds;
+	struct az_arm arm;
+	struct az_instance inst;
+	char vm[AZ_ID_LEN];
+	char nic[AZ_ID_LEN];
+	char subnet[AZ_ID_LEN];
+	char vnet[AZ_ID_LEN];
+	char private_ip[64];
+	struct az_nic nic_cache;          /* read by open(), used by the first plan */
+	int nic_cached;
+	/* The tables of the last plan (apply takes etags from them). */
+	struct az_route_table *tables;
+	size_t n_tables;
+};
+
+/* GETs one resource (path = its id) into out.  -ENOENT when absent. */
+int az_get(struct az_ctx *ctx, const char *id, const char *api, struct buf *out);
+int az_read_nic(struct az_ctx *ctx, const char *id, struct az_nic *out);
+int az_read_table(struct az_ctx *ctx, const char *id, struct az_route_table *out);
+void az_tables_free(struct az_route_table *v, size_t n);
+int az_apply(void *ctx, const struct prov_options *opts, const struct prov_plan *plan,
+    struct json_object *state);
+int az_teardown(void *ctx, const struct prov_options *opts, struct json_object *state,
+    int dry_run, struct prov_plan *out);
 
 #endif

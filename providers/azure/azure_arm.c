@@ -263,23 +263,16 @@ finish(struct az_arm *a, const char *method, const char *path,
 	return 0;
 }
 
-int
-az_arm_call(struct az_arm *a, const char *method, const char *path,
-    const char *api_version, const char *body, const char *if_match,
-    struct buf *resp_out, struct az_error *err_out)
+static int
+call_url(struct az_arm *a, const char *method, const char *url, const char *path,
+    const char *body, const char *if_match, struct buf *resp_out, struct az_error *err)
 {
 	struct http_response resp;
-	struct az_error e, *err = err_out != NULL ? err_out : &e;
 	enum retry_class cls;
-	char url[2048];
 	unsigned int attempt;
 	uint64_t ms;
 	int r = -EIO;
 
-	memset(err, 0, sizeof(*err));
-	if (snprintf(url, sizeof(url), "%s%s%sapi-version=%s", a->base, path,
-	    strchr(path, '?') != NULL ? "&" : "?", api_version) >= (int)sizeof(url))
-		return -ENAMETOOLONG;
 	for (attempt = 0; attempt < a->policy.max_attempts; attempt++) {
 		if ((r = send_auth(a, method, url, body, if_match, &resp)) < 0) {
 			http_response_free(&resp);
@@ -308,4 +301,33 @@ az_arm_call(struct az_arm *a, const char *method, const char *path,
 		retry_sleep_ms(ms);
 	}
 	return r;
+}
+
+int
+az_arm_call(struct az_arm *a, const char *method, const char *path,
+    const char *api_version, const char *body, const char *if_match,
+    struct buf *resp_out, struct az_error *err_out)
+{
+	struct az_error e, *err = err_out != NULL ? err_out : &e;
+	char url[2048];
+
+	memset(err, 0, sizeof(*err));
+	if (snprintf(url, sizeof(url), "%s%s%sapi-version=%s", a->base, path,
+	    strchr(path, '?') != NULL ? "&" : "?", api_version) >= (int)sizeof(url))
+		return -ENAMETOOLONG;
+	return call_url(a, method, url, path, body, if_match, resp_out, err);
+}
+
+int
+az_arm_get_link(struct az_arm *a, const char *url, struct buf *resp_out,
+    struct az_error *err_out)
+{
+	struct az_error e, *err = err_out != NULL ? err_out : &e;
+
+	memset(err, 0, sizeof(*err));
+	if (!same_endpoint(a, url)) {
+		prov_set_error("ARM nextLink %s is not on %s: not followed", url, a->base);
+		return -EBADMSG;
+	}
+	return call_url(a, "GET", url, url + strlen(a->base), NULL, NULL, resp_out, err);
 }

@@ -107,7 +107,7 @@ az_imds_get(struct az_imds *m, const char *path, struct buf *out)
 				return r;
 			}
 		} else if (r == -ECONNREFUSED || r == -EHOSTUNREACH || r == -EPERM ||
-		    attempt + 1 == IMDS_ATTEMPTS) {
+		    r == -ETIMEDOUT || attempt + 1 == IMDS_ATTEMPTS) {
 			http_response_free(&resp);
 			return r;             /* no metadata service here */
 		} else {

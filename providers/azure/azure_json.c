@@ -412,6 +412,7 @@ route_fill(struct json_object *e, struct az_route *rt, const char *table)
 	memset(rt, 0, sizeof(*rt));
 	if ((r = jreq(jpath(e, "name", NULL), rt->name, sizeof(rt->name),
 	    "route name")) < 0 ||
+	    (r = jstr(jpath(e, "etag", NULL), rt->etag, sizeof(rt->etag), "route etag")) < 0 ||
 	    (r = jstr(jpath(p, "addressPrefix", NULL), dst, sizeof(dst),
 	    "route addressPrefix")) < 0 ||
 	    (r = jreq(jpath(p, "nextHopType", NULL), rt->next_hop_type,
