@@ -113,8 +113,9 @@ class Fake:
         self.world = aw.load_file(args.scenario, lro_polls=args.lro_polls,
                                   lro_seconds=args.lro_seconds)
         self.secret = os.urandom(32)
-        self.revoked_before = 0
-        self.tokens = {}                # (vm, identity) -> (token, exp)
+        self.revoked = set()            # jti of tokens expired by the control API
+        self.tokens = {}                # (vm, identity) -> (token, exp, jti)
+        self.issued = set()             # every token ever issued
         self.faults = Faults()
         self.log_lock = threading.Lock()
         self.entries, self.seq = [], 0
@@ -125,7 +126,7 @@ class Fake:
     def issue(self, vm, ident):
         now = int(time.time())
         cached = self.tokens.get((vm["name"], ident["name"]))
-        if cached and cached[1] - now > 300 and cached[2] > self.revoked_before:
+        if cached and cached[1] - now > 300 and cached[2] not in self.revoked:
             return cached
         exp = now + self.args.token_lifetime
         payload = {"aud": "https://management.azure.com/",
@@ -137,8 +138,9 @@ class Fake:
         body = b64u(json.dumps(payload, separators=(",", ":")).encode())
         sig = b64u(hmac.new(self.secret, ("%s.%s" % (head, body)).encode(),
                             hashlib.sha256).digest())
-        tok = ("%s.%s.%s" % (head, body, sig), exp, time.time())
+        tok = ("%s.%s.%s" % (head, body, sig), exp, payload["jti"])
         self.tokens[(vm["name"], ident["name"])] = tok
+        self.issued.add(tok[0])
         return tok
 
     def verify(self, header):
@@ -166,7 +168,7 @@ class Fake:
             raise ApiError(401, "InvalidAuthenticationTokenAudience",
                            "The access token has been obtained for wrong audience or "
                            "resource '%s'." % p.get("aud"))
-        if p.get("exp", 0) < now or p.get("iat", 0) <= self.revoked_before:
+        if p.get("exp", 0) < now or p.get("jti") in self.revoked:
             raise ApiError(401, "ExpiredAuthenticationToken",
                            "The access token expiry UTC time is earlier than current UTC "
                            "time.")
@@ -320,15 +322,15 @@ class Arm:
             if o["status"] == "Failed":
                 raise ApiError(500, "InternalServerError", "The operation failed (injected).")
             return Reply(204)
-        rg = g[1]
         scope = self.path
+        if op == "ListNics":
+            rbac(self.app, ident, op, scope)
+            return self.list_nics()
+        rg = g[1]
         if op in ("GetVm", "GetVmInstanceView"):
             v = w.get(w.vms, rg, g[2], "Microsoft.Compute/virtualMachines")
             rbac(self.app, ident, op, scope)
             return Reply(200, w.vm_json(v) if op == "GetVm" else w.instance_view(v))
-        if op == "ListNics":
-            rbac(self.app, ident, op, scope)
-            return self.list_nics()
         if op in ("GetNic", "PutNic"):
             n = w.get(w.nics, rg, g[2], "Microsoft.Network/networkInterfaces")
             if op == "GetNic":

@@ -76,7 +76,7 @@ def make_handler(app):
                     return self.send_json(200, {"entries": [e for e in app.entries
                                                             if e["seq"] > since]})
             if u.path == "/tokens":
-                return self.send_json(200, {"tokens": [t[0] for t in app.tokens.values()]})
+                return self.send_json(200, {"tokens": sorted(app.issued)})
             if u.path == "/faults":
                 return self.send_json(200, {"faults": app.faults.pending()})
             self.send_json(404, {"error": "no such endpoint %s" % u.path})
@@ -109,9 +109,7 @@ def make_handler(app):
             elif path == "/faults/clear":
                 app.faults.clear()
             elif path == "/expire-tokens":
-                import time
-                app.revoked_before = int(time.time()) + 1
-                app.tokens.clear()
+                app.revoked.update(t[2] for t in app.tokens.values())
             elif path == "/deny":
                 w.identities[req["identity"]]["deny"] = list(req["actions"])
             elif path == "/vm-power":
