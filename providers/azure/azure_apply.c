@@ -27,6 +27,7 @@
 
 #include "azure.h"
 #include "providers/http.h"
+#include "providers/pstate.h"
 
 #define NIC_TRIES 3
 
@@ -35,14 +36,7 @@
 static struct json_object *
 state_routes(struct json_object *state)
 {
-	struct json_object *a;
-
-	if (json_object_object_get_ex(state, "routes", &a) &&
-	    json_object_is_type(a, json_type_array))
-		return a;
-	a = json_object_new_array();
-	json_object_object_add(state, "routes", a);
-	return a;
+	return pstate_array(state, "routes");
 }
 
 static int
@@ -92,18 +86,6 @@ state_identity(struct az_ctx *ctx, struct json_object *state)
 	json_object_object_add(state, "vm", json_object_new_string(ctx->vm));
 	json_object_object_add(state, "nic", json_object_new_string(ctx->nic));
 	json_object_object_add(state, "private_ip", json_object_new_string(ctx->private_ip));
-}
-
-static int
-checkpoint(const struct prov_options *opts)
-{
-	int r;
-
-	if (opts == NULL || opts->checkpoint == NULL)
-		return 0;
-	if ((r = opts->checkpoint(opts->checkpoint_arg)) < 0)
-		prov_set_error("cannot save the state before a cloud change");
-	return r;
 }
 
 /* ---- NIC ---- */
@@ -341,7 +323,7 @@ exec_change(struct az_ctx *ctx, const struct prov_options *opts,
 	case PROV_CREATE:
 	case PROV_REPLACE:
 		state_route_add(state, table, ours, &c->dst);
-		if ((r = checkpoint(opts)) < 0)
+		if ((r = pstate_checkpoint(opts)) < 0)
 			return r;
 		if (c->action == PROV_CREATE)
 			return put_route(ctx, table, ours, &c->dst, NULL);
@@ -414,7 +396,7 @@ az_apply(void *vctx, const struct prov_options *opts, const struct prov_plan *pl
 static int
 teardown_plan(struct az_ctx *ctx, struct json_object *state, struct prov_plan *out)
 {
-	struct json_object *a, *e, *t, *o;
+	struct json_object *a, *e, *t;
 	struct az_route_table tab;
 	struct az_nic nic;
 	char seen[16][AZ_ID_LEN];
@@ -423,8 +405,7 @@ teardown_plan(struct az_ctx *ctx, struct json_object *state, struct prov_plan *o
 
 	if ((r = az_read_nic(ctx, ctx->nic, &nic)) < 0)
 		return r;
-	if (json_object_object_get_ex(state, "ip_forwarding_original", &o) &&
-	    !json_object_get_boolean(o) && nic.ip_forwarding == 1 &&
+	if (!pstate_bool(state, "ip_forwarding_original", 1) && nic.ip_forwarding == 1 &&
 	    (r = prov_plan_addv(out, PROV_FORWARDING_RESTORE, NULL, NULL, az_id_name(ctx->nic),
 	    ctx->nic, "(NIC IP forwarding on -> off, as before cloudroute)")) < 0)
 		return r;
@@ -460,18 +441,18 @@ az_teardown(void *vctx, const struct prov_options *opts, struct json_object *sta
     int dry_run, struct prov_plan *out)
 {
 	struct az_ctx *ctx = vctx;
-	struct json_object *n;
+	const char *nic = pstate_str(state, "nic");
 	unsigned int calls0 = ctx->arm.calls, mut0 = ctx->arm.mutating_calls;
 	char line[512];
 	size_t i, first = out->n;
 	int r;
 
 	prov_clear_error();
-	if (!json_object_object_get_ex(state, "nic", &n))
+	if (nic == NULL)
 		return 0;                /* nothing was ever applied */
-	if (!az_id_equal(json_object_get_string(n), ctx->nic)) {
+	if (!az_id_equal(nic, ctx->nic)) {
 		prov_set_error("the state belongs to NIC %s, this VM's is %s: nothing removed",
-		    json_object_get_string(n), ctx->nic);
+		    nic, ctx->nic);
 		return -EINVAL;
 	}
 	az_tables_free(ctx->tables, ctx->n_tables);
