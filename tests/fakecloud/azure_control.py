@@ -23,6 +23,7 @@ JSON on loopback, for tests only.
   POST /route                  {"table", "name", "prefix", "next_hop_type",
                                 "next_hop_ip"}: create or replace as the cloud itself
   POST /route-delete           {"table", "name"}
+  POST /subnet                 {"vnet", "subnet", "route_table": NAME or null}
 """
 
 import argparse
@@ -131,6 +132,11 @@ def make_handler(app):
                     body["properties"]["nextHopIpAddress"] = req["next_hop_ip"]
                 _, _, done = w.put_route(t, req["name"], body, None, None)
                 done()
+            elif path == "/subnet":
+                _, s = w.find_subnet(req["vnet"], req["subnet"])
+                if s is None:
+                    return 404, {"error": "no such subnet"}
+                s["route_table"] = req.get("route_table")
             elif path == "/route-delete":
                 t = w.tables[aw.key(req["table"])]
                 done = w.delete_route(t, req["name"], None)

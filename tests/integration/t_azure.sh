@@ -39,11 +39,12 @@ PY
 bash "$TOP/tests/fakecloud/mkca.sh" "$TMP/ca" >/dev/null 2>&1
 bg conn python3 "$TOP/tests/fakecloud/azure.py" --scenario "$TMP/scenario.json" \
 	--api 127.0.0.1:0 --cert "$TMP/ca/server.pem" --key "$TMP/ca/server.key" \
-	--imds 127.0.0.1:0=vm-hq --control 127.0.0.1:0 --ready-file "$TMP/ready.json" \
+	--imds 127.0.0.1:0=vm-hq --imds 127.0.0.1:0=vm-peer --control 127.0.0.1:0 --ready-file "$TMP/ready.json" \
 	--log "$TMP/requests.jsonl" --lro-polls 2 --lro-retry-after 0
 wait_for 10 test -s "$TMP/ready.json" || { echo "fake azure did not start"; finish; exit 1; }
 port() { python3 -c "import json; r=json.load(open('$TMP/ready.json')); print($1)"; }
 API=$(port 'r["api"]["port"]'); IMDS=$(port 'r["imds"][0]["port"]'); CTL=$(port 'r["control"]["port"]')
+IMDS_PEER=$(port 'r["imds"][1]["port"]')
 export CLOUDROUTE_CA_BUNDLE=$TMP/ca/ca.pem CLOUDROUTE_AZURE_API_URL=https://127.0.0.1:$API
 export CLOUDROUTE_AZURE_METADATA_URL=http://127.0.0.1:$IMDS CLOUDROUTE_RETRY_BASE_MS=20
 unset AZURE_CLIENT_ID
@@ -191,6 +192,24 @@ ctl GET /tokens | python3 -c 'import json,sys; [print(t) for t in json.load(sys.
 nsx conn "$CLOUDROUTE" -c "$CFG" -v status >>"$LOGS" 2>&1
 check "tokens were issued" test -s "$TMP/tokens"
 check_not "no token in outputs, state or the request log" grep -rqF -f "$TMP/tokens" "$LOGS" "$TMP/state" "$TMP/requests.jsonl"
+
+# A subnet without a route table: plan and doctor say so, with the fix.
+ctl POST /subnet '{"vnet":"vnet-hq","subnet":"connectors","route_table":null}' >/dev/null
+CR plan >"$TMP/plan-bare"; check_eq "no route table: plan exits 1" 1 $?
+check "no route table: plan gives the fix" grep -q 'az network vnet subnet update -g rg-hq --vnet-name vnet-hq -n connectors --route-table' "$TMP/plan-bare"
+CR doctor >"$TMP/doctor-bare"
+check "no route table: doctor gives the fix" grep -q 'has no route table' "$TMP/doctor-bare"
+ctl POST /subnet '{"vnet":"vnet-hq","subnet":"connectors","route_table":"rt-connectors"}' >/dev/null
+
+# A user-assigned identity picked by AZURE_CLIENT_ID (on vm-peer).
+sed "s|$TMP/state\"|$TMP/state-peer\"|" "$CFG" >"$TMP/peer.json"
+PEER() { nsx conn env CLOUDROUTE_AZURE_METADATA_URL=http://127.0.0.1:$IMDS_PEER "$@" 2>&1 | tee -a "$LOGS"; return "${PIPESTATUS[0]}"; }
+PEER AZURE_CLIENT_ID=11111111-aaaa-4bbb-8ccc-000000000002 "$CLOUDROUTE" -c "$TMP/peer.json" -v plan >"$TMP/plan-peer"
+check_eq "user-assigned identity: plan works (exit 2)" 2 $?
+check "user-assigned identity: vm-peer sees vm-hq holding the routes" grep -q -- '= cloud route rt-connectors 100.96.0.0/11 -> 10.0.0.4 (held by ha-group peer 10.0.0.4' "$TMP/plan-peer"
+PEER AZURE_CLIENT_ID=11111111-aaaa-4bbb-8ccc-0000000000ff "$CLOUDROUTE" -c "$TMP/peer.json" plan >"$TMP/plan-peer2"
+check_eq "unknown client id: plan exits 1" 1 $?
+check "unknown client id: IMDS's reason is shown" grep -q 'Identity not found' "$TMP/plan-peer2"
 
 # Teardown removes exactly ours and restores forwarding.
 check "teardown succeeds" CR teardown
