@@ -220,4 +220,33 @@ check_eq "taken-over route removed" none "$(route cloudroute-hq-10.200.0.0_16)"
 check_eq "foreign route still there" "172.16.0.0/16 10.0.0.9" "$(route vpn-legacy)"
 check_eq "internet route still there" "0.0.0.0/0 Internet" "$(route to-internet)"
 check_eq "no host table left" "" "$(nsx conn nft list tables | grep cloudroute)"
+
+# Crash safety: kill -9 while a write's long-running operation is being
+# polled (the fake holds the next poll 4 s), i.e. after the cloud changed and
+# before the agent could save; the restart converges and teardown still
+# knows the original forwarding setting and where our routes are.
+crash_during() { # condition that shows the change happened
+	local pid
+	ctl POST /fault '{"kind":"slow","delay_ms":4000,"count":1,"actions":["GetOperation"]}' >/dev/null
+	ip netns exec "$(ns conn)" "$CLOUDROUTE" -c "$CFG" run >>"$LOGS" 2>&1 &
+	pid=$!
+	wait_for 10 "$@"
+	kill -9 $pid
+	wait $pid 2>/dev/null
+	ctl POST /faults/clear >/dev/null
+}
+fwd_is() { [ "$(fwd)" = "$1" ]; }
+route_is() { [ "$(route "$1")" = "$2" ]; }
+crash_during fwd_is true
+check_eq "crash 1: forwarding went on, the agent died polling" true "$(fwd)"
+crash_during route_is cloudroute-hq-100.96.0.0_11 "100.96.0.0/11 10.0.0.4"
+check "apply after the crashes" CR apply
+check_eq "converged: overlay routed to us" "100.96.0.0/11 10.0.0.4" "$(route cloudroute-hq-100.96.0.0_11)"
+check_eq "converged: peer site routed to us" "192.168.0.0/22 10.0.0.4" "$(route cloudroute-hq-192.168.0.0_22)"
+ctl POST /reset >/dev/null
+CR apply >/dev/null
+check_eq "converged: a further apply writes nothing" 0 "$(count '["mutating"]')"
+check "teardown after the crashes" CR teardown
+check_eq "crashes lost no route: overlay removed" none "$(route cloudroute-hq-100.96.0.0_11)"
+check_eq "crashes lost no original: forwarding off again" false "$(fwd)"
 finish
