@@ -238,6 +238,22 @@ struct az_arm {
 };
 
 void az_arm_init(struct az_arm *a, struct az_imds *m);
+
+/*
+ * One answer to a poll of a long-running operation.  async: the
+ * Azure-AsyncOperation status document; else the Location URL (202 = not
+ * yet, other 2xx = done).  429/5xx mean "ask again".  err is filled for
+ * FAILED, CANCELED (the operation's error) and ERROR (the answer's).
+ */
+enum az_lro_step {
+	AZ_LRO_WAIT,
+	AZ_LRO_DONE,
+	AZ_LRO_FAILED,
+	AZ_LRO_CANCELED,
+	AZ_LRO_ERROR,
+};
+enum az_lro_step az_lro_step(int async, long status, const char *body, size_t len,
+    struct az_error *err);
 /*
  * One ARM request to base + path + "?api-version=" + ver (path is a
  * resource id plus suffix).  Retries throttling (429, Retry-After,

@@ -183,12 +183,43 @@ poll_wait(const struct az_arm *a, const struct http_response *resp, unsigned int
  * document); else poll Location (202 = not yet).  first: the answer that
  * started it (for its Retry-After).
  */
+enum az_lro_step
+az_lro_step(int async, long status, const char *body, size_t len, struct az_error *err)
+{
+	enum az_op_status st;
+
+	memset(err, 0, sizeof(*err));
+	if (status == 429 || status >= 500 || status == 202)
+		return AZ_LRO_WAIT;             /* throttled or not done: ask again */
+	if (!async && status >= 200 && status < 300)
+		return AZ_LRO_DONE;
+	if (status != 200) {
+		az_json_error(body, len, status, err);
+		return AZ_LRO_ERROR;
+	}
+	if (az_json_op_status(body, len, &st, err) < 0) {
+		err->status = status;
+		cr_strlcpy(err->message, prov_last_error(), sizeof(err->message));
+		return AZ_LRO_ERROR;
+	}
+	switch (st) {
+	case AZ_OP_SUCCEEDED:
+		return AZ_LRO_DONE;
+	case AZ_OP_FAILED:
+		return AZ_LRO_FAILED;
+	case AZ_OP_CANCELED:
+		return AZ_LRO_CANCELED;
+	default:
+		return AZ_LRO_WAIT;
+	}
+}
+
 static int
 poll_op(struct az_arm *a, const char *method, const char *path, const char *url,
     int async, const struct http_response *first, struct buf *out, struct az_error *err)
 {
 	struct http_response resp;
-	enum az_op_status st;
+	enum az_lro_step step;
 	uint64_t wait = poll_wait(a, first, 0);
 	unsigned int i;
 	int r;
@@ -206,34 +237,25 @@ poll_op(struct az_arm *a, const char *method, const char *path, const char *url,
 			continue;               /* a lost poll is asked again */
 		}
 		wait = poll_wait(a, &resp, i + 1);
-		if (resp.status == 429 || resp.status >= 500 ||
-		    (!async && resp.status == 202)) {
-			http_response_free(&resp);
-			continue;
-		}
-		if (!async && resp.status >= 200 && resp.status < 300) {
-			buf_reset(out);
+		step = az_lro_step(async, resp.status, resp.body.data, resp.body.len, err);
+		if (step == AZ_LRO_DONE && !async) {
+			buf_reset(out);        /* Location's final answer is the result */
 			r = buf_append(out, resp.body.data, resp.body.len);
 			http_response_free(&resp);
 			return r;
 		}
-		if (resp.status != 200) {
-			az_json_error(resp.body.data, resp.body.len, resp.status, err);
-			http_response_free(&resp);
-			return map_error(method, path, err);
-		}
-		r = az_json_op_status(resp.body.data, resp.body.len, &st, err);
 		http_response_free(&resp);
-		if (r < 0) {
-			prov_set_error("ARM %s %s: %s", method, path, prov_last_error());
-			return r;
-		}
-		if (st == AZ_OP_SUCCEEDED)
+		switch (step) {
+		case AZ_LRO_WAIT:
+			continue;
+		case AZ_LRO_DONE:
 			return 0;
-		if (st != AZ_OP_IN_PROGRESS) {
-			prov_set_error("ARM %s %s: operation %s: %s%s%s", method, path,
-			    st == AZ_OP_FAILED ? "Failed" : "Canceled", err->code,
-			    err->code[0] ? ": " : "", err->message);
+		case AZ_LRO_ERROR:
+			return map_error(method, path, err);
+		default:
+			prov_set_error("ARM %s %s: operation %s%s%s%s%s", method, path,
+			    step == AZ_LRO_FAILED ? "Failed" : "Canceled", err->code[0] ? ": " : "",
+			    err->code, err->message[0] ? ": " : "", err->message);
 			return -EIO;
 		}
 	}

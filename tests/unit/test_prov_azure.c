@@ -1,8 +1,8 @@
 /*
  * Azure provider units: MAC forms, route names (round trip, charset and
  * length limits), resource-id helpers, the ARM/IMDS JSON parsers (good
- * documents, ARM error bodies, HTML pages, truncated JSON) and the
- * asynchronous-operation status document.
+ * documents, ARM error bodies, HTML pages, truncated JSON), the
+ * long-running-operation poll steps and the route planner as a table.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -339,6 +339,49 @@ test_json_errors(void **state)
 	assert_int_equal(az_json_op_status(J("{\"status\":"), &st, &e), -EBADMSG);
 }
 
+static void
+test_lro_steps(void **state)
+{
+	static const struct {
+		int async;
+		long status;
+		const char *body;
+		enum az_lro_step want;
+		const char *code;
+	} t[] = {
+		{ 1, 200, "{\"status\":\"InProgress\"}", AZ_LRO_WAIT, "" },
+		{ 1, 200, "{\"status\":\"Succeeded\"}", AZ_LRO_DONE, "" },
+		{ 1, 200, "{\"status\":\"Failed\",\"error\":{\"code\":\"RouteConflict\"}}",
+		  AZ_LRO_FAILED, "RouteConflict" },
+		{ 1, 200, "{\"status\":\"Canceled\"}", AZ_LRO_CANCELED, "" },
+		{ 1, 200, "{\"status\":\"Updating\"}", AZ_LRO_WAIT, "" },
+		{ 1, 200, "{\"stat", AZ_LRO_ERROR, "" },
+		{ 1, 200, "<html>", AZ_LRO_ERROR, "" },
+		{ 1, 429, "", AZ_LRO_WAIT, "" },
+		{ 1, 503, "<html>", AZ_LRO_WAIT, "" },
+		{ 1, 404, "{\"error\":{\"code\":\"OperationNotFound\"}}", AZ_LRO_ERROR,
+		  "OperationNotFound" },
+		{ 1, 202, "", AZ_LRO_WAIT, "" },
+		{ 0, 202, "", AZ_LRO_WAIT, "" },
+		{ 0, 204, "", AZ_LRO_DONE, "" },
+		{ 0, 200, "{}", AZ_LRO_DONE, "" },
+		{ 0, 500, "", AZ_LRO_WAIT, "" },
+		{ 0, 403, "{\"error\":{\"code\":\"AuthorizationFailed\",\"message\":\"m\"}}",
+		  AZ_LRO_ERROR, "AuthorizationFailed" },
+	};
+	struct az_error e;
+	size_t i;
+
+	for (i = 0; i < ARRAY_SIZE(t); i++) {
+		enum az_lro_step s = az_lro_step(t[i].async, t[i].status, t[i].body,
+		    strlen(t[i].body), &e);
+
+		if (s != t[i].want || strcmp(e.code, t[i].code) != 0)
+			fail_msg("case %zu (%ld %s): step %d code \"%s\"", i, t[i].status,
+			    t[i].body, s, e.code);
+	}
+}
+
 /* ---- planner ---- */
 
 #define OUR_IP "10.0.0.4"
@@ -538,6 +581,7 @@ main(void)
 		cmocka_unit_test(test_json_route_table),
 		cmocka_unit_test(test_json_vm_subnet_vnet),
 		cmocka_unit_test(test_json_errors),
+		cmocka_unit_test(test_lro_steps),
 		cmocka_unit_test(test_plan_table),
 		cmocka_unit_test(test_plan_deletes_limit_nic),
 	};
