@@ -230,9 +230,12 @@ poll_op(struct az_arm *a, const char *method, const char *path, const char *url,
 		return -EBADMSG;
 	}
 	for (i = 0; i < a->max_polls; i++) {
-		retry_sleep_ms(wait);
+		if ((r = retry_sleep_ms(wait)) < 0)
+			return r;
 		if ((r = send_auth(a, "GET", url, NULL, NULL, &resp)) < 0) {
 			http_response_free(&resp);
+			if ((r = prov_interrupted()) < 0)
+				return r;
 			wait = retry_backoff_ms(&a->policy, RETRY_SERVER, i);
 			continue;               /* a lost poll is asked again */
 		}
@@ -299,9 +302,11 @@ call_url(struct az_arm *a, const char *method, const char *url, const char *path
 		if ((r = send_auth(a, method, url, body, if_match, &resp)) < 0) {
 			http_response_free(&resp);
 			if (r == -EPERM || r == -EPROTO || attempt + 1 == a->policy.max_attempts ||
-			    a->imds->token[0] == '\0')
+			    a->imds->token[0] == '\0' || prov_interrupted() < 0)
 				return r;
-			retry_sleep_ms(retry_backoff_ms(&a->policy, RETRY_SERVER, attempt));
+			if ((r = retry_sleep_ms(retry_backoff_ms(&a->policy, RETRY_SERVER,
+			    attempt))) < 0)
+				return r;
 			continue;
 		}
 		if (resp.status >= 200 && resp.status < 300) {
@@ -320,7 +325,9 @@ call_url(struct az_arm *a, const char *method, const char *url, const char *path
 		log_debug("azure: %s %s: HTTP %ld %s, retrying in %llu ms", method, path,
 		    resp.status, err->code, (unsigned long long)ms);
 		http_response_free(&resp);
-		retry_sleep_ms(ms);
+		if ((r = retry_sleep_ms(ms)) < 0)
+			return r;
+		r = -EAGAIN;
 	}
 	return r;
 }

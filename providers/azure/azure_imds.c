@@ -107,14 +107,15 @@ az_imds_get(struct az_imds *m, const char *path, struct buf *out)
 				return r;
 			}
 		} else if (r == -ECONNREFUSED || r == -EHOSTUNREACH || r == -EPERM ||
-		    r == -ETIMEDOUT || attempt + 1 == IMDS_ATTEMPTS) {
+		    r == -ETIMEDOUT || r == -ECANCELED || attempt + 1 == IMDS_ATTEMPTS) {
 			http_response_free(&resp);
 			return r;             /* no metadata service here */
 		} else {
 			ms = retry_backoff_ms(&pol, RETRY_SERVER, attempt);
 		}
 		http_response_free(&resp);
-		retry_sleep_ms(ms);
+		if ((r = retry_sleep_ms(ms)) < 0)
+			return r;
 	}
 	return r;
 }
