@@ -192,8 +192,14 @@ az_json_token(const char *s, size_t len, char *token, size_t tlen, uint64_t *exp
 	int r = -EBADMSG;
 
 	token[0] = '\0';
-	if ((o = parse(s, len, "managed identity token")) == NULL)
-		return -EBADMSG;
+	/* json-c's copies of the token (tokener buffer, string objects) are
+	 * wiped by the secret variants. */
+	if ((o = prov_json_parse_secret(s, len)) == NULL ||
+	    !json_object_is_type(o, json_type_object)) {
+		prov_set_error("managed identity token: not a complete JSON object%s",
+		    len > 0 && s[0] == '<' ? " (the body looks like HTML)" : "");
+		goto out;
+	}
 	v = jpath(o, "access_token", NULL);
 	if (v == NULL || !json_object_is_type(v, json_type_string) ||
 	    json_object_get_string_len(v) == 0) {
@@ -219,12 +225,7 @@ az_json_token(const char *s, size_t len, char *token, size_t tlen, uint64_t *exp
 	*expires_on = exp;
 	r = 0;
 out:
-	/* json-c's copy of the token goes with the object; wipe it first. */
-	v = jpath(o, "access_token", NULL);
-	if (v != NULL && json_object_is_type(v, json_type_string))
-		explicit_bzero((char *)json_object_get_string(v),
-		    (size_t)json_object_get_string_len(v));
-	json_object_put(o);
+	prov_json_put_secret(o);
 	return r;
 }
 
