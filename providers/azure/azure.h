@@ -131,6 +131,9 @@ void az_json_error(const char *s, size_t len, long status, struct az_error *out)
 /* Azure-AsyncOperation body {"status": ..., "error": {...}}. */
 int az_json_op_status(const char *s, size_t len, enum az_op_status *st,
     struct az_error *err);
+/* A resource's properties.provisioningState as an operation status
+ * (absent = Succeeded; Updating, Creating, Deleting... = in progress). */
+int az_json_provisioning_state(const char *s, size_t len, enum az_op_status *st);
 void az_route_table_free(struct az_route_table *t);
 void az_nic_list_free(struct az_nic_list *l);
 
@@ -240,11 +243,17 @@ struct az_arm {
 void az_arm_init(struct az_arm *a, struct az_imds *m);
 
 /*
- * One answer to a poll of a long-running operation.  async: the
- * Azure-AsyncOperation status document; else the Location URL (202 = not
- * yet, other 2xx = done).  429/5xx mean "ask again".  err is filled for
- * FAILED, CANCELED (the operation's error) and ERROR (the answer's).
+ * One answer to a poll of a long-running operation: the
+ * Azure-AsyncOperation status document, the Location URL (202 = not yet,
+ * other 2xx = done), or the resource itself (its provisioningState).
+ * 429/5xx mean "ask again".  err is filled for FAILED, CANCELED (the
+ * operation's error) and ERROR (the answer's).
  */
+enum az_poll_kind {
+	AZ_POLL_LOCATION,
+	AZ_POLL_ASYNC,
+	AZ_POLL_RESOURCE,
+};
 enum az_lro_step {
 	AZ_LRO_WAIT,
 	AZ_LRO_DONE,
@@ -252,8 +261,8 @@ enum az_lro_step {
 	AZ_LRO_CANCELED,
 	AZ_LRO_ERROR,
 };
-enum az_lro_step az_lro_step(int async, long status, const char *body, size_t len,
-    struct az_error *err);
+enum az_lro_step az_lro_step(enum az_poll_kind kind, long status, const char *body,
+    size_t len, struct az_error *err);
 /*
  * One ARM request to base + path + "?api-version=" + ver (path is a
  * resource id plus suffix).  Retries throttling (429, Retry-After,

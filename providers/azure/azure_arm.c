@@ -184,20 +184,26 @@ poll_wait(const struct az_arm *a, const struct http_response *resp, unsigned int
  * started it (for its Retry-After).
  */
 enum az_lro_step
-az_lro_step(int async, long status, const char *body, size_t len, struct az_error *err)
+az_lro_step(enum az_poll_kind kind, long status, const char *body, size_t len,
+    struct az_error *err)
 {
 	enum az_op_status st;
+	int r;
 
 	memset(err, 0, sizeof(*err));
 	if (status == 429 || status >= 500 || status == 202)
 		return AZ_LRO_WAIT;             /* throttled or not done: ask again */
-	if (!async && status >= 200 && status < 300)
+	if (kind == AZ_POLL_LOCATION && status >= 200 && status < 300)
 		return AZ_LRO_DONE;
 	if (status != 200) {
 		az_json_error(body, len, status, err);
 		return AZ_LRO_ERROR;
 	}
-	if (az_json_op_status(body, len, &st, err) < 0) {
+	if (kind == AZ_POLL_RESOURCE)
+		r = az_json_provisioning_state(body, len, &st);
+	else
+		r = az_json_op_status(body, len, &st, err);
+	if (r < 0) {
 		err->status = status;
 		cr_strlcpy(err->message, prov_last_error(), sizeof(err->message));
 		return AZ_LRO_ERROR;
@@ -216,7 +222,8 @@ az_lro_step(int async, long status, const char *body, size_t len, struct az_erro
 
 static int
 poll_op(struct az_arm *a, const char *method, const char *path, const char *url,
-    int async, const struct http_response *first, struct buf *out, struct az_error *err)
+    enum az_poll_kind kind, const struct http_response *first, struct buf *out,
+    struct az_error *err)
 {
 	struct http_response resp;
 	enum az_lro_step step;
@@ -240,9 +247,9 @@ poll_op(struct az_arm *a, const char *method, const char *path, const char *url,
 			continue;               /* a lost poll is asked again */
 		}
 		wait = poll_wait(a, &resp, i + 1);
-		step = az_lro_step(async, resp.status, resp.body.data, resp.body.len, err);
-		if (step == AZ_LRO_DONE && !async) {
-			buf_reset(out);        /* Location's final answer is the result */
+		step = az_lro_step(kind, resp.status, resp.body.data, resp.body.len, err);
+		if (step == AZ_LRO_DONE && kind != AZ_POLL_ASYNC) {
+			buf_reset(out);        /* the final answer is the result */
 			r = buf_append(out, resp.body.data, resp.body.len);
 			http_response_free(&resp);
 			return r;
@@ -267,11 +274,16 @@ poll_op(struct az_arm *a, const char *method, const char *path, const char *url,
 	return -ETIMEDOUT;
 }
 
-/* A 2xx answer: done, or an operation to follow. */
+/*
+ * A 2xx answer: done, or an operation to follow: Azure-AsyncOperation, else
+ * Location on a 202, else (a PUT) the resource itself while its
+ * provisioningState is not terminal.
+ */
 static int
-finish(struct az_arm *a, const char *method, const char *path,
+finish(struct az_arm *a, const char *method, const char *req_url, const char *path,
     struct http_response *resp, struct buf *out, struct az_error *err)
 {
+	enum az_op_status st;
 	char url[2048];
 	int r;
 
@@ -281,10 +293,14 @@ finish(struct az_arm *a, const char *method, const char *path,
 	if (strcmp(method, "GET") == 0)
 		return 0;
 	if (http_response_header(resp, "Azure-AsyncOperation", url, sizeof(url)) == 1)
-		return poll_op(a, method, path, url, 1, resp, out, err);
+		return poll_op(a, method, path, url, AZ_POLL_ASYNC, resp, out, err);
 	if (resp->status == 202 &&
 	    http_response_header(resp, "Location", url, sizeof(url)) == 1)
-		return poll_op(a, method, path, url, 0, resp, out, err);
+		return poll_op(a, method, path, url, AZ_POLL_LOCATION, resp, out, err);
+	if (strcmp(method, "PUT") == 0 && resp->body.len > 0 &&
+	    az_json_provisioning_state(resp->body.data, resp->body.len, &st) == 0 &&
+	    st == AZ_OP_IN_PROGRESS)
+		return poll_op(a, method, path, req_url, AZ_POLL_RESOURCE, resp, out, err);
 	return 0;
 }
 
@@ -310,7 +326,7 @@ call_url(struct az_arm *a, const char *method, const char *url, const char *path
 			continue;
 		}
 		if (resp.status >= 200 && resp.status < 300) {
-			r = finish(a, method, path, &resp, resp_out, err);
+			r = finish(a, method, url, path, &resp, resp_out, err);
 			http_response_free(&resp);
 			return r;
 		}

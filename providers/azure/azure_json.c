@@ -606,6 +606,31 @@ out:
 	return r;
 }
 
+int
+az_json_provisioning_state(const char *s, size_t len, enum az_op_status *st)
+{
+	struct json_object *o;
+	char v[64];
+	int r;
+
+	if ((o = parse(s, len, "resource")) == NULL)
+		return -EBADMSG;
+	r = jstr(jpath(o, "properties", "provisioningState", NULL), v, sizeof(v),
+	    "provisioningState");
+	json_object_put(o);
+	if (r < 0)
+		return r;
+	if (v[0] == '\0' || strcasecmp(v, "Succeeded") == 0)
+		*st = AZ_OP_SUCCEEDED;
+	else if (strcasecmp(v, "Failed") == 0)
+		*st = AZ_OP_FAILED;
+	else if (strcasecmp(v, "Canceled") == 0)
+		*st = AZ_OP_CANCELED;
+	else
+		*st = AZ_OP_IN_PROGRESS;
+	return 0;
+}
+
 void
 az_route_table_free(struct az_route_table *t)
 {

@@ -121,9 +121,14 @@ plan_prefix(struct tctx *x, const struct prefix *want, struct prov_plan *out)
 	const struct az_plan_input *in = x->in;
 	const struct az_route *m = NULL, *rt;
 	char ours[AZ_NAME_LEN], note[160];
+	struct prefix me;
 	size_t i;
 	int r;
 
+	/* A UDR's next hop is of its prefix's family (Azure refuses a mix). */
+	if (prefix_parse_addr(in->our_ip, &me) < 0 || me.family != want->family)
+		return prov_plan_addv(out, PROV_CONFLICT, x->label, want, in->our_ip, NULL,
+		    "(this connector's NIC has no address of that family: not routed)");
 	if ((r = az_route_name(in->ha_group, want, ours, sizeof(ours))) < 0) {
 		prov_set_error("no valid Azure route name for this prefix and ha_group");
 		return r;

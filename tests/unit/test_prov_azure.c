@@ -343,7 +343,7 @@ static void
 test_lro_steps(void **state)
 {
 	static const struct {
-		int async;
+		enum az_poll_kind kind;
 		long status;
 		const char *body;
 		enum az_lro_step want;
@@ -368,12 +368,17 @@ test_lro_steps(void **state)
 		{ 0, 500, "", AZ_LRO_WAIT, "" },
 		{ 0, 403, "{\"error\":{\"code\":\"AuthorizationFailed\",\"message\":\"m\"}}",
 		  AZ_LRO_ERROR, "AuthorizationFailed" },
+		{ 2, 200, "{\"properties\":{\"provisioningState\":\"Updating\"}}", AZ_LRO_WAIT, "" },
+		{ 2, 200, "{\"properties\":{\"provisioningState\":\"Succeeded\"}}", AZ_LRO_DONE, "" },
+		{ 2, 200, "{\"properties\":{}}", AZ_LRO_DONE, "" },
+		{ 2, 200, "{\"properties\":{\"provisioningState\":\"Failed\"}}", AZ_LRO_FAILED, "" },
+		{ 2, 404, "{\"error\":{\"code\":\"NotFound\"}}", AZ_LRO_ERROR, "NotFound" },
 	};
 	struct az_error e;
 	size_t i;
 
 	for (i = 0; i < ARRAY_SIZE(t); i++) {
-		enum az_lro_step s = az_lro_step(t[i].async, t[i].status, t[i].body,
+		enum az_lro_step s = az_lro_step(t[i].kind, t[i].status, t[i].body,
 		    strlen(t[i].body), &e);
 
 		if (s != t[i].want || strcmp(e.code, t[i].code) != 0)
@@ -513,7 +518,7 @@ test_plan_deletes_limit_nic(void **state)
 	struct az_route full[3], other[1];
 	struct az_route_table t[2];
 	struct prefix_set want = { 0 };
-	struct prefix p = P("100.96.0.0/11"), q = P("192.168.0.0/22");
+	struct prefix p = P("100.96.0.0/11"), q = P("192.168.0.0/22"), v6;
 	struct az_plan_input in;
 	struct prov_plan out = { 0 };
 
@@ -531,6 +536,8 @@ test_plan_deletes_limit_nic(void **state)
 	t[1].n = 1;
 	prefix_set_add(&want, &p);
 	prefix_set_add(&want, &q);
+	v6 = P("fd00:1::/64");
+	prefix_set_add(&want, &v6);
 	memset(&in, 0, sizeof(in));
 	in.our_ip = OUR_IP;
 	in.nic = NET "/networkInterfaces/nic-hq";
@@ -544,7 +551,7 @@ test_plan_deletes_limit_nic(void **state)
 	in.takeover = PROV_TAKEOVER_BLACKHOLE;
 	in.max_routes = 4;
 	assert_int_equal(az_plan_compute(&in, &out), 0);
-	assert_int_equal(out.n, 5);
+	assert_int_equal(out.n, 6);
 	assert_int_equal(out.v[0].action, PROV_FORWARDING);
 	assert_string_equal(out.v[0].target, "nic-hq");
 	assert_int_equal(out.v[1].action, PROV_DELETE);      /* 172.16/12 no longer wanted */
@@ -553,15 +560,17 @@ test_plan_deletes_limit_nic(void **state)
 	/* 3 routes - 1 deleted + 2 created = 4: both fit exactly. */
 	assert_int_equal(out.v[2].action, PROV_CREATE);
 	assert_int_equal(out.v[3].action, PROV_CREATE);
-	assert_int_equal(out.v[4].action, PROV_DELETE);      /* ours in a table we left */
-	assert_string_equal(out.v[4].table, "rt-old");
+	assert_int_equal(out.v[4].action, PROV_CONFLICT);    /* IPv6, IPv4-only NIC */
+	assert_non_null(strstr(out.v[4].note, "no address of that family"));
+	assert_int_equal(out.v[5].action, PROV_DELETE);      /* ours in a table we left */
+	assert_string_equal(out.v[5].table, "rt-old");
 	assert_int_equal(prov_plan_mutations(&out), 5);
 	prov_plan_free(&out);
 	/* One fewer slot: the second create is refused in plan. */
 	in.max_routes = 3;
 	in.ip_forwarding = 1;
 	assert_int_equal(az_plan_compute(&in, &out), 0);
-	assert_int_equal(out.n, 4);
+	assert_int_equal(out.n, 5);
 	assert_int_equal(out.v[2].action, PROV_CONFLICT);
 	assert_non_null(strstr(out.v[2].note, "route table full"));
 	prov_plan_free(&out);
