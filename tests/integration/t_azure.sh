@@ -138,6 +138,15 @@ check "apply converges through a 412 on the NIC" CR apply
 check_eq "forwarding on after the race" true "$(fwd)"
 check_eq "the NIC was read again and PUT twice" 2 "$(count '["by_op"]["PutNic"]')"
 
+# A 412 race on a takeover: the route is read again, still the gone
+# connector's, so it is replaced under its new etag.
+ctl POST /route '{"table":"rt-connectors","name":"cloudroute-hq-10.200.0.0_16","prefix":"10.200.0.0/16","next_hop_type":"VirtualAppliance","next_hop_ip":"10.0.0.98"}' >/dev/null
+ctl POST /reset >/dev/null
+ctl POST /fault '{"kind":"race412","count":1,"actions":["PutRoute"]}' >/dev/null
+check "apply converges through a 412 on a takeover" CR apply
+check_eq "taken over after the race" "10.200.0.0/16 10.0.0.4" "$(route cloudroute-hq-10.200.0.0_16)"
+check_eq "the route was read again and PUT twice" "2 1" "$(count '["by_op"]["PutRoute"]') $(count '["by_op"]["GetRoute"]')"
+
 # Expired tokens are refetched after the 401.
 ctl POST /expire-tokens >/dev/null
 ctl POST /route-delete '{"table":"rt-connectors","name":"cloudroute-hq-192.168.0.0_22"}' >/dev/null
