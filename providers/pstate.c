@@ -19,28 +19,6 @@ pstate_array(struct json_object *state, const char *key)
 	return a;
 }
 
-const char *
-pstate_str(struct json_object *state, const char *key)
-{
-	struct json_object *v;
-
-	if (state != NULL && json_object_object_get_ex(state, key, &v) &&
-	    json_object_is_type(v, json_type_string))
-		return json_object_get_string(v);
-	return NULL;
-}
-
-int
-pstate_bool(struct json_object *state, const char *key, int dflt)
-{
-	struct json_object *v;
-
-	if (state != NULL && json_object_object_get_ex(state, key, &v) &&
-	    json_object_is_type(v, json_type_boolean))
-		return json_object_get_boolean(v);
-	return dflt;
-}
-
 int
 pstate_checkpoint(const struct prov_options *opts)
 {

@@ -1,7 +1,7 @@
 /*
  * Small helpers for a provider's own object in the agent's state (json-c):
- * members read with a type check, a list member created on first use, and
- * the checkpoint hook of struct prov_options called safely.
+ * a list member created on first use, and the checkpoint hook of struct
+ * prov_options called safely.  Scalar members: common/jsonutil.h.
  */
 #ifndef PROV_PSTATE_H
 #define PROV_PSTATE_H
@@ -12,10 +12,6 @@
 
 /* state[key] when it is an array, else a new empty array put there. */
 struct json_object *pstate_array(struct json_object *state, const char *key);
-/* state[key] when it is a string, else NULL. */
-const char *pstate_str(struct json_object *state, const char *key);
-/* state[key] when it is a boolean, else dflt. */
-int pstate_bool(struct json_object *state, const char *key, int dflt);
 /* opts->checkpoint(), when there is one: 0 or -errno (with the error text set). */
 int pstate_checkpoint(const struct prov_options *opts);
 

@@ -27,6 +27,7 @@
 
 #include "azure.h"
 #include "providers/http.h"
+#include "common/jsonutil.h"
 #include "providers/pstate.h"
 
 #define NIC_TRIES 3
@@ -405,7 +406,7 @@ teardown_plan(struct az_ctx *ctx, struct json_object *state, struct prov_plan *o
 
 	if ((r = az_read_nic(ctx, ctx->nic, &nic)) < 0)
 		return r;
-	if (!pstate_bool(state, "ip_forwarding_original", 1) && nic.ip_forwarding == 1 &&
+	if (!cr_json_bool(state, "ip_forwarding_original", 1) && nic.ip_forwarding == 1 &&
 	    (r = prov_plan_addv(out, PROV_FORWARDING_RESTORE, NULL, NULL, az_id_name(ctx->nic),
 	    ctx->nic, "(NIC IP forwarding on -> off, as before cloudroute)")) < 0)
 		return r;
@@ -441,7 +442,7 @@ az_teardown(void *vctx, const struct prov_options *opts, struct json_object *sta
     int dry_run, struct prov_plan *out)
 {
 	struct az_ctx *ctx = vctx;
-	const char *nic = pstate_str(state, "nic");
+	const char *nic = cr_json_str(state, "nic");
 	unsigned int calls0 = ctx->arm.calls, mut0 = ctx->arm.mutating_calls;
 	char line[512];
 	size_t i, first = out->n;
