@@ -277,6 +277,13 @@ enum az_lro_step az_lro_step(enum az_poll_kind kind, long status, const char *bo
 int az_arm_call(struct az_arm *a, const char *method, const char *path,
     const char *api_version, const char *body, const char *if_match,
     struct buf *resp, struct az_error *err);
+/*
+ * A URL ARM handed us (operation, nextLink) as one we may send the token
+ * to: on our endpoint as it is, or on the public endpoint when ours is an
+ * override (the override replaces scheme://host[:port], paths unchanged).
+ * 0, or -EBADMSG for any other host.
+ */
+int az_arm_link(const struct az_arm *a, const char *url, char *out, size_t len);
 /* GET of a nextLink (a whole URL, which must be on the ARM endpoint). */
 int az_arm_get_link(struct az_arm *a, const char *url, struct buf *resp,
     struct az_error *err);

@@ -159,12 +159,23 @@ classify(const struct az_error *e)
 	return retry_classify(e->status, NULL);
 }
 
-static int
-same_endpoint(const struct az_arm *a, const char *url)
-{
-	size_t n = strlen(a->base);
+#define ARM_DEFAULT "https://management.azure.com"
 
-	return strncasecmp(url, a->base, n) == 0 && url[n] == '/';
+/*
+ * See azure.h.  */
+int
+az_arm_link(const struct az_arm *a, const char *url, char *out, size_t len)
+{
+	size_t n = strlen(a->base), d = strlen(ARM_DEFAULT);
+
+	if (strncasecmp(url, a->base, n) == 0 && url[n] == '/')
+		return cr_strlcpy(out, url, len) < len ? 0 : -ENAMETOOLONG;
+	if (strncasecmp(url, ARM_DEFAULT, d) == 0 && (url[d] == '/' ||
+	    strncmp(url + d, ":443/", 5) == 0)) {
+		url += d + (url[d] == ':' ? 4 : 0);
+		return snprintf(out, len, "%s%s", a->base, url) < (int)len ? 0 : -ENAMETOOLONG;
+	}
+	return -EBADMSG;
 }
 
 static uint64_t
@@ -221,20 +232,21 @@ az_lro_step(enum az_poll_kind kind, long status, const char *body, size_t len,
 }
 
 static int
-poll_op(struct az_arm *a, const char *method, const char *path, const char *url,
+poll_op(struct az_arm *a, const char *method, const char *path, const char *link,
     enum az_poll_kind kind, const struct http_response *first, struct buf *out,
     struct az_error *err)
 {
 	struct http_response resp;
 	enum az_lro_step step;
 	uint64_t wait = poll_wait(a, first, 0);
+	char url[2048];
 	unsigned int i;
 	int r;
 
-	if (!same_endpoint(a, url)) {
+	if ((r = az_arm_link(a, link, url, sizeof(url))) < 0) {
 		prov_set_error("ARM %s %s: operation URL %s is not on %s: not followed",
-		    method, path, url, a->base);
-		return -EBADMSG;
+		    method, path, link, a->base);
+		return r;
 	}
 	for (i = 0; i < a->max_polls; i++) {
 		if ((r = retry_sleep_ms(wait)) < 0)
@@ -364,15 +376,17 @@ az_arm_call(struct az_arm *a, const char *method, const char *path,
 }
 
 int
-az_arm_get_link(struct az_arm *a, const char *url, struct buf *resp_out,
+az_arm_get_link(struct az_arm *a, const char *link, struct buf *resp_out,
     struct az_error *err_out)
 {
 	struct az_error e, *err = err_out != NULL ? err_out : &e;
+	char url[2048];
+	int r;
 
 	memset(err, 0, sizeof(*err));
-	if (!same_endpoint(a, url)) {
-		prov_set_error("ARM nextLink %s is not on %s: not followed", url, a->base);
-		return -EBADMSG;
+	if ((r = az_arm_link(a, link, url, sizeof(url))) < 0) {
+		prov_set_error("ARM nextLink %s is not on %s: not followed", link, a->base);
+		return r;
 	}
 	return call_url(a, "GET", url, url + strlen(a->base), NULL, NULL, resp_out, err);
 }

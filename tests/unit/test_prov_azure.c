@@ -387,6 +387,35 @@ test_lro_steps(void **state)
 	}
 }
 
+static void
+test_arm_links(void **state)
+{
+	struct az_arm a;
+	char out[256];
+
+	memset(&a, 0, sizeof(a));
+	cr_strlcpy(a.base, "https://127.0.0.1:8443", sizeof(a.base));
+	assert_int_equal(az_arm_link(&a, "https://127.0.0.1:8443/subscriptions/x?a=1", out,
+	    sizeof(out)), 0);
+	assert_string_equal(out, "https://127.0.0.1:8443/subscriptions/x?a=1");
+	/* The public endpoint's links are followed on the override. */
+	assert_int_equal(az_arm_link(&a, "https://management.azure.com/subscriptions/x", out,
+	    sizeof(out)), 0);
+	assert_string_equal(out, "https://127.0.0.1:8443/subscriptions/x");
+	assert_int_equal(az_arm_link(&a, "https://management.azure.com:443/s", out,
+	    sizeof(out)), 0);
+	assert_string_equal(out, "https://127.0.0.1:8443/s");
+	/* Anything else never gets the token. */
+	assert_int_equal(az_arm_link(&a, "https://management.azure.com.evil.example/s", out,
+	    sizeof(out)), -EBADMSG);
+	assert_int_equal(az_arm_link(&a, "https://127.0.0.1:8444/s", out, sizeof(out)),
+	    -EBADMSG);
+	assert_int_equal(az_arm_link(&a, "http://management.azure.com/s", out, sizeof(out)),
+	    -EBADMSG);
+	assert_int_equal(az_arm_link(&a, "https://127.0.0.1:84430/s", out, sizeof(out)),
+	    -EBADMSG);
+}
+
 /* ---- planner ---- */
 
 #define OUR_IP "10.0.0.4"
@@ -591,6 +620,7 @@ main(void)
 		cmocka_unit_test(test_json_vm_subnet_vnet),
 		cmocka_unit_test(test_json_errors),
 		cmocka_unit_test(test_lro_steps),
+		cmocka_unit_test(test_arm_links),
 		cmocka_unit_test(test_plan_table),
 		cmocka_unit_test(test_plan_deletes_limit_nic),
 	};
