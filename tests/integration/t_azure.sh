@@ -127,7 +127,8 @@ ctl POST /route-delete '{"table":"rt-connectors","name":"manual-branch"}' >/dev/
 # Throttling (429 + Retry-After) and "another operation in progress" (409).
 ctl POST /fault '{"kind":"throttle","count":3,"retry_after":1}' >/dev/null
 ctl POST /fault '{"kind":"busy","count":2,"actions":["PutRoute"],"retry_after":1}' >/dev/null
-check "apply converges through 429s and 409s" CR apply
+ctl POST /fault '{"kind":"error500","count":2,"actions":["GetRouteTable","GetOperation"]}' >/dev/null
+check "apply converges through 429s, 409s and 500s" CR apply
 check_eq "route back after throttling" "192.168.0.0/22 10.0.0.4" "$(route cloudroute-hq-192.168.0.0_22)"
 
 # A 412 race on the NIC: re-read and retried.
