@@ -75,8 +75,11 @@ on_header(char *p, size_t size, size_t n, void *arg)
 	if (len >= 5 && strncmp(p, "HTTP/", 5) == 0) {
 		x->resp->retry_after[0] = '\0';
 		x->resp->content_type[0] = '\0';
+		buf_reset(&x->resp->headers);
 		return len;
 	}
+	/* Past the cap a header is dropped, not the response. */
+	(void)buf_append(&x->resp->headers, p, len);
 	if (!header_value(p, len, "Retry-After", x->resp->retry_after,
 	    sizeof(x->resp->retry_after)))
 		header_value(p, len, "Content-Type", x->resp->content_type,
@@ -458,6 +461,7 @@ http_do(const struct http_request *rq, struct http_response *resp)
 	resp->status = 0;
 	resp->retry_after[0] = resp->content_type[0] = '\0';
 	buf_init(&resp->body, rq->max_response ? rq->max_response : HTTP_MAX_RESPONSE);
+	buf_init(&resp->headers, 16384);
 	pthread_once(&curl_once, curl_init);
 	if ((r = curl_init_rc) < 0) {
 		prov_set_error("libcurl initialisation failed");
@@ -503,4 +507,32 @@ void
 http_response_free(struct http_response *resp)
 {
 	buf_free(&resp->body);
+	buf_free(&resp->headers);
+}
+
+int
+http_response_header(const struct http_response *resp, const char *name,
+    char *out, size_t len)
+{
+	const char *p = resp->headers.data, *e;
+	char tmp[8192];
+
+	if (len == 0)
+		return -ENAMETOOLONG;
+	out[0] = '\0';
+	for (; p != NULL && *p; p = *e ? e + 1 : e) {
+		e = strchr(p, '\n');
+		if (e == NULL)
+			e = p + strlen(p);
+		if (!header_value(p, (size_t)(e - p), name, tmp, sizeof(tmp)))
+			continue;
+		if (strlen(tmp) >= len || strlen(tmp) == sizeof(tmp) - 1) {
+			explicit_bzero(tmp, sizeof(tmp));
+			return -ENAMETOOLONG;
+		}
+		cr_strlcpy(out, tmp, len);
+		explicit_bzero(tmp, sizeof(tmp));
+		return 1;
+	}
+	return 0;
 }

@@ -44,6 +44,8 @@ struct http_response {
 	struct buf body;
 	char retry_after[64];             /* raw Retry-After header, "" if none */
 	char content_type[128];
+	struct buf headers;               /* raw header lines of the final response
+	                                   * (capped at 16 KiB; wiped when freed) */
 };
 
 /*
@@ -55,6 +57,13 @@ struct http_response {
  */
 int http_do(const struct http_request *rq, struct http_response *resp);
 void http_response_free(struct http_response *resp);
+/*
+ * Copies the trimmed value of response header `name` (case-insensitive,
+ * the first one) into out.  1 when found, 0 when absent, -ENAMETOOLONG
+ * when the value does not fit (out is then "").
+ */
+int http_response_header(const struct http_response *resp, const char *name,
+    char *out, size_t len);
 
 /* 1 when url is plain http to a link-local metadata address. */
 int http_is_metadata_url(const char *url);

@@ -13,9 +13,11 @@
 #include "provider.h"
 #include "http.h"
 #include "aws/aws.h"
+#include "azure/azure.h"
 
 static const struct prov_ops *const providers[] = {
 	&aws_ops,
+	&azure_ops,
 };
 
 /* The per-thread error text is common/util.c's, shared with netcfg. */

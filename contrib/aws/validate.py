@@ -98,7 +98,7 @@ def strip_comments(text):
     return "".join(out)
 
 
-def check_cloud_config(text, name, cloudroute):
+def check_cloud_config(text, name, cloudroute, provider="aws"):
     check(text.startswith("#cloud-config\n"), "%s: starts with #cloud-config" % name)
     doc = yaml.safe_load(text)
     known = {"package_update", "packages", "write_files", "runcmd"}
@@ -110,9 +110,9 @@ def check_cloud_config(text, name, cloudroute):
           "%s: writes /etc/cloudroute/cloudroute.json mode 0600" % name)
     try:
         conf = json.loads(strip_comments(cfg["content"]))
-        check(conf["cloud"]["provider"] == "aws" and
+        check(conf["cloud"]["provider"] == provider and
               conf["tunnel"]["private_key_file"] == "/etc/cloudroute/private.key",
-              "%s: embedded config is JSON (aws provider, key file)" % name)
+              "%s: embedded config is JSON (%s provider, key file)" % (name, provider))
     except (ValueError, KeyError, TypeError) as e:
         check(False, "%s: embedded config is JSON (%s)" % (name, e))
         conf = None

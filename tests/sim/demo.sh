@@ -132,6 +132,17 @@ teardown_flow() {
 run_flow "cloudroute teardown" teardown_flow
 echo "  removing the namespaces"
 
+step "Azure: the first flow on a simulated VNet (tests/sim/t_azure_vnet.sh)"
+if bash "$TOP/tests/sim/t_azure_vnet.sh" >"$TMP/azure.out" 2>&1; then
+	echo "  ok   user -> app through the connector; the app's reply returns by the UDR"
+	echo "       cloudroute wrote into rt-apps, and repairs NIC forwarding and the UDR"
+	echo "       when they are changed behind its back ($(tail -n1 "$TMP/azure.out"))"
+else
+	BAD=$((BAD + 1))
+	echo "  FAIL Azure VNet flow:"
+	grep -E '^(not ok|#)' "$TMP/azure.out" | indent
+fi
+
 echo
 if [ "$BAD" = 0 ]; then
 	echo "demo: all flows passed in $((SECONDS - START)) s"
