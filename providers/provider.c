@@ -13,9 +13,11 @@
 #include "provider.h"
 #include "http.h"
 #include "aws/aws.h"
+#include "gcp/gcp.h"
 
 static const struct prov_ops *const providers[] = {
 	&aws_ops,
+	&gcp_ops,
 };
 
 /* The per-thread error text is common/util.c's, shared with netcfg. */

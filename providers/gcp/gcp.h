@@ -109,6 +109,7 @@ struct gcp_sa_key {
  * Route lists append (pages accumulate); free with gcp_route_list_free.
  */
 int gcp_json_routes(const char *s, size_t len, struct gcp_route_list *out);
+int gcp_json_route(const char *s, size_t len, struct gcp_route *out);
 int gcp_json_instance(const char *s, size_t len, struct gcp_instance *out);
 int gcp_json_operation(const char *s, size_t len, struct gcp_operation *out);
 /* {"error":{...}}: 0 when it is one, -EBADMSG otherwise (fields left empty). */
@@ -258,5 +259,35 @@ int gcp_get_instance(struct gcp_compute *c, const char *zone, const char *name,
 int gcp_set_ip_forward(struct gcp_compute *c, const char *zone, const char *name, int on);
 /* Classification of an API error for retries. */
 int gcp_error_throttled(long status, const struct gcp_error *e);
+
+/* ---- the provider (gcp_provider.c reads, gcp_apply.c writes) ---- */
+
+struct gcp_ctx {
+	struct gcp_md md;
+	struct gcp_auth auth;
+	struct gcp_compute api;
+	char project[GCP_ID_LEN];
+	char zone[GCP_ID_LEN];
+	char name[GCP_ID_LEN];           /* instance name */
+	char id[32];                     /* instance id (route names) */
+	char ip[64], public_ip[64];
+	char md_network[GCP_URL_LEN];    /* "projects/<number>/networks/<name>" */
+	/* From instances.get at the last plan: */
+	char self_link[GCP_URL_LEN];
+	char network[GCP_URL_LEN];
+	int observed_fwd;                /* canIpForward, -1 unknown */
+};
+
+/* Reads our instance (self link, network, canIpForward) into ctx. */
+int gcp_read_self(struct gcp_ctx *ctx);
+/* Appends the changes to a provider plan (table = network name). */
+int gcp_export_changes(struct gcp_ctx *ctx, const struct gcp_changes *c,
+    struct prov_plan *out);
+/* provider, instance and network into the state. */
+void gcp_state_identity(struct gcp_ctx *ctx, struct json_object *state);
+int gcp_apply(struct gcp_ctx *ctx, const struct prov_options *opts,
+    const struct prov_plan *plan, struct json_object *state);
+int gcp_teardown(struct gcp_ctx *ctx, struct json_object *state, int dry_run,
+    struct prov_plan *out);
 
 #endif

@@ -254,6 +254,24 @@ out:
 	return rc;
 }
 
+int
+gcp_json_route(const char *s, size_t len, struct gcp_route *out)
+{
+	struct json_object *o;
+	int rc = -EBADMSG;
+
+	if ((o = parse(s, len, "routes.get")) == NULL)
+		return -EBADMSG;
+	if (check_kind(o, "compute#route", "routes.get") == 0) {
+		if (one_route(o, out) == 0)
+			rc = 0;
+		else
+			prov_set_error("routes.get: not a valid Route");
+	}
+	json_object_put(o);
+	return rc;
+}
+
 void
 gcp_route_list_free(struct gcp_route_list *l)
 {
