@@ -202,16 +202,19 @@ out:
 static void
 token_error(const char *where, const struct http_response *resp)
 {
-	struct json_object *o = json_tokener_parse(resp->body.data), *e, *d;
+	struct json_object *o = json_tokener_parse(resp->body.data), *e = NULL, *d = NULL;
+	const char *desc = "";
 
 	if (o != NULL && json_object_is_type(o, json_type_object) &&
-	    json_object_object_get_ex(o, "error", &e) && json_object_is_type(e, json_type_string))
+	    json_object_object_get_ex(o, "error", &e) && json_object_is_type(e, json_type_string)) {
+		if (json_object_object_get_ex(o, "error_description", &d) &&
+		    json_object_is_type(d, json_type_string))
+			desc = json_object_get_string(d);
 		prov_set_error("%s: HTTP %ld %s%s%s", where, resp->status, json_object_get_string(e),
-		    json_object_object_get_ex(o, "error_description", &d) ? ": " : "",
-		    d != NULL && json_object_is_type(d, json_type_string) ?
-		    json_object_get_string(d) : "");
-	else
+		    *desc ? ": " : "", desc);
+	} else {
 		prov_set_error("%s: HTTP %ld", where, resp->status);
+	}
 	json_object_put(o);
 }
 

@@ -130,15 +130,14 @@ judge(const char *method, const char *path, int r, struct http_response *resp,
 		return 0;
 	if (gcp_json_error(resp->body.data, resp->body.len, err) < 0) {
 		err->code = resp->status;
+		prov_set_error("Compute %s %s: HTTP %ld, and the body is not a Compute error "
+		    "(%.60s)", method, path, resp->status,
+		    resp->content_type[0] ? resp->content_type : "no content type");
 		if (resp->status >= 500 || resp->status == 429) {
 			*cls = resp->status == 503 || resp->status == 429 ? RETRY_THROTTLE :
 			    RETRY_SERVER;
 			return 1;
 		}
-		prov_set_error("Compute %s %s: HTTP %ld, and the body is not a Compute error "
-		    "(%.40s%s)", method, path, resp->status,
-		    resp->content_type[0] ? resp->content_type : "no content type",
-		    resp->content_type[0] ? "" : "");
 		return -EBADMSG;
 	}
 	if (resp->status == 401 && !*refreshed) {
