@@ -102,7 +102,8 @@ do_send(struct gcp_compute *c, const char *method, const char *url, const char *
 	rq.method = method;
 	rq.url = url;
 	rq.headers = h;
-	rq.n_headers = body != NULL ? 2 : 1;
+	/* Writes and waits always say JSON (curl would call an empty POST a form). */
+	rq.n_headers = strcmp(method, "GET") != 0 ? 2 : 1;
 	rq.body = body;
 	rq.body_len = body != NULL ? strlen(body) : 0;
 	/* operations.wait may hold the request up to 2 minutes. */

@@ -14,7 +14,7 @@ Compute request path, in order: size and body checks -> bearer token
 compute scope) -> method and query parameters (unknown ones are 400, as
 Google's front end answers) -> faults -> IAM deny list -> the method under
 State.lock -> answer -> request log (never a token).  See
-tests/fakecloud/README.md (GCP section) for the scenario and control API.
+tests/fakecloud/README-gcp.md for the scenario and control API.
 """
 
 import argparse
