@@ -255,8 +255,10 @@ int gcp_mutate(struct gcp_compute *c, const char *method, const char *path,
 int gcp_list_routes(struct gcp_compute *c, const char *network, struct gcp_route_list *out);
 int gcp_get_instance(struct gcp_compute *c, const char *zone, const char *name,
     struct gcp_instance *out);
-/* instances.update with canIpForward = on (re-read and retried on 412). */
-int gcp_set_ip_forward(struct gcp_compute *c, const char *zone, const char *name, int on);
+/* instances.update with canIpForward = on, first from `cached` (the resource
+ * as last read, may be NULL), re-read and retried on 412. */
+int gcp_set_ip_forward(struct gcp_compute *c, const char *zone, const char *name, int on,
+    struct json_object *cached);
 /* Classification of an API error for retries. */
 int gcp_error_throttled(long status, const struct gcp_error *e);
 
@@ -276,6 +278,7 @@ struct gcp_ctx {
 	char self_link[GCP_URL_LEN];
 	char network[GCP_URL_LEN];
 	int observed_fwd;                /* canIpForward, -1 unknown */
+	struct json_object *self_raw;    /* our instance resource as read */
 };
 
 /* Reads our instance (self link, network, canIpForward) into ctx. */

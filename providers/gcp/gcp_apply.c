@@ -159,9 +159,9 @@ exec_change(struct gcp_ctx *ctx, const struct prov_options *opts,
 		if (!json_object_object_get_ex(state, "can_ip_forward_original", NULL))
 			json_object_object_add(state, "can_ip_forward_original",
 			    json_object_new_boolean(0));
-		return gcp_set_ip_forward(&ctx->api, ctx->zone, ctx->name, 1);
+		return gcp_set_ip_forward(&ctx->api, ctx->zone, ctx->name, 1, ctx->self_raw);
 	case PROV_FORWARDING_RESTORE:
-		if ((r = gcp_set_ip_forward(&ctx->api, ctx->zone, ctx->name, 0)) == 0)
+		if ((r = gcp_set_ip_forward(&ctx->api, ctx->zone, ctx->name, 0, ctx->self_raw)) == 0)
 			json_object_object_del(state, "can_ip_forward_original");
 		return r;
 	case PROV_CREATE:

@@ -206,7 +206,8 @@ token_error(const char *where, const struct http_response *resp)
 	const char *desc = "";
 
 	if (o != NULL && json_object_is_type(o, json_type_object) &&
-	    json_object_object_get_ex(o, "error", &e) && json_object_is_type(e, json_type_string)) {
+	    json_object_object_get_ex(o, "error", &e) &&
+	    json_object_is_type(e, json_type_string)) {
 		if (json_object_object_get_ex(o, "error_description", &d) &&
 		    json_object_is_type(d, json_type_string))
 			desc = json_object_get_string(d);

@@ -59,8 +59,8 @@ gcp_error_throttled(long status, const struct gcp_error *e)
 static int
 is_quota(const struct gcp_error *e)
 {
-	return strcmp(e->reason, "quotaExceeded") == 0 || strcmp(e->reason, "QUOTA_EXCEEDED") == 0 ||
-	    strcmp(e->reason, "limitExceeded") == 0;
+	return strcmp(e->reason, "quotaExceeded") == 0 ||
+	    strcmp(e->reason, "QUOTA_EXCEEDED") == 0 || strcmp(e->reason, "limitExceeded") == 0;
 }
 
 static int
@@ -346,7 +346,8 @@ org_policy(const struct gcp_error *e)
 }
 
 int
-gcp_set_ip_forward(struct gcp_compute *c, const char *zone, const char *name, int on)
+gcp_set_ip_forward(struct gcp_compute *c, const char *zone, const char *name, int on,
+    struct json_object *cached)
 {
 	struct gcp_instance in;
 	struct gcp_error err;
@@ -358,8 +359,16 @@ gcp_set_ip_forward(struct gcp_compute *c, const char *zone, const char *name, in
 	snprintf(path, sizeof(path), "zones/%s/instances/%s?mostDisruptiveAllowedAction=REFRESH",
 	    zone, name);
 	for (tries = 0; tries < 4 && r == -ESTALE; tries++) {
-		if ((r = gcp_get_instance(c, zone, name, &in)) < 0)
+		memset(&in, 0, sizeof(in));
+		if (tries == 0 && cached != NULL && json_object_deep_copy(cached, &in.raw,
+		    NULL) == 0) {
+			struct json_object *v;
+
+			in.can_ip_forward = json_object_object_get_ex(in.raw, "canIpForward", &v) &&
+			    json_object_get_boolean(v);
+		} else if ((r = gcp_get_instance(c, zone, name, &in)) < 0) {
 			return r;
+		}
 		if (in.can_ip_forward == on) {
 			gcp_instance_free(&in);
 			return 0;

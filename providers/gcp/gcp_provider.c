@@ -145,6 +145,7 @@ gcp_close(void *arg)
 	if (ctx == NULL)
 		return;
 	gcp_auth_wipe(&ctx->auth);
+	json_object_put(ctx->self_raw);
 	free(ctx);
 }
 
@@ -164,6 +165,8 @@ gcp_read_self(struct gcp_ctx *ctx)
 		cr_strlcpy(ctx->self_link, in.self_link, sizeof(ctx->self_link));
 		cr_strlcpy(ctx->network, in.network, sizeof(ctx->network));
 		ctx->observed_fwd = in.can_ip_forward;
+		json_object_put(ctx->self_raw);
+		ctx->self_raw = json_object_get(in.raw);
 	}
 	gcp_instance_free(&in);
 	return r;
