@@ -175,6 +175,7 @@ ctl POST /mutate '{"method":"routes.delete","name":"terraform-branch"}' >/dev/nu
 ctl POST /fault '{"kind":"429","count":3,"retry_after":0}' >/dev/null
 ctl POST /fault '{"kind":"ratelimit","count":2}' >/dev/null
 ctl POST /fault '{"kind":"503","count":1,"methods":["routes.insert"]}' >/dev/null
+ctl POST /fault '{"kind":"500","count":1,"methods":["globalOperations.wait"]}' >/dev/null
 check "apply converges through throttling" CR apply
 check "route back after the storm" ours 192.168.0.0/22
 
