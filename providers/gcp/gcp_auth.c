@@ -86,7 +86,8 @@ gcp_md_get(struct gcp_md *m, const char *path, struct buf *out)
 		/* The metadata server answers 503 while it is starting. */
 		if ((resp.status == 503 || resp.status == 429) && attempt < 2) {
 			http_response_free(&resp);
-			retry_sleep_ms(200ULL << attempt);
+			if ((r = retry_sleep_ms(200ULL << attempt)) < 0)
+				return r;
 			continue;
 		}
 		if (resp.status == 200) {

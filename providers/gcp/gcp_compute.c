@@ -179,6 +179,11 @@ gcp_call(struct gcp_compute *c, const char *method, const char *path, const char
 		return -ENAMETOOLONG;
 	for (attempt = 0; attempt < pol.max_attempts; attempt++) {
 		r = do_send(c, method, url, body, &resp);
+		/* Cancelled or past the pass's deadline: no retry. */
+		if (r < 0 && (v = prov_interrupted()) < 0) {
+			http_response_free(&resp);
+			return v;
+		}
 		v = judge(method, path, r, &resp, err, &refreshed, c, &cls);
 		if (v == 0) {
 			buf_reset(out);
@@ -197,7 +202,8 @@ gcp_call(struct gcp_compute *c, const char *method, const char *path, const char
 		http_response_free(&resp);
 		log_debug("gcp: %s %s: retry %u in %llu ms", method, path, attempt + 1,
 		    (unsigned long long)ms);
-		retry_sleep_ms(ms);
+		if ((r = retry_sleep_ms(ms)) < 0)
+			return r;
 	}
 	return cls == RETRY_THROTTLE ? -EAGAIN : (r < 0 ? r : -EIO);
 }
@@ -258,8 +264,9 @@ gcp_op_wait(struct gcp_compute *c, struct gcp_operation *op)
 		}
 		*op = next;
 		/* wait may return early (best effort): do not spin. */
-		if (op->status == GCP_OP_PENDING)
-			retry_sleep_ms(polls < 4 ? 100ULL << polls++ : 2000);
+		if (op->status == GCP_OP_PENDING &&
+		    (r = retry_sleep_ms(polls < 4 ? 100ULL << polls++ : 2000)) < 0)
+			goto out;
 	}
 	if (op->status == GCP_OP_FAILED)
 		r = op_failed(op);
