@@ -100,6 +100,9 @@ check "plan: foreign route is a conflict" grep -q '! cloud conflict vpc 172.16.0
 check "plan: a deleted connector's route is taken over" grep -qE '~ cloud route vpc 10.200.0.0/16 -> cr-hq \(takeover from cr-dead, NEXT_HOP_INSTANCE_NOT_FOUND\)' "$TMP/plan"
 check "plan: a stopped connector's route is taken over" grep -qE '~ cloud route vpc 10.201.0.0/16 -> cr-hq \(takeover from cr-stopped, NEXT_HOP_NOT_RUNNING\)' "$TMP/plan"
 check_eq "plan made no mutating call" 0 "$(mutations)"
+CR -v plan >"$TMP/planv" 2>&1
+check "plan -v shows our route's name" grep -qE '100.96.0.0/11 -> cr-hq \(this connector\) \[cloudroute-hq-100-96-0-0-11-[0-9a-f]{8}\]' "$TMP/planv"
+check "plan -v shows the old route a takeover deletes" grep -q '10.200.0.0/16 -> cr-hq (takeover from cr-dead, NEXT_HOP_INSTANCE_NOT_FOUND) \[cloudroute-hq-10-200-0-0-16-deadbeef\]' "$TMP/planv"
 
 ctl POST /reset >/dev/null
 CR apply >"$TMP/apply1" 2>&1; rc=$?
