@@ -75,9 +75,29 @@ class Fake:
         self.log_file = open(args.log, "a", encoding="utf-8") if args.log else None
         self.tmp = tempfile.mkdtemp(prefix="fakegcp-")
         self.pubkeys = {}             # email -> (key id, public key file)
+        self.hook_failures = 0
         for email, sa in self.state.service_accounts.items():
             if sa.get("key_file"):
                 self.load_key(email, sa["key_file"])
+
+    def changed(self):
+        """After a change (under State.lock, before the answer that shows
+        it): --state-out and --on-change, so that a simulated network follows
+        the cloud before the client learns of the change."""
+        a = self.args
+        if not a.state_out:
+            return
+        data = json.dumps(self.state.dump(), indent=1, sort_keys=True) + "\n"
+        tmp = a.state_out + ".tmp"
+        with open(tmp, "w", encoding="utf-8") as f:
+            f.write(data)
+        os.rename(tmp, a.state_out)
+        if a.on_change:
+            r = subprocess.run(a.on_change, shell=True, timeout=60, check=False,
+                               env=dict(os.environ, FAKECLOUD_STATE=a.state_out))
+            if r.returncode != 0:
+                self.hook_failures += 1
+                print("gcp.py: --on-change exited %d" % r.returncode, file=sys.stderr)
 
     def load_key(self, email, path):
         with open(path, encoding="utf-8") as f:
@@ -103,7 +123,8 @@ class Fake:
         with self.log_lock:
             ents = list(self.entries)
         c = {"total": len(ents), "compute": 0, "metadata": 0, "token": 0, "mutating": 0,
-             "mutations_ok": 0, "by_method": {}, "by_status": {}}
+             "mutations_ok": 0, "by_method": {}, "by_status": {},
+             "hook_failures": self.hook_failures}
         for e in ents:
             c[e["service"]] += 1
             m = e.get("method") or "?"
@@ -549,7 +570,7 @@ class ControlHandler(Handler):
                     for k in ("status", "can_ip_forward", "deleted"):
                         if k in b:
                             inst[k] = b[k]
-                    st.version += 1
+                    st.changed()
                 elif u.path == "/mutate":
                     self.mutate(b)
                 elif u.path == "/expire-tokens":
@@ -599,6 +620,8 @@ def main(argv):
     ap.add_argument("--op-polls", type=int, default=2)
     ap.add_argument("--op-seconds", type=float, default=5.0)
     ap.add_argument("--max-page", type=int, default=500)
+    ap.add_argument("--state-out", help="state JSON, rewritten after every change")
+    ap.add_argument("--on-change", help="sh -c CMD after every change ($FAKECLOUD_STATE)")
     ap.add_argument("-v", "--verbose", action="store_true")
     args = ap.parse_args(argv)
     try:
@@ -607,6 +630,9 @@ def main(argv):
         print("gcp.py: bad scenario: %s" % e, file=sys.stderr)
         return 78
     servers, ready = [], {"pid": os.getpid(), "metadata": []}
+    app.state.on_change = app.changed
+    with app.state.lock:
+        app.changed()                 # the initial state, before anyone asks
 
     def serve(handler, a, tls=None, **attrs):
         h = type(handler.__name__, (handler,), dict(attrs, app=app))

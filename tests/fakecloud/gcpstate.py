@@ -71,6 +71,7 @@ class State:
     def __init__(self, sc, op_polls=2, op_seconds=5.0):
         self.lock = threading.RLock()
         self.version = 0
+        self.on_change = None         # called (under the lock) after every change
         self.op_polls, self.op_seconds = op_polls, op_seconds
         known = {"project", "project_number", "networks", "instances", "routes",
                  "service_accounts", "route_quota", "deny", "deny_ip_forward", "comment"}
@@ -291,7 +292,12 @@ class State:
             o["op"]["httpErrorStatusCode"] = e.code
             o["op"]["httpErrorMessage"] = ApiError.STATUS.get(e.code, "ERROR")
         o["op"].update({"status": "DONE", "progress": 100, "endTime": now_rfc3339()})
+        self.changed()
+
+    def changed(self):
         self.version += 1
+        if self.on_change:
+            self.on_change()
 
     # ---- Compute methods ------------------------------------------------
     def get_instance(self, zone, name):
@@ -388,6 +394,7 @@ class State:
             self.finish_due()
             return {"version": self.version, "project": self.project,
                     "instances": [{"name": i["name"], "zone": i["zone"], "id": i["id"],
+                                   "ip": i["ip"], "network": i["network"],
                                    "status": i["status"], "deleted": i["deleted"],
                                    "can_ip_forward": i["can_ip_forward"],
                                    "fingerprint": i["fingerprint"]}
