@@ -79,6 +79,7 @@ enum gcp_op_status {
 
 struct gcp_operation {
 	char name[GCP_ID_LEN];
+	char project[GCP_ID_LEN];        /* from selfLink; "" = the client's project */
 	char zone[GCP_ID_LEN];           /* "" for a global operation */
 	char region[GCP_ID_LEN];         /* regional operations (unused by us) */
 	enum gcp_op_status status;
@@ -126,6 +127,8 @@ const char *gcp_url_tail(const char *url);
 int gcp_same_resource(const char *a, const char *b);
 /* The last path component. */
 const char *gcp_url_last(const char *url);
+/* The project of ".../projects/<p>/...", into out ("" if none). */
+const char *gcp_url_project(const char *url, char *out, size_t len);
 
 /* ---- route names and the planner (gcp_plan.c) ---- */
 
@@ -239,7 +242,9 @@ struct gcp_compute {
 /* Base from CLOUDROUTE_GCP_API_URL, else https://compute.googleapis.com. */
 int gcp_compute_init(struct gcp_compute *c, const char *project, struct gcp_auth *a);
 /*
- * One call on "/compute/v1/projects/<project>/<path>" with retries
+ * One call on "/compute/v1/projects/<project>/<path>" (or on
+ * "/compute/v1/<path>" when path starts "projects/": another project, the
+ * host project of a Shared VPC) with retries
  * (429, 503, 403 rate limits with Retry-After; 5xx; one token refresh on
  * 401).  0 on 2xx with the body in resp; else the API error in err and
  * -ENOENT (404), -EEXIST (409), -ESTALE (412), -EACCES (403), -EDQUOT

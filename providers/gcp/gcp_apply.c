@@ -72,6 +72,18 @@ state_bool(struct json_object *state, const char *key, int dflt)
 
 /* ---- Compute writes ---- */
 
+/* "projects/<network's project>/global/routes[/name]" */
+static void
+routes_path(struct gcp_ctx *ctx, const char *name, char *out, size_t len)
+{
+	char proj[GCP_ID_LEN];
+
+	if (!*gcp_url_project(ctx->network, proj, sizeof(proj)))
+		cr_strlcpy(proj, ctx->project, sizeof(proj));
+	snprintf(out, len, "projects/%s/global/routes%s%s", proj, name ? "/" : "",
+	    name ? name : "");
+}
+
 static int
 route_get(struct gcp_ctx *ctx, const char *name, struct gcp_route *out)
 {
@@ -80,7 +92,7 @@ route_get(struct gcp_ctx *ctx, const char *name, struct gcp_route *out)
 	int r;
 
 	buf_init(&b, HTTP_MAX_RESPONSE);
-	snprintf(path, sizeof(path), "global/routes/%s", name);
+	routes_path(ctx, name, path, sizeof(path));
 	if ((r = gcp_call(&ctx->api, "GET", path, NULL, &b, NULL)) == 0)
 		r = gcp_json_route(b.data, b.len, out);
 	buf_free(&b);
@@ -93,7 +105,7 @@ route_insert(struct gcp_ctx *ctx, const char *name, const struct prefix *dst,
 {
 	struct json_object *o = json_object_new_object();
 	struct gcp_route cur;
-	char d[PREFIX_STRLEN], desc[256];
+	char d[PREFIX_STRLEN], desc[256], path[512];
 	int r;
 
 	if ((r = gcp_route_desc(ha_group, desc, sizeof(desc))) < 0)
@@ -105,7 +117,8 @@ route_insert(struct gcp_ctx *ctx, const char *name, const struct prefix *dst,
 	    sizeof(d))));
 	json_object_object_add(o, "priority", json_object_new_int(GCP_PRIORITY));
 	json_object_object_add(o, "nextHopInstance", json_object_new_string(ctx->self_link));
-	r = gcp_mutate(&ctx->api, "POST", "global/routes", json_object_to_json_string_ext(o,
+	routes_path(ctx, NULL, path, sizeof(path));
+	r = gcp_mutate(&ctx->api, "POST", path, json_object_to_json_string_ext(o,
 	    JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE), NULL);
 	if (r == -EEXIST) {
 		/* Inserted by an earlier, interrupted pass?  Ours only if it says so. */
@@ -136,7 +149,7 @@ route_delete(struct gcp_ctx *ctx, const char *name)
 		    name ? name : "");
 		return -EPERM;
 	}
-	snprintf(path, sizeof(path), "global/routes/%s", name);
+	routes_path(ctx, name, path, sizeof(path));
 	r = gcp_mutate(&ctx->api, "DELETE", path, NULL, NULL);
 	return r == -ENOENT ? 0 : r;
 }

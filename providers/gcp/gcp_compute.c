@@ -174,8 +174,10 @@ gcp_call(struct gcp_compute *c, const char *method, const char *path, const char
 		err = &e0;
 	memset(err, 0, sizeof(*err));
 	retry_policy_init(&pol);
-	if (snprintf(url, sizeof(url), "%s/compute/v1/projects/%s/%s", c->base, c->project,
-	    path) >= (int)sizeof(url))
+	if ((strncmp(path, "projects/", 9) == 0 ?
+	    snprintf(url, sizeof(url), "%s/compute/v1/%s", c->base, path) :
+	    snprintf(url, sizeof(url), "%s/compute/v1/projects/%s/%s", c->base, c->project,
+	    path)) >= (int)sizeof(url))
 		return -ENAMETOOLONG;
 	for (attempt = 0; attempt < pol.max_attempts; attempt++) {
 		r = do_send(c, method, url, body, &resp);
@@ -234,26 +236,30 @@ gcp_op_wait(struct gcp_compute *c, struct gcp_operation *op)
 {
 	uint64_t deadline = now_ms() + (uint64_t)c->op_timeout_s * 1000;
 	struct gcp_operation next;
-	char path[512], name[GCP_ID_LEN];
+	char path[768], name[GCP_ID_LEN], proj[GCP_ID_LEN];
 	struct buf b;
 	unsigned int polls = 0;
 	int r = 0;
 
 	buf_init(&b, HTTP_MAX_RESPONSE);
 	cr_strlcpy(name, op->name, sizeof(name));
+	cr_strlcpy(proj, op->project[0] ? op->project : c->project, sizeof(proj));
 	while (op->status == GCP_OP_PENDING) {
 		if (now_ms() > deadline) {
 			prov_set_error("operation %s not DONE after %u s", name, c->op_timeout_s);
 			r = -ETIMEDOUT;
 			goto out;
 		}
+		/* In the operation's own project (a Shared VPC's host project). */
 		if (op->zone[0])
-			snprintf(path, sizeof(path), "zones/%s/operations/%s/wait", op->zone, name);
+			snprintf(path, sizeof(path), "projects/%s/zones/%s/operations/%s/wait",
+			    proj, op->zone, name);
 		else if (op->region[0])
-			snprintf(path, sizeof(path), "regions/%s/operations/%s/wait", op->region,
-			    name);
+			snprintf(path, sizeof(path), "projects/%s/regions/%s/operations/%s/wait",
+			    proj, op->region, name);
 		else
-			snprintf(path, sizeof(path), "global/operations/%s/wait", name);
+			snprintf(path, sizeof(path), "projects/%s/global/operations/%s/wait", proj,
+			    name);
 		if ((r = gcp_call(c, "POST", path, NULL, &b, NULL)) < 0 ||
 		    (r = gcp_json_operation(b.data, b.len, &next)) < 0)
 			goto out;
@@ -297,9 +303,12 @@ int
 gcp_list_routes(struct gcp_compute *c, const char *network, struct gcp_route_list *out)
 {
 	struct buf filter, path, b;
-	char token[1024] = "";
+	char token[1024] = "", proj[GCP_ID_LEN];
 	int r = 0, page;
 
+	/* Routes live in the network's project (a Shared VPC's host project). */
+	if (!*gcp_url_project(network, proj, sizeof(proj)))
+		cr_strlcpy(proj, c->project, sizeof(proj));
 	buf_init(&filter, 4096);
 	buf_init(&path, 8192);
 	buf_init(&b, HTTP_MAX_RESPONSE);
@@ -309,7 +318,8 @@ gcp_list_routes(struct gcp_compute *c, const char *network, struct gcp_route_lis
 		goto out;
 	for (page = 0; page < MAX_PAGES; page++) {
 		buf_reset(&path);
-		buf_printf(&path, "global/routes?filter=%s&maxResults=500", filter.data);
+		buf_printf(&path, "projects/%s/global/routes?filter=%s&maxResults=500", proj,
+		    filter.data);
 		if (token[0]) {
 			buf_puts(&path, "&pageToken=");
 			sigv4_uri_encode(&path, token, strlen(token), 0);

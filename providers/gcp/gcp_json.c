@@ -120,6 +120,23 @@ gcp_url_last(const char *url)
 	return p != NULL ? p + 1 : (url != NULL ? url : "");
 }
 
+const char *
+gcp_url_project(const char *url, char *out, size_t len)
+{
+	const char *t = gcp_url_tail(url);
+	size_t n;
+
+	out[0] = '\0';
+	if (strncmp(t, "projects/", 9) == 0) {
+		n = strcspn(t + 9, "/");
+		if (n > 0 && n < len) {
+			memcpy(out, t + 9, n);
+			out[n] = '\0';
+		}
+	}
+	return out;
+}
+
 /* ---- routes ---- */
 
 static const char *const dead_warnings[] = {
@@ -401,6 +418,7 @@ gcp_json_operation(const char *s, size_t len, struct gcp_operation *out)
 		prov_set_error("operation: name or status missing or invalid");
 		goto out;
 	}
+	gcp_url_project(str(o, "selfLink", &bad), out->project, sizeof(out->project));
 	if (strcmp(st, "DONE") == 0)
 		out->status = GCP_OP_DONE;
 	else if (strcmp(st, "PENDING") == 0 || strcmp(st, "RUNNING") == 0)

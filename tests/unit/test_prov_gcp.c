@@ -530,6 +530,10 @@ test_base64url(void **state)
 static void
 test_url_helpers(void **state)
 {
+	struct gcp_operation op;
+	const char *s;
+	char p[64];
+
 	assert_true(gcp_same_resource(
 	    "https://www.googleapis.com/compute/v1/projects/p/zones/z/instances/i",
 	    "https://compute.googleapis.com/compute/beta/projects/p/zones/z/instances/i"));
@@ -539,6 +543,16 @@ test_url_helpers(void **state)
 	    "projects/p/zones/z/instances/j"));
 	assert_false(gcp_same_resource("", ""));
 	assert_string_equal(gcp_url_last("a/b/c"), "c");
+	/* Shared VPC: routes and their operations live in the network's project */
+	assert_string_equal(gcp_url_project(
+	    "https://www.googleapis.com/compute/v1/projects/host-proj/global/networks/shared",
+	    p, sizeof(p)), "host-proj");
+	assert_string_equal(gcp_url_project("no project here", p, sizeof(p)), "");
+	s = "{\"kind\":\"compute#operation\",\"name\":\"operation-2\",\"status\":\"RUNNING\","
+	    "\"selfLink\":\"https://www.googleapis.com/compute/v1/projects/host-proj/global/"
+	    "operations/operation-2\"}";
+	assert_int_equal(gcp_json_operation(s, strlen(s), &op), 0);
+	assert_string_equal(op.project, "host-proj");
 }
 
 int
