@@ -20,6 +20,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/jsonutil.h"
 #include "gcp.h"
 #include "providers/http.h"
 
@@ -57,17 +58,6 @@ gcp_state_identity(struct gcp_ctx *ctx, struct json_object *state)
 	json_object_object_add(state, "provider", json_object_new_string("gcp"));
 	json_object_object_add(state, "instance", json_object_new_string(ctx->self_link));
 	json_object_object_add(state, "network", json_object_new_string(ctx->network));
-}
-
-static int
-state_bool(struct json_object *state, const char *key, int dflt)
-{
-	struct json_object *v;
-
-	if (state != NULL && json_object_object_get_ex(state, key, &v) &&
-	    json_object_is_type(v, json_type_boolean))
-		return json_object_get_boolean(v);
-	return dflt;
 }
 
 /* ---- Compute writes ---- */
@@ -272,7 +262,7 @@ teardown_plan(struct gcp_ctx *ctx, struct json_object *state, struct prov_plan *
 	    (r = gcp_list_routes(&ctx->api, ctx->network, &routes)) < 0)
 		goto out;
 	/* Only when cloudroute turned it on. */
-	if (!state_bool(state, "can_ip_forward_original", 1) && ctx->observed_fwd == 1 &&
+	if (!cr_json_bool(state, "can_ip_forward_original", 1) && ctx->observed_fwd == 1 &&
 	    (r = prov_plan_addv(out, PROV_FORWARDING_RESTORE, NULL, NULL, ctx->name, NULL,
 	    "(canIpForward true -> false, as before cloudroute)")) < 0)
 		goto out;

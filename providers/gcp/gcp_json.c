@@ -468,6 +468,21 @@ out:
 
 /* ---- OAuth token and key file ---- */
 
+/* Secret-carrying documents: json-c's buffers and strings are wiped. */
+static struct json_object *
+parse_secret(const char *s, size_t len, const char *what)
+{
+	struct json_object *o = prov_json_parse_secret(s, len);
+
+	if (o != NULL && !json_object_is_type(o, json_type_object)) {
+		prov_json_put_secret(o);
+		o = NULL;
+	}
+	if (o == NULL)
+		prov_set_error("%s: not a JSON object", what);
+	return o;
+}
+
 int
 gcp_json_token(const char *s, size_t len, struct buf *token, long *expires_in)
 {
@@ -475,7 +490,7 @@ gcp_json_token(const char *s, size_t len, struct buf *token, long *expires_in)
 	const char *t, *type;
 	int bad = 0, rc = -EBADMSG;
 
-	if ((o = parse(s, len, "token response")) == NULL)
+	if ((o = parse_secret(s, len, "token response")) == NULL)
 		return -EBADMSG;
 	t = str(o, "access_token", &bad);
 	type = str(o, "token_type", &bad);
@@ -491,24 +506,19 @@ gcp_json_token(const char *s, size_t len, struct buf *token, long *expires_in)
 	buf_reset(token);
 	rc = buf_puts(token, t);
 out:
-	/* The parsed tree holds the token too. */
-	if (o != NULL && json_object_object_get_ex(o, "access_token", &v) &&
-	    json_object_is_type(v, json_type_string))
-		OPENSSL_cleanse((char *)json_object_get_string(v),
-		    (size_t)json_object_get_string_len(v));
-	json_object_put(o);
+	prov_json_put_secret(o);
 	return rc;
 }
 
 int
 gcp_json_sa_key(const char *s, size_t len, struct gcp_sa_key *k)
 {
-	struct json_object *o, *v;
+	struct json_object *o;
 	const char *type, *pk;
 	int bad = 0, rc = -EBADMSG;
 
 	memset(k, 0, sizeof(*k));
-	if ((o = parse(s, len, "service-account key file")) == NULL)
+	if ((o = parse_secret(s, len, "service-account key file")) == NULL)
 		return -EBADMSG;
 	type = str(o, "type", &bad);
 	pk = str(o, "private_key", &bad);
@@ -533,11 +543,7 @@ gcp_json_sa_key(const char *s, size_t len, struct gcp_sa_key *k)
 	memcpy(k->private_key, pk, k->private_key_len + 1);
 	rc = 0;
 out:
-	if (o != NULL && json_object_object_get_ex(o, "private_key", &v) &&
-	    json_object_is_type(v, json_type_string))
-		OPENSSL_cleanse((char *)json_object_get_string(v),
-		    (size_t)json_object_get_string_len(v));
-	json_object_put(o);
+	prov_json_put_secret(o);
 	return rc;
 }
 
