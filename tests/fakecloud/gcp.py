@@ -576,6 +576,8 @@ class ControlHandler(Handler):
                 elif u.path == "/expire-tokens":
                     for t in app.tokens.values():
                         t["expires"] = time.time() - 1
+                elif u.path == "/quota":
+                    st.route_quota = int(b["routes"])
                 elif u.path == "/org-policy":
                     st.deny_ip_forward = bool(b.get("deny_ip_forward"))
                 elif u.path == "/deny":

@@ -223,6 +223,14 @@ check "denied routes.insert names the permission" grep -q "compute.routes.create
 ctl POST /deny '{"email":"cloudroute@cr-proj.iam.gserviceaccount.com","permissions":[]}' >/dev/null
 check "apply after the permission is granted" CR apply
 
+# The project's route quota is exhausted: the operation's QUOTA_EXCEEDED is explained.
+ctl POST /mutate "{\"method\":\"routes.delete\",\"name\":\"$NAME192\"}" >/dev/null
+ctl POST /quota '{"routes":1}' >/dev/null
+CR apply >"$TMP/quota" 2>&1; rc=$?
+check_eq "route quota exhausted: apply exits 1" 1 "$rc"
+check "route quota exhausted: explained" grep -q 'QUOTA_EXCEEDED.*quota for routes' "$TMP/quota"
+ctl POST /quota '{"routes":250}' >/dev/null
+
 # An expired token is refreshed (401, one retry with a new token).
 ctl POST /expire-tokens >/dev/null
 ctl POST /mutate "{\"method\":\"routes.delete\",\"name\":\"$NAME192\"}" >/dev/null
@@ -260,7 +268,7 @@ check_eq "a JWT signed with the wrong key is refused" 1 "$rc"
 check "... the token endpoint's reason is shown" grep -q 'invalid_grant.*Invalid JWT Signature' "$TMP/key3"
 
 # No token ever reaches our output, the state or the fake's request log.
-check_not "no token in cloudroute's output" grep -rq 'ya29\.' "$TMP"/plan* "$TMP"/apply1 "$TMP"/bad* "$TMP"/key* "$TMP"/status "$TMP"/org "$TMP"/iam
+check_not "no token in cloudroute's output" grep -rq 'ya29\.' "$TMP"/plan* "$TMP"/apply1 "$TMP"/bad* "$TMP"/key* "$TMP"/status "$TMP"/org "$TMP"/iam "$TMP"/quota
 check_not "no token or key in the state" grep -rqE 'ya29\.|PRIVATE KEY' "$TMP/state"
 check_not "no token in the request log" grep -q 'ya29\.' "$TMP/requests.jsonl"
 
