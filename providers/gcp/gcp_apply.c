@@ -112,12 +112,19 @@ route_insert(struct gcp_ctx *ctx, const char *name, const struct prefix *dst,
 	    JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE), NULL);
 	if (r == -EEXIST) {
 		/* Inserted by an earlier, interrupted pass?  Ours only if it says so. */
-		if (route_get(ctx, name, &cur) == 0 &&
-		    gcp_route_is_ours(&cur, ctx->self_link, ctx->network) &&
-		    cur.has_dst && prefix_equal(&cur.dst, dst))
+		int g = route_get(ctx, name, &cur);
+
+		if (g == 0 && gcp_route_is_ours(&cur, ctx->self_link, ctx->network) &&
+		    cur.has_dst && prefix_equal(&cur.dst, dst)) {
 			r = 0;
-		else
+		} else if (g == -ENOENT) {
+			/* Taken but not there yet: an insert still running. */
+			prov_set_error("route %s: an insert of it is still in progress; the "
+			    "next pass finds it", name);
+			r = -EAGAIN;
+		} else {
 			prov_set_error("route %s exists and is not ours for %s: left alone", name, d);
+		}
 	}
 	if (r == -EDQUOT)
 		log_warnx("gcp: route quota exhausted: see the project's ROUTES quota "

@@ -280,6 +280,25 @@ ctl POST /mutate "{\"method\":\"routes.delete\",\"name\":\"$NAME192\"}" >/dev/nu
 check "run restores a deleted route" wait_for 15 ours 192.168.0.0/22
 kill -TERM $RUNPID; wait $RUNPID
 
+# Crash safety: kill -9 while a route insert's operation is being waited
+# for; the operation finishes without us, and the next apply converges with
+# nothing duplicated.
+ctl POST /mutate "{\"method\":\"routes.delete\",\"name\":\"$NAME192\"}" >/dev/null
+ctl POST /reset >/dev/null
+ctl POST /fault '{"kind":"slow","delay_ms":4000,"count":1,"methods":["globalOperations.wait"]}' >/dev/null
+ip netns exec "$(ns conn)" "$CLOUDROUTE" -c "$CFG" run >/dev/null 2>&1 &
+CRASH=$!
+wait_for 15 sh -c "[ \$(ip netns exec $(ns conn) curl -sf http://127.0.0.1:$CTL/counts | python3 -c 'import json,sys; print(json.load(sys.stdin)[\"counts\"][\"by_method\"].get(\"routes.insert\", 0))') -ge 1 ]"
+kill -9 $CRASH; wait $CRASH 2>/dev/null
+ctl POST /faults/clear >/dev/null
+sleep 6
+check "apply after the crash" CR apply
+check "converged: the route is ours" ours 192.168.0.0/22
+check_eq "converged: exactly one route for the prefix" 1 "$(route_to 192.168.0.0/22 | wc -w)"
+ctl POST /reset >/dev/null
+CR apply >/dev/null 2>&1
+check_eq "converged: a further apply changes nothing" 0 "$(mutations)"
+
 # Teardown removes exactly ours and restores canIpForward.
 check "teardown succeeds" CR teardown
 check_eq "overlay route removed" none "$(route_to 100.96.0.0/11)"
