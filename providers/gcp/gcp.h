@@ -48,6 +48,7 @@ struct gcp_route {
 	char route_type[16];             /* SUBNET, STATIC, BGP, TRANSIT, "" */
 	int dead;                        /* a warning says the next hop is gone or stopped */
 	char warning[64];                /* that warning's code */
+	int checked;                     /* next hop instance read this pass */
 };
 
 struct gcp_route_list {
@@ -260,6 +261,8 @@ int gcp_mutate(struct gcp_compute *c, const char *method, const char *path,
 int gcp_list_routes(struct gcp_compute *c, const char *network, struct gcp_route_list *out);
 int gcp_get_instance(struct gcp_compute *c, const char *zone, const char *name,
     struct gcp_instance *out);
+/* instances.get by resource path "projects/p/zones/z/instances/n". */
+int gcp_call_get_instance(struct gcp_compute *c, const char *path, struct gcp_instance *out);
 /* instances.update with canIpForward = on, first from `cached` (the resource
  * as last read, may be NULL), re-read and retried on 412. */
 int gcp_set_ip_forward(struct gcp_compute *c, const char *zone, const char *name, int on,

@@ -339,19 +339,26 @@ out:
 }
 
 int
-gcp_get_instance(struct gcp_compute *c, const char *zone, const char *name,
-    struct gcp_instance *out)
+gcp_call_get_instance(struct gcp_compute *c, const char *path, struct gcp_instance *out)
 {
-	char path[512];
 	struct buf b;
 	int r;
 
 	buf_init(&b, HTTP_MAX_RESPONSE);
-	snprintf(path, sizeof(path), "zones/%s/instances/%s", zone, name);
 	if ((r = gcp_call(c, "GET", path, NULL, &b, NULL)) == 0)
 		r = gcp_json_instance(b.data, b.len, out);
 	buf_free(&b);
 	return r;
+}
+
+int
+gcp_get_instance(struct gcp_compute *c, const char *zone, const char *name,
+    struct gcp_instance *out)
+{
+	char path[512];
+
+	snprintf(path, sizeof(path), "zones/%s/instances/%s", zone, name);
+	return gcp_call_get_instance(c, path, out);
 }
 
 /* 412 is also how an organisation policy constraint says no. */

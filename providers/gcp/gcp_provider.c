@@ -197,6 +197,68 @@ gcp_export_changes(struct gcp_ctx *ctx, const struct gcp_changes *c, struct prov
 	return 0;
 }
 
+/*
+ * Other connectors' routes for our prefixes whose next hop Compute did not
+ * flag: read each such instance once and mark the route dead when the
+ * instance is gone, not RUNNING or cannot forward (a server that computes
+ * no route warnings still gets takeover right).  Only when a takeover could
+ * follow; a read we may not make leaves the route as it is.
+ */
+static int
+check_peers(struct gcp_ctx *ctx, const struct prov_options *opts, struct gcp_route_list *l)
+{
+	struct gcp_instance in;
+	struct gcp_route *r;
+	const char *why;
+	char path[GCP_URL_LEN];
+	size_t i, j;
+	int g;
+
+	if (opts->takeover == PROV_TAKEOVER_NEVER || opts->desired == NULL)
+		return 0;
+	for (i = 0; i < l->n; i++) {
+		r = &l->v[i];
+		if (r->dead || !r->next_hop_instance[0] || !r->has_dst ||
+		    strncmp(r->name, GCP_NAME_PREFIX, strlen(GCP_NAME_PREFIX)) != 0 ||
+		    gcp_same_resource(r->next_hop_instance, ctx->self_link) ||
+		    !gcp_same_resource(r->network, ctx->network) ||
+		    !prefix_set_has(opts->desired, &r->dst))
+			continue;
+		/* Same next hop as an earlier route: same verdict. */
+		for (j = 0; j < i; j++)
+			if (l->v[j].checked && strcmp(l->v[j].next_hop_instance,
+			    r->next_hop_instance) == 0)
+				break;
+		if (j < i) {
+			r->dead = l->v[j].dead;
+			cr_strlcpy(r->warning, l->v[j].warning, sizeof(r->warning));
+			r->checked = 1;
+			continue;
+		}
+		cr_strlcpy(path, gcp_url_tail(r->next_hop_instance), sizeof(path));
+		if (strncmp(path, "projects/", 9) != 0)
+			continue;
+		why = NULL;
+		if ((g = gcp_call_get_instance(&ctx->api, path, &in)) == -ENOENT)
+			why = "NEXT_HOP_INSTANCE_NOT_FOUND";
+		else if (g == 0 && strcmp(in.status, "RUNNING") != 0)
+			why = "NEXT_HOP_NOT_RUNNING";
+		else if (g == 0 && !in.can_ip_forward)
+			why = "NEXT_HOP_CANNOT_IP_FORWARD";
+		if (g == 0)
+			gcp_instance_free(&in);
+		else if (g != -ENOENT && g != -EACCES)
+			return g;       /* the API is failing: no verdict, no pass */
+		r->checked = 1;
+		if (why != NULL) {
+			r->dead = 1;
+			cr_strlcpy(r->warning, why, sizeof(r->warning));
+		}
+	}
+	prov_clear_error();
+	return 0;
+}
+
 static int
 gcp_plan(void *arg, const struct prov_options *opts, struct json_object *state,
     struct prov_plan *out)
@@ -222,7 +284,8 @@ gcp_plan(void *arg, const struct prov_options *opts, struct json_object *state,
 	    !json_object_object_get_ex(state, "can_ip_forward_original", NULL))
 		json_object_object_add(state, "can_ip_forward_original",
 		    json_object_new_boolean(ctx->observed_fwd));
-	if ((r = gcp_list_routes(&ctx->api, ctx->network, &routes)) < 0)
+	if ((r = gcp_list_routes(&ctx->api, ctx->network, &routes)) < 0 ||
+	    (r = check_peers(ctx, opts, &routes)) < 0)
 		goto out;
 	memset(&in, 0, sizeof(in));
 	in.self_link = ctx->self_link;

@@ -622,6 +622,8 @@ def main(argv):
     ap.add_argument("--op-polls", type=int, default=2)
     ap.add_argument("--op-seconds", type=float, default=5.0)
     ap.add_argument("--max-page", type=int, default=500)
+    ap.add_argument("--no-route-warnings", action="store_true",
+                    help="route lists carry no next-hop warnings")
     ap.add_argument("--state-out", help="state JSON, rewritten after every change")
     ap.add_argument("--on-change", help="sh -c CMD after every change ($FAKECLOUD_STATE)")
     ap.add_argument("-v", "--verbose", action="store_true")
@@ -633,6 +635,7 @@ def main(argv):
         return 78
     servers, ready = [], {"pid": os.getpid(), "metadata": []}
     app.state.on_change = app.changed
+    app.state.route_warnings = not args.no_route_warnings
     with app.state.lock:
         app.changed()                 # the initial state, before anyone asks
 

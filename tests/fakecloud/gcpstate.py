@@ -72,6 +72,7 @@ class State:
         self.lock = threading.RLock()
         self.version = 0
         self.on_change = None         # called (under the lock) after every change
+        self.route_warnings = True    # computed next-hop warnings in route lists
         self.op_polls, self.op_seconds = op_polls, op_seconds
         known = {"project", "project_number", "networks", "instances", "routes",
                  "service_accounts", "route_quota", "deny", "deny_ip_forward", "comment"}
@@ -190,7 +191,7 @@ class State:
     def route_view(self, r):
         """A route as listed: warnings computed from its next hop now."""
         r = dict(r)
-        if "nextHopInstance" in r:
+        if "nextHopInstance" in r and self.route_warnings:
             inst = self.instance_by_url(r["nextHopInstance"])
             w = None
             if inst is None:
