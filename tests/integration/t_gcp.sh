@@ -272,12 +272,17 @@ check_not "no token in cloudroute's output" grep -rq 'ya29\.' "$TMP"/plan* "$TMP
 check_not "no token or key in the state" grep -rqE 'ya29\.|PRIVATE KEY' "$TMP/state"
 check_not "no token in the request log" grep -q 'ya29\.' "$TMP/requests.jsonl"
 
-# Daemon: a deleted route comes back on the reconcile interval.
+# Daemon: a deleted route comes back on the reconcile interval; the token
+# is fetched once and reused across passes.
+ctl POST /reset >/dev/null
 bg conn "$CLOUDROUTE" -c "$CFG" run
 RUNPID=$!
 sleep 1
 ctl POST /mutate "{\"method\":\"routes.delete\",\"name\":\"$NAME192\"}" >/dev/null
 check "run restores a deleted route" wait_for 15 ours 192.168.0.0/22
+sleep 6
+echo "# daemon: $(count 'c["by_method"].get("routes.list", 0)') routes.list calls, $(count 'c["by_method"].get("GET /computeMetadata/v1/instance/service-accounts/default/token", 0)') token fetches"
+check_eq "daemon: one token for every pass" 1 "$(count 'c["by_method"].get("GET /computeMetadata/v1/instance/service-accounts/default/token", 0)')"
 kill -TERM $RUNPID; wait $RUNPID
 
 # Crash safety: kill -9 while a route insert's operation is being waited
