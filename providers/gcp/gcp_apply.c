@@ -268,18 +268,18 @@ teardown_plan(struct gcp_ctx *ctx, struct json_object *state, struct prov_plan *
 	if ((r = gcp_read_self(ctx)) < 0 ||
 	    (r = gcp_list_routes(&ctx->api, ctx->network, &routes)) < 0)
 		goto out;
-	/* Only when cloudroute turned it on. */
-	if (!cr_json_bool(state, "can_ip_forward_original", 1) && ctx->observed_fwd == 1 &&
-	    (r = prov_plan_addv(out, PROV_FORWARDING_RESTORE, NULL, NULL, ctx->name, NULL,
-	    "(canIpForward true -> false, as before cloudroute)")) < 0)
-		goto out;
 	memset(&in, 0, sizeof(in));
 	in.self_link = ctx->self_link;
 	in.network = ctx->network;
 	in.routes = routes.v;
 	in.n_routes = routes.n;
-	if ((r = gcp_plan_teardown(&in, &ch)) == 0)
-		r = gcp_export_changes(ctx, &ch, out);
+	if ((r = gcp_plan_teardown(&in, &ch)) < 0 || (r = gcp_export_changes(ctx, &ch, out)) < 0)
+		goto out;
+	/* After the routes (no route left pointing at a host that drops it), and
+	 * only when cloudroute turned it on. */
+	if (!cr_json_bool(state, "can_ip_forward_original", 1) && ctx->observed_fwd == 1)
+		r = prov_plan_addv(out, PROV_FORWARDING_RESTORE, NULL, NULL, ctx->name, NULL,
+		    "(canIpForward true -> false, as before cloudroute)");
 out:
 	gcp_changes_free(&ch);
 	gcp_route_list_free(&routes);
