@@ -497,9 +497,10 @@ gcp_json_token(const char *s, size_t len, struct buf *token, long *expires_in)
 	if (bad || t == NULL || !*t || strlen(t) > 8192 || strpbrk(t, "\r\n ") != NULL ||
 	    (type != NULL && strcasecmp(type, "Bearer") != 0) ||
 	    !json_object_object_get_ex(o, "expires_in", &v) ||
-	    !json_object_is_type(v, json_type_int) || json_object_get_int64(v) <= 0) {
+	    !json_object_is_type(v, json_type_int) || json_object_get_int64(v) <= 0 ||
+	    json_object_get_int64(v) > 86400) {
 		prov_set_error("token response: access_token, token_type Bearer and "
-		    "expires_in expected");
+		    "expires_in (1..86400 s) expected");
 		goto out;
 	}
 	*expires_in = (long)json_object_get_int64(v);
