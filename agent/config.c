@@ -659,6 +659,9 @@ parse_cloud(struct vctx *v, struct json_object *cloud, struct config *cfg)
 	r |= get_enum(v, cloud, "source_dest_check", "/cloud", sdc_names, &sdc);
 	cfg->cloud.disable_source_dest_check = sdc == 1;
 	r |= parse_route_tables(v, cloud, cfg);
+	if (strcmp(cfg->cloud.provider, "gcp") == 0 && cfg->cloud.route_tables != NULL)
+		r |= verr(v, "/cloud/route_tables", 0, "cloud.route_tables: GCP routes are "
+		    "network-wide: use \"auto\" or \"network\", not route table ids");
 	o = member(cloud, "routes", "/cloud", sub, sizeof(sub));
 	if (o && json_object_get_type(o) == json_type_string) {
 		if (strcmp(json_object_get_string(o), "auto") != 0)

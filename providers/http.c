@@ -504,6 +504,12 @@ out:
 }
 
 void
+http_response_init(struct http_response *resp)
+{
+	memset(resp, 0, sizeof(*resp));
+}
+
+void
 http_response_free(struct http_response *resp)
 {
 	buf_free(&resp->body);

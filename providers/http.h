@@ -56,6 +56,9 @@ struct http_response {
  * in every case.
  */
 int http_do(const struct http_request *rq, struct http_response *resp);
+/* An empty response that http_response_free accepts (for a caller that
+ * fails before calling http_do). */
+void http_response_init(struct http_response *resp);
 void http_response_free(struct http_response *resp);
 /*
  * Copies the trimmed value of response header `name` (case-insensitive,

@@ -14,10 +14,12 @@
 #include "http.h"
 #include "aws/aws.h"
 #include "azure/azure.h"
+#include "gcp/gcp.h"
 
 static const struct prov_ops *const providers[] = {
 	&aws_ops,
 	&azure_ops,
+	&gcp_ops,
 };
 
 /* The per-thread error text is common/util.c's, shared with netcfg. */

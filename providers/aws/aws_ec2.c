@@ -95,7 +95,7 @@ send_once(struct aws_ec2 *ec2, const char *body, size_t len, struct http_respons
 	in.when = time(NULL);
 	in.normalize_path = 1;
 	http_response_free(resp);
-	buf_init(&resp->body, 0);
+	http_response_init(resp);
 	if ((r = sigv4_sign(&in, &c, &out)) < 0) {
 		prov_set_error("SigV4 signing failed");
 		goto out;

@@ -85,7 +85,7 @@ aws_imds_token(struct aws_imds *m)
 	static const struct http_header h[] = {
 		{ "X-aws-ec2-metadata-token-ttl-seconds", "21600" },
 	};
-	struct http_response resp;
+	struct http_response resp = { 0 };
 	struct http_request rq;
 	char url[600];
 	int r;
@@ -112,7 +112,7 @@ static int
 imds_get_once(struct aws_imds *m, const char *path, struct buf *out, long *status)
 {
 	struct http_header h[1] = { { "X-aws-ec2-metadata-token", m->token } };
-	struct http_response resp;
+	struct http_response resp = { 0 };
 	struct http_request rq;
 	char url[1024];
 	int r;

@@ -236,7 +236,7 @@ poll_op(struct az_arm *a, const char *method, const char *path, const char *link
     enum az_poll_kind kind, const struct http_response *first, struct buf *out,
     struct az_error *err)
 {
-	struct http_response resp;
+	struct http_response resp = { 0 };
 	enum az_lro_step step;
 	uint64_t wait = poll_wait(a, first, 0);
 	char url[2048];
@@ -320,7 +320,7 @@ static int
 call_url(struct az_arm *a, const char *method, const char *url, const char *path,
     const char *body, const char *if_match, struct buf *resp_out, struct az_error *err)
 {
-	struct http_response resp;
+	struct http_response resp = { 0 };
 	enum retry_class cls;
 	unsigned int attempt;
 	uint64_t ms;

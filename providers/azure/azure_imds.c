@@ -65,7 +65,7 @@ az_imds_get(struct az_imds *m, const char *path, struct buf *out)
 {
 	const struct http_header hdr[] = { { "Metadata", "true" } };
 	struct http_request rq;
-	struct http_response resp;
+	struct http_response resp = { 0 };
 	struct retry_policy pol;
 	struct az_error err;
 	char url[1536];

@@ -142,8 +142,10 @@ static const struct {
 	  "t.json:1:3: port_forwards need tunnel.address" },
 	{ "routes in userspace", "{ \"tunnel\": { \"routes\": [\"10.0.0.0/8\"] } }",
 	  "t.json:1:15: tunnel.routes is for external mode only" },
-	{ "unsupported provider", "{ \"cloud\": { \"provider\": \"gcp\" } }",
-	  "t.json:1:26: cloud.provider: \"gcp\" is not supported by this build" },
+	{ "unsupported provider", "{ \"cloud\": { \"provider\": \"oci\" } }",
+	  "t.json:1:26: cloud.provider: \"oci\" is not supported by this build" },
+	{ "gcp table ids", "{ \"cloud\": { \"provider\": \"gcp\", \"route_tables\": [\"x\"] } }",
+	  "t.json:1:49: cloud.route_tables: GCP routes are network-wide" },
 	{ "interval", "{ \"reconcile_interval\": 1.5 }",
 	  "t.json:1:25: reconcile_interval: expected an integer, got a number" },
 };
