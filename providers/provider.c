@@ -14,10 +14,12 @@
 #include "http.h"
 #include "aws/aws.h"
 #include "azure/azure.h"
+#include "oci/oci_ctx.h"
 
 static const struct prov_ops *const providers[] = {
 	&aws_ops,
 	&azure_ops,
+	&oci_ops,
 };
 
 /* The per-thread error text is common/util.c's, shared with netcfg. */
