@@ -103,6 +103,7 @@ check: deps
 demo: deps
 	@$(MAKE) --no-print-directory cloudroute
 	@tests/sim/demo.sh
+	@tests/sim/demo_oci.sh
 
 bench: deps
 	@$(MAKE) --no-print-directory cloudroute
