@@ -58,6 +58,7 @@
 #include <sys/eventfd.h>
 #include <sys/signalfd.h>
 #include <sys/timerfd.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <systemd/sd-daemon.h>
@@ -269,6 +270,20 @@ record_last(struct daemon *d)
 	pthread_mutex_unlock(&d->stlock);
 }
 
+/* "last_cloud": when the last cloud pass ended and how (status, tests). */
+static void
+record_cloud(struct daemon *d, int ok, size_t changes)
+{
+	struct json_object *o = json_object_new_object();
+
+	json_object_object_add(o, "time", json_object_new_int64((int64_t)time(NULL)));
+	json_object_object_add(o, "ok", json_object_new_boolean(ok));
+	json_object_object_add(o, "changes", json_object_new_int64((int64_t)changes));
+	pthread_mutex_lock(&d->stlock);
+	json_object_object_add(d->st.root, "last_cloud", o);
+	pthread_mutex_unlock(&d->stlock);
+}
+
 static int
 tunnel_configure(struct daemon *d, const struct config *cfg, const struct desired *want)
 {
@@ -405,6 +420,7 @@ cloud_done(struct daemon *d)
 		sd_notifyf(0, "STATUS=reconciled: %zu cloud change%s", changes,
 		    changes == 1 ? "" : "s");
 	}
+	record_cloud(d, r >= 0, changes);
 	record_last(d);
 	if (d->cloud_pending)
 		cloud_request(d, 0);

@@ -9,7 +9,8 @@
  *     "nft": { "rendered": "<sha256>", "listed": "<sha256>" },
  *     "routes": [ { "dst": "192.168.0.0/22", "dev": "cr0" } ],
  *     "cloud": { provider-owned object },
- *     "last": { "time": 1700000000, "ok": true, "errors": [ "..." ] } }
+ *     "last": { "time": 1700000000, "ok": true, "errors": [ "..." ] },
+ *     "last_cloud": { "time": 1700000000, "ok": true, "changes": 0 } }   (run only)
  */
 #ifndef AG_STATE_H
 #define AG_STATE_H

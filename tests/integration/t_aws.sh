@@ -132,7 +132,8 @@ check "apply after the permission is granted" CR apply
 sed 's/"reconcile_interval": 5/"reconcile_interval": 3600/' "$CFG" >"$TMP/slow.json"
 bg conn "$CLOUDROUTE" -c "$TMP/slow.json" run
 RUNPID=$!
-sleep 2
+# The first cloud pass runs beside the loop: wait until it ended.
+wait_for 15 grep -q '"last_cloud"' "$TMP/state/state.json"
 ctl POST /reset >/dev/null
 nsx conn sysctl -qw net.ipv4.ip_forward=0
 nsx conn ip addr add 10.0.0.77/18 dev eth0
