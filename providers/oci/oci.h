@@ -103,6 +103,7 @@ struct oci_creds {
 	time_t expiry;               /* security token "exp"; 0 = none */
 	char tenancy[OCI_OCID_LEN];
 	char cert_fp[60];            /* instance certificate the token came from */
+	time_t cert_checked;         /* last look at identity/cert.pem */
 	char auth_url[512];          /* federation endpoint base */
 	char region[64];             /* from ~/.oci/config (API key) */
 	struct oci_imds *imds;
@@ -138,8 +139,11 @@ int oci_config_parse(const char *text, const char *path, const char *profile,
 
 struct oci_api {
 	char url[512];               /* e.g. https://iaas.us-ashburn-1.oraclecloud.com */
-	char host[300];
-	struct oci_creds *creds;
+	char host[300];              /* Host header and signed host */
+	const char *prefix;          /* "/20160918" (Core), "" (federation) */
+	struct oci_creds *creds;     /* NULL: the fixed key below */
+	const char *fixed_key_id;
+	EVP_PKEY *fixed_key;
 	unsigned int calls;          /* requests sent (all attempts) */
 	unsigned int mutating_calls;
 };
@@ -165,7 +169,7 @@ void oci_result_free(struct oci_result *r);
  */
 int oci_call(struct oci_api *api, const char *method, const char *path,
     const char *body, const char *if_match, struct oci_result *res);
-/* The full endpoint base of a service URL override or default. */
+/* The endpoint base: $env, else https://<service>.<region>.<realm domain>. */
 int oci_endpoint(const char *env, const char *service, const char *region,
     const char *realm_domain, char *out, size_t len);
 
