@@ -15,11 +15,13 @@
 #include "aws/aws.h"
 #include "azure/azure.h"
 #include "gcp/gcp.h"
+#include "oci/oci_ctx.h"
 
 static const struct prov_ops *const providers[] = {
 	&aws_ops,
 	&azure_ops,
 	&gcp_ops,
+	&oci_ops,
 };
 
 /* The per-thread error text is common/util.c's, shared with netcfg. */

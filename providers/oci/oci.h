@@ -212,10 +212,14 @@ int oci_json_instance(const char *s, struct oci_instance_md *out);
 int oci_json_md_vnics(const char *s, struct oci_instance_md *out);
 int oci_json_vnic(const char *s, struct oci_vnic *out);
 int oci_json_subnet(const char *s, struct oci_subnet *out);
+/* Appends a copy of id to the list unless it is there.  0 or -ENOMEM. */
+int oci_ids_add(char ***v, size_t *n, const char *id);
 /* ListSubnets page: route table ids appended to *v (deduplicated). */
 int oci_json_subnet_tables(const char *s, char ***v, size_t *n);
 /* ListPrivateIps: the entry whose ipAddress is ip (else the primary). */
 int oci_json_private_ip(const char *s, const char *ip, struct oci_private_ip *out);
+/* GetPrivateIp: one PrivateIp. */
+int oci_json_private_ip_one(const char *s, struct oci_private_ip *out);
 /* {"token": "..."} into out (wiped by the caller). */
 int oci_json_token(const char *s, struct buf *out);
 /* The error envelope {"code","message"}; empty strings when absent. */
@@ -240,6 +244,8 @@ struct oci_table {
 	size_t n;
 };
 
+/* Reads one rule object (borrowed into r->obj). */
+void oci_rule_parse(struct json_object *o, struct oci_rule *r);
 /* Parses a RouteTable (GetRouteTable body).  0 or -EBADMSG. */
 int oci_table_parse(const char *json, const char *etag, struct oci_table *out);
 void oci_table_free(struct oci_table *t);

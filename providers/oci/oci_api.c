@@ -56,6 +56,35 @@ oci_endpoint(const char *env, const char *service, const char *region,
 	return 0;
 }
 
+/*
+ * Servers may refuse a signature they have seen before (replay
+ * protection), and RSA PKCS#1 v1.5 signatures are deterministic: the same
+ * request signed twice within one second of Date is byte-identical.  The
+ * signing strings of this thread's recent requests are remembered; a
+ * repeat waits for the next second and is signed again.
+ */
+#define RECENT 32
+static __thread unsigned char recent[RECENT][32];
+static __thread unsigned int recent_next;
+
+static int
+seen_recently(const struct buf *ss, int remember)
+{
+	unsigned char md[32];
+	unsigned int i;
+
+	if (EVP_Digest(ss->data, ss->len, md, NULL, EVP_sha256(), NULL) != 1)
+		return 0;
+	for (i = 0; i < RECENT; i++)
+		if (memcmp(recent[i], md, sizeof(md)) == 0)
+			return 1;
+	if (remember) {
+		memcpy(recent[recent_next], md, sizeof(md));
+		recent_next = (recent_next + 1) % RECENT;
+	}
+	return 0;
+}
+
 /* The signing identity for this attempt. */
 static int
 key_for(struct oci_api *api, const char **key_id, EVP_PKEY **key)
@@ -95,7 +124,6 @@ send_once(struct oci_api *api, const char *method, const char *target, const cha
 		return r;
 	if ((size_t)snprintf(url, sizeof(url), "%s%s", api->url, target) >= sizeof(url))
 		return -ENAMETOOLONG;
-	oci_http_date(time(NULL), date);
 	memset(&in, 0, sizeof(in));
 	in.method = method;
 	in.target = target;
@@ -106,9 +134,16 @@ send_once(struct oci_api *api, const char *method, const char *target, const cha
 		in.body = body != NULL ? body : "";
 		in.body_len = strlen(in.body);
 	}
-	if ((r = oci_sign(&in, key_id, key, &sig)) < 0) {
-		prov_set_error("OCI request signing failed");
-		goto out;
+	for (;;) {
+		oci_http_date(time(NULL), date);
+		if ((r = oci_sign(&in, key_id, key, &sig)) < 0) {
+			prov_set_error("OCI request signing failed");
+			goto out;
+		}
+		if (!seen_recently(&sig.signing_string, 1))
+			break;
+		oci_signature_free(&sig);
+		retry_sleep_ms(1000 - wall_ms() % 1000 + 5);   /* the next Date second */
 	}
 	h[nh++] = (struct http_header){ "Host", api->host };
 	h[nh++] = (struct http_header){ "Date", date };

@@ -161,8 +161,8 @@ oci_json_subnet(const char *s, struct oci_subnet *out)
 	return r;
 }
 
-static int
-add_unique(char ***v, size_t *n, const char *id)
+int
+oci_ids_add(char ***v, size_t *n, const char *id)
 {
 	char **nv;
 	size_t i;
@@ -200,36 +200,56 @@ oci_json_subnet_tables(const char *s, char ***v, size_t *n)
 			break;
 		}
 		if (strcmp(state, "TERMINATED") != 0 && strcmp(state, "TERMINATING") != 0)
-			r = add_unique(v, n, sn.route_table);
+			r = oci_ids_add(v, n, sn.route_table);
 	}
 	json_object_put(a);
+	return r;
+}
+
+static int
+private_ip_obj(struct json_object *o, struct oci_private_ip *p, const char *w)
+{
+	struct json_object *v;
+
+	memset(p, 0, sizeof(*p));
+	if (!json_object_is_type(o, json_type_object) ||
+	    get_str(o, "id", p->id, sizeof(p->id), 1, w) < 0 ||
+	    get_str(o, "ipAddress", p->ip, sizeof(p->ip), 1, w) < 0 ||
+	    get_str(o, "vnicId", p->vnic, sizeof(p->vnic), 0, w) < 0)
+		return -EBADMSG;
+	p->primary = json_object_object_get_ex(o, "isPrimary", &v) &&
+	    json_object_is_type(v, json_type_boolean) && json_object_get_boolean(v);
+	return 0;
+}
+
+int
+oci_json_private_ip_one(const char *s, struct oci_private_ip *out)
+{
+	struct json_object *o = parse(s, json_type_object, "GetPrivateIp");
+	int r;
+
+	if (o == NULL)
+		return -EBADMSG;
+	r = private_ip_obj(o, out, "GetPrivateIp");
+	json_object_put(o);
 	return r;
 }
 
 int
 oci_json_private_ip(const char *s, const char *ip, struct oci_private_ip *out)
 {
-	struct json_object *a = parse(s, json_type_array, "ListPrivateIps"), *v;
+	struct json_object *a = parse(s, json_type_array, "ListPrivateIps");
 	struct oci_private_ip p;
-	const char *w = "ListPrivateIps";
 	int r = -ENOENT, found = 0;
 	size_t i;
 
 	if (a == NULL)
 		return -EBADMSG;
 	for (i = 0; i < json_object_array_length(a); i++) {
-		struct json_object *o = json_object_array_get_idx(a, i);
-
-		memset(&p, 0, sizeof(p));
-		if (!json_object_is_type(o, json_type_object) ||
-		    get_str(o, "id", p.id, sizeof(p.id), 1, w) < 0 ||
-		    get_str(o, "ipAddress", p.ip, sizeof(p.ip), 1, w) < 0 ||
-		    get_str(o, "vnicId", p.vnic, sizeof(p.vnic), 0, w) < 0) {
+		if (private_ip_obj(json_object_array_get_idx(a, i), &p, "ListPrivateIps") < 0) {
 			r = -EBADMSG;
 			goto out;
 		}
-		p.primary = json_object_object_get_ex(o, "isPrimary", &v) &&
-		    json_object_get_boolean(v);
 		if (ip != NULL && strcmp(p.ip, ip) == 0) {
 			*out = p;
 			r = 0;
@@ -242,7 +262,7 @@ oci_json_private_ip(const char *s, const char *ip, struct oci_private_ip *out)
 		}
 	}
 	if (r == -ENOENT)
-		prov_set_error("%s: no private IP %s on our VNIC", w, ip != NULL ? ip : "");
+		prov_set_error("ListPrivateIps: no private IP %s on our VNIC", ip != NULL ? ip : "");
 out:
 	json_object_put(a);
 	return r;

@@ -47,8 +47,8 @@ str_field(struct json_object *o, const char *key)
 	return NULL;
 }
 
-static void
-rule_parse(struct json_object *o, struct oci_rule *r)
+void
+oci_rule_parse(struct json_object *o, struct oci_rule *r)
 {
 	const char *dst = str_field(o, "destination"), *type = str_field(o, "destinationType");
 	const char *desc = str_field(o, "description"), *g;
@@ -104,7 +104,7 @@ oci_table_parse(const char *json, const char *etag, struct oci_table *out)
 			oci_table_free(out);
 			return -EBADMSG;
 		}
-		rule_parse(o, &out->rules[i]);
+		oci_rule_parse(o, &out->rules[i]);
 	}
 	out->n = n;
 	return 0;

@@ -1,0 +1,554 @@
+#!/usr/bin/python3
+"""Fake Oracle Cloud Infrastructure for cloudroute's tests: IMDS v2 (HTTP),
+the X.509 federation endpoint of the auth service (HTTPS), the Core Services
+API calls cloudroute uses (HTTPS, /20160918), and a control endpoint.
+Standard library plus the openssl command (instance certificates).
+
+Every API request's signature is verified (ocisig.Verifier): the required
+headers per method, Date within 300 s, x-content-sha256 and content-length
+against the body, RSA-SHA256 with the key the keyId names, and no signature
+accepted twice.  Federation: keyId "<tenancy>/fed-x509/<SHA-1 of the current
+instance certificate>", signed with that certificate's key; the body's
+certificate must be the current one; the token issued is bound to the
+session public key in the body.  Core: keyId "ST$<token>", signed with that
+session key.  A stale certificate fingerprint, an expired or unknown token,
+a bad or replayed signature: 401 NotAuthenticated.
+
+  oci.py --scenario FILE --api ADDR:PORT --auth ADDR:PORT --cert F --key F
+         [--imds ADDR:PORT=INSTANCE_OCID]... [--control ADDR:PORT]
+         [--ready-file FILE] [--log FILE] [--token-lifetime S] [-v]
+
+Control (plain HTTP JSON): GET /state, GET /counts, GET /log?since=N,
+POST /reset, POST /fault {kind, count, actions, retry_after, status,
+delay_ms, skip, mutate}, POST /faults/clear, POST /mutate {op, ...}
+(ocicore.World.mutate), POST /rotate-certificate {instance},
+POST /expire-tokens.  Fault kinds as faults.py; "throttle" answers 429
+TooManyRequests, "race" runs `mutate` right after answering the matched
+request (a concurrent writer between our GET and our PUT).
+"""
+
+import argparse
+import base64
+import hashlib
+import json
+import os
+import shutil
+import signal
+import ssl
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import uuid
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from urllib.parse import parse_qsl, urlsplit
+
+sys.dont_write_bytecode = True
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import ocicore  # noqa: E402
+import ocisig  # noqa: E402
+from faults import Faults  # noqa: E402
+
+MAX_BODY = 65536
+API_PREFIX = "/20160918"
+
+
+def run(cmd):
+    subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+
+class Identity:
+    """Instance certificates: one intermediate CA, one leaf per instance."""
+
+    def __init__(self, tenancy, compartment):
+        self.dir = tempfile.mkdtemp(prefix="fakeoci-")
+        self.tenancy, self.compartment = tenancy, compartment
+        self.inter_key = os.path.join(self.dir, "inter.key")
+        self.inter_pem = os.path.join(self.dir, "inter.pem")
+        run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2",
+             "-keyout", self.inter_key, "-out", self.inter_pem,
+             "-subj", "/CN=PKISVC Identity Intermediate fake",
+             "-addext", "basicConstraints=critical,CA:TRUE"])
+        self.intermediate = open(self.inter_pem).read()
+        self.leaves = {}
+        self.serial = 1
+
+    def issue(self, instance):
+        d = os.path.join(self.dir, "leaf%d" % self.serial)
+        self.serial += 1
+        subj = ("/CN=%s/OU=opc-certtype:instance/OU=opc-compartment:%s/"
+                "OU=opc-instance:%s/OU=opc-tenant:%s" % (instance, self.compartment,
+                                                         instance, self.tenancy))
+        run(["openssl", "req", "-newkey", "rsa:2048", "-nodes", "-keyout", d + ".key",
+             "-out", d + ".csr", "-subj", subj])
+        run(["openssl", "x509", "-req", "-in", d + ".csr", "-CA", self.inter_pem,
+             "-CAkey", self.inter_key, "-CAcreateserial", "-days", "1",
+             "-set_serial", str(self.serial), "-out", d + ".pem"])
+        pub = subprocess.run(["openssl", "x509", "-in", d + ".pem", "-pubkey", "-noout"],
+                             check=True, capture_output=True, text=True).stdout
+        cert = open(d + ".pem").read()
+        der = ssl.PEM_cert_to_DER_cert(cert)
+        self.leaves[instance] = {
+            "cert": cert, "key": open(d + ".key").read(),
+            "pub": ocisig.spki_rsa(ocisig.pem_body(pub, "PUBLIC KEY")),
+            "fp": ":".join("%02x" % b for b in hashlib.sha1(der).digest()),
+            "b64": base64.b64encode(der).decode()}
+
+    def inter_b64(self):
+        return base64.b64encode(ssl.PEM_cert_to_DER_cert(self.intermediate)).decode()
+
+    def cleanup(self):
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+
+class Fake:
+    def __init__(self, args):
+        with open(args.scenario) as f:
+            self.world = ocicore.World(json.load(f))
+        self.args = args
+        self.verifier = ocisig.Verifier()
+        self.tokens = ocisig.Tokens(args.token_lifetime)
+        self.faults = Faults()
+        self.ident = Identity(self.world.tenancy, self.world.compartment)
+        self.instances = {v["instanceId"]: v for v in self.world.vnics.values()
+                          if v.get("instanceId")}
+        for inst in self.instances:
+            self.ident.issue(inst)
+        self.log_lock = threading.Lock()
+        self.sig_lock = threading.Lock()
+        self.entries, self.seq = [], 0
+        self.log_file = open(args.log, "a") if args.log else None
+
+    def log(self, ent):
+        with self.log_lock:
+            self.seq += 1
+            ent = dict(ent, seq=self.seq, time=round(time.time(), 3))
+            self.entries.append(ent)
+            if self.log_file:
+                self.log_file.write(json.dumps(ent, sort_keys=True) + "\n")
+                self.log_file.flush()
+
+    def counts(self, since=0):
+        with self.log_lock:
+            ents = [dict(e) for e in self.entries]
+        c = {"total": 0, "core": 0, "auth": 0, "imds": 0, "mutating": 0, "mutations_ok": 0,
+             "by_op": {}, "by_status": {}}
+        for e in ents:
+            c["total"] += 1
+            c[e["service"]] += 1
+            if e["service"] == "imds":
+                continue
+            c["by_op"][e["op"]] = c["by_op"].get(e["op"], 0) + 1
+            c["by_status"][str(e["status"])] = c["by_status"].get(str(e["status"]), 0) + 1
+            if e["service"] == "core" and e["mutating"]:
+                c["mutating"] += 1
+                if e["status"] == 200:
+                    c["mutations_ok"] += 1
+        return {"entries": [e for e in ents if e["seq"] > since], "counts": c}
+
+    def fed_key(self, key_id):
+        parts = key_id.split("/")
+        if len(parts) != 3 or parts[1] != "fed-x509" or parts[0] != self.world.tenancy:
+            raise ocisig.SigError("keyId is not <tenancy>/fed-x509/<fingerprint>")
+        for leaf in self.ident.leaves.values():
+            if leaf["fp"] == parts[2]:
+                return leaf["pub"]
+        raise ocisig.SigError("certificate fingerprint is not a current instance certificate")
+
+
+class Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    server_version = "fakeoci"
+    app = None
+    service = "core"
+
+    def log_message(self, fmt, *args):
+        if self.app.args.verbose:
+            BaseHTTPRequestHandler.log_message(self, fmt, *args)
+
+    def send(self, status, obj, extra=(), raw=None):
+        data = raw if raw is not None else (json.dumps(obj) + "\n").encode()
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(data)))
+        self.send_header("opc-request-id", self.rid)
+        for k, v in extra:
+            if v is not None:
+                self.send_header(k, v)
+        self.end_headers()
+        self.wfile.write(data)
+
+    def read_body(self):
+        try:
+            n = int(self.headers.get("Content-Length") or 0)
+        except ValueError:
+            n = -1
+        if not 0 <= n <= MAX_BODY:
+            return None
+        return self.rfile.read(n) if n else b""
+
+    def lower_headers(self):
+        h = {}
+        for k, v in self.headers.items():
+            h[k.lower()] = v if k.lower() not in h else h[k.lower()] + ", " + v
+        return h
+
+
+class ImdsHandler(Handler):
+    service = "imds"
+    instance = None
+
+    def do_GET(self):
+        self.rid = uuid.uuid4().hex
+        path = urlsplit(self.path).path
+        st, obj, raw = self.answer(path)
+        self.app.log({"service": "imds", "op": path, "method": "GET", "status": st,
+                      "mutating": False})
+        if raw is not None:
+            data = raw.encode()
+            self.send_response(st)
+            self.send_header("Content-Type", "text/plain")
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data)
+        else:
+            self.send(st, obj)
+
+    def answer(self, path):
+        w, inst = self.app.world, self.instance
+        if not path.startswith("/opc/v2/"):
+            return 404, {"code": "NotFound", "message": "v1 is disabled"}, None
+        if self.headers.get("Authorization") != "Bearer Oracle":
+            return 401, {"code": "NotAuthenticated", "message": "Authorization: Bearer "
+                         "Oracle required"}, None
+        if self.headers.get("Forwarded") or self.headers.get("X-Forwarded-For"):
+            return 403, {"code": "Forbidden", "message": "forwarded request"}, None
+        vnic = next(v for v in w.vnics.values() if v.get("instanceId") == inst)
+        leaf = self.app.ident.leaves[inst]
+        rest = path[len("/opc/v2/"):]
+        if rest in ("instance", "instance/"):
+            return 200, {"availabilityDomain": "Uocm:US-ASHBURN-AD-1",
+                         "canonicalRegionName": w.region, "compartmentId": w.compartment,
+                         "displayName": inst.rsplit(".", 1)[-1], "faultDomain": "FAULT-DOMAIN-1",
+                         "id": inst, "image": "ocid1.image.oc1.fake", "metadata": {},
+                         "region": w.region.split("-")[1][:3], "shape": "VM.Standard.E4.Flex",
+                         "state": "Running", "timeCreated": 1700000000000,
+                         "regionInfo": {"realmKey": "oc1", "realmDomainComponent": w.realm_domain,
+                                        "regionKey": "IAD", "regionIdentifier": w.region}}, None
+        if rest in ("vnics", "vnics/"):
+            return 200, [{"vnicId": vnic["id"], "privateIp": vnic["privateIp"], "vlanTag": 0,
+                          "macAddr": "02:00:17:00:00:01", "virtualRouterIp": "10.0.0.1",
+                          "subnetCidrBlock": w.subnets[vnic["subnetId"]]["cidrBlock"],
+                          "nicIndex": 0}], None
+        if rest == "identity/cert.pem":
+            return 200, None, leaf["cert"]
+        if rest == "identity/key.pem":
+            return 200, None, leaf["key"]
+        if rest == "identity/intermediate.pem":
+            return 200, None, self.app.ident.intermediate
+        return 404, {"code": "NotFound", "message": "no such metadata"}, None
+
+
+class ApiHandler(Handler):
+    def do_GET(self):
+        self.handle_api("GET")
+
+    def do_PUT(self):
+        self.handle_api("PUT")
+
+    def do_POST(self):
+        self.handle_api("POST")
+
+    def do_DELETE(self):
+        self.handle_api("DELETE")
+
+    def handle_api(self, method):
+        self.rid = uuid.uuid4().hex.upper()
+        body = self.read_body()
+        ent = {"service": self.service, "method": method, "op": "?",
+               "path": urlsplit(self.path).path, "mutating": method != "GET"}
+        if body is None:
+            return self.finish_err(ent, ocicore.ApiError(413, "RequestEntityTooLarge",
+                                                         "body too large"))
+        try:
+            op, fn = self.route(method)
+            ent["op"] = op
+            with self.app.sig_lock:
+                self.app.verifier.check(method, self.path, self.lower_headers(), body,
+                                        self.key_for, required=self.required())
+        except ocisig.SigError as e:
+            return self.finish_err(ent, ocicore.ApiError(401, "NotAuthenticated",
+                                                         "The required information to "
+                                                         "complete authentication was not "
+                                                         "provided or was incorrect (%s)" % e))
+        except ocicore.ApiError as e:
+            return self.finish_err(ent, e)
+        delay, f = self.app.faults.take(op)
+        if delay:
+            time.sleep(delay / 1000.0)
+        if f is not None and f["kind"] not in ("race",) and not f["apply"]:
+            return self.fault(f, ent)
+        try:
+            obj, etag, nxt = fn(body)
+        except ocicore.ApiError as e:
+            return self.finish_err(ent, e)
+        if f is not None and f["kind"] == "race":
+            self.app.world.mutate(f["mutate"])
+        if f is not None and f["apply"]:
+            return self.fault(f, ent)
+        ent["status"] = 200
+        self.app.log(ent)
+        self.send(200, obj, extra=(("ETag", etag), ("opc-next-page", nxt)))
+
+    def finish_err(self, ent, e):
+        ent.update(status=e.status, code=e.code)
+        self.app.log(ent)
+        self.send(e.status, {"code": e.code, "message": e.message})
+
+    def fault(self, f, ent):
+        k = f["kind"]
+        ent.update(fault=k)
+        if k == "throttle":
+            ent.update(status=429, code="TooManyRequests")
+            self.app.log(ent)
+            return self.send(429, {"code": "TooManyRequests", "message": "Too many requests"},
+                             extra=(("Retry-After", f["retry_after"] and str(f["retry_after"])),))
+        if k == "error500":
+            ent.update(status=500, code="InternalServerError")
+            self.app.log(ent)
+            return self.send(500, {"code": "InternalServerError", "message": "fault"})
+        if k == "malformed":
+            ent.update(status=200)
+            self.app.log(ent)
+            return self.send(200, None, raw=b'{"id": "ocid1.routetable.oc1.x", "routeRu')
+        if k == "html":
+            ent.update(status=f["status"])
+            self.app.log(ent)
+            data = b"<html><body>Bad Gateway</body></html>"
+            self.send_response(f["status"])
+            self.send_header("Content-Type", "text/html")
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            return self.wfile.write(data)
+        if k == "hang":
+            ent.update(status=0)
+            self.app.log(ent)
+            time.sleep(3600)
+        ent.update(status=0)
+        self.app.log(ent)
+        self.close_connection = True
+        return None
+
+    # ---- routing ---------------------------------------------------------
+    def required(self):
+        return ocisig.GENERIC
+
+    def key_for(self, key_id):
+        return self.app.tokens.key_for(key_id)
+
+    def route(self, method):
+        u = urlsplit(self.path)
+        if not u.path.startswith(API_PREFIX + "/"):
+            raise ocicore.not_found()
+        parts = u.path[len(API_PREFIX) + 1:].split("/")
+        q = dict(parse_qsl(u.query, keep_blank_values=True))
+        w = self.app.world
+        table = {
+            ("GET", "vnics", 2): ("GetVnic", lambda b: w.get_vnic(parts[1]) + (None,)),
+            ("PUT", "vnics", 2): ("UpdateVnic", lambda b: w.update_vnic(parts[1], b) + (None,)),
+            ("GET", "subnets", 2): ("GetSubnet", lambda b: w.get_subnet(parts[1]) + (None,)),
+            ("GET", "subnets", 1): ("ListSubnets", lambda b: self.listing(w.list_subnets(q))),
+            ("GET", "privateIps", 1): ("ListPrivateIps",
+                                       lambda b: self.listing(w.list_private_ips(q))),
+            ("GET", "privateIps", 2): ("GetPrivateIp",
+                                       lambda b: w.get_private_ip(parts[1]) + (None,)),
+            ("GET", "routeTables", 2): ("GetRouteTable",
+                                        lambda b: w.get_table(parts[1]) + (None,)),
+            ("PUT", "routeTables", 2): ("UpdateRouteTable", lambda b: w.update_table(
+                parts[1], b, self.headers.get("if-match")) + (None,)),
+        }
+        key = (method, parts[0], len(parts))
+        if key not in table or (len(parts) == 2 and not parts[1]):
+            raise ocicore.not_found()
+        if method == "PUT" and self.headers.get("Content-Type", "").split(";")[0] != \
+                "application/json":
+            raise ocicore.ApiError(400, "InvalidParameter", "Content-Type must be "
+                                   "application/json")
+        return table[key]
+
+    @staticmethod
+    def listing(res):
+        items, nxt = res
+        return items, None, nxt
+
+
+class AuthHandler(ApiHandler):
+    service = "auth"
+
+    def required(self):
+        return ("date", "(request-target)")
+
+    def key_for(self, key_id):
+        return self.app.fed_key(key_id)
+
+    def route(self, method):
+        if method != "POST" or urlsplit(self.path).path != "/v1/x509":
+            raise ocicore.not_found()
+        return "X509Federation", self.federate
+
+    def federate(self, body):
+        w = self.app.world
+        d = w.body_object(body, {"certificate", "publicKey", "intermediateCertificates",
+                                 "purpose", "fingerprintAlgorithm"}, "X509FederationDetails")
+        leaf = next((lf for inst, lf in self.app.ident.leaves.items()
+                     if lf["b64"] == d.get("certificate")), None)
+        if leaf is None:
+            raise ocicore.ApiError(401, "NotAuthenticated", "certificate is not a current "
+                                   "instance certificate")
+        inst = next(i for i, lf in self.app.ident.leaves.items() if lf is leaf)
+        auth = ocisig.parse_authorization(self.headers.get("Authorization"))
+        if not auth["keyId"].endswith("/" + leaf["fp"]):
+            raise ocicore.ApiError(401, "NotAuthenticated", "keyId names another certificate")
+        if d.get("intermediateCertificates") != [self.app.ident.inter_b64()]:
+            raise ocicore.ApiError(401, "NotAuthenticated", "intermediate certificate "
+                                   "missing or unknown")
+        try:
+            key = ocisig.spki_rsa(base64.b64decode(d.get("publicKey") or "", validate=True))
+        except ValueError:
+            raise ocicore.ApiError(400, "InvalidParameter", "publicKey is not an RSA "
+                                   "SubjectPublicKeyInfo")
+        if key[0].bit_length() < 2048:
+            raise ocicore.ApiError(400, "InvalidParameter", "session key under 2048 bits")
+        return {"token": self.app.tokens.issue(inst, w.tenancy, key)}, None, None
+
+
+class ControlHandler(Handler):
+    service = "control"
+
+    def do_GET(self):
+        self.rid = "control"
+        u = urlsplit(self.path)
+        q = dict(parse_qsl(u.query))
+        if u.path == "/state":
+            return self.send(200, self.app.world.dump())
+        if u.path in ("/counts", "/log"):
+            r = self.app.counts(int(q.get("since", "0")))
+            return self.send(200, r if u.path == "/log" else {"counts": r["counts"]})
+        if u.path == "/health":
+            return self.send(200, {"ok": True})
+        self.send(404, {"error": "unknown"})
+
+    def do_POST(self):
+        self.rid = "control"
+        body = self.read_body() or b"{}"
+        try:
+            m = json.loads(body)
+            p = urlsplit(self.path).path
+            if p == "/reset":
+                with self.app.log_lock:
+                    self.app.entries = []
+                self.app.faults.clear()
+            elif p == "/fault":
+                return self.send(200, self.app.faults.add(m))
+            elif p == "/faults/clear":
+                self.app.faults.clear()
+            elif p == "/mutate":
+                self.app.world.mutate(m)
+            elif p == "/rotate-certificate":
+                self.app.ident.issue(m["instance"])
+            elif p == "/expire-tokens":
+                self.app.tokens.expire_all()
+            else:
+                return self.send(404, {"error": "unknown"})
+        except (ValueError, KeyError, TypeError) as e:
+            return self.send(400, {"error": str(e)})
+        self.send(200, {"ok": True})
+
+
+class Server(ThreadingHTTPServer):
+    daemon_threads = True
+    allow_reuse_address = True
+
+    def __init__(self, addr, handler, tls=None):
+        ThreadingHTTPServer.__init__(self, addr, handler)
+        if tls is not None:
+            self.socket = tls.wrap_socket(self.socket, server_side=True)
+
+    def handle_error(self, request, client_address):
+        if sys.exc_info()[0] not in (ConnectionResetError, BrokenPipeError, ssl.SSLError):
+            ThreadingHTTPServer.handle_error(self, request, client_address)
+
+
+def host_port(text):
+    h, _, p = text.rpartition(":")
+    return h.strip("[]"), int(p)
+
+
+def main(argv):
+    p = argparse.ArgumentParser()
+    p.add_argument("--scenario", required=True)
+    p.add_argument("--api", type=host_port)
+    p.add_argument("--auth", type=host_port)
+    p.add_argument("--cert")
+    p.add_argument("--key")
+    p.add_argument("--imds", action="append", default=[])
+    p.add_argument("--control", type=host_port)
+    p.add_argument("--ready-file")
+    p.add_argument("--log")
+    p.add_argument("--token-lifetime", type=int, default=1200)
+    p.add_argument("-v", "--verbose", action="store_true")
+    args = p.parse_args(argv)
+    try:
+        app = Fake(args)
+    except (ocicore.ScenarioError, OSError, ValueError, KeyError) as e:
+        print("fakeoci: %s" % e, file=sys.stderr)
+        return 78
+    tls = None
+    if args.cert:
+        tls = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        tls.minimum_version = ssl.TLSVersion.TLSv1_2
+        tls.load_cert_chain(args.cert, args.key)
+    ready, servers = {"pid": os.getpid(), "imds": []}, []
+
+    def start(name, addr, cls, use_tls, **attrs):
+        h = type(cls.__name__, (cls,), dict(attrs, app=app))
+        s = Server(addr, h, tls if use_tls else None)
+        servers.append(s)
+        threading.Thread(target=s.serve_forever, daemon=True).start()
+        return s.server_address[1]
+
+    if args.api:
+        ready["api"] = {"addr": args.api[0], "port": start("api", args.api, ApiHandler, True)}
+    if args.auth:
+        ready["auth"] = {"addr": args.auth[0], "port": start("auth", args.auth, AuthHandler,
+                                                              True)}
+    for spec in args.imds:
+        addr, _, inst = spec.partition("=")
+        hp = host_port(addr)
+        if inst not in app.instances:
+            print("fakeoci: --imds names unknown instance %s" % inst, file=sys.stderr)
+            return 78
+        ready["imds"].append({"addr": hp[0], "instance": inst,
+                              "port": start("imds", hp, ImdsHandler, False, instance=inst)})
+    if args.control:
+        ready["control"] = {"addr": args.control[0],
+                            "port": start("control", args.control, ControlHandler, False)}
+    if args.ready_file:
+        tmp = args.ready_file + ".tmp"
+        with open(tmp, "w") as f:
+            f.write(json.dumps(ready) + "\n")
+        os.rename(tmp, args.ready_file)
+    print("fakeoci: ready %s" % json.dumps(ready), file=sys.stderr, flush=True)
+    done = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *a: done.set())
+    signal.signal(signal.SIGINT, lambda *a: done.set())
+    done.wait()
+    for s in servers:
+        s.shutdown()
+    app.ident.cleanup()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
