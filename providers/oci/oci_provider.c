@@ -238,11 +238,11 @@ oci_read_table(struct oci_ctx *ctx, const char *id, struct oci_table *out)
 
 	oci_result_init(&res);
 	if ((r = oci_get(ctx, "/routeTables/", id, &res)) == 0) {
-		if (res.etag[0] == '\0') {
+		r = oci_table_parse(res.body.data, res.etag, out);
+		if (r == 0 && res.etag[0] == '\0') {
 			prov_set_error("GetRouteTable %s: no ETag in the answer", id);
+			oci_table_free(out);
 			r = -EBADMSG;
-		} else {
-			r = oci_table_parse(res.body.data, res.etag, out);
 		}
 	}
 	if (r == -ENOENT)

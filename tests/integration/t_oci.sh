@@ -1,0 +1,181 @@
+#!/bin/bash
+# The OCI provider end to end: cloudroute (agent + providers/oci) against the
+# fake OCI of tests/fakecloud/oci.py: IMDS v2 with an instance certificate,
+# X.509 federation at the auth endpoint, the Core Services calls over HTTPS
+# with a test CA, every request signature verified.  All inside one namespace:
+#
+#   conn: eth0 10.0.1.10/24 (the VNIC's address) -- veth -- lan
+#         tun0 (external tunnel, routes 192.168.0.0/22, 172.16.0.0/16, 10.200.0.0/16)
+#         fake Core API https://127.0.0.1:PORT, auth https://127.0.0.1:PORT,
+#         IMDS http://127.0.0.1:PORT (instance hq), control http://127.0.0.1:PORT
+. "$(dirname "$0")/../lib/netns.sh"
+
+ns_new conn && ns_new lan && ns_new peer || { finish; exit 1; }
+veth conn eth0 lan l0
+veth conn tun0 peer p0
+nsx conn ip addr add 10.0.1.10/24 dev eth0
+nsx conn ip addr add 100.96.0.1/11 dev tun0
+
+RT=ocid1.routetable.oc1.iad.app
+ME=ocid1.privateip.oc1.iad.hq
+# Scenario: oci.json plus a foreign rule for 172.16.0.0/16 (someone else's
+# appliance, not marked ours) and a rule of a dead ha-group connector for
+# 10.200.0.0/16 (its private IP no longer exists).
+python3 - "$TOP/tests/fakecloud/scenarios/oci.json" >"$TMP/scenario.json" <<'PY'
+import json, sys
+s = json.load(open(sys.argv[1]))
+for t in s["routeTables"]:
+    if t["id"] == "ocid1.routetable.oc1.iad.app":
+        t["routeRules"].insert(1, {"destination": "172.16.0.0/16", "destinationType": "CIDR_BLOCK",
+            "networkEntityId": "ocid1.privateip.oc1.iad.other", "description": "firewall appliance",
+            "routeType": "STATIC"})
+        t["routeRules"].append({"destination": "10.200.0.0/16", "destinationType": "CIDR_BLOCK",
+            "networkEntityId": "ocid1.privateip.oc1.iad.dead",
+            "description": "cloudroute ha_group=hq"})
+json.dump(s, sys.stdout)
+PY
+bash "$TOP/tests/fakecloud/mkca.sh" "$TMP/ca" >/dev/null 2>&1
+bg conn python3 "$TOP/tests/fakecloud/oci.py" --scenario "$TMP/scenario.json" \
+	--api 127.0.0.1:0 --auth 127.0.0.1:0 --cert "$TMP/ca/server.pem" --key "$TMP/ca/server.key" \
+	--imds 127.0.0.1:0=ocid1.instance.oc1.iad.hq --control 127.0.0.1:0 \
+	--ready-file "$TMP/ready.json" --log "$TMP/requests.jsonl"
+wait_for 20 test -s "$TMP/ready.json" || { echo "fake OCI did not start"; finish; exit 1; }
+port() { python3 -c "import json; r=json.load(open('$TMP/ready.json')); print($1)"; }
+API=$(port 'r["api"]["port"]'); AUTH=$(port 'r["auth"]["port"]')
+IMDS=$(port 'r["imds"][0]["port"]'); CTL=$(port 'r["control"]["port"]')
+export CLOUDROUTE_CA_BUNDLE=$TMP/ca/ca.pem CLOUDROUTE_OCI_API_URL=https://127.0.0.1:$API
+export CLOUDROUTE_OCI_AUTH_URL=https://127.0.0.1:$AUTH CLOUDROUTE_OCI_METADATA_URL=http://127.0.0.1:$IMDS
+export CLOUDROUTE_RETRY_BASE_MS=20 HOME=$TMP/home
+unset OCI_CONFIG_FILE OCI_CLI_PROFILE
+
+ctl() { nsx conn curl -sf -X "$1" "http://127.0.0.1:$CTL$2" ${3:+-d "$3"}; }
+count() { ctl GET /counts | python3 -c "import json,sys; c=json.load(sys.stdin)['counts']; print($1)"; }
+mutations() { count 'c["mutating"]'; }
+rule() { # dst -> "target description" or "none"
+	ctl GET /state | python3 -c "
+import json, sys
+for r in json.load(sys.stdin)['routeTables']['$RT']['rules']:
+    if r.get('destination', r.get('cidrBlock')) == '$1':
+        print(r['networkEntityId'], r.get('description', '')); sys.exit()
+print('none')"
+}
+target() { rule "$1" | cut -d' ' -f1; }
+skip() { ctl GET /state | python3 -c "import json,sys; print(str(json.load(sys.stdin)['vnics']['ocid1.vnic.oc1.iad.hq']['skipSourceDestCheck']).lower())"; }
+# The rules that are not ours, in order, as JSON (compared before and after).
+foreign() { ctl GET /state | python3 -c "
+import json, sys
+rs = json.load(sys.stdin)['routeTables']['$RT']['rules']
+print(json.dumps([r for r in rs if not r.get('description', '').startswith('cloudroute')], sort_keys=True))"; }
+
+CFG=$TMP/cr.json
+cat >"$CFG" <<JSON
+{
+  "lan_interface": "eth0",
+  "local_subnets": ["10.0.0.0/16"],
+  "tunnel": { "mode": "external", "interface": "tun0",
+              "routes": ["192.168.0.0/22", "172.16.0.0/16", "10.200.0.0/16"] },
+  "cloud": { "provider": "oci", "takeover": "blackhole", "ha_group": "hq" },
+  "state_dir": "$TMP/state", "sysctl_file": "$TMP/sysctl.conf", "reconcile_interval": 5
+}
+JSON
+CR() { nsx conn "$CLOUDROUTE" -c "$CFG" "$@"; }
+FOREIGN0=$(foreign)
+
+check "config with provider oci passes check" CR check
+CR plan >"$TMP/plan" 2>&1; rc=$?
+check_eq "plan exits 2 before apply" 2 "$rc"
+check "plan: skipSourceDestCheck" grep -q '~ cloud forwarding ocid1.vnic.oc1.iad.hq (skipSourceDestCheck false -> true)' "$TMP/plan"
+check "plan: rule for the overlay" grep -q "+ cloud route $RT 100.96.0.0/11 -> $ME (this connector)" "$TMP/plan"
+check "plan: foreign rule is a conflict" grep -q "! cloud conflict $RT 172.16.0.0/16 -> ocid1.privateip.oc1.iad.other (not ours, left alone)" "$TMP/plan"
+check "plan: dead connector's rule is taken over" grep -qE "~ cloud route $RT 10.200.0.0/16 -> $ME" "$TMP/plan"
+check_eq "plan made no mutating call" 0 "$(mutations)"
+
+ctl POST /reset >/dev/null
+check "first apply (instance principals) succeeds" CR apply
+echo "# first apply: $(count '"%d Core calls, %d mutating, %d federation, %d IMDS; by op: %s" % (c["core"], c["mutating"], c["auth"], c["imds"], c["by_op"])')"
+check_eq "first apply: one federation" 1 "$(count 'c["auth"]')"
+check_eq "first apply: two writes (UpdateVnic + one UpdateRouteTable)" 2 "$(mutations)"
+check_eq "first apply: no signature refused" 0 "$(count 'c["by_status"].get("401", 0)')"
+check_eq "skipSourceDestCheck turned on" true "$(skip)"
+check_eq "overlay routed to us" "$ME cloudroute ha_group=hq" "$(rule 100.96.0.0/11)"
+check_eq "peer site routed to us" "$ME" "$(target 192.168.0.0/22)"
+check_eq "dead connector's rule taken over" "$ME" "$(target 10.200.0.0/16)"
+check_eq "foreign rules kept, in order, unchanged" "$FOREIGN0" "$(foreign)"
+
+ctl POST /reset >/dev/null
+check "second apply succeeds" CR apply
+check_eq "second apply: zero mutating calls" 0 "$(mutations)"
+echo "# unchanged re-apply: $(count '"%d Core calls, %d mutating, %d federation" % (c["core"], c["mutating"], c["auth"])')"
+CR plan >/dev/null 2>&1; check_eq "plan exits 0 after apply" 0 $?
+CR status >"$TMP/status" 2>&1
+check "status reports the foreign rule" grep -q "! cloud conflict $RT 172.16.0.0/16" "$TMP/status"
+check_not "status shows no security token" grep -q 'ST\$' "$TMP/status"
+check_not "state holds no security token" grep -q 'ST\$\|eyJ' "$TMP/state/state.json"
+
+# Drift: our rule removed behind our back comes back; theirs are untouched.
+ctl POST /mutate '{"op":"remove_rule","table":"'$RT'","destination":"192.168.0.0/22"}' >/dev/null
+CR plan >/dev/null 2>&1; check_eq "removed rule is drift (plan exits 2)" 2 $?
+check "apply repairs drift" CR apply
+check_eq "drift repaired" "$ME" "$(target 192.168.0.0/22)"
+check_eq "foreign rules still unchanged" "$FOREIGN0" "$(foreign)"
+
+# A concurrent writer adds its rule between our GET and our PUT: 412, re-read,
+# re-merge; its rule survives and ours lands.
+ctl POST /mutate '{"op":"remove_rule","table":"'$RT'","destination":"192.168.0.0/22"}' >/dev/null
+ctl POST /reset >/dev/null
+ctl POST /fault '{"kind":"race","count":1,"actions":["GetRouteTable"],"mutate":{"op":"add_rule","table":"'$RT'","index":0,"rule":{"destination":"10.99.0.0/16","destinationType":"CIDR_BLOCK","networkEntityId":"ocid1.drg.oc1.iad.drg","description":"added by terraform"}}}' >/dev/null
+check "apply through a 412 race" CR apply
+check_eq "the race gave one 412" 1 "$(count 'c["by_status"].get("412", 0)')"
+check_eq "the concurrent writer's rule survived" "ocid1.drg.oc1.iad.drg added by terraform" "$(rule 10.99.0.0/16)"
+check_eq "our rule landed after the race" "$ME" "$(target 192.168.0.0/22)"
+FOREIGN1=$(foreign)
+
+# Throttling (429) and server errors are retried.
+ctl POST /mutate '{"op":"remove_rule","table":"'$RT'","destination":"192.168.0.0/22"}' >/dev/null
+ctl POST /fault '{"kind":"throttle","count":3,"retry_after":1}' >/dev/null
+ctl POST /fault '{"kind":"error500","count":1,"actions":["UpdateRouteTable"]}' >/dev/null
+check "apply converges through 429s and a 500" CR apply
+check_eq "rule back after the storm" "$ME" "$(target 192.168.0.0/22)"
+
+# Garbage: a cut JSON document fails clearly and changes nothing.
+ctl POST /mutate '{"op":"remove_rule","table":"'$RT'","destination":"192.168.0.0/22"}' >/dev/null
+ctl POST /reset >/dev/null
+ctl POST /fault '{"kind":"malformed","count":1,"actions":["GetRouteTable"]}' >/dev/null
+CR apply >"$TMP/bad1" 2>&1; rc=$?
+check_eq "malformed answer: apply exits 1" 1 "$rc"
+check "malformed answer: the error says so" grep -q 'not a RouteTable\|not a JSON' "$TMP/bad1"
+check_eq "malformed answer: no route-table write" 0 "$(count 'c["by_op"].get("UpdateRouteTable", 0)')"
+ctl POST /faults/clear >/dev/null
+
+# Expired tokens (401) and a rotated instance certificate: a new federation.
+ctl POST /expire-tokens >/dev/null
+ctl POST /reset >/dev/null
+check "apply after the token expired" CR apply
+check_eq "rule back with a fresh token" "$ME" "$(target 192.168.0.0/22)"
+ctl POST /rotate-certificate '{"instance":"ocid1.instance.oc1.iad.hq"}' >/dev/null
+ctl POST /reset >/dev/null
+CR plan >/dev/null 2>&1; check_eq "plan after certificate rotation" 0 $?
+check_eq "rotation: one federation with the new certificate" 1 "$(count 'c["auth"]')"
+
+# The run loop repairs drift on its interval.
+bg conn "$CLOUDROUTE" -c "$CFG" run
+RUNPID=$!
+sleep 2
+ctl POST /mutate '{"op":"remove_rule","table":"'$RT'","destination":"100.96.0.0/11"}' >/dev/null
+tgt_is() { [ "$(target "$1")" = "$2" ]; }
+check "run restores the removed rule" wait_for 15 tgt_is 100.96.0.0/11 "$ME"
+kill -TERM $RUNPID; wait $RUNPID
+
+# Teardown removes exactly ours and restores skipSourceDestCheck.
+check "teardown succeeds" CR teardown
+check_eq "overlay rule removed" none "$(rule 100.96.0.0/11)"
+check_eq "peer rule removed" none "$(rule 192.168.0.0/22)"
+check_eq "taken-over rule removed" none "$(rule 10.200.0.0/16)"
+check_eq "foreign rules exactly as before" "$FOREIGN1" "$(foreign)"
+check_eq "skipSourceDestCheck restored" false "$(skip)"
+ctl POST /reset >/dev/null
+check "second teardown is a no-op" CR teardown
+check_eq "second teardown: zero mutating calls" 0 "$(mutations)"
+check_eq "no host table left" "" "$(nsx conn nft list tables | grep cloudroute)"
+
+finish
