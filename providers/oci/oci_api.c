@@ -143,7 +143,9 @@ send_once(struct oci_api *api, const char *method, const char *target, const cha
 		if (!seen_recently(&sig.signing_string, 1))
 			break;
 		oci_signature_free(&sig);
-		retry_sleep_ms(1000 - wall_ms() % 1000 + 5);   /* the next Date second */
+		/* The next Date second. */
+		if ((r = retry_sleep_ms(1000 - wall_ms() % 1000 + 5)) < 0)
+			goto out;
 	}
 	h[nh++] = (struct http_header){ "Host", api->host };
 	h[nh++] = (struct http_header){ "Date", date };
@@ -276,12 +278,17 @@ oci_call(struct oci_api *api, const char *method, const char *path, const char *
 			}
 			log_debug("oci: %s %s retry %u in %llu ms", method, target, attempt,
 			    (unsigned long long)delay);
-			retry_sleep_ms(delay);
+			if ((r = retry_sleep_ms(delay)) < 0)
+				goto out;
 		}
 		r = send_once(api, method, target, body, if_match, &resp);
 		api->calls++;
 		if (strcmp(method, "GET") != 0)
 			api->mutating_calls++;
+		if (r < 0 && prov_interrupted() < 0) {
+			r = prov_interrupted();    /* cancelled, or past the pass deadline */
+			goto out;
+		}
 		if (r == -ETIMEDOUT || r == -ECONNREFUSED || r == -EIO) {
 			cls = RETRY_SERVER;
 			continue;

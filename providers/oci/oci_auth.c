@@ -93,8 +93,9 @@ oci_imds_get(struct oci_imds *m, const char *path, struct buf *out)
 	retry_policy_init(&pol);
 	pol.max_attempts = 3;
 	for (attempt = 0; attempt < pol.max_attempts; attempt++) {
-		if (attempt > 0)
-			retry_sleep_ms(retry_backoff_ms(&pol, RETRY_SERVER, attempt - 1));
+		if (attempt > 0 &&
+		    (r = retry_sleep_ms(retry_backoff_ms(&pol, RETRY_SERVER, attempt - 1))) < 0)
+			return r;
 		status = 0;
 		r = imds_once(m, url, out, &status);
 		if (r == 0 && status == 200)
@@ -107,7 +108,8 @@ oci_imds_get(struct oci_imds *m, const char *path, struct buf *out)
 			prov_set_error("OCI instance metadata /opc/v2/%s: HTTP %ld", path, status);
 			return -EIO;
 		}
-		if (r < 0 && r != -ETIMEDOUT && r != -ECONNREFUSED && r != -EIO)
+		if (r < 0 && (prov_interrupted() < 0 ||
+		    (r != -ETIMEDOUT && r != -ECONNREFUSED && r != -EIO)))
 			return r;
 	}
 	if (r == 0) {
