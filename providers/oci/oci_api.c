@@ -242,7 +242,8 @@ judge(struct oci_api *api, const char *method, const char *target,
 		    target, code, res->request_id);
 		return -ESTALE;
 	}
-	*cls = retry_classify(resp->status, NULL);
+	/* 409 IncorrectState/Conflict: the resource is busy with another update. */
+	*cls = resp->status == 409 ? RETRY_SERVER : retry_classify(resp->status, NULL);
 	if (*cls != RETRY_FATAL) {
 		prov_set_error("OCI %s %s: HTTP %ld %s %.200s (opc-request-id %s)", method,
 		    target, resp->status, code, msg, res->request_id);

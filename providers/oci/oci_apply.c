@@ -351,7 +351,11 @@ oci_teardown(void *vctx, const struct prov_options *opts, struct json_object *st
 
 	prov_clear_error();
 	oci_cache_clear(ctx);
-	if ((r = oci_state_tables(state, NULL, 0, &ids, &n)) < 0)
+	/* The tables recorded, and our subnet's table: ownership is the rule's
+	 * description, so even a lost state tears down what is there. */
+	if ((r = oci_state_tables(state, NULL, 0, &ids, &n)) < 0 ||
+	    (ctx->subnet.route_table[0] &&
+	    (r = oci_ids_add(&ids, &n, ctx->subnet.route_table)) < 0))
 		goto out;
 	for (i = 0; i < n && r == 0; i++) {
 		r = teardown_table(ctx, opts, ids[i], state, dry_run, out);

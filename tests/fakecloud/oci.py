@@ -11,7 +11,9 @@ accepted twice.  Federation: keyId "<tenancy>/fed-x509/<SHA-1 of the current
 instance certificate>", signed with that certificate's key; the body's
 certificate must be the current one; the token issued is bound to the
 session public key in the body.  Core: keyId "ST$<token>", signed with that
-session key.  A stale certificate fingerprint, an expired or unknown token,
+session key; or an API key of the scenario's "apiKeys" ([{"user",
+"fingerprint", "publicKey": PEM}]), keyId "<tenancy>/<user>/<fingerprint>".
+A stale certificate fingerprint, an expired or unknown token,
 a bad or replayed signature: 401 NotAuthenticated.
 
   oci.py --scenario FILE --api ADDR:PORT --auth ADDR:PORT --cert F --key F
@@ -111,6 +113,10 @@ class Fake:
         self.tokens = ocisig.Tokens(args.token_lifetime)
         self.faults = Faults()
         self.ident = Identity(self.world.tenancy, self.world.compartment)
+        with open(args.scenario) as f:
+            self.api_keys = [dict(k, key=ocisig.spki_rsa(ocisig.pem_body(k["publicKey"],
+                                                                          "PUBLIC KEY")))
+                             for k in json.load(f).get("apiKeys", [])]
         self.instances = {v["instanceId"]: v for v in self.world.vnics.values()
                           if v.get("instanceId")}
         for inst in self.instances:
@@ -146,6 +152,13 @@ class Fake:
                 if e["status"] == 200:
                     c["mutations_ok"] += 1
         return {"entries": [e for e in ents if e["seq"] > since], "counts": c}
+
+    def api_key(self, parts):
+        """keyId <tenancy>/<user>/<fingerprint> of an API signing key."""
+        for k in self.api_keys:
+            if [self.world.tenancy, k["user"], k["fingerprint"]] == parts:
+                return k["key"]
+        raise ocisig.SigError("unknown API key")
 
     def fed_key(self, key_id):
         parts = key_id.split("/")
@@ -345,6 +358,9 @@ class ApiHandler(Handler):
         return ocisig.GENERIC
 
     def key_for(self, key_id):
+        parts = key_id.split("/")
+        if len(parts) == 3 and not key_id.startswith("ST$"):
+            return self.app.api_key(parts)
         return self.app.tokens.key_for(key_id)
 
     def route(self, method):

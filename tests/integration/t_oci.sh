@@ -21,9 +21,15 @@ ME=ocid1.privateip.oc1.iad.hq
 # Scenario: oci.json plus a foreign rule for 172.16.0.0/16 (someone else's
 # appliance, not marked ours) and a rule of a dead ha-group connector for
 # 10.200.0.0/16 (its private IP no longer exists).
-python3 - "$TOP/tests/fakecloud/scenarios/oci.json" >"$TMP/scenario.json" <<'PY'
+# An API signing key for the ~/.oci/config path (a user of the tenancy).
+openssl genpkey -algorithm RSA -pkeyopt rsa_keygen_bits:2048 -out "$TMP/api.key" 2>/dev/null
+chmod 600 "$TMP/api.key"
+openssl pkey -in "$TMP/api.key" -pubout -out "$TMP/api.pub" 2>/dev/null
+python3 - "$TOP/tests/fakecloud/scenarios/oci.json" "$TMP/api.pub" >"$TMP/scenario.json" <<'PY'
 import json, sys
 s = json.load(open(sys.argv[1]))
+s["apiKeys"] = [{"user": "ocid1.user.oc1..aaaaaaaaoperator", "fingerprint": "aa:bb:cc:dd",
+                 "publicKey": open(sys.argv[2]).read()}]
 for t in s["routeTables"]:
     if t["id"] == "ocid1.routetable.oc1.iad.app":
         t["routeRules"].insert(1, {"destination": "172.16.0.0/16", "destinationType": "CIDR_BLOCK",
@@ -80,6 +86,29 @@ cat >"$CFG" <<JSON
 JSON
 CR() { nsx conn "$CLOUDROUTE" -c "$CFG" "$@"; }
 FOREIGN0=$(foreign)
+
+# The fake is as strict as the service: unsigned, tampered, stale, replayed
+# and under-signed requests are refused; etags are enforced; IMDS is v2 only.
+SC() { nsx conn python3 "$TOP/tests/fakecloud/ocisignclient.py" "$@"; }
+check "by hand: federation with the instance certificate" SC federate \
+	--imds "http://127.0.0.1:$IMDS" --auth "https://127.0.0.1:$AUTH" --cacert "$TMP/ca/ca.pem" --out "$TMP/sc"
+TOK=$(cat "$TMP/sc/token" 2>/dev/null)
+RTURL=https://127.0.0.1:$API/20160918/routeTables/$RT
+call() { SC call --cacert "$TMP/ca/ca.pem" --key "$TMP/sc/session.key" --key-id "ST\$$TOK" "$@" | tr '\n' ' ' | sed 's/ $//'; }
+check_eq "signed GetRouteTable: 200" "200" "$(call --url "$RTURL")"
+check_eq "the same request again is a replay: 401" "200 401 NotAuthenticated" "$(call --url "$RTURL?limit=1" --repeat 2)"
+check_eq "no Authorization: 401" "401 NotAuthenticated" "$(call --url "$RTURL" --no-auth)"
+check_eq "tampered signature: 401" "401 NotAuthenticated" "$(call --url "$RTURL" --tamper)"
+check_eq "Date 10 minutes old: 401" "401 NotAuthenticated" "$(call --url "$RTURL" --date "$(date -u -d '-10 min' '+%a, %d %b %Y %H:%M:%S GMT')")"
+check_eq "host not signed: 401" "401 NotAuthenticated" "$(call --url "$RTURL" --headers 'date (request-target)')"
+check_eq "PUT without the body headers signed: 401" "401 NotAuthenticated" "$(call --url "$RTURL" --method PUT --body '{}' --headers 'date (request-target) host')"
+check_eq "unknown key: 401" "401 NotAuthenticated" "$(SC call --cacert "$TMP/ca/ca.pem" --key "$TMP/sc/session.key" --key-id 'ST$nope' --url "$RTURL")"
+check_eq "stale if-match: 412" "412 NoEtagMatch" "$(call --url "$RTURL" --method PUT --body '{"routeRules":[]}' --if-match stale)"
+check_eq "unknown field: 400" "400 InvalidParameter" "$(call --url "$RTURL" --method PUT --body '{"routeRules":[],"bogus":1}')"
+check_eq "rules unchanged by the refused writes" "$FOREIGN0" "$(foreign)"
+check_eq "IMDS v1 is not served" 404 "$(nsx conn curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$IMDS/opc/v1/instance/")"
+check_eq "IMDS v2 needs Authorization: Bearer Oracle" 401 "$(nsx conn curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$IMDS/opc/v2/instance/")"
+ctl POST /reset >/dev/null
 
 check "config with provider oci passes check" CR check
 CR plan >"$TMP/plan" 2>&1; rc=$?
@@ -177,5 +206,30 @@ ctl POST /reset >/dev/null
 check "second teardown is a no-op" CR teardown
 check_eq "second teardown: zero mutating calls" 0 "$(mutations)"
 check_eq "no host table left" "" "$(nsx conn nft list tables | grep cloudroute)"
+
+# API key from ~/.oci/config (OCI_CONFIG_FILE): no federation; a key file
+# readable by others is refused.
+cat >"$TMP/oci-config" <<INI
+[DEFAULT]
+user=ocid1.user.oc1..aaaaaaaaoperator
+fingerprint=aa:bb:cc:dd
+key_file=$TMP/api.key
+tenancy=ocid1.tenancy.oc1..aaaaaaaafaketenancy
+region=us-ashburn-1
+INI
+ctl POST /reset >/dev/null
+CR plan >"$TMP/apikey.plan" 2>&1; rc=$?
+check_eq "plan without a config file still uses instance principals" 1 "$(count 'c["auth"]')"
+export OCI_CONFIG_FILE=$TMP/oci-config
+ctl POST /reset >/dev/null
+CR plan >"$TMP/apikey.plan" 2>&1; rc=$?
+check_eq "API key: plan works (changes pending after teardown)" 2 "$rc"
+check_eq "API key: no federation" 0 "$(count 'c["auth"]')"
+check_eq "API key: no signature refused" 0 "$(count 'c["by_status"].get("401", 0)')"
+chmod 644 "$TMP/api.key"
+CR plan >"$TMP/apikey.bad" 2>&1; rc=$?
+check_eq "API key readable by others: plan fails" 1 "$rc"
+check "API key readable by others: the error says so" grep -q 'readable by group or others' "$TMP/apikey.bad"
+unset OCI_CONFIG_FILE
 
 finish
