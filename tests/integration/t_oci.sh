@@ -195,6 +195,25 @@ tgt_is() { [ "$(target "$1")" = "$2" ]; }
 check "run restores the removed rule" wait_for 15 tgt_is 100.96.0.0/11 "$ME"
 kill -TERM $RUNPID; wait $RUNPID
 
+# route_tables "network" with takeover "group": every subnet's table of the
+# VCN.  In the db table a live ha-group peer holds 192.168.0.0/22; once its
+# VNIC is down, the rule is taken over.
+DB=ocid1.routetable.oc1.iad.db
+PEER=ocid1.privateip.oc1.iad.peer
+sed 's/"takeover": "blackhole"/"takeover": "group", "route_tables": "network"/' "$CFG" >"$TMP/net.json"
+ctl POST /mutate '{"op":"add_rule","table":"'$DB'","rule":{"destination":"192.168.0.0/22","destinationType":"CIDR_BLOCK","networkEntityId":"'$PEER'","description":"cloudroute ha_group=hq"}}' >/dev/null
+dbtarget() { ctl GET /state | python3 -c "
+import json, sys
+for r in json.load(sys.stdin)['routeTables']['$DB']['rules']:
+    if r.get('destination') == '$1': print(r['networkEntityId']); sys.exit()
+print('none')"; }
+check "network: apply" nsx conn "$CLOUDROUTE" -c "$TMP/net.json" apply
+check_eq "network: the db table gets the overlay" "$ME" "$(dbtarget 100.96.0.0/11)"
+check_eq "network: a live ha-group peer keeps its rule" "$PEER" "$(dbtarget 192.168.0.0/22)"
+ctl POST /mutate '{"op":"vnic_state","vnic":"ocid1.vnic.oc1.iad.peer","state":"TERMINATED"}' >/dev/null
+check "network: apply after the peer failed" nsx conn "$CLOUDROUTE" -c "$TMP/net.json" apply
+check_eq "network: the failed peer's rule is taken over" "$ME" "$(dbtarget 192.168.0.0/22)"
+
 # Teardown removes exactly ours and restores skipSourceDestCheck.
 check "teardown succeeds" CR teardown
 check_eq "overlay rule removed" none "$(rule 100.96.0.0/11)"
@@ -202,6 +221,8 @@ check_eq "peer rule removed" none "$(rule 192.168.0.0/22)"
 check_eq "taken-over rule removed" none "$(rule 10.200.0.0/16)"
 check_eq "foreign rules exactly as before" "$FOREIGN1" "$(foreign)"
 check_eq "skipSourceDestCheck restored" false "$(skip)"
+check_eq "db table: ours removed" none "$(dbtarget 100.96.0.0/11)"
+check_eq "db table: the taken-over rule removed" none "$(dbtarget 192.168.0.0/22)"
 ctl POST /reset >/dev/null
 check "second teardown is a no-op" CR teardown
 check_eq "second teardown: zero mutating calls" 0 "$(mutations)"
