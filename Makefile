@@ -102,7 +102,7 @@ check: deps
 
 demo: deps
 	@$(MAKE) --no-print-directory cloudroute
-	@rc=0; tests/sim/demo.sh || rc=1; tests/sim/demo_gcp.sh || rc=1; exit $$rc
+	@rc=0; tests/sim/demo.sh || rc=1; tests/sim/demo_gcp.sh || rc=1; tests/sim/demo_oci.sh || rc=1; exit $$rc
 
 bench: deps
 	@$(MAKE) --no-print-directory cloudroute

@@ -19,6 +19,9 @@ a bad or replayed signature: 401 NotAuthenticated.
   oci.py --scenario FILE --api ADDR:PORT --auth ADDR:PORT --cert F --key F
          [--imds ADDR:PORT=INSTANCE_OCID]... [--control ADDR:PORT]
          [--ready-file FILE] [--log FILE] [--token-lifetime S] [-v]
+         [--state-out FILE [--on-change CMD]]
+An --imds listener without =INSTANCE serves the instance whose VNIC has the
+client's source address (the simulation: one 169.254.169.254 for all).
 
 Control (plain HTTP JSON): GET /state, GET /counts, GET /log?since=N,
 POST /reset, POST /fault {kind, count, actions, retry_after, status,
@@ -123,8 +126,28 @@ class Fake:
             self.ident.issue(inst)
         self.log_lock = threading.Lock()
         self.sig_lock = threading.Lock()
+        self.hook_lock = threading.Lock()
+        self.hook_failures = 0
         self.entries, self.seq = [], 0
         self.log_file = open(args.log, "a") if args.log else None
+
+    def changed(self):
+        """After a change: --state-out, then --on-change (before the answer
+        is sent, so the caller sees the network already changed)."""
+        a = self.args
+        if not a.state_out:
+            return
+        with self.hook_lock:
+            data = json.dumps(self.world.dump(), indent=1, sort_keys=True) + "\n"
+            tmp = a.state_out + ".tmp"
+            with open(tmp, "w") as f:
+                f.write(data)
+            os.rename(tmp, a.state_out)
+            if a.on_change:
+                r = subprocess.run(["sh", "-c", a.on_change],
+                                   env=dict(os.environ, FAKECLOUD_STATE=a.state_out))
+                if r.returncode != 0:
+                    self.hook_failures += 1
 
     def log(self, ent):
         with self.log_lock:
@@ -139,7 +162,7 @@ class Fake:
         with self.log_lock:
             ents = [dict(e) for e in self.entries]
         c = {"total": 0, "core": 0, "auth": 0, "imds": 0, "mutating": 0, "mutations_ok": 0,
-             "by_op": {}, "by_status": {}}
+             "by_op": {}, "by_status": {}, "hook_failures": self.hook_failures}
         for e in ents:
             c["total"] += 1
             c[e["service"]] += 1
@@ -230,6 +253,12 @@ class ImdsHandler(Handler):
 
     def answer(self, path):
         w, inst = self.app.world, self.instance
+        if inst is None:        # one listener for every instance: by source address
+            inst = next((v.get("instanceId") for v in w.vnics.values()
+                         if v["privateIp"] == self.client_address[0]), None)
+            if inst not in self.app.ident.leaves:
+                return 404, {"code": "NotFound", "message": "no instance at %s"
+                             % self.client_address[0]}, None
         if not path.startswith("/opc/v2/"):
             return 404, {"code": "NotFound", "message": "v1 is disabled"}, None
         if self.headers.get("Authorization") != "Bearer Oracle":
@@ -306,8 +335,11 @@ class ApiHandler(Handler):
             obj, etag, nxt = fn(body)
         except ocicore.ApiError as e:
             return self.finish_err(ent, e)
+        if method != "GET":
+            self.app.changed()
         if f is not None and f["kind"] == "race":
             self.app.world.mutate(f["mutate"])
+            self.app.changed()
         if f is not None and f["apply"]:
             return self.fault(f, ent)
         ent["status"] = 200
@@ -471,6 +503,7 @@ class ControlHandler(Handler):
                 self.app.faults.clear()
             elif p == "/mutate":
                 self.app.world.mutate(m)
+                self.app.changed()
             elif p == "/rotate-certificate":
                 self.app.ident.issue(m["instance"])
             elif p == "/expire-tokens":
@@ -513,6 +546,8 @@ def main(argv):
     p.add_argument("--ready-file")
     p.add_argument("--log")
     p.add_argument("--token-lifetime", type=int, default=1200)
+    p.add_argument("--state-out", help="state JSON, rewritten after every change")
+    p.add_argument("--on-change", help="sh -c CMD after every change ($FAKECLOUD_STATE)")
     p.add_argument("-v", "--verbose", action="store_true")
     args = p.parse_args(argv)
     try:
@@ -542,7 +577,8 @@ def main(argv):
     for spec in args.imds:
         addr, _, inst = spec.partition("=")
         hp = host_port(addr)
-        if inst not in app.instances:
+        inst = inst or None
+        if inst is not None and inst not in app.instances:
             print("fakeoci: --imds names unknown instance %s" % inst, file=sys.stderr)
             return 78
         ready["imds"].append({"addr": hp[0], "instance": inst,
@@ -550,6 +586,7 @@ def main(argv):
     if args.control:
         ready["control"] = {"addr": args.control[0],
                             "port": start("control", args.control, ControlHandler, False)}
+    app.changed()
     if args.ready_file:
         tmp = args.ready_file + ".tmp"
         with open(tmp, "w") as f:

@@ -325,10 +325,13 @@ class World:
 
     def dump(self):
         with self.lock:
-            return {"routeTables": {k: {"rules": copy.deepcopy(t["rules"]), "etag": self.etag(t)}
+            return {"routeTables": {k: {"rules": copy.deepcopy(t["rules"]), "etag": self.etag(t),
+                                        "vcnId": t["vcnId"]}
                                     for k, t in self.tables.items()},
                     "vnics": {k: {"skipSourceDestCheck": v["skipSourceDestCheck"],
-                                  "lifecycleState": v["lifecycleState"]}
+                                  "lifecycleState": v["lifecycleState"],
+                                  "privateIp": v["privateIp"], "subnetId": v["subnetId"],
+                                  "instanceId": v.get("instanceId")}
                               for k, v in self.vnics.items()},
-                    "privateIps": sorted(self.pips),
+                    "privateIps": {k: p["vnicId"] for k, p in self.pips.items()},
                     "subnets": {k: s["routeTableId"] for k, s in self.subnets.items()}}

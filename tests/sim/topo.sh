@@ -134,7 +134,8 @@ sim_start_cloud() {
 	wait_for 10 sh -c "ip -n $(ns vpc-hq) route show table all proto 99 | grep -q throw"
 }
 
-sim_build() {
+# sim_base: the cloud, the internet router, the web host and the remote user.
+sim_base() {
 	mkdir -p "$SIM"
 	: >"$SIM/spec"
 	ns_new cloud && ns_new inet && ns_new web && ns_new user || return 1
@@ -147,6 +148,10 @@ sim_build() {
 	nsx user ip route add default via 192.0.2.1
 	nsx web ip addr add 198.51.100.80/24 dev eth0
 	nsx web ip route add default via 198.51.100.1
+}
+
+sim_build() {
+	sim_base || return 1
 
 	sim_site hq 10.0.0.0/16 1 || return 1
 	sim_subnet hq subnet-hq 10.0.0.0/18 rtb-hq
