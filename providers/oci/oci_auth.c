@@ -313,7 +313,7 @@ api_key(struct oci_creds *c)
 {
 	const char *profile = getenv("OCI_CLI_PROFILE");
 	struct oci_config_profile p;
-	char path[1024], kf[1100];
+	char path[1024] = "~/.oci/config", kf[1100];
 	struct buf text, pem;
 	int r;
 

@@ -6,7 +6,8 @@
  *   rule not for a desired prefix       kept as read (JSON object reused),
  *                                       unless ours -> our private IP: DELETE
  *   rule for a desired prefix:
- *     -> our private IP                 KEEP (a second one of ours: dropped)
+ *     -> our private IP                 KEEP (a second one of ours: dropped;
+ *                                       ours under an old ha_group: REPLACE)
  *     -> a private IP that is gone      REPLACE in place if takeover >=
  *                                       blackhole, else CONFLICT
  *     ours (marked), same ha_group      REPLACE if takeover == group and the
@@ -196,12 +197,16 @@ target_state(const struct oci_plan_input *in, const char *ocid)
 	return in->target_state != NULL ? in->target_state(in->arg, ocid) : OCI_TARGET_UNKNOWN;
 }
 
+static const char *
+group_of(const struct oci_plan_input *in)
+{
+	return in->ha_group != NULL && *in->ha_group ? in->ha_group : "default";
+}
+
 static int
 same_group(const struct oci_plan_input *in, const struct oci_rule *r)
 {
-	const char *g = in->ha_group != NULL && *in->ha_group ? in->ha_group : "default";
-
-	return r->ours && strcmp(r->group, g) == 0;
+	return r->ours && strcmp(r->group, group_of(in)) == 0;
 }
 
 /* A desired prefix's rule that is not pointing at us.  *take: replace it. */
@@ -256,7 +261,7 @@ walk_rules(const struct oci_plan_input *in, const struct oci_table *t,
 {
 	const struct oci_rule *r;
 	size_t i;
-	int idx, take, rc;
+	int idx, take, rc = 0;
 
 	for (i = 0; i < t->n; i++) {
 		r = &t->rules[i];
@@ -279,11 +284,18 @@ walk_rules(const struct oci_plan_input *in, const struct oci_table *t,
 					return rc;
 				continue;
 			}
-			if (!seen[idx] && (rc = change(p, PROV_KEEP, &r->dst, in->me, "%s",
-			    r->ours ? "(this connector)" : "(this connector, rule not ours)")) < 0)
+			/* Ours under another ha_group name: the description follows. */
+			take = r->ours && !seen[idx] && !same_group(in, r);
+			if (take)
+				rc = change(p, PROV_REPLACE, &r->dst, in->me, "(ha_group %.40s -> "
+				    "%.40s)", r->group, group_of(in));
+			else if (!seen[idx])
+				rc = change(p, PROV_KEEP, &r->dst, in->me, "%s", r->ours ?
+				    "(this connector)" : "(this connector, rule not ours)");
+			if (rc < 0)
 				return rc;
 			seen[idx] = 1;
-			if ((rc = push(p->rules, r->obj, 1)) < 0)
+			if ((rc = push(p->rules, take ? our_rule(in, &r->dst) : r->obj, !take)) < 0)
 				return rc;
 			continue;
 		}

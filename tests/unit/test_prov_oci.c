@@ -151,6 +151,28 @@ test_merge_converged(void **st)
 	prefix_set_free(&d);
 }
 
+/* Ours under an old ha_group name: rewritten in place with the new one. */
+static void
+test_merge_regroup(void **st)
+{
+	struct oci_table t;
+	struct oci_table_plan p;
+	struct oci_plan_input in;
+	struct prefix_set d;
+
+	(void)st;
+	want_set(&d, "100.96.0.0/11", NULL);
+	input(&in, &d, PROV_TAKEOVER_BLACKHOLE);
+	table(&t, FOREIGN_SVC "," OURS("100.96.0.0/11", ME, "old"));
+	assert_int_equal(oci_plan_table(&in, &t, &p), 0);
+	assert_true(p.changed);
+	assert_int_equal(count(&p, PROV_REPLACE), 1);
+	assert_string_equal(rules_str(&p), "[" FOREIGN_SVC "," OURS("100.96.0.0/11", ME, "hq") "]");
+	oci_table_plan_free(&p);
+	oci_table_free(&t);
+	prefix_set_free(&d);
+}
+
 /* A rule whose private IP is gone is replaced in place (blackhole). */
 static void
 test_merge_blackhole(void **st)
@@ -377,6 +399,7 @@ main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_merge_create),
 		cmocka_unit_test(test_merge_converged),
+		cmocka_unit_test(test_merge_regroup),
 		cmocka_unit_test(test_merge_blackhole),
 		cmocka_unit_test(test_merge_conflict),
 		cmocka_unit_test(test_merge_remove),
