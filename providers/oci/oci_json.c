@@ -66,14 +66,20 @@ oci_json_instance(const char *s, struct oci_instance_md *out)
 		return -EBADMSG;
 	if (get_str(o, "id", out->id, sizeof(out->id), 1, w) < 0 ||
 	    get_str(o, "compartmentId", out->compartment, sizeof(out->compartment), 1, w) < 0 ||
-	    get_str(o, "canonicalRegionName", out->region, sizeof(out->region), 1, w) < 0)
+	    get_str(o, "canonicalRegionName", out->region, sizeof(out->region), 0, w) < 0)
 		goto out;
 	out->realm_domain[0] = '\0';
 	if (json_object_object_get_ex(o, "regionInfo", &ri) &&
 	    json_object_is_type(ri, json_type_object) &&
-	    get_str(ri, "realmDomainComponent", out->realm_domain,
-	    sizeof(out->realm_domain), 0, w) < 0)
+	    (get_str(ri, "realmDomainComponent", out->realm_domain,
+	    sizeof(out->realm_domain), 0, w) < 0 ||
+	    (out->region[0] == '\0' && get_str(ri, "regionIdentifier", out->region,
+	    sizeof(out->region), 0, w) < 0)))
 		goto out;
+	if (out->region[0] == '\0') {
+		prov_set_error("%s: neither canonicalRegionName nor regionInfo.regionIdentifier", w);
+		goto out;
+	}
 	if (out->realm_domain[0] == '\0')
 		cr_strlcpy(out->realm_domain, "oraclecloud.com", sizeof(out->realm_domain));
 	r = 0;

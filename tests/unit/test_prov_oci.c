@@ -356,6 +356,13 @@ test_json_models(void **st)
 	assert_string_equal(md.region, "us-ashburn-1");
 	assert_string_equal(md.realm_domain, "oraclecloud.com");
 	assert_int_equal(oci_json_instance("{\"id\":\"x\"}", &md), -EBADMSG);
+	assert_int_equal(oci_json_instance("{\"id\":\"x\",\"compartmentId\":\"c\","
+	    "\"regionInfo\":{\"regionIdentifier\":\"eu-frankfurt-1\","
+	    "\"realmDomainComponent\":\"oraclecloud.eu\"}}", &md), 0);
+	assert_string_equal(md.region, "eu-frankfurt-1");
+	assert_string_equal(md.realm_domain, "oraclecloud.eu");
+	assert_int_equal(oci_json_instance("{\"id\":\"x\",\"compartmentId\":\"c\"}", &md),
+	    -EBADMSG);
 	assert_int_equal(oci_json_md_vnics("[{\"vnicId\":\"ocid1.vnic.x\",\"privateIp\":"
 	    "\"10.0.0.5\",\"vlanTag\":0,\"macAddr\":\"02:00:17:00:00:01\"}]", &md), 0);
 	assert_string_equal(md.vnic, "ocid1.vnic.x");
