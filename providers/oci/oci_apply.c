@@ -146,21 +146,70 @@ cached(struct oci_ctx *ctx, const char *id)
 	return NULL;
 }
 
-/* PUT the new list under the etag; the answer replaces the cached table. */
-static int
-put_rules(struct oci_ctx *ctx, struct oci_table *t, struct json_object *rules)
+/*
+ * The rules with the deprecated cidrBlock dropped where destination says the
+ * same: the API reference warns that requests with both may be rejected,
+ * while GetRouteTable may return both.  Only used when a write with the
+ * rules as read was refused for that reason.  NULL on allocation failure.
+ */
+static struct json_object *
+without_cidr_alias(struct json_object *rules)
 {
-	struct oci_result res;
-	struct oci_table nt;
-	char path[600], *body;
+	struct json_object *out = json_object_new_array(), *o, *c, *d;
+	size_t i;
+
+	for (i = 0; out != NULL && i < json_object_array_length(rules); i++) {
+		o = NULL;
+		if (json_object_deep_copy(json_object_array_get_idx(rules, i), &o, NULL) != 0) {
+			json_object_put(out);
+			return NULL;
+		}
+		if (json_object_object_get_ex(o, "cidrBlock", &c) &&
+		    json_object_object_get_ex(o, "destination", &d) &&
+		    json_object_equal(c, d))
+			json_object_object_del(o, "cidrBlock");
+		json_object_array_add(out, o);
+	}
+	return out;
+}
+
+static int
+put_body(struct oci_ctx *ctx, const char *path, const char *etag, struct json_object *rules,
+    struct oci_result *res)
+{
+	char *body;
 	int r;
 
 	if ((body = oci_update_body(rules)) == NULL)
 		return -ENOMEM;
+	r = oci_call(&ctx->api, "PUT", path, body, etag, res);
+	free(body);
+	return r;
+}
+
+/* PUT the new list under the etag; the answer replaces the cached table. */
+static int
+put_rules(struct oci_ctx *ctx, struct oci_table *t, struct json_object *rules)
+{
+	struct json_object *alt;
+	struct oci_result res;
+	struct oci_table nt;
+	char path[600];
+	int r;
+
 	snprintf(path, sizeof(path), "/routeTables/%s", t->id);
 	oci_result_init(&res);
-	r = oci_call(&ctx->api, "PUT", path, body, t->etag, &res);
-	free(body);
+	r = put_body(ctx, path, t->etag, rules, &res);
+	if (r == -EIO && res.status == 400 && strstr(prov_last_error(), "cidrBlock") != NULL) {
+		log_info("oci: route table %s: the service refuses cidrBlock beside destination; "
+		    "writing the same rules without the deprecated alias", t->id);
+		if ((alt = without_cidr_alias(rules)) == NULL) {
+			r = -ENOMEM;
+		} else {
+			r = put_body(ctx, path, t->etag, alt, &res);
+			json_object_put(alt);
+		}
+	}
 	if (r == 0 && oci_table_parse(res.body.data, res.etag, &nt) == 0) {
 		oci_table_free(t);
 		*t = nt;

@@ -79,6 +79,9 @@ class World:
                 self.pips[p["id"]] = dict(p, isPrimary=False,
                                           subnetId=self.vnics[p["vnicId"]]["subnetId"])
             self.gateways = set(sc.get("gateways", []))
+            # The reading of the API reference that refuses cidrBlock beside
+            # destination in a write (GetRouteTable still returns both).
+            self.strict_cidr = bool(sc.get("strict_cidr", False))
         except (KeyError, TypeError) as e:
             raise ScenarioError("bad OCI scenario: %r" % (e,))
         for s in self.subnets.values():
@@ -263,6 +266,9 @@ class World:
 
     def rule_destination(self, r, i):
         cb, dst, typ = r.get("cidrBlock"), r.get("destination"), r.get("destinationType")
+        if cb is not None and dst is not None and self.strict_cidr:
+            raise ApiError(400, "InvalidParameter", "routeRules[%d]: cidrBlock is deprecated; "
+                           "requests with both cidrBlock and destination are rejected" % i)
         if cb is not None and dst is not None and cb != dst:
             raise ApiError(400, "InvalidParameter", "routeRules[%d]: cidrBlock and "
                            "destination disagree" % i)
@@ -318,6 +324,8 @@ class World:
                 self.vnics[m["vnic"]]["lifecycleState"] = m["state"]
             elif op == "skip_sdc":
                 self.vnics[m["vnic"]]["skipSourceDestCheck"] = bool(m["value"])
+            elif op == "strict_cidr":
+                self.strict_cidr = bool(m["value"])
             elif op == "set_route_table":
                 self.subnets[m["subnet"]]["routeTableId"] = m["table"]
             else:

@@ -166,6 +166,16 @@ ctl POST /fault '{"kind":"error500","count":1,"actions":["UpdateRouteTable"]}' >
 check "apply converges through 429s and a 500" CR apply
 check_eq "rule back after the storm" "$ME" "$(target 192.168.0.0/22)"
 
+# A service that refuses the deprecated cidrBlock beside destination: the
+# same rules are written without the alias (destinations unchanged).
+ctl POST /mutate '{"op":"strict_cidr","value":true}' >/dev/null
+ctl POST /mutate '{"op":"remove_rule","table":"'$RT'","destination":"192.168.0.0/22"}' >/dev/null
+check "apply when cidrBlock beside destination is refused" CR apply
+check_eq "rule back under the strict reading" "$ME" "$(target 192.168.0.0/22)"
+check_eq "the internet rule kept, without the alias" "ocid1.internetgateway.oc1.iad.igw internet" "$(rule 0.0.0.0/0)"
+ctl POST /mutate '{"op":"strict_cidr","value":false}' >/dev/null
+FOREIGN1=$(foreign)
+
 # Garbage: a cut JSON document fails clearly and changes nothing.
 ctl POST /mutate '{"op":"remove_rule","table":"'$RT'","destination":"192.168.0.0/22"}' >/dev/null
 ctl POST /reset >/dev/null
