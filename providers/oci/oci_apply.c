@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/jsonutil.h"
 #include "oci_ctx.h"
 #include "providers/http.h"
 
@@ -371,13 +372,10 @@ static int
 restore_forwarding(struct oci_ctx *ctx, const struct prov_options *opts,
     struct json_object *state, int dry_run, struct prov_plan *out)
 {
-	struct json_object *orig, *changed;
 	int r;
 
-	if (!json_object_object_get_ex(state, "skip_source_dest_check_changed", &changed) ||
-	    !json_object_get_boolean(changed) ||
-	    !json_object_object_get_ex(state, "skip_source_dest_check_original", &orig) ||
-	    json_object_get_boolean(orig))
+	if (!cr_json_bool(state, "skip_source_dest_check_changed", 0) ||
+	    cr_json_bool(state, "skip_source_dest_check_original", 1))
 		return 0;
 	if ((r = prov_plan_addv(out, PROV_FORWARDING_RESTORE, NULL, NULL, ctx->md.vnic, NULL,
 	    "(skipSourceDestCheck true -> false, as it was)")) < 0 || dry_run)

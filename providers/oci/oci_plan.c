@@ -26,6 +26,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/jsonutil.h"
 #include "oci.h"
 #include "providers/http.h"
 
@@ -38,29 +39,19 @@ oci_rule_description(const char *ha_group, char *out, size_t len)
 	    ha_group : "default");
 }
 
-static const char *
-str_field(struct json_object *o, const char *key)
-{
-	struct json_object *v;
-
-	if (json_object_object_get_ex(o, key, &v) && json_object_is_type(v, json_type_string))
-		return json_object_get_string(v);
-	return NULL;
-}
-
 void
 oci_rule_parse(struct json_object *o, struct oci_rule *r)
 {
-	const char *dst = str_field(o, "destination"), *type = str_field(o, "destinationType");
-	const char *desc = str_field(o, "description"), *g;
+	const char *dst = cr_json_str(o, "destination"), *type = cr_json_str(o, "destinationType");
+	const char *desc = cr_json_str(o, "description"), *g;
 
 	memset(r, 0, sizeof(*r));
 	r->obj = o;
-	r->target = str_field(o, "networkEntityId");
+	r->target = cr_json_str(o, "networkEntityId");
 	if (r->target == NULL)
 		r->target = "";
 	if (dst == NULL || (type != NULL && strcmp(type, "CIDR_BLOCK") != 0))
-		dst = type == NULL ? str_field(o, "cidrBlock") : NULL;
+		dst = type == NULL ? cr_json_str(o, "cidrBlock") : NULL;
 	if (dst != NULL && prefix_parse(dst, &r->dst, 0) == 0)
 		r->has_dst = 1;
 	if (desc != NULL && strncmp(desc, OCI_MARK, strlen(OCI_MARK)) == 0) {
@@ -82,7 +73,7 @@ oci_table_parse(const char *json, const char *etag, struct oci_table *out)
 	memset(out, 0, sizeof(*out));
 	if ((out->root = json_tokener_parse(json)) == NULL ||
 	    !json_object_is_type(out->root, json_type_object) ||
-	    (id = str_field(out->root, "id")) == NULL ||
+	    (id = cr_json_str(out->root, "id")) == NULL ||
 	    cr_strlcpy(out->id, id, sizeof(out->id)) >= sizeof(out->id) ||
 	    !json_object_object_get_ex(out->root, "routeRules", &rules) ||
 	    !json_object_is_type(rules, json_type_array)) {
