@@ -8,9 +8,10 @@
  *   rule for a desired prefix:
  *     -> our private IP                 KEEP (a second one of ours: dropped;
  *                                       ours under an old ha_group: REPLACE)
- *     -> a private IP that is gone      REPLACE in place if takeover >=
+ *     not marked ours                   CONFLICT, never touched
+ *     marked, its private IP is gone    REPLACE in place if takeover >=
  *                                       blackhole, else CONFLICT
- *     ours (marked), same ha_group      REPLACE if takeover == group and the
+ *     marked, same ha_group             REPLACE if takeover == group and the
  *                                       peer is dead (or we are the fleet
  *                                       leader); alive: KEEP "held by"
  *     anything else                     CONFLICT, kept as read
@@ -205,10 +206,15 @@ static int
 decide_foreign(const struct oci_plan_input *in, const struct oci_rule *r,
     struct oci_table_plan *p, int *take)
 {
-	enum oci_target_state st = target_state(in, r->target);
 	const struct prefix *d = &r->dst;
+	enum oci_target_state st;
 
 	*take = 0;
+	/* Not ours: a conflict, whatever its target (a GetPrivateIp 404 may
+	 * also be a compartment our policy does not cover). */
+	if (!r->ours)
+		return change(p, PROV_CONFLICT, d, r->target, "(not ours, left alone)");
+	st = target_state(in, r->target);
 	if (st == OCI_TARGET_GONE) {
 		if (in->takeover == PROV_TAKEOVER_NEVER)
 			return change(p, PROV_CONFLICT, d, r->target,
@@ -230,8 +236,8 @@ decide_foreign(const struct oci_plan_input *in, const struct oci_rule *r,
 		return change(p, PROV_KEEP, d, r->target, "(held by ha-group %.40s peer; "
 		    "taken over when it fails)", r->group);
 	}
-	return change(p, PROV_CONFLICT, d, r->target, "(%s, left alone)",
-	    r->ours ? "another ha-group's connector" : "not ours");
+	return change(p, PROV_CONFLICT, d, r->target, "(ha-group %.40s connector, left alone)",
+	    r->group[0] ? r->group : "?");
 }
 
 /* Already handled desired prefixes (one bit per desired entry). */

@@ -192,6 +192,16 @@ test_merge_blackhole(void **st)
 	assert_string_equal(rules_str(&p), "[" OURS("100.96.0.0/11", ME, "hq") ","
 	    FOREIGN_SVC "]");
 	oci_table_plan_free(&p);
+	oci_table_free(&t);
+	/* Someone else's rule to a vanished private IP: never taken. */
+	table(&t, "{\"destination\":\"100.96.0.0/11\",\"destinationType\":\"CIDR_BLOCK\","
+	    "\"networkEntityId\":\"" GONE "\"}");
+	assert_int_equal(oci_plan_table(&in, &t, &p), 0);
+	assert_false(p.changed);
+	assert_int_equal(count(&p, PROV_CONFLICT), 1);
+	oci_table_plan_free(&p);
+	oci_table_free(&t);
+	table(&t, OURS("100.96.0.0/11", GONE, "other") "," FOREIGN_SVC);
 	/* takeover never: a conflict, untouched. */
 	in.takeover = PROV_TAKEOVER_NEVER;
 	assert_int_equal(oci_plan_table(&in, &t, &p), 0);
