@@ -185,24 +185,31 @@ check_eq "malformed answer: apply exits 1" 1 "$rc"
 check "malformed answer: the error says so" grep -q 'not a RouteTable\|not a JSON' "$TMP/bad1"
 check_eq "malformed answer: no route-table write" 0 "$(count 'c["by_op"].get("UpdateRouteTable", 0)')"
 ctl POST /faults/clear >/dev/null
+check "apply after the garbage" CR apply
 
-# Expired tokens (401) and a rotated instance certificate: a new federation.
-ctl POST /expire-tokens >/dev/null
-ctl POST /reset >/dev/null
-check "apply after the token expired" CR apply
-check_eq "rule back with a fresh token" "$ME" "$(target 192.168.0.0/22)"
-ctl POST /rotate-certificate '{"instance":"ocid1.instance.oc1.iad.hq"}' >/dev/null
-ctl POST /reset >/dev/null
-CR plan >/dev/null 2>&1; check_eq "plan after certificate rotation" 0 $?
-check_eq "rotation: one federation with the new certificate" 1 "$(count 'c["auth"]')"
-
-# The run loop repairs drift on its interval.
+# The run loop repairs drift on its interval, and keeps working when its
+# security token is refused (401: a new federation) and after the instance
+# certificate rotated (the old one is no longer accepted by the auth service).
 bg conn "$CLOUDROUTE" -c "$CFG" run
 RUNPID=$!
 sleep 2
+ctl POST /reset >/dev/null
 ctl POST /mutate '{"op":"remove_rule","table":"'$RT'","destination":"100.96.0.0/11"}' >/dev/null
 tgt_is() { [ "$(target "$1")" = "$2" ]; }
 check "run restores the removed rule" wait_for 15 tgt_is 100.96.0.0/11 "$ME"
+check_eq "run: no new federation while the token is valid" 0 "$(count 'c["auth"]')"
+ctl POST /expire-tokens >/dev/null
+ctl POST /mutate '{"op":"remove_rule","table":"'$RT'","destination":"100.96.0.0/11"}' >/dev/null
+check "run: token refused (401), refreshed, rule restored" wait_for 15 tgt_is 100.96.0.0/11 "$ME"
+check_eq "run: one new federation after the 401" 1 "$(count 'c["auth"]')"
+ctl POST /rotate-certificate '{"instance":"ocid1.instance.oc1.iad.hq"}' >/dev/null
+ctl POST /expire-tokens >/dev/null
+ctl POST /reset >/dev/null
+ctl POST /mutate '{"op":"remove_rule","table":"'$RT'","destination":"100.96.0.0/11"}' >/dev/null
+check "run: after certificate rotation the rule is restored" wait_for 15 tgt_is 100.96.0.0/11 "$ME"
+check_eq "run: federated with the new certificate" 200 "$(ctl GET '/log?since=0' | python3 -c '
+import json, sys
+print(([e["status"] for e in json.load(sys.stdin)["entries"] if e["op"] == "X509Federation"] or [0])[-1])')"
 kill -TERM $RUNPID; wait $RUNPID
 
 # route_tables "network" with takeover "group": every subnet's table of the
