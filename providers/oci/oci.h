@@ -180,6 +180,7 @@ struct oci_instance_md {
 	char compartment[OCI_OCID_LEN];
 	char region[64];             /* canonical, e.g. us-ashburn-1 */
 	char realm_domain[64];       /* e.g. oraclecloud.com */
+	char ad[128];                /* availabilityDomain, "" when absent */
 	char vnic[OCI_OCID_LEN];     /* primary VNIC (from /opc/v2/vnics/) */
 	char private_ip[64];
 };

@@ -66,7 +66,8 @@ oci_json_instance(const char *s, struct oci_instance_md *out)
 		return -EBADMSG;
 	if (get_str(o, "id", out->id, sizeof(out->id), 1, w) < 0 ||
 	    get_str(o, "compartmentId", out->compartment, sizeof(out->compartment), 1, w) < 0 ||
-	    get_str(o, "canonicalRegionName", out->region, sizeof(out->region), 0, w) < 0)
+	    get_str(o, "canonicalRegionName", out->region, sizeof(out->region), 0, w) < 0 ||
+	    get_str(o, "availabilityDomain", out->ad, sizeof(out->ad), 0, w) < 0)
 		goto out;
 	out->realm_domain[0] = '\0';
 	if (json_object_object_get_ex(o, "regionInfo", &ri) &&

@@ -125,6 +125,7 @@ export_identity(struct oci_ctx *ctx, struct prov_identity *id)
 		.subnet = ctx->vnic.subnet,
 		.network = ctx->subnet.vcn,
 		.region = ctx->md.region,
+		.zone = ctx->md.ad[0] ? ctx->md.ad : NULL,
 	};
 
 	return prov_identity_copy(id, &t);
