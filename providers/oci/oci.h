@@ -36,6 +36,8 @@ struct oci_sign_input {
 	const char *content_type;
 	const void *body;
 	size_t body_len;
+	/* The federation endpoint: host is not signed (as the SDKs sign it). */
+	int no_host;
 };
 
 struct oci_signature {
@@ -141,6 +143,7 @@ struct oci_api {
 	char url[512];               /* e.g. https://iaas.us-ashburn-1.oraclecloud.com */
 	char host[300];              /* Host header and signed host */
 	const char *prefix;          /* "/20160918" (Core), "" (federation) */
+	int no_host;                 /* federation: host not signed */
 	struct oci_creds *creds;     /* NULL: the fixed key below */
 	const char *fixed_key_id;
 	EVP_PKEY *fixed_key;

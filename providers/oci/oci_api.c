@@ -129,6 +129,7 @@ send_once(struct oci_api *api, const char *method, const char *target, const cha
 	in.target = target;
 	in.host = api->host;
 	in.date = date;
+	in.no_host = api->no_host;
 	if (oci_method_has_body(method)) {
 		in.content_type = CONTENT_TYPE;
 		in.body = body != NULL ? body : "";

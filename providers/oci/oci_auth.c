@@ -250,6 +250,7 @@ federate(struct oci_creds *c)
 		goto out;
 	}
 	auth.prefix = "";
+	auth.no_host = 1;
 	auth.fixed_key_id = key_id.data;
 	auth.fixed_key = id.leaf_key;
 	c->federations++;

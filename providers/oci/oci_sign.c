@@ -5,6 +5,7 @@
  * line per signed header, in this order, joined by "\n":
  *
  *   date, (request-target) = "<lowercase method> <path?query>", host
+ *   (the federation endpoint: no host, as the SDKs sign it there)
  *   PUT/POST/PATCH add content-length, content-type, x-content-sha256
  *   (base64 SHA-256 of the body, also for an empty body)
  *
@@ -121,10 +122,11 @@ oci_sign(const struct oci_sign_input *in, const char *key_id, EVP_PKEY *key,
 		r = -EINVAL;
 		goto out;
 	}
-	if ((r = buf_printf(&out->signing_string, "date: %s\n(request-target): %s %s\n"
-	    "host: %s", in->date, method, in->target, in->host)) < 0)
+	if ((r = buf_printf(&out->signing_string, "date: %s\n(request-target): %s %s",
+	    in->date, method, in->target)) < 0 ||
+	    (!in->no_host && (r = buf_printf(&out->signing_string, "\nhost: %s", in->host)) < 0))
 		goto out;
-	headers = "date (request-target) host";
+	headers = in->no_host ? "date (request-target)" : "date (request-target) host";
 	if (body) {
 		if ((r = body_hash(in->body, in->body_len, out->content_sha256)) < 0)
 			goto out;
@@ -134,8 +136,9 @@ oci_sign(const struct oci_sign_input *in, const char *key_id, EVP_PKEY *key,
 		    in->content_type != NULL ? in->content_type : "application/json",
 		    out->content_sha256)) < 0)
 			goto out;
-		headers = "date (request-target) host content-length content-type "
-		    "x-content-sha256";
+		headers = in->no_host ? "date (request-target) content-length content-type "
+		    "x-content-sha256" : "date (request-target) host content-length "
+		    "content-type x-content-sha256";
 	}
 	if ((r = rsa_sign(key, out->signing_string.data, out->signing_string.len, &sig)) < 0)
 		goto out;

@@ -73,7 +73,7 @@ key(void)
 static void
 test_vector_get(void **st)
 {
-	struct oci_sign_input in = { "GET", get_target, HOST, DATE, NULL, NULL, 0 };
+	struct oci_sign_input in = { "GET", get_target, HOST, DATE, NULL, NULL, 0, 0 };
 	struct oci_signature out;
 	EVP_PKEY *k = key();
 
@@ -99,7 +99,7 @@ static void
 test_vector_post(void **st)
 {
 	struct oci_sign_input in = { "POST", "/20160918/volumeAttachments", HOST, DATE,
-	    "application/json", post_body, sizeof(post_body) - 1 };
+	    "application/json", post_body, sizeof(post_body) - 1, 0 };
 	struct oci_signature out;
 	EVP_PKEY *k = key();
 
@@ -127,7 +127,7 @@ static void
 test_put_delete(void **st)
 {
 	struct oci_sign_input in = { "PUT", "/20160918/routeTables/ocid1.routetable.x", HOST,
-	    DATE, "application/json", "", 0 };
+	    DATE, "application/json", "", 0, 0 };
 	struct oci_signature out;
 	EVP_PKEY *k = key();
 
@@ -143,6 +143,14 @@ test_put_delete(void **st)
 	assert_int_equal(oci_sign(&in, "ST$abc", k, &out), 0);
 	assert_null(strstr(out.signing_string.data, "content-length"));
 	assert_non_null(strstr(out.authorization.data, "headers=\"date (request-target) host\""));
+	oci_signature_free(&out);
+	/* The federation endpoint's profile: no host. */
+	in.method = "POST";
+	in.no_host = 1;
+	assert_int_equal(oci_sign(&in, "t/fed-x509/aa", k, &out), 0);
+	assert_null(strstr(out.signing_string.data, "host:"));
+	assert_non_null(strstr(out.authorization.data, "headers=\"date (request-target) "
+	    "content-length content-type x-content-sha256\""));
 	oci_signature_free(&out);
 	in.target = "no-slash";
 	assert_int_equal(oci_sign(&in, "ST$abc", k, &out), -EINVAL);
