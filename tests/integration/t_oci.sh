@@ -245,6 +245,33 @@ check "second teardown is a no-op" CR teardown
 check_eq "second teardown: zero mutating calls" 0 "$(mutations)"
 check_eq "no host table left" "" "$(nsx conn nft list tables | grep cloudroute)"
 
+# Crash safety: kill -9 right after UpdateVnic was carried out (the fake
+# holds its answer for 4 s), then again after UpdateRouteTable; a restart
+# converges, and teardown still knows cloudroute turned the check off.
+crash_after() { # op, condition that shows the change happened
+	local op=$1 pid; shift
+	ctl POST /fault "{\"kind\":\"slow\",\"delay_ms\":4000,\"count\":1,\"apply\":true,\"actions\":[\"$op\"]}" >/dev/null
+	ip netns exec "$(ns conn)" "$CLOUDROUTE" -c "$CFG" run >/dev/null 2>&1 &
+	pid=$!
+	wait_for 15 "$@"
+	kill -9 $pid
+	wait $pid 2>/dev/null
+	ctl POST /faults/clear >/dev/null
+}
+skip_is() { [ "$(skip)" = "$1" ]; }
+crash_after UpdateVnic skip_is true
+check_eq "crash 1: the check went off, the agent died before the answer" true "$(skip)"
+crash_after UpdateRouteTable tgt_is 100.96.0.0/11 "$ME"
+check "apply after the crashes" CR apply
+check_eq "converged: overlay routed to us" "$ME" "$(target 100.96.0.0/11)"
+check_eq "converged: one rule per prefix" 1 "$(ctl GET /state | python3 -c "
+import json, sys
+print(sum(1 for r in json.load(sys.stdin)['routeTables']['$RT']['rules'] if r.get('destination') == '100.96.0.0/11'))")"
+check "teardown after the crashes" CR teardown
+check_eq "crashes lost no original: skipSourceDestCheck back to false" false "$(skip)"
+check_eq "crashes: no rule of ours left" none "$(rule 100.96.0.0/11)"
+check_eq "crashes: foreign rules exactly as before" "$FOREIGN1" "$(foreign)"
+
 # API key from ~/.oci/config (OCI_CONFIG_FILE): no federation; a key file
 # readable by others is refused.
 cat >"$TMP/oci-config" <<INI
