@@ -18,22 +18,11 @@
 #include "common/jsonutil.h"
 #include "oci_ctx.h"
 #include "providers/http.h"
+#include "providers/pstate.h"
 
 #define RACE_TRIES 5
 
 /* ---- state ---- */
-
-static struct json_object *
-state_array(struct json_object *state, const char *key)
-{
-	struct json_object *a;
-
-	if (json_object_object_get_ex(state, key, &a) && json_object_is_type(a, json_type_array))
-		return a;
-	a = json_object_new_array();
-	json_object_object_add(state, key, a);
-	return a;
-}
 
 static int
 has_str(struct json_object *a, const char *s)
@@ -77,12 +66,6 @@ oci_state_tables(struct json_object *state, char *const *ids, size_t n, char ***
 	return 0;
 }
 
-static int
-checkpoint(const struct prov_options *opts)
-{
-	return opts != NULL && opts->checkpoint != NULL ? opts->checkpoint(opts->checkpoint_arg) : 0;
-}
-
 static void
 state_identity(struct oci_ctx *ctx, struct json_object *state)
 {
@@ -96,7 +79,7 @@ static void
 state_routes(struct oci_ctx *ctx, struct json_object *state, const char *table,
     struct json_object *rules)
 {
-	struct json_object *a = state_array(state, "routes"), *e, *t;
+	struct json_object *a = pstate_array(state, "routes"), *e, *t;
 	struct oci_rule r;
 	char d[PREFIX_STRLEN];
 	size_t i;
@@ -263,10 +246,10 @@ sync_table(struct oci_ctx *ctx, const struct prov_options *opts, const char *id,
 			oci_table_plan_free(&tp);
 			break;
 		}
-		if (!has_str(state_array(state, "tables"), id))
-			json_object_array_add(state_array(state, "tables"),
+		if (!has_str(pstate_array(state, "tables"), id))
+			json_object_array_add(pstate_array(state, "tables"),
 			    json_object_new_string(id));
-		if ((r = checkpoint(opts)) == 0 && (r = put_rules(ctx, t, tp.rules)) == 0) {
+		if ((r = pstate_checkpoint(opts)) == 0 && (r = put_rules(ctx, t, tp.rules)) == 0) {
 			state_routes(ctx, state, id, tp.rules);
 			r = report(out, id, &tp);
 		}
@@ -330,7 +313,7 @@ oci_apply(void *vctx, const struct prov_options *opts, const struct prov_plan *p
 			continue;
 		json_object_object_add(state, "skip_source_dest_check_changed",
 		    json_object_new_boolean(1));
-		if ((r = checkpoint(opts)) == 0 && (r = update_vnic(ctx, 1)) == 0)
+		if ((r = pstate_checkpoint(opts)) == 0 && (r = update_vnic(ctx, 1)) == 0)
 			ctx->observed_skip = 1;
 	}
 	if (r < 0 || (r = changed_tables(plan, &ids, &n)) < 0)
@@ -384,7 +367,7 @@ restore_forwarding(struct oci_ctx *ctx, const struct prov_options *opts,
 		return r;
 	json_object_object_del(state, "skip_source_dest_check_changed");
 	json_object_object_del(state, "skip_source_dest_check_original");
-	return checkpoint(opts);
+	return pstate_checkpoint(opts);
 }
 
 int

@@ -278,21 +278,20 @@ out:
 int
 oci_json_token(const char *s, struct buf *out)
 {
-	struct json_object *o = parse(s, json_type_object, "federation"), *v;
+	/* The token is a credential: json-c's copies of it are wiped too. */
+	struct json_object *o = s != NULL ? prov_json_parse_secret(s, strlen(s)) : NULL, *v;
 	int r = -EBADMSG;
 
-	if (o == NULL)
-		return -EBADMSG;
-	if (json_object_object_get_ex(o, "token", &v) && json_object_is_type(v, json_type_string) &&
-	    json_object_get_string_len(v) > 0) {
+	if (o == NULL || !json_object_is_type(o, json_type_object)) {
+		prov_set_error("federation: the answer is not a JSON object");
+	} else if (json_object_object_get_ex(o, "token", &v) &&
+	    json_object_is_type(v, json_type_string) && json_object_get_string_len(v) > 0) {
 		buf_reset(out);
 		r = buf_append(out, json_object_get_string(v), (size_t)json_object_get_string_len(v));
-		explicit_bzero((char *)json_object_get_string(v),
-		    (size_t)json_object_get_string_len(v));
 	} else {
 		prov_set_error("federation: no \"token\" in the answer");
 	}
-	json_object_put(o);
+	prov_json_put_secret(o);
 	return r;
 }
 
