@@ -2,7 +2,7 @@
 #   make               ./cloudroute
 #   make SANITIZE=1    ./cloudroute with ASan+UBSan (objects in build-san/)
 #   make check         deps, lint, -Werror build, unit tests (ASan+UBSan), integration tests
-#   make demo          connectors in simulated AWS and GCP clouds (network namespaces)
+#   make demo          connectors in simulated AWS, GCP and OCI clouds (network namespaces)
 #   make bench         throughput against wireguard-go and OpenVPN
 #   make fuzz          libFuzzer harnesses (clang)
 #   make install       PREFIX=/usr/local DESTDIR=

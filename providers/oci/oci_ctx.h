@@ -32,6 +32,7 @@ struct oci_ctx {
 	struct oci_instance_md md;
 	struct oci_vnic vnic;
 	int vnic_fresh;                   /* vnic read by open, not yet by a plan */
+	int subnet_fresh;                 /* same for the subnet */
 	struct oci_subnet subnet;
 	struct oci_private_ip pip;        /* ours: the rules' target */
 	int observed_skip;                /* skipSourceDestCheck at the last plan */

@@ -154,7 +154,7 @@ oci_open(void **out, struct prov_identity *id)
 	if ((r = oci_read_vnic(ctx, ctx->md.vnic, &ctx->vnic)) < 0 ||
 	    (r = read_subnet(ctx, &ctx->subnet)) < 0 || (r = our_private_ip(ctx)) < 0)
 		goto out;
-	ctx->vnic_fresh = 1;
+	ctx->vnic_fresh = ctx->subnet_fresh = 1;
 	if (id != NULL && (r = export_identity(ctx, id)) < 0)
 		goto out;
 	log_debug("oci: instance %s vnic %s private IP %s (%s) subnet %s vcn %s region %s "
@@ -313,11 +313,15 @@ target_tables(struct oci_ctx *ctx, const struct prov_options *opts, char ***v, s
 		return network_tables(ctx, v, n);
 	case PROV_TABLES_AUTO:
 	default:
-		/* Read again: the subnet's route table may have been switched. */
-		if ((r = read_subnet(ctx, &sn)) < 0)
-			return r;
-		ctx->subnet = sn;
-		return oci_ids_add(v, n, sn.route_table);
+		/* Read again (the subnet's route table may have been switched),
+		 * unless open() has just read it. */
+		if (!ctx->subnet_fresh) {
+			if ((r = read_subnet(ctx, &sn)) < 0)
+				return r;
+			ctx->subnet = sn;
+		}
+		ctx->subnet_fresh = 0;
+		return oci_ids_add(v, n, ctx->subnet.route_table);
 	}
 }
 
@@ -395,6 +399,8 @@ oci_plan(void *vctx, const struct prov_options *opts, struct json_object *state,
 
 	prov_clear_error();
 	oci_cache_clear(ctx);
+	if (opts->tables != PROV_TABLES_AUTO)
+		ctx->subnet_fresh = 0;
 	json_object_object_add(state, "provider", json_object_new_string("oci"));
 	if ((r = plan_forwarding(ctx, opts, state, out)) < 0 ||
 	    (r = target_tables(ctx, opts, &ids, &n)) < 0 ||

@@ -215,6 +215,16 @@ import json, sys
 print(([e["status"] for e in json.load(sys.stdin)["entries"] if e["op"] == "X509Federation"] or [0])[-1])')"
 kill -TERM $RUNPID; wait $RUNPID
 
+# route_tables as a list of OCIDs: only those tables.
+sed 's/"takeover": "blackhole"/"takeover": "blackhole", "route_tables": ["ocid1.routetable.oc1.iad.db"]/' "$CFG" >"$TMP/list.json"
+nsx conn "$CLOUDROUTE" -c "$TMP/list.json" plan >"$TMP/list.plan" 2>&1
+check "list: plan routes in the configured table" grep -q "+ cloud route ocid1.routetable.oc1.iad.db 100.96.0.0/11 -> $ME" "$TMP/list.plan"
+check "list: our rules in the subnet's own table are no longer wanted" grep -q "^ *- cloud route $RT 100.96.0.0/11" "$TMP/list.plan"
+sed 's/"takeover": "blackhole"/"takeover": "blackhole", "route_tables": ["ocid1.routetable.oc1.iad.nope"]/' "$CFG" >"$TMP/nope.json"
+nsx conn "$CLOUDROUTE" -c "$TMP/nope.json" plan >"$TMP/nope.plan" 2>&1; rc=$?
+check_eq "list: an unknown table fails the plan" 1 "$rc"
+check "list: the error explains 404" grep -q "NotAuthorizedOrNotFound" "$TMP/nope.plan"
+
 # route_tables "network" with takeover "group": every subnet's table of the
 # VCN.  In the db table a live ha-group peer holds 192.168.0.0/22; once its
 # VNIC is down, the rule is taken over.
