@@ -216,6 +216,7 @@ struct az_imds {
 	char client_id[128];              /* AZURE_CLIENT_ID, "" = system-assigned */
 	char token[AZ_TOKEN_LEN];
 	uint64_t token_expires;           /* seconds since the epoch, 0 = none */
+	uint64_t token_fetched;           /* when it was fetched, same clock */
 	unsigned int calls;
 };
 
