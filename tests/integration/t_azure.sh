@@ -181,8 +181,13 @@ ctl POST /faults/clear >/dev/null
 ctl POST /deny '{"identity":"vm-hq-system","actions":["Microsoft.Network/routeTables/routes/write"]}' >/dev/null
 CR apply >"$TMP/bad3"
 check "denied write names the RBAC action" grep -q 'Microsoft.Network/routeTables/routes/write' "$TMP/bad3"
+ctl POST /deny '{"identity":"vm-hq-system","actions":["Microsoft.Network/virtualNetworks/subnets/join/action"]}' >/dev/null
+ctl POST /nic '{"nic":"nic-hq","ip_forwarding":false}' >/dev/null
+CR apply >"$TMP/bad4"
+check "a NIC PUT without subnet join names the linked action" grep -q "LinkedAuthorizationFailed: the managed identity lacks Microsoft.Network/virtualNetworks/subnets/join/action" "$TMP/bad4"
 ctl POST /deny '{"identity":"vm-hq-system","actions":[]}' >/dev/null
 check "apply after the role is fixed" CR apply
+check_eq "forwarding on after the role fix" true "$(fwd)"
 check_eq "route back after the role fix" "192.168.0.0/22 10.0.0.4" "$(route cloudroute-hq-192.168.0.0_22)"
 
 # HA: with takeover "group" a running peer holds its route; stopped, it is taken over.
