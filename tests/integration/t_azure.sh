@@ -35,7 +35,9 @@ for t in s["route_tables"]:
             {"name": "cloudroute-hq-10.201.0.0_16", "prefix": "10.201.0.0/16",
              "next_hop_type": "VirtualAppliance", "next_hop_ip": "10.0.0.5"},
             {"name": "cloudroute-dc-10.202.0.0_16", "prefix": "10.202.0.0/16",
-             "next_hop_type": "VirtualAppliance", "next_hop_ip": "10.0.0.97"}]
+             "next_hop_type": "VirtualAppliance", "next_hop_ip": "10.0.0.97"},
+            {"name": "cloudroute-hq-10.203.0.0_16", "prefix": "10.203.0.0/16",
+             "next_hop_type": "VirtualAppliance", "next_hop_ip": "10.50.0.9"}]
 json.dump(s, sys.stdout)
 PY
 bash "$TOP/tests/fakecloud/mkca.sh" "$TMP/ca" >/dev/null 2>&1
@@ -69,7 +71,7 @@ write_cfg() { # takeover [route_tables]
   "local_subnets": ["10.0.0.0/24"],
   "tunnel": { "mode": "external", "interface": "tun0",
               "routes": ["192.168.0.0/22", "172.16.0.0/16", "10.200.0.0/16", "10.201.0.0/16",
-                         "10.202.0.0/16"] },
+                         "10.202.0.0/16", "10.203.0.0/16"] },
   "cloud": { "provider": "azure", "takeover": "$1", "ha_group": "hq"${2:+, \"route_tables\": $2} },
   "state_dir": "$TMP/state", "sysctl_file": "$TMP/sysctl.conf", "reconcile_interval": 5
 }
@@ -98,6 +100,8 @@ check_eq "peer site routed to us" "192.168.0.0/22 10.0.0.4" "$(route cloudroute-
 check_eq "foreign route untouched" "172.16.0.0/16 10.0.0.9" "$(route vpn-legacy)"
 check_eq "gone connector's route taken over" "10.200.0.0/16 10.0.0.4" "$(route cloudroute-hq-10.200.0.0_16)"
 check_eq "running peer keeps its route" "10.201.0.0/16 10.0.0.5" "$(route cloudroute-hq-10.201.0.0_16)"
+check_eq "an appliance outside the VNet (not visible here) is never taken over" \
+	"10.203.0.0/16 10.50.0.9" "$(route cloudroute-hq-10.203.0.0_16)"
 check_eq "another group's gone connector: its route replaced by ours" \
 	"none 10.202.0.0/16 10.0.0.4" "$(route cloudroute-dc-10.202.0.0_16) $(route cloudroute-hq-10.202.0.0_16)"
 check "... and recorded in the state under our name" grep -q '"name":"cloudroute-hq-10.202.0.0_16"' "$TMP/state/state.json"
