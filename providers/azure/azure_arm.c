@@ -59,7 +59,7 @@ send_auth(struct az_arm *a, const char *method, const char *url, const char *bod
 	const char *tok;
 	int r, tries;
 
-	memset(resp, 0, sizeof(*resp));
+	http_response_init(resp);
 	buf_init(&auth, AZ_TOKEN_LEN + 16);
 	for (tries = 0; tries < 2; tries++) {
 		size_t nh = 0;
