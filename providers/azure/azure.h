@@ -125,6 +125,8 @@ int az_json_subnet_table(const char *s, size_t len, char *table, size_t tlen);
 /* virtualNetworks GET: every distinct subnets[].properties.routeTable.id. */
 int az_json_vnet_tables(const char *s, size_t len, char ids[][AZ_ID_LEN], size_t max,
     size_t *n);
+/* virtualNetworks GET: properties.addressSpace.addressPrefixes. */
+int az_json_vnet_space(const char *s, size_t len, struct prefix_set *out);
 /* {"error":{"code","message"}} (also the IMDS {"error","error_description"});
  * an HTML or empty body gives code "" and a short description. */
 void az_json_error(const char *s, size_t len, long status, struct az_error *out);
@@ -216,6 +218,7 @@ struct az_imds {
 	char client_id[128];              /* AZURE_CLIENT_ID, "" = system-assigned */
 	char token[AZ_TOKEN_LEN];
 	uint64_t token_expires;           /* seconds since the epoch, 0 = none */
+	uint64_t token_fetched;           /* when it was fetched, same clock */
 	unsigned int calls;
 };
 

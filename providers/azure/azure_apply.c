@@ -336,19 +336,27 @@ exec_change(struct az_ctx *ctx, const struct prov_options *opts,
 	}
 }
 
+/* Whether state entry e is a route the plan kept, created or replaced
+ * (a replacement is recorded under our name, not the one it replaced). */
 static int
-in_plan(struct az_ctx *ctx, const struct prov_plan *plan, struct json_object *e)
+in_plan(struct az_ctx *ctx, const struct prov_options *opts, const struct prov_plan *plan,
+    struct json_object *e)
 {
-	char table[AZ_ID_LEN];
+	char table[AZ_ID_LEN], ours[AZ_NAME_LEN];
 	size_t i;
 
 	for (i = 0; i < plan->n; i++) {
 		const struct prov_change *c = &plan->v[i];
 
-		if ((c->action == PROV_KEEP || c->action == PROV_CREATE ||
-		    c->action == PROV_REPLACE) && c->table != NULL && c->handle != NULL &&
+		if ((c->action != PROV_KEEP && c->action != PROV_CREATE &&
+		    c->action != PROV_REPLACE) || c->table == NULL || c->handle == NULL ||
 		    az_table_ref(c->table, ctx->inst.subscription, ctx->inst.resource_group,
-		    table, sizeof(table)) == 0 && entry_is(e, table, c->handle))
+		    table, sizeof(table)) < 0)
+			continue;
+		if (entry_is(e, table, c->handle))
+			return 1;
+		if (c->action != PROV_KEEP && az_route_name(opts != NULL ? opts->ha_group : "",
+		    &c->dst, ours, sizeof(ours)) == 0 && entry_is(e, table, ours))
 			return 1;
 	}
 	return 0;
@@ -386,7 +394,7 @@ az_apply(void *vctx, const struct prov_options *opts, const struct prov_plan *pl
 	/* Complete: ours is what the plan kept, created or replaced. */
 	a = state_routes(state);
 	for (i = json_object_array_length(a); complete && i-- > 0;)
-		if (!in_plan(ctx, plan, json_object_array_get_idx(a, i)))
+		if (!in_plan(ctx, opts, plan, json_object_array_get_idx(a, i)))
 			json_object_array_del_idx(a, i, 1);
 	log_calls(ctx, "apply", calls0, mut0);
 	return r;

@@ -59,7 +59,7 @@ send_auth(struct az_arm *a, const char *method, const char *url, const char *bod
 	const char *tok;
 	int r, tries;
 
-	memset(resp, 0, sizeof(*resp));
+	http_response_init(resp);
 	buf_init(&auth, AZ_TOKEN_LEN + 16);
 	for (tries = 0; tries < 2; tries++) {
 		size_t nh = 0;
@@ -120,15 +120,42 @@ rbac_action(const char *method, const char *path, char *out, size_t len)
 	    strcmp(method, "DELETE") == 0 ? "delete" : "write");
 }
 
+/* The action ARM says is missing: "...does not have authorization to
+ * perform action 'X'..." or (linked) "...does not have permission to
+ * perform action(s) 'X' on the linked scope(s)...".  0 or -ENOENT. */
+static int
+missing_action(const char *msg, char *out, size_t len)
+{
+	static const char *const keys[] = {
+		"not have permission to perform action(s) '",
+		"not have permission to perform action '",
+		"not have authorization to perform action '",
+	};
+	const char *p = NULL, *e;
+	size_t i;
+
+	for (i = 0; i < ARRAY_SIZE(keys) && p == NULL; i++)
+		if ((p = strstr(msg, keys[i])) != NULL)
+			p += strlen(keys[i]);
+	if (p == NULL || (e = strchr(p, '\'')) == NULL || (size_t)(e - p) >= len)
+		return -ENOENT;
+	memcpy(out, p, (size_t)(e - p));
+	out[e - p] = '\0';
+	return 0;
+}
+
 static int
 map_error(const char *method, const char *path, struct az_error *e)
 {
 	char act[256];
 
-	if (strcmp(e->code, "AuthorizationFailed") == 0 || e->status == 403) {
-		rbac_action(method, path, act, sizeof(act));
-		prov_set_error("ARM %s %s: %s: %s (the managed identity needs %s)", method,
-		    path, e->code[0] ? e->code : "HTTP 403", e->message, act);
+	if (strcmp(e->code, "AuthorizationFailed") == 0 ||
+	    strcmp(e->code, "LinkedAuthorizationFailed") == 0 || e->status == 403) {
+		/* The action first: ARM's message is long (ids, scopes). */
+		if (missing_action(e->message, act, sizeof(act)) < 0)
+			rbac_action(method, path, act, sizeof(act));
+		prov_set_error("ARM %s %s: %s: the managed identity lacks %s (%s)", method,
+		    az_id_name(path), e->code[0] ? e->code : "HTTP 403", act, e->message);
 		return -EACCES;
 	}
 	prov_set_error("ARM %s %s: HTTP %ld%s%s: %s", method, path, e->status,

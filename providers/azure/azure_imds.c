@@ -137,12 +137,17 @@ int
 az_imds_token(struct az_imds *m, int force, const char **token)
 {
 	char path[512];
-	uint64_t exp = 0;
+	uint64_t exp = 0, now;
 	struct buf b;
 	int r;
 
 	*token = NULL;
-	if (!force && m->token[0] && m->token_expires > (uint64_t)time(NULL) + TOKEN_MARGIN_S) {
+	/* Cached until 5 minutes before it expires; a token IMDS handed out
+	 * with less left than that is used for a minute before asking again
+	 * (IMDS caches tokens too and may answer with the same one). */
+	now = (uint64_t)time(NULL);
+	if (!force && m->token[0] && (m->token_expires > now + TOKEN_MARGIN_S ||
+	    (now < m->token_fetched + 60 && m->token_expires > now + 10))) {
 		*token = m->token;
 		return 0;
 	}
@@ -160,6 +165,7 @@ az_imds_token(struct az_imds *m, int force, const char **token)
 	if ((r = az_json_token(b.data, b.len, m->token, sizeof(m->token), &exp)) < 0)
 		goto out;
 	m->token_expires = exp;
+	m->token_fetched = (uint64_t)time(NULL);
 	*token = m->token;
 out:
 	buf_free(&b);

@@ -527,6 +527,37 @@ out:
 	return r;
 }
 
+int
+az_json_vnet_space(const char *s, size_t len, struct prefix_set *out)
+{
+	struct json_object *o, *a, *v;
+	struct prefix p;
+	size_t i;
+	int r = 0;
+
+	if ((o = parse(s, len, "virtual network")) == NULL)
+		return -EBADMSG;
+	if ((a = jarray(jpath(o, "properties", "addressSpace", "addressPrefixes",
+	    NULL))) == NULL) {
+		prov_set_error("virtual network: no properties.addressSpace.addressPrefixes");
+		r = -EBADMSG;
+		goto out;
+	}
+	for (i = 0; i < json_object_array_length(a) && r == 0; i++) {
+		v = json_object_array_get_idx(a, i);
+		if (!json_object_is_type(v, json_type_string) ||
+		    prefix_parse(json_object_get_string(v), &p, 0) < 0) {
+			prov_set_error("virtual network: bad address prefix");
+			r = -EBADMSG;
+		} else {
+			r = prefix_set_add(out, &p);
+		}
+	}
+out:
+	json_object_put(o);
+	return r;
+}
+
 void
 az_json_error(const char *s, size_t len, long status, struct az_error *out)
 {

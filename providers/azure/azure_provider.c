@@ -9,8 +9,9 @@
  * CLOUDROUTE_CA_BUNDLE adds a CA (providers/http.c).
  *
  * Reads per pass: NIC, subnet (auto) or VNet (network) or nothing (a list),
- * one GET per route table; the NIC list and VM instance views only when a
- * marked route of another connector is in the way.
+ * one GET per route table; the NIC list, the VNet's address space and VM
+ * instance views only when a marked route of another connector is in the
+ * way (an address on no NIC counts as gone only inside our VNet).
  */
 #include <errno.h>
 #include <stdio.h>
@@ -368,9 +369,37 @@ list_nics(struct az_ctx *ctx, struct az_nic_list *l)
 	return r;
 }
 
+/* 1 when ip is in the address space of our VNet, 0 not, -errno (unknown).
+ * The space is read once per pass, on first need. */
+static int
+in_our_vnet(struct az_ctx *ctx, struct prefix_set *space, int *read, const char *ip)
+{
+	struct prefix a;
+	struct buf b;
+	int r = 0;
+
+	if (prefix_parse_addr(ip, &a) < 0)
+		return 0;
+	if (*read == 0) {
+		buf_init(&b, HTTP_MAX_RESPONSE);
+		if ((r = az_get(ctx, ctx->vnet, AZ_API_NETWORK, &b)) == 0)
+			r = az_json_vnet_space(b.data, b.len, space);
+		buf_free(&b);
+		*read = r == 0 ? 1 : r;
+	}
+	if (*read < 0)
+		return *read;
+	return prefix_set_covers(space, &a);
+}
+
+struct vnet_space {
+	struct prefix_set set;
+	int read;                         /* 0 not yet, 1 read, -errno failed */
+};
+
 static enum az_peer_state
-peer_state(struct az_ctx *ctx, const struct az_nic_list *nics, const char *ip,
-    int want_power)
+peer_state(struct az_ctx *ctx, const struct az_nic_list *nics, struct vnet_space *vs,
+    const char *ip, int want_power)
 {
 	const struct az_nic *n = NULL;
 	char path[AZ_ID_LEN + 32];
@@ -382,7 +411,13 @@ peer_state(struct az_ctx *ctx, const struct az_nic_list *nics, const char *ip,
 		for (j = 0; j < nics->v[i].n_ips; j++)
 			if (strcmp(nics->v[i].ips[j], ip) == 0)
 				n = &nics->v[i];
-	if (n == NULL || !n->vm[0])
+	/* On no NIC of this subscription: gone only if the address is in our
+	 * VNet (an appliance in a peered network or another subscription is
+	 * simply not visible from here, and is never taken over). */
+	if (n == NULL)
+		return in_our_vnet(ctx, &vs->set, &vs->read, ip) == 1 ? AZ_PEER_GONE :
+		    AZ_PEER_ALIVE;
+	if (!n->vm[0])
 		return AZ_PEER_GONE;
 	if (!want_power)
 		return AZ_PEER_ALIVE;
@@ -401,6 +436,7 @@ read_peers(struct az_ctx *ctx, const struct prov_options *opts,
     const struct az_route_table *t, size_t n_targets, struct az_peer **out, size_t *n)
 {
 	struct az_nic_list nics = { 0 };
+	struct vnet_space vs = { { 0 }, 0 };
 	struct az_peer *v = NULL;
 	size_t i, j, k, cap = 0;
 	int r = 0, listed = 0, power = opts->takeover == PROV_TAKEOVER_GROUP && !opts->leader;
@@ -430,12 +466,13 @@ read_peers(struct az_ctx *ctx, const struct prov_options *opts,
 				v = nv;
 			}
 			cr_strlcpy(v[*n].ip, rt->next_hop_ip, sizeof(v[0].ip));
-			v[*n].state = peer_state(ctx, &nics, rt->next_hop_ip, power);
+			v[*n].state = peer_state(ctx, &nics, &vs, rt->next_hop_ip, power);
 			(*n)++;
 		}
 	}
 out:
 	az_nic_list_free(&nics);
+	prefix_set_free(&vs.set);
 	if (r < 0) {
 		free(v);
 		v = NULL;

@@ -255,8 +255,16 @@ def allowed(ident, action):
     return False
 
 
-def rbac(app, ident, op, scope, extra=()):
+def rbac(app, ident, op, scope, extra=(), linked_from=None):
     for action in list(ACTIONS.get(op, [])) + list(extra):
+        if not allowed(ident, action) and linked_from:
+            raise ApiError(403, "LinkedAuthorizationFailed",
+                           "The client '%s' with object id '%s' has permission to perform "
+                           "action '%s' on scope '%s'; however, it does not have permission "
+                           "to perform action(s) '%s' on the linked scope(s) '%s' or the "
+                           "linked scope(s) are invalid." % (
+                               ident["principal_id"], ident["principal_id"], linked_from[0],
+                               linked_from[1], action, scope))
         if not allowed(ident, action):
             raise ApiError(403, "AuthorizationFailed",
                            "The client '%s' with object id '%s' does not have authorization "
@@ -385,7 +393,8 @@ class Arm:
                 for c in cfgs or [] if isinstance(c, dict)]
         for sid in sids:
             rbac(self.app, ident, "", sid,
-                 ["Microsoft.Network/virtualNetworks/subnets/join/action"])
+                 ["Microsoft.Network/virtualNetworks/subnets/join/action"],
+                 linked_from=(ACTIONS["PutNic"][0], self.path))
         _, done = w.put_nic(n, body, self.h.headers.get("If-Match"),
                             self.h.headers.get("If-None-Match"))
         return self.lro(200, w.nic_json(n), done, ver, fault)

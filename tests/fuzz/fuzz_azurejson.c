@@ -1,7 +1,8 @@
 /*
  * libFuzzer harness for the Azure JSON parsers (json-c): arbitrary bytes as
  * the IMDS instance document, a token, a VM, a NIC, a NIC list page, a
- * route table, a subnet, a VNet, an ARM error and an operation status.
+ * route table, a subnet, a VNet, an ARM error, an operation status and a
+ * resource's provisioningState.
  */
 #include <stdint.h>
 #include <stdlib.h>
@@ -39,5 +40,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	az_json_vnet_tables(s, size, ids, AZ_MAX_IFS, &n);
 	az_json_error(s, size, 500, &e);
 	az_json_op_status(s, size, &st, &e);
+	az_json_provisioning_state(s, size, &st);
+	az_lro_step(AZ_POLL_RESOURCE, 200, s, size, &e);
 	return 0;
 }

@@ -33,7 +33,11 @@ for t in s["route_tables"]:
             {"name": "cloudroute-hq-10.200.0.0_16", "prefix": "10.200.0.0/16",
              "next_hop_type": "VirtualAppliance", "next_hop_ip": "10.0.0.99"},
             {"name": "cloudroute-hq-10.201.0.0_16", "prefix": "10.201.0.0/16",
-             "next_hop_type": "VirtualAppliance", "next_hop_ip": "10.0.0.5"}]
+             "next_hop_type": "VirtualAppliance", "next_hop_ip": "10.0.0.5"},
+            {"name": "cloudroute-dc-10.202.0.0_16", "prefix": "10.202.0.0/16",
+             "next_hop_type": "VirtualAppliance", "next_hop_ip": "10.0.0.97"},
+            {"name": "cloudroute-hq-10.203.0.0_16", "prefix": "10.203.0.0/16",
+             "next_hop_type": "VirtualAppliance", "next_hop_ip": "10.50.0.9"}]
 json.dump(s, sys.stdout)
 PY
 bash "$TOP/tests/fakecloud/mkca.sh" "$TMP/ca" >/dev/null 2>&1
@@ -66,7 +70,8 @@ write_cfg() { # takeover [route_tables]
   "lan_interface": "eth0",
   "local_subnets": ["10.0.0.0/24"],
   "tunnel": { "mode": "external", "interface": "tun0",
-              "routes": ["192.168.0.0/22", "172.16.0.0/16", "10.200.0.0/16", "10.201.0.0/16"] },
+              "routes": ["192.168.0.0/22", "172.16.0.0/16", "10.200.0.0/16", "10.201.0.0/16",
+                         "10.202.0.0/16", "10.203.0.0/16"] },
   "cloud": { "provider": "azure", "takeover": "$1", "ha_group": "hq"${2:+, \"route_tables\": $2} },
   "state_dir": "$TMP/state", "sysctl_file": "$TMP/sysctl.conf", "reconcile_interval": 5
 }
@@ -95,6 +100,11 @@ check_eq "peer site routed to us" "192.168.0.0/22 10.0.0.4" "$(route cloudroute-
 check_eq "foreign route untouched" "172.16.0.0/16 10.0.0.9" "$(route vpn-legacy)"
 check_eq "gone connector's route taken over" "10.200.0.0/16 10.0.0.4" "$(route cloudroute-hq-10.200.0.0_16)"
 check_eq "running peer keeps its route" "10.201.0.0/16 10.0.0.5" "$(route cloudroute-hq-10.201.0.0_16)"
+check_eq "an appliance outside the VNet (not visible here) is never taken over" \
+	"10.203.0.0/16 10.50.0.9" "$(route cloudroute-hq-10.203.0.0_16)"
+check_eq "another group's gone connector: its route replaced by ours" \
+	"none 10.202.0.0/16 10.0.0.4" "$(route cloudroute-dc-10.202.0.0_16) $(route cloudroute-hq-10.202.0.0_16)"
+check "... and recorded in the state under our name" grep -q '"name":"cloudroute-hq-10.202.0.0_16"' "$TMP/state/state.json"
 check_eq "internet route untouched" "0.0.0.0/0 Internet" "$(route to-internet)"
 check_eq "other subnet's table untouched" 0 "$(ctl GET /state | python3 -c "import json,sys; print(len(json.load(sys.stdin)['route_tables']['rt-apps']['routes']))")"
 
@@ -175,8 +185,13 @@ ctl POST /faults/clear >/dev/null
 ctl POST /deny '{"identity":"vm-hq-system","actions":["Microsoft.Network/routeTables/routes/write"]}' >/dev/null
 CR apply >"$TMP/bad3"
 check "denied write names the RBAC action" grep -q 'Microsoft.Network/routeTables/routes/write' "$TMP/bad3"
+ctl POST /deny '{"identity":"vm-hq-system","actions":["Microsoft.Network/virtualNetworks/subnets/join/action"]}' >/dev/null
+ctl POST /nic '{"nic":"nic-hq","ip_forwarding":false}' >/dev/null
+CR apply >"$TMP/bad4"
+check "a NIC PUT without subnet join names the linked action" grep -q "LinkedAuthorizationFailed: the managed identity lacks Microsoft.Network/virtualNetworks/subnets/join/action" "$TMP/bad4"
 ctl POST /deny '{"identity":"vm-hq-system","actions":[]}' >/dev/null
 check "apply after the role is fixed" CR apply
+check_eq "forwarding on after the role fix" true "$(fwd)"
 check_eq "route back after the role fix" "192.168.0.0/22 10.0.0.4" "$(route cloudroute-hq-192.168.0.0_22)"
 
 # HA: with takeover "group" a running peer holds its route; stopped, it is taken over.
@@ -227,6 +242,7 @@ check_eq "forwarding restored (off)" false "$(fwd)"
 check_eq "overlay route removed" none "$(route cloudroute-hq-100.96.0.0_11)"
 check_eq "peer route removed" none "$(route cloudroute-hq-192.168.0.0_22)"
 check_eq "taken-over route removed" none "$(route cloudroute-hq-10.200.0.0_16)"
+check_eq "taken-over route of the other group removed" none "$(route cloudroute-hq-10.202.0.0_16)"
 check_eq "foreign route still there" "172.16.0.0/16 10.0.0.9" "$(route vpn-legacy)"
 check_eq "internet route still there" "0.0.0.0/0 Internet" "$(route to-internet)"
 check_eq "no host table left" "" "$(nsx conn nft list tables | grep cloudroute)"

@@ -296,6 +296,21 @@ test_json_vm_subnet_vnet(void **state)
 	assert_int_equal(az_json_vnet_tables(vn, strlen(vn), ids, 4, &n), 0);
 	assert_int_equal(n, 2);
 	assert_string_equal(ids[1], "/rt/b");
+	{
+		static const char sp[] = "{\"properties\":{\"addressSpace\":{\"addressPrefixes\":"
+		    "[\"10.0.0.0/16\",\"fd00::/48\"]},\"subnets\":[]}}";
+		struct prefix_set s = { 0 };
+		struct prefix in = P("10.0.3.7/32"), out = P("10.50.0.9/32");
+
+		assert_int_equal(az_json_vnet_space(sp, strlen(sp), &s), 0);
+		assert_int_equal(s.n, 2);
+		assert_true(prefix_set_covers(&s, &in));
+		assert_false(prefix_set_covers(&s, &out));
+		prefix_set_free(&s);
+		assert_int_equal(az_json_vnet_space(J("{\"properties\":{\"addressSpace\":"
+		    "{\"addressPrefixes\":[\"x\"]}}}"), &s), -EBADMSG);
+		prefix_set_free(&s);
+	}
 }
 
 static void
