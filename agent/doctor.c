@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <json-c/json.h>
 
@@ -126,6 +127,31 @@ check_foreign(struct doc *d, const struct config *cfg)
 
 	if (fw_walk(cfg, NULL, foreign_one, &f) < 0)
 		say(d, 1, "cannot read the nftables ruleset: %s", nc_last_error());
+}
+
+/* In a container on AWS, IMDSv2's token answer (hop limit 1 by default)
+ * dies one hop short of the container: identity and credentials fail. */
+static void
+check_container(struct doc *d, const struct config *cfg)
+{
+	struct buf b;
+	const char *what = NULL;
+
+	if (strcmp(cfg->cloud.provider, "aws") != 0 && strcmp(cfg->cloud.provider, "auto") != 0)
+		return;
+	buf_init(&b, 256);
+	if (file_read("/run/systemd/container", 256, &b) == 0 && b.len > 0)
+		what = b.data;
+	else if (access("/.dockerenv", F_OK) == 0)
+		what = "docker";
+	else if (access("/run/.containerenv", F_OK) == 0)
+		what = "podman";
+	if (what)
+		say(d, 1, "running in a container (%.*s): on AWS the instance's IMDSv2 hop limit "
+		    "must be 2 or more (aws ec2 modify-instance-metadata-options "
+		    "--http-put-response-hop-limit 2), or the metadata service stays silent",
+		    (int)strcspn(what, "\n"), what);
+	buf_free(&b);
 }
 
 static void
@@ -303,6 +329,7 @@ cmd_doctor(const struct opts *o)
 	check_sysctls(&d, &cfg);
 	check_firewall(&d, &cfg);
 	check_lan(&d, &cfg);
+	check_container(&d, &cfg);
 	check_tunnel(&d, &cfg);
 	check_peers(&d, &cfg);
 	check_conntrack(&d);

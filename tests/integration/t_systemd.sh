@@ -118,5 +118,11 @@ check "cloudroute teardown" C cloudroute teardown
 check_not "table gone after teardown" C nft list table inet cloudroute
 C journalctl -u cloudroute --no-pager -o cat >"$TMP/journal" 2>&1
 check_not "no 'Permission denied' or 'Read-only' in the journal" grep -qiE 'permission denied|read-only file system|operation not permitted' "$TMP/journal"
+# doctor in a container on AWS: the IMDSv2 hop limit (no metadata probe
+# leaves the container: the overrides point at a closed loopback port).
+sed 's/"provider": "none"/"provider": "aws"/' "$R/etc/cloudroute/cloudroute.json" >"$R/etc/cloudroute/aws.json"
+C env CLOUDROUTE_AWS_METADATA_URL=http://127.0.0.1:9 CLOUDROUTE_AWS_API_URL=https://127.0.0.1:9 \
+	CLOUDROUTE_DMI_DIR=/nonexistent cloudroute -c /etc/cloudroute/aws.json doctor >"$TMP/doc" 2>&1
+check "doctor in a container names the IMDSv2 hop limit" grep -q 'running in a container (systemd-nspawn): on AWS the instance.s IMDSv2 hop limit must be 2' "$TMP/doc"
 stop_container
 finish
