@@ -167,6 +167,24 @@ check "owner flag: plan shows the conflict" grep -q '! firewall nftables (inet o
 check_not "owner flag: nothing planned for it" grep -q '+ firewall nftables (inet owned' "$TMP/plan7"
 kill $OWNPID 2>/dev/null; wait $OWNPID 2>/dev/null
 
+# firewalld's layout (nftables backend): policy accept, a final reject.
+nsx u6 nft -f - <<'NFT'
+table inet firewalld {
+	chain filter_FORWARD {
+		type filter hook forward priority filter + 10; policy accept;
+		ct state established,related accept
+		reject with icmpx admin-prohibited
+	}
+}
+NFT
+FWD0=$(nsx u6 nft list table inet firewalld)
+nsx u6 "$CLOUDROUTE" -c "$TMP/u4.json" plan >"$TMP/plan8"
+check "firewalld: a final reject counts as a drop" grep -q '+ firewall firewalld (inet firewalld filter_FORWARD, drop rule): accept tunnel <-> local subnets in inet firewalld filter_FORWARD (2 rules)' "$TMP/plan8"
+check "firewalld: apply" nsx u6 "$CLOUDROUTE" -c "$TMP/u4.json" apply
+check "firewalld: ours come first" sh -c "ip netns exec $(ns u6) nft list chain inet firewalld filter_FORWARD | sed -n 4p | grep -q 'comment \"cloudroute:'"
+check "firewalld: teardown" nsx u6 "$CLOUDROUTE" -c "$TMP/u4.json" teardown
+check_eq "firewalld: its table restored exactly" "$FWD0" "$(nsx u6 nft list table inet firewalld)"
+
 # doctor warns about an input drop policy in front of the tunnel's UDP port.
 nsx u6 iptables-nft -P INPUT DROP
 printf '{ "lan_interface": "eth0", "local_subnets": ["10.1.0.0/24"], "tunnel": { "private_key_file": "%s/nokey", "listen_port": 51999 }, "cloud": { "provider": "none" }, "state_dir": "%s/u5", "sysctl_file": "%s/u5.conf" }' "$TMP" "$TMP" "$TMP" >"$TMP/u5.json"
