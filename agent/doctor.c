@@ -129,6 +129,41 @@ check_foreign(struct doc *d, const struct config *cfg)
 		say(d, 1, "cannot read the nftables ruleset: %s", nc_last_error());
 }
 
+/* Is something bound to UDP port?  /proc/net/udp{,6}: "sl: ADDR:PORT ..."
+ * with the port in hex. */
+static int
+udp_bound(unsigned int port)
+{
+	static const char *const files[] = { "/proc/net/udp", "/proc/net/udp6" };
+	const char *l;
+	unsigned int p;
+	struct buf b;
+	size_t i;
+	int found = 0;
+
+	for (i = 0; i < 2 && !found; i++) {
+		buf_init(&b, 4u << 20);
+		if (file_read(files[i], 4u << 20, &b) == 0 && b.data)
+			for (l = b.data; l && !found; l = strchr(l, '\n'), l = l ? l + 1 : NULL)
+				found = sscanf(l, " %*u: %*[0-9A-Fa-f]:%x", &p) == 1 && p == port;
+		buf_free(&b);
+	}
+	return found;
+}
+
+static void
+check_udp_port(struct doc *d, const struct config *cfg)
+{
+	if (cfg->tunnel.mode != TUNNEL_USERSPACE || cfg->tunnel.listen_port == 0 ||
+	    nc_link_exists(cfg->tunnel.interface) <= 0)
+		return;
+	if (udp_bound(cfg->tunnel.listen_port))
+		say(d, 0, "udp port %u is bound", cfg->tunnel.listen_port);
+	else
+		say(d, 2, "tunnel %s exists but nothing listens on udp port %u: peers cannot "
+		    "reach it", cfg->tunnel.interface, cfg->tunnel.listen_port);
+}
+
 /* In a container on AWS, IMDSv2's token answer (hop limit 1 by default)
  * dies one hop short of the container: identity and credentials fail. */
 static void
@@ -330,6 +365,7 @@ cmd_doctor(const struct opts *o)
 	check_firewall(&d, &cfg);
 	check_lan(&d, &cfg);
 	check_container(&d, &cfg);
+	check_udp_port(&d, &cfg);
 	check_tunnel(&d, &cfg);
 	check_peers(&d, &cfg);
 	check_conntrack(&d);

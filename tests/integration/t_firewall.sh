@@ -191,6 +191,30 @@ printf '{ "lan_interface": "eth0", "local_subnets": ["10.1.0.0/24"], "tunnel": {
 nsx u6 "$CLOUDROUTE" -c "$TMP/u5.json" doctor >"$TMP/doc5" 2>&1
 check "doctor: input drop policy in front of the UDP port" grep -q 'warn    input chains with a drop policy (ip filter INPUT): make sure they accept udp port 51999' "$TMP/doc5"
 
+# doctor: the tunnel's UDP port is bound (seen locally), or it is not.
+ns_new ud
+nsx ud ip link add eth0 type veth peer name eth1
+nsx ud ip link set eth0 up
+nsx ud ip addr add 10.2.0.1/24 dev eth0
+"$CLOUDROUTE" genkey >"$TMP/udk" 2>/dev/null; chmod 600 "$TMP/udk"
+cat >"$TMP/ud.json" <<JSON
+{ "lan_interface": "eth0", "local_subnets": ["10.2.0.0/24"],
+  "tunnel": { "interface": "u$P", "private_key_file": "$TMP/udk", "address": ["100.96.0.1/11"],
+              "listen_port": 51777, "peers": [ { "name": "hub",
+              "public_key": "xTIBA5rboUvnH4htodjb6e697QjLERt1NAB4mZqp8Dg=", "allowed_ips": ["100.96.0.0/11"] } ] },
+  "cloud": { "provider": "none" }, "state_dir": "$TMP/udst", "sysctl_file": "$TMP/ud.conf" }
+JSON
+track_sock "u$P"
+bg ud "$CLOUDROUTE" -c "$TMP/ud.json" run
+UDPID=$!
+wait_for 10 nsx ud ip link show "u$P"
+nsx ud "$CLOUDROUTE" -c "$TMP/ud.json" doctor >"$TMP/doc6" 2>&1
+check "doctor: udp port bound" grep -q 'ok      udp port 51777 is bound' "$TMP/doc6"
+sed 's/51777/51778/' "$TMP/ud.json" >"$TMP/ud2.json"
+nsx ud "$CLOUDROUTE" -c "$TMP/ud2.json" doctor >"$TMP/doc7" 2>&1
+check "doctor: nothing on the configured port is a problem" grep -q 'PROBLEM tunnel u.* exists but nothing listens on udp port 51778' "$TMP/doc7"
+kill $UDPID; wait $UDPID 2>/dev/null
+
 # doctor names a LAN interface that does not exist.
 sed 's/"lan_interface": "eth0"/"lan_interface": "eth9"/' "$CFG" >"$TMP/eth9.json"
 nsx conn "$CLOUDROUTE" -c "$TMP/eth9.json" doctor >"$TMP/doc3" 2>&1; rc=$?
