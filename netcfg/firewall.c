@@ -287,22 +287,18 @@ collect_ours(struct json_object *arr, struct nc_fw_chain **v, size_t *n)
 }
 
 int
-nc_fw_scan(struct nc_fw_chain **out, size_t *nout)
+nc_fw_scan_array(struct json_object *arr, struct nc_fw_chain **out, size_t *nout)
 {
-	struct json_object *root, *arr;
 	struct nc_fw_chain *v = NULL;
 	size_t n = 0;
 	int r;
 
 	*out = NULL;
 	*nout = 0;
-	if ((r = nc_nft_ruleset(&root, &arr)) < 0)
-		return r;
 	if ((r = collect_base(arr, &v, &n)) == 0) {
 		classify(arr, v, n);
 		r = collect_ours(arr, &v, &n);
 	}
-	json_object_put(root);
 	if (r < 0) {
 		free(v);
 		return nc_fail(r, "nft other firewalls");
@@ -310,6 +306,21 @@ nc_fw_scan(struct nc_fw_chain **out, size_t *nout)
 	*out = v;
 	*nout = n;
 	return 0;
+}
+
+int
+nc_fw_scan(struct nc_fw_chain **out, size_t *nout)
+{
+	struct json_object *root, *arr;
+	int r;
+
+	*out = NULL;
+	*nout = 0;
+	if ((r = nc_nft_ruleset(&root, &arr)) < 0)
+		return r;
+	r = nc_fw_scan_array(arr, out, nout);
+	json_object_put(root);
+	return r;
 }
 
 /* One "<fam> saddr X " selector, or "" for a default route (matches all). */
