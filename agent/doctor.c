@@ -103,7 +103,10 @@ foreign_one(void *ctx, const struct nc_fw_chain *c, const char *rules)
 	if (!c->drops || *rules == '\0')
 		return 0;
 	fw_name(c, name, sizeof(name));
-	if (c->owned)
+	if (c->unsafe)
+		say(f->d, 2, "%s drops forwarded tunnel traffic; its name cannot be written "
+		    "safely, so cloudroute leaves it alone: allow the traffic there", name);
+	else if (c->owned)
 		say(f->d, 2, "%s drops forwarded tunnel traffic and owns its table: allow "
 		    "tunnel <-> local subnets in %s itself", name, c->tool);
 	else if (f->cfg->firewall == FIREWALL_LEAVE)

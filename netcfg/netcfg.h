@@ -94,6 +94,7 @@ struct nc_fw_chain {
 	int policy_drop;
 	int xt;                       /* iptables-nft table: rules iptables can read */
 	int owned;                    /* table flag "owner": nobody else may change it */
+	int unsafe;                   /* a table/chain name unfit for a script */
 	char mark[48];                /* comment of our rules there, "(mixed)" */
 	size_t n_ours;
 	int ours_first;               /* they are the first rules of target */

@@ -185,6 +185,16 @@ check "firewalld: ours come first" sh -c "ip netns exec $(ns u6) nft list chain 
 check "firewalld: teardown" nsx u6 "$CLOUDROUTE" -c "$TMP/u4.json" teardown
 check_eq "firewalld: its table restored exactly" "$FWD0" "$(nsx u6 nft list table inet firewalld)"
 
+# A chain whose name is not fit for a script (made through the JSON API)
+# is reported and never written into one.
+printf '%s' '{"nftables": [{"add": {"table": {"family": "inet", "name": "weird"}}}, {"add": {"chain": {"family": "inet", "table": "weird", "name": "x\nflush ruleset", "type": "filter", "hook": "forward", "prio": 0, "policy": "drop"}}}]}' | nsx u6 nft -j -f -
+nsx u6 "$CLOUDROUTE" -c "$TMP/u4.json" plan >"$TMP/plan9"
+check "odd name: plan shows the conflict" grep -q '! firewall nftables (inet weird x?flush ruleset, policy drop) drops forwarded tunnel traffic; its name cannot be written safely' "$TMP/plan9"
+check "odd name: apply changes nothing there" nsx u6 "$CLOUDROUTE" -c "$TMP/u4.json" apply
+check "odd name: the ruleset was not flushed" nsx u6 nft list table inet weird
+nsx u6 "$CLOUDROUTE" -c "$TMP/u4.json" teardown >/dev/null 2>&1
+nsx u6 nft delete table inet weird
+
 # doctor warns about an input drop policy in front of the tunnel's UDP port.
 nsx u6 iptables-nft -P INPUT DROP
 printf '{ "lan_interface": "eth0", "local_subnets": ["10.1.0.0/24"], "tunnel": { "private_key_file": "%s/nokey", "listen_port": 51999 }, "cloud": { "provider": "none" }, "state_dir": "%s/u5", "sysctl_file": "%s/u5.conf" }' "$TMP" "$TMP" "$TMP" >"$TMP/u5.json"
