@@ -73,7 +73,7 @@ plan_chain(struct plan *p, const struct nc_fw_chain *c, const char *rules, const
 		return 0;
 	buf_init(&script, 1024 * 1024);
 	fw_name(c, name, sizeof(name));
-	if (nc_fw_script(c, rules, &script) < 0) {
+	if (nc_fw_script(c, rules, &script) < 0 || nc_fw_check(script.data) < 0) {
 		/* One chain we cannot handle must not stop the rest of the plan. */
 		plan_add(p, SEC_HOST, ACT_CONFLICT, '!', "firewall %s: %s", name, nc_last_error());
 		r = 0;

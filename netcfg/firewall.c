@@ -494,6 +494,12 @@ nc_fw_script(const struct nc_fw_chain *c, const char *rules, struct buf *out)
 }
 
 int
+nc_fw_check(const char *script)
+{
+	return nc_nft_check(script, "nft check");
+}
+
+int
 nc_fw_run(const char *script)
 {
 	return nc_nft_script(script, 0, NULL, "nft (other firewall)");

@@ -120,6 +120,9 @@ int nc_fw_render(const struct nc_fw_spec *s, const struct nc_fw_chain *c, struct
 int nc_fw_in_sync(const struct nc_fw_chain *c, const char *rules);
 /* One transaction: delete ours in c->target, insert `rules` (may be "") at its top. */
 int nc_fw_script(const struct nc_fw_chain *c, const char *rules, struct buf *out);
+/* Would nft take the script (checked against the live ruleset, nothing
+ * committed)?  Finds a chain named like an nft keyword at plan time. */
+int nc_fw_check(const char *script);
 int nc_fw_run(const char *script);
 
 /* ---- links and addresses ------------------------------------------------- */

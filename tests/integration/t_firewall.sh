@@ -195,6 +195,15 @@ check "odd name: the ruleset was not flushed" nsx u6 nft list table inet weird
 nsx u6 "$CLOUDROUTE" -c "$TMP/u4.json" teardown >/dev/null 2>&1
 nsx u6 nft delete table inet weird
 
+# A chain named like an nft keyword ("fwd": only JSON can make it): nft
+# would refuse the script, so plan says so instead of failing every apply.
+printf '%s' '{"nftables": [{"add": {"table": {"family": "inet", "name": "kw"}}}, {"add": {"chain": {"family": "inet", "table": "kw", "name": "fwd", "type": "filter", "hook": "forward", "prio": 0, "policy": "drop"}}}]}' | nsx u6 nft -j -f -
+nsx u6 "$CLOUDROUTE" -c "$TMP/u4.json" plan >"$TMP/plan10"
+check "keyword name: plan shows nft's refusal as a conflict" grep -q '! firewall nftables (inet kw fwd, policy drop): nft check: ' "$TMP/plan10"
+check "keyword name: apply still succeeds" nsx u6 "$CLOUDROUTE" -c "$TMP/u4.json" apply
+nsx u6 "$CLOUDROUTE" -c "$TMP/u4.json" teardown >/dev/null 2>&1
+nsx u6 nft delete table inet kw
+
 # doctor warns about an input drop policy in front of the tunnel's UDP port.
 nsx u6 iptables-nft -P INPUT DROP
 printf '{ "lan_interface": "eth0", "local_subnets": ["10.1.0.0/24"], "tunnel": { "private_key_file": "%s/nokey", "listen_port": 51999 }, "cloud": { "provider": "none" }, "state_dir": "%s/u5", "sysctl_file": "%s/u5.conf" }' "$TMP" "$TMP" "$TMP" >"$TMP/u5.json"
