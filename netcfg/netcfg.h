@@ -164,5 +164,10 @@ int nc_monitor_open(void);
 /* Reads all pending messages; returns 1 if any link/address event came. */
 int nc_monitor_drain(int fd);
 void nc_monitor_close(int fd);
+/* A netfilter socket subscribed to nftables commits (close it with
+ * nc_monitor_close); drain returns 1 if another process committed a change
+ * to the ruleset (Docker, ufw, firewalld rewriting theirs). */
+int nc_nft_monitor_open(void);
+int nc_nft_monitor_drain(int fd);
 
 #endif

@@ -1,5 +1,6 @@
 /* Operating it: the "firewall" and "metrics" config keys, and the accepts
  * rendered for other firewalls' chains (netcfg/firewall.c, no kernel). */
+#define _GNU_SOURCE
 #include <errno.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -10,6 +11,8 @@
 #include <cmocka.h>
 
 #include <libgen.h>
+#include <sched.h>
+#include <unistd.h>
 #include <json-c/json.h>
 
 #include "agent/config.h"
@@ -226,6 +229,30 @@ test_scan(void **state)
 	free(v);
 }
 
+/* The nftables monitor, in a network namespace of this process's own
+ * (unshare: the machine's ruleset is never touched). */
+static void
+test_nft_monitor(void **state)
+{
+	int fd;
+
+	(void)state;
+	if (geteuid() != 0 || unshare(CLONE_NEWNET) < 0) {
+		print_message("needs root (a network namespace of its own): skipped\n");
+		skip();
+	}
+	assert_true((fd = nc_nft_monitor_open()) >= 0);
+	assert_int_equal(nc_nft_monitor_drain(fd), 0);
+	/* Our own commit is not news... */
+	assert_int_equal(nc_nft_script("add table inet crmon1", 0, NULL, "t"), 0);
+	assert_int_equal(nc_nft_monitor_drain(fd), 0);
+	/* ...another process's is (as when Docker rewrites its chains). */
+	assert_int_equal(system("nft add table inet crmon2"), 0);
+	assert_int_equal(nc_nft_monitor_drain(fd), 1);
+	assert_int_equal(nc_nft_monitor_drain(fd), 0);
+	nc_monitor_close(fd);
+}
+
 int
 main(void)
 {
@@ -234,6 +261,7 @@ main(void)
 		cmocka_unit_test(test_config_bad),
 		cmocka_unit_test(test_render),
 		cmocka_unit_test(test_scan),
+		cmocka_unit_test(test_nft_monitor),    /* last: it leaves the namespace */
 	};
 	char src[1024];
 
