@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <sys/timex.h>
 #include <unistd.h>
 
 #include <json-c/json.h>
@@ -165,6 +166,26 @@ check_udp_port(struct doc *d, const struct config *cfg)
 	else
 		say(d, 2, "tunnel %s exists but nothing listens on udp port %u: peers cannot "
 		    "reach it", cfg->tunnel.interface, cfg->tunnel.listen_port);
+}
+
+/* Cloud signatures and tokens carry the time: AWS SigV4 is refused beyond
+ * 5 minutes of skew.  adjtimex() in read-only mode says whether the kernel
+ * clock is kept synchronized (NTP, chrony, timesyncd). */
+static void
+check_clock(struct doc *d)
+{
+	struct timex tx;
+	int st;
+
+	memset(&tx, 0, sizeof(tx));
+	if ((st = adjtimex(&tx)) < 0)
+		return;
+	if (st == TIME_ERROR)
+		say(d, 1, "the system clock is not synchronized (no NTP): cloud API signatures "
+		    "are refused once it drifts (AWS: 5 minutes); run chrony or systemd-timesyncd");
+	else
+		say(d, 0, "the system clock is synchronized (estimated error %ld us)",
+		    (long)tx.esterror);
 }
 
 /* In a container on AWS, IMDSv2's token answer (hop limit 1 by default)
@@ -368,6 +389,7 @@ cmd_doctor(const struct opts *o)
 	check_firewall(&d, &cfg);
 	check_lan(&d, &cfg);
 	check_container(&d, &cfg);
+	check_clock(&d);
 	check_udp_port(&d, &cfg);
 	check_tunnel(&d, &cfg);
 	check_peers(&d, &cfg);

@@ -80,6 +80,7 @@ check "policy of the other table untouched" sh -c "ip netns exec $(ns conn) nft 
 CR plan >/dev/null; check_eq "plan after apply exits 0" 0 $?
 check "doctor is happy" CR doctor
 CR doctor >"$TMP/doc2" 2>&1
+check "doctor says whether the clock is kept synchronized" grep -qE '^(ok|warn) +the system clock is (synchronized|not synchronized)' "$TMP/doc2"
 check "doctor says what was done" grep -q 'Docker (ip filter FORWARD, policy drop): tunnel <-> local subnets accepted in DOCKER-USER' "$TMP/doc2"
 
 # Docker restarts and rewrites its chains: ours come back on the next pass.
