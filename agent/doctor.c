@@ -11,6 +11,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <sys/timex.h>
+#include <unistd.h>
 
 #include <json-c/json.h>
 
@@ -102,7 +104,10 @@ foreign_one(void *ctx, const struct nc_fw_chain *c, const char *rules)
 	if (!c->drops || *rules == '\0')
 		return 0;
 	fw_name(c, name, sizeof(name));
-	if (c->owned)
+	if (c->unsafe)
+		say(f->d, 2, "%s drops forwarded tunnel traffic; its name cannot be written "
+		    "safely, so cloudroute leaves it alone: allow the traffic there", name);
+	else if (c->owned)
 		say(f->d, 2, "%s drops forwarded tunnel traffic and owns its table: allow "
 		    "tunnel <-> local subnets in %s itself", name, c->tool);
 	else if (f->cfg->firewall == FIREWALL_LEAVE)
@@ -126,6 +131,86 @@ check_foreign(struct doc *d, const struct config *cfg)
 
 	if (fw_walk(cfg, NULL, foreign_one, &f) < 0)
 		say(d, 1, "cannot read the nftables ruleset: %s", nc_last_error());
+}
+
+/* Is something bound to UDP port?  /proc/net/udp{,6}: "sl: ADDR:PORT ..."
+ * with the port in hex. */
+static int
+udp_bound(unsigned int port)
+{
+	static const char *const files[] = { "/proc/net/udp", "/proc/net/udp6" };
+	const char *l;
+	unsigned int p;
+	struct buf b;
+	size_t i;
+	int found = 0;
+
+	for (i = 0; i < 2 && !found; i++) {
+		buf_init(&b, 4u << 20);
+		if (file_read(files[i], 4u << 20, &b) == 0 && b.data)
+			for (l = b.data; l && !found; l = strchr(l, '\n'), l = l ? l + 1 : NULL)
+				found = sscanf(l, " %*u: %*[0-9A-Fa-f]:%x", &p) == 1 && p == port;
+		buf_free(&b);
+	}
+	return found;
+}
+
+static void
+check_udp_port(struct doc *d, const struct config *cfg)
+{
+	if (cfg->tunnel.mode != TUNNEL_USERSPACE || cfg->tunnel.listen_port == 0 ||
+	    nc_link_exists(cfg->tunnel.interface) <= 0)
+		return;
+	if (udp_bound(cfg->tunnel.listen_port))
+		say(d, 0, "udp port %u is bound", cfg->tunnel.listen_port);
+	else
+		say(d, 2, "tunnel %s exists but nothing listens on udp port %u: peers cannot "
+		    "reach it", cfg->tunnel.interface, cfg->tunnel.listen_port);
+}
+
+/* Cloud signatures and tokens carry the time: AWS SigV4 is refused beyond
+ * 5 minutes of skew.  adjtimex() in read-only mode says whether the kernel
+ * clock is kept synchronized (NTP, chrony, timesyncd). */
+static void
+check_clock(struct doc *d)
+{
+	struct timex tx;
+	int st;
+
+	memset(&tx, 0, sizeof(tx));
+	if ((st = adjtimex(&tx)) < 0)
+		return;
+	if (st == TIME_ERROR)
+		say(d, 1, "the system clock is not synchronized (no NTP): cloud API signatures "
+		    "are refused once it drifts (AWS: 5 minutes); run chrony or systemd-timesyncd");
+	else
+		say(d, 0, "the system clock is synchronized (estimated error %ld us)",
+		    (long)tx.esterror);
+}
+
+/* In a container on AWS, IMDSv2's token answer (hop limit 1 by default)
+ * dies one hop short of the container: identity and credentials fail. */
+static void
+check_container(struct doc *d, const struct config *cfg)
+{
+	struct buf b;
+	const char *what = NULL;
+
+	if (strcmp(cfg->cloud.provider, "aws") != 0 && strcmp(cfg->cloud.provider, "auto") != 0)
+		return;
+	buf_init(&b, 256);
+	if (file_read("/run/systemd/container", 256, &b) == 0 && b.len > 0)
+		what = b.data;
+	else if (access("/.dockerenv", F_OK) == 0)
+		what = "docker";
+	else if (access("/run/.containerenv", F_OK) == 0)
+		what = "podman";
+	if (what)
+		say(d, 1, "running in a container (%.*s): on AWS the instance's IMDSv2 hop limit "
+		    "must be 2 or more (aws ec2 modify-instance-metadata-options "
+		    "--http-put-response-hop-limit 2), or the metadata service stays silent",
+		    (int)strcspn(what, "\n"), what);
+	buf_free(&b);
 }
 
 static void
@@ -303,6 +388,9 @@ cmd_doctor(const struct opts *o)
 	check_sysctls(&d, &cfg);
 	check_firewall(&d, &cfg);
 	check_lan(&d, &cfg);
+	check_container(&d, &cfg);
+	check_clock(&d);
+	check_udp_port(&d, &cfg);
 	check_tunnel(&d, &cfg);
 	check_peers(&d, &cfg);
 	check_conntrack(&d);

@@ -40,8 +40,13 @@ spec_of(const struct config *cfg, const struct prefix_set *extra, struct nc_fw_s
 const char *
 fw_name(const struct nc_fw_chain *c, char *buf, size_t len)
 {
+	size_t i;
+
 	snprintf(buf, len, "%s (%s %s %s%s)", c->tool, c->family, c->table, c->chain,
 	    c->policy_drop ? ", policy drop" : c->drops ? ", drop rule" : "");
+	for (i = 0; buf[i]; i++)            /* names come from other programs */
+		if ((unsigned char)buf[i] < 0x20 || buf[i] == 0x7f)
+			buf[i] = '?';
 	return buf;
 }
 
@@ -67,11 +72,13 @@ plan_chain(struct plan *p, const struct nc_fw_chain *c, const char *rules, const
 	if (nc_fw_in_sync(c, rules))
 		return 0;
 	buf_init(&script, 1024 * 1024);
-	if ((r = nc_fw_script(c, rules, &script)) < 0) {
-		log_warnx("firewall: %s", nc_last_error());
+	fw_name(c, name, sizeof(name));
+	if (nc_fw_script(c, rules, &script) < 0 || nc_fw_check(script.data) < 0) {
+		/* One chain we cannot handle must not stop the rest of the plan. */
+		plan_add(p, SEC_HOST, ACT_CONFLICT, '!', "firewall %s: %s", name, nc_last_error());
+		r = 0;
 		goto out;
 	}
-	fw_name(c, name, sizeof(name));
 	if (*rules == '\0')
 		a = plan_add(p, SEC_HOST, ACT_FW, '-', "firewall %s: %zu rule%s of ours in %s "
 		    "(%s)", name, c->n_ours, c->n_ours == 1 ? "" : "s", c->target, why);
@@ -104,9 +111,9 @@ fw_walk(const struct config *cfg, const struct prefix_set *extra, fw_walk_fn *fn
 	buf_init(&rules, 1024 * 1024);
 	for (i = 0; i < n && r == 0; i++) {
 		buf_reset(&rules);
-		if (v[i].drops && (r = nc_fw_render(&spec, &v[i], &rules)) < 0) {
+		if (v[i].drops && nc_fw_render(&spec, &v[i], &rules) < 0) {
 			log_warnx("firewall: %s", nc_last_error());
-			break;
+			continue;       /* that chain only */
 		}
 		r = fn(ctx, &v[i], rules.data ? rules.data : "");
 	}
@@ -127,6 +134,13 @@ plan_one(void *ctx, const struct nc_fw_chain *c, const char *rules)
 	struct plan_ctx *pc = ctx;
 	char name[256], where[160];
 
+	if (c->unsafe) {
+		if (c->drops)
+			plan_add(pc->p, SEC_HOST, ACT_CONFLICT, '!', "firewall %s drops forwarded "
+			    "tunnel traffic; its name cannot be written safely, so it is left alone",
+			    fw_name(c, name, sizeof(name)));
+		return 0;
+	}
 	snprintf(where, sizeof(where), "%s %s %s", c->family, c->table, c->target);
 	if (c->n_ours > 0)
 		mt_set("cloudroute_firewall_accept_rules", (double)c->n_ours, c->tool, where, NULL);
@@ -167,7 +181,7 @@ fw_teardown_plan(struct plan *p)
 	if ((r = nc_fw_scan(&v, &n)) < 0)
 		return r;
 	for (i = 0; i < n && r == 0; i++)
-		if (v[i].n_ours > 0)
+		if (v[i].n_ours > 0 && !v[i].unsafe)
 			r = plan_chain(p, &v[i], "", "teardown");
 	free(v);
 	return r;

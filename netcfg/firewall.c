@@ -114,6 +114,21 @@ owned_table(struct json_object *arr, const char *fam, const char *tab)
 	return 0;
 }
 
+/* Names that can stand unquoted in an nft script: anything else (a chain
+ * made through the JSON API can be called "a\nflush ruleset") is never
+ * written into one. */
+static int
+safe_name(const char *s)
+{
+	size_t i;
+
+	for (i = 0; s[i]; i++)
+		if (!((s[i] >= 'a' && s[i] <= 'z') || (s[i] >= 'A' && s[i] <= 'Z') ||
+		    (s[i] >= '0' && s[i] <= '9') || s[i] == '_' || s[i] == '-' || s[i] == '.'))
+			return 0;
+	return i > 0 && i < 64;
+}
+
 static int
 add_chain(struct nc_fw_chain **v, size_t *n, const char *fam, const char *tab,
     const char *chain)
@@ -131,6 +146,7 @@ add_chain(struct nc_fw_chain **v, size_t *n, const char *fam, const char *tab,
 	cr_strlcpy(c->target, chain, sizeof(c->target));
 	cr_strlcpy(c->tool, "nftables", sizeof(c->tool));
 	c->ours_first = 1;
+	c->unsafe = !safe_name(tab) || !safe_name(chain);
 	return 0;
 }
 
@@ -287,22 +303,18 @@ collect_ours(struct json_object *arr, struct nc_fw_chain **v, size_t *n)
 }
 
 int
-nc_fw_scan(struct nc_fw_chain **out, size_t *nout)
+nc_fw_scan_array(struct json_object *arr, struct nc_fw_chain **out, size_t *nout)
 {
-	struct json_object *root, *arr;
 	struct nc_fw_chain *v = NULL;
 	size_t n = 0;
 	int r;
 
 	*out = NULL;
 	*nout = 0;
-	if ((r = nc_nft_ruleset(&root, &arr)) < 0)
-		return r;
 	if ((r = collect_base(arr, &v, &n)) == 0) {
 		classify(arr, v, n);
 		r = collect_ours(arr, &v, &n);
 	}
-	json_object_put(root);
 	if (r < 0) {
 		free(v);
 		return nc_fail(r, "nft other firewalls");
@@ -310,6 +322,21 @@ nc_fw_scan(struct nc_fw_chain **out, size_t *nout)
 	*out = v;
 	*nout = n;
 	return 0;
+}
+
+int
+nc_fw_scan(struct nc_fw_chain **out, size_t *nout)
+{
+	struct json_object *root, *arr;
+	int r;
+
+	*out = NULL;
+	*nout = 0;
+	if ((r = nc_nft_ruleset(&root, &arr)) < 0)
+		return r;
+	r = nc_fw_scan_array(arr, out, nout);
+	json_object_put(root);
+	return r;
 }
 
 /* One "<fam> saddr X " selector, or "" for a default route (matches all). */
@@ -440,6 +467,11 @@ nc_fw_script(const struct nc_fw_chain *c, const char *rules, struct buf *out)
 	size_t i, n;
 	int r = 0;
 
+	if (c->unsafe) {
+		nc_set_error("%s %s %s: a name nft cannot take unquoted; not touched", c->family,
+		    c->table, c->target);
+		return -EINVAL;
+	}
 	n = c->n_ours < NC_FW_MAX_OURS ? c->n_ours : NC_FW_MAX_OURS;
 	for (i = 0; i < n && r == 0; i++)
 		r = buf_printf(out, "delete rule %s %s %s handle %llu\n", c->family, c->table,
@@ -459,6 +491,12 @@ nc_fw_script(const struct nc_fw_chain *c, const char *rules, struct buf *out)
 			    c->target, (int)(e - p - 1), p);
 	}
 	return r;
+}
+
+int
+nc_fw_check(const char *script)
+{
+	return nc_nft_check(script, "nft check");
 }
 
 int

@@ -22,6 +22,11 @@ int nc_fail(int err, const char *what);
 struct buf;
 struct json_object;
 int nc_nft_script(const char *script, int json, struct buf *out, const char *what);
+/* Parses and checks a script against the live ruleset without committing. */
+int nc_nft_check(const char *script, const char *what);
+/* nc_fw_scan() over the "nftables" array of a listing (unit tests). */
+struct nc_fw_chain;
+int nc_fw_scan_array(struct json_object *arr, struct nc_fw_chain **out, size_t *n);
 /* The ruleset as JSON: *arr is the "nftables" array inside *root (put it). */
 int nc_nft_ruleset(struct json_object **root, struct json_object **arr);
 

@@ -94,6 +94,7 @@ struct nc_fw_chain {
 	int policy_drop;
 	int xt;                       /* iptables-nft table: rules iptables can read */
 	int owned;                    /* table flag "owner": nobody else may change it */
+	int unsafe;                   /* a table/chain name unfit for a script */
 	char mark[48];                /* comment of our rules there, "(mixed)" */
 	size_t n_ours;
 	int ours_first;               /* they are the first rules of target */
@@ -119,6 +120,9 @@ int nc_fw_render(const struct nc_fw_spec *s, const struct nc_fw_chain *c, struct
 int nc_fw_in_sync(const struct nc_fw_chain *c, const char *rules);
 /* One transaction: delete ours in c->target, insert `rules` (may be "") at its top. */
 int nc_fw_script(const struct nc_fw_chain *c, const char *rules, struct buf *out);
+/* Would nft take the script (checked against the live ruleset, nothing
+ * committed)?  Finds a chain named like an nft keyword at plan time. */
+int nc_fw_check(const char *script);
 int nc_fw_run(const char *script);
 
 /* ---- links and addresses ------------------------------------------------- */
@@ -160,5 +164,10 @@ int nc_monitor_open(void);
 /* Reads all pending messages; returns 1 if any link/address event came. */
 int nc_monitor_drain(int fd);
 void nc_monitor_close(int fd);
+/* A netfilter socket subscribed to nftables commits (close it with
+ * nc_monitor_close); drain returns 1 if another process committed a change
+ * to the ruleset (Docker, ufw, firewalld rewriting theirs). */
+int nc_nft_monitor_open(void);
+int nc_nft_monitor_drain(int fd);
 
 #endif

@@ -16,9 +16,10 @@
 
 #define NFT_OUT_MAX (4u << 20)
 
-/* Runs one nft script; output (if out) goes to out.  0 or -errno. */
+/* Runs one nft script (dry: only checks it against the kernel's ruleset);
+ * output (if out) goes to out.  0 or -errno. */
 static int
-nft_run(const char *script, unsigned int oflags, struct buf *out, const char *what)
+nft_exec(const char *script, unsigned int oflags, int dry, struct buf *out, const char *what)
 {
 	struct nft_ctx *ctx;
 	const char *e, *o;
@@ -28,6 +29,7 @@ nft_run(const char *script, unsigned int oflags, struct buf *out, const char *wh
 	if ((ctx = nft_ctx_new(NFT_CTX_DEFAULT)) == NULL)
 		return nc_fail(-ENOMEM, what);
 	nft_ctx_output_set_flags(ctx, oflags);
+	nft_ctx_set_dry_run(ctx, dry != 0);
 	if (nft_ctx_buffer_output(ctx) != 0 || nft_ctx_buffer_error(ctx) != 0) {
 		r = nc_fail(-ENOMEM, what);
 		goto out;
@@ -51,10 +53,22 @@ out:
 	return r;
 }
 
+static int
+nft_run(const char *script, unsigned int oflags, struct buf *out, const char *what)
+{
+	return nft_exec(script, oflags, 0, out, what);
+}
+
 int
 nc_nft_script(const char *script, int json, struct buf *out, const char *what)
 {
 	return nft_run(script, json ? NFT_CTX_OUTPUT_JSON : 0, out, what);
+}
+
+int
+nc_nft_check(const char *script, const char *what)
+{
+	return nft_exec(script, 0, 1, NULL, what);
 }
 
 int

@@ -7,6 +7,14 @@
 . "$(dirname "$0")/../lib/netns.sh"
 
 DEB=$TOP/build-deb/cloudroute_0.1.0_amd64.deb
+# Every library the Makefile builds with is a Build-Depends of the package.
+missing=""
+for m in $(sed -n 's/^PKGS *:= *//p' "$TOP/Makefile"); do
+	pc=$(pkg-config --variable=pcfiledir "$m" 2>/dev/null)/$m.pc
+	dev=$(dpkg -S "$pc" 2>/dev/null | head -n1 | cut -d: -f1)
+	grep -qE "^ +$dev,?\$|: .*\b$dev\b" "$TOP/contrib/debian/control" || missing="$missing $m(${dev:-?})"
+done
+check_eq "Build-Depends names every library of PKGS" "" "$missing"
 check "make deb builds the package" make -s -C "$TOP" deb
 check "lintian: no errors or warnings" lintian --fail-on error,warning "$TOP"/build-deb/cloudroute_*.changes
 dpkg-deb -c "$DEB" | awk '{print $6}' >"$TMP/files"

@@ -80,6 +80,7 @@ check "policy of the other table untouched" sh -c "ip netns exec $(ns conn) nft 
 CR plan >/dev/null; check_eq "plan after apply exits 0" 0 $?
 check "doctor is happy" CR doctor
 CR doctor >"$TMP/doc2" 2>&1
+check "doctor says whether the clock is kept synchronized" grep -qE '^(ok|warn) +the system clock is (synchronized|not synchronized)' "$TMP/doc2"
 check "doctor says what was done" grep -q 'Docker (ip filter FORWARD, policy drop): tunnel <-> local subnets accepted in DOCKER-USER' "$TMP/doc2"
 
 # Docker restarts and rewrites its chains: ours come back on the next pass.
@@ -167,11 +168,72 @@ check "owner flag: plan shows the conflict" grep -q '! firewall nftables (inet o
 check_not "owner flag: nothing planned for it" grep -q '+ firewall nftables (inet owned' "$TMP/plan7"
 kill $OWNPID 2>/dev/null; wait $OWNPID 2>/dev/null
 
+# firewalld's layout (nftables backend): policy accept, a final reject.
+nsx u6 nft -f - <<'NFT'
+table inet firewalld {
+	chain filter_FORWARD {
+		type filter hook forward priority filter + 10; policy accept;
+		ct state established,related accept
+		reject with icmpx admin-prohibited
+	}
+}
+NFT
+FWD0=$(nsx u6 nft list table inet firewalld)
+nsx u6 "$CLOUDROUTE" -c "$TMP/u4.json" plan >"$TMP/plan8"
+check "firewalld: a final reject counts as a drop" grep -q '+ firewall firewalld (inet firewalld filter_FORWARD, drop rule): accept tunnel <-> local subnets in inet firewalld filter_FORWARD (2 rules)' "$TMP/plan8"
+check "firewalld: apply" nsx u6 "$CLOUDROUTE" -c "$TMP/u4.json" apply
+check "firewalld: ours come first" sh -c "ip netns exec $(ns u6) nft list chain inet firewalld filter_FORWARD | sed -n 4p | grep -q 'comment \"cloudroute:'"
+check "firewalld: teardown" nsx u6 "$CLOUDROUTE" -c "$TMP/u4.json" teardown
+check_eq "firewalld: its table restored exactly" "$FWD0" "$(nsx u6 nft list table inet firewalld)"
+
+# A chain whose name is not fit for a script (made through the JSON API)
+# is reported and never written into one.
+printf '%s' '{"nftables": [{"add": {"table": {"family": "inet", "name": "weird"}}}, {"add": {"chain": {"family": "inet", "table": "weird", "name": "x\nflush ruleset", "type": "filter", "hook": "forward", "prio": 0, "policy": "drop"}}}]}' | nsx u6 nft -j -f -
+nsx u6 "$CLOUDROUTE" -c "$TMP/u4.json" plan >"$TMP/plan9"
+check "odd name: plan shows the conflict" grep -q '! firewall nftables (inet weird x?flush ruleset, policy drop) drops forwarded tunnel traffic; its name cannot be written safely' "$TMP/plan9"
+check "odd name: apply changes nothing there" nsx u6 "$CLOUDROUTE" -c "$TMP/u4.json" apply
+check "odd name: the ruleset was not flushed" nsx u6 nft list table inet weird
+nsx u6 "$CLOUDROUTE" -c "$TMP/u4.json" teardown >/dev/null 2>&1
+nsx u6 nft delete table inet weird
+
+# A chain named like an nft keyword ("fwd": only JSON can make it): nft
+# would refuse the script, so plan says so instead of failing every apply.
+printf '%s' '{"nftables": [{"add": {"table": {"family": "inet", "name": "kw"}}}, {"add": {"chain": {"family": "inet", "table": "kw", "name": "fwd", "type": "filter", "hook": "forward", "prio": 0, "policy": "drop"}}}]}' | nsx u6 nft -j -f -
+nsx u6 "$CLOUDROUTE" -c "$TMP/u4.json" plan >"$TMP/plan10"
+check "keyword name: plan shows nft's refusal as a conflict" grep -q '! firewall nftables (inet kw fwd, policy drop): nft check: ' "$TMP/plan10"
+check "keyword name: apply still succeeds" nsx u6 "$CLOUDROUTE" -c "$TMP/u4.json" apply
+nsx u6 "$CLOUDROUTE" -c "$TMP/u4.json" teardown >/dev/null 2>&1
+nsx u6 nft delete table inet kw
+
 # doctor warns about an input drop policy in front of the tunnel's UDP port.
 nsx u6 iptables-nft -P INPUT DROP
 printf '{ "lan_interface": "eth0", "local_subnets": ["10.1.0.0/24"], "tunnel": { "private_key_file": "%s/nokey", "listen_port": 51999 }, "cloud": { "provider": "none" }, "state_dir": "%s/u5", "sysctl_file": "%s/u5.conf" }' "$TMP" "$TMP" "$TMP" >"$TMP/u5.json"
 nsx u6 "$CLOUDROUTE" -c "$TMP/u5.json" doctor >"$TMP/doc5" 2>&1
 check "doctor: input drop policy in front of the UDP port" grep -q 'warn    input chains with a drop policy (ip filter INPUT): make sure they accept udp port 51999' "$TMP/doc5"
+
+# doctor: the tunnel's UDP port is bound (seen locally), or it is not.
+ns_new ud
+nsx ud ip link add eth0 type veth peer name eth1
+nsx ud ip link set eth0 up
+nsx ud ip addr add 10.2.0.1/24 dev eth0
+"$CLOUDROUTE" genkey >"$TMP/udk" 2>/dev/null; chmod 600 "$TMP/udk"
+cat >"$TMP/ud.json" <<JSON
+{ "lan_interface": "eth0", "local_subnets": ["10.2.0.0/24"],
+  "tunnel": { "interface": "u$P", "private_key_file": "$TMP/udk", "address": ["100.96.0.1/11"],
+              "listen_port": 51777, "peers": [ { "name": "hub",
+              "public_key": "xTIBA5rboUvnH4htodjb6e697QjLERt1NAB4mZqp8Dg=", "allowed_ips": ["100.96.0.0/11"] } ] },
+  "cloud": { "provider": "none" }, "state_dir": "$TMP/udst", "sysctl_file": "$TMP/ud.conf" }
+JSON
+track_sock "u$P"
+bg ud "$CLOUDROUTE" -c "$TMP/ud.json" run
+UDPID=$!
+wait_for 10 nsx ud ip link show "u$P"
+nsx ud "$CLOUDROUTE" -c "$TMP/ud.json" doctor >"$TMP/doc6" 2>&1
+check "doctor: udp port bound" grep -q 'ok      udp port 51777 is bound' "$TMP/doc6"
+sed 's/51777/51778/' "$TMP/ud.json" >"$TMP/ud2.json"
+nsx ud "$CLOUDROUTE" -c "$TMP/ud2.json" doctor >"$TMP/doc7" 2>&1
+check "doctor: nothing on the configured port is a problem" grep -q 'PROBLEM tunnel u.* exists but nothing listens on udp port 51778' "$TMP/doc7"
+kill $UDPID; wait $UDPID 2>/dev/null
 
 # doctor names a LAN interface that does not exist.
 sed 's/"lan_interface": "eth0"/"lan_interface": "eth9"/' "$CFG" >"$TMP/eth9.json"

@@ -1,5 +1,6 @@
 /* Operating it: the "firewall" and "metrics" config keys, and the accepts
  * rendered for other firewalls' chains (netcfg/firewall.c, no kernel). */
+#define _GNU_SOURCE
 #include <errno.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -9,8 +10,16 @@
 #include <string.h>
 #include <cmocka.h>
 
+#include <libgen.h>
+#include <sched.h>
+#include <unistd.h>
+#include <json-c/json.h>
+
 #include "agent/config.h"
+#include "netcfg/nc_internal.h"
 #include "netcfg/netcfg.h"
+
+static char datadir[1024];
 
 static int
 parse(const char *text, struct config *cfg, struct buf *err)
@@ -154,6 +163,96 @@ test_render(void **state)
 	prefix_set_free(&local);
 }
 
+/* The chains of a canned `nft -j list ruleset` (made in a namespace with
+ * iptables-nft as Docker does, plus firewalld's layout). */
+static size_t
+scan_file(const char *name, struct nc_fw_chain **v)
+{
+	char path[1200];
+	struct json_object *root, *arr;
+	size_t n = 0;
+
+	snprintf(path, sizeof(path), "%s/%s", datadir, name);
+	assert_non_null(root = json_object_from_file(path));
+	assert_true(json_object_object_get_ex(root, "nftables", &arr));
+	assert_int_equal(nc_fw_scan_array(arr, v, &n), 0);
+	json_object_put(root);
+	return n;
+}
+
+static const struct nc_fw_chain *
+chain_of(const struct nc_fw_chain *v, size_t n, const char *table, const char *chain)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		if (strcmp(v[i].table, table) == 0 && strcmp(v[i].chain, chain) == 0)
+			return &v[i];
+	fail_msg("no chain %s %s", table, chain);
+	return NULL;
+}
+
+static void
+test_scan(void **state)
+{
+	struct nc_fw_chain *v = NULL;
+	const struct nc_fw_chain *c;
+	size_t n;
+
+	(void)state;
+	n = scan_file("docker-firewalld.json", &v);
+	/* Docker's FORWARD, firewalld's filter_FORWARD, the chain holding a
+	 * rule of ours in ip6 x; never our own table. */
+	assert_int_equal(n, 3);
+	c = chain_of(v, n, "filter", "FORWARD");
+	assert_string_equal(c->family, "ip");
+	assert_string_equal(c->tool, "Docker");
+	assert_string_equal(c->target, "DOCKER-USER");
+	assert_true(c->drops && c->policy_drop && c->xt);
+	assert_int_equal(c->n_ours, 1);
+	assert_true(c->ours_first);
+	assert_string_equal(c->mark, "cloudroute:0123abcd");
+	assert_int_equal(c->handles[0], 7);
+	c = chain_of(v, n, "firewalld", "filter_FORWARD");
+	assert_string_equal(c->tool, "firewalld");
+	assert_true(c->drops && !c->policy_drop && !c->xt);
+	assert_int_equal(c->n_ours, 0);
+	c = chain_of(v, n, "x", "keep");
+	assert_false(c->drops);
+	assert_int_equal(c->n_ours, 1);
+	free(v);
+	/* The same with Docker's RETURN above ours: no longer first. */
+	n = scan_file("docker-ours-below.json", &v);
+	c = chain_of(v, n, "filter", "FORWARD");
+	assert_int_equal(c->n_ours, 1);
+	assert_false(c->ours_first);
+	free(v);
+}
+
+/* The nftables monitor, in a network namespace of this process's own
+ * (unshare: the machine's ruleset is never touched). */
+static void
+test_nft_monitor(void **state)
+{
+	int fd;
+
+	(void)state;
+	if (geteuid() != 0 || unshare(CLONE_NEWNET) < 0) {
+		print_message("needs root (a network namespace of its own): skipped\n");
+		skip();
+	}
+	assert_true((fd = nc_nft_monitor_open()) >= 0);
+	assert_int_equal(nc_nft_monitor_drain(fd), 0);
+	/* Our own commit is not news... */
+	assert_int_equal(nc_nft_script("add table inet crmon1", 0, NULL, "t"), 0);
+	assert_int_equal(nc_nft_monitor_drain(fd), 0);
+	/* ...another process's is (as when Docker rewrites its chains). */
+	assert_int_equal(system("nft add table inet crmon2"), 0);
+	assert_int_equal(nc_nft_monitor_drain(fd), 1);
+	assert_int_equal(nc_nft_monitor_drain(fd), 0);
+	nc_monitor_close(fd);
+}
+
 int
 main(void)
 {
@@ -161,6 +260,12 @@ main(void)
 		cmocka_unit_test(test_config_keys),
 		cmocka_unit_test(test_config_bad),
 		cmocka_unit_test(test_render),
+		cmocka_unit_test(test_scan),
+		cmocka_unit_test(test_nft_monitor),    /* last: it leaves the namespace */
 	};
+	char src[1024];
+
+	cr_strlcpy(src, __FILE__, sizeof(src));
+	snprintf(datadir, sizeof(datadir), "%s/data/nft", dirname(src));
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
