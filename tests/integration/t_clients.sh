@@ -132,6 +132,13 @@ check "alice survives SIGHUP (the daemon's clients source)" bash -c \
     "ip netns exec $P-c wg show $IC allowed-ips | grep -q '100.96.0.1/32'"
 check "the user still reaches the app after SIGHUP" \
     nsx u python3 "$TOP/tests/lib/whoami.py" get 192.168.50.10 8080
+out=$(CRC doctor 2>&1)
+check "doctor: alice connected, the clients fit" bash -c \
+    "grep -q 'client alice: connected' <<<'$out' && grep -Eq 'ok +1 client in' <<<'$out'"
+sed 's|"overlay": \["100.96.0.0/24"\]|"overlay": ["100.98.0.0/24"]|' "$TMP/cfg.json" > "$TMP/cfg2.json"
+out=$(nsx c "$CLOUDROUTE" -c "$TMP/cfg2.json" doctor 2>&1)
+check "doctor: a client outside a changed overlay is a problem" \
+    grep -q "PROBLEM client alice: address 100.96.0.1/32 is outside the overlay" <<<"$out"
 out=$(CRC status)
 check "status names the client's peer" grep -q "peer client:alice:" <<<"$out"
 out=$(CRC client list --json)
