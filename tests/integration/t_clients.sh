@@ -256,8 +256,9 @@ bg br bash -c "exec '$CLOUDROUTE' -c '$TMP/br.json' run 2> '$TMP/br.log'"
 BR=${_PIDS[-1]}
 check "branch reaches 10.99.0.10 (through hub-a)" wait_for 10 nsx br ping -c 1 -W 1 10.99.0.10
 check_eq "hub-a holds the group's prefix" hub-a "$(holder)"
-sleep 2
-check_eq "still hub-a while both are healthy" hub-a "$(holder)"
+sleep $((FA + 1))        # idle, but the hubs' keepalives keep both healthy
+check_eq "still hub-a while both are healthy (idle for failover_after + 1 s)" hub-a "$(holder)"
+check_not "no move logged while both are healthy" grep -q "peer group" "$TMP/br.log"
 
 t0=$(ms)
 kill -9 "$HA"
