@@ -434,6 +434,44 @@ clients_taken(const struct config *cfg, const struct client_store *cs, struct pr
 	return r;
 }
 
+size_t
+clients_check(const struct config *cfg, const struct client_store *cs, struct buf *out)
+{
+	char a[PREFIX_STRLEN], b[PREFIX_STRLEN];
+	size_t i, j, k, n = 0;
+
+	for (i = 0; i < cs->n; i++) {
+		const struct client *c = &cs->v[i];
+		prefix_fmt(&c->address, a, sizeof(a));
+		if (!prefix_set_covers(&cfg->overlay, &c->address)) {
+			buf_printf(out, "client %s: address %s is outside the overlay (the overlay "
+			    "changed?); remove the client and add it again\n", c->name, a);
+			n++;
+		}
+		for (j = 0; j < cfg->tunnel.address.n; j++) {
+			struct prefix h = cfg->tunnel.address.v[j];
+			h.len = h.family == AF_INET ? 32 : 128;
+			if (prefix_equal(&h, &c->address)) {
+				buf_printf(out, "client %s: address %s is this connector's "
+				    "tunnel.address; remove the client and add it again\n", c->name, a);
+				n++;
+			}
+		}
+		for (j = 0; j < cfg->tunnel.n_peers; j++)
+			for (k = 0; k < cfg->tunnel.peers[j].allowed_ips.n; k++) {
+				const struct prefix *p = &cfg->tunnel.peers[j].allowed_ips.v[k];
+				if (!prefix_contains(p, &c->address) || prefix_set_has(&cfg->overlay, p) ||
+				    !prefix_set_covers(&cfg->overlay, p))
+					continue;   /* a hub's route to the whole overlay is fine */
+				buf_printf(out, "client %s: address %s is inside peer %s's allowed IP %s; "
+				    "the peer gets its traffic (remove the client and add it again)\n",
+				    c->name, a, cfg->tunnel.peers[j].name, prefix_fmt(p, b, sizeof(b)));
+				n++;
+			}
+	}
+	return n;
+}
+
 /* ---- pushed routes ----------------------------------------------------------- */
 
 /* a and b are the two halves of one prefix one bit shorter. */

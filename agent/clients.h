@@ -71,6 +71,14 @@ int clients_taken(const struct config *cfg, const struct client_store *cs,
     struct prefix_set *out);
 
 /*
+ * Clients the config no longer fits (for doctor): an address outside the
+ * overlay (the overlay changed), or one that a tunnel.address or a peer's
+ * allowed IP now claims (the daemon gives the config precedence, so that
+ * client is cut off).  One line per problem in out; returns their number.
+ */
+size_t clients_check(const struct config *cfg, const struct client_store *cs, struct buf *out);
+
+/*
  * The routes pushed to a client (its AllowedIPs): the overlay, local_subnets
  * and every peer's allowed IPs, aggregated (contained prefixes dropped,
  * sibling halves joined).  full_tunnel: 0.0.0.0/0 and ::/0, only when the

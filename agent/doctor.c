@@ -17,6 +17,7 @@
 #include <json-c/json.h>
 
 #include "agent/agent.h"
+#include "agent/clients.h"
 #include "agent/cloud.h"
 #include "agent/desired.h"
 #include "agent/firewall.h"
@@ -296,16 +297,31 @@ static void
 check_peers(struct doc *d, const struct config *cfg)
 {
 	struct dp_peer_status *ps = NULL;
-	size_t n = 0, i;
+	struct client_store cl;
+	struct buf err;
+	size_t n = 0, i, j;
 	uint16_t port;
 	time_t now = time(NULL);
 
 	if (cfg->tunnel.mode != TUNNEL_USERSPACE ||
 	    dp_uapi_status(cfg->tunnel.interface, &ps, &n, &port) < 0)
 		return;
+	buf_init(&err, 4096);
+	if (clients_load(cfg->state_dir, &cl, &err) < 0)
+		memset(&cl, 0, sizeof(cl));             /* check_clients reports it */
+	buf_free(&err);
 	for (i = 0; i < n; i++) {
 		const struct cfg_peer *cp = config_peer_by_key(cfg, ps[i].public_key);
 		const char *name = cp != NULL ? cp->name : "(unknown)";
+		for (j = 0; cp == NULL && j < cl.n; j++)
+			if (memcmp(cl.v[j].public_key, ps[i].public_key, 32) == 0)
+				break;
+		if (cp == NULL && j < cl.n) {
+			/* remote users come and go: not a problem */
+			say(d, 0, "client %s: %s", cl.v[j].name, ps[i].last_handshake_sec ?
+			    "connected" : "not connected yet");
+			continue;
+		}
 		if (ps[i].last_handshake_sec == 0)
 			say(d, 1, "peer %s: no handshake yet (endpoint reachable? UDP port %u open "
 			    "in the security group / NSG / firewall?)", name, port);
@@ -316,7 +332,36 @@ check_peers(struct doc *d, const struct config *cfg)
 			say(d, 0, "peer %s: handshake %ld s ago", name,
 			    (long)(now - (time_t)ps[i].last_handshake_sec));
 	}
+	clients_free(&cl);
 	dp_peer_status_free(ps, n);
+}
+
+/* Remote users: the store readable, and every client still fits the config. */
+static void
+check_clients(struct doc *d, const struct config *cfg)
+{
+	struct client_store cs;
+	struct buf err, out;
+	const char *p, *nl;
+
+	if (cfg->tunnel.mode != TUNNEL_USERSPACE)
+		return;
+	buf_init(&err, 4096);
+	buf_init(&out, 64 * 1024);
+	if (clients_load(cfg->state_dir, &cs, &err) < 0) {
+		say(d, 2, "%.*s (the daemon ignores the clients: none can connect)",
+		    (int)strcspn(err.data ? err.data : "clients", "\n"), err.data ? err.data : "clients");
+	} else if (cs.n > 0) {
+		if (clients_check(cfg, &cs, &out) == 0)
+			say(d, 0, "%zu client%s in %s", cs.n, cs.n == 1 ? "" : "s", cs.path);
+		for (p = out.data; p != NULL && *p; p = nl + 1) {
+			nl = strchr(p, '\n');
+			say(d, 2, "%.*s", (int)(nl - p), p);
+		}
+		clients_free(&cs);
+	}
+	buf_free(&err);
+	buf_free(&out);
 }
 
 static void
@@ -393,6 +438,7 @@ cmd_doctor(const struct opts *o)
 	check_udp_port(&d, &cfg);
 	check_tunnel(&d, &cfg);
 	check_peers(&d, &cfg);
+	check_clients(&d, &cfg);
 	check_conntrack(&d);
 	if (state_load(cfg.state_dir, &st) == 0) {
 		check_state(&d, &cfg, &st);

@@ -267,18 +267,17 @@ pg_live_holder(const struct config *cfg, size_t primary, const struct dp_peer_st
     size_t n)
 {
 	const struct dp_peer_status *o;
+	const struct cfg_peer *p;
 	size_t i;
 
 	if (primary >= cfg->tunnel.n_peers || cfg->tunnel.peers[primary].backup_of != 0 ||
 	    cfg->tunnel.peers[primary].allowed_ips.n == 0)
 		return -1;
-	if ((o = owner(st, n, &cfg->tunnel.peers[primary].allowed_ips.v[0])) == NULL)
+	if ((o = owner(st, n, &cfg->tunnel.peers[primary].allowed_ips.v[0])) == NULL ||
+	    (p = config_peer_by_key(cfg, o->public_key)) == NULL)
 		return -1;
-	for (i = 0; i < cfg->tunnel.n_peers; i++)
-		if ((i == primary || cfg->tunnel.peers[i].backup_of == primary + 1) &&
-		    memcmp(cfg->tunnel.peers[i].public_key, o->public_key, 32) == 0)
-			return (ssize_t)i;
-	return -1;
+	i = (size_t)(p - cfg->tunnel.peers);
+	return i == primary || p->backup_of == primary + 1 ? (ssize_t)i : -1;
 }
 
 static struct ds_peer *
@@ -331,7 +330,8 @@ int
 pg_tick(struct pg_set *s, const struct config *cfg, struct dp_device *dev, uint64_t now)
 {
 	struct dp_peer_status *st = NULL;
-	size_t n = 0, i, j;
+	const struct cfg_peer *p;
+	size_t n = 0, i;
 	int r;
 
 	if (s == NULL || s->n_groups == 0 || dev == NULL)
@@ -339,9 +339,8 @@ pg_tick(struct pg_set *s, const struct config *cfg, struct dp_device *dev, uint6
 	if ((r = dp_device_status(dev, &st, &n)) < 0)
 		return r;
 	for (i = 0; i < n; i++)
-		for (j = 0; j < cfg->tunnel.n_peers; j++)
-			if (memcmp(st[i].public_key, cfg->tunnel.peers[j].public_key, 32) == 0)
-				pg_set_observe(s, j, st[i].rx_bytes, now);
+		if ((p = config_peer_by_key(cfg, st[i].public_key)) != NULL)
+			pg_set_observe(s, (size_t)(p - cfg->tunnel.peers), st[i].rx_bytes, now);
 	dp_peer_status_free(st, n);
 	return (int)pg_set_step(s, cfg, now);
 }

@@ -64,8 +64,12 @@ if [ $UP = 1 ]; then
 	run_flow "7 remote user via client add" flow_7 &&
 		{ echo "    the profile \`cloudroute client add alice\` printed on hq:"; indent <"$SIM/alice.conf" |
 		  sed 's/^\(    PrivateKey = \).*/\1(the user'"'"'s private key)/'; }
+	run_flow "8 redundant hubs (peer group)" flow_8
+	[ -n "${SIM_PG_FAILOVER:-}" ] &&
+		echo "  # peer group failover: $SIM_PG_FAILOVER s from kill -9 hq to the HQ app through hq2 (failover_after 3)"
 else
 	skip_flow "7 remote user via client add" "HQ did not come up"
+	skip_flow "8 redundant hubs (peer group)" "HQ did not come up"
 fi
 
 step "HA VPC route table after the failover"

@@ -24,8 +24,8 @@ run_flow() {
 	FLOW_FAILS=()
 	FLOW_DETAIL=
 	# Every wait is bounded; this bounds their sum when things go wrong.
-	if [ $((SECONDS - START)) -gt 90 ]; then
-		skip_flow "$label" "the demo's 2-minute budget is spent"
+	if [ $((SECONDS - START)) -gt 150 ]; then
+		skip_flow "$label" "the demo's 3-minute budget is spent"
 		return 1
 	fi
 	local p0=$PASS f0=$FAIL N

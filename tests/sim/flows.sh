@@ -311,3 +311,79 @@ flow_7() {
 	check_not "flow 7: alice is cut off" probe user 10.0.0.20 8080 1
 	detail "client add on hq: Endpoint 203.0.113.10:51820 from IMDS; ${addr:-no address} reached 10.0.0.20, which saw ${a:-nothing}; removed live"
 }
+
+# 8. Redundant hubs: the Branch's peers hq and hq2 (in the HQ VPC) form a peer
+# group ("backup_for": "hq"); both hubs send keepalives every second.  The
+# HQ app tells which hub carried a request from the Branch connector (its
+# overlay address 100.96.0.3 through hq, NAT off; hq2's 10.0.0.11 through
+# hq2, NAT on).  kill -9 hq: traffic through hq2 within failover_after + 2 s;
+# hq back: the group returns after the hold-down.
+peer_ka() {    # peer_ka NAME KEYNAME ENDPOINT ALLOWED_JSON [EXTRA]
+	printf '{ "name": "%s", "public_key": "%s", "endpoint": "%s", "allowed_ips": %s, '\
+'"persistent_keepalive": 1%s }' "$1" "$(sim_pub "$2")" "$3" "$4" "${5:+, $5}"
+}
+# until_seen NS HOST PORT ADDR T0: seconds since T0 (epoch) until HOST:PORT
+# answers ADDR, probing from one process (no start-up cost per try); fails
+# after 15 s.
+until_seen() {
+	nsx "$1" python3 -c 'import socket, sys, time
+host, port, want, t0 = sys.argv[1], int(sys.argv[2]), sys.argv[3], float(sys.argv[4])
+while time.time() < t0 + 15:
+    try:
+        s = socket.create_connection((host, port), timeout=0.3)
+        s.settimeout(0.3)
+        if s.recv(200).decode().strip() == want:
+            print("%.1f" % (time.time() - t0))
+            sys.exit(0)
+    except OSError:
+        pass
+    time.sleep(0.05)
+sys.exit(1)' "$2" "$3" "$4" "$5" 2>/dev/null
+}
+flow_8() {
+	FLOW_DETAIL=
+	local t0 fo back
+	sim_key hq2 || return 1
+	sim_conf hq hq 100.96.0.1 '["10.0.0.0/18"]' "$(sim_peer user user - 100.96.0.2/32),
+	  $(peer_ka br br 203.0.113.20:51820 '["100.96.0.3/32", "192.168.0.0/22"]')" hq \
+		'"nat": { "masquerade": false, "exclude": ["10.0.0.0/16"] }, "egress": true'
+	sim_conf hq2 hq2 100.96.0.11 '["10.0.0.0/18"]' \
+		"$(peer_ka br br 203.0.113.20:51820 '["100.96.0.3/32", "192.168.0.0/22"]')" hq \
+		'"nat": { "masquerade": true }'
+	sed -i 's/"provider": "aws"/"provider": "none"/' "$SIM/hq2.json"   # a hub, no routes
+	sim_conf br br 100.96.0.3 '["192.168.0.0/22", "192.168.100.0/24"]' \
+		"$(peer_ka hq hq 203.0.113.10:51820 '["100.96.0.1/32", "10.0.0.0/18"]'),
+	  $(peer_ka hq2 hq2 203.0.113.11:51820 '["100.96.0.11/32"]' '"backup_for": "hq"'),
+	  $(sim_peer user user - 100.96.0.2/32)" br '"nat": { "masquerade": true }' \
+		'"failover_after": 3, "hold_down": 5'
+	check "flow 8: the Branch config with a peer group is valid" sim_cr br check
+	reload hq
+	reload br
+	sim_run hq2
+	check "flow 8: Branch -> HQ app through hq" wait_for 15 sees br 10.0.0.20 8080 100.96.0.3
+	check "flow 8: hq2 is up" wait_for 10 bash -c "ip netns exec $P-br wg show ${P}br latest-handshakes |
+	    awk -v k=$(sim_pub hq2) '\$1 == k && \$2 > 0 { f = 1 } END { exit !f }'"
+	t0=$(date +%s.%N)
+	kill -9 "${SIM_PID[hq]}"
+	wait "${SIM_PID[hq]}" 2>/dev/null
+	if fo=$(until_seen br 10.0.0.20 8080 10.0.0.11 "$t0"); then
+		echo "# peer group failover: $fo s from kill -9 hq to traffic through hq2 (failover_after 3)"
+		check "flow 8: through hq2 within failover_after + 2 s" awk -v f="$fo" 'BEGIN { exit !(f <= 5) }'
+	else
+		check "flow 8: through hq2 after kill -9 hq" false
+	fi
+	check "flow 8: the move is logged" grep -q "peer group hq: prefixes move from hq" "$SIM/br.log"
+	check "flow 8: br status shows hq2 holding" status_has br "peer group hq: prefixes on hq2"
+	t0=$(date +%s.%N)
+	sim_run hq
+	if back=$(until_seen br 10.0.0.20 8080 100.96.0.3 "$t0"); then
+		echo "# peer group failback: $back s from restarting hq (hold_down 5)"
+		check "flow 8: back to hq, not before the hold-down" awk -v f="$back" 'BEGIN { exit !(f >= 5) }'
+	else
+		check "flow 8: back to hq after it returned" false
+	fi
+	kill -TERM "${SIM_PID[hq2]}"
+	wait "${SIM_PID[hq2]}" 2>/dev/null
+	SIM_PG_FAILOVER=$fo
+	detail "kill -9 hq: ${fo:-no} s to the HQ app through hq2 (failover_after 3); back on hq ${back:-never} s after it restarted (hold_down 5)"
+}

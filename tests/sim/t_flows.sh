@@ -9,6 +9,7 @@
 #   4 a third site joins and leaves    5 port forward on Branch
 #   6 HA: kill -9 the active connector, the standby takes the routes over
 #   7 a remote user added with `cloudroute client add` on HQ
+#   8 redundant hubs: the Branch's peer group hq / hq2, kill -9 hq and back
 # Prints "# failover: N.N s".
 . "$(dirname "$0")/../lib/netns.sh"
 . "$(dirname "$0")/topo.sh"
@@ -32,8 +33,9 @@ fi
 flow_6
 if alive hq; then
 	flow_7
+	flow_8
 else
-	check "hq running for flow 7" false
+	check "hq running for flows 7 and 8" false
 fi
 check_eq "the fake cloud's change hook never failed" 0 \
 	"$(sim_ctl GET /counts | python3 -c 'import json, sys; print(json.load(sys.stdin)["counts"]["hook_failures"])')"

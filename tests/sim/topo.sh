@@ -22,7 +22,8 @@
 # source/dest check are written only by vpcsync from the fake's state.
 #
 #   site      VPC             subnet (route table)            instances
-#   hq        10.0.0.0/16     10.0.0.0/18 (rtb-hq)            hq .10 (203.0.113.10), hqapp .20
+#   hq        10.0.0.0/16     10.0.0.0/18 (rtb-hq)            hq .10 (203.0.113.10), hqapp .20,
+#                                                             hq2 .11 (203.0.113.11: a second hub)
 #   br        192.168.0.0/16  192.168.0.0/22 (rtb-br)         br .10 (203.0.113.20), brapp .20
 #                             192.168.100.0/24 (main)         brpf 192.168.100.30
 #   s3        172.16.0.0/16   172.16.0.0/24 (rtb-s3)          s3 .10 (203.0.113.30), s3app .20
@@ -157,6 +158,7 @@ sim_build() {
 	sim_subnet hq subnet-hq 10.0.0.0/18 rtb-hq
 	sim_host hq subnet-hq hq 10.0.0.10/18 10.0.0.1 connector 203.0.113.10 || return 1
 	sim_host hq subnet-hq hqapp 10.0.0.20/18 10.0.0.1 app || return 1
+	sim_host hq subnet-hq hq2 10.0.0.11/18 10.0.0.1 connector 203.0.113.11 || return 1
 
 	sim_site br 192.168.0.0/16 2 || return 1
 	sim_subnet br subnet-br 192.168.0.0/22 rtb-br
@@ -205,9 +207,10 @@ sim_peer() {
 		"$name" "$(sim_pub "$key")" "$([ "$ep" = - ] || printf '"endpoint": "%s", ' "$ep")" "$ips"
 }
 
-# sim_conf NAME KEYNAME ADDRESS LOCAL_SUBNETS_JSON PEERS_JSON HA_GROUP [EXTRA]
+# sim_conf NAME KEYNAME ADDRESS LOCAL_SUBNETS_JSON PEERS_JSON HA_GROUP [EXTRA [TUNNEL_EXTRA]]
 # writes $SIM/NAME.json: a userspace-tunnel connector on eth0 with the AWS
-# provider; EXTRA is more JSON members (nat, egress, port_forwards).
+# provider; EXTRA is more JSON members (nat, egress, port_forwards),
+# TUNNEL_EXTRA more members of "tunnel" (failover_after, hold_down).
 sim_conf() {
 	cat >"$SIM/$1.json.tmp" <<-JSON
 	{
@@ -217,7 +220,7 @@ sim_conf() {
 	  "local_subnets": $4,
 	  "tunnel": { "mode": "userspace", "interface": "$P$1",
 	              "private_key_file": "$SIM/keys/$2.key", "listen_port": 51820,
-	              "address": ["$3/11"], "mtu": 1420,
+	              "address": ["$3/11"], "mtu": 1420,${8:+ $8,}
 	              "peers": [ $5 ] },
 	  "cloud": { "provider": "aws", "ha_group": "$6", "takeover": "blackhole" },
 	  "state_dir": "$SIM/state-$1",

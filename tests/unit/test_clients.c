@@ -21,6 +21,7 @@
 #define PK1 "xTIBA5rboUvnH4htodjb6e697QjLERt1NAB4mZqp8Dg="
 #define PK2 "TrMvSoP4jYQlY6RIzBgbssQqY3vxI2Pi+y71lOWWXX0="
 #define SK1 "yAnz5TF+lXXJte14tji3zlMNq+hd2rYUIgJBgB3fBmk="
+#define PK3 "HIgo9xNzJMWLKASShiTqIybxZ0U3wGLiUeJ1PKf8ykw="
 
 static char datadir[1024];
 
@@ -277,6 +278,40 @@ test_names(void **state)
 }
 
 static void
+test_check(void **state)
+{
+	static const char *cfgtext = "{ \"overlay\": [\"100.64.0.0/24\"], \"lan_interface\": "
+	    "\"eth0\", \"tunnel\": { \"address\": [\"100.64.0.1/24\"], \"peers\": [ "
+	    "{ \"name\": \"hub\", \"public_key\": \"" PK1 "\", \"allowed_ips\": [\"100.64.0.0/24\", "
+	    "\"10.0.0.0/8\"] }, { \"name\": \"site\", \"public_key\": \"" PK2 "\", "
+	    "\"allowed_ips\": [\"100.64.0.8/29\"] } ] } }";
+	static const char *clients = "{\"clients\": ["
+	    "{\"name\": \"ok\", \"public_key\": \"" PK1 "\", \"address\": \"100.64.0.2/32\"},"
+	    "{\"name\": \"out\", \"public_key\": \"" PK2 "\", \"address\": \"100.65.0.2/32\"},"
+	    "{\"name\": \"me\", \"public_key\": \"" SK1 "\", \"address\": \"100.64.0.1/32\"},"
+	    "{\"name\": \"in\", \"public_key\": \"" PK3 "\", \"address\": \"100.64.0.9/32\"}]}";
+	struct client_store cs;
+	struct config cfg;
+	struct buf err, out;
+
+	(void)state;
+	buf_init(&err, 4096);
+	buf_init(&out, 4096);
+	assert_int_equal(config_parse("t.json", cfgtext, strlen(cfgtext), &cfg, &err), 0);
+	assert_int_equal(clients_parse("c.json", clients, strlen(clients), &cs, &err), 0);
+	assert_int_equal(clients_check(&cfg, &cs, &out), 3);
+	assert_non_null(strstr(out.data, "client out: address 100.65.0.2/32 is outside the overlay"));
+	assert_non_null(strstr(out.data, "client me: address 100.64.0.1/32 is this connector's"));
+	assert_non_null(strstr(out.data, "client in: address 100.64.0.9/32 is inside peer site's "
+	    "allowed IP 100.64.0.8/29"));
+	assert_null(strstr(out.data, "client ok"));
+	clients_free(&cs);
+	config_free(&cfg);
+	buf_free(&err);
+	buf_free(&out);
+}
+
+static void
 test_aggregate(void **state)
 {
 	struct prefix_set s;
@@ -415,6 +450,7 @@ main(void)
 		cmocka_unit_test(test_store_bad),
 		cmocka_unit_test(test_names),
 		cmocka_unit_test(test_aggregate),
+		cmocka_unit_test(test_check),
 		cmocka_unit_test(test_profile_golden),
 		cmocka_unit_test(test_qr),
 	};
