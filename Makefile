@@ -80,6 +80,12 @@ $(B)/tests/%: tests/unit/%.c $(B)/libcloudroute.a
 	@$(CC) $(ALL_CFLAGS) -Wno-unused-parameter $(shell $(PKG_CONFIG) --cflags cmocka) -o $@ $< \
 	    $(B)/libcloudroute.a $(ALL_LDFLAGS) $(LIBS) $(shell $(PKG_CONFIG) --libs cmocka)
 
+# Small drivers used by integration tests (tests/tools/*.c).
+$(B)/tests/tools/%: tests/tools/%.c $(B)/libcloudroute.a
+	@mkdir -p $(dir $@)
+	@echo "  TOOL    $@"
+	@$(CC) $(ALL_CFLAGS) -o $@ $< $(B)/libcloudroute.a $(ALL_LDFLAGS) $(LIBS)
+
 unit: $(UNIT_BINS)
 	@tests/run-unit.sh $(UNIT_BINS)
 
