@@ -173,7 +173,19 @@ struct etcd_watch_req {
  */
 int etcd_watch(struct etcd_client *c, const struct etcd_watch_req *rq,
     etcd_watch_cb cb, void *arg, const volatile int *cancel);
-/* Any thread: makes the running (or next) etcd_watch of c return -ECANCELED. */
+/*
+ * The same, step by step, for a thread with timers of its own: open starts
+ * the request; poll waits up to timeout_ms for data, delivers what came and
+ * returns 0 while the watch runs, else its final result (as etcd_watch);
+ * close ends it (at any time) and frees it.
+ */
+struct etcd_watch;
+int etcd_watch_open(struct etcd_client *c, const struct etcd_watch_req *rq,
+    etcd_watch_cb cb, void *arg, const volatile int *cancel, struct etcd_watch **out);
+int etcd_watch_poll(struct etcd_watch *w, int timeout_ms);
+void etcd_watch_close(struct etcd_watch *w);
+
+/* Any thread: makes the running (or next) watch of c return -ECANCELED. */
 void etcd_watch_cancel(struct etcd_client *c);
 
 #endif

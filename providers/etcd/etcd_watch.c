@@ -1,8 +1,8 @@
 /*
  * The etcd watch: one streamed POST /v3/watch on its own curl handle, driven
- * by a curl multi handle so that the calling thread wakes at least every
- * 100 ms (and at once on etcd_watch_cancel(), curl_multi_wakeup) to check
- * for cancellation.  Bytes go to the stream parser (etcd_json.c), which
+ * by a curl multi handle: etcd_watch_poll() waits at most its timeout (and
+ * wakes at once on etcd_watch_cancel(), curl_multi_wakeup), so a caller can
+ * run its timers between polls; etcd_watch() is the blocking loop on top.  Bytes go to the stream parser (etcd_json.c), which
  * hands whole, validated messages to the caller's callback.
  *
  * The response has no total timeout (a watch is quiet for as long as nothing
@@ -179,29 +179,27 @@ curl_errno(CURLcode cc)
 	}
 }
 
-/* Drives the transfer until it ends or is stopped. */
-static int
-drive(struct etcd_client *c, CURLM *m, struct wctx *w, const char *errbuf)
-{
-	struct CURLMsg *msg;
-	int running = 1, left;
-	CURLcode cc = CURLE_OK;
+struct etcd_watch {
+	struct etcd_client *c;
+	struct wctx w;
+	char *body;
+	CURLM *m;
+	struct curl_slist *hdrs;
+	struct buf url;
+	char errbuf[CURL_ERROR_SIZE];
+	size_t idx, attempts;
+	int done;                         /* the final result is in rc */
+	int rc;
+};
 
-	while (running) {
-		if (curl_multi_perform(m, &running) != CURLM_OK)
-			return -EIO;
-		while ((msg = curl_multi_info_read(m, &left)) != NULL)
-			if (msg->msg == CURLMSG_DONE)
-				cc = msg->data.result;
-		if (w->result != 0)
-			return w->result;
-		if (cancelled(w))
-			return -ECANCELED;
-		if (!running)
-			break;
-		if (curl_multi_poll(m, NULL, 0, 100, NULL) != CURLM_OK)
-			return -EIO;
-	}
+/* Why a finished transfer ended. */
+static int
+ended(struct etcd_watch *x, CURLcode cc)
+{
+	struct wctx *w = &x->w;
+
+	if (w->result != 0)
+		return w->result;
 	if (w->status != 0 && w->status != 200) {
 		struct json_object *o = json_tokener_parse(w->errbody.data ? w->errbody.data : "");
 		int r = etcd_error_decode(w->status, o);
@@ -210,88 +208,172 @@ drive(struct etcd_client *c, CURLM *m, struct wctx *w, const char *errbuf)
 		return r;
 	}
 	if (cc != CURLE_OK) {
-		prov_set_error("etcd watch %s: %s%s%s", etcd_endpoint(c),
-		    curl_easy_strerror(cc), *errbuf ? ": " : "", errbuf);
+		prov_set_error("etcd watch %s: %s%s%s", x->c->endpoints[x->idx],
+		    curl_easy_strerror(cc), *x->errbuf ? ": " : "", x->errbuf);
 		return curl_errno(cc);
 	}
-	prov_set_error("etcd watch %s: the server ended the stream", etcd_endpoint(c));
+	prov_set_error("etcd watch %s: the server ended the stream", x->c->endpoints[x->idx]);
 	return -EPIPE;
 }
 
-/* One attempt on endpoint idx. */
-static int
-watch_once(struct etcd_client *c, size_t idx, const char *body, struct wctx *w)
+static void
+stop_transfer(struct etcd_watch *x)
 {
-	char errbuf[CURL_ERROR_SIZE] = "";
-	struct curl_slist *hdrs = NULL;
-	CURLM *m = NULL;
-	struct buf url;
-	int r = -ENOMEM;
+	struct etcd_client *c = x->c;
 
-	buf_init(&url, 4096);
-	w->status = 0;
-	w->result = 0;
-	buf_reset(&w->errbody);
-	if (buf_printf(&url, "%s/v3/watch", c->endpoints[idx]) < 0 ||
-	    (hdrs = curl_slist_append(NULL, "Content-Type: application/json")) == NULL ||
-	    (w->easy = curl_easy_init()) == NULL || (m = curl_multi_init()) == NULL)
-		goto out;
-	setup_easy(c, w, url.data, body, hdrs, errbuf);
-	curl_multi_add_handle(m, w->easy);
-	pthread_mutex_lock(&c->lock);
-	c->watch_multi = m;
-	pthread_mutex_unlock(&c->lock);
-	r = drive(c, m, w, errbuf);
 	pthread_mutex_lock(&c->lock);
 	c->watch_multi = NULL;
 	pthread_mutex_unlock(&c->lock);
-	curl_multi_remove_handle(m, w->easy);
-out:
-	if (m != NULL)
-		curl_multi_cleanup(m);
-	if (w->easy != NULL)
-		curl_easy_cleanup(w->easy);
-	w->easy = NULL;
-	curl_slist_free_all(hdrs);
-	buf_free(&url);
+	if (x->m != NULL) {
+		if (x->w.easy != NULL)
+			curl_multi_remove_handle(x->m, x->w.easy);
+		curl_multi_cleanup(x->m);
+	}
+	if (x->w.easy != NULL)
+		curl_easy_cleanup(x->w.easy);
+	curl_slist_free_all(x->hdrs);
+	etcd_stream_free(&x->w.st);
+	x->m = NULL;
+	x->w.easy = NULL;
+	x->hdrs = NULL;
+}
+
+/* Starts the transfer on endpoint x->idx. */
+static int
+start_transfer(struct etcd_watch *x)
+{
+	struct etcd_client *c = x->c;
+	struct wctx *w = &x->w;
+	int r;
+
+	w->status = 0;
+	w->result = 0;
+	x->errbuf[0] = '\0';
+	buf_reset(&w->errbody);
+	buf_reset(&x->url);
+	if ((r = etcd_stream_init(&w->st, ETCD_MAX_MESSAGE, on_msg, w)) < 0)
+		return r;
+	if (buf_printf(&x->url, "%s/v3/watch", c->endpoints[x->idx]) < 0 ||
+	    (x->hdrs = curl_slist_append(NULL, "Content-Type: application/json")) == NULL ||
+	    (w->easy = curl_easy_init()) == NULL || (x->m = curl_multi_init()) == NULL)
+		return -ENOMEM;
+	setup_easy(c, w, x->url.data, x->body, x->hdrs, x->errbuf);
+	curl_multi_add_handle(x->m, w->easy);
+	pthread_mutex_lock(&c->lock);
+	c->watch_multi = x->m;
+	pthread_mutex_unlock(&c->lock);
+	return 0;
+}
+
+int
+etcd_watch_open(struct etcd_client *c, const struct etcd_watch_req *rq,
+    etcd_watch_cb cb, void *arg, const volatile int *cancel, struct etcd_watch **out)
+{
+	struct etcd_watch *x;
+	int r;
+
+	*out = NULL;
+	if ((x = calloc(1, sizeof(*x))) == NULL)
+		return -ENOMEM;
+	x->c = c;
+	x->idx = c->cur;
+	x->w.cb = cb;
+	x->w.arg = arg;
+	x->w.cancel = cancel;
+	x->w.c = c;
+	buf_init(&x->w.errbody, 65536);
+	buf_init(&x->url, 4096);
+	if ((x->body = watch_body(rq)) == NULL || (r = start_transfer(x)) < 0) {
+		etcd_watch_close(x);
+		return -ENOMEM;
+	}
+	*out = x;
+	return 0;
+}
+
+/* One round: reads what is there; 0 while running, else the final result. */
+static int
+step(struct etcd_watch *x)
+{
+	struct CURLMsg *msg;
+	CURLcode cc = CURLE_OK;
+	int running = 0, left, r, fin = 0;
+
+	if (curl_multi_perform(x->m, &running) != CURLM_OK)
+		return -EIO;
+	while ((msg = curl_multi_info_read(x->m, &left)) != NULL)
+		if (msg->msg == CURLMSG_DONE) {
+			cc = msg->data.result;
+			fin = 1;
+		}
+	if (x->w.result != 0)
+		return x->w.result;
+	if (cancelled(&x->w))
+		return -ECANCELED;
+	if (!fin && running)
+		return 0;
+	r = ended(x, cc);
+	/* Another endpoint, but only if this one never answered. */
+	if (x->w.st.n_msgs == 0 && x->attempts + 1 < x->c->n_endpoints &&
+	    (r == -ECONNREFUSED || r == -EHOSTUNREACH || r == -ETIMEDOUT || r == -EAGAIN ||
+	    r == -EPROTO)) {
+		stop_transfer(x);
+		x->attempts++;
+		x->idx = (x->idx + 1) % x->c->n_endpoints;
+		x->c->cur = x->idx;
+		return start_transfer(x);
+	}
 	return r;
+}
+
+int
+etcd_watch_poll(struct etcd_watch *x, int timeout_ms)
+{
+	int r;
+
+	if (x->done)
+		return x->rc;
+	if ((r = step(x)) == 0 && timeout_ms > 0) {
+		if (curl_multi_poll(x->m, NULL, 0, timeout_ms, NULL) != CURLM_OK)
+			r = -EIO;
+		else
+			r = step(x);
+	}
+	if (r != 0) {
+		x->done = 1;
+		x->rc = r;
+		stop_transfer(x);
+		pthread_mutex_lock(&x->c->lock);
+		x->c->cancel = 0;             /* one cancel stops one watch */
+		pthread_mutex_unlock(&x->c->lock);
+	}
+	return r;
+}
+
+void
+etcd_watch_close(struct etcd_watch *x)
+{
+	if (x == NULL)
+		return;
+	stop_transfer(x);
+	buf_free(&x->w.errbody);
+	buf_free(&x->url);
+	free(x->body);
+	free(x);
 }
 
 int
 etcd_watch(struct etcd_client *c, const struct etcd_watch_req *rq,
     etcd_watch_cb cb, void *arg, const volatile int *cancel)
 {
-	struct wctx w;
-	char *body;
-	size_t i, idx = c->cur;
+	struct etcd_watch *x;
 	int r;
 
-	memset(&w, 0, sizeof(w));
-	w.cb = cb;
-	w.arg = arg;
-	w.cancel = cancel;
-	w.c = c;
-	buf_init(&w.errbody, 65536);
-	if ((body = watch_body(rq)) == NULL)
-		return -ENOMEM;
-	r = -EINVAL;
-	for (i = 0; i < c->n_endpoints; i++) {
-		idx = (c->cur + i) % c->n_endpoints;
-		if ((r = etcd_stream_init(&w.st, ETCD_MAX_MESSAGE, on_msg, &w)) < 0)
-			break;
-		r = watch_once(c, idx, body, &w);
-		etcd_stream_free(&w.st);
-		/* Another endpoint only if this one never answered. */
-		if (w.st.n_msgs > 0 || (r != -ECONNREFUSED && r != -EHOSTUNREACH &&
-		    r != -ETIMEDOUT && r != -EAGAIN && r != -EPROTO))
-			break;
-	}
-	c->cur = idx;
-	pthread_mutex_lock(&c->lock);
-	c->cancel = 0;                /* one cancel stops one watch */
-	pthread_mutex_unlock(&c->lock);
-	buf_free(&w.errbody);
-	free(body);
+	if ((r = etcd_watch_open(c, rq, cb, arg, cancel, &x)) < 0)
+		return r;
+	while ((r = etcd_watch_poll(x, 100)) == 0)
+		;
+	etcd_watch_close(x);
 	return r;
 }
 
