@@ -48,11 +48,14 @@ struct fleet {
 	int dirty;
 	uint64_t resync_at;
 	unsigned int resync_failures;
-	char record[1024];                 /* our record's JSON */
+	char record[1024];                 /* our record's JSON ("" until the endpoint is known) */
+	struct prefix_set subnets;         /* ours (o.self.subnets points here) */
 	char site_key[512], leader_key[512];
 	pthread_t th;
 	pthread_mutex_t lock;              /* guards st, healthy, stop, leave */
 	struct fleet_status st;
+	struct fleet_status told;          /* last given to on_status (fleet thread) */
+	uint64_t told_at;
 	int healthy;
 	volatile int stop;
 	int leave;
@@ -68,11 +71,21 @@ set_error(struct fleet *f, int r, const char *what)
 	pthread_mutex_unlock(&f->lock);
 }
 
+static int
+status_differs(const struct fleet_status *a, const struct fleet_status *b)
+{
+	return a->role != b->role || a->lease != b->lease || a->may_write != b->may_write ||
+	    a->synced != b->synced || a->members != b->members || a->errors != b->errors ||
+	    strcmp(a->endpoint, b->endpoint) != 0 || strcmp(a->site_leader, b->site_leader) != 0;
+}
+
 static void
 status_update(struct fleet *f, uint64_t now)
 {
 	const struct fleet_leader *l;
+	struct fleet_status copy;
 	size_t i, n = 0;
+	int tell;
 
 	for (i = 0; i < f->view.n; i++)
 		n += f->view.e[i].valid;
@@ -87,7 +100,14 @@ status_update(struct fleet *f, uint64_t now)
 	f->st.revision = f->view.revision;
 	cr_strlcpy(f->st.endpoint, etcd_endpoint(f->c), sizeof(f->st.endpoint));
 	cr_strlcpy(f->st.site_leader, l != NULL ? l->name : "", sizeof(f->st.site_leader));
+	copy = f->st;
 	pthread_mutex_unlock(&f->lock);
+	tell = status_differs(&copy, &f->told) || now >= f->told_at + 5000;
+	if (tell && f->o.on_status != NULL) {
+		f->told = copy;
+		f->told_at = now;
+		f->o.on_status(f->o.arg, &copy);
+	}
 }
 
 static void
@@ -194,11 +214,26 @@ out:
 	return r;
 }
 
+static int build_record(struct fleet *f);
+
 static int
 do_register(struct fleet *f, uint64_t now)
 {
 	int64_t id, ttl;
 	int r;
+
+	if (f->o.self.endpoint[0] == '\0') {
+		if (f->o.resolve_endpoint == NULL ||
+		    (r = f->o.resolve_endpoint(f->o.arg, f->o.self.endpoint,
+		    sizeof(f->o.self.endpoint))) < 0) {
+			f->o.self.endpoint[0] = '\0';
+			set_error(f, -ENOENT, "fleet: no endpoint to advertise");
+			return -ENOENT;
+		}
+		if ((r = build_record(f)) < 0)
+			return r;
+		log_info("fleet: advertising %s", f->o.self.endpoint);
+	}
 
 	if ((r = etcd_lease_grant(f->c, f->cfg.lease_ttl, &id, &ttl)) < 0) {
 		set_error(f, r, "fleet: lease grant");
@@ -463,8 +498,8 @@ build_record(struct fleet *f)
 		if (prefix_set_add(&r.subnets, &f->o.self.subnets->v[i]) < 0)
 			return -ENOMEM;
 	buf_init(&b, sizeof(f->record) - 1);
-	rc = fleet_record_encode(&r, &b);
-	if (rc == 0)
+	rc = r.endpoint[0] != '\0' ? fleet_record_encode(&r, &b) : 0;   /* else later */
+	if (rc == 0 && b.data != NULL)
 		cr_strlcpy(f->record, b.data, sizeof(f->record));
 	buf_free(&b);
 	fleet_record_free(&r);
@@ -516,10 +551,15 @@ fleet_start(const struct fleet_opts *o, struct fleet **out)
 	pthread_mutex_init(&f->lock, NULL);
 	fleet_view_init(&f->view, f->cfg.site, f->cfg.name, &o->cfg->local_subnets);
 	fleet_elect_init(&f->el, f->cfg.name, f->cfg.lease_ttl);
+	for (size_t i = 0; o->self.subnets != NULL && i < o->self.subnets->n; i++)
+		if (prefix_set_add(&f->subnets, &o->self.subnets->v[i]) < 0) {
+			r = -ENOMEM;
+			goto fail;
+		}
+	f->o.self.subnets = &f->subnets;
 	if ((r = build_record(f)) < 0 || (r = open_client(f)) < 0)
 		goto fail;
-	f->o.self.subnets = NULL;         /* copied into the record; not kept */
-	f->o.cfg = NULL;
+	f->o.cfg = NULL;                  /* not kept: the caller's */
 	if ((r = -pthread_create(&f->th, NULL, fleet_main, f)) < 0)
 		goto fail;
 	*out = f;
@@ -527,6 +567,7 @@ fleet_start(const struct fleet_opts *o, struct fleet **out)
 fail:
 	etcd_close(f->c);
 	fleet_view_free(&f->view);
+	prefix_set_free(&f->subnets);
 	pthread_mutex_destroy(&f->lock);
 	free(f);
 	return r;
@@ -545,6 +586,7 @@ fleet_stop(struct fleet *f, int leave)
 	pthread_join(f->th, NULL);
 	etcd_close(f->c);
 	fleet_view_free(&f->view);
+	prefix_set_free(&f->subnets);
 	pthread_mutex_destroy(&f->lock);
 	free(f);
 }

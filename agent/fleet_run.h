@@ -27,14 +27,6 @@ struct fleet_snapshot {
 };
 void fleet_snapshot_free(struct fleet_snapshot *s);
 
-struct fleet_opts {
-	const struct config *cfg;         /* fleet section, local_subnets: copied */
-	struct fleet_self self;
-	/* Called on the fleet thread with a new snapshot (ownership passes). */
-	void (*publish)(void *arg, struct fleet_snapshot *s);
-	void *arg;
-};
-
 struct fleet_status {
 	enum fleet_role role;
 	int64_t lease;
@@ -49,6 +41,20 @@ struct fleet_status {
 	uint64_t events, errors;
 	char last_error[512];
 };
+
+struct fleet_opts {
+	const struct config *cfg;         /* fleet section, local_subnets: copied */
+	struct fleet_self self;
+	/* Called on the fleet thread with a new snapshot (ownership passes). */
+	void (*publish)(void *arg, struct fleet_snapshot *s);
+	/* Optional, on the fleet thread: the status changed (or 5 s passed). */
+	void (*on_status)(void *arg, const struct fleet_status *st);
+	/* Optional, on the fleet thread, when self.endpoint is "": finds what
+	 * peers should dial (the cloud's public IP).  0 or -errno (retried). */
+	int (*resolve_endpoint)(void *arg, char *out, size_t len);
+	void *arg;
+};
+
 
 struct fleet;
 /* Checks the TLS files (the key must be private), opens the client and
