@@ -123,6 +123,10 @@ on_publish(void *arg, struct fleet_snapshot *s)
 
 		json_object_object_add(p, "site", json_object_new_string(s->peers.v[i].site));
 		json_object_object_add(p, "name", json_object_new_string(s->peers.v[i].name));
+		char pk[45];
+
+		dp_key_to_base64(pk, s->peers.v[i].public_key);
+		json_object_object_add(p, "public_key", json_object_new_string(pk));
 		json_object_object_add(p, "leader", json_object_new_boolean(s->peers.v[i].leader));
 		json_object_object_add(p, "endpoint", json_object_new_string(s->peers.v[i].endpoint));
 		for (j = 0; j < s->peers.v[i].allowed_ips.n; j++)

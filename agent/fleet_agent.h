@@ -20,4 +20,13 @@ void fleet_agent_stop(struct fleet_agent *a, int leave);
 int fleet_agent_reload(struct fleet_agent **a, const struct config *cfg,
     struct ds_registry *reg);
 
+/* From state_dir/fleet.json (agent/fleet_status.c), outside the daemon: */
+#include <stdio.h>
+struct json_object;
+/* Puts the last published fleet peers into reg as the "fleet" source. */
+int fleet_status_source(const struct config *cfg, struct ds_registry *reg);
+/* The file's content plus "status_age_s"; NULL without a fleet section. */
+struct json_object *fleet_status_json(const struct config *cfg);
+void fleet_status_print(const struct config *cfg, FILE *out);
+
 #endif

@@ -16,6 +16,8 @@
 #include "agent/agent.h"
 #include "agent/clients.h"
 #include "agent/cloud.h"
+#include "agent/desired.h"
+#include "agent/fleet_agent.h"
 #include "agent/host.h"
 #include "agent/peergroup.h"
 #include "agent/tunnel.h"
@@ -161,6 +163,7 @@ print_text(const struct config *cfg, struct state *st, const struct plan *p,
 		    json_object_get_string(json_object_object_get(o, "primary")),
 		    h ? json_object_get_string(h) : "(nobody)");
 	}
+	fleet_status_print(cfg, stdout);
 	printf("cloud (%s):\n", cfg->cloud.provider);
 	for (i = 0; i < p->cloud.n; i++)
 		printf("  %s\n", prov_change_fmt(&p->cloud.v[i], line, sizeof(line)));
@@ -203,6 +206,7 @@ cmd_status(const struct opts *o)
 	struct state st;
 	struct plan p;
 	struct buf errs;
+	struct ds_registry *reg = NULL;
 	size_t np = 0;
 	uint16_t lport = 0;
 	int r, tunnel_up;
@@ -213,7 +217,10 @@ cmd_status(const struct opts *o)
 	memset(&cs, 0, sizeof(cs));
 	buf_init(&errs, 64 * 1024);
 	memset(&want, 0, sizeof(want));
-	if (agent_desired(&cfg, NULL, &want) == 0)
+	/* The fleet's last peers (state_dir/fleet.json) are desired too. */
+	if (cfg.fleet.enabled && ds_registry_new(&reg) == 0)
+		fleet_status_source(&cfg, reg);
+	if (agent_desired(&cfg, reg, &want) == 0)
 		p.desired = &want;
 	tunnel_plan(&cfg, &p);
 	host_plan(&cfg, &st, &p);
@@ -241,6 +248,8 @@ cmd_status(const struct opts *o)
 		json_object_object_add(t, "groups", groups ? json_object_get(groups) :
 		    json_object_new_array());
 		json_object_object_add(j, "tunnel", t);
+		if (cfg.fleet.enabled)
+			json_object_object_add(j, "fleet", fleet_status_json(&cfg));
 		json_object_object_add(j, "drift", json_object_new_int((int)plan_changes(&p)));
 		json_object_object_add(j, "plan", plan_json(&p));
 		json_object_object_add(j, "errors", json_object_new_string(errs.data ? errs.data : ""));
@@ -256,6 +265,7 @@ cmd_status(const struct opts *o)
 	cloud_close(&cs);
 	plan_free(&p);
 	desired_free(&want);
+	ds_registry_free(reg);
 	buf_free(&errs);
 	state_free(&st);
 	config_free(&cfg);

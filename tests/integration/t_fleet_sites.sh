@@ -82,6 +82,11 @@ check "c1 routes s2's subnet into the tunnel" sh -c "ip netns exec $P-c1 ip rout
 check "c1 allows s3's subnet from c3 only" sh -c \
 	"ip netns exec $P-c1 wg show $P-1 allowed-ips | grep '$(pub 3)' | grep -q '10.3.0.0/24'"
 check "state_dir/fleet.json: c1 leads s1" grep -q '"role": *"leader"' "$TMP/state1/fleet.json"
+nsx c1 "$CLOUDROUTE" -c "$TMP/c1.json" status >"$TMP/status1.txt" 2>&1
+check "status: the fleet section with role and members" sh -c \
+	"grep -q 'role leader (writes the site.s cloud routes)' $TMP/status1.txt && grep -q 'member s2/c2 (leader) at 198.18.0.2:51820' $TMP/status1.txt"
+check "status: fleet peers and their routes are not drift" grep -q '^drift: none' "$TMP/status1.txt"
+check_eq "status --json: fleet members" 3 "$(nsx c1 "$CLOUDROUTE" -c "$TMP/c1.json" status --json | python3 -c 'import json,sys; print(json.load(sys.stdin)["fleet"]["members"])')"
 
 # A long-running flow between s1 and s2 while s4 joins and leaves.
 nsx h2 ping -i 0.1 -w 40 10.1.0.2 >"$TMP/flow.out" 2>&1 &
