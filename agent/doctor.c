@@ -16,6 +16,7 @@
 
 #include "agent/agent.h"
 #include "agent/cloud.h"
+#include "agent/fleet_agent.h"
 #include "agent/desired.h"
 #include "agent/firewall.h"
 #include "agent/host.h"
@@ -287,6 +288,12 @@ check_state(struct doc *d, const struct config *cfg, struct state *st)
 	buf_free(&errs);
 }
 
+static void
+say_fleet(void *arg, int level, const char *text)
+{
+	say(arg, level, "%s", text);
+}
+
 int
 cmd_doctor(const struct opts *o)
 {
@@ -306,6 +313,7 @@ cmd_doctor(const struct opts *o)
 	check_tunnel(&d, &cfg);
 	check_peers(&d, &cfg);
 	check_conntrack(&d);
+	fleet_doctor(&cfg, say_fleet, &d);
 	if (state_load(cfg.state_dir, &st) == 0) {
 		check_state(&d, &cfg, &st);
 		state_free(&st);

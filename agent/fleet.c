@@ -56,6 +56,7 @@ struct fleet {
 	struct fleet_status st;
 	struct fleet_status told;          /* last given to on_status (fleet thread) */
 	uint64_t told_at;
+	uint64_t last_ok_ms;               /* etcd last answered (monotonic) */
 	int healthy;
 	volatile int stop;
 	int leave;
@@ -96,7 +97,7 @@ status_update(struct fleet *f, uint64_t now)
 	f->st.may_write = fleet_elect_may_write(&f->el, now);
 	f->st.members = n;
 	f->st.sites_with_leader = f->view.nl;
-	f->st.synced = f->synced;
+	f->st.synced = f->synced && now <= f->last_ok_ms + f->el.ttl_ms + 1000;
 	f->st.revision = f->view.revision;
 	cr_strlcpy(f->st.endpoint, etcd_endpoint(f->c), sizeof(f->st.endpoint));
 	cr_strlcpy(f->st.site_leader, l != NULL ? l->name : "", sizeof(f->st.site_leader));
@@ -207,6 +208,7 @@ resync(struct fleet *f)
 		goto out;
 	}
 	f->synced = 1;
+	f->last_ok_ms = now_ms();
 	log_debug("fleet: %zu keys read at revision %" PRId64 ", watching", f->view.n,
 	    f->view.revision);
 out:
@@ -324,10 +326,13 @@ do_action(struct fleet *f, enum fleet_action a, uint64_t now)
 		}
 		break;
 	}
-	if (r < 0)
+	if (r < 0) {
 		fleet_elect_failed(&f->el, now);
-	else
+	} else {
 		fleet_elect_succeeded(&f->el);
+		if (a == FLEET_ACT_KEEPALIVE || a == FLEET_ACT_REGISTER)
+			f->last_ok_ms = now_ms();
+	}
 	return r;
 }
 
@@ -386,6 +391,16 @@ round_once(struct fleet *f)
 	    fleet_elect_next(&f->el, now_ms()) != FLEET_ACT_NONE)
 		;
 	now = now_ms();
+	/* etcd silent for 3 TTLs while the stream looks open (a stopped or
+	 * partitioned server): drop the watch, so that reconnecting re-reads
+	 * everything instead of trusting a stream that may have lost events. */
+	if (f->synced && f->el.lease != 0 && now > f->last_ok_ms + 3 * f->el.ttl_ms) {
+		log_warnx("fleet: etcd has not answered for %" PRIu64 " ms: reconnecting",
+		    now - f->last_ok_ms);
+		etcd_watch_close(f->w);
+		f->w = NULL;
+		f->synced = 0;
+	}
 	maybe_publish(f, now);
 	status_update(f, now);
 	wait = fleet_elect_wait_ms(&f->el, now);

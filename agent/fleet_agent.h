@@ -28,5 +28,8 @@ int fleet_status_source(const struct config *cfg, struct ds_registry *reg);
 /* The file's content plus "status_age_s"; NULL without a fleet section. */
 struct json_object *fleet_status_json(const struct config *cfg);
 void fleet_status_print(const struct config *cfg, FILE *out);
+/* `doctor` checks (agent/fleet_doctor.c); level 0 ok, 1 warning, 2 problem. */
+int fleet_doctor(const struct config *cfg, void (*say)(void *arg, int level,
+    const char *text), void *arg);
 
 #endif

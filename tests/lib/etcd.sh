@@ -1,6 +1,9 @@
 # A real etcd (Debian etcd-server) for namespace tests.  Source after netns.sh:
 #   etcd_start NS NAME PORT [EXTRA ARGS...]   etcd in namespace NS on 127.0.0.1:PORT
 #                                             (peer port PORT+1, data in $TMP/etcd-NAME)
+#   etcd_stop                                 stops it (SIGTERM, waits); etcd_start
+#                                             again with the same NAME restarts it on
+#                                             its data
 #   etcd_ctl NS PORT ARGS...                  etcdctl (v3 API) against it
 # Every client URL it listens on is inside the test namespace.
 etcd_start() {
@@ -19,4 +22,8 @@ etcd_ctl() {
 	local ns=$1 port=$2; shift 2
 	ETCDCTL_API=3 nsx "$ns" etcdctl --endpoints "http://127.0.0.1:$port" \
 		--command-timeout 3s "$@"
+}
+etcd_stop() {
+	kill -TERM "$ETCD_PID" 2>/dev/null
+	wait "$ETCD_PID" 2>/dev/null
 }
