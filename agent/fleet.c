@@ -30,6 +30,7 @@
 #include <sys/stat.h>
 
 #include "agent/fleet.h"
+#include "agent/fleet_health.h"
 #include "agent/fleet_run.h"
 #include "providers/etcd/etcd.h"
 #include "providers/provider.h"
@@ -57,7 +58,8 @@ struct fleet {
 	struct fleet_status told;          /* last given to on_status (fleet thread) */
 	uint64_t told_at;
 	uint64_t last_ok_ms;               /* etcd last answered (monotonic) */
-	int healthy;
+	struct fleet_health probe;         /* fleet.health_ping */
+	int healthy;                       /* the agent's own checks (fleet_set_health) */
 	volatile int stop;
 	int leave;
 };
@@ -318,7 +320,8 @@ do_action(struct fleet *f, enum fleet_action a, uint64_t now)
 			fleet_elect_holder(&f->el, NULL, 0);  /* the watch confirms */
 		break;
 	case FLEET_ACT_REVOKE:
-		log_warnx("fleet: health checks fail: giving the lease up");
+		log_warnx("fleet: health checks fail%s: giving the lease up",
+		    fleet_health_ok(&f->probe) ? "" : " (health_ping unanswered)");
 		r = etcd_lease_revoke(f->c, f->el.lease);
 		if (r == 0 || r == -ENOENT) {
 			fleet_elect_lease_lost(&f->el);
@@ -378,7 +381,8 @@ round_once(struct fleet *f)
 	pthread_mutex_lock(&f->lock);
 	healthy = f->healthy;
 	pthread_mutex_unlock(&f->lock);
-	fleet_elect_health(&f->el, healthy);
+	fleet_health_tick(&f->probe, now);
+	fleet_elect_health(&f->el, healthy && fleet_health_ok(&f->probe));
 	if (!f->synced && now >= f->resync_at) {
 		if (resync(f) < 0) {
 			f->resync_failures++;
@@ -572,6 +576,10 @@ fleet_start(const struct fleet_opts *o, struct fleet **out)
 			goto fail;
 		}
 	f->o.self.subnets = &f->subnets;
+	f->probe.fd = -1;
+	if (f->cfg.has_health_ping && (r = fleet_health_open(&f->probe, &f->cfg.health_ping)) < 0)
+		log_warnx("fleet: health_ping: no ICMP socket (%s); probing nothing",
+		    strerror(-r));
 	if ((r = build_record(f)) < 0 || (r = open_client(f)) < 0)
 		goto fail;
 	f->o.cfg = NULL;                  /* not kept: the caller's */
@@ -580,6 +588,7 @@ fleet_start(const struct fleet_opts *o, struct fleet **out)
 	*out = f;
 	return 0;
 fail:
+	fleet_health_close(&f->probe);
 	etcd_close(f->c);
 	fleet_view_free(&f->view);
 	prefix_set_free(&f->subnets);
@@ -599,6 +608,7 @@ fleet_stop(struct fleet *f, int leave)
 	f->stop = 1;
 	etcd_watch_cancel(f->c);
 	pthread_join(f->th, NULL);
+	fleet_health_close(&f->probe);
 	etcd_close(f->c);
 	fleet_view_free(&f->view);
 	prefix_set_free(&f->subnets);

@@ -17,7 +17,7 @@ etcd_start f t 2379 || { echo "etcd did not start"; finish; exit 1; }
 
 # node SITE NAME N SUBNET: config for connector N (address 100.96.0.N) of SITE.
 node_cfg() {
-	local site=$1 name=$2 n=$3 subnet=$4
+	local site=$1 name=$2 n=$3 subnet=$4 extra=${5:-}
 	(umask 077; "$CLOUDROUTE" genkey >"$TMP/$name.key")
 	cat >"$TMP/$name.json" <<JSON
 { "lan_interface": "lo", "local_subnets": [$subnet],
@@ -25,7 +25,7 @@ node_cfg() {
   "cloud": { "provider": "none", "ha_group": "$site" },
   "state_dir": "$TMP/$name-state", "sysctl_file": "$TMP/$name-sysctl.conf",
   "fleet": { "etcd": ["http://127.0.0.1:2399", "http://127.0.0.1:2379"], "prefix": "/t/",
-             "name": "$name", "endpoint": "192.0.2.$n:51820", "lease_ttl": 2 } }
+             "name": "$name", "endpoint": "192.0.2.$n:51820", "lease_ttl": 2 $extra } }
 JSON
 }
 declare -A PID
@@ -58,7 +58,7 @@ mark() { T0=$(now_ms); }
 within() {
 	local end=$((SECONDS + $2 + 1)) ms
 	while [ $SECONDS -le $end ] && [ "$(last "$3")" != "$4" ]; do sleep 0.05; done
-	ms=$(python3 -c "$SNAP" "$T0" "$4" <"$TMP/$3.out")
+	ms=$(python3 -c "$SNAP" "$T0" "$4" <"$TMP/$3.out" 2>/dev/null)
 	if [ -n "$ms" ] && [ "$ms" -le $(($2 * 1000)) ]; then
 		PASS=$((PASS + 1)); echo "ok - $1 ($(printf '%d.%03d' $((ms / 1000)) $((ms % 1000))) s, bound $2 s)"
 	else
@@ -126,6 +126,17 @@ check_eq "the malformed record is logged once" 1 "$(grep -c 'sites/x/x-1' "$TMP/
 check "the overlapping one names the older site" grep -q 'sites/y/y-1: subnet 10.2.128.0/17 overlaps site b' "$TMP/c-1.err"
 etcd_ctl f 2379 del --prefix /t/sites/x >/dev/null; etcd_ctl f 2379 del --prefix /t/sites/y >/dev/null
 
+# Every snapshot of a-1, b-1, c-1 since mark has the peers of the last one before it.
+same_peers_since_mark() { python3 -c '
+import json, sys
+for name in ("a-1", "b-1", "c-1"):
+    lines = [json.loads(l) for l in open(sys.argv[1] + "/" + name + ".out")]
+    after = [l for l in lines if l["t"] >= int(sys.argv[2])]
+    before = [l for l in lines if l["t"] < int(sys.argv[2])][-1]
+    for l in after:
+        assert l["peers"] == before["peers"], (name, l)
+' "$TMP" "$T0"; }
+
 # etcd stopped for 10 s: nothing published changes; restarted: leases and roles resume.
 mark; etcd_stop
 sleep 10
@@ -133,29 +144,33 @@ sleep 10
 # lease_ttl stops writing cloud routes (L0): another may lead by now.
 check_eq "etcd away 10 s: a-1 keeps its peers, writes no routes" "L0 $B;$C" "$(last a-1)"
 check_eq "etcd away 10 s: b-1 keeps its peers, writes no routes" "L0 $A1;$C" "$(last b-1)"
-check "etcd away 10 s: no snapshot dropped a peer or a subnet" python3 -c '
-import json, sys
-for name in ("a-1", "b-1", "c-1"):
-    lines = [json.loads(l) for l in open(sys.argv[1] + "/" + name + ".out")]
-    after = [l for l in lines if l["t"] >= int(sys.argv[2])]
-    before = [l for l in lines if l["t"] < int(sys.argv[2])][-1]
-    for l in after:
-        assert l["peers"] == before["peers"], (name, l)
-' "$TMP" "$T0"
+check "etcd away 10 s: no snapshot dropped a peer or a subnet" same_peers_since_mark
 mark; etcd_start f t 2379 || echo "etcd did not restart"
-check "etcd restarted: no snapshot dropped a peer or a subnet" python3 -c '
-import json, sys
-for name in ("a-1", "b-1", "c-1"):
-    lines = [json.loads(l) for l in open(sys.argv[1] + "/" + name + ".out")]
-    after = [l for l in lines if l["t"] >= int(sys.argv[2])]
-    before = [l for l in lines if l["t"] < int(sys.argv[2])][-1]
-    for l in after:
-        assert l["peers"] == before["peers"], (name, l)
-' "$TMP" "$T0"
+check "etcd restarted: no snapshot dropped a peer or a subnet" same_peers_since_mark
 within "etcd back: a-1 leads again" 8 a-1 "L1 $B;$C"
 within "etcd back: b-1 routes a through a-1" 8 b-1 "L1 $A1;$C"
 within "etcd back: c-1 unchanged" 8 c-1 "L1 $A1;$B"
 check "etcd back: a-1 keeps or retakes the leader key" sh -c \
 	"[ \"\$(ETCDCTL_API=3 ip netns exec $(ns f) etcdctl --endpoints http://127.0.0.1:2379 get --print-value-only /t/leaders/a)\" = a-1 ]"
+
+# Health: a leader whose LAN target stops answering gives its lease up, the
+# standby takes over; when the target answers again it comes back as standby.
+ns_new g && veth f hp0 g hp1
+nsx f ip addr add 10.99.0.1/24 dev hp0
+nsx g ip addr add 10.99.0.2/24 dev hp1
+node_cfg h h-1 51 '"10.5.0.0/16"' ', "health_ping": "10.99.0.2"'
+node_cfg h h-2 52 '"10.5.0.0/16"'
+mark; start h-1
+H1="h/h-1=10.5.0.0/16,100.96.0.51/32"
+H2="h/h-2=10.5.0.0/16,100.96.0.52/32"
+within "h-1 leads site h" 5 b-1 "L1 $A1;$C;$H1"
+mark; start h-2
+within "h-2 standby" 5 h-2 "L0 $A1;$B;$C;h/h-1=100.96.0.51/32"
+mark; nsx g ip link set hp1 down
+within "h-1's LAN target is down: h-2 leads (3 misses at 0.5 s, then the revoke)" 3 h-2 "L1 $A1;$B;$C"
+within "... and b routes site h through h-2" 3 b-1 "L1 $A1;$C;$H2"
+check "h-1 says why" grep -q 'health_ping unanswered' "$TMP/h-1.err"
+mark; nsx g ip link set hp1 up
+within "the target answers again: h-1 is back, as standby" 5 b-1 "L1 $A1;$C;h/h-1=100.96.0.51/32;$H2"
 
 finish
