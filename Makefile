@@ -113,6 +113,7 @@ demo: deps
 bench: deps
 	@$(MAKE) --no-print-directory cloudroute
 	@tests/bench/run.sh
+	@bash tests/bench/fleet_scale.sh
 
 FUZZ_SRCS  := $(wildcard tests/fuzz/fuzz_*.c)
 FUZZ_BINS  := $(FUZZ_SRCS:tests/fuzz/%.c=build-fuzz/%)
