@@ -114,6 +114,7 @@ bench: deps
 	@$(MAKE) --no-print-directory cloudroute
 	@tests/bench/run.sh
 	@bash tests/bench/fleet_scale.sh
+	@bash tests/bench/fleet_failover.sh
 
 FUZZ_SRCS  := $(wildcard tests/fuzz/fuzz_*.c)
 FUZZ_BINS  := $(FUZZ_SRCS:tests/fuzz/%.c=build-fuzz/%)
