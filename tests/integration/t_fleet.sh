@@ -48,7 +48,7 @@ if len(sys.argv) > 2:
     print(hit[0] - after if hit else "")
 else:
     print(fmt(lines[-1]) if lines else "none")'
-last() { python3 -c "$SNAP" <"$TMP/$1.out" 2>/dev/null || echo none; }
+last() { python3 -c "$SNAP" 2>/dev/null <"$TMP/$1.out" || echo none; }
 now_ms() { date +%s%3N; }
 # within WHAT BOUND NAME WANT: waits up to BOUND s (+1 s of slack for the wait
 # itself) for NAME's last snapshot to be WANT; the time checked against BOUND is
@@ -115,6 +115,14 @@ within "a-1 back as standby" 5 a-1 "L0 $A2s;$B;$C"
 mark; kill -9 "${PID[a-2]}"; wait "${PID[a-2]}" 2>/dev/null
 within "a-2 killed: a-1 leads (lease_ttl + 3 s)" 5 a-1 "L1 $B;$C"
 within "a-2 killed: c routes a's subnets to a-1" 5 c-1 "L1 $A1;$B"
+
+# A lost lease (revoked behind its back): the connector registers under a new
+# one and campaigns again; the others see it come back.
+lease=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["lease"])' "$TMP/a-1.status")
+mark; etcd_ctl f 2379 lease revoke "$lease" >/dev/null
+within "a-1's lease revoked: it registers again and leads (c sees a through a-1)" 3 c-1 "L1 $A1;$B"
+check "a-1 runs under a new lease" sh -c "sleep 0.5; ! grep -q '\"lease\": \"$lease\"' $TMP/a-1.status"
+check_eq "a-1 leads again" a-1 "$(etcd_ctl f 2379 get --print-value-only /t/leaders/a)"
 
 # Malformed and overlapping records are ignored, logged once, and change nothing.
 etcd_ctl f 2379 put /t/sites/x/x-1 '{"public_key": "nope"}' >/dev/null
