@@ -15,6 +15,7 @@
 #include <json-c/json.h>
 
 #include "agent/fleet.h"
+#include "common/jsonutil.h"
 #include "dataplane/noise.h"
 
 int
@@ -119,16 +120,6 @@ out:
 	return rc;
 }
 
-static const char *
-str_field(struct json_object *o, const char *name)
-{
-	struct json_object *v;
-
-	if (!json_object_object_get_ex(o, name, &v) || !json_object_is_type(v, json_type_string))
-		return NULL;
-	return json_object_get_string(v);
-}
-
 static int
 subnets_decode(struct json_object *o, struct fleet_record *r, char *why, size_t whylen)
 {
@@ -178,18 +169,18 @@ fleet_record_decode(const char *value, size_t len, struct fleet_record *r,
 		snprintf(why, whylen, "not a JSON object");
 		goto out;
 	}
-	if ((s = str_field(o, "public_key")) == NULL || strlen(s) != 44 ||
+	if ((s = cr_json_str(o, "public_key")) == NULL || strlen(s) != 44 ||
 	    dp_key_from_base64(r->public_key, s) < 0) {
 		snprintf(why, whylen, "\"public_key\" is not a 32-byte base64 key");
 		goto out;
 	}
-	if ((s = str_field(o, "endpoint")) == NULL || strlen(s) >= sizeof(r->endpoint) ||
+	if ((s = cr_json_str(o, "endpoint")) == NULL || strlen(s) >= sizeof(r->endpoint) ||
 	    endpoint_split(s, host, sizeof(host), &port) < 0 || port == 0) {
 		snprintf(why, whylen, "\"endpoint\" is not host:port");
 		goto out;
 	}
 	cr_strlcpy(r->endpoint, s, sizeof(r->endpoint));
-	if ((s = str_field(o, "address")) == NULL || prefix_parse(s, &r->address, 0) < 0 ||
+	if ((s = cr_json_str(o, "address")) == NULL || prefix_parse(s, &r->address, 0) < 0 ||
 	    r->address.len != (r->address.family == AF_INET ? 32 : 128)) {
 		snprintf(why, whylen, "\"address\" is not a host prefix (/32 or /128)");
 		goto out;

@@ -16,6 +16,7 @@
 
 #include "agent/desired.h"
 #include "agent/fleet_agent.h"
+#include "common/jsonutil.h"
 #include "dataplane/noise.h"
 
 #define FLEET_STATUS_MAX (16u << 20)
@@ -44,13 +45,13 @@ load(const struct config *cfg, long *age)
 	return o;
 }
 
+/* A string member, "" when absent. */
 static const char *
 str(struct json_object *o, const char *k)
 {
-	struct json_object *v;
+	const char *s = cr_json_str(o, k);
 
-	return json_object_object_get_ex(o, k, &v) && json_object_is_type(v, json_type_string) ?
-	    json_object_get_string(v) : "";
+	return s != NULL ? s : "";
 }
 
 static int
