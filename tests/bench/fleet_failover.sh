@@ -42,14 +42,32 @@ for i in $(seq 1 "$RUNS"); do
 	l=$(leader)
 	case $l in ha1) s=ha2; ip=172.20.0.12 ;; ha2) s=ha1; ip=172.20.0.11 ;; *) check "run $i: a leader ($l)" false; break ;; esac
 	wait_for 15 probe haapp 100.96.0.2 8080 1 || { check "run $i: traffic before the kill" false; break; }
+	# Traffic: ICMP every 20 ms from the HA app to the user, timestamped.
+	nsx haapp ping -D -n -i 0.02 -W 1 100.96.0.2 >"$TMP/ping$i" 2>&1 &
+	PING=$!
+	sleep 0.3
 	t0=$(ns_now)
 	kill -9 "${SIM_PID[$l]}"; wait "${SIM_PID[$l]}" 2>/dev/null
 	ok=0
 	while [ $(( ($(ns_now) - t0) / 1000000 )) -lt 20000 ]; do
 		if probe haapp 100.96.0.2 8080 0.2 >/dev/null; then ok=1; break; fi
 	done
-	t1=$(ns_now)
-	ms=$(( (t1 - t0) / 1000000 ))
+	sleep 0.3
+	kill "$PING" 2>/dev/null; wait "$PING" 2>/dev/null
+	# The first echo answered after the gap the kill opened.
+	ms=$(python3 -c '
+import re, sys
+t0 = int(sys.argv[2]) / 1e9
+last = None
+for line in open(sys.argv[1]):
+    m = re.match(r"\[([0-9.]+)\] .*bytes from", line)
+    if not m:
+        continue
+    t = float(m.group(1))
+    if t > t0 and last is not None and t - last > 0.1:
+        print(int((t - t0) * 1000)); break
+    last = t' "$TMP/ping$i" "$t0")
+	[ -n "$ms" ] || ok=0
 	[ -n "${FAILOVER_TRACE:-}" ] && python3 -c '
 import json, sys
 t0 = int(sys.argv[2]) / 1e9
