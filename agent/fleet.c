@@ -64,6 +64,12 @@ struct fleet {
 	int leave;
 };
 
+static int
+stopping(const struct fleet *f)
+{
+	return __atomic_load_n(&f->stop, __ATOMIC_ACQUIRE);
+}
+
 static void
 set_error(struct fleet *f, int r, const char *what)
 {
@@ -154,7 +160,7 @@ on_watch(void *arg, const struct etcd_watch_msg *m)
 		if (ev->type == ETCD_EVENT_DELETE) {
 			fleet_view_delete(&f->view, f->cfg.prefix, ev->kv.key, ev->kv.key_len);
 			/* Our record gone while we hold a lease: the lease expired. */
-			if (f->el.lease != 0 && strcmp(ev->kv.key, f->site_key) == 0 && !f->stop) {
+			if (f->el.lease != 0 && strcmp(ev->kv.key, f->site_key) == 0 && !stopping(f)) {
 				log_warnx("fleet: our record was deleted (lease expired?): registering again");
 				fleet_elect_lease_lost(&f->el);
 			}
@@ -368,7 +374,7 @@ pause_ms(struct fleet *f, uint64_t ms)
 	uint64_t end = now_ms() + ms;
 	struct timespec ts = { 0, 20 * 1000000L };
 
-	while (!f->stop && now_ms() < end)
+	while (!stopping(f) && now_ms() < end)
 		nanosleep(&ts, NULL);
 }
 
@@ -391,7 +397,7 @@ round_once(struct fleet *f)
 			f->resync_failures = 0;
 		}
 	}
-	while (!f->stop && do_action(f, fleet_elect_next(&f->el, now_ms()), now_ms()) == 0 &&
+	while (!stopping(f) && do_action(f, fleet_elect_next(&f->el, now_ms()), now_ms()) == 0 &&
 	    fleet_elect_next(&f->el, now_ms()) != FLEET_ACT_NONE)
 		;
 	now = now_ms();
@@ -429,12 +435,16 @@ static void *
 fleet_main(void *arg)
 {
 	struct fleet *f = arg;
+	int leave;
 
-	while (!f->stop)
+	while (!stopping(f))
 		round_once(f);
 	etcd_watch_close(f->w);
 	f->w = NULL;
-	if (f->leave && f->el.lease != 0) {
+	pthread_mutex_lock(&f->lock);
+	leave = f->leave;
+	pthread_mutex_unlock(&f->lock);
+	if (leave && f->el.lease != 0) {
 		/* SIGTERM: our keys go now, a standby campaigns at once. */
 		int r = etcd_lease_revoke(f->c, f->el.lease);
 
@@ -605,7 +615,7 @@ fleet_stop(struct fleet *f, int leave)
 	pthread_mutex_lock(&f->lock);
 	f->leave = leave;
 	pthread_mutex_unlock(&f->lock);
-	f->stop = 1;
+	__atomic_store_n(&f->stop, 1, __ATOMIC_RELEASE);
 	etcd_watch_cancel(f->c);
 	pthread_join(f->th, NULL);
 	fleet_health_close(&f->probe);

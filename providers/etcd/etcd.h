@@ -168,7 +168,8 @@ struct etcd_watch_req {
  * Runs one watch until the callback stops it (its value is returned), the
  * server cancels it (compaction: -ERANGE with m->compact_revision given to
  * the callback first), the stream ends or fails (-EPIPE, -ECONNREFUSED,
- * -EPROTO...), or etcd_watch_cancel()/`cancel` is raised (-ECANCELED).
+ * -EPROTO...), or etcd_watch_cancel(), `cancel` or prov_cancelled() is
+ * raised (-ECANCELED).
  * Blocks; cancellation takes effect within ~100 ms.  `cancel` may be NULL.
  */
 int etcd_watch(struct etcd_client *c, const struct etcd_watch_req *rq,

@@ -41,7 +41,8 @@ cancelled(struct wctx *w)
 	pthread_mutex_lock(&w->c->lock);
 	r = w->c->cancel;
 	pthread_mutex_unlock(&w->c->lock);
-	return r || (w->cancel != NULL && *w->cancel);
+	return r || prov_cancelled() ||
+	    (w->cancel != NULL && __atomic_load_n(w->cancel, __ATOMIC_ACQUIRE));
 }
 
 /* Stream callback: the caller's, then the server's own cancellation. */

@@ -406,7 +406,7 @@ cancel_later(void *arg)
 
 	usleep(300000);
 	if (k->flag != NULL)
-		*k->flag = 1;
+		__atomic_store_n(k->flag, 1, __ATOMIC_RELEASE);
 	else
 		etcd_watch_cancel(k->c);
 	return NULL;
