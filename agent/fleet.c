@@ -9,9 +9,9 @@
  *             once whenever the key is seen gone
  *   watch     per-key updates of the view; after each message the peers are
  *             recomputed and, if they or our leadership changed, published
- *   resync    on compaction, a broken stream or etcd unreachable: re-read
- *             and re-watch; the last published peers stay meanwhile (never
- *             a teardown because etcd is away)
+ *   resync    on compaction, a broken stream, etcd unreachable, and every
+ *             5 min: re-read and re-watch; the last published peers stay
+ *             meanwhile (never a teardown because etcd is away)
  *   leave     fleet_stop(leave=1) (SIGTERM) revokes the lease: our record
  *             and leader key go at once, a standby takes over
  *
@@ -35,6 +35,10 @@
 #include "providers/etcd/etcd.h"
 #include "providers/provider.h"
 
+/* The watch is complete by construction; a full re-read this often still
+ * repairs whatever a bug or a lost event could have left behind. */
+#define FLEET_FULL_READ_MS (300 * 1000)
+
 struct fleet {
 	struct fleet_opts o;
 	struct cfg_fleet cfg;
@@ -45,9 +49,11 @@ struct fleet {
 	int synced;                        /* view read and watch open */
 	int64_t watch_rev;
 	uint64_t published_changes;
+	uint64_t published_digest;
 	int published_leader;
 	int dirty;
 	uint64_t resync_at;
+	uint64_t full_read_at;             /* next periodic re-read (repairs anything missed) */
 	unsigned int resync_failures;
 	char record[1024];                 /* our record's JSON ("" until the endpoint is known) */
 	struct prefix_set subnets;         /* ours (o.self.subnets points here) */
@@ -203,9 +209,10 @@ resync(struct fleet *f)
 		set_error(f, r, "fleet: reading the fleet");
 		goto out;
 	}
-	fleet_view_clear(&f->view);
+	fleet_view_mark(&f->view);
 	for (i = 0; i < kvs.n; i++)
 		apply_kv(f, &kvs.kvs[i]);
+	fleet_view_sweep(&f->view);
 	f->view.revision = kvs.revision;
 	f->watch_rev = kvs.revision;
 	rq.start_revision = kvs.revision + 1;
@@ -217,6 +224,7 @@ resync(struct fleet *f)
 	}
 	f->synced = 1;
 	f->last_ok_ms = now_ms();
+	f->full_read_at = f->last_ok_ms + FLEET_FULL_READ_MS;
 	log_debug("fleet: %zu keys read at revision %" PRId64 ", watching", f->view.n,
 	    f->view.revision);
 out:
@@ -345,11 +353,36 @@ do_action(struct fleet *f, enum fleet_action a, uint64_t now)
 	return r;
 }
 
+/* FNV-1a over what a snapshot says: an unchanged result is not published. */
+static uint64_t
+digest(const struct fleet_peers *p)
+{
+	uint64_t h = 1469598103934665603ULL;
+	size_t i, j, k;
+
+	for (i = 0; i < p->n; i++) {
+		const struct fleet_peer *x = &p->v[i];
+		const void *parts[] = { x->site, x->name, x->endpoint };
+
+		for (k = 0; k < ARRAY_SIZE(parts); k++)
+			for (const char *c = parts[k]; *c; c++)
+				h = (h ^ (uint8_t)*c) * 1099511628211ULL;
+		for (k = 0; k < 32; k++)
+			h = (h ^ x->public_key[k]) * 1099511628211ULL;
+		for (j = 0; j < x->allowed_ips.n; j++)
+			for (k = 0; k < sizeof(x->allowed_ips.v[j]); k++)
+				h = (h ^ ((const uint8_t *)&x->allowed_ips.v[j])[k]) * 1099511628211ULL;
+		h = (h ^ (uint64_t)x->leader ^ 0xff) * 1099511628211ULL;
+	}
+	return h;
+}
+
 static void
 maybe_publish(struct fleet *f, uint64_t now)
 {
 	struct fleet_snapshot *s;
 	int leader = fleet_elect_may_write(&f->el, now);
+	uint64_t h;
 
 	if (!f->dirty && leader == f->published_leader && f->view.changes == f->published_changes)
 		return;
@@ -360,8 +393,14 @@ maybe_publish(struct fleet *f, uint64_t now)
 	s->leader = leader;
 	s->revision = f->view.revision;
 	f->dirty = 0;
-	f->published_leader = leader;
 	f->published_changes = f->view.changes;
+	h = digest(&s->peers);
+	if (leader == f->published_leader && h == f->published_digest) {
+		fleet_snapshot_free(s);       /* the same peers: nothing to hand over */
+		return;
+	}
+	f->published_leader = leader;
+	f->published_digest = h;
 	if (f->o.publish != NULL)
 		f->o.publish(f->o.arg, s);
 	else
@@ -410,6 +449,12 @@ round_once(struct fleet *f)
 		etcd_watch_close(f->w);
 		f->w = NULL;
 		f->synced = 0;
+	}
+	if (f->synced && now >= f->full_read_at) {
+		log_debug("fleet: periodic re-read");
+		etcd_watch_close(f->w);
+		f->w = NULL;
+		f->synced = 0;                 /* resync on the next round */
 	}
 	maybe_publish(f, now);
 	status_update(f, now);

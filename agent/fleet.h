@@ -64,6 +64,7 @@ struct fleet_view_entry {
 	int decoded;                      /* the value is a well-formed record */
 	int valid;                        /* decoded and accepted */
 	int logged;                       /* a rejection was logged once */
+	int seen;                         /* in the current full read */
 	char why[256];                    /* rejection reason */
 };
 
@@ -72,6 +73,7 @@ struct fleet_leader {
 	char name[FLEET_NAME_MAX];
 	int64_t lease;
 	int64_t mod_revision;
+	int seen;
 };
 
 struct fleet_view {
@@ -90,6 +92,10 @@ void fleet_view_init(struct fleet_view *v, const char *site, const char *name,
     const struct prefix_set *local_subnets);
 void fleet_view_free(struct fleet_view *v);
 void fleet_view_clear(struct fleet_view *v);
+/* A full re-read: mark, put every key read, then sweep what was not read
+ * (so records keep their "logged once" state across re-reads). */
+void fleet_view_mark(struct fleet_view *v);
+void fleet_view_sweep(struct fleet_view *v);
 /* Applies one key's new value (PUT) or its deletion (value NULL).  Keys
  * that are neither a site record nor a leader are ignored (return 0). */
 int fleet_view_put(struct fleet_view *v, const char *prefix, const char *key,

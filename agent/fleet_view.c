@@ -44,6 +44,41 @@ fleet_view_clear(struct fleet_view *v)
 }
 
 void
+fleet_view_mark(struct fleet_view *v)
+{
+	size_t i;
+
+	for (i = 0; i < v->n; i++)
+		v->e[i].seen = 0;
+	for (i = 0; i < v->nl; i++)
+		v->l[i].seen = 0;
+}
+
+void
+fleet_view_sweep(struct fleet_view *v)
+{
+	size_t i, o;
+
+	for (i = o = 0; i < v->n; i++) {
+		if (!v->e[i].seen) {
+			fleet_record_free(&v->e[i].rec);
+			v->changes++;
+			continue;
+		}
+		v->e[o++] = v->e[i];
+	}
+	v->n = o;
+	for (i = o = 0; i < v->nl; i++) {
+		if (!v->l[i].seen) {
+			v->changes++;
+			continue;
+		}
+		v->l[o++] = v->l[i];
+	}
+	v->nl = o;
+}
+
+void
 fleet_view_free(struct fleet_view *v)
 {
 	fleet_view_clear(v);
@@ -168,6 +203,7 @@ put_leader(struct fleet_view *v, const char *site, const char *value, size_t len
 		cr_strlcpy(v->l[i].site, site, sizeof(v->l[i].site));
 	}
 	l = &v->l[i];
+	l->seen = 1;
 	memcpy(l->name, value, len);
 	l->name[len] = '\0';
 	l->lease = lease;
@@ -218,6 +254,7 @@ fleet_view_put(struct fleet_view *v, const char *prefix, const char *key,
 	if (strcmp(e->why, r < 0 ? why : "") != 0)
 		e->logged = 0;                /* a new reason is logged again */
 	cr_strlcpy(e->why, r < 0 ? why : "", sizeof(e->why));
+	e->seen = 1;
 	e->decoded = r == 0;
 	e->valid = r == 0;                /* until fleet_view_validate() */
 	return 0;
