@@ -32,6 +32,11 @@ sim_user "ha 203.0.113.41:51820 100.96.0.40/32,172.20.0.0/24" || { finish; exit 
 leader() { etcd_ctl cloud 2379 get --print-value-only /cloudroute/leaders/ha 2>/dev/null; }
 ns_now() { date +%s%N; }
 
+if [ -n "${FAILOVER_TRACE:-}" ]; then
+	(ETCDCTL_API=3 ip netns exec "$(ns cloud)" etcdctl --endpoints http://127.0.0.1:2379 watch --prefix /cloudroute/leaders/ |
+	 while read -r l; do echo "$(date +%s.%N) $l"; done >"$TMP/etcd-watch.log") &
+	_PIDS+=($!)
+fi
 sim_run ha1
 check "ha1 leads and holds the VPC route" wait_for 20 has ha "100.96.0.0/11 via 172.20.0.11"
 sim_run ha2
@@ -73,7 +78,12 @@ import json, sys
 t0 = int(sys.argv[2]) / 1e9
 for e in map(json.loads, open(sys.argv[1])):
     if e["time"] >= t0 - 0.2:
-        print("#   %+.3f s %s %s" % (e["time"] - t0, e.get("source"), e.get("action")))' "$SIM/api.log" "$t0"
+        print("#   %+.3f s %s %s" % (e["time"] - t0, e.get("source"), e.get("action")))
+for l in open(sys.argv[3]):
+    t, ev = l.split(" ", 1)
+    if float(t) >= t0 and ev.startswith("DELETE"):
+        print("#   %+.3f s etcd: leader key deleted (lease expired)" % (float(t) - t0))
+        break' "$SIM/api.log" "$t0" "$TMP/etcd-watch.log"
 	if [ $ok = 1 ]; then
 		times+=("$ms")
 		echo "# failover run $i: kill -9 $l -> traffic via $s after $ms ms (route via $ip: $(has ha "100.96.0.0/11 via $ip" && echo yes || echo no))"
