@@ -313,6 +313,15 @@ sets_overlap(const struct prefix_set *a, const struct prefix_set *b, size_t *ia)
 	return 0;
 }
 
+/* Two connectors of one site with one WireGuard identity (key and address):
+ * an HA pair that remote peers see as one peer, following the leader. */
+static int
+same_identity(const struct fleet_record *a, const struct fleet_record *b)
+{
+	return strcmp(a->site, b->site) == 0 && memcmp(a->public_key, b->public_key, 32) == 0 &&
+	    prefix_equal(&a->address, &b->address);
+}
+
 /* Why e (decoded) conflicts with an accepted older one, or NULL. */
 static int
 conflict(const struct fleet_view *v, const struct fleet_view_entry *e,
@@ -330,6 +339,8 @@ conflict(const struct fleet_view *v, const struct fleet_view_entry *e,
 	for (i = 0; i < nacc; i++) {
 		const struct fleet_record *o = &acc[i]->rec;
 
+		if (same_identity(&e->rec, o))
+			continue;                 /* an HA pair sharing one identity */
 		if (strcmp(o->site, e->rec.site) != 0 &&
 		    sets_overlap(&e->rec.subnets, &o->subnets, &k)) {
 			snprintf(why, len, "subnet %s overlaps site %s (older record %s)",
@@ -401,12 +412,45 @@ fleet_peers_free(struct fleet_peers *p)
 	memset(p, 0, sizeof(*p));
 }
 
+/* (Re)fills p from record r. */
+static int
+fill_peer(const struct fleet_view *v, struct fleet_peer *p, const struct fleet_record *r,
+    int leader)
+{
+	size_t j;
+
+	prefix_set_free(&p->allowed_ips);
+	cr_strlcpy(p->site, r->site, sizeof(p->site));
+	cr_strlcpy(p->name, r->name, sizeof(p->name));
+	memcpy(p->public_key, r->public_key, 32);
+	cr_strlcpy(p->endpoint, r->endpoint, sizeof(p->endpoint));
+	p->leader = leader;
+	if (prefix_set_add(&p->allowed_ips, &r->address) < 0)
+		return -ENOMEM;
+	if (!leader || strcmp(r->site, v->self_site) == 0)
+		return 0;                     /* our own site's subnets are local */
+	for (j = 0; j < r->subnets.n; j++)
+		if (prefix_set_add(&p->allowed_ips, &r->subnets.v[j]) < 0)
+			return -ENOMEM;
+	return 0;
+}
+
+static const struct fleet_record *
+self_record(const struct fleet_view *v)
+{
+	int found;
+	size_t i = find_entry(v, v->self_site, v->self_name, &found);
+
+	return found && v->e[i].decoded ? &v->e[i].rec : NULL;
+}
+
 int
 fleet_view_peers(const struct fleet_view *v, struct fleet_peers *out)
 {
+	const struct fleet_record *self = self_record(v);
 	const struct fleet_leader *l;
-	struct fleet_peer *p;
-	size_t i, j;
+	size_t i, k, first = 0;
+	int leader;
 
 	memset(out, 0, sizeof(*out));
 	if (v->n > 0 && (out->v = calloc(v->n, sizeof(*out->v))) == NULL)
@@ -414,23 +458,25 @@ fleet_view_peers(const struct fleet_view *v, struct fleet_peers *out)
 	for (i = 0; i < v->n; i++) {
 		const struct fleet_record *r = &v->e[i].rec;
 
-		if (!v->e[i].valid || (strcmp(r->site, v->self_site) == 0 &&
-		    strcmp(r->name, v->self_name) == 0))
-			continue;
-		p = &out->v[out->n++];
-		cr_strlcpy(p->site, r->site, sizeof(p->site));
-		cr_strlcpy(p->name, r->name, sizeof(p->name));
-		memcpy(p->public_key, r->public_key, 32);
-		cr_strlcpy(p->endpoint, r->endpoint, sizeof(p->endpoint));
-		if (prefix_set_add(&p->allowed_ips, &r->address) < 0)
-			goto nomem;
+		if (!v->e[i].valid || r == self ||
+		    (self != NULL && memcmp(r->public_key, self->public_key, 32) == 0))
+			continue;                 /* us, or our own HA identity */
 		l = fleet_view_leader(v, r->site);
-		p->leader = l != NULL && strcmp(l->name, r->name) == 0;
-		if (!p->leader || strcmp(r->site, v->self_site) == 0)
+		leader = l != NULL && strcmp(l->name, r->name) == 0;
+		/* One peer per site and identity: the leader's record if it is one.
+		 * Records are sorted by site, so the site's peers start at first. */
+		if (first < out->n && strcmp(out->v[first].site, r->site) != 0)
+			first = out->n;
+		for (k = first; k < out->n; k++)
+			if (strcmp(out->v[k].site, r->site) == 0 &&
+			    memcmp(out->v[k].public_key, r->public_key, 32) == 0)
+				break;
+		if (k < out->n && !leader)
 			continue;
-		for (j = 0; j < r->subnets.n; j++)
-			if (prefix_set_add(&p->allowed_ips, &r->subnets.v[j]) < 0)
-				goto nomem;
+		if (k == out->n)
+			out->n++;
+		if (fill_peer(v, &out->v[k], r, leader) < 0)
+			goto nomem;
 	}
 	return 0;
 nomem:

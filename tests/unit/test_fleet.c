@@ -309,6 +309,33 @@ test_view_reread(void **state)
 	fleet_view_free(&v);
 }
 
+static void
+test_view_shared_identity(void **state)
+{
+	static const struct step steps[] = {
+		/* br-1 and br-2 share one identity (key and address): one peer,
+		 * following whichever leads; no conflict is logged. */
+		{ { { 'P', "/cr/sites/br/br-1", REC(PK2, "100.96.0.40/32", "\"10.2.0.0/16\""), 4 },
+		    { 'P', "/cr/sites/br/br-2", REC(PK2, "100.96.0.40/32", "\"10.2.0.0/16\""), 5 },
+		    { 'P', "/cr/leaders/br", "br-2", 6 } },
+		  { "br/br-2=100.96.0.40/32,10.2.0.0/16", 0 } },
+		{ { { 'D', "/cr/leaders/br", NULL, 0 }, { 'P', "/cr/leaders/br", "br-1", 7 } },
+		  { "br/br-1=100.96.0.40/32,10.2.0.0/16", 0 } },
+		/* No leader: still one peer (the first), address only. */
+		{ { { 'D', "/cr/leaders/br", NULL, 0 } }, { "br/br-1=100.96.0.40/32", 0 } },
+		/* Our own HA partner with our identity is never a peer of ours. */
+		{ { { 'P', "/cr/sites/hq/hq-1", REC(PK1, "100.96.0.1/32", "\"10.1.0.0/16\""), 8 },
+		    { 'P', "/cr/sites/hq/hq-2", REC(PK1, "100.96.0.1/32", "\"10.1.0.0/16\""), 9 } },
+		  { "br/br-1=100.96.0.40/32", 0 } },
+		/* The same key at another site, or with another address: a conflict. */
+		{ { { 'P', "/cr/sites/zz/zz-1", REC(PK2, "100.96.0.41/32", ""), 10 },
+		    { 'P', "/cr/sites/br/br-3", REC(PK2, "100.96.0.42/32", "\"10.2.0.0/16\""), 11 } },
+		  { "br/br-1=100.96.0.40/32", 2 } },
+	};
+
+	run_steps(steps, ARRAY_SIZE(steps));
+}
+
 /* ---- election, fake clock ---- */
 
 static void
@@ -511,6 +538,7 @@ main(void)
 		cmocka_unit_test(test_view_join_leave_leader),
 		cmocka_unit_test(test_view_overlaps),
 		cmocka_unit_test(test_view_reread),
+		cmocka_unit_test(test_view_shared_identity),
 		cmocka_unit_test(test_elect_basic),
 		cmocka_unit_test(test_elect_standby_takeover),
 		cmocka_unit_test(test_elect_stale_and_retry),
