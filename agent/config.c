@@ -905,6 +905,10 @@ parse_root(struct vctx *v, struct json_object *root, struct config *cfg)
 	if (cfg->fleet.enabled && (cfg->tunnel.mode != TUNNEL_USERSPACE || cfg->tunnel.address.n == 0))
 		r |= verr(v, "/fleet", 1, "fleet needs the userspace tunnel and tunnel.address "
 		    "(its first address is what the other connectors route to)");
+	if (cfg->fleet.enabled && cfg->fleet.endpoint[0] == '\0' &&
+	    strcmp(cfg->cloud.provider, "none") == 0)
+		r |= verr(v, "/fleet", 1, "fleet.endpoint is required with cloud.provider \"none\" "
+		    "(there is no cloud to report this connector's public IP)");
 	fleet_defaults(cfg);
 	r |= get_path(v, root, "state_dir", "", cfg->state_dir, sizeof(cfg->state_dir));
 	r |= get_path(v, root, "sysctl_file", "", cfg->sysctl_file, sizeof(cfg->sysctl_file));

@@ -40,6 +40,7 @@ struct fleet_agent {
 	struct prefix_set subnets;
 	struct prefix address;
 	struct json_object *members;      /* of the last snapshot (fleet thread) */
+	int resolve_logged;               /* endpoint lookup failure said once */
 	struct fleet_status last_st;
 };
 
@@ -164,15 +165,18 @@ resolve_endpoint(void *arg, char *out, size_t len)
 
 	memset(&id, 0, sizeof(id));
 	if (strcmp(a->provider, "none") == 0 || (r = prov_select(a->provider, &ops)) < 0) {
-		log_warnx("fleet: no cloud to ask for a public IP: set fleet.endpoint");
+		if (!a->resolve_logged++)
+			log_warnx("fleet: no cloud to ask for a public IP: set fleet.endpoint");
 		return -ENOENT;
 	}
 	if ((r = ops->open(&ctx, &id)) < 0) {
-		log_warnx("fleet: %s: %s", ops->name, prov_last_error());
+		if (!a->resolve_logged++)
+			log_warnx("fleet: %s: %s (retrying)", ops->name, prov_last_error());
 		return r;
 	}
 	if (id.public_ip == NULL) {
-		log_warnx("fleet: this instance has no public IP: set fleet.endpoint");
+		if (!a->resolve_logged++)
+			log_warnx("fleet: this instance has no public IP: set fleet.endpoint");
 		r = -ENOENT;
 	} else {
 		n = snprintf(out, len, strchr(id.public_ip, ':') ? "[%s]:%u" : "%s:%u",

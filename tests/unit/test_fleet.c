@@ -492,6 +492,8 @@ test_config(void **state)
 		  "t.json:1:152: fleet: cert_file and key_file go together" },
 		{ "{\"lan_interface\": \"eth0\", \"fleet\": {\"etcd\": [\"http://a:1\"]}}",
 		  "t.json:1:27: fleet needs the userspace tunnel and tunnel.address" },
+		{ "{" BASE "\"fleet\": {\"etcd\": [\"http://a:1\"]}}",
+		  "t.json:1:118: fleet.endpoint is required with cloud.provider \"none\"" },
 	};
 	struct config cfg;
 	struct buf err;
@@ -508,7 +510,7 @@ test_config(void **state)
 	assert_true(cfg.fleet.has_health_ping);
 	config_free(&cfg);
 	buf_free(&err);
-	assert_int_equal(parse("{" BASE "\"fleet\": {\"etcd\": [\"http://a:1\"], \"site\": \"x\"}}",
+	assert_int_equal(parse("{" BASE "\"fleet\": {\"etcd\": [\"http://a:1\"], \"site\": \"x\", \"endpoint\": \"192.0.2.1:51820\"}}",
 	    &cfg, &err), 0);
 	assert_string_equal(cfg.fleet.site, "x");
 	assert_true(cfg.fleet.name[0] != '\0');             /* default: the host name */
