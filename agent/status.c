@@ -16,7 +16,6 @@
 #include "agent/agent.h"
 #include "agent/clients.h"
 #include "agent/cloud.h"
-#include "agent/desired.h"
 #include "agent/fleet_agent.h"
 #include "agent/host.h"
 #include "agent/peergroup.h"
@@ -206,7 +205,6 @@ cmd_status(const struct opts *o)
 	struct state st;
 	struct plan p;
 	struct buf errs;
-	struct ds_registry *reg = NULL;
 	size_t np = 0;
 	uint16_t lport = 0;
 	int r, tunnel_up;
@@ -217,10 +215,7 @@ cmd_status(const struct opts *o)
 	memset(&cs, 0, sizeof(cs));
 	buf_init(&errs, 64 * 1024);
 	memset(&want, 0, sizeof(want));
-	/* The fleet's last peers (state_dir/fleet.json) are desired too. */
-	if (cfg.fleet.enabled && ds_registry_new(&reg) == 0)
-		fleet_status_source(&cfg, reg);
-	if (agent_desired(&cfg, reg, &want) == 0)
+	if (agent_desired(&cfg, NULL, &want) == 0)   /* with the fleet's last peers */
 		p.desired = &want;
 	tunnel_plan(&cfg, &p);
 	host_plan(&cfg, &st, &p);
@@ -265,7 +260,6 @@ cmd_status(const struct opts *o)
 	cloud_close(&cs);
 	plan_free(&p);
 	desired_free(&want);
-	ds_registry_free(reg);
 	buf_free(&errs);
 	state_free(&st);
 	config_free(&cfg);

@@ -86,6 +86,8 @@ nsx c1 "$CLOUDROUTE" -c "$TMP/c1.json" status >"$TMP/status1.txt" 2>&1
 check "status: the fleet section with role and members" sh -c \
 	"grep -q 'role leader (writes the site.s cloud routes)' $TMP/status1.txt && grep -q 'member s2/c2 (leader) at 198.18.0.2:51820' $TMP/status1.txt"
 check "status: fleet peers and their routes are not drift" grep -q '^drift: none' "$TMP/status1.txt"
+check "plan: nothing to change while the fleet's peers are in place (exit 0)" \
+	nsx c1 "$CLOUDROUTE" -c "$TMP/c1.json" plan
 check_eq "status --json: fleet members" 3 "$(nsx c1 "$CLOUDROUTE" -c "$TMP/c1.json" status --json | python3 -c 'import json,sys; print(json.load(sys.stdin)["fleet"]["members"])')"
 
 nsx c1 "$CLOUDROUTE" -c "$TMP/c1.json" doctor >"$TMP/doctor1.txt" 2>&1
