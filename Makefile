@@ -80,6 +80,12 @@ $(B)/tests/%: tests/unit/%.c $(B)/libcloudroute.a
 	@$(CC) $(ALL_CFLAGS) -Wno-unused-parameter $(shell $(PKG_CONFIG) --cflags cmocka) -o $@ $< \
 	    $(B)/libcloudroute.a $(ALL_LDFLAGS) $(LIBS) $(shell $(PKG_CONFIG) --libs cmocka)
 
+# Small drivers used by integration tests (tests/tools/*.c).
+$(B)/tests/tools/%: tests/tools/%.c $(B)/libcloudroute.a
+	@mkdir -p $(dir $@)
+	@echo "  TOOL    $@"
+	@$(CC) $(ALL_CFLAGS) -o $@ $< $(B)/libcloudroute.a $(ALL_LDFLAGS) $(LIBS)
+
 unit: $(UNIT_BINS)
 	@tests/run-unit.sh $(UNIT_BINS)
 
@@ -107,6 +113,8 @@ demo: deps
 bench: deps
 	@$(MAKE) --no-print-directory cloudroute
 	@tests/bench/run.sh
+	@bash tests/bench/fleet_scale.sh
+	@bash tests/bench/fleet_failover.sh
 
 FUZZ_SRCS  := $(wildcard tests/fuzz/fuzz_*.c)
 FUZZ_BINS  := $(FUZZ_SRCS:tests/fuzz/%.c=build-fuzz/%)

@@ -15,6 +15,8 @@
 
 #include "agent/agent.h"
 #include "agent/cloud.h"
+#include "agent/desired.h"
+#include "agent/fleet_agent.h"
 #include "agent/host.h"
 #include "agent/jsonpos.h"
 #include "agent/tunnel.h"
@@ -114,14 +116,22 @@ agent_lock(const char *state_dir)
 int
 agent_desired(const struct config *cfg, struct ds_registry *reg, struct desired *d)
 {
+	struct ds_registry *fleet = NULL;
 	struct buf errs;
 	int r;
 
+	/* Outside the daemon, the fleet's last peers (state_dir/fleet.json)
+	 * are desired too: plan, status and doctor show no false drift. */
+	if (reg == NULL && cfg->fleet.enabled && ds_registry_new(&fleet) == 0) {
+		fleet_status_source(cfg, fleet);
+		reg = fleet;
+	}
 	buf_init(&errs, 16 * 1024);
 	r = desired_compose(cfg, reg, d, &errs);
 	if (errs.len > 0)
 		log_warnx("%.*s", (int)(errs.len - 1), errs.data);
 	buf_free(&errs);
+	ds_registry_free(fleet);
 	if (r < 0)
 		log_warnx("cannot compose the desired state: %s", strerror(-r));
 	return r;

@@ -11,6 +11,7 @@
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <json-c/json.h>
 
@@ -316,7 +317,9 @@ get_prefixes(struct vctx *v, struct json_object *obj, const char *key, const cha
 
 static const char *const top_keys[] = { "overlay", "lan_interface", "local_subnets", "nat",
 	"egress", "rp_filter", "port_forwards", "tunnel", "cloud", "state_dir", "sysctl_file",
-	"reconcile_interval", "firewall", "metrics", NULL };
+	"reconcile_interval", "firewall", "metrics", "fleet", NULL };
+static const char *const fleet_keys[] = { "etcd", "ca_file", "cert_file", "key_file", "prefix",
+	"site", "name", "endpoint", "lease_ttl", "health_ping", NULL };
 static const char *const nat_keys[] = { "masquerade", "exclude", "mss_clamp", NULL };
 static const char *const fwd_keys[] = { "protocol", "port", "to", NULL };
 static const char *const tunnel_keys[] = { "mode", "interface", "routes", "private_key_file",
@@ -362,6 +365,8 @@ config_defaults(struct config *cfg)
 	cr_strlcpy(cfg->state_dir, "/var/lib/cloudroute", sizeof(cfg->state_dir));
 	cr_strlcpy(cfg->sysctl_file, "/etc/sysctl.d/90-cloudroute.conf", sizeof(cfg->sysctl_file));
 	cfg->reconcile_interval = 60;
+	cr_strlcpy(cfg->fleet.prefix, "/cloudroute/", sizeof(cfg->fleet.prefix));
+	cfg->fleet.lease_ttl = 2;
 }
 
 static int
@@ -637,13 +642,35 @@ parse_route_tables(struct vctx *v, struct json_object *cloud, struct config *cfg
 	return 0;
 }
 
+/* A name that is also an etcd key component: 1-63 of [A-Za-z0-9._-]. */
+static int
+get_label(struct vctx *v, struct json_object *obj, const char *key, const char *path,
+    char *out, size_t outlen)
+{
+	char sub[512], d[256];
+	const char *s;
+	size_t i, n;
+	int r, ok;
+
+	if ((r = get_str(v, obj, key, path, &s, sub, sizeof(sub))) <= 0)
+		return r;
+	n = strlen(s);
+	ok = n > 0 && n < outlen && n < 64 && strcmp(s, ".") != 0 && strcmp(s, "..") != 0;
+	for (i = 0; ok && i < n; i++)
+		ok = isalnum((unsigned char)s[i]) || s[i] == '-' || s[i] == '_' || s[i] == '.';
+	if (!ok)
+		return verr(v, sub, 0, "%s: \"%s\" must be 1-63 of [A-Za-z0-9._-]",
+		    dotted(sub, d, sizeof(d)), s);
+	cr_strlcpy(out, s, outlen);
+	return 0;
+}
+
 static int
 parse_cloud(struct vctx *v, struct json_object *cloud, struct config *cfg)
 {
-	char sub[512], d[256];
+	char sub[512];
 	struct json_object *o;
-	const char *s;
-	int prov = 0, sdc = 1, tk = (int)cfg->cloud.takeover, r = 0, g;
+	int prov = 0, sdc = 1, tk = (int)cfg->cloud.takeover, r = 0;
 
 	if (want_type(v, cloud, "/cloud", json_type_object, "an object") < 0)
 		return -EINVAL;
@@ -670,22 +697,116 @@ parse_cloud(struct vctx *v, struct json_object *cloud, struct config *cfg)
 		cfg->cloud.routes_auto = 0;
 		r |= get_prefixes(v, cloud, "routes", "/cloud", 0, &cfg->cloud.routes, NULL);
 	}
-	g = get_str(v, cloud, "ha_group", "/cloud", &s, sub, sizeof(sub));
-	if (g > 0) {
-		size_t i, n = strlen(s);
-		int ok = n > 0 && n < sizeof(cfg->cloud.ha_group);
-		for (i = 0; ok && i < n; i++)
-			ok = isalnum((unsigned char)s[i]) || s[i] == '-' || s[i] == '_' || s[i] == '.';
-		if (!ok)
-			r |= verr(v, sub, 0, "%s: \"%s\" must be 1-63 of [A-Za-z0-9._-]",
-			    dotted(sub, d, sizeof(d)), s);
-		else
-			cr_strlcpy(cfg->cloud.ha_group, s, sizeof(cfg->cloud.ha_group));
-	}
-	r |= g < 0;
+	r |= get_label(v, cloud, "ha_group", "/cloud", cfg->cloud.ha_group,
+	    sizeof(cfg->cloud.ha_group));
 	r |= get_enum(v, cloud, "takeover", "/cloud", takeover_names, &tk);
 	cfg->cloud.takeover = (enum cfg_takeover)tk;
 	return r ? -EINVAL : 0;
+}
+
+static int
+parse_fleet_etcd(struct vctx *v, struct json_object *fl, struct cfg_fleet *f)
+{
+	char sub[512], el[600], d[256];
+	struct json_object *a = member(fl, "etcd", "/fleet", sub, sizeof(sub));
+	size_t i, n;
+	int r = 0;
+
+	if (a == NULL)
+		return verr(v, "/fleet", 1, "fleet.etcd: the etcd endpoints are required");
+	if (want_type(v, a, sub, json_type_array, "an array of URLs") < 0)
+		return -EINVAL;
+	n = json_object_array_length(a);
+	if (n == 0 || n > CFG_FLEET_MAX_ETCD)
+		return verr(v, sub, 0, "fleet.etcd: 1 to %d endpoints", CFG_FLEET_MAX_ETCD);
+	for (i = 0; i < n; i++) {
+		struct json_object *e = json_object_array_get_idx(a, i);
+		const char *s = json_object_get_string(e), *h;
+
+		snprintf(el, sizeof(el), "%s/%zu", sub, i);
+		h = json_object_get_type(e) != json_type_string ? NULL :
+		    strncmp(s, "https://", 8) == 0 ? s + 8 : strncmp(s, "http://", 7) == 0 ? s + 7 : NULL;
+		if (h == NULL || *h == '\0' || *h == '/' || strchr(h, '/') != NULL ||
+		    strlen(s) >= sizeof(f->etcd[0]) || strpbrk(s, " \t\r\n?#@") != NULL) {
+			r = verr(v, el, 0, "%s: expected an endpoint URL like \"https://10.0.0.5:2379\" "
+			    "(http or https, no path)", dotted(el, d, sizeof(d)));
+			continue;
+		}
+		cr_strlcpy(f->etcd[i], s, sizeof(f->etcd[i]));
+	}
+	f->n_etcd = n;
+	return r;
+}
+
+static int
+parse_fleet(struct vctx *v, struct json_object *fl, struct config *cfg)
+{
+	struct cfg_fleet *f = &cfg->fleet;
+	char sub[512], d[256];
+	unsigned long ttl = f->lease_ttl;
+	uint16_t port;
+	char host[256];
+	const char *s;
+	int r = 0, g;
+
+	if (want_type(v, fl, "/fleet", json_type_object, "an object") < 0)
+		return -EINVAL;
+	f->enabled = 1;
+	r |= check_keys(v, fl, "/fleet", fleet_keys);
+	r |= parse_fleet_etcd(v, fl, f);
+	r |= get_path(v, fl, "ca_file", "/fleet", f->ca_file, sizeof(f->ca_file));
+	r |= get_path(v, fl, "cert_file", "/fleet", f->cert_file, sizeof(f->cert_file));
+	r |= get_path(v, fl, "key_file", "/fleet", f->key_file, sizeof(f->key_file));
+	if ((f->cert_file[0] == '\0') != (f->key_file[0] == '\0'))
+		r |= verr(v, f->cert_file[0] ? "/fleet/cert_file" : "/fleet/key_file", 1,
+		    "fleet: cert_file and key_file go together");
+	g = get_str(v, fl, "prefix", "/fleet", &s, sub, sizeof(sub));
+	if (g > 0 && (s[0] != '/' || s[strlen(s) - 1] != '/' || strlen(s) >= sizeof(f->prefix) ||
+	    strpbrk(s, " \t\r\n") != NULL))
+		r |= verr(v, sub, 0, "%s: \"%s\" must start and end with '/' (e.g. \"/cloudroute/\")",
+		    dotted(sub, d, sizeof(d)), s);
+	else if (g > 0)
+		cr_strlcpy(f->prefix, s, sizeof(f->prefix));
+	r |= g < 0;
+	r |= get_label(v, fl, "site", "/fleet", f->site, sizeof(f->site));
+	r |= get_label(v, fl, "name", "/fleet", f->name, sizeof(f->name));
+	g = get_str(v, fl, "endpoint", "/fleet", &s, sub, sizeof(sub));
+	if (g > 0 && (strlen(s) >= sizeof(f->endpoint) ||
+	    endpoint_split(s, host, sizeof(host), &port) < 0 || port == 0))
+		r |= verr(v, sub, 0, "%s: \"%s\" is not host:port", dotted(sub, d, sizeof(d)), s);
+	else if (g > 0)
+		cr_strlcpy(f->endpoint, s, sizeof(f->endpoint));
+	r |= g < 0;
+	r |= get_uint(v, fl, "lease_ttl", "/fleet", 2, 600, &ttl);
+	f->lease_ttl = (unsigned int)ttl;
+	g = get_str(v, fl, "health_ping", "/fleet", &s, sub, sizeof(sub));
+	if (g > 0 && prefix_parse_addr(s, &f->health_ping) < 0)
+		r |= verr(v, sub, 0, "%s: \"%s\" is not an IP address", dotted(sub, d, sizeof(d)), s);
+	f->has_health_ping = g > 0;
+	r |= g < 0;
+	return r ? -EINVAL : 0;
+}
+
+/* Fleet defaults that depend on other sections or on the host. */
+static void
+fleet_defaults(struct config *cfg)
+{
+	struct cfg_fleet *f = &cfg->fleet;
+	char h[256];
+	size_t i;
+
+	if (!f->enabled)
+		return;
+	if (f->site[0] == '\0')
+		cr_strlcpy(f->site, cfg->cloud.ha_group, sizeof(f->site));
+	if (f->name[0] == '\0' && gethostname(h, sizeof(h)) == 0) {
+		h[sizeof(h) - 1] = '\0';
+		for (i = 0; h[i] && i < sizeof(f->name) - 1; i++)
+			if (!isalnum((unsigned char)h[i]) && h[i] != '-' && h[i] != '_')
+				break;                  /* the first label of the name */
+		h[i] = '\0';
+		cr_strlcpy(f->name, i > 0 ? h : "connector", sizeof(f->name));
+	}
 }
 
 static int
@@ -779,6 +900,16 @@ parse_root(struct vctx *v, struct json_object *root, struct config *cfg)
 		r |= parse_tunnel(v, o, cfg);
 	if (json_object_object_get_ex(root, "cloud", &o))
 		r |= parse_cloud(v, o, cfg);
+	if (json_object_object_get_ex(root, "fleet", &o))
+		r |= parse_fleet(v, o, cfg);
+	if (cfg->fleet.enabled && (cfg->tunnel.mode != TUNNEL_USERSPACE || cfg->tunnel.address.n == 0))
+		r |= verr(v, "/fleet", 1, "fleet needs the userspace tunnel and tunnel.address "
+		    "(its first address is what the other connectors route to)");
+	if (cfg->fleet.enabled && cfg->fleet.endpoint[0] == '\0' &&
+	    strcmp(cfg->cloud.provider, "none") == 0)
+		r |= verr(v, "/fleet", 1, "fleet.endpoint is required with cloud.provider \"none\" "
+		    "(there is no cloud to report this connector's public IP)");
+	fleet_defaults(cfg);
 	r |= get_path(v, root, "state_dir", "", cfg->state_dir, sizeof(cfg->state_dir));
 	r |= get_path(v, root, "sysctl_file", "", cfg->sysctl_file, sizeof(cfg->sysctl_file));
 	r |= get_uint(v, root, "reconcile_interval", "", 5, 86400, &ri);

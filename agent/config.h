@@ -42,6 +42,25 @@ struct cfg_peer {
 	size_t backup_of;          /* 1 + the primary's index in tunnel.peers; 0 = none */
 };
 
+#define CFG_FLEET_MAX_ETCD 8
+
+/* DESIGN.md "Fleet".  Strings "" = not set. */
+struct cfg_fleet {
+	int enabled;                    /* the section is present */
+	char etcd[CFG_FLEET_MAX_ETCD][256];
+	size_t n_etcd;
+	char ca_file[PATH_MAX];
+	char cert_file[PATH_MAX];
+	char key_file[PATH_MAX];
+	char prefix[128];               /* default "/cloudroute/" */
+	char site[64];                  /* default cloud.ha_group */
+	char name[64];                  /* default the host name */
+	char endpoint[256];             /* default "" = cloud public IP : listen_port */
+	unsigned int lease_ttl;         /* seconds, default 2 */
+	int has_health_ping;            /* health_ping: a LAN address that must answer */
+	struct prefix health_ping;
+};
+
 struct config {
 	char path[PATH_MAX];
 	struct prefix_set overlay;
@@ -82,6 +101,7 @@ struct config {
 	} cloud;
 	enum cfg_firewall firewall;     /* other firewalls' forward drops */
 	char metrics_listen[64];        /* "" = no metrics endpoint */
+	struct cfg_fleet fleet;
 	char state_dir[PATH_MAX];
 	char sysctl_file[PATH_MAX];
 	unsigned int reconcile_interval;

@@ -118,6 +118,34 @@ tunnel_json(const struct config *cfg)
 	return t;
 }
 
+static struct json_object *
+fleet_json(const struct cfg_fleet *f)
+{
+	struct json_object *o = json_object_new_object(), *a = json_object_new_array();
+	char b[PREFIX_STRLEN];
+	size_t i;
+
+	for (i = 0; i < f->n_etcd; i++)
+		json_object_array_add(a, json_object_new_string(f->etcd[i]));
+	json_object_object_add(o, "etcd", a);
+	if (f->ca_file[0])
+		json_object_object_add(o, "ca_file", json_object_new_string(f->ca_file));
+	if (f->cert_file[0])
+		json_object_object_add(o, "cert_file", json_object_new_string(f->cert_file));
+	if (f->key_file[0])
+		json_object_object_add(o, "key_file", json_object_new_string(f->key_file));
+	json_object_object_add(o, "prefix", json_object_new_string(f->prefix));
+	json_object_object_add(o, "site", json_object_new_string(f->site));
+	json_object_object_add(o, "name", json_object_new_string(f->name));
+	json_object_object_add(o, "endpoint", json_object_new_string(f->endpoint[0] ?
+	    f->endpoint : "auto"));
+	json_object_object_add(o, "lease_ttl", json_object_new_int((int)f->lease_ttl));
+	if (f->has_health_ping)
+		json_object_object_add(o, "health_ping", json_object_new_string(
+		    prefix_addr_fmt(&f->health_ping, b, sizeof(b))));
+	return o;
+}
+
 void
 config_dump(const struct config *cfg, FILE *out)
 {
@@ -175,6 +203,8 @@ config_dump(const struct config *cfg, FILE *out)
 	json_object_object_add(cloud, "ha_group", json_object_new_string(cfg->cloud.ha_group));
 	json_object_object_add(cloud, "takeover", json_object_new_string(tk[cfg->cloud.takeover]));
 	json_object_object_add(root, "cloud", cloud);
+	if (cfg->fleet.enabled)
+		json_object_object_add(root, "fleet", fleet_json(&cfg->fleet));
 	json_object_object_add(root, "state_dir", json_object_new_string(cfg->state_dir));
 	json_object_object_add(root, "sysctl_file", json_object_new_string(cfg->sysctl_file));
 	json_object_object_add(root, "reconcile_interval",

@@ -67,6 +67,7 @@
 #include "agent/clients.h"
 #include "agent/cloud.h"
 #include "agent/desired.h"
+#include "agent/fleet_agent.h"
 #include "agent/peergroup.h"
 #include "agent/tunnel.h"
 #include "dataplane/dataplane.h"
@@ -101,6 +102,7 @@ struct daemon {
 	struct state st;
 	pthread_mutex_t stlock;
 	struct ds_registry *reg;
+	struct fleet_agent *fleet;      /* its own thread, publishing into reg */
 	struct desired want;
 	struct tunnel_endpoints *eps;
 	struct dp_device *dev;
@@ -476,6 +478,8 @@ reload(struct daemon *d)
 	groups_arm(d);
 	desired_free(&d->want);
 	d->want = nwant;
+	if (fleet_agent_reload(&d->fleet, &d->cfg, d->reg) < 0)
+		log_warnx("fleet: could not restart with the new configuration");
 	host_pass(d, "reload");
 	cloud_request(d, 1);            /* the cloud section may have changed */
 	arm(d->tfd, d->cfg.reconcile_interval * 1000u);
@@ -587,6 +591,7 @@ setup_fds(struct daemon *d)
 static void
 teardown_daemon(struct daemon *d)
 {
+	fleet_agent_stop(d->fleet, 1);  /* leave first: a standby takes over now */
 	worker_stop(d);
 	if (d->dev)
 		dp_device_destroy(d->dev);
@@ -642,7 +647,7 @@ cmd_run(const struct opts *o)
 	if (state_load(d.cfg.state_dir, &d.st) < 0 || setup_fds(&d) < 0 ||
 	    groups_new(&d, &d.cfg, &d.pg) < 0 || groups_arm(&d) < 0 ||
 	    recompose(&d) < 0 || tunnel_configure(&d, &d.cfg, &d.want) < 0 ||
-	    worker_start(&d) < 0)
+	    worker_start(&d) < 0 || fleet_agent_start(&d.cfg, d.reg, &d.fleet) < 0)
 		goto out;
 	host_pass(&d, "start");
 	record_last(&d);

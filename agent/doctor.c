@@ -19,6 +19,7 @@
 #include "agent/agent.h"
 #include "agent/clients.h"
 #include "agent/cloud.h"
+#include "agent/fleet_agent.h"
 #include "agent/desired.h"
 #include "agent/firewall.h"
 #include "agent/host.h"
@@ -417,6 +418,12 @@ check_state(struct doc *d, const struct config *cfg, struct state *st)
 	buf_free(&errs);
 }
 
+static void
+say_fleet(void *arg, int level, const char *text)
+{
+	say(arg, level, "%s", text);
+}
+
 int
 cmd_doctor(const struct opts *o)
 {
@@ -440,6 +447,7 @@ cmd_doctor(const struct opts *o)
 	check_peers(&d, &cfg);
 	check_clients(&d, &cfg);
 	check_conntrack(&d);
+	fleet_doctor(&cfg, say_fleet, &d);
 	if (state_load(cfg.state_dir, &st) == 0) {
 		check_state(&d, &cfg, &st);
 		state_free(&st);

@@ -16,6 +16,7 @@
 #include "agent/agent.h"
 #include "agent/clients.h"
 #include "agent/cloud.h"
+#include "agent/fleet_agent.h"
 #include "agent/host.h"
 #include "agent/peergroup.h"
 #include "agent/tunnel.h"
@@ -161,6 +162,7 @@ print_text(const struct config *cfg, struct state *st, const struct plan *p,
 		    json_object_get_string(json_object_object_get(o, "primary")),
 		    h ? json_object_get_string(h) : "(nobody)");
 	}
+	fleet_status_print(cfg, stdout);
 	printf("cloud (%s):\n", cfg->cloud.provider);
 	for (i = 0; i < p->cloud.n; i++)
 		printf("  %s\n", prov_change_fmt(&p->cloud.v[i], line, sizeof(line)));
@@ -213,7 +215,7 @@ cmd_status(const struct opts *o)
 	memset(&cs, 0, sizeof(cs));
 	buf_init(&errs, 64 * 1024);
 	memset(&want, 0, sizeof(want));
-	if (agent_desired(&cfg, NULL, &want) == 0)
+	if (agent_desired(&cfg, NULL, &want) == 0)   /* with the fleet's last peers */
 		p.desired = &want;
 	tunnel_plan(&cfg, &p);
 	host_plan(&cfg, &st, &p);
@@ -241,6 +243,8 @@ cmd_status(const struct opts *o)
 		json_object_object_add(t, "groups", groups ? json_object_get(groups) :
 		    json_object_new_array());
 		json_object_object_add(j, "tunnel", t);
+		if (cfg.fleet.enabled)
+			json_object_object_add(j, "fleet", fleet_status_json(&cfg));
 		json_object_object_add(j, "drift", json_object_new_int((int)plan_changes(&p)));
 		json_object_object_add(j, "plan", plan_json(&p));
 		json_object_object_add(j, "errors", json_object_new_string(errs.data ? errs.data : ""));

@@ -323,7 +323,15 @@ setup_common(CURL *c, const struct http_request *rq, const char *protos,
 	curl_easy_setopt(c, CURLOPT_USERAGENT, "cloudroute/" CLOUDROUTE_VERSION);
 	if (rq->metadata)
 		curl_easy_setopt(c, CURLOPT_NOPROXY, "*");
-	if (ca != NULL && strcmp(protos, "https") == 0) {
+	if (rq->cert_file != NULL)
+		curl_easy_setopt(c, CURLOPT_SSLCERT, rq->cert_file);
+	if (rq->key_file != NULL)
+		curl_easy_setopt(c, CURLOPT_SSLKEY, rq->key_file);
+	if (rq->ca_file != NULL && strcmp(protos, "https") == 0) {
+		/* The service's own CA: it alone is trusted for this request. */
+		curl_easy_setopt(c, CURLOPT_CAINFO, rq->ca_file);
+		curl_easy_setopt(c, CURLOPT_CAPATH, NULL);
+	} else if (ca != NULL && strcmp(protos, "https") == 0) {
 		if (backend_is_openssl()) {
 			/* Keep the system store, add the operator's CA. */
 #if LIBCURL_VERSION_NUM >= 0x075700

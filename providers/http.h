@@ -37,6 +37,12 @@ struct http_request {
 	size_t max_response;              /* 0 = HTTP_MAX_RESPONSE */
 	int metadata;                     /* metadata service: no proxy */
 	int allow_plain_http;             /* explicit metadata override */
+	/* TLS files for a private service (etcd): ca_file replaces the trust
+	 * store for this request; cert_file/key_file present a client
+	 * certificate.  NULL = none. */
+	const char *ca_file;
+	const char *cert_file;
+	const char *key_file;
 };
 
 struct http_response {
