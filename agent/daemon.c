@@ -68,6 +68,8 @@
 #include "agent/cloud.h"
 #include "agent/desired.h"
 #include "agent/fleet_agent.h"
+#include "agent/metrics.h"
+#include "common/metrics.h"
 #include "agent/peergroup.h"
 #include "agent/tunnel.h"
 #include "dataplane/dataplane.h"
@@ -90,6 +92,7 @@ struct worker {
 	/* result of the last pass */
 	int res_ready, res_r;
 	size_t res_changes;
+	double res_secs;
 	struct buf res_errs;
 	/* the main thread's reference to the state and its lock */
 	struct state *st;
@@ -108,6 +111,8 @@ struct daemon {
 	struct dp_device *dev;
 	struct worker w;
 	int tfd, sfd, mfd, dfd;
+	int nfd;                        /* nftables monitor: other tools' rewrites */
+	char metrics_listen[64];        /* the endpoint running, "" none */
 	struct pg_set *pg;              /* peer groups: health and holders */
 	int gfd;                        /* their PG_TICK_MS timer */
 	int cfd;                        /* inotify: state_dir/clients.json changed */
@@ -141,7 +146,7 @@ worker_main(void *arg)
 	struct cloud_job job;
 	struct buf errs;
 	size_t changes;
-	uint64_t one = 1;
+	uint64_t one = 1, t0;
 	int r;
 
 	memset(&cs, 0, sizeof(cs));
@@ -163,6 +168,7 @@ worker_main(void *arg)
 		pthread_mutex_unlock(&w->lock);
 
 		buf_init(&errs, ERRS_MAX);
+		t0 = now_ms();
 		r = cloud_pass(&cs, &job, w->st, w->stlock, &changes, &errs);
 		if (r < 0)
 			cloud_close(&cs);       /* a failed pass starts afresh */
@@ -173,6 +179,7 @@ worker_main(void *arg)
 		w->res_ready = 1;
 		w->res_r = r;
 		w->res_changes = changes;
+		w->res_secs = (double)(now_ms() - t0) / 1000.0;
 		buf_free(&w->res_errs);
 		w->res_errs = errs;
 		if (write(w->efd, &one, sizeof(one)) < 0) {
@@ -355,17 +362,36 @@ groups_arm(struct daemon *d)
 	return timerfd_settime(d->gfd, 0, &its, NULL);
 }
 
+/* cloudroute_reconcile_* and cloudroute_changes_applied_total of one pass. */
+static void
+count_pass(const char *scope, int ok, size_t changes, double secs)
+{
+	mt_add("cloudroute_reconcile_passes_total", 1, scope, NULL);
+	if (!ok)
+		mt_add("cloudroute_reconcile_failures_total", 1, scope, NULL);
+	else
+		mt_set("cloudroute_reconcile_last_success_timestamp_seconds",
+		    (double)time(NULL), scope, NULL);
+	mt_observe("cloudroute_reconcile_duration_seconds", secs, scope, NULL);
+	/* Host and tunnel changes are counted one by one where applied. */
+	if (changes > 0 && strcmp(scope, "cloud") == 0)
+		mt_add("cloudroute_changes_applied_total", (double)changes, scope, NULL);
+}
+
 static void
 host_pass(struct daemon *d, const char *why)
 {
 	struct buf errs;
 	size_t changes = 0;
+	uint64_t t0;
 	int r;
 
 	buf_init(&errs, ERRS_MAX);
+	t0 = now_ms();
 	pthread_mutex_lock(&d->stlock);
 	r = agent_reconcile(&d->cfg, &d->want, &d->st, 0, &changes, &errs, NULL, 0);
 	pthread_mutex_unlock(&d->stlock);
+	count_pass("host", r == 0, changes, (double)(now_ms() - t0) / 1000.0);
 	d->host_ok = r == 0;
 	cr_strlcpy(d->host_errs, errs.data ? errs.data : "", sizeof(d->host_errs));
 	if (r < 0)
@@ -402,6 +428,7 @@ cloud_done(struct daemon *d)
 	w->res_ready = 0;
 	r = w->res_r;
 	changes = w->res_changes;
+	count_pass("cloud", r >= 0, changes, w->res_secs);
 	cr_strlcpy(d->cloud_errs, w->res_errs.data ? w->res_errs.data : "",
 	    sizeof(d->cloud_errs));
 	pthread_mutex_unlock(&w->lock);
@@ -426,6 +453,31 @@ cloud_done(struct daemon *d)
 	record_last(d);
 	if (d->cloud_pending)
 		cloud_request(d, 0);
+}
+
+/* Starts, moves or stops the metrics endpoint to match the config. */
+static int
+metrics_apply(struct daemon *d)
+{
+	struct buf err;
+	int r = 0;
+
+	mt_set("cloudroute_build_info", 1, CLOUDROUTE_VERSION, NULL);
+	if (strcmp(d->metrics_listen, d->cfg.metrics_listen) == 0)
+		return 0;
+	if (d->metrics_listen[0])
+		metrics_stop();
+	d->metrics_listen[0] = '\0';
+	if (d->cfg.metrics_listen[0] == '\0')
+		return 0;
+	buf_init(&err, 1024);
+	if ((r = metrics_start(d->cfg.metrics_listen, metrics_collect_tunnel,
+	    d->cfg.tunnel.interface, &err)) < 0)
+		log_warnx("metrics endpoint %s: %s", d->cfg.metrics_listen, err.data);
+	else
+		cr_strlcpy(d->metrics_listen, d->cfg.metrics_listen, sizeof(d->metrics_listen));
+	buf_free(&err);
+	return r;
 }
 
 static void
@@ -480,6 +532,7 @@ reload(struct daemon *d)
 	d->want = nwant;
 	if (fleet_agent_reload(&d->fleet, &d->cfg, d->reg) < 0)
 		log_warnx("fleet: could not restart with the new configuration");
+	metrics_apply(d);               /* logged; the old endpoint is gone then */
 	host_pass(d, "reload");
 	cloud_request(d, 1);            /* the cloud section may have changed */
 	arm(d->tfd, d->cfg.reconcile_interval * 1000u);
@@ -501,8 +554,8 @@ handle_signal(struct daemon *d)
 	return 1;
 }
 
-enum { FD_SIG, FD_TIMER, FD_DEBOUNCE, FD_WORKER, FD_SOURCES, FD_GROUPS, FD_CLIENTS, FD_MONITOR,
-	FD_N };
+enum { FD_SIG, FD_TIMER, FD_DEBOUNCE, FD_WORKER, FD_SOURCES, FD_GROUPS, FD_CLIENTS, FD_NFT,
+	FD_MONITOR, FD_N };
 
 static int
 loop(struct daemon *d)
@@ -519,6 +572,7 @@ loop(struct daemon *d)
 		pfd[FD_SOURCES] = (struct pollfd){ .fd = ds_registry_fd(d->reg), .events = POLLIN };
 		pfd[FD_GROUPS] = (struct pollfd){ .fd = d->gfd, .events = POLLIN };
 		pfd[FD_CLIENTS] = (struct pollfd){ .fd = d->cfd, .events = POLLIN };
+		pfd[FD_NFT] = (struct pollfd){ .fd = d->nfd, .events = POLLIN };
 		pfd[FD_MONITOR] = (struct pollfd){ .fd = d->mfd, .events = POLLIN };
 		n = d->mfd >= 0 ? FD_N : FD_N - 1;
 		if (poll(pfd, (nfds_t)n, -1) < 0) {
@@ -551,6 +605,10 @@ loop(struct daemon *d)
 		if ((pfd[FD_CLIENTS].revents & POLLIN) && clients_watch_changed(d->cfd) &&
 		    recompose(d) == 0)
 			local_pass(d, "clients.json changed");   /* `client add/remove` */
+		/* Docker or a firewall manager rewrote its rules: ours in its
+		 * chains may be gone (host pass after the burst). */
+		if ((pfd[FD_NFT].revents & POLLIN) && nc_nft_monitor_drain(d->nfd) > 0)
+			arm(d->dfd, 1000);
 		if (n == FD_N && (pfd[FD_MONITOR].revents & POLLIN) && nc_monitor_drain(d->mfd) > 0)
 			arm(d->dfd, 1000);   /* debounce bursts of link/address events */
 	}
@@ -581,6 +639,9 @@ setup_fds(struct daemon *d)
 		    "reconcile_interval", d->cfg.state_dir, strerror(-d->cfd));
 	if ((d->mfd = nc_monitor_open()) < 0)
 		log_warnx("netlink monitor unavailable; reconciling on the interval only");
+	if ((d->nfd = nc_nft_monitor_open()) < 0)
+		log_warnx("nftables monitor unavailable; other firewalls' rewrites are "
+		    "repaired on the interval only");
 	if (ds_registry_new(&d->reg) < 0 || (d->eps = tunnel_endpoints_new()) == NULL) {
 		log_warnx("out of memory");
 		return -1;
@@ -597,6 +658,9 @@ teardown_daemon(struct daemon *d)
 		dp_device_destroy(d->dev);
 	if (d->mfd >= 0)
 		nc_monitor_close(d->mfd);
+	if (d->nfd >= 0)
+		close(d->nfd);
+	metrics_stop();
 	if (d->tfd >= 0)
 		close(d->tfd);
 	if (d->dfd >= 0)
@@ -624,7 +688,7 @@ cmd_run(const struct opts *o)
 
 	memset(&d, 0, sizeof(d));
 	d.opts = *o;
-	d.mfd = d.tfd = d.sfd = d.dfd = d.gfd = d.cfd = -1;
+	d.mfd = d.tfd = d.sfd = d.dfd = d.gfd = d.cfd = d.nfd = -1;
 	d.w.efd = -1;
 	d.host_ok = d.cloud_ok = 1;
 	pthread_mutex_init(&d.stlock, NULL);
@@ -647,7 +711,8 @@ cmd_run(const struct opts *o)
 	if (state_load(d.cfg.state_dir, &d.st) < 0 || setup_fds(&d) < 0 ||
 	    groups_new(&d, &d.cfg, &d.pg) < 0 || groups_arm(&d) < 0 ||
 	    recompose(&d) < 0 || tunnel_configure(&d, &d.cfg, &d.want) < 0 ||
-	    worker_start(&d) < 0 || fleet_agent_start(&d.cfg, d.reg, &d.fleet) < 0)
+	    worker_start(&d) < 0 || fleet_agent_start(&d.cfg, d.reg, &d.fleet) < 0 ||
+	    metrics_apply(&d) < 0)
 		goto out;
 	host_pass(&d, "start");
 	record_last(&d);
