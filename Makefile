@@ -18,7 +18,7 @@ VERSION    := 0.1.0
 
 CC         ?= cc
 PKG_CONFIG ?= pkg-config
-PKGS       := libnl-3.0 libnl-route-3.0 libnftables json-c libcurl openssl libsystemd expat libqrencode libmicrohttpd
+PKGS       := libnl-3.0 libnl-route-3.0 libnftables json-c libcurl openssl libsystemd expat libqrencode libmicrohttpd yaml-0.1
 
 ifeq ($(SANITIZE),1)
 B          := build-san

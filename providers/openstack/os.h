@@ -1,0 +1,227 @@
+/*
+ * The OpenStack provider's internals: clouds.yaml and OS_* credentials
+ * (os_clouds.c, libyaml), the Keystone v3 client with the service catalog
+ * (os_keystone.c), the Neutron client and its JSON model (os_neutron.c), the
+ * metadata client (os_meta.c) and the pure planner (os_plan.c).  Only
+ * openstack_ops leaves the provider.
+ *
+ * Ownership: extra routes and allowed address pairs carry no mark, so ours
+ * are exactly those the state records ({"routes": [{router, destination,
+ * nexthop}], "pairs": [{ip_address, mac_address}]}), recorded before the call
+ * that makes them.
+ */
+#ifndef PROV_OPENSTACK_H
+#define PROV_OPENSTACK_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <time.h>
+
+#include <json-c/json.h>
+
+#include "common/prefix.h"
+#include "common/util.h"
+
+/* ---- credentials: clouds.yaml, secure.yaml, OS_* (os_clouds.c) ---- */
+
+enum os_auth_type {
+	OS_AUTH_PASSWORD,
+	OS_AUTH_APPCRED,
+};
+
+enum os_field {
+	OSF_AUTH_URL, OSF_USERNAME, OSF_USER_ID, OSF_PASSWORD,
+	OSF_USER_DOMAIN_NAME, OSF_USER_DOMAIN_ID,
+	OSF_PROJECT_NAME, OSF_PROJECT_ID, OSF_PROJECT_DOMAIN_NAME, OSF_PROJECT_DOMAIN_ID,
+	OSF_DOMAIN_NAME, OSF_DOMAIN_ID,
+	OSF_APPCRED_ID, OSF_APPCRED_NAME, OSF_APPCRED_SECRET,
+	OSF_AUTH_TYPE, OSF_REGION, OSF_INTERFACE, OSF_CACERT,
+	OSF_COUNT,
+};
+
+/* One cloud's settings; every string heap-allocated or NULL. */
+struct os_cloud {
+	char *name;                       /* the cloud's name, or "envvars" */
+	char *source;                     /* file it came from, or "environment" */
+	char *f[OSF_COUNT];
+	int verify;                       /* verify: false is refused */
+	enum os_auth_type type;
+};
+
+/* Whether a field holds a secret (wiped, never printed). */
+int os_field_secret(enum os_field f);
+const char *os_field_name(enum os_field f);
+
+/*
+ * Parses one clouds.yaml (or secure.yaml) text and merges the cloud named
+ * `cloud` into out (values there replace those already set).  cloud NULL:
+ * the file must hold exactly one cloud.  *found tells whether the cloud was
+ * in the file.  0, or -EINVAL with "file:line:col: reason" in
+ * prov_last_error().
+ */
+int os_clouds_parse(const char *text, size_t len, const char *file, const char *cloud,
+    struct os_cloud *out, int *found);
+/*
+ * As the OpenStack tools do: OS_CLIENT_CONFIG_FILE, else the first of
+ * ./clouds.yaml, ~/.config/openstack/clouds.yaml, /etc/openstack/clouds.yaml
+ * (.yml too); secure.yaml (OS_CLIENT_SECURE_FILE or the same directories)
+ * merged over it; OS_CLOUD names the cloud; without a file entry, OS_* form
+ * the "envvars" cloud; OS_* variables override what the file says (as the
+ * openstack command-line options they stand for do).  Then validates.
+ */
+int os_clouds_load(struct os_cloud *out);
+/* Chooses the auth type and checks that what it needs is there. */
+int os_cloud_finish(struct os_cloud *c);
+void os_cloud_free(struct os_cloud *c);
+
+/* ---- Keystone v3 (os_keystone.c) ---- */
+
+struct os_endpoint {
+	char *url;
+	char *interface;
+	char *region;
+};
+
+struct os_token {
+	char *value;                      /* X-Subject-Token (secret) */
+	time_t expires_at;
+	time_t issued_at;
+	char *project_id;
+	char *user_id;
+};
+
+/* "https://h:5000/v3" + CLOUDROUTE_OPENSTACK_AUTH_URL -> the tokens URL. */
+int os_keystone_tokens_url(const char *auth_url, const char *override,
+    char *out, size_t len);
+/* The JSON body of POST /v3/auth/tokens (secret: wipe it).  0 or -errno. */
+int os_keystone_auth_body(const struct os_cloud *c, struct buf *out);
+/*
+ * Parses the token response body: expires_at, issued_at, and the endpoint
+ * of service type `type` with the interface and region wanted (region NULL:
+ * the first).  0 or -EBADMSG / -ENOENT (no such endpoint: explained).
+ */
+int os_keystone_parse(const char *body, size_t len, const char *type,
+    const char *interface, const char *region, struct os_token *tok,
+    struct os_endpoint *ep);
+/* "2026-12-01T20:17:45.000000Z" -> time_t.  0 or -EINVAL. */
+int os_parse_time(const char *s, time_t *out);
+/* Needs renewal: within min(300 s, a quarter of its lifetime) of expiry. */
+int os_token_stale(const struct os_token *t, time_t now);
+void os_token_wipe(struct os_token *t);
+void os_endpoint_free(struct os_endpoint *e);
+
+/* ---- Neutron model (os_json.c) ---- */
+
+struct os_pair {
+	struct prefix ip;                 /* address or CIDR */
+	char text[64];                    /* ip_address as Neutron spelled it */
+	char mac[32];                     /* "" when absent */
+};
+
+struct os_fixed_ip {
+	char subnet[64];
+	struct prefix ip;                 /* host prefix */
+};
+
+struct os_port {
+	char id[64];
+	char mac[32];
+	char network[64];
+	char device_owner[64];
+	char device_id[64];
+	struct os_fixed_ip *ips;
+	size_t n_ips;
+	struct os_pair *pairs;
+	size_t n_pairs;
+	int port_security;                /* 1, 0, -1 unknown */
+	int n_security_groups;
+	long revision;                    /* -1 unknown */
+};
+
+struct os_route {
+	struct prefix dst;
+	struct prefix nexthop;            /* host prefix */
+};
+
+struct os_router {
+	char id[64];
+	char name[128];
+	struct os_route *routes;
+	size_t n_routes;
+	long revision;
+};
+
+struct os_neutron_error {
+	long status;
+	char type[128];
+	char message[512];
+};
+
+/* {"ports": [...]} (list) or {"port": {...}} (one).  0 or -EBADMSG. */
+int os_json_ports(const char *body, size_t len, struct os_port **out, size_t *n);
+int os_json_port(const char *body, size_t len, struct os_port *out);
+int os_json_router(const char *body, size_t len, struct os_router *out);
+/* {"NeutronError": {"type", "message"}} (or a webob {"message"} body). */
+int os_json_error(const char *body, size_t len, struct os_neutron_error *out);
+void os_port_free(struct os_port *p);
+void os_ports_free(struct os_port *v, size_t n);
+void os_router_free(struct os_router *r);
+/* {"uuid": ...} of meta_data.json (and availability_zone, project_id). */
+int os_json_meta(const char *body, size_t len, char *uuid, size_t ulen, char *az,
+    size_t azlen);
+
+/* ---- planner (os_plan.c) ---- */
+
+enum os_act {
+	OS_KEEP,              /* there, ours */
+	OS_KEEP_FOREIGN,      /* there, pointing at us, not ours */
+	OS_ADD,
+	OS_REMOVE,
+	OS_CONFLICT,          /* our prefix, another nexthop */
+	OS_DROP,              /* recorded as ours, gone: forget it (no call) */
+	OS_SKIP,              /* not routable here (family) */
+};
+
+struct os_owned_route {
+	char router[64];
+	struct os_route r;
+};
+
+struct os_plan_item {
+	enum os_act act;
+	int pair;                         /* 1: address pair, 0: extra route */
+	char router[64];                  /* extra routes */
+	struct prefix dst;
+	struct prefix nexthop;            /* route's nexthop, or the conflict's */
+	char mac[32];                     /* pairs */
+};
+
+struct os_plan {
+	struct os_plan_item *v;
+	size_t n, cap;
+};
+
+struct os_plan_input {
+	const struct prefix *our_ip;      /* our fixed IP (host prefix) */
+	const struct os_router *routers;  /* target routers first */
+	size_t n_routers, n_targets;
+	const struct prefix_set *desired;
+	const struct os_owned_route *owned;
+	size_t n_owned;
+	const struct os_port *port;       /* NULL: no address pair planning */
+	const struct os_pair *owned_pairs;
+	size_t n_owned_pairs;
+};
+
+int os_plan_compute(const struct os_plan_input *in, struct os_plan *out);
+void os_plan_free(struct os_plan *p);
+/* 1 when the pair is on the port (an absent MAC means the port's own). */
+int os_pair_present(const struct os_port *port, const struct os_pair *p);
+/*
+ * The port's pair list with `add` appended (those not already there) and
+ * `del` removed, as the JSON array for {"port": {"allowed_address_pairs"}}.
+ */
+struct json_object *os_pairs_merge(const struct os_port *port, const struct os_pair *add,
+    size_t n_add, const struct os_pair *del, size_t n_del);
+
+#endif
