@@ -21,6 +21,7 @@
 
 #include "common/prefix.h"
 #include "common/util.h"
+#include "providers/provider.h"
 
 /* ---- credentials: clouds.yaml, secure.yaml, OS_* (os_clouds.c) ---- */
 
@@ -209,11 +210,13 @@ struct os_plan_input {
 	const struct os_owned_route *owned;
 	size_t n_owned;
 	const struct os_port *port;       /* NULL: no address pair planning */
+	int want_pairs;                   /* 0: desired prefixes get no pairs */
 	const struct os_pair *owned_pairs;
 	size_t n_owned_pairs;
 };
 
 int os_plan_compute(const struct os_plan_input *in, struct os_plan *out);
+int os_plan_add_item(struct os_plan *p, const struct os_plan_item *it);
 void os_plan_free(struct os_plan *p);
 /* 1 when the pair is on the port (an absent MAC means the port's own). */
 int os_pair_present(const struct os_port *port, const struct os_pair *p);
@@ -223,5 +226,88 @@ int os_pair_present(const struct os_port *port, const struct os_pair *p);
  */
 struct json_object *os_pairs_merge(const struct os_port *port, const struct os_pair *add,
     size_t n_add, const struct os_pair *del, size_t n_del);
+
+/* ---- API clients (os_api.c) ---- */
+
+struct os_client {
+	struct os_cloud cloud;
+	char tokens_url[1024];
+	struct os_token tok;
+	struct os_endpoint ep;            /* Neutron, from the catalog */
+	char neutron[1024];               /* base, ending in /v2.0 */
+	char meta[512];                   /* metadata scheme://host[:port] */
+	int meta_explicit;
+	unsigned int calls, mutating_calls, auths;
+};
+
+/* Credentials, the tokens URL (CLOUDROUTE_OPENSTACK_AUTH_URL), the metadata
+ * base (CLOUDROUTE_OPENSTACK_METADATA_URL).  No request yet. */
+int os_client_init(struct os_client *c);
+void os_client_wipe(struct os_client *c);
+/* POST /v3/auth/tokens; fills tok, ep and neutron. */
+int os_client_auth(struct os_client *c);
+/*
+ * One Neutron request (path below /v2.0, e.g. "/ports?device_id=X"), body
+ * JSON or NULL, if_match >= 0 adds "If-Match: revision_number=N".  Renews
+ * the token when stale and once on 401; retries 429/503/5xx and transport
+ * errors (Retry-After honoured).  2xx: 0 with the body in out.  Else
+ * -EINVAL (400), -EACCES (403), -ENOENT (404), -EBUSY (409), -ESTALE (412),
+ * -EAGAIN (still throttled), -EIO; err gets NeutronError's type and message.
+ */
+int os_neutron(struct os_client *c, const char *method, const char *path,
+    const char *body, long if_match, struct buf *out, struct os_neutron_error *err);
+/* GET the metadata path ("/openstack/latest/meta_data.json"). */
+int os_meta_get(struct os_client *c, const char *path, long timeout_ms, struct buf *out);
+/* The metadata base alone (detect). */
+void os_meta_base(char *out, size_t len, int *explicit_url);
+
+/* ---- the provider (os_provider.c reads, os_apply.c writes, os_ops.c glue) ---- */
+
+enum os_tables { OS_TABLES_AUTO, OS_TABLES_NETWORK, OS_TABLES_LIST };
+
+struct os_opts {
+	int pairs;                        /* manage allowed_address_pairs */
+	enum os_tables tables;
+	const char *const *routers;       /* OS_TABLES_LIST */
+	size_t n_routers;
+	const struct prefix_set *desired;
+	int (*checkpoint)(void *arg);     /* NULL: nothing to call */
+	void *checkpoint_arg;
+};
+
+struct os_ctx {
+	struct os_client cl;
+	char uuid[64];
+	char az[64];
+	char port[64];
+	char mac[32];
+	char network[64];
+	char subnet[64];
+	struct prefix ip;                 /* our fixed IP */
+	char ip_text[64];
+};
+
+int os_ctx_open(struct os_ctx **out);
+void os_ctx_close(struct os_ctx *ctx);
+/* 1 when the OpenStack metadata service answers within timeout_ms. */
+int os_detect_meta(long timeout_ms);
+/* Reads the cloud and plans; forgets (in state) records whose object is gone. */
+int os_ctx_plan(struct os_ctx *ctx, const struct os_opts *o, struct json_object *state,
+    struct os_plan *out);
+int os_ctx_apply(struct os_ctx *ctx, const struct os_opts *o, const struct os_plan *p,
+    struct json_object *state);
+int os_ctx_teardown(struct os_ctx *ctx, const struct os_opts *o, struct json_object *state,
+    int dry_run, struct os_plan *out);
+int os_get_port(struct os_ctx *ctx, struct os_port *out);
+int os_get_router(struct os_ctx *ctx, const char *id, struct os_router *out);
+
+/* State records (os_apply.c). */
+int os_state_routes(struct json_object *state, struct os_owned_route **out, size_t *n);
+int os_state_pairs(struct json_object *state, const char *port, struct os_pair **out,
+    size_t *n);
+void os_state_route(struct json_object *state, const char *router, const struct os_route *r,
+    int add);
+void os_state_pair(struct json_object *state, const char *port, const struct os_pair *p,
+    int add);
 
 #endif

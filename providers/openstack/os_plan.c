@@ -19,8 +19,8 @@
 
 #include "os.h"
 
-static int
-add(struct os_plan *p, const struct os_plan_item *it)
+int
+os_plan_add_item(struct os_plan *p, const struct os_plan_item *it)
 {
 	struct os_plan_item *nv;
 	size_t ncap;
@@ -59,7 +59,7 @@ item(struct os_plan *p, enum os_act a, int pair, const char *router,
 		it.nexthop = *nh;
 	if (mac != NULL)
 		cr_strlcpy(it.mac, mac, sizeof(it.mac));
-	return add(p, &it);
+	return os_plan_add_item(p, &it);
 }
 
 static int
@@ -181,7 +181,7 @@ plan_pairs(const struct os_plan_input *in, struct os_plan *out)
 	const struct os_port *port = in->port;
 	struct os_pair want;
 	size_t i;
-	int r, ps_off = port->port_security == 0;
+	int r, ps_off = port->port_security == 0 || !in->want_pairs;
 
 	for (i = 0; !ps_off && in->desired != NULL && i < in->desired->n; i++) {
 		memset(&want, 0, sizeof(want));

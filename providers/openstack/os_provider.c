@@ -1,0 +1,402 @@
+/*
+ * The OpenStack provider's reading side: detect (metadata probe), open
+ * (meta_data.json uuid -> our Neutron port by device_id, matched by the MAC
+ * of the default-route interface when the instance has several ports; its
+ * network, subnet and fixed IP), the routers we route in, and plan.
+ *
+ * Routers: "auto" = the routers with a router-interface port holding a
+ * fixed IP on *our subnet* (a network may have several routers); "network"
+ * = every router with an interface on our network; or the configured ids.
+ * Routers recorded in state but no longer targets are read too, so that
+ * our routes there are removed.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "os.h"
+#include "providers/http.h"
+
+#define META_PATH "/openstack/latest/meta_data.json"
+
+static const char router_owners[] =
+    "device_owner=network:router_interface"
+    "&device_owner=network:router_interface_distributed"
+    "&device_owner=network:ha_router_replicated_interface";
+
+int
+os_detect_meta(long timeout_ms)
+{
+	struct os_client c;
+	char uuid[64];
+	struct buf b;
+	int r;
+
+	memset(&c, 0, sizeof(c));
+	os_meta_base(c.meta, sizeof(c.meta), &c.meta_explicit);
+	buf_init(&b, 1 << 20);
+	r = os_meta_get(&c, META_PATH, timeout_ms, &b) == 0 &&
+	    os_json_meta(b.data, b.len, uuid, sizeof(uuid), NULL, 0) == 0;
+	buf_free(&b);
+	return r;
+}
+
+/* The MAC of the interface holding the IPv4 default route, lowercase. */
+static int
+default_mac(char *mac, size_t len)
+{
+	char line[256], ifname[64], path[128];
+	unsigned long dst;
+	struct buf b;
+	FILE *f;
+	int r = -ENOENT;
+
+	if ((f = fopen("/proc/net/route", "r")) == NULL)
+		return -errno;
+	ifname[0] = '\0';
+	while (fgets(line, sizeof(line), f) != NULL)
+		if (sscanf(line, "%63s %lx", ifname, &dst) == 2 && dst == 0)
+			break;
+		else
+			ifname[0] = '\0';
+	fclose(f);
+	if (ifname[0] == '\0')
+		return -ENOENT;
+	snprintf(path, sizeof(path), "/sys/class/net/%s/address", ifname);
+	buf_init(&b, 256);
+	if (file_read(path, 256, &b) == 0) {
+		b.data[strcspn(b.data, "\n")] = '\0';
+		cr_strlcpy(mac, b.data, len);
+		r = 0;
+	}
+	buf_free(&b);
+	return r;
+}
+
+static const struct os_port *
+choose_port(const struct os_port *v, size_t n, const char *uuid)
+{
+	char mac[64] = "";
+	size_t i;
+
+	if (n == 1)
+		return &v[0];
+	if (n == 0) {
+		prov_set_error("no Neutron port has device_id %s (is the instance in the "
+		    "credentials' project?)", uuid);
+		return NULL;
+	}
+	if (default_mac(mac, sizeof(mac)) == 0)
+		for (i = 0; i < n; i++)
+			if (strcasecmp(v[i].mac, mac) == 0)
+				return &v[i];
+	prov_set_error("instance %s has %zu ports and none has the MAC of the default-route "
+	    "interface (%s)", uuid, n, mac[0] ? mac : "none");
+	return NULL;
+}
+
+static int
+identify_port(struct os_ctx *ctx)
+{
+	struct os_port *v = NULL;
+	const struct os_port *p;
+	char path[256];
+	struct buf b;
+	size_t n = 0, i;
+	int r;
+
+	buf_init(&b, HTTP_MAX_RESPONSE);
+	snprintf(path, sizeof(path), "/ports?device_id=%s", ctx->uuid);
+	if ((r = os_neutron(&ctx->cl, "GET", path, NULL, -1, &b, NULL)) < 0 ||
+	    (r = os_json_ports(b.data, b.len, &v, &n)) < 0)
+		goto out;
+	if ((p = choose_port(v, n, ctx->uuid)) == NULL) {
+		r = -ENOENT;
+		goto out;
+	}
+	/* The first IPv4 fixed IP, else the first one. */
+	for (i = 0; i < p->n_ips && p->ips[i].ip.family != AF_INET; i++)
+		;
+	if (p->n_ips == 0) {
+		prov_set_error("Neutron port %s has no fixed IP", p->id);
+		r = -ENOENT;
+		goto out;
+	}
+	if (i == p->n_ips)
+		i = 0;
+	cr_strlcpy(ctx->port, p->id, sizeof(ctx->port));
+	cr_strlcpy(ctx->mac, p->mac, sizeof(ctx->mac));
+	cr_strlcpy(ctx->network, p->network, sizeof(ctx->network));
+	cr_strlcpy(ctx->subnet, p->ips[i].subnet, sizeof(ctx->subnet));
+	ctx->ip = p->ips[i].ip;
+	prefix_addr_fmt(&ctx->ip, ctx->ip_text, sizeof(ctx->ip_text));
+out:
+	os_ports_free(v, n);
+	buf_free(&b);
+	return r;
+}
+
+int
+os_ctx_open(struct os_ctx **out)
+{
+	struct os_ctx *ctx;
+	struct buf b;
+	int r;
+
+	*out = NULL;
+	if ((ctx = calloc(1, sizeof(*ctx))) == NULL)
+		return -ENOMEM;
+	buf_init(&b, 1 << 20);
+	if ((r = os_client_init(&ctx->cl)) < 0)
+		goto out;
+	if ((r = os_meta_get(&ctx->cl, META_PATH, 5000, &b)) < 0 ||
+	    (r = os_json_meta(b.data, b.len, ctx->uuid, sizeof(ctx->uuid), ctx->az,
+	    sizeof(ctx->az))) < 0)
+		goto out;
+	if ((r = os_client_auth(&ctx->cl)) < 0 || (r = identify_port(ctx)) < 0)
+		goto out;
+	log_debug("openstack: instance %s port %s (%s) ip %s subnet %s network %s, Neutron %s",
+	    ctx->uuid, ctx->port, ctx->mac, ctx->ip_text, ctx->subnet, ctx->network,
+	    ctx->cl.neutron);
+	*out = ctx;
+out:
+	buf_free(&b);
+	if (r < 0)
+		os_ctx_close(ctx);
+	return r;
+}
+
+void
+os_ctx_close(struct os_ctx *ctx)
+{
+	if (ctx == NULL)
+		return;
+	os_client_wipe(&ctx->cl);
+	free(ctx);
+}
+
+int
+os_get_port(struct os_ctx *ctx, struct os_port *out)
+{
+	char path[128];
+	struct buf b;
+	int r;
+
+	buf_init(&b, HTTP_MAX_RESPONSE);
+	snprintf(path, sizeof(path), "/ports/%s", ctx->port);
+	if ((r = os_neutron(&ctx->cl, "GET", path, NULL, -1, &b, NULL)) == 0)
+		r = os_json_port(b.data, b.len, out);
+	buf_free(&b);
+	return r;
+}
+
+int
+os_get_router(struct os_ctx *ctx, const char *id, struct os_router *out)
+{
+	char path[160];
+	struct buf b;
+	int r;
+
+	memset(out, 0, sizeof(*out));
+	buf_init(&b, HTTP_MAX_RESPONSE);
+	snprintf(path, sizeof(path), "/routers/%s", id);
+	if ((r = os_neutron(&ctx->cl, "GET", path, NULL, -1, &b, NULL)) == 0)
+		r = os_json_router(b.data, b.len, out);
+	buf_free(&b);
+	return r;
+}
+
+struct idlist {
+	char (*v)[64];
+	size_t n, cap;
+};
+
+static int
+idlist_add(struct idlist *l, const char *id)
+{
+	size_t i;
+	void *nv;
+
+	for (i = 0; i < l->n; i++)
+		if (strcmp(l->v[i], id) == 0)
+			return 0;
+	if (l->n == l->cap) {
+		l->cap = l->cap ? 2 * l->cap : 8;
+		if ((nv = realloc(l->v, l->cap * sizeof(*l->v))) == NULL)
+			return -ENOMEM;
+		l->v = nv;
+	}
+	cr_strlcpy(l->v[l->n++], id, sizeof(l->v[0]));
+	return 0;
+}
+
+/* Router ids with an interface on our network (auto: on our subnet). */
+static int
+network_routers(struct os_ctx *ctx, int subnet_only, struct idlist *out)
+{
+	struct os_port *v = NULL;
+	char path[512];
+	struct buf b;
+	size_t n = 0, i, j;
+	int r;
+
+	buf_init(&b, HTTP_MAX_RESPONSE);
+	snprintf(path, sizeof(path), "/ports?network_id=%s&%s", ctx->network, router_owners);
+	if ((r = os_neutron(&ctx->cl, "GET", path, NULL, -1, &b, NULL)) < 0 ||
+	    (r = os_json_ports(b.data, b.len, &v, &n)) < 0)
+		goto out;
+	for (i = 0; i < n && r == 0; i++) {
+		if (v[i].device_id[0] == '\0' || strncmp(v[i].device_owner, "network:", 8) != 0)
+			continue;
+		for (j = 0; j < v[i].n_ips && r == 0; j++)
+			if (!subnet_only || strcmp(v[i].ips[j].subnet, ctx->subnet) == 0)
+				r = idlist_add(out, v[i].device_id);
+	}
+	if (r == 0 && out->n == 0) {
+		prov_set_error("no router has an interface on %s %s: extra routes need one",
+		    subnet_only ? "our subnet" : "our network",
+		    subnet_only ? ctx->subnet : ctx->network);
+		r = -ENOENT;
+	}
+out:
+	os_ports_free(v, n);
+	buf_free(&b);
+	return r;
+}
+
+struct routers {
+	struct os_router *v;
+	size_t n, cap;
+};
+
+static void
+routers_free(struct routers *rs)
+{
+	size_t i;
+
+	for (i = 0; i < rs->n; i++)
+		os_router_free(&rs->v[i]);
+	free(rs->v);
+	memset(rs, 0, sizeof(*rs));
+}
+
+/* Reads router id; a missing one is an error only when required. */
+static int
+read_router(struct os_ctx *ctx, const char *id, int required, struct routers *rs)
+{
+	struct os_router rt;
+	void *nv;
+	size_t i;
+	int r;
+
+	for (i = 0; i < rs->n; i++)
+		if (strcmp(rs->v[i].id, id) == 0)
+			return 0;
+	if ((r = os_get_router(ctx, id, &rt)) == -ENOENT && !required)
+		return 0;
+	if (r < 0)
+		return r;
+	if (rs->n == rs->cap) {
+		rs->cap = rs->cap ? 2 * rs->cap : 8;
+		if ((nv = realloc(rs->v, rs->cap * sizeof(*rs->v))) == NULL) {
+			os_router_free(&rt);
+			return -ENOMEM;
+		}
+		rs->v = nv;
+	}
+	rs->v[rs->n++] = rt;
+	return 0;
+}
+
+static int
+target_routers(struct os_ctx *ctx, const struct os_opts *o, struct routers *rs)
+{
+	struct idlist ids = { 0 };
+	size_t i;
+	int r = 0;
+
+	if (o->tables == OS_TABLES_LIST) {
+		for (i = 0; i < o->n_routers && r == 0; i++)
+			if ((r = read_router(ctx, o->routers[i], 1, rs)) == -ENOENT)
+				prov_set_error("configured router %s not found", o->routers[i]);
+		return r;
+	}
+	if ((r = network_routers(ctx, o->tables == OS_TABLES_AUTO, &ids)) < 0)
+		goto out;
+	for (i = 0; i < ids.n && r == 0; i++)
+		r = read_router(ctx, ids.v[i], 1, rs);
+out:
+	free(ids.v);
+	return r;
+}
+
+/* Forgets the records the plan found gone (DROP): nothing to call for them. */
+static void
+forget_dropped(struct os_ctx *ctx, const struct os_plan *p, struct json_object *state)
+{
+	struct os_route rt;
+	struct os_pair pr;
+	size_t i;
+
+	for (i = 0; i < p->n; i++) {
+		if (p->v[i].act != OS_DROP)
+			continue;
+		if (p->v[i].pair) {
+			memset(&pr, 0, sizeof(pr));
+			pr.ip = p->v[i].dst;
+			os_state_pair(state, ctx->port, &pr, 0);
+		} else {
+			rt.dst = p->v[i].dst;
+			rt.nexthop = p->v[i].nexthop;
+			os_state_route(state, p->v[i].router, &rt, 0);
+		}
+	}
+}
+
+int
+os_ctx_plan(struct os_ctx *ctx, const struct os_opts *o, struct json_object *state,
+    struct os_plan *out)
+{
+	struct os_owned_route *owned = NULL;
+	struct os_pair *pairs = NULL;
+	struct routers rs = { 0 };
+	struct os_port port = { 0 };
+	struct os_plan_input in;
+	size_t n_owned = 0, n_pairs = 0, i, n_targets;
+	int r;
+
+	prov_clear_error();
+	if ((r = os_state_routes(state, &owned, &n_owned)) < 0 ||
+	    (r = os_state_pairs(state, ctx->port, &pairs, &n_pairs)) < 0 ||
+	    (r = target_routers(ctx, o, &rs)) < 0)
+		goto out;
+	n_targets = rs.n;
+	for (i = 0; i < n_owned && r == 0; i++)
+		r = read_router(ctx, owned[i].router, 0, &rs);
+	if (r < 0 || ((o->pairs || n_pairs > 0) && (r = os_get_port(ctx, &port)) < 0))
+		goto out;
+	memset(&in, 0, sizeof(in));
+	in.our_ip = &ctx->ip;
+	in.routers = rs.v;
+	in.n_routers = rs.n;
+	in.n_targets = n_targets;
+	in.desired = o->desired;
+	in.owned = owned;
+	in.n_owned = n_owned;
+	in.port = o->pairs || n_pairs > 0 ? &port : NULL;
+	in.owned_pairs = pairs;
+	in.n_owned_pairs = n_pairs;
+	in.want_pairs = o->pairs;          /* off: only ours are removed */
+	if (r == 0)
+		r = os_plan_compute(&in, out);
+	if (r == 0)
+		forget_dropped(ctx, out, state);
+out:
+	os_port_free(&port);
+	routers_free(&rs);
+	free(owned);
+	free(pairs);
+	return r;
+}
