@@ -167,15 +167,20 @@ check "apply after the quota is freed" CR apply
 check "status shows the conflict" sh -c "ip netns exec $(ns conn) $CLOUDROUTE -c $CFG status 2>&1 | grep -q '! cloud conflict r-main 172.16.0.0/16 -> 10.0.0.11'"
 
 # Crash safety: kill -9 between add_extraroutes and the agent's own save.
-ctl POST /mutate '{"op":"remove_routes","router":"r-main","routes":[{"destination":"192.168.0.0/22","nexthop":"10.0.0.10"}]}' >/dev/null
+# The new prefix 10.77.0.0/16 was never ours before: only the record written
+# before the call (opts->checkpoint) can tell teardown that it is.
+sed 's|"10.9.0.0/16"\]|"10.9.0.0/16", "10.77.0.0/16"]|' "$CFG" >"$TMP/cr2.json"
 ctl POST /fault '{"kind":"slow","delay_ms":4000,"count":1,"apply":true,"paths":["add_extraroutes"]}' >/dev/null
-ip netns exec "$(ns conn)" "$CLOUDROUTE" -c "$CFG" apply >/dev/null 2>&1 &
+ip netns exec "$(ns conn)" "$CLOUDROUTE" -c "$TMP/cr2.json" apply >/dev/null 2>&1 &
 pid=$!
-wait_for 10 has_route r-main 192.168.0.0/22\>10.0.0.10
+wait_for 10 has_route r-main 10.77.0.0/16\>10.0.0.10
 kill -9 $pid; wait $pid 2>/dev/null
 ctl POST /faults/clear >/dev/null
-check "crash: the route was added" has_route r-main 192.168.0.0/22\>10.0.0.10
-check "crash: state already records it as ours" grep -q '192.168.0.0/22' "$TMP/state/state.json"
+check "crash: the route was added" has_route r-main 10.77.0.0/16\>10.0.0.10
+check "crash: the state recorded it as ours before the call" grep -q '10.77.0.0/16' "$TMP/state/state.json"
+ctl POST /reset >/dev/null
+nsx conn "$CLOUDROUTE" -c "$TMP/cr2.json" apply >/dev/null 2>&1
+check_eq "crash: the next apply changes no route" 0 "$(ctl GET /counts | python3 -c 'import json,sys; print(json.load(sys.stdin)["counts"]["by_action"].get("PUT /routers/add_extraroutes", 0))')"
 
 # Teardown: exactly ours go; theirs and the route from before cloudroute stay.
 check "teardown succeeds" CR teardown
