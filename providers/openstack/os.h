@@ -191,6 +191,7 @@ struct os_owned_route {
 struct os_plan_item {
 	enum os_act act;
 	int pair;                         /* 1: address pair, 0: extra route */
+	int portsec;                      /* 1: port_security_enabled (ADD = false) */
 	char router[64];                  /* extra routes */
 	struct prefix dst;
 	struct prefix nexthop;            /* route's nexthop, or the conflict's */
@@ -211,6 +212,8 @@ struct os_plan_input {
 	size_t n_owned;
 	const struct os_port *port;       /* NULL: no address pair planning */
 	int want_pairs;                   /* 0: desired prefixes get no pairs */
+	int want_portsec_off;             /* config: port_security_enabled false */
+	int portsec_recorded;             /* state: we turned it off */
 	const struct os_pair *owned_pairs;
 	size_t n_owned_pairs;
 };
@@ -267,6 +270,7 @@ enum os_tables { OS_TABLES_AUTO, OS_TABLES_NETWORK, OS_TABLES_LIST };
 
 struct os_opts {
 	int pairs;                        /* manage allowed_address_pairs */
+	int portsec_off;                  /* port_security_enabled false instead */
 	enum os_tables tables;
 	const char *const *routers;       /* OS_TABLES_LIST */
 	size_t n_routers;

@@ -222,6 +222,12 @@ explain(const struct os_neutron_error *e, const char *what)
 
 /* ---- extra routes ---- */
 
+static int
+is_route(const struct os_plan_item *it)
+{
+	return !it->pair && !it->portsec;
+}
+
 static struct json_object *
 routes_body(const struct os_plan *p, const char *router, enum os_act act)
 {
@@ -231,7 +237,7 @@ routes_body(const struct os_plan *p, const char *router, enum os_act act)
 	size_t i;
 
 	for (i = 0; i < p->n; i++) {
-		if (p->v[i].pair || p->v[i].act != act || strcmp(p->v[i].router, router) != 0)
+		if (!is_route(&p->v[i]) || p->v[i].act != act || strcmp(p->v[i].router, router) != 0)
 			continue;
 		e = json_object_new_object();
 		json_object_object_add(e, "destination",
@@ -253,7 +259,7 @@ record_routes(struct json_object *state, const struct os_plan *p, const char *ro
 	size_t i;
 
 	for (i = 0; i < p->n; i++) {
-		if (p->v[i].pair || p->v[i].act != act || strcmp(p->v[i].router, router) != 0)
+		if (!is_route(&p->v[i]) || p->v[i].act != act || strcmp(p->v[i].router, router) != 0)
 			continue;
 		r.dst = p->v[i].dst;
 		r.nexthop = p->v[i].nexthop;
@@ -310,10 +316,10 @@ apply_routes(struct os_ctx *ctx, const struct os_opts *o, const struct os_plan *
 	int r, seen;
 
 	for (i = 0; i < p->n; i++) {
-		if (p->v[i].pair || p->v[i].act != act)
+		if (!is_route(&p->v[i]) || p->v[i].act != act)
 			continue;
 		for (j = 0, seen = 0; j < i && !seen; j++)
-			seen = !p->v[j].pair && p->v[j].act == act &&
+			seen = is_route(&p->v[j]) && p->v[j].act == act &&
 			    strcmp(p->v[j].router, p->v[i].router) == 0;
 		if (!seen && (r = router_call(ctx, o, p, p->v[i].router, act, state)) < 0)
 			return r;
@@ -425,6 +431,65 @@ out:
 	return r;
 }
 
+/* ---- port_security_enabled ---- */
+
+static int
+portsec_round(struct os_ctx *ctx, int enable)
+{
+	struct os_neutron_error err;
+	struct os_port port;
+	char path[128], body[96];
+	struct buf out;
+	int r;
+
+	if ((r = os_get_port(ctx, &port)) < 0)
+		return r;
+	buf_init(&out, HTTP_MAX_RESPONSE);
+	snprintf(path, sizeof(path), "/ports/%s", ctx->port);
+	snprintf(body, sizeof(body), "{\"port\":{\"port_security_enabled\":%s}}",
+	    enable ? "true" : "false");
+	if (port.port_security != enable)
+		r = os_neutron(&ctx->cl, "PUT", path, body, port.revision, &out, &err);
+	if (r < 0 && r != -ESTALE) {
+		if (strcmp(err.type, "PortSecurityPortHasSecurityGroup") == 0)
+			prov_set_error("Neutron refuses port_security_enabled false while port %s "
+			    "has security groups; remove them first (openstack port set "
+			    "--no-security-group %s): cloudroute never changes security groups, "
+			    "or use \"port_security\": \"keep\" (address pairs)", ctx->port,
+			    ctx->port);
+		else if (strcmp(err.type, "AddressPairAndPortSecurityRequired") == 0)
+			prov_set_error("Neutron refuses port_security_enabled false while port %s "
+			    "has allowed address pairs that are not cloudroute's; remove them "
+			    "first", ctx->port);
+		else
+			explain(&err, "port_security_enabled on our port");
+	}
+	os_port_free(&port);
+	buf_free(&out);
+	return r;
+}
+
+static int
+apply_portsec(struct os_ctx *ctx, const struct os_plan *p, struct json_object *state)
+{
+	int r = 0, attempt, enable = -1;
+	size_t i;
+
+	for (i = 0; i < p->n; i++)
+		if (p->v[i].portsec && (p->v[i].act == OS_ADD || p->v[i].act == OS_REMOVE))
+			enable = p->v[i].act == OS_REMOVE;
+	if (enable < 0)
+		return 0;
+	for (attempt = 0; attempt < PAIR_ATTEMPTS; attempt++)
+		if ((r = portsec_round(ctx, enable)) != -ESTALE)
+			break;
+	if (r == -ESTALE)
+		prov_set_error("port %s changed under every update (HTTP 412)", ctx->port);
+	if (r == 0 && enable)
+		json_object_object_del(state, "port_security_original");
+	return r;
+}
+
 int
 os_ctx_apply(struct os_ctx *ctx, const struct os_opts *o, const struct os_plan *p,
     struct json_object *state)
@@ -432,8 +497,9 @@ os_ctx_apply(struct os_ctx *ctx, const struct os_opts *o, const struct os_plan *
 	int r;
 
 	prov_clear_error();
-	/* Pairs first: the router sends traffic here only once the port takes it. */
-	if ((r = apply_pairs(ctx, o, p, state)) < 0 ||
+	/* Pairs first: the router sends traffic here only once the port takes
+	 * it; and ours must be gone before port security can be turned off. */
+	if ((r = apply_pairs(ctx, o, p, state)) < 0 || (r = apply_portsec(ctx, p, state)) < 0 ||
 	    (r = apply_routes(ctx, o, p, OS_ADD, state)) < 0 ||
 	    (r = apply_routes(ctx, o, p, OS_REMOVE, state)) < 0)
 		return r;
@@ -450,6 +516,7 @@ os_ctx_teardown(struct os_ctx *ctx, const struct os_opts *o, struct json_object 
 
 	/* Nothing desired, no target router: the plan removes exactly ours. */
 	t.pairs = 0;
+	t.portsec_off = 0;
 	t.tables = OS_TABLES_LIST;
 	t.routers = NULL;
 	t.n_routers = 0;

@@ -75,6 +75,7 @@ opts_from(const struct prov_options *po, struct os_opts *o)
 {
 	memset(o, 0, sizeof(*o));
 	o->pairs = po->disable_source_dest_check;
+	o->portsec_off = po->disable_port_security;
 	o->desired = po->desired;
 	o->checkpoint = po->checkpoint;
 	o->checkpoint_arg = po->checkpoint_arg;
@@ -99,6 +100,15 @@ item_change(const struct os_ctx *ctx, const struct os_plan_item *it, struct prov
 	char nh[PREFIX_STRLEN], note[160], d[PREFIX_STRLEN];
 
 	prefix_addr_fmt(&it->nexthop, nh, sizeof(nh));
+	if (it->portsec) {
+		if (it->act == OS_ADD)
+			return change(out, PROV_FORWARDING, NULL, NULL, ctx->port,
+			    "port_security_enabled false");
+		if (it->act == OS_REMOVE)
+			return change(out, PROV_FORWARDING_RESTORE, NULL, NULL, ctx->port,
+			    "port_security_enabled true (as before cloudroute)");
+		return 0;
+	}
 	if (it->pair) {
 		prefix_fmt(&it->dst, d, sizeof(d));
 		snprintf(note, sizeof(note), "%s%s", it->act == OS_ADD ? NOTE_PAIR : NOTE_UNPAIR, d);
@@ -156,10 +166,10 @@ from_prov(const struct prov_plan *pp, struct os_plan *out)
 			cr_strlcpy(it.router, c->table != NULL ? c->table : "", sizeof(it.router));
 			if (c->target == NULL || prefix_parse_addr(c->target, &it.nexthop) < 0)
 				return -EINVAL;
-		} else if ((c->action == PROV_FORWARDING || c->action == PROV_FORWARDING_RESTORE) &&
-		    c->dst.family != 0) {
+		} else if (c->action == PROV_FORWARDING || c->action == PROV_FORWARDING_RESTORE) {
 			it.act = c->action == PROV_FORWARDING ? OS_ADD : OS_REMOVE;
-			it.pair = 1;
+			it.pair = c->dst.family != 0;
+			it.portsec = c->dst.family == 0;
 		} else {
 			continue;
 		}

@@ -206,6 +206,26 @@ plan_pairs(const struct os_plan_input *in, struct os_plan *out)
 	return 0;
 }
 
+/* port_security_enabled: off when configured; back on when we turned it off. */
+static int
+plan_portsec(const struct os_plan_input *in, struct os_plan *out)
+{
+	struct os_plan_item it;
+	int ps = in->port->port_security;
+
+	memset(&it, 0, sizeof(it));
+	it.portsec = 1;
+	if (in->want_portsec_off && ps == 1)
+		it.act = OS_ADD;
+	else if (!in->want_portsec_off && in->portsec_recorded && ps == 0)
+		it.act = OS_REMOVE;
+	else if (!in->want_portsec_off && in->portsec_recorded)
+		it.act = OS_DROP;
+	else
+		return 0;
+	return os_plan_add_item(out, &it);
+}
+
 int
 os_plan_compute(const struct os_plan_input *in, struct os_plan *out)
 {
@@ -226,7 +246,11 @@ os_plan_compute(const struct os_plan_input *in, struct os_plan *out)
 	}
 	if ((r = plan_owned_routes(in, out)) < 0)
 		return r;
-	return in->port != NULL ? plan_pairs(in, out) : 0;
+	if (in->port == NULL)
+		return 0;
+	if ((r = plan_portsec(in, out)) < 0)
+		return r;
+	return plan_pairs(in, out);
 }
 
 static struct json_object *

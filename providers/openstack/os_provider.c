@@ -343,7 +343,9 @@ forget_dropped(struct os_ctx *ctx, const struct os_plan *p, struct json_object *
 	for (i = 0; i < p->n; i++) {
 		if (p->v[i].act != OS_DROP)
 			continue;
-		if (p->v[i].pair) {
+		if (p->v[i].portsec) {
+			json_object_object_del(state, "port_security_original");
+		} else if (p->v[i].pair) {
 			memset(&pr, 0, sizeof(pr));
 			pr.ip = p->v[i].dst;
 			os_state_pair(state, ctx->port, &pr, 0);
@@ -365,7 +367,7 @@ os_ctx_plan(struct os_ctx *ctx, const struct os_opts *o, struct json_object *sta
 	struct os_port port = { 0 };
 	struct os_plan_input in;
 	size_t n_owned = 0, n_pairs = 0, i, n_targets;
-	int r;
+	int r, recorded, need_port;
 
 	prov_clear_error();
 	if ((r = os_state_routes(state, &owned, &n_owned)) < 0 ||
@@ -375,8 +377,15 @@ os_ctx_plan(struct os_ctx *ctx, const struct os_opts *o, struct json_object *sta
 	n_targets = rs.n;
 	for (i = 0; i < n_owned && r == 0; i++)
 		r = read_router(ctx, owned[i].router, 0, &rs);
-	if (r < 0 || ((o->pairs || n_pairs > 0) && (r = os_get_port(ctx, &port)) < 0))
+	recorded = json_object_object_get_ex(state, "port_security_original", NULL);
+	need_port = o->pairs || o->portsec_off || n_pairs > 0 || recorded;
+	if (r < 0 || (need_port && (r = os_get_port(ctx, &port)) < 0))
 		goto out;
+	/* The original is on disk before apply can change it (the agent saves
+	 * the state between plan and apply). */
+	if (o->portsec_off && !recorded && port.port_security == 1)
+		json_object_object_add(state, "port_security_original",
+		    json_object_new_boolean(1));
 	memset(&in, 0, sizeof(in));
 	in.our_ip = &ctx->ip;
 	in.routers = rs.v;
@@ -385,10 +394,13 @@ os_ctx_plan(struct os_ctx *ctx, const struct os_opts *o, struct json_object *sta
 	in.desired = o->desired;
 	in.owned = owned;
 	in.n_owned = n_owned;
-	in.port = o->pairs || n_pairs > 0 ? &port : NULL;
+	in.port = need_port ? &port : NULL;
+	in.want_portsec_off = o->portsec_off;
+	in.portsec_recorded = recorded;
 	in.owned_pairs = pairs;
 	in.n_owned_pairs = n_pairs;
-	in.want_pairs = o->pairs;          /* off: only ours are removed */
+	/* Pairs off (or port security off instead): only ours are removed. */
+	in.want_pairs = o->pairs && !o->portsec_off;
 	if (r == 0)
 		r = os_plan_compute(&in, out);
 	if (r == 0)

@@ -20,8 +20,8 @@ Every Neutron request needs a valid, unexpired X-Auth-Token (else 401).
 Control (plain HTTP, JSON): GET /health /state /counts; POST /reset,
 /fault {"kind", "count", "paths"?: [substr], "methods"?: [..], "retry_after"?,
 "delay_ms"?, "apply"?}, /faults/clear, /expire-tokens, /mutate {"op":
-"add_routes"|"remove_routes", "router", "routes"} or {"op": "set_pairs",
-"port", "pairs"}.  Fault kinds: throttle (429), unavailable (503), error500,
+"add_routes"|"remove_routes", "router", "routes"}, {"op": "set_pairs",
+"port", "pairs"} or {"op": "set_security_groups", "port", "security_groups"}.  Fault kinds: throttle (429), unavailable (503), error500,
 garbage (200, not JSON), conflict (409), stale (412), unauthorized (401, the
 token revoked), slow (delay, then the request runs).
 """
@@ -403,6 +403,10 @@ def make_control_handler(fake):
                     pt = w.ports[b["port"]]
                     pt["allowed_address_pairs"] = [dict(x, mac_address=x.get(
                         "mac_address", pt["mac_address"])) for x in b["pairs"]]
+                    pt["revision_number"] += 1
+                elif b["op"] == "set_security_groups":
+                    pt = w.ports[b["port"]]
+                    pt["security_groups"] = list(b["security_groups"])
                     pt["revision_number"] += 1
                 else:
                     return self.reply({"error": "unknown op"}, 400)

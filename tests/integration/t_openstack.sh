@@ -187,4 +187,28 @@ check "teardown succeeds" CR teardown
 check_eq "teardown: routes left" "10.50.0.0/16>10.0.0.11 10.9.0.0/16>10.0.0.10 172.16.0.0/16>10.0.0.11" "$(routes_of r-main)"
 check_eq "teardown: pairs left" "10.0.0.200" "$(pairs_of)"
 check_eq "teardown: security groups kept" sg-default "$(sgs)"
+
+# port_security "disable": refused (and explained) while security groups
+# remain; once the operator removed them, our pairs go and port security is
+# turned off; teardown turns it back on.
+portsec() { ctl GET /state | python3 -c "
+import json, sys
+print(str([x for x in json.load(sys.stdin)['ports'] if x['id'] == 'p-conn'][0]['port_security_enabled']).lower())"; }
+sed 's|"provider": "openstack"|"provider": "openstack", "port_security": "disable"|' "$CFG" >"$TMP/ps.json"
+check "port_security disable: check accepts it" nsx conn "$CLOUDROUTE" -c "$TMP/ps.json" check
+nsx conn "$CLOUDROUTE" -c "$TMP/ps.json" apply >"$TMP/ps1" 2>&1; rc=$?
+check_eq "port security with security groups: apply fails" 1 "$rc"
+check "... and says to remove the security groups" grep -q 'no-security-group' "$TMP/ps1"
+check_eq "... port security still on" true "$(portsec)"
+ctl POST /mutate '{"op":"set_security_groups","port":"p-conn","security_groups":[]}' >/dev/null
+ctl POST /mutate '{"op":"set_pairs","port":"p-conn","pairs":[]}' >/dev/null
+check "port security off once the groups are gone" nsx conn "$CLOUDROUTE" -c "$TMP/ps.json" apply
+check_eq "port_security_enabled false" false "$(portsec)"
+check_eq "routes still added" "10.9.0.0/16>10.0.0.10 100.96.0.0/11>10.0.0.10 172.16.0.0/16>10.0.0.11 192.168.0.0/22>10.0.0.10" "$(routes_of r-main | sed 's/10.50.0.0\/16>10.0.0.11 //')"
+ctl POST /reset >/dev/null
+nsx conn "$CLOUDROUTE" -c "$TMP/ps.json" apply >/dev/null 2>&1
+check_eq "port security off: re-apply makes no write" 0 "$(count mutating)"
+check "teardown restores port security" nsx conn "$CLOUDROUTE" -c "$TMP/ps.json" teardown
+check_eq "port_security_enabled true again" true "$(portsec)"
+check_eq "teardown: only theirs left" "10.50.0.0/16>10.0.0.11 10.9.0.0/16>10.0.0.10 172.16.0.0/16>10.0.0.11" "$(routes_of r-main)"
 finish

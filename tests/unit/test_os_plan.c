@@ -173,6 +173,21 @@ test_planner_pairs(void **st)
 	assert_null(find(&out, 1, NULL, "10.0.0.200"));
 	os_plan_free(&out);
 
+	/* port_security "disable": turned off, our pairs removed, none added. */
+	in.want_portsec_off = 1;
+	assert_int_equal(os_plan_compute(&in, &out), 0);
+	assert_true(out.n > 0 && out.v[0].portsec && out.v[0].act == OS_ADD);
+	assert_null(find(&out, 1, NULL, "172.16.0.0/16"));
+	expect(&out, 1, NULL, "100.96.0.0/11", OS_REMOVE);
+	os_plan_free(&out);
+	in.want_portsec_off = 0;
+	in.portsec_recorded = 1;
+	port.port_security = 0;
+	assert_int_equal(os_plan_compute(&in, &out), 0);
+	assert_true(out.v[0].portsec && out.v[0].act == OS_REMOVE);    /* restored */
+	os_plan_free(&out);
+	in.portsec_recorded = 0;
+
 	/* Port security off: no pair wanted; recorded ones are gone. */
 	port.port_security = 0;
 	assert_int_equal(os_plan_compute(&in, &out), 0);
