@@ -181,7 +181,7 @@ plan_pairs(const struct os_plan_input *in, struct os_plan *out)
 	const struct os_port *port = in->port;
 	struct os_pair want;
 	size_t i;
-	int r, ps_off = port->port_security == 0 || !in->want_pairs;
+	int r, ps_off = port->port_security == 0 || !in->want_pairs || in->want_portsec_off;
 
 	for (i = 0; !ps_off && in->desired != NULL && i < in->desired->n; i++) {
 		memset(&want, 0, sizeof(want));
