@@ -61,16 +61,6 @@ def check_user_data(text, name, cloudroute):
     check(ok, "%s: clouds.yaml has one cloud with an application credential" % name)
 
 
-def walk(node, fn):
-    fn(node)
-    if isinstance(node, dict):
-        for v in node.values():
-            walk(v, fn)
-    elif isinstance(node, list):
-        for v in node:
-            walk(v, fn)
-
-
 def check_heat(ud, cloudroute):
     with open(os.path.join(HERE, "heat.yaml")) as f:
         doc = yaml.safe_load(f)
@@ -86,7 +76,7 @@ def check_heat(ud, cloudroute):
                 bad.append(n["get_resource"])
             if "get_attr" in n and n["get_attr"][0] not in res:
                 bad.append(n["get_attr"][0])
-    walk(doc, visit)
+    common.walk(doc, visit)
     check(not bad, "heat.yaml: every get_param/get_resource/get_attr resolves %s" % bad)
     sr = res["server"]["properties"]["user_data"]["str_replace"]
     check(sr["template"] == {"get_file": "user-data.yaml"}, "heat.yaml: get_file user-data.yaml")
