@@ -214,14 +214,23 @@ struct idlist {
 };
 
 static int
-idlist_add(struct idlist *l, const char *id)
+idlist_has(const struct idlist *l, const char *id)
 {
 	size_t i;
-	void *nv;
 
 	for (i = 0; i < l->n; i++)
 		if (strcmp(l->v[i], id) == 0)
-			return 0;
+			return 1;
+	return 0;
+}
+
+static int
+idlist_add(struct idlist *l, const char *id)
+{
+	void *nv;
+
+	if (idlist_has(l, id))
+		return 0;
 	if (l->n == l->cap) {
 		l->cap = l->cap ? 2 * l->cap : 8;
 		if ((nv = realloc(l->v, l->cap * sizeof(*l->v))) == NULL)
@@ -247,13 +256,20 @@ network_routers(struct os_ctx *ctx, int subnet_only, struct idlist *out)
 	if ((r = os_neutron(&ctx->cl, "GET", path, NULL, -1, &b, NULL)) < 0 ||
 	    (r = os_json_ports(b.data, b.len, &v, &n)) < 0)
 		goto out;
+	/* Neutron takes a nexthop only on a subnet attached to the router, so
+	 * "network" still needs an interface on our subnet; others are named. */
 	for (i = 0; i < n && r == 0; i++) {
 		if (v[i].device_id[0] == '\0' || strncmp(v[i].device_owner, "network:", 8) != 0)
 			continue;
 		for (j = 0; j < v[i].n_ips && r == 0; j++)
-			if (!subnet_only || strcmp(v[i].ips[j].subnet, ctx->subnet) == 0)
+			if (strcmp(v[i].ips[j].subnet, ctx->subnet) == 0)
 				r = idlist_add(out, v[i].device_id);
 	}
+	for (i = 0; i < n && !subnet_only; i++)
+		if (v[i].device_id[0] != '\0' && !idlist_has(out, v[i].device_id))
+			log_warnx("openstack: router %s has no interface on our subnet %s: it "
+			    "cannot route to %s (Neutron refuses such a nexthop); skipped",
+			    v[i].device_id, ctx->subnet, ctx->ip_text);
 	if (r == 0 && out->n == 0) {
 		prov_set_error("no router has an interface on %s %s: extra routes need one",
 		    subnet_only ? "our subnet" : "our network",

@@ -19,7 +19,8 @@ Every Neutron request needs a valid, unexpired X-Auth-Token (else 401).
 
 Control (plain HTTP, JSON): GET /health /state /counts; POST /reset,
 /fault {"kind", "count", "paths"?: [substr], "methods"?: [..], "retry_after"?,
-"delay_ms"?, "apply"?}, /faults/clear, /expire-tokens, /mutate {"op":
+"delay_ms"?, "apply"?}, /faults/clear, /expire-tokens, /token-ttl {"seconds"}
+(for tokens issued from now on), /mutate {"op":
 "add_routes"|"remove_routes", "router", "routes"}, {"op": "set_pairs",
 "port", "pairs"} or {"op": "set_security_groups", "port", "security_groups"}.  Fault kinds: throttle (429), unavailable (503), error500,
 garbage (200, not JSON), conflict (409), stale (412), unauthorized (401, the
@@ -380,6 +381,10 @@ def make_control_handler(fake):
             if p == "/faults/clear":
                 with fake.lock:
                     fake.faults = []
+                return self.reply({"ok": True})
+            if p == "/token-ttl":
+                with w.lock:
+                    w.token_ttl = int(body["seconds"])
                 return self.reply({"ok": True})
             if p == "/expire-tokens":
                 with w.lock:

@@ -119,6 +119,19 @@ check_eq "second apply: zero mutating calls" 0 "$(count mutating)"
 echo "# unchanged re-apply: $(ctl GET /counts | python3 -c 'import json,sys; c=json.load(sys.stdin)["counts"]; print(c["neutron"], "Neutron calls,", c["mutating"], "mutating,", c["keystone"], "Keystone")')"
 CR plan >/dev/null 2>&1; check_eq "plan exits 0 after apply" 0 $?
 
+# provider "auto": DMI says OpenStack, the metadata probe confirms; in sync.
+mkdir -p "$TMP/dmi"
+echo "OpenStack Foundation" >"$TMP/dmi/sys_vendor"; echo "OpenStack Nova" >"$TMP/dmi/product_name"
+sed 's|"provider": "openstack"|"provider": "auto"|' "$CFG" >"$TMP/auto.json"
+CLOUDROUTE_DMI_DIR=$TMP/dmi nsx conn "$CLOUDROUTE" -c "$TMP/auto.json" plan >"$TMP/auto.out" 2>&1
+check_eq "auto detects OpenStack (plan in sync, exit 0)" 0 $?
+# route_tables "network": r-b has no interface on our subnet, so it cannot
+# take 10.0.0.10 as a nexthop: skipped with a warning, nothing else changes.
+sed 's|"provider": "openstack"|"provider": "openstack", "route_tables": "network"|' "$CFG" >"$TMP/net.json"
+nsx conn "$CLOUDROUTE" -c "$TMP/net.json" plan >"$TMP/net.out" 2>&1
+check_eq "route_tables network: in sync (exit 0)" 0 $?
+check "route_tables network: r-b named as unusable" grep -q 'router r-b has no interface on our subnet' "$TMP/net.out"
+
 # Drift: our route and our pair removed behind our back; a concurrent writer
 # adds its own extra routes.  apply repairs ours, theirs survive.
 ctl POST /mutate '{"op":"remove_routes","router":"r-main","routes":[{"destination":"192.168.0.0/22","nexthop":"10.0.0.10"}]}' >/dev/null
@@ -138,6 +151,18 @@ ctl POST /fault '{"kind":"unauthorized","count":1,"paths":["/routers/r-main"],"m
 check "apply with a revoked token" CR apply
 check "token renewed: route back" has_route r-main 192.168.0.0/22\>10.0.0.10
 check "Keystone was asked again" test "$(count keystone)" -ge 2
+
+# Tokens of 6 s: the daemon renews them before expires_at, never meeting a 401.
+ctl POST /token-ttl '{"seconds": 6}' >/dev/null
+ctl POST /expire-tokens >/dev/null
+ctl POST /reset >/dev/null
+bg conn "$CLOUDROUTE" -c "$CFG" run
+RUNPID=$!
+sleep 13
+kill -TERM $RUNPID; wait $RUNPID 2>/dev/null
+check "daemon: token renewed before expiry (Keystone asked again)" test "$(count keystone)" -ge 2
+check_eq "daemon: no 401 met" 0 "$(ctl GET /counts | python3 -c 'import json,sys; print(json.load(sys.stdin)["counts"]["by_status"].get("401", 0))')"
+ctl POST /token-ttl '{"seconds": 600}' >/dev/null
 
 # Throttling, 503 and a lost race on the port (412) converge.
 ctl POST /mutate '{"op":"set_pairs","port":"p-conn","pairs":[{"ip_address":"10.0.0.200"}]}' >/dev/null
