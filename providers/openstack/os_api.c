@@ -222,6 +222,21 @@ neutron_error(const char *method, const char *path, const struct http_response *
 	return map_status(resp->status);
 }
 
+/* 409s that a retry can cure (not the port-security refusals). */
+static int
+transient_conflict(const struct os_neutron_error *e)
+{
+	static const char *const fixed[] = { "PortSecurityPortHasSecurityGroup",
+	    "AddressPairAndPortSecurityRequired", "PortSecurityAndIPRequiredForSecurityGroups",
+	    "RouterInterfaceInUseByRoute", "IpAddressInUse", "MacAddressInUse" };
+	size_t i;
+
+	for (i = 0; i < ARRAY_SIZE(fixed); i++)
+		if (strcmp(e->type, fixed[i]) == 0)
+			return 0;
+	return 1;
+}
+
 static int
 send_once(struct os_client *c, const char *method, const char *url, const char *body,
     long if_match, struct http_response *resp)
@@ -256,7 +271,7 @@ os_neutron(struct os_client *c, const char *method, const char *path, const char
 	struct os_neutron_error scratch;
 	struct retry_policy pol;
 	unsigned int attempt;
-	int r = 0, reauth = 0;
+	int r = 0, reauth = 0, conflicts = 0;
 	uint64_t delay;
 	char url[2048];
 
@@ -299,7 +314,10 @@ os_neutron(struct os_client *c, const char *method, const char *path, const char
 			continue;
 		}
 		r = neutron_error(method, path, &resp, err);
-		if ((cls = retry_classify(resp.status, NULL)) == RETRY_FATAL)
+		cls = retry_classify(resp.status, NULL);
+		if (resp.status == 409 && transient_conflict(err) && ++conflicts < 3)
+			cls = RETRY_SERVER;      /* a concurrent writer won this round */
+		if (cls == RETRY_FATAL)
 			goto out;
 	}
 	if (r >= 0)

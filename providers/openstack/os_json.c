@@ -57,6 +57,15 @@ str(struct json_object *o, const char *k, char *dst, size_t len, int opt, const 
 	return 0;
 }
 
+/* 1 when k is absent or null (an extension that is off). */
+static int
+absent(struct json_object *o, const char *k)
+{
+	struct json_object *v;
+
+	return !json_object_object_get_ex(o, k, &v) || json_object_is_type(v, json_type_null);
+}
+
 static struct json_object *
 array(struct json_object *o, const char *k)
 {
@@ -101,8 +110,8 @@ pairs(struct json_object *o, struct os_port *p)
 	int r;
 
 	if (a == NULL)
-		return json_object_object_get_ex(o, "allowed_address_pairs", NULL) ?
-		    bad("Neutron port", "allowed_address_pairs") : 0;
+		return absent(o, "allowed_address_pairs") ? 0 :
+		    bad("Neutron port", "allowed_address_pairs");
 	if ((p->pairs = calloc(json_object_array_length(a) + 1, sizeof(*p->pairs))) == NULL)
 		return -ENOMEM;
 	for (i = 0; i < json_object_array_length(a); i++) {
@@ -235,7 +244,7 @@ routes(struct json_object *o, struct os_router *rt)
 	int r;
 
 	if (a == NULL)
-		return json_object_object_get_ex(o, "routes", NULL) ? bad(what, "routes") : 0;
+		return absent(o, "routes") ? 0 : bad(what, "routes");
 	if ((rt->routes = calloc(json_object_array_length(a) + 1, sizeof(*rt->routes))) == NULL)
 		return -ENOMEM;
 	for (i = 0; i < json_object_array_length(a); i++) {

@@ -168,7 +168,11 @@ ctl POST /token-ttl '{"seconds": 600}' >/dev/null
 ctl POST /mutate '{"op":"set_pairs","port":"p-conn","pairs":[{"ip_address":"10.0.0.200"}]}' >/dev/null
 ctl POST /fault '{"kind":"throttle","count":3,"retry_after":0}' >/dev/null
 ctl POST /fault '{"kind":"stale","count":2,"methods":["PUT"],"paths":["/ports/"]}' >/dev/null
-check "apply converges through 429s and 412s" CR apply
+ctl POST /mutate '{"op":"remove_routes","router":"r-main","routes":[{"destination":"192.168.0.0/22","nexthop":"10.0.0.10"}]}' >/dev/null
+ctl POST /fault '{"kind":"conflict","count":1,"paths":["add_extraroutes"]}' >/dev/null
+ctl POST /fault '{"kind":"unavailable","count":1,"retry_after":1,"paths":["/routers/r-main"],"methods":["GET"]}' >/dev/null
+check "apply converges through 429s, a 503, 412s and a 409" CR apply
+check "... the route is back" has_route r-main 192.168.0.0/22\>10.0.0.10
 check_eq "pairs after the storm" "10.0.0.200 10.9.0.0/16 100.96.0.0/11 172.16.0.0/16 192.168.0.0/22" "$(pairs_of)"
 
 # Garbage answers: clear error, nothing changed.
