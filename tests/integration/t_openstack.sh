@@ -89,6 +89,29 @@ cat >"$CFG" <<JSON
 JSON
 CR() { nsx conn "$CLOUDROUTE" -c "$CFG" "$@"; }
 
+# The fake is as strict as Neutron and Keystone where the client could go wrong.
+api() { # method path [body] [extra header] -> "STATUS TYPE"
+	nsx conn curl -s --cacert "$TMP/ca/ca.pem" -o "$TMP/api.out" -w '%{http_code}' -X "$1" \
+		-H "X-Auth-Token: ${TOKEN:-none}" -H 'Content-Type: application/json' \
+		${4:+-H "$4"} ${3:+-d "$3"} "https://127.0.0.1:$API$2" >"$TMP/api.code"
+	echo "$(cat "$TMP/api.code") $(python3 -c "import json; print(json.load(open('$TMP/api.out')).get('NeutronError', {}).get('type', ''))" 2>/dev/null)"
+}
+auth='{"auth":{"identity":{"methods":["application_credential"],"application_credential":{"id":"ac-conn","secret":"SECRET"}}}}'
+check_eq "fake: wrong secret is 401" "401 " "$(api POST /identity/v3/auth/tokens "${auth/SECRET/wrong}")"
+TOKEN=$(nsx conn curl -s --cacert "$TMP/ca/ca.pem" -D - -o /dev/null -H 'Content-Type: application/json' \
+	-d "${auth/SECRET/appcred-secret-0001/+=}" "https://127.0.0.1:$API/identity/v3/auth/tokens" |
+	tr -d '\r' | sed -n 's/^[Xx]-[Ss]ubject-[Tt]oken: //p')
+check "fake: a token is issued" test -n "$TOKEN"
+check_eq "fake: no token is 401" "401 " "$(TOKEN=bad api GET /networking/v2.0/ports)"
+check_eq "fake: unknown port attribute is 400" "400 HTTPBadRequest" "$(api PUT /networking/v2.0/ports/p-conn '{"port":{"colour":"red"}}')"
+check_eq "fake: stale revision is 412" "412 RevisionNumberConstraintFailed" "$(api PUT /networking/v2.0/ports/p-conn '{"port":{"name":"x"}}' 'If-Match: revision_number=99')"
+check_eq "fake: nexthop off the router's subnets is 400" "400 InvalidRoutes" "$(api PUT /networking/v2.0/routers/r-b/add_extraroutes '{"router":{"routes":[{"destination":"10.60.0.0/16","nexthop":"10.0.0.10"}]}}')"
+check_eq "fake: destination with host bits is 400" "400 HTTPBadRequest" "$(api PUT /networking/v2.0/routers/r-main/add_extraroutes '{"router":{"routes":[{"destination":"10.60.0.1/16","nexthop":"10.0.0.10"}]}}')"
+check_eq "fake: unknown filter is 400" "400 HTTPBadRequest" "$(api GET '/networking/v2.0/ports?colour=red')"
+check_eq "fake: port security off with security groups is 409" "409 PortSecurityPortHasSecurityGroup" "$(api PUT /networking/v2.0/ports/p-conn '{"port":{"port_security_enabled":false}}')"
+unset TOKEN
+ctl POST /reset >/dev/null
+
 check "check accepts provider openstack" CR check
 CR -v plan >"$TMP/plan" 2>&1; rc=$?
 check_eq "plan exits 2 before apply" 2 "$rc"
