@@ -6,7 +6,7 @@ and its validation are in openstack_world.py.
 
   openstack.py --scenario FILE --api ADDR:PORT --cert F --key F
                [--metadata ADDR:PORT=UUID]... [--control ADDR:PORT]
-               [--token-ttl SECONDS] [--ready-file F] [--log F] [-v]
+               [--token-ttl SECONDS] [--on-change CMD] [--ready-file F] [--log F] [-v]
 
 Paths on the API listener:
   POST /identity/v3/auth/tokens       201, X-Subject-Token, token + catalog
@@ -34,7 +34,9 @@ import re
 import signal
 import socket
 import ssl
+import subprocess
 import sys
+import tempfile
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -59,6 +61,7 @@ class Fake:
         self.lock = threading.Lock()
         self.faults = []
         self.entries = []
+        self.hook_lock = threading.Lock()
         self.log_file = open(args.log, "a") if args.log else None
 
     def log(self, ent):
@@ -70,6 +73,27 @@ class Fake:
                 self.log_file.write(json.dumps(ent, sort_keys=True,
                                                separators=(",", ":")) + "\n")
                 self.log_file.flush()
+
+    def hook(self, version_before):
+        """--on-change CMD with $FAKECLOUD_STATE, before the answer is sent."""
+        if not self.args.on_change or self.world.version == version_before:
+            return
+        with self.hook_lock:
+            with self.world.lock:
+                data = json.dumps(self.world.dump(), indent=1)
+            fd, path = tempfile.mkstemp(prefix="openstack-fake-", suffix=".json")
+            with os.fdopen(fd, "w") as f:
+                f.write(data)
+            try:
+                r = subprocess.run(self.args.on_change, shell=True, timeout=60,
+                                   env=dict(os.environ, FAKECLOUD_STATE=path))
+                if r.returncode != 0:
+                    print("openstack-fake: --on-change exited %d" % r.returncode,
+                          file=sys.stderr)
+            except subprocess.TimeoutExpired:
+                print("openstack-fake: --on-change timed out", file=sys.stderr)
+            finally:
+                os.unlink(path)
 
     def counts(self):
         c = {"total": 0, "keystone": 0, "neutron": 0, "metadata": 0, "mutating": 0,
@@ -259,7 +283,9 @@ def make_api_handler(fake):
                 time.sleep(f.get("delay_ms", 1000) / 1000.0)
             elif f:
                 return self.fault_answer(f)
+            v0 = w.version
             status, out = self.neutron_op(info, method, path, query, body, ent)
+            fake.hook(v0)
             self.send(status, out)
             return status
 
@@ -391,7 +417,10 @@ def make_control_handler(fake):
                     w.expire_tokens()
                 return self.reply({"ok": True})
             if p == "/mutate":
-                return self.mutate(body)
+                v0 = w.version
+                obj, status = self.mutate(body)
+                fake.hook(v0)
+                return self.reply(obj, status)
             self.reply({"error": "not found"}, 404)
 
         def mutate(self, b):
@@ -414,9 +443,9 @@ def make_control_handler(fake):
                     pt["security_groups"] = list(b["security_groups"])
                     pt["revision_number"] += 1
                 else:
-                    return self.reply({"error": "unknown op"}, 400)
+                    return {"error": "unknown op"}, 400
                 w.changed()
-            self.reply({"ok": True})
+            return {"ok": True}, 200
     return C
 
 
@@ -450,6 +479,8 @@ def main(argv):
     ap.add_argument("--metadata", action="append", default=[])
     ap.add_argument("--control", type=host_port)
     ap.add_argument("--token-ttl", type=int, default=3600)
+    ap.add_argument("--on-change", help="sh -c CMD at start and after every change "
+                    "($FAKECLOUD_STATE names the state dump)")
     ap.add_argument("--ready-file")
     ap.add_argument("--log")
     ap.add_argument("-v", "--verbose", action="store_true")
@@ -483,6 +514,7 @@ def main(argv):
         return 1
     for s in servers:
         threading.Thread(target=s.serve_forever, daemon=True).start()
+    fake.hook(-1)
     if args.ready_file:
         write_atomic(args.ready_file, json.dumps(ready) + "\n")
     stop = threading.Event()
