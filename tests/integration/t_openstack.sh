@@ -33,21 +33,7 @@ wait_for 10 test -s "$TMP/ready.json" || { echo "fake OpenStack did not start"; 
 port() { python3 -c "import json; r=json.load(open('$TMP/ready.json')); print($1)"; }
 API=$(port 'r["api"]["port"]'); MD=$(port 'r["metadata"][0]["port"]'); CTL=$(port 'r["control"]["port"]')
 
-cat >"$TMP/clouds.yaml" <<YAML
-clouds:
-  other:
-    auth: { auth_url: "https://elsewhere.invalid/v3", username: x, password: y }
-  connector:
-    auth_type: v3applicationcredential
-    auth:
-      auth_url: https://keystone.example.net/identity/v3
-      application_credential_id: ac-conn
-      application_credential_secret: "appcred-secret-0001/+="
-    region_name: RegionOne
-    interface: public
-    identity_api_version: 3
-YAML
-chmod 600 "$TMP/clouds.yaml"
+install -m 600 "$TOP/tests/fakecloud/scenarios/openstack-clouds.yaml" "$TMP/clouds.yaml"
 export CLOUDROUTE_CA_BUNDLE=$TMP/ca/ca.pem CLOUDROUTE_OPENSTACK_AUTH_URL=https://127.0.0.1:$API
 export CLOUDROUTE_OPENSTACK_METADATA_URL=http://127.0.0.1:$MD CLOUDROUTE_RETRY_BASE_MS=20
 export OS_CLIENT_CONFIG_FILE=$TMP/clouds.yaml OS_CLOUD=connector
