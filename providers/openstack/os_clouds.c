@@ -27,6 +27,7 @@
 #include <string.h>
 #include <strings.h>
 #include <unistd.h>
+#include <sys/stat.h>
 
 #include <yaml.h>
 
@@ -375,18 +376,41 @@ out:
 
 /* ---- files and environment ---- */
 
+/* A file that gave us a password or secret must not be readable by others. */
+static int
+secret_from(const char *path, const struct os_cloud *c, char *const before[OSF_COUNT])
+{
+	struct stat st;
+	size_t i;
+
+	for (i = 0; i < OSF_COUNT; i++) {
+		if (!fields[i].secret || c->f[i] == NULL || c->f[i] == before[i])
+			continue;
+		if (stat(path, &st) == 0 && (st.st_mode & 0077) != 0) {
+			prov_set_error("%s holds %s and is readable or writable by group or "
+			    "others (mode %03o): chmod 600 it", path, fields[i].yaml,
+			    (unsigned int)(st.st_mode & 0777));
+			return -EPERM;
+		}
+	}
+	return 0;
+}
+
 static int
 read_parse(const char *path, const char *cloud, struct os_cloud *c, int *found)
 {
+	char *before[OSF_COUNT];
 	struct buf b;
 	int r;
 
+	memcpy(before, c->f, sizeof(before));
 	buf_init(&b, CLOUDS_MAX);
 	if ((r = file_read(path, CLOUDS_MAX, &b)) < 0) {
 		prov_set_error("%s: cannot read: %s", path, strerror(-r));
 		goto out;
 	}
-	r = os_clouds_parse(b.data, b.len, path, cloud, c, found);
+	if ((r = os_clouds_parse(b.data, b.len, path, cloud, c, found)) == 0)
+		r = secret_from(path, c, before);
 out:
 	buf_free(&b);                      /* may hold secrets */
 	return r;

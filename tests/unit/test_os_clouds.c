@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <sys/stat.h>
 
 #include <cmocka.h>
 
@@ -212,6 +213,12 @@ test_load(void **st)
 	assert_string_equal(c.f[OSF_REGION], "RegionEnv");
 	assert_string_equal(c.f[OSF_PASSWORD], "fromenv");
 	os_cloud_free(&c);
+
+	/* A file that gives a secret must not be readable by others. */
+	assert_int_equal(chmod(sp, 0644), 0);
+	assert_int_equal(os_clouds_load(&c), -EPERM);
+	assert_non_null(strstr(prov_last_error(), "chmod 600"));
+	assert_int_equal(chmod(sp, 0600), 0);
 
 	/* A named cloud that is not there. */
 	setenv("OS_CLOUD", "missing", 1);
