@@ -136,13 +136,15 @@ os_client_auth(struct os_client *c)
 			if (retry_delay_ms(&pol, RETRY_THROTTLE, attempt - 1, resp.retry_after,
 			    time(NULL), &delay) < 0)
 				break;
-			retry_sleep_ms(delay);
+			if ((r = retry_sleep_ms(delay)) < 0)
+				goto out;
 		}
 		http_response_free(&resp);
 		request(&rq, "POST", c->tokens_url, h, ARRAY_SIZE(h), body.data);
 		c->auths++;
 		if ((r = http_do(&rq, &resp)) < 0) {
-			if (r == -ETIMEDOUT || r == -ECONNREFUSED || r == -EIO)
+			if ((r == -ETIMEDOUT || r == -ECONNREFUSED || r == -EIO) &&
+			    prov_interrupted() == 0)
 				continue;
 			goto out;
 		}
@@ -288,13 +290,14 @@ os_neutron(struct os_client *c, const char *method, const char *path, const char
 				r = -EAGAIN;
 				goto out;
 			}
-			retry_sleep_ms(delay);
+			if ((r = retry_sleep_ms(delay)) < 0)
+				goto out;
 		}
 		if (os_token_stale(&c->tok, time(NULL)) && (r = os_client_auth(c)) < 0)
 			goto out;
 		snprintf(url, sizeof(url), "%s%s", c->neutron, path);
 		r = send_once(c, method, url, body, if_match, &resp);
-		if (r == -ETIMEDOUT || r == -ECONNREFUSED || r == -EIO) {
+		if ((r == -ETIMEDOUT || r == -ECONNREFUSED || r == -EIO) && prov_interrupted() == 0) {
 			cls = RETRY_SERVER;
 			continue;
 		}
