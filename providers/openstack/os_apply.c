@@ -18,6 +18,7 @@
 #include <string.h>
 
 #include "os.h"
+#include "common/jsonutil.h"
 #include "providers/http.h"
 
 #define PAIR_ATTEMPTS 5
@@ -38,16 +39,6 @@ arr(struct json_object *state, const char *k, int create)
 	return a;
 }
 
-static const char *
-jstr(struct json_object *o, const char *k)
-{
-	struct json_object *v;
-
-	if (!json_object_object_get_ex(o, k, &v) || !json_object_is_type(v, json_type_string))
-		return NULL;
-	return json_object_get_string(v);
-}
-
 int
 os_state_routes(struct json_object *state, struct os_owned_route **out, size_t *n)
 {
@@ -63,9 +54,9 @@ os_state_routes(struct json_object *state, struct os_owned_route **out, size_t *
 		return -ENOMEM;
 	for (i = 0; i < json_object_array_length(a); i++) {
 		e = json_object_array_get_idx(a, i);
-		rt = jstr(e, "router");
-		d = jstr(e, "destination");
-		nh = jstr(e, "nexthop");
+		rt = cr_json_str(e, "router");
+		d = cr_json_str(e, "destination");
+		nh = cr_json_str(e, "nexthop");
 		if (rt == NULL || d == NULL || nh == NULL ||
 		    prefix_parse(d, &(*out)[*n].r.dst, 0) < 0 ||
 		    prefix_parse_addr(nh, &(*out)[*n].r.nexthop) < 0) {
@@ -82,7 +73,7 @@ int
 os_state_pairs(struct json_object *state, const char *port, struct os_pair **out, size_t *n)
 {
 	struct json_object *a = arr(state, "pairs", 0), *e;
-	const char *sp = jstr(state, "port"), *ip, *mac;
+	const char *sp = cr_json_str(state, "port"), *ip, *mac;
 	size_t i;
 
 	*out = NULL;
@@ -98,12 +89,12 @@ os_state_pairs(struct json_object *state, const char *port, struct os_pair **out
 		return -ENOMEM;
 	for (i = 0; i < json_object_array_length(a); i++) {
 		e = json_object_array_get_idx(a, i);
-		if ((ip = jstr(e, "ip_address")) == NULL ||
+		if ((ip = cr_json_str(e, "ip_address")) == NULL ||
 		    prefix_parse(ip, &(*out)[*n].ip, 1) < 0) {
 			log_warnx("openstack: state: ignoring a malformed address pair record");
 			continue;
 		}
-		mac = jstr(e, "mac_address");
+		mac = cr_json_str(e, "mac_address");
 		cr_strlcpy((*out)[*n].mac, mac ? mac : "", sizeof((*out)[*n].mac));
 		(*n)++;
 	}
@@ -121,9 +112,9 @@ route_idx(struct json_object *a, const char *router, const struct os_route *r)
 
 	for (i = 0; a != NULL && i < json_object_array_length(a); i++) {
 		e = json_object_array_get_idx(a, i);
-		if ((s = jstr(e, "router")) == NULL || strcmp(s, router) != 0 ||
-		    (s = jstr(e, "destination")) == NULL || prefix_parse(s, &d, 0) < 0 ||
-		    (s = jstr(e, "nexthop")) == NULL || prefix_parse_addr(s, &nh) < 0)
+		if ((s = cr_json_str(e, "router")) == NULL || strcmp(s, router) != 0 ||
+		    (s = cr_json_str(e, "destination")) == NULL || prefix_parse(s, &d, 0) < 0 ||
+		    (s = cr_json_str(e, "nexthop")) == NULL || prefix_parse_addr(s, &nh) < 0)
 			continue;
 		if (prefix_equal(&d, &r->dst) && prefix_equal(&nh, &r->nexthop))
 			return (int)i;
@@ -163,7 +154,7 @@ os_state_pair(struct json_object *state, const char *port, const struct os_pair 
 
 	for (i = 0; a != NULL && i < json_object_array_length(a); i++) {
 		e = json_object_array_get_idx(a, i);
-		if ((s = jstr(e, "ip_address")) == NULL || prefix_parse(s, &x, 1) < 0 ||
+		if ((s = cr_json_str(e, "ip_address")) == NULL || prefix_parse(s, &x, 1) < 0 ||
 		    !prefix_equal(&x, &p->ip))
 			continue;
 		if (!add)

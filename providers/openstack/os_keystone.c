@@ -17,6 +17,7 @@
 #include <curl/curl.h>
 
 #include "os.h"
+#include "common/jsonutil.h"
 #include "providers/http.h"
 
 /* Base of auth_url (".../v3" or a bare root) + "/auth/tokens"; the override
@@ -215,23 +216,12 @@ os_endpoint_free(struct os_endpoint *e)
 	memset(e, 0, sizeof(*e));
 }
 
-static const char *
-jstr(struct json_object *o, const char *k)
-{
-	struct json_object *v;
-
-	if (o == NULL || !json_object_object_get_ex(o, k, &v) ||
-	    !json_object_is_type(v, json_type_string))
-		return NULL;
-	return json_object_get_string(v);
-}
-
 static int
 endpoint_matches(struct json_object *e, const char *interface, const char *region)
 {
-	const char *i = jstr(e, "interface"), *rid = jstr(e, "region_id"), *rn = jstr(e, "region");
+	const char *i = cr_json_str(e, "interface"), *rid = cr_json_str(e, "region_id"), *rn = cr_json_str(e, "region");
 
-	if (i == NULL || strcmp(i, interface) != 0 || jstr(e, "url") == NULL)
+	if (i == NULL || strcmp(i, interface) != 0 || cr_json_str(e, "url") == NULL)
 		return 0;
 	return region == NULL || (rid != NULL && strcmp(rid, region) == 0) ||
 	    (rn != NULL && strcmp(rn, region) == 0);
@@ -248,7 +238,7 @@ pick_endpoint(struct json_object *catalog, const char *type, const char *interfa
 
 	for (i = 0; i < json_object_array_length(catalog); i++) {
 		svc = json_object_array_get_idx(catalog, i);
-		if ((t = jstr(svc, "type")) == NULL || strcmp(t, type) != 0 ||
+		if ((t = cr_json_str(svc, "type")) == NULL || strcmp(t, type) != 0 ||
 		    !json_object_object_get_ex(svc, "endpoints", &eps) ||
 		    !json_object_is_type(eps, json_type_array))
 			continue;
@@ -257,9 +247,9 @@ pick_endpoint(struct json_object *catalog, const char *type, const char *interfa
 			e = json_object_array_get_idx(eps, j);
 			if (!endpoint_matches(e, interface, region))
 				continue;
-			ep->url = strdup(jstr(e, "url"));
+			ep->url = strdup(cr_json_str(e, "url"));
 			ep->interface = strdup(interface);
-			t = jstr(e, "region_id") ? jstr(e, "region_id") : jstr(e, "region");
+			t = cr_json_str(e, "region_id") ? cr_json_str(e, "region_id") : cr_json_str(e, "region");
 			ep->region = t != NULL ? strdup(t) : NULL;
 			return ep->url != NULL ? 0 : -ENOMEM;
 		}
@@ -292,15 +282,15 @@ os_keystone_parse(const char *body, size_t len, const char *type, const char *in
 		prov_set_error("Keystone token response is not a {\"token\": ...} JSON object");
 		goto out;
 	}
-	if ((s = jstr(t, "expires_at")) == NULL || os_parse_time(s, &tok->expires_at) < 0) {
+	if ((s = cr_json_str(t, "expires_at")) == NULL || os_parse_time(s, &tok->expires_at) < 0) {
 		prov_set_error("Keystone token response: no valid expires_at");
 		goto out;
 	}
-	if ((s = jstr(t, "issued_at")) == NULL || os_parse_time(s, &tok->issued_at) < 0)
+	if ((s = cr_json_str(t, "issued_at")) == NULL || os_parse_time(s, &tok->issued_at) < 0)
 		tok->issued_at = 0;
-	if (json_object_object_get_ex(t, "project", &o) && (s = jstr(o, "id")) != NULL)
+	if (json_object_object_get_ex(t, "project", &o) && (s = cr_json_str(o, "id")) != NULL)
 		tok->project_id = strdup(s);
-	if (json_object_object_get_ex(t, "user", &o) && (s = jstr(o, "id")) != NULL)
+	if (json_object_object_get_ex(t, "user", &o) && (s = cr_json_str(o, "id")) != NULL)
 		tok->user_id = strdup(s);
 	if (!json_object_object_get_ex(t, "catalog", &cat) ||
 	    !json_object_is_type(cat, json_type_array)) {
