@@ -158,7 +158,7 @@ os_keystone_auth_body(const struct os_cloud *c, struct buf *out)
 	r = buf_puts(out, s);
 	/* json-c keeps the printed text in the object: wipe it with the secrets. */
 	explicit_bzero((char *)s, strlen(s));
-	json_object_put(root);
+	prov_json_put_secret(root);
 	return r;
 }
 
