@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <dirent.h>
 
 #include "os.h"
 #include "providers/http.h"
@@ -43,27 +44,15 @@ os_detect_meta(long timeout_ms)
 	return r;
 }
 
-/* The MAC of the interface holding the IPv4 default route, lowercase. */
 static int
-default_mac(char *mac, size_t len)
+if_mac(const char *ifname, char *mac, size_t len)
 {
-	char line[256], ifname[64], path[128];
-	unsigned long dst;
+	char path[128];
 	struct buf b;
-	FILE *f;
 	int r = -ENOENT;
 
-	if ((f = fopen("/proc/net/route", "r")) == NULL)
-		return -errno;
-	ifname[0] = '\0';
-	while (fgets(line, sizeof(line), f) != NULL)
-		if (sscanf(line, "%63s %lx", ifname, &dst) == 2 && dst == 0)
-			break;
-		else
-			ifname[0] = '\0';
-	fclose(f);
-	if (ifname[0] == '\0')
-		return -ENOENT;
+	if (strchr(ifname, '/') != NULL || ifname[0] == '.')
+		return -EINVAL;
 	snprintf(path, sizeof(path), "/sys/class/net/%s/address", ifname);
 	buf_init(&b, 256);
 	if (file_read(path, 256, &b) == 0) {
@@ -75,9 +64,60 @@ default_mac(char *mac, size_t len)
 	return r;
 }
 
+/* The MAC of the interface holding the IPv4 default route. */
+static int
+default_mac(char *mac, size_t len)
+{
+	char line[256], ifname[64];
+	unsigned long dst;
+	FILE *f;
+
+	if ((f = fopen("/proc/net/route", "re")) == NULL)
+		return -errno;
+	ifname[0] = '\0';
+	while (fgets(line, sizeof(line), f) != NULL)
+		if (sscanf(line, "%63s %lx", ifname, &dst) == 2 && dst == 0)
+			break;
+		else
+			ifname[0] = '\0';
+	fclose(f);
+	return ifname[0] != '\0' ? if_mac(ifname, mac, len) : -ENOENT;
+}
+
+/* The only port whose MAC is on one of this host's interfaces, or NULL. */
+static const struct os_port *
+only_local(const struct os_port *v, size_t n)
+{
+	const struct os_port *hit = NULL;
+	struct dirent *e;
+	char mac[64];
+	size_t i;
+	DIR *d;
+
+	if ((d = opendir("/sys/class/net")) == NULL)
+		return NULL;
+	while ((e = readdir(d)) != NULL) {
+		if (e->d_name[0] == '.' || if_mac(e->d_name, mac, sizeof(mac)) < 0)
+			continue;
+		for (i = 0; i < n; i++)
+			if (strcasecmp(v[i].mac, mac) == 0) {
+				if (hit != NULL && hit != &v[i]) {
+					closedir(d);
+					return NULL;
+				}
+				hit = &v[i];
+			}
+	}
+	closedir(d);
+	return hit;
+}
+
+/* Our port: the only one; else the default-route interface's; else the only
+ * one whose MAC is here. */
 static const struct os_port *
 choose_port(const struct os_port *v, size_t n, const char *uuid)
 {
+	const struct os_port *p;
 	char mac[64] = "";
 	size_t i;
 
@@ -92,6 +132,8 @@ choose_port(const struct os_port *v, size_t n, const char *uuid)
 		for (i = 0; i < n; i++)
 			if (strcasecmp(v[i].mac, mac) == 0)
 				return &v[i];
+	if ((p = only_local(v, n)) != NULL)
+		return p;
 	prov_set_error("instance %s has %zu ports and none has the MAC of the default-route "
 	    "interface (%s)", uuid, n, mac[0] ? mac : "none");
 	return NULL;

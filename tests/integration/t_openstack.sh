@@ -106,6 +106,7 @@ check "plan: peer route on r-main" grep -q '+ cloud route r-main 192.168.0.0/22 
 check "plan: foreign nexthop is a conflict" grep -q '! cloud conflict r-main 172.16.0.0/16 -> 10.0.0.11 (not ours, left alone)' "$TMP/plan"
 check "plan: route there before cloudroute is kept, not ours" grep -q '= cloud route r-main 10.9.0.0/16 -> 10.0.0.10 (there before cloudroute' "$TMP/plan"
 check "plan: address pair for the overlay" grep -q 'allowed address pair 100.96.0.0/11' "$TMP/plan"
+check "plan: of the instance's two ports, the default-route interface's (p-conn)" grep -q 'cloud forwarding p-conn allowed' "$TMP/plan"
 check_not "plan: nothing on r-b (not our subnet's router)" grep -q 'r-b' "$TMP/plan"
 check_not "plan shows no secret" grep -q 'appcred-secret' "$TMP/plan"
 check_eq "plan made no mutating call" 0 "$(count mutating)"
