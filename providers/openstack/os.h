@@ -160,6 +160,10 @@ struct os_neutron_error {
 
 /* {"ports": [...]} (list) or {"port": {...}} (one).  0 or -EBADMSG. */
 int os_json_ports(const char *body, size_t len, struct os_port **out, size_t *n);
+/* One page appended to (*v, *n) (free them whatever the result); next gets
+ * the query of the "next" link of ports_links, or "". */
+int os_json_ports_page(const char *body, size_t len, struct os_port **v, size_t *n,
+    char *next, size_t nextlen);
 int os_json_port(const char *body, size_t len, struct os_port *out);
 int os_json_router(const char *body, size_t len, struct os_router *out);
 /* {"NeutronError": {"type", "message"}} (or a webob {"message"} body). */

@@ -12,6 +12,7 @@
 #include <json-c/json.h>
 
 #include "os.h"
+#include "common/jsonutil.h"
 #include "providers/http.h"
 
 static struct json_object *
@@ -178,40 +179,75 @@ os_ports_free(struct os_port *v, size_t n)
 	free(v);
 }
 
+/* The query of the "next" link in ports_links (Neutron pagination), or "". */
+static int
+next_link(struct json_object *root, char *next, size_t len)
+{
+	struct json_object *links = array(root, "ports_links"), *l;
+	const char *rel, *href, *q;
+	size_t i;
+
+	next[0] = '\0';
+	for (i = 0; links != NULL && i < json_object_array_length(links); i++) {
+		l = json_object_array_get_idx(links, i);
+		rel = cr_json_str(l, "rel");
+		href = cr_json_str(l, "href");
+		if (rel == NULL || strcmp(rel, "next") != 0 || href == NULL)
+			continue;
+		/* Only the query is used: the host stays the catalog's. */
+		if ((q = strchr(href, '?')) == NULL || cr_strlcpy(next, q + 1, len) >= len) {
+			next[0] = '\0';
+			return bad("Neutron port list", "ports_links");
+		}
+	}
+	return 0;
+}
+
 int
-os_json_ports(const char *body, size_t len, struct os_port **out, size_t *n)
+os_json_ports_page(const char *body, size_t len, struct os_port **v, size_t *n,
+    char *next, size_t nextlen)
 {
 	struct json_object *root = parse(body, len, "Neutron port list"), *a;
-	struct os_port *v = NULL;
-	size_t i, cnt = 0;
+	struct os_port *nv;
+	size_t i, m;
 	int r = -EBADMSG;
 
-	*out = NULL;
-	*n = 0;
 	if (root == NULL)
 		return -EBADMSG;
 	if ((a = array(root, "ports")) == NULL) {
 		r = bad("Neutron port list", "ports");
 		goto out;
 	}
-	if ((v = calloc(json_object_array_length(a) + 1, sizeof(*v))) == NULL) {
+	m = json_object_array_length(a);
+	if ((nv = realloc(*v, (*n + m + 1) * sizeof(*nv))) == NULL) {
 		r = -ENOMEM;
 		goto out;
 	}
-	for (i = 0; i < json_object_array_length(a); i++, cnt++)
-		if ((r = port_obj(json_object_array_get_idx(a, i), &v[i])) < 0) {
-			cnt++;
+	*v = nv;
+	for (i = 0; i < m; i++) {
+		r = port_obj(json_object_array_get_idx(a, i), &nv[*n]);
+		(*n)++;                    /* a half-parsed one is freed with the rest */
+		if (r < 0)
 			goto out;
-		}
-	r = 0;
-out:
-	if (r < 0) {
-		os_ports_free(v, cnt);
-	} else {
-		*out = v;
-		*n = cnt;
 	}
+	r = next != NULL ? next_link(root, next, nextlen) : 0;
+out:
 	json_object_put(root);
+	return r;
+}
+
+int
+os_json_ports(const char *body, size_t len, struct os_port **out, size_t *n)
+{
+	int r;
+
+	*out = NULL;
+	*n = 0;
+	if ((r = os_json_ports_page(body, len, out, n, NULL, 0)) < 0) {
+		os_ports_free(*out, *n);
+		*out = NULL;
+		*n = 0;
+	}
 	return r;
 }
 

@@ -21,6 +21,7 @@
 #include "providers/http.h"
 
 #define META_PATH "/openstack/latest/meta_data.json"
+#define MAX_PAGES 100
 
 static const char router_owners[] =
     "device_owner=network:router_interface"
@@ -139,20 +140,54 @@ choose_port(const struct os_port *v, size_t n, const char *uuid)
 	return NULL;
 }
 
+/* GET /ports?QUERY, following Neutron's "next" links (the server may page). */
+static int
+list_ports(struct os_ctx *ctx, const char *query, struct os_port **v, size_t *n)
+{
+	char path[2048], next[1536];
+	struct buf b;
+	int r = 0, page;
+
+	*v = NULL;
+	*n = 0;
+	buf_init(&b, HTTP_MAX_RESPONSE);
+	snprintf(path, sizeof(path), "/ports?%s", query);
+	for (page = 0; page < MAX_PAGES; page++) {
+		if ((r = os_neutron(&ctx->cl, "GET", path, NULL, -1, &b, NULL)) < 0 ||
+		    (r = os_json_ports_page(b.data, b.len, v, n, next, sizeof(next))) < 0 ||
+		    next[0] == '\0')
+			break;
+		if (strcmp(path + 7, next) == 0) {
+			prov_set_error("Neutron port list: the next page is this page");
+			r = -EBADMSG;
+			break;
+		}
+		snprintf(path, sizeof(path), "/ports?%s", next);
+	}
+	if (r == 0 && page == MAX_PAGES) {
+		prov_set_error("Neutron port list: more than %d pages", MAX_PAGES);
+		r = -E2BIG;
+	}
+	if (r < 0) {
+		os_ports_free(*v, *n);
+		*v = NULL;
+		*n = 0;
+	}
+	buf_free(&b);
+	return r;
+}
+
 static int
 identify_port(struct os_ctx *ctx)
 {
 	struct os_port *v = NULL;
 	const struct os_port *p;
 	char path[256];
-	struct buf b;
 	size_t n = 0, i;
 	int r;
 
-	buf_init(&b, HTTP_MAX_RESPONSE);
-	snprintf(path, sizeof(path), "/ports?device_id=%s", ctx->uuid);
-	if ((r = os_neutron(&ctx->cl, "GET", path, NULL, -1, &b, NULL)) < 0 ||
-	    (r = os_json_ports(b.data, b.len, &v, &n)) < 0)
+	snprintf(path, sizeof(path), "device_id=%s", ctx->uuid);
+	if ((r = list_ports(ctx, path, &v, &n)) < 0)
 		goto out;
 	if ((p = choose_port(v, n, ctx->uuid)) == NULL) {
 		r = -ENOENT;
@@ -176,7 +211,6 @@ identify_port(struct os_ctx *ctx)
 	prefix_addr_fmt(&ctx->ip, ctx->ip_text, sizeof(ctx->ip_text));
 out:
 	os_ports_free(v, n);
-	buf_free(&b);
 	return r;
 }
 
@@ -289,14 +323,11 @@ network_routers(struct os_ctx *ctx, int subnet_only, struct idlist *out)
 {
 	struct os_port *v = NULL;
 	char path[512];
-	struct buf b;
 	size_t n = 0, i, j;
 	int r;
 
-	buf_init(&b, HTTP_MAX_RESPONSE);
-	snprintf(path, sizeof(path), "/ports?network_id=%s&%s", ctx->network, router_owners);
-	if ((r = os_neutron(&ctx->cl, "GET", path, NULL, -1, &b, NULL)) < 0 ||
-	    (r = os_json_ports(b.data, b.len, &v, &n)) < 0)
+	snprintf(path, sizeof(path), "network_id=%s&%s", ctx->network, router_owners);
+	if ((r = list_ports(ctx, path, &v, &n)) < 0)
 		goto out;
 	/* Neutron takes a nexthop only on a subnet attached to the router, so
 	 * "network" still needs an interface on our subnet; others are named. */
@@ -320,7 +351,6 @@ network_routers(struct os_ctx *ctx, int subnet_only, struct idlist *out)
 	}
 out:
 	os_ports_free(v, n);
-	buf_free(&b);
 	return r;
 }
 

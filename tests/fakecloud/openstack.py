@@ -289,6 +289,10 @@ def make_api_handler(fake):
             self.send(status, out)
             return status
 
+        def neutron_base(self):
+            pre = next(p for p in NEUTRON_PREFIXES if self.path.startswith(p + "/v2.0/"))
+            return fake.api_base + pre + "/v2.0"
+
         def neutron_op(self, info, method, path, query, body, ent):
             q = parse_qs(query, keep_blank_values=True)
             m = re.fullmatch(r"/(ports|routers)(?:/([^/]+))?(?:/([a-z_]+))?", path)
@@ -305,7 +309,7 @@ def make_api_handler(fake):
                 if_match = int(mm.group(1))
             with w.lock:
                 if kind == "ports" and rid is None and method == "GET":
-                    return 200, w.list_ports(info, q)
+                    return 200, w.list_ports(info, q, self.neutron_base())
                 if kind == "ports" and rid and act is None and method == "GET":
                     return 200, {"port": w.get_port(info, rid)}
                 if kind == "ports" and rid and act is None and method == "PUT":

@@ -17,12 +17,15 @@ import secrets
 import threading
 import time
 import uuid
+from urllib.parse import urlencode
 
 MAC_RE = re.compile(r"^([0-9a-f]{2}:){5}[0-9a-f]{2}$", re.I)
 ROUTER_OWNERS = ("network:router_interface", "network:router_interface_distributed",
                  "network:ha_router_replicated_interface")
 PORT_FILTERS = {"id", "device_id", "device_owner", "network_id", "mac_address",
-                "name", "status", "project_id", "tenant_id", "fields"}
+                "name", "status", "project_id", "tenant_id", "fields", "limit", "marker",
+                "sort_key", "sort_dir", "page_reverse"}
+PAGING = {"fields", "limit", "marker", "sort_key", "sort_dir", "page_reverse"}
 PORT_UPDATABLE = {"name", "description", "admin_state_up", "allowed_address_pairs",
                   "port_security_enabled", "security_groups", "fixed_ips",
                   "device_id", "device_owner", "binding:host_id", "extra_dhcp_opts",
@@ -63,6 +66,7 @@ class World:
         self.region = sc.get("region", "RegionOne")
         self.max_routes = sc.get("max_routes", 30)
         self.max_pairs = sc.get("max_allowed_address_pair", 10)
+        self.page_size = sc.get("page_size")        # Neutron's pagination_max_limit
         self.users = {u["id"]: dict(u) for u in sc.get("users", [])}
         self.projects = {p["id"]: dict(p) for p in sc.get("projects", [])}
         self.appcreds = {a["id"]: dict(a) for a in sc.get("application_credentials", [])}
@@ -258,23 +262,40 @@ class World:
     def visible_port(self, info, p):
         return not p["project_id"] or p["project_id"] == self.project_of(info)
 
-    def list_ports(self, info, query):
+    def list_ports(self, info, query, base):
+        """Filters (repeated = OR); pages as Neutron does: sorted by id, a
+        "next" link whenever a page is full (so the last may be empty)."""
         for k in query:
             if k not in PORT_FILTERS and not k.startswith("fixed_ips"):
                 raise bad("[%s] is invalid attribute for filtering" % k)
         out = []
-        for p in self.ports.values():
+        for p in sorted(self.ports.values(), key=lambda x: x["id"]):
             if not self.visible_port(info, p):
                 continue
-            ok = True
-            for k, vals in query.items():
-                if k in ("fields",):
-                    continue
-                if str(p.get(k, "")) not in vals:
-                    ok = False
-            if ok:
+            if all(str(p.get(k, "")) in v for k, v in query.items() if k not in PAGING):
                 out.append(copy.deepcopy(p))
-        return {"ports": out}
+        limit = self.page_size
+        if "limit" in query:
+            try:
+                limit = int(query["limit"][0])
+            except ValueError:
+                raise bad("Limit must be an integer 0 or greater and not '%s'"
+                          % query["limit"][0])
+            if self.page_size:
+                limit = min(limit, self.page_size)
+        if "marker" in query:
+            ids = [p["id"] for p in out]
+            if query["marker"][0] not in ids:
+                raise ApiError(404, "PortNotFound", "Port %s could not be found."
+                               % query["marker"][0])
+            out = out[ids.index(query["marker"][0]) + 1:]
+        if not limit or len(out) < limit:
+            return {"ports": out}
+        out = out[:limit]
+        q = [(k, x) for k, v in query.items() if k not in ("limit", "marker") for x in v]
+        q += [("limit", str(limit)), ("marker", out[-1]["id"])]
+        return {"ports": out, "ports_links": [{"rel": "next", "href": base + "/ports?" +
+                                               urlencode(q)}]}
 
     def get_port(self, info, pid):
         p = self.ports.get(pid)

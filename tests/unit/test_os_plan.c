@@ -348,6 +348,24 @@ test_json(void **st)
 	assert_int_equal(os_json_error(err, strlen(err), &e), 0);
 	assert_string_equal(e.type, "RoutesExhausted");
 
+	/* Pages accumulate; the next link's query is handed back. */
+	{
+		static const char pg[] = "{\"ports\": [], \"ports_links\": [{\"rel\": "
+		    "\"previous\", \"href\": \"https://n/v2.0/ports?marker=a&page_reverse=1\"}, "
+		    "{\"rel\": \"next\", \"href\": \"https://n/v2.0/ports?limit=2&marker=p1\"}]}";
+		char next[128];
+
+		v = NULL;
+		n = 0;
+		assert_int_equal(os_json_ports_page(ports, strlen(ports), &v, &n, next,
+		    sizeof(next)), 0);
+		assert_string_equal(next, "");
+		assert_int_equal(os_json_ports_page(pg, strlen(pg), &v, &n, next, sizeof(next)), 0);
+		assert_int_equal(n, 1);
+		assert_string_equal(next, "limit=2&marker=p1");
+		os_ports_free(v, n);
+	}
+
 	/* Bad answers are refused whole. */
 	assert_int_equal(os_json_ports("{\"ports\": {}}", 13, &v, &n), -EBADMSG);
 	assert_int_equal(os_json_ports("[]", 2, &v, &n), -EBADMSG);
