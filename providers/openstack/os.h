@@ -209,6 +209,7 @@ struct os_plan {
 
 struct os_plan_input {
 	const struct prefix *our_ip;      /* our fixed IP (host prefix) */
+	const struct prefix *our_ip6;     /* an IPv6 one on the same port, or NULL */
 	const struct os_router *routers;  /* target routers first */
 	size_t n_routers, n_targets;
 	const struct prefix_set *desired;
@@ -291,7 +292,8 @@ struct os_ctx {
 	char mac[32];
 	char network[64];
 	char subnet[64];
-	struct prefix ip;                 /* our fixed IP */
+	struct prefix ip;                 /* our fixed IP (IPv4 if any) */
+	struct prefix ip6;                /* family 0: none (else IPv6 routes use it) */
 	char ip_text[64];
 };
 

@@ -81,9 +81,20 @@ owned_route(const struct os_plan_input *in, const char *router, const struct pre
 	return 0;
 }
 
+/* Our nexthop for prefixes of d's family, or NULL. */
+static const struct prefix *
+nexthop_for(const struct os_plan_input *in, const struct prefix *d)
+{
+	if (in->our_ip->family == d->family)
+		return in->our_ip;
+	if (in->our_ip6 != NULL && in->our_ip6->family == d->family)
+		return in->our_ip6;
+	return NULL;
+}
+
 static int
 plan_prefix(const struct os_plan_input *in, const struct os_router *rt,
-    const struct prefix *d, struct os_plan *out)
+    const struct prefix *d, const struct prefix *me, struct os_plan *out)
 {
 	int mine = 0, others = 0, r;
 	size_t i;
@@ -91,7 +102,7 @@ plan_prefix(const struct os_plan_input *in, const struct os_router *rt,
 	for (i = 0; i < rt->n_routes; i++) {
 		if (!prefix_equal(&rt->routes[i].dst, d))
 			continue;
-		if (prefix_equal(&rt->routes[i].nexthop, in->our_ip)) {
+		if (prefix_equal(&rt->routes[i].nexthop, me)) {
 			mine = 1;
 			continue;
 		}
@@ -100,9 +111,9 @@ plan_prefix(const struct os_plan_input *in, const struct os_router *rt,
 			return r;
 	}
 	if (mine)
-		return item(out, owned_route(in, rt->id, d, in->our_ip) ? OS_KEEP : OS_KEEP_FOREIGN,
-		    0, rt->id, d, in->our_ip, NULL);
-	return others ? 0 : item(out, OS_ADD, 0, rt->id, d, in->our_ip, NULL);
+		return item(out, owned_route(in, rt->id, d, me) ? OS_KEEP : OS_KEEP_FOREIGN,
+		    0, rt->id, d, me, NULL);
+	return others ? 0 : item(out, OS_ADD, 0, rt->id, d, me, NULL);
 }
 
 static const struct os_router *
@@ -122,7 +133,9 @@ find_router(const struct os_plan_input *in, const char *id, int *target)
 static int
 still_wanted(const struct os_plan_input *in, const struct os_owned_route *o, int target)
 {
-	return target && prefix_equal(&o->r.nexthop, in->our_ip) &&
+	const struct prefix *me = nexthop_for(in, &o->r.dst);
+
+	return target && me != NULL && prefix_equal(&o->r.nexthop, me) &&
 	    in->desired != NULL && prefix_set_has(in->desired, &o->r.dst);
 }
 
@@ -229,19 +242,19 @@ plan_portsec(const struct os_plan_input *in, struct os_plan *out)
 int
 os_plan_compute(const struct os_plan_input *in, struct os_plan *out)
 {
-	const struct prefix *d;
+	const struct prefix *d, *me;
 	size_t i, j;
 	int r;
 
 	for (i = 0; in->desired != NULL && i < in->desired->n; i++) {
 		d = &in->desired->v[i];
-		if (d->family != in->our_ip->family) {
+		if ((me = nexthop_for(in, d)) == NULL) {
 			if ((r = item(out, OS_SKIP, 0, NULL, d, NULL, NULL)) < 0)
 				return r;
 			continue;
 		}
 		for (j = 0; j < in->n_targets; j++)
-			if ((r = plan_prefix(in, &in->routers[j], d, out)) < 0)
+			if ((r = plan_prefix(in, &in->routers[j], d, me, out)) < 0)
 				return r;
 	}
 	if ((r = plan_owned_routes(in, out)) < 0)

@@ -208,6 +208,11 @@ identify_port(struct os_ctx *ctx)
 	cr_strlcpy(ctx->network, p->network, sizeof(ctx->network));
 	cr_strlcpy(ctx->subnet, p->ips[i].subnet, sizeof(ctx->subnet));
 	ctx->ip = p->ips[i].ip;
+	for (i = 0; i < p->n_ips; i++)
+		if (p->ips[i].ip.family == AF_INET6) {
+			ctx->ip6 = p->ips[i].ip;
+			break;
+		}
 	prefix_addr_fmt(&ctx->ip, ctx->ip_text, sizeof(ctx->ip_text));
 out:
 	os_ports_free(v, n);
@@ -476,6 +481,7 @@ os_ctx_plan(struct os_ctx *ctx, const struct os_opts *o, struct json_object *sta
 		    json_object_new_boolean(1));
 	memset(&in, 0, sizeof(in));
 	in.our_ip = &ctx->ip;
+	in.our_ip6 = ctx->ip6.family != 0 && ctx->ip.family != AF_INET6 ? &ctx->ip6 : NULL;
 	in.routers = rs.v;
 	in.n_routers = rs.n;
 	in.n_targets = n_targets;

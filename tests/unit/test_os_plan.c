@@ -129,6 +129,20 @@ test_planner_table(void **st)
 	/* No ADD beside a conflict: Neutron would make it ECMP. */
 	assert_int_equal(find(&out, 0, "r1", "10.3.0.0/16")->act, OS_CONFLICT);
 	os_plan_free(&out);
+
+	/* Dual stack: IPv6 prefixes go to the port's IPv6 address. */
+	{
+		struct prefix me6 = P("fd00::10");
+
+		in.our_ip6 = &me6;
+		assert_int_equal(os_plan_compute(&in, &out), 0);
+		expect(&out, 0, "r1", "fd00::/64", OS_ADD);
+		assert_true(prefix_equal(&find(&out, 0, "r1", "fd00::/64")->nexthop, &me6));
+		expect(&out, 0, "r1", "10.4.0.0/16", OS_ADD);
+		assert_true(prefix_equal(&find(&out, 0, "r1", "10.4.0.0/16")->nexthop, &me));
+		os_plan_free(&out);
+		in.our_ip6 = NULL;
+	}
 	prefix_set_free(&want);
 }
 
