@@ -295,7 +295,11 @@ struct os_ctx {
 	struct prefix ip;                 /* our fixed IP (IPv4 if any) */
 	struct prefix ip6;                /* family 0: none (else IPv6 routes use it) */
 	char ip_text[64];
+	struct os_port seen;              /* our port as the last plan read it */
+	int have_seen;                    /* apply's first PUT uses its revision */
 };
+/* Our port: the one the plan read (once), else a fresh GET. */
+int os_port_now(struct os_ctx *ctx, struct os_port *out);
 
 int os_ctx_open(struct os_ctx **out);
 void os_ctx_close(struct os_ctx *ctx);

@@ -356,7 +356,7 @@ pairs_round(struct os_ctx *ctx, const struct os_opts *o, const struct pairs *add
 	int r;
 
 	buf_init(&out, HTTP_MAX_RESPONSE);
-	if ((r = os_get_port(ctx, &port)) < 0)
+	if ((r = os_port_now(ctx, &port)) < 0)
 		goto out;
 	if ((fresh.v = calloc(add->n + 1, sizeof(*fresh.v))) == NULL) {
 		r = -ENOMEM;
@@ -433,7 +433,7 @@ portsec_round(struct os_ctx *ctx, int enable)
 	struct buf out;
 	int r;
 
-	if ((r = os_get_port(ctx, &port)) < 0)
+	if ((r = os_port_now(ctx, &port)) < 0)
 		return r;
 	buf_init(&out, HTTP_MAX_RESPONSE);
 	snprintf(path, sizeof(path), "/ports/%s", ctx->port);

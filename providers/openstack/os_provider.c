@@ -255,7 +255,19 @@ os_ctx_close(struct os_ctx *ctx)
 	if (ctx == NULL)
 		return;
 	os_client_wipe(&ctx->cl);
+	os_port_free(&ctx->seen);
 	free(ctx);
+}
+
+int
+os_port_now(struct os_ctx *ctx, struct os_port *out)
+{
+	if (!ctx->have_seen)
+		return os_get_port(ctx, out);
+	*out = ctx->seen;                  /* a 412 makes the caller GET it afresh */
+	memset(&ctx->seen, 0, sizeof(ctx->seen));
+	ctx->have_seen = 0;
+	return 0;
 }
 
 int
@@ -499,6 +511,12 @@ os_ctx_plan(struct os_ctx *ctx, const struct os_opts *o, struct json_object *sta
 		r = os_plan_compute(&in, out);
 	if (r == 0)
 		forget_dropped(ctx, out, state);
+	if (r == 0 && need_port) {
+		os_port_free(&ctx->seen);
+		ctx->seen = port;
+		ctx->have_seen = 1;
+		memset(&port, 0, sizeof(port));
+	}
 out:
 	os_port_free(&port);
 	routers_free(&rs);
