@@ -23,10 +23,12 @@
 #define META_PATH "/openstack/latest/meta_data.json"
 #define MAX_PAGES 100
 
-static const char router_owners[] =
-    "device_owner=network:router_interface"
-    "&device_owner=network:router_interface_distributed"
-    "&device_owner=network:ha_router_replicated_interface";
+/* Router interface ports: legacy, DVR, HA (one filter value per query). */
+static const char *const router_owners[] = {
+	"network:router_interface",
+	"network:router_interface_distributed",
+	"network:ha_router_replicated_interface",
+};
 
 int
 os_detect_meta(long timeout_ms)
@@ -338,36 +340,45 @@ idlist_add(struct idlist *l, const char *id)
 static int
 network_routers(struct os_ctx *ctx, int subnet_only, struct idlist *out)
 {
-	struct os_port *v = NULL;
+	struct idlist seen = { 0 };
+	struct os_port *v;
 	char path[512];
-	size_t n = 0, i, j;
-	int r;
+	size_t n, i, j, k;
+	int r = 0;
 
-	snprintf(path, sizeof(path), "network_id=%s&%s", ctx->network, router_owners);
-	if ((r = list_ports(ctx, path, &v, &n)) < 0)
-		goto out;
 	/* Neutron takes a nexthop only on a subnet attached to the router, so
-	 * "network" still needs an interface on our subnet; others are named. */
-	for (i = 0; i < n && r == 0; i++) {
-		if (v[i].device_id[0] == '\0' || strncmp(v[i].device_owner, "network:", 8) != 0)
-			continue;
-		for (j = 0; j < v[i].n_ips && r == 0; j++)
-			if (strcmp(v[i].ips[j].subnet, ctx->subnet) == 0)
-				r = idlist_add(out, v[i].device_id);
+	 * "network" still needs an interface on our subnet; others are named.
+	 * "auto" stops at the first kind of interface that gives a router. */
+	for (k = 0; k < ARRAY_SIZE(router_owners) && r == 0; k++) {
+		if (subnet_only && out->n > 0)
+			break;
+		snprintf(path, sizeof(path), "network_id=%s&device_owner=%s", ctx->network,
+		    router_owners[k]);
+		if ((r = list_ports(ctx, path, &v, &n)) < 0)
+			break;
+		for (i = 0; i < n && r == 0; i++) {
+			if (v[i].device_id[0] == '\0' ||
+			    strcmp(v[i].device_owner, router_owners[k]) != 0)
+				continue;
+			r = idlist_add(&seen, v[i].device_id);
+			for (j = 0; j < v[i].n_ips && r == 0; j++)
+				if (strcmp(v[i].ips[j].subnet, ctx->subnet) == 0)
+					r = idlist_add(out, v[i].device_id);
+		}
+		os_ports_free(v, n);
 	}
-	for (i = 0; i < n && !subnet_only; i++)
-		if (v[i].device_id[0] != '\0' && !idlist_has(out, v[i].device_id))
+	for (i = 0; i < seen.n && !subnet_only; i++)
+		if (!idlist_has(out, seen.v[i]))
 			log_warnx("openstack: router %s has no interface on our subnet %s: it "
 			    "cannot route to %s (Neutron refuses such a nexthop); skipped",
-			    v[i].device_id, ctx->subnet, ctx->ip_text);
+			    seen.v[i], ctx->subnet, ctx->ip_text);
+	free(seen.v);
 	if (r == 0 && out->n == 0) {
 		prov_set_error("no router has an interface on %s %s: extra routes need one",
 		    subnet_only ? "our subnet" : "our network",
 		    subnet_only ? ctx->subnet : ctx->network);
 		r = -ENOENT;
 	}
-out:
-	os_ports_free(v, n);
 	return r;
 }
 
