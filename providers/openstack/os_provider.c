@@ -185,12 +185,21 @@ identify_port(struct os_ctx *ctx)
 	struct os_port *v = NULL;
 	const struct os_port *p;
 	char path[256];
-	size_t n = 0, i;
+	size_t n = 0, i, m;
 	int r;
 
 	snprintf(path, sizeof(path), "device_id=%s", ctx->uuid);
 	if ((r = list_ports(ctx, path, &v, &n)) < 0)
 		goto out;
+	/* Only ours, whatever the server did with the filter. */
+	for (i = 0, m = 0; i < n; i++) {
+		if (strcmp(v[i].device_id, ctx->uuid) != 0) {
+			os_port_free(&v[i]);
+			continue;
+		}
+		v[m++] = v[i];
+	}
+	n = m;
 	if ((p = choose_port(v, n, ctx->uuid)) == NULL) {
 		r = -ENOENT;
 		goto out;
