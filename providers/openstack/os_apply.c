@@ -299,10 +299,39 @@ out:
 	return r;
 }
 
+/*
+ * The additions for one router that are still missing: the router is read
+ * again first, so that a route someone else added since the plan (the same
+ * one, or another nexthop for our prefix) is never recorded as ours.
+ */
+static int
+still_missing(struct os_ctx *ctx, const struct os_plan *p, const char *router,
+    struct os_plan *out)
+{
+	struct os_router cur;
+	size_t i, j;
+	int r, there;
+
+	if ((r = os_get_router(ctx, router, &cur)) < 0)
+		return r;
+	for (i = 0; i < p->n && r == 0; i++) {
+		if (!is_route(&p->v[i]) || p->v[i].act != OS_ADD ||
+		    strcmp(p->v[i].router, router) != 0)
+			continue;
+		for (j = 0, there = 0; j < cur.n_routes && !there; j++)
+			there = prefix_equal(&cur.routes[j].dst, &p->v[i].dst);
+		if (!there)
+			r = os_plan_add_item(out, &p->v[i]);
+	}
+	os_router_free(&cur);
+	return r;
+}
+
 static int
 apply_routes(struct os_ctx *ctx, const struct os_opts *o, const struct os_plan *p,
     enum os_act act, struct json_object *state)
 {
+	struct os_plan fresh;
 	size_t i, j;
 	int r, seen;
 
@@ -312,7 +341,17 @@ apply_routes(struct os_ctx *ctx, const struct os_opts *o, const struct os_plan *
 		for (j = 0, seen = 0; j < i && !seen; j++)
 			seen = is_route(&p->v[j]) && p->v[j].act == act &&
 			    strcmp(p->v[j].router, p->v[i].router) == 0;
-		if (!seen && (r = router_call(ctx, o, p, p->v[i].router, act, state)) < 0)
+		if (seen)
+			continue;
+		if (act == OS_REMOVE) {
+			r = router_call(ctx, o, p, p->v[i].router, act, state);
+		} else {
+			memset(&fresh, 0, sizeof(fresh));
+			if ((r = still_missing(ctx, p, p->v[i].router, &fresh)) == 0 && fresh.n > 0)
+				r = router_call(ctx, o, &fresh, p->v[i].router, act, state);
+			os_plan_free(&fresh);
+		}
+		if (r < 0)
 			return r;
 	}
 	return 0;
@@ -353,7 +392,7 @@ pairs_round(struct os_ctx *ctx, const struct os_opts *o, const struct pairs *add
 	char path[128];
 	struct buf out;
 	size_t i;
-	int r;
+	int r, gone;
 
 	buf_init(&out, HTTP_MAX_RESPONSE);
 	if ((r = os_port_now(ctx, &port)) < 0)
@@ -362,9 +401,18 @@ pairs_round(struct os_ctx *ctx, const struct os_opts *o, const struct pairs *add
 		r = -ENOMEM;
 		goto done;
 	}
-	for (i = 0; i < add->n; i++)
+	/* With port security off no pair is needed (and Neutron takes none). */
+	for (i = 0; i < add->n && port.port_security != 0; i++)
 		if (!os_pair_present(&port, &add->v[i]))
 			fresh.v[fresh.n++] = add->v[i];
+	for (i = 0, gone = 1; i < del->n; i++)
+		gone &= !os_pair_present(&port, &del->v[i]);
+	if (fresh.n == 0 && gone) {
+		/* Nothing left to write (another writer got there first). */
+		for (i = 0; i < del->n; i++)
+			os_state_pair(state, ctx->port, &del->v[i], 0);
+		goto done;
+	}
 	for (i = 0; i < fresh.n; i++)
 		os_state_pair(state, ctx->port, &fresh.v[i], 1);
 	if (fresh.n > 0 && (r = checkpoint(o)) < 0)
