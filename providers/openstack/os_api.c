@@ -117,7 +117,7 @@ int
 os_client_auth(struct os_client *c)
 {
 	struct http_header h[2] = { { "Content-Type", JSON_TYPE }, { "Accept", JSON_TYPE } };
-	struct http_response resp = { 0 };
+	struct http_response resp;
 	struct http_request rq;
 	struct retry_policy pol;
 	unsigned int attempt;
@@ -126,6 +126,7 @@ os_client_auth(struct os_client *c)
 	uint64_t delay;
 	int r;
 
+	http_response_init(&resp);
 	retry_policy_init(&pol);
 	pol.max_attempts = 4;
 	buf_init(&body, 1 << 16);
@@ -268,7 +269,7 @@ int
 os_neutron(struct os_client *c, const char *method, const char *path, const char *body,
     long if_match, struct buf *out, struct os_neutron_error *err)
 {
-	struct http_response resp = { 0 };
+	struct http_response resp;
 	enum retry_class cls = RETRY_SERVER;
 	struct os_neutron_error scratch;
 	struct retry_policy pol;
@@ -280,6 +281,7 @@ os_neutron(struct os_client *c, const char *method, const char *path, const char
 	if (err == NULL)
 		err = &scratch;
 	memset(err, 0, sizeof(*err));
+	http_response_init(&resp);
 	retry_policy_init(&pol);
 	for (attempt = 0; attempt < pol.max_attempts; attempt++) {
 		if (attempt > 0) {
@@ -337,11 +339,12 @@ out:
 int
 os_meta_get(struct os_client *c, const char *path, long timeout_ms, struct buf *out)
 {
-	struct http_response resp = { 0 };
+	struct http_response resp;
 	struct http_request rq;
 	char url[1024];
 	int r;
 
+	http_response_init(&resp);
 	snprintf(url, sizeof(url), "%s%s", c->meta, path);
 	request(&rq, "GET", url, NULL, 0, NULL);
 	rq.metadata = 1;
