@@ -2,7 +2,7 @@
 #   make               ./cloudroute
 #   make SANITIZE=1    ./cloudroute with ASan+UBSan (objects in build-san/)
 #   make check         deps, lint, -Werror build, unit tests (ASan+UBSan), integration tests
-#   make demo          connectors in simulated AWS, GCP and OCI clouds (network namespaces)
+#   make demo          connectors in simulated AWS, GCP, OCI and OpenStack clouds (network namespaces)
 #   make bench         throughput against wireguard-go and OpenVPN
 #   make fuzz          libFuzzer harnesses (clang)
 #   make install       PREFIX=/usr/local DESTDIR=
@@ -102,7 +102,7 @@ check: deps
 
 demo: deps
 	@$(MAKE) --no-print-directory cloudroute
-	@rc=0; tests/sim/demo.sh || rc=1; tests/sim/demo_gcp.sh || rc=1; tests/sim/demo_oci.sh || rc=1; exit $$rc
+	@rc=0; tests/sim/demo.sh || rc=1; tests/sim/demo_gcp.sh || rc=1; tests/sim/demo_oci.sh || rc=1; tests/sim/demo_openstack.sh || rc=1; exit $$rc
 
 bench: deps
 	@$(MAKE) --no-print-directory cloudroute
