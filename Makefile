@@ -2,7 +2,7 @@
 #   make               ./cloudroute
 #   make SANITIZE=1    ./cloudroute with ASan+UBSan (objects in build-san/)
 #   make check         deps, lint, -Werror build, unit tests (ASan+UBSan), integration tests
-#   make demo          connectors in simulated AWS, GCP and OCI clouds (network namespaces)
+#   make demo          connectors in simulated AWS, GCP, OCI and OpenStack clouds (network namespaces)
 #   make bench         throughput against wireguard-go and OpenVPN
 #   make fuzz          libFuzzer harnesses (clang)
 #   make install       PREFIX=/usr/local DESTDIR=
@@ -18,7 +18,7 @@ VERSION    := 0.1.0
 
 CC         ?= cc
 PKG_CONFIG ?= pkg-config
-PKGS       := libnl-3.0 libnl-route-3.0 libnftables json-c libcurl openssl libsystemd expat libqrencode libmicrohttpd
+PKGS       := libnl-3.0 libnl-route-3.0 libnftables json-c libcurl openssl libsystemd expat libqrencode libmicrohttpd yaml-0.1
 
 ifeq ($(SANITIZE),1)
 B          := build-san
@@ -108,7 +108,7 @@ check: deps
 
 demo: deps
 	@$(MAKE) --no-print-directory cloudroute
-	@rc=0; tests/sim/demo.sh || rc=1; tests/sim/demo_gcp.sh || rc=1; tests/sim/demo_oci.sh || rc=1; exit $$rc
+	@rc=0; tests/sim/demo.sh || rc=1; tests/sim/demo_gcp.sh || rc=1; tests/sim/demo_oci.sh || rc=1; tests/sim/demo_openstack.sh || rc=1; exit $$rc
 
 bench: deps
 	@$(MAKE) --no-print-directory cloudroute

@@ -15,6 +15,7 @@ cloud_job_make(const struct config *cfg, const struct desired *d, struct cloud_j
 	memset(job, 0, sizeof(*job));
 	cr_strlcpy(job->provider, cfg->cloud.provider, sizeof(job->provider));
 	job->disable_source_dest_check = cfg->cloud.disable_source_dest_check;
+	job->disable_port_security = cfg->cloud.disable_port_security;
 	job->tables = cfg->cloud.route_tables_network ? PROV_TABLES_NETWORK :
 	    cfg->cloud.route_tables != NULL ? PROV_TABLES_LIST : PROV_TABLES_AUTO;
 	if (cfg->cloud.n_route_tables > 0) {
@@ -59,6 +60,7 @@ job_opts(struct cloud_job *job, struct prov_options *o)
 {
 	memset(o, 0, sizeof(*o));
 	o->disable_source_dest_check = job->disable_source_dest_check;
+	o->disable_port_security = job->disable_port_security;
 	o->tables = job->tables;
 	o->route_tables = (const char *const *)job->route_tables;
 	o->n_route_tables = job->n_route_tables;

@@ -21,6 +21,7 @@
 struct cloud_job {
 	char provider[16];
 	int disable_source_dest_check;
+	int disable_port_security;
 	enum prov_tables tables;
 	char **route_tables;
 	size_t n_route_tables;

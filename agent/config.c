@@ -327,13 +327,14 @@ static const char *const tunnel_keys[] = { "mode", "interface", "routes", "priva
 static const char *const peer_keys[] = { "name", "public_key", "preshared_key_file",
 	"endpoint", "allowed_ips", "persistent_keepalive", "backup_for", NULL };
 static const char *const cloud_keys[] = { "provider", "source_dest_check", "route_tables",
-	"routes", "ha_group", "takeover", NULL };
+	"routes", "ha_group", "takeover", "port_security", NULL };
 static const char *const rp_names[] = { "off", "loose", "leave", NULL };
 static const char *const mode_names[] = { "userspace", "external", NULL };
 static const char *const proto_names[] = { "tcp", "udp", NULL };
 static const char *const provider_names[] = { "auto", "aws", "azure", "gcp", "oci", "openstack",
     "none", NULL };
 static const char *const sdc_names[] = { "leave", "disable", NULL };
+static const char *const ps_names[] = { "keep", "disable", NULL };
 static const char *const takeover_names[] = { "never", "blackhole", "group", NULL };
 static const char *const firewall_names[] = { "integrate", "leave", NULL };
 static const char *const metrics_keys[] = { "listen", NULL };
@@ -670,7 +671,7 @@ parse_cloud(struct vctx *v, struct json_object *cloud, struct config *cfg)
 {
 	char sub[512];
 	struct json_object *o;
-	int prov = 0, sdc = 1, tk = (int)cfg->cloud.takeover, r = 0;
+	int prov = 0, sdc = 1, ps = 0, tk = (int)cfg->cloud.takeover, r = 0;
 
 	if (want_type(v, cloud, "/cloud", json_type_object, "an object") < 0)
 		return -EINVAL;
@@ -685,6 +686,8 @@ parse_cloud(struct vctx *v, struct json_object *cloud, struct config *cfg)
 		cr_strlcpy(cfg->cloud.provider, provider_names[prov], sizeof(cfg->cloud.provider));
 	r |= get_enum(v, cloud, "source_dest_check", "/cloud", sdc_names, &sdc);
 	cfg->cloud.disable_source_dest_check = sdc == 1;
+	r |= get_enum(v, cloud, "port_security", "/cloud", ps_names, &ps);
+	cfg->cloud.disable_port_security = ps == 1;
 	r |= parse_route_tables(v, cloud, cfg);
 	if (strcmp(cfg->cloud.provider, "gcp") == 0 && cfg->cloud.route_tables != NULL)
 		r |= verr(v, "/cloud/route_tables", 0, "cloud.route_tables: GCP routes are "

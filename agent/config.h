@@ -91,6 +91,7 @@ struct config {
 	struct {
 		char provider[16];              /* auto aws azure gcp oci none */
 		int disable_source_dest_check;
+		int disable_port_security;      /* OpenStack: "port_security": "disable" */
 		char **route_tables;            /* NULL = auto or network */
 		int route_tables_network;       /* "network": every table serving a subnet */
 		size_t n_route_tables;

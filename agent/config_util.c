@@ -187,6 +187,8 @@ config_dump(const struct config *cfg, FILE *out)
 	json_object_object_add(cloud, "provider", json_object_new_string(cfg->cloud.provider));
 	json_object_object_add(cloud, "source_dest_check", json_object_new_string(
 	    cfg->cloud.disable_source_dest_check ? "disable" : "leave"));
+	json_object_object_add(cloud, "port_security", json_object_new_string(
+	    cfg->cloud.disable_port_security ? "disable" : "keep"));
 	if (cfg->cloud.route_tables) {
 		struct json_object *a = json_object_new_array();
 		for (i = 0; i < cfg->cloud.n_route_tables; i++)

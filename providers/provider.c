@@ -16,12 +16,14 @@
 #include "azure/azure.h"
 #include "gcp/gcp.h"
 #include "oci/oci_ctx.h"
+#include "openstack/openstack.h"
 
 static const struct prov_ops *const providers[] = {
 	&aws_ops,
 	&azure_ops,
 	&gcp_ops,
 	&oci_ops,
+	&openstack_ops,
 };
 
 /* The per-thread error text is common/util.c's, shared with netcfg. */

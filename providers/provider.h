@@ -44,6 +44,7 @@ enum prov_tables {
 
 struct prov_options {
 	int disable_source_dest_check;          /* config "disable" vs "leave" */
+	int disable_port_security;              /* OpenStack: port_security_enabled false */
 	enum prov_tables tables;
 	const char *const *route_tables;        /* PROV_TABLES_LIST */
 	size_t n_route_tables;

@@ -4,7 +4,7 @@
 set -eu
 pkgs="build-essential pkg-config clang libnl-3-dev libnl-route-3-dev libnftables-dev
 nftables libjson-c-dev libcurl4-openssl-dev libssl-dev libcmocka-dev libexpat1-dev
-libsystemd-dev libqrencode-dev iproute2 wireguard-go wireguard-tools iperf3 python3 openssl procps
+libsystemd-dev libyaml-dev libqrencode-dev iproute2 wireguard-go wireguard-tools iperf3 python3 openssl procps
 iputils-ping netcat-openbsd curl python3-yaml zbar-tools mandoc man-db lintian debhelper dpkg-dev
 iptables systemd-container libcap2-bin libmicrohttpd-dev prometheus etcd-server etcd-client"
 [ "${CLOUDROUTE_BENCH:-0}" = 1 ] && pkgs="$pkgs openvpn"
