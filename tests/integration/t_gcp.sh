@@ -182,6 +182,15 @@ ctl POST /fault '{"kind":"500","count":1,"methods":["globalOperations.wait"]}' >
 check "apply converges through throttling" CR apply
 check "route back after the storm" ours 192.168.0.0/22
 
+# A write whose answer is lost is retried with the same requestId: the
+# service answers the first operation, nothing runs twice.
+ctl POST /mutate "{\"method\":\"routes.delete\",\"name\":\"$NAME192\"}" >/dev/null
+ctl POST /reset >/dev/null
+ctl POST /fault '{"kind":"lost","count":1,"methods":["routes.insert"]}' >/dev/null
+check "apply through a lost answer" CR apply
+check "route back after the lost answer" ours 192.168.0.0/22
+check_eq "... inserted twice on the wire, no 409" "2 0" "$(count '"%d %d" % (c["by_method"].get("routes.insert", 0), c["by_status"].get("409", 0))')"
+
 # Bad responses change nothing.
 ctl POST /mutate "{\"method\":\"routes.delete\",\"name\":\"$NAME192\"}" >/dev/null
 ctl POST /reset >/dev/null
