@@ -343,14 +343,25 @@ gcp_list_routes(struct gcp_compute *c, const char *network, struct gcp_route_lis
 		goto out;
 	for (page = 0; page < MAX_PAGES; page++) {
 		buf_reset(&path);
-		buf_printf(&path, "projects/%s/global/routes?filter=%s&maxResults=500", proj,
-		    filter.data);
+		buf_printf(&path, "projects/%s/global/routes?%s%s%smaxResults=500", proj,
+		    filter.len ? "filter=" : "", filter.data ? filter.data : "",
+		    filter.len ? "&" : "");
 		if (token[0]) {
 			buf_puts(&path, "&pageToken=");
 			sigv4_uri_encode(&path, token, strlen(token), 0);
 		}
-		if ((r = gcp_call(c, "GET", path.data, NULL, &b, NULL)) < 0 ||
-		    (r = gcp_json_routes(b.data, b.len, out)) < 0 || !out->next_page_token[0])
+		r = gcp_call(c, "GET", path.data, NULL, &b, NULL);
+		if (r == -EINVAL && page == 0 && filter.len) {
+			/* A server that takes no such filter: list everything, the
+			 * planner keeps the routes of our network. */
+			log_info("gcp: routes.list refused the network filter (%s); listing "
+			    "all routes", prov_last_error());
+			buf_reset(&filter);
+			page--;
+			continue;
+		}
+		if (r < 0 || (r = gcp_json_routes(b.data, b.len, out)) < 0 ||
+		    !out->next_page_token[0])
 			goto out;
 		cr_strlcpy(token, out->next_page_token, sizeof(token));
 	}

@@ -78,6 +78,7 @@ class Fake:
         self.pubkeys = {}             # email -> (key id, public key file)
         self.hook_failures = 0
         self.request_ids = {}         # (method, requestId) -> operation name
+        self.refuse_filter = False    # POST /filter: routes.list takes no filter
         for email, sa in self.state.service_accounts.items():
             if sa.get("key_file"):
                 self.load_key(email, sa["key_file"])
@@ -319,6 +320,8 @@ def list_page(app, q):
         raise ApiError(400, "invalid", "Invalid value for field 'maxResults': '%s'. Must be "
                        "less than or equal to 500" % q.get("maxResults"))
     mx = min(mx or 500, app.args.max_page)
+    if flt and app.refuse_filter:
+        raise ApiError(400, "invalid", "Invalid value for field 'filter': '%s'." % flt)
     items = app.state.list_routes(parse_filter(flt) if flt else [])
     off = parse_page_token(q["pageToken"], flt) if q.get("pageToken") else 0
     out = {"kind": "compute#routeList", "id": "projects/%s/global/routes" % app.state.project,
@@ -607,6 +610,8 @@ class ControlHandler(Handler):
                 elif u.path == "/expire-tokens":
                     for t in app.tokens.values():
                         t["expires"] = time.time() - 1
+                elif u.path == "/filter":
+                    app.refuse_filter = bool(b.get("refuse"))
                 elif u.path == "/quota":
                     st.route_quota = int(b["routes"])
                 elif u.path == "/org-policy":

@@ -182,6 +182,15 @@ ctl POST /fault '{"kind":"500","count":1,"methods":["globalOperations.wait"]}' >
 check "apply converges through throttling" CR apply
 check "route back after the storm" ours 192.168.0.0/22
 
+# A server that takes no routes.list filter: everything is listed, the
+# other network's routes are ignored, nothing changes.
+ctl POST /filter '{"refuse":true}' >/dev/null
+ctl POST /reset >/dev/null
+check "apply against a server refusing the filter" CR apply
+check_eq "... no mutating call" 0 "$(mutations)"
+check_eq "... one refused list" 1 "$(count 'c["by_status"].get("400", 0)')"
+ctl POST /filter '{"refuse":false}' >/dev/null
+
 # A write whose answer is lost is retried with the same requestId: the
 # service answers the first operation, nothing runs twice.
 ctl POST /mutate "{\"method\":\"routes.delete\",\"name\":\"$NAME192\"}" >/dev/null
