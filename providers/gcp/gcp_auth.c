@@ -51,8 +51,9 @@ gcp_md_init(struct gcp_md *m, long timeout_ms)
 		set_base(m, "", s);
 		m->explicit_url = 1;
 	} else if ((s = getenv("GCE_METADATA_HOST")) != NULL && *s) {
-		/* The client libraries' variable: host[:port], plain http. */
-		set_base(m, "http://", s);
+		/* The client libraries' variable: host[:port], plain http (a
+		 * value that already has a scheme is taken as it is). */
+		set_base(m, strstr(s, "://") != NULL ? "" : "http://", s);
 		m->explicit_url = 1;
 	} else {
 		set_base(m, "", MD_DEFAULT);
