@@ -51,7 +51,7 @@ def cloudroute_check(conf, name, cloudroute):
         with open(key, "w") as f:
             f.write(gen.stdout)
         os.chmod(key, 0o600)
-        # The hub is another host: a peer with our own key is refused.
+        # The hub's key is another host's (its own key as a peer is refused).
         hub = subprocess.run([cloudroute, "genkey"], capture_output=True, text=True, check=True)
         pub = subprocess.run([cloudroute, "pubkey"], input=hub.stdout, capture_output=True,
                              text=True, check=True).stdout.strip()

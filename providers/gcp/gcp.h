@@ -217,6 +217,9 @@ struct gcp_auth {
 void gcp_md_init(struct gcp_md *m, long timeout_ms);
 /* GET /computeMetadata/v1/<path> into out.  -ENOENT on 404. */
 int gcp_md_get(struct gcp_md *m, const char *path, struct buf *out);
+/* The same; with need_flavor, an answer without the response header
+ * "Metadata-Flavor: Google" is -EPROTO (detection: not a GCE metadata server). */
+int gcp_md_get_flavor(struct gcp_md *m, const char *path, struct buf *out, int need_flavor);
 
 /* Loads GOOGLE_APPLICATION_CREDENTIALS if set.  0 or -errno. */
 int gcp_auth_init(struct gcp_auth *a, struct gcp_md *m);

@@ -51,8 +51,9 @@ gcp_md_init(struct gcp_md *m, long timeout_ms)
 		set_base(m, "", s);
 		m->explicit_url = 1;
 	} else if ((s = getenv("GCE_METADATA_HOST")) != NULL && *s) {
-		/* The client libraries' variable: host[:port], plain http. */
-		set_base(m, "http://", s);
+		/* The client libraries' variable: host[:port], plain http (a
+		 * value that already has a scheme is taken as it is). */
+		set_base(m, strstr(s, "://") != NULL ? "" : "http://", s);
 		m->explicit_url = 1;
 	} else {
 		set_base(m, "", MD_DEFAULT);
@@ -62,6 +63,13 @@ gcp_md_init(struct gcp_md *m, long timeout_ms)
 int
 gcp_md_get(struct gcp_md *m, const char *path, struct buf *out)
 {
+	return gcp_md_get_flavor(m, path, out, 0);
+}
+
+int
+gcp_md_get_flavor(struct gcp_md *m, const char *path, struct buf *out, int need_flavor)
+{
+	char flavor[32];
 	struct http_header h[1] = { { "Metadata-Flavor", "Google" } };
 	struct http_request rq;
 	struct http_response resp = { 0 };
@@ -90,7 +98,13 @@ gcp_md_get(struct gcp_md *m, const char *path, struct buf *out)
 				return r;
 			continue;
 		}
-		if (resp.status == 200) {
+		if (resp.status == 200 && need_flavor &&
+		    (http_response_header(&resp, "Metadata-Flavor", flavor, sizeof(flavor)) != 1 ||
+		    strcmp(flavor, "Google") != 0)) {
+			/* Something answers, but not a GCE metadata server. */
+			prov_set_error("metadata %s: no \"Metadata-Flavor: Google\" in the answer", path);
+			r = -EPROTO;
+		} else if (resp.status == 200) {
 			buf_reset(out);
 			r = buf_append(out, resp.body.data, resp.body.len);
 		} else if (resp.status == 404) {

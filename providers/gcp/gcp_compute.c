@@ -17,6 +17,8 @@
 #include <string.h>
 #include <time.h>
 
+#include <openssl/rand.h>
+
 #include "gcp.h"
 #include "providers/http.h"
 #include "providers/retry.h"
@@ -281,16 +283,39 @@ out:
 	return r;
 }
 
+/* A random (version 4) UUID: the requestId that makes a retried write
+ * idempotent (the service answers a repeat with the first operation). */
+static int
+request_id(char out[37])
+{
+	unsigned char u[16];
+
+	if (RAND_bytes(u, sizeof(u)) != 1)
+		return -EIO;
+	u[6] = (unsigned char)((u[6] & 0x0f) | 0x40);
+	u[8] = (unsigned char)((u[8] & 0x3f) | 0x80);
+	snprintf(out, 37, "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-"
+	    "%02x%02x%02x%02x%02x%02x", u[0], u[1], u[2], u[3], u[4], u[5], u[6], u[7],
+	    u[8], u[9], u[10], u[11], u[12], u[13], u[14], u[15]);
+	return 0;
+}
+
 int
 gcp_mutate(struct gcp_compute *c, const char *method, const char *path, const char *body,
     struct gcp_error *err)
 {
 	struct gcp_operation op;
+	char id[37], full[1024];
 	struct buf b;
 	int r;
 
+	if ((r = request_id(id)) < 0)
+		return r;
+	if (snprintf(full, sizeof(full), "%s%crequestId=%s", path,
+	    strchr(path, '?') ? '&' : '?', id) >= (int)sizeof(full))
+		return -ENAMETOOLONG;
 	buf_init(&b, HTTP_MAX_RESPONSE);
-	if ((r = gcp_call(c, method, path, body, &b, err)) == 0 &&
+	if ((r = gcp_call(c, method, full, body, &b, err)) == 0 &&
 	    (r = gcp_json_operation(b.data, b.len, &op)) == 0)
 		r = gcp_op_wait(c, &op);
 	buf_free(&b);
@@ -318,14 +343,25 @@ gcp_list_routes(struct gcp_compute *c, const char *network, struct gcp_route_lis
 		goto out;
 	for (page = 0; page < MAX_PAGES; page++) {
 		buf_reset(&path);
-		buf_printf(&path, "projects/%s/global/routes?filter=%s&maxResults=500", proj,
-		    filter.data);
+		buf_printf(&path, "projects/%s/global/routes?%s%s%smaxResults=500", proj,
+		    filter.len ? "filter=" : "", filter.data ? filter.data : "",
+		    filter.len ? "&" : "");
 		if (token[0]) {
 			buf_puts(&path, "&pageToken=");
 			sigv4_uri_encode(&path, token, strlen(token), 0);
 		}
-		if ((r = gcp_call(c, "GET", path.data, NULL, &b, NULL)) < 0 ||
-		    (r = gcp_json_routes(b.data, b.len, out)) < 0 || !out->next_page_token[0])
+		r = gcp_call(c, "GET", path.data, NULL, &b, NULL);
+		if (r == -EINVAL && page == 0 && filter.len) {
+			/* A server that takes no such filter: list everything, the
+			 * planner keeps the routes of our network. */
+			log_info("gcp: routes.list refused the network filter (%s); listing "
+			    "all routes", prov_last_error());
+			buf_reset(&filter);
+			page--;
+			continue;
+		}
+		if (r < 0 || (r = gcp_json_routes(b.data, b.len, out)) < 0 ||
+		    !out->next_page_token[0])
 			goto out;
 		cr_strlcpy(token, out->next_page_token, sizeof(token));
 	}

@@ -1,5 +1,6 @@
 /*
- * The GCP provider: detect (metadata probe), open (identity from the
+ * The GCP provider: detect (metadata probe: the answer must say
+ * "Metadata-Flavor: Google", as Google's client libraries check), open (identity from the
  * metadata server, credentials, endpoint), plan (one instances.get and one
  * routes.list of our network, then gcp_plan_compute) and close; apply and
  * teardown are in gcp_apply.c.
@@ -26,7 +27,7 @@ gcp_detect(long timeout_ms)
 
 	gcp_md_init(&m, timeout_ms);
 	buf_init(&b, 4096);
-	r = gcp_md_get(&m, "project/project-id", &b);
+	r = gcp_md_get_flavor(&m, "project/project-id", &b, 1);
 	r = r == 0 && b.len > 0 && gcp_name_valid(b.data);
 	buf_free(&b);
 	prov_clear_error();

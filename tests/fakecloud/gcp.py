@@ -23,6 +23,7 @@ import hashlib
 import hmac
 import json
 import os
+import re
 import secrets
 import signal
 import socket
@@ -76,6 +77,8 @@ class Fake:
         self.tmp = tempfile.mkdtemp(prefix="fakegcp-")
         self.pubkeys = {}             # email -> (key id, public key file)
         self.hook_failures = 0
+        self.request_ids = {}         # (method, requestId) -> operation name
+        self.refuse_filter = False    # POST /filter: routes.list takes no filter
         for email, sa in self.state.service_accounts.items():
             if sa.get("key_file"):
                 self.load_key(email, sa["key_file"])
@@ -261,7 +264,29 @@ def route_method(verb, rest):
                    % rest)
 
 
+UUID_RE = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-"
+                     r"[0-9a-fA-F]{12}$")
+
+
 def call(app, method, args, q, body, user):
+    """One method; a write repeated with the same requestId answers the
+    first write's operation (as it is now) instead of running again."""
+    st = app.state
+    rid = q.get("requestId")
+    if rid is not None and method in MUTATING:
+        if not UUID_RE.match(rid) or rid.strip("0-") == "":
+            raise ApiError(400, "invalid", "Invalid value for field 'requestId': '%s'. "
+                           "The request ID must be a valid UUID" % rid)
+        done = app.request_ids.get((method, rid))
+        if done is not None:
+            return dict(st.ops[done]["op"])
+        res = call_one(app, method, args, q, body, user)
+        app.request_ids[(method, rid)] = res["name"]
+        return res
+    return call_one(app, method, args, q, body, user)
+
+
+def call_one(app, method, args, q, body, user):
     st = app.state
     if method == "instances.get":
         return st.instance_json(st.get_instance(*args))
@@ -295,6 +320,8 @@ def list_page(app, q):
         raise ApiError(400, "invalid", "Invalid value for field 'maxResults': '%s'. Must be "
                        "less than or equal to 500" % q.get("maxResults"))
     mx = min(mx or 500, app.args.max_page)
+    if flt and app.refuse_filter:
+        raise ApiError(400, "invalid", "Invalid value for field 'filter': '%s'." % flt)
     items = app.state.list_routes(parse_filter(flt) if flt else [])
     off = parse_page_token(q["pageToken"], flt) if q.get("pageToken") else 0
     out = {"kind": "compute#routeList", "id": "projects/%s/global/routes" % app.state.project,
@@ -370,6 +397,11 @@ class ApiHandler(Handler):
                                % (PERMISSION[method], self.app.state.project))
             with self.app.state.lock:
                 res = call(self.app, method, args, q, obj, tok["email"])
+            if f and f["kind"] == "lost":      # done, but the answer never arrives
+                ent["status"], ent["fault"] = -1, "lost"
+                self.close_connection = True
+                self.connection.shutdown(socket.SHUT_RDWR)
+                return
             ent["status"] = 200
             self.answer(200, res)
         except ApiError as e:
@@ -398,6 +430,8 @@ class ApiHandler(Handler):
             else []
         if k == "slow":
             time.sleep(f.get("delay_ms", 1000) / 1000.0)
+            return False
+        if k == "lost":       # handled after the method ran
             return False
         if k == "stale":      # someone else updated the instance meanwhile
             with self.app.state.lock:
@@ -560,7 +594,7 @@ class ControlHandler(Handler):
                     app.faults = []
                 elif u.path == "/fault":
                     if b.get("kind") not in ("429", "ratelimit", "503", "500", "garbage",
-                                             "html", "drop", "slow", "stale"):
+                                             "html", "drop", "slow", "stale", "lost"):
                         raise ValueError("unknown fault kind %r" % b.get("kind"))
                     app.faults.append(dict(b, count=int(b.get("count", 1))))
                 elif u.path == "/faults/clear":
@@ -576,6 +610,8 @@ class ControlHandler(Handler):
                 elif u.path == "/expire-tokens":
                     for t in app.tokens.values():
                         t["expires"] = time.time() - 1
+                elif u.path == "/filter":
+                    app.refuse_filter = bool(b.get("refuse"))
                 elif u.path == "/quota":
                     st.route_quota = int(b["routes"])
                 elif u.path == "/org-policy":

@@ -157,6 +157,10 @@ check_eq "second apply: zero mutating calls" 0 "$(mutations)"
 check_eq "second apply: one instance read" 1 "$(count 'c["by_method"].get("instances.get", 0)')"
 echo "# unchanged re-apply: $(count '"%d Compute calls, %d mutating; %s" % (c["compute"], c["mutating"], {k: v for k, v in c["by_method"].items() if not k.startswith("GET /")})')"
 CR plan >/dev/null 2>&1; check_eq "plan exits 0 after apply" 0 $?
+CR status >"$TMP/status0" 2>&1; check_eq "status exits 0 in sync" 0 $?
+check "status lists our routes" grep -q '= cloud route vpc 100.96.0.0/11 -> cr-hq (this connector)' "$TMP/status0"
+CR doctor >"$TMP/doctor" 2>&1; rc=$?
+check "doctor runs on GCP (exit 0 or 1, no crash)" test "$rc" -le 1
 
 # Drift: our route deleted behind our back comes back.
 NAME192=$(route_to 192.168.0.0/22 | cut -d'>' -f1)
@@ -181,6 +185,24 @@ ctl POST /fault '{"kind":"503","count":1,"methods":["routes.insert"]}' >/dev/nul
 ctl POST /fault '{"kind":"500","count":1,"methods":["globalOperations.wait"]}' >/dev/null
 check "apply converges through throttling" CR apply
 check "route back after the storm" ours 192.168.0.0/22
+
+# A server that takes no routes.list filter: everything is listed, the
+# other network's routes are ignored, nothing changes.
+ctl POST /filter '{"refuse":true}' >/dev/null
+ctl POST /reset >/dev/null
+check "apply against a server refusing the filter" CR apply
+check_eq "... no mutating call" 0 "$(mutations)"
+check_eq "... one refused list" 1 "$(count 'c["by_status"].get("400", 0)')"
+ctl POST /filter '{"refuse":false}' >/dev/null
+
+# A write whose answer is lost is retried with the same requestId: the
+# service answers the first operation, nothing runs twice.
+ctl POST /mutate "{\"method\":\"routes.delete\",\"name\":\"$NAME192\"}" >/dev/null
+ctl POST /reset >/dev/null
+ctl POST /fault '{"kind":"lost","count":1,"methods":["routes.insert"]}' >/dev/null
+check "apply through a lost answer" CR apply
+check "route back after the lost answer" ours 192.168.0.0/22
+check_eq "... inserted twice on the wire, no 409" "2 0" "$(count '"%d %d" % (c["by_method"].get("routes.insert", 0), c["by_status"].get("409", 0))')"
 
 # Bad responses change nothing.
 ctl POST /mutate "{\"method\":\"routes.delete\",\"name\":\"$NAME192\"}" >/dev/null
@@ -268,7 +290,7 @@ check_eq "a JWT signed with the wrong key is refused" 1 "$rc"
 check "... the token endpoint's reason is shown" grep -q 'invalid_grant.*Invalid JWT Signature' "$TMP/key3"
 
 # No token ever reaches our output, the state or the fake's request log.
-check_not "no token in cloudroute's output" grep -rq 'ya29\.' "$TMP"/plan* "$TMP"/apply1 "$TMP"/bad* "$TMP"/key* "$TMP"/status "$TMP"/org "$TMP"/iam "$TMP"/quota
+check_not "no token in cloudroute's output" grep -rq 'ya29\.' "$TMP"/plan* "$TMP"/apply1 "$TMP"/bad* "$TMP"/key* "$TMP"/status "$TMP"/status0 "$TMP"/doctor "$TMP"/org "$TMP"/iam "$TMP"/quota
 check_not "no token or key in the state" grep -rqE 'ya29\.|PRIVATE KEY' "$TMP/state"
 check_not "no token in the request log" grep -q 'ya29\.' "$TMP/requests.jsonl"
 
