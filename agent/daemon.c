@@ -362,6 +362,20 @@ groups_arm(struct daemon *d)
 	return timerfd_settime(d->gfd, 0, &its, NULL);
 }
 
+/*
+ * Health, not just liveness, for the fleet: the tunnel is up, the last host
+ * pass worked and the cloud passes do (three failures in a row: one
+ * throttled pass must not move leadership).  A LAN next hop is probed by
+ * the fleet itself (fleet.health_ping).
+ */
+static void
+report_health(struct daemon *d)
+{
+	int tunnel = d->cfg.tunnel.mode != TUNNEL_USERSPACE || d->dev != NULL;
+
+	fleet_agent_health(d->fleet, tunnel && d->host_ok && d->failures < 3);
+}
+
 /* cloudroute_reconcile_* and cloudroute_changes_applied_total of one pass. */
 static void
 count_pass(const char *scope, int ok, size_t changes, double secs)
@@ -393,6 +407,7 @@ host_pass(struct daemon *d, const char *why)
 	pthread_mutex_unlock(&d->stlock);
 	count_pass("host", r == 0, changes, (double)(now_ms() - t0) / 1000.0);
 	d->host_ok = r == 0;
+	report_health(d);
 	cr_strlcpy(d->host_errs, errs.data ? errs.data : "", sizeof(d->host_errs));
 	if (r < 0)
 		log_warnx("%s: host reconcile failed: %s", why, errs.data);
@@ -451,6 +466,7 @@ cloud_done(struct daemon *d)
 	}
 	record_cloud(d, r >= 0, changes);
 	record_last(d);
+	report_health(d);
 	if (d->cloud_pending)
 		cloud_request(d, 0);
 }

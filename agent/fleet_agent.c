@@ -288,3 +288,10 @@ fleet_agent_reload(struct fleet_agent **a, const struct config *cfg, struct ds_r
 	*a = NULL;
 	return fleet_agent_start(cfg, reg, a);
 }
+
+void
+fleet_agent_health(struct fleet_agent *a, int ok)
+{
+	if (a != NULL && a->f != NULL)
+		fleet_set_health(a->f, ok);
+}

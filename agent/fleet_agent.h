@@ -20,6 +20,10 @@ void fleet_agent_stop(struct fleet_agent *a, int leave);
 int fleet_agent_reload(struct fleet_agent **a, const struct config *cfg,
     struct ds_registry *reg);
 
+/* The daemon's own checks (tunnel up, host pass, cloud routes): an unhealthy
+ * leader gives its lease up so that a standby takes over. */
+void fleet_agent_health(struct fleet_agent *a, int ok);
+
 /* From state_dir/fleet.json (agent/fleet_status.c), outside the daemon: */
 #include <stdio.h>
 struct json_object;
