@@ -730,6 +730,8 @@ cmd_run(const struct opts *o)
 	    worker_start(&d) < 0 || fleet_agent_start(&d.cfg, d.reg, &d.fleet) < 0 ||
 	    metrics_apply(&d) < 0)
 		goto out;
+	/* last_cloud describes this run's passes only. */
+	json_object_object_del(d.st.root, "last_cloud");
 	host_pass(&d, "start");
 	record_last(&d);
 	sd_notify(0, "READY=1");

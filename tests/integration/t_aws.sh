@@ -130,10 +130,15 @@ check "apply after the permission is granted" CR apply
 # A link or address change repairs the host at once without cloud API calls
 # (containers coming and going must not cost EC2 quota).
 sed 's/"reconcile_interval": 5/"reconcile_interval": 3600/' "$CFG" >"$TMP/slow.json"
+T0=$(date +%s)
 bg conn "$CLOUDROUTE" -c "$TMP/slow.json" run
 RUNPID=$!
-# The first cloud pass runs beside the loop: wait until it ended.
-wait_for 15 grep -q '"last_cloud"' "$TMP/state/state.json"
+# The first cloud pass runs beside the loop: wait until this run's ended.
+cloud_pass_done() { python3 -c "
+import json, sys
+s = json.load(open('$TMP/state/state.json'))
+sys.exit(0 if s.get('last_cloud', {}).get('time', 0) >= $T0 else 1)" 2>/dev/null; }
+wait_for 15 cloud_pass_done
 ctl POST /reset >/dev/null
 nsx conn sysctl -qw net.ipv4.ip_forward=0
 nsx conn ip addr add 10.0.0.77/18 dev eth0
