@@ -354,17 +354,16 @@ apply_peer(struct dp_device *dev, const struct dp_peer_config *pc)
 	return 0;
 }
 
+/* dev->lock held for writing; the configuration has been validated. */
 static int
 apply_config(struct dp_device *dev, const struct dp_config *cfg)
 {
 	struct dp_peer *p, *next;
 	int r;
 
-	if ((r = config_valid(cfg)) < 0)
-		return r;
-	pthread_rwlock_wrlock(&dev->lock);
+	/* the only step that can fail on valid input comes first */
 	if ((r = dp_device_set_private_key(dev, cfg->private_key)) < 0)
-		goto out;
+		return r;
 	for (p = dev->peers; p != NULL; p = next) {
 		next = p->next;
 		if (!peer_in_config(cfg, p))
@@ -372,47 +371,84 @@ apply_config(struct dp_device *dev, const struct dp_config *cfg)
 	}
 	for (size_t i = 0; i < cfg->n_peers; i++)
 		if ((r = apply_peer(dev, &cfg->peers[i])) < 0)
-			goto out;
-out:
-	pthread_rwlock_unlock(&dev->lock);
-	return r;
+			return r;
+	return 0;
 }
 
-/* Rebinds the sockets (dev->lock NOT held); keeps the old port on failure. */
 int
-dp_device_set_listen_port(struct dp_device *dev, uint16_t port)
+dp_port_stage(struct dp_device *dev, uint16_t port, uint32_t fwmark,
+    struct dp_port_change *pc)
 {
-	uint16_t old = dev->listen_port, bound;
 	int r;
 
-	if (port == old && port != 0)
+	memset(pc, 0, sizeof(*pc));
+	if (port == dev->listen_port && port != 0)
 		return 0;
-	if (dev->detached) {
-		dev->listen_port = port;
-		return 0;
-	}
-	dp_workers_stop(dev);
-	dp_udp_close(dev);
-	if ((r = dp_udp_open(dev, port, &bound)) < 0 && dp_udp_open(dev, old, &bound) < 0)
-		log_warnx("%s: no UDP sockets any more", dev->ifname);
-	dev->listen_port = bound;
-	if (dp_workers_start(dev) < 0)
-		log_warnx("%s: cannot restart workers", dev->ifname);
-	return r;
+	/* a detached device has no sockets: it only takes the number */
+	if ((r = dp_udp_bind(dev, port, fwmark, &pc->set)) < 0)
+		return r;
+	if (!dev->detached)
+		dp_workers_stop(dev);  /* they wait on the old sockets in epoll */
+	pc->staged = 1;
+	return 1;
 }
 
+void
+dp_port_commit(struct dp_device *dev, struct dp_port_change *pc)
+{
+	if (pc->staged)
+		dp_udp_swap(dev, &pc->set);
+}
+
+void
+dp_port_end(struct dp_device *dev, struct dp_port_change *pc)
+{
+	if (!pc->staged)
+		return;
+	dp_udp_set_close(&pc->set);
+	if (!dev->detached && dp_workers_start(dev) < 0)
+		log_warnx("%s: cannot restart workers", dev->ifname);
+	pc->staged = 0;
+}
+
+/*
+ * Nothing changes unless everything can: the configuration is checked and
+ * a new port bound before the device is touched.
+ */
 int
 dp_device_configure(struct dp_device *dev, const struct dp_config *cfg)
 {
+	struct dp_port_change pc;
 	int r;
 
+	if ((r = config_valid(cfg)) < 0)
+		return r;
+	memset(&pc, 0, sizeof(pc));
 	pthread_mutex_lock(&dev->cfg_lock);
-	if ((r = apply_config(dev, cfg)) < 0)
+	if (cfg->listen_port != 0 &&
+	    (r = dp_port_stage(dev, cfg->listen_port, dev->fwmark, &pc)) < 0)
 		goto out;
-	if (cfg->listen_port != 0 && cfg->listen_port != dev->listen_port)
-		r = dp_device_set_listen_port(dev, cfg->listen_port);
+	pthread_rwlock_wrlock(&dev->lock);
+	if ((r = apply_config(dev, cfg)) == 0)
+		dp_port_commit(dev, &pc);
+	pthread_rwlock_unlock(&dev->lock);
+	dp_port_end(dev, &pc);
 out:
 	pthread_mutex_unlock(&dev->cfg_lock);
+	return r;
+}
+
+/* A device no other thread sees yet. */
+static int
+configure_new(struct dp_device *dev, const struct dp_config *cfg)
+{
+	int r;
+
+	if ((r = config_valid(cfg)) < 0)
+		return r;
+	pthread_rwlock_wrlock(&dev->lock);
+	r = apply_config(dev, cfg);
+	pthread_rwlock_unlock(&dev->lock);
 	return r;
 }
 
@@ -429,6 +465,7 @@ worker_count(void)
 int
 dp_device_create(const char *ifname, const struct dp_config *cfg, struct dp_device **out)
 {
+	struct dp_udp_set set;
 	struct dp_device *dev;
 	int r, mtu, vnet;
 
@@ -454,12 +491,13 @@ dp_device_create(const char *ifname, const struct dp_config *cfg, struct dp_devi
 	}
 	if ((mtu = dp_tun_mtu(ifname)) > 0)
 		dev->mtu = (unsigned int)mtu;
-	if ((r = apply_config(dev, cfg)) < 0) {
+	if ((r = configure_new(dev, cfg)) < 0) {
 		log_warnx("%s: invalid tunnel configuration", ifname);
 		goto fail;
 	}
-	if ((r = dp_udp_open(dev, cfg->listen_port, &dev->listen_port)) < 0)
+	if ((r = dp_udp_bind(dev, cfg->listen_port, 0, &set)) < 0)
 		goto fail;
+	dp_udp_swap(dev, &set);          /* no threads yet */
 	if ((r = dp_workers_start(dev)) < 0)
 		goto fail;
 	if ((r = pthread_create(&dev->timer_thr, NULL, timer_main, dev)) != 0) {
@@ -491,7 +529,7 @@ dp_device_create_detached(const struct dp_config *cfg, struct dp_device **out)
 		return -ENOMEM;
 	dev->detached = 1;
 	dev->listen_port = cfg->listen_port;
-	if ((r = apply_config(dev, cfg)) < 0) {
+	if ((r = configure_new(dev, cfg)) < 0) {
 		dp_device_destroy(dev);
 		return r;
 	}
@@ -511,9 +549,12 @@ dp_device_destroy(struct dp_device *dev)
 		__atomic_store_n(&dev->timer_stop, 1, __ATOMIC_RELEASE);
 		pthread_join(dev->timer_thr, NULL);
 	}
-	dp_udp_close(dev);
 	for (unsigned int i = 0; i < dev->n_workers; i++) {
 		struct dp_worker *w = &dev->workers[i];
+		if (w->udp4 >= 0)
+			close(w->udp4);
+		if (w->udp6 >= 0)
+			close(w->udp6);
 		if (w->tun_fd >= 0)
 			close(w->tun_fd);
 		worker_buffers_free(w);

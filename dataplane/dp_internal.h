@@ -290,6 +290,12 @@ unsigned int dp_jitter(void);
 void dp_rx_handshake(struct dp_device *dev, unsigned int worker, const uint8_t *pkt,
     size_t len, const struct sockaddr_storage *src);
 
+/* A set of sockets, one v4 and one v6 per worker (-1 = none), and their port. */
+struct dp_udp_set {
+	int fd4[DP_MAX_DATA_WORKERS], fd6[DP_MAX_DATA_WORKERS];
+	uint16_t port;
+};
+
 /* device.c: protocol actions */
 void dp_drop(struct dp_device *dev, enum dp_drop why, const char *what);
 void dp_send_initiation(struct dp_peer *p, unsigned int worker, int is_retry); /* lock held */
@@ -303,7 +309,24 @@ void dp_device_rx_one(struct dp_device *dev, unsigned int worker, uint8_t *pkt,
 int dp_device_create_detached(const struct dp_config *cfg, struct dp_device **out);
 /* Applies a configuration (dev->lock held for writing); used by configure and UAPI. */
 int dp_device_set_private_key(struct dp_device *dev, const uint8_t key[NOISE_KEY_LEN]);
-int dp_device_set_listen_port(struct dp_device *dev, uint16_t port);
+/*
+ * A listen port change in three steps, so that a port that cannot be bound
+ * changes nothing and no thread ever uses a closed descriptor:
+ *   dp_port_stage (cfg_lock held, dev->lock not held): binds the new
+ *     sockets into pc and stops the workers; 1 when a change is staged, 0
+ *     when none is needed (port unchanged, or 0 and keep_random), -errno.
+ *   dp_port_commit (dev->lock held for writing): the device takes them.
+ *   dp_port_end (dev->lock not held): closes what pc holds (the old sockets
+ *     after a commit, the unused new ones otherwise), restarts the workers.
+ */
+struct dp_port_change {
+	int staged;
+	struct dp_udp_set set;
+};
+int dp_port_stage(struct dp_device *dev, uint16_t port, uint32_t fwmark,
+    struct dp_port_change *pc);
+void dp_port_commit(struct dp_device *dev, struct dp_port_change *pc);
+void dp_port_end(struct dp_device *dev, struct dp_port_change *pc);
 int dp_workers_start(struct dp_device *dev);
 void dp_workers_stop(struct dp_device *dev);
 /* Sends one datagram to peer's endpoint through worker's socket. */
@@ -325,9 +348,18 @@ int dp_tun_mtu(const char *ifname);
 int dp_tun_rx_batch(struct dp_worker *w);
 
 /* udp.c */
-/* Binds a v4 and a v6 socket per worker (SO_REUSEPORT) on port; port 0 picks one. */
-int dp_udp_open(struct dp_device *dev, uint16_t port, uint16_t *bound);
-void dp_udp_close(struct dp_device *dev);
+/*
+ * Binds a v4 and a v6 socket per worker (SO_REUSEPORT) on port into s
+ * without touching the device's sockets; port 0 picks one.  0 or -errno
+ * (s then holds nothing).
+ */
+int dp_udp_bind(struct dp_device *dev, uint16_t port, uint32_t fwmark, struct dp_udp_set *s);
+/* Exchanges s with the workers' sockets and port (dev->lock held for
+ * writing, workers stopped): s then holds the old ones. */
+void dp_udp_swap(struct dp_device *dev, struct dp_udp_set *s);
+void dp_udp_set_close(struct dp_udp_set *s);
+/* SO_MARK on every socket (dev->lock held for writing). */
+int dp_udp_set_mark(struct dp_device *dev, uint32_t fwmark);
 int dp_udp_send_batch(int fd, struct mmsghdr *msgs, unsigned int n);
 /* Receives up to DP_BATCH datagrams on fd, decrypts, writes to TUN. */
 int dp_udp_rx_batch(struct dp_worker *w, int fd);

@@ -252,15 +252,22 @@ apply_peer_op(struct dp_device *dev, const struct dp_uapi_peer *op)
 	return 0;
 }
 
+/*
+ * The new port is bound before anything changes, and taken only when the
+ * rest applies, so a busy port rejects the whole request.
+ */
 int
 dp_uapi_apply(struct dp_device *dev, const struct dp_uapi_set *s)
 {
+	uint32_t mark;
+	struct dp_port_change pc;
 	int r = 0;
 
+	memset(&pc, 0, sizeof(pc));
 	pthread_mutex_lock(&dev->cfg_lock);
-	if (s->has_fwmark)
-		dev->fwmark = s->fwmark;
-	if (s->has_listen_port && (r = dp_device_set_listen_port(dev, s->listen_port)) < 0)
+	mark = s->has_fwmark ? s->fwmark : dev->fwmark;
+	if (s->has_listen_port &&
+	    (r = dp_port_stage(dev, s->listen_port, mark, &pc)) < 0)
 		goto out;
 	pthread_rwlock_wrlock(&dev->lock);
 	if (s->has_private_key && (r = dp_device_set_private_key(dev, s->private_key)) < 0)
@@ -271,8 +278,14 @@ dp_uapi_apply(struct dp_device *dev, const struct dp_uapi_set *s)
 	for (size_t i = 0; i < s->n_peers; i++)
 		if ((r = apply_peer_op(dev, &s->peers[i])) < 0)
 			goto unlock;
+	dp_port_commit(dev, &pc);
+	if (s->has_fwmark && s->fwmark != dev->fwmark) {
+		dev->fwmark = s->fwmark;
+		r = dp_udp_set_mark(dev, s->fwmark);
+	}
 unlock:
 	pthread_rwlock_unlock(&dev->lock);
+	dp_port_end(dev, &pc);
 out:
 	pthread_mutex_unlock(&dev->cfg_lock);
 	return r;
