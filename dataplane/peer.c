@@ -106,7 +106,7 @@ dp_peer_set_psk(struct dp_peer *p, const uint8_t *psk)
 	int r = 0;
 
 	pthread_mutex_lock(&p->lock);
-	if (p->has_psk == (psk != NULL) && memcmp(p->psk, k, NOISE_KEY_LEN) == 0)
+	if (p->has_psk == (psk != NULL) && dp_key_equal(p->psk, k))
 		goto out;
 	memcpy(p->psk, k, NOISE_KEY_LEN);
 	p->has_psk = psk != NULL;
