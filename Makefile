@@ -1,6 +1,8 @@
 # cloudroute build.  Plain make, pkg-config for every library.
 #   make               ./cloudroute
 #   make SANITIZE=1    ./cloudroute with ASan+UBSan (objects in build-san/)
+#   make SANITIZE=thread  ThreadSanitizer (objects in build-tsan/); unit-dp runs
+#                      the data-plane tests under it (part of make check)
 #   make check         deps, lint, -Werror build, unit tests (ASan+UBSan), integration tests
 #   make demo          connectors in simulated AWS, GCP and OCI clouds (network namespaces)
 #   make bench         throughput against wireguard-go and OpenVPN
@@ -24,6 +26,10 @@ ifeq ($(SANITIZE),1)
 B          := build-san
 SANFLAGS   := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
 OPT        := -O1
+else ifeq ($(SANITIZE),thread)
+B          := build-tsan
+SANFLAGS   := -fsanitize=thread -fno-omit-frame-pointer
+OPT        := -O1
 else
 B          := build
 SANFLAGS   :=
@@ -35,8 +41,7 @@ ifeq ($(WERROR),1)
 WARN       += -Werror
 endif
 HARDEN     := -fstack-protector-strong -fPIE
-ifeq ($(SANITIZE),1)
-else
+ifeq ($(SANITIZE),)
 HARDEN     += -D_FORTIFY_SOURCE=2
 endif
 
@@ -54,8 +59,9 @@ LIB_SRCS   := $(filter-out agent/main.c, $(wildcard common/*.c netcfg/*.c datapl
 LIB_OBJS   := $(LIB_SRCS:%.c=$(B)/%.o)
 UNIT_SRCS  := $(wildcard tests/unit/test_*.c)
 UNIT_BINS  := $(UNIT_SRCS:tests/unit/%.c=$(B)/tests/%)
+DP_UNIT_BINS := $(filter $(B)/tests/test_dp_%, $(UNIT_BINS))
 
-.PHONY: all clean check deps lint unit integration demo bench fuzz install deb deb-check
+.PHONY: all clean check deps lint unit unit-dp integration demo bench fuzz install deb deb-check
 all: cloudroute
 
 cloudroute: $(B)/cloudroute
@@ -89,6 +95,11 @@ $(B)/tests/tools/%: tests/tools/%.c $(B)/libcloudroute.a
 unit: $(UNIT_BINS)
 	@tests/run-unit.sh $(UNIT_BINS)
 
+# The data-plane tests alone (with SANITIZE=thread: its threads under TSan).
+unit-dp: $(DP_UNIT_BINS)
+	@TSAN_OPTIONS="halt_on_error=1 second_deadlock_stack=1 $(TSAN_OPTIONS)" \
+	    tests/run-unit.sh $(DP_UNIT_BINS)
+
 deps:
 	@tests/install-deps.sh
 
@@ -104,6 +115,7 @@ check: deps
 	@$(MAKE) --no-print-directory lint
 	@$(MAKE) --no-print-directory WERROR=1 cloudroute
 	@$(MAKE) --no-print-directory WERROR=1 SANITIZE=1 unit
+	@$(MAKE) --no-print-directory WERROR=1 SANITIZE=thread unit-dp
 	@$(MAKE) --no-print-directory WERROR=1 integration
 
 demo: deps
@@ -157,6 +169,6 @@ deb-check: deb
 	lintian --fail-on error,warning build-deb/*.changes
 
 clean:
-	rm -rf build build-san build-fuzz build-deb cloudroute
+	rm -rf build build-san build-tsan build-fuzz build-deb cloudroute
 
 -include $(shell find $(B) build-fuzz -name '*.d' 2>/dev/null)
