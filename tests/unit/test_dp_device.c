@@ -31,6 +31,7 @@
 #include <sys/stat.h>
 #include <cmocka.h>
 
+#include "common/log.h"
 #include "dataplane/dp_internal.h"
 
 static int in_own_netns;
@@ -269,8 +270,10 @@ test_traffic_across_port_changes(void **state)
 	struct node a, b;
 	struct onecfg ca, cb;
 	struct buf text;
-	uint16_t pa = free_port(), pb = free_port();
+	uint16_t pa = free_port(), pb = free_port(), port;
+	struct dp_peer_status *ps;
 	uint64_t seen;
+	size_t n;
 	int fd;
 
 	(void)state;
@@ -286,6 +289,8 @@ test_traffic_across_port_changes(void **state)
 	ifreq_set(a.ifname, SIOCSIFFLAGS, NULL);
 	assert_true((fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0)) >= 0);
 
+	/* per-packet debug logging (rate-limited) runs on every thread */
+	log_setverbose(1);
 	assert_int_equal(flow_until(fd, b.dev, 0), 0);
 	for (int round = 0; round < 6; round++) {
 		/* a moves; b learns the new endpoint from a's authenticated packets */
@@ -294,12 +299,17 @@ test_traffic_across_port_changes(void **state)
 		assert_int_equal(dp_device_configure(a.dev, &ca.cfg), 0);
 		get_text(a.dev, &text);
 		buf_free(&text);
+		/* and over the socket, served by the UAPI thread */
+		assert_int_equal(dp_uapi_status(a.ifname, &ps, &n, &port), 0);
+		assert_int_equal(port, ca.cfg.listen_port);
+		dp_peer_status_free(ps, n);
 		seen = rx_bytes(b.dev);
 		assert_int_equal(flow_until(fd, b.dev, seen), 0);
 	}
 	close(fd);
 	dp_device_destroy(a.dev);
 	dp_device_destroy(b.dev);
+	log_setverbose(0);
 }
 
 /* Our own network namespace, or none: never the host's. */
