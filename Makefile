@@ -134,6 +134,8 @@ FUZZ_LIBOBJS := $(LIB_SRCS:%.c=build-fuzz/%.o)
 FUZZ_CFLAGS := -std=gnu11 -g -O1 -I. -DCLOUDROUTE_VERSION='"$(VERSION)"' -fsanitize=fuzzer-no-link,address,undefined $(PKG_CFLAGS) -MMD -MP
 
 fuzz: $(FUZZ_BINS)
+# keep the objects: a rebuild after one change recompiles one file
+.SECONDARY: $(FUZZ_LIBOBJS) $(FUZZ_SRCS:%.c=build-fuzz/%.o)
 build-fuzz/%.o: %.c
 	@mkdir -p $(dir $@)
 	@echo "  CC      $@"
