@@ -92,6 +92,13 @@ $(B)/tests/tools/%: tests/tools/%.c $(B)/libcloudroute.a
 	@echo "  TOOL    $@"
 	@$(CC) $(ALL_CFLAGS) -o $@ $< $(B)/libcloudroute.a $(ALL_LDFLAGS) $(LIBS)
 
+BENCH_SRCS := $(wildcard tests/bench/bench_*.c)
+BENCH_BINS := $(BENCH_SRCS:tests/bench/%.c=$(B)/bench/%)
+$(B)/bench/%: tests/bench/%.c $(B)/libcloudroute.a
+	@mkdir -p $(dir $@)
+	@echo "  BENCH   $@"
+	@$(CC) $(ALL_CFLAGS) -o $@ $< $(B)/libcloudroute.a $(ALL_LDFLAGS) $(LIBS)
+
 unit: $(UNIT_BINS)
 	@tests/run-unit.sh $(UNIT_BINS)
 
@@ -123,7 +130,7 @@ demo: deps
 	@rc=0; tests/sim/demo.sh || rc=1; tests/sim/demo_gcp.sh || rc=1; tests/sim/demo_oci.sh || rc=1; exit $$rc
 
 bench: deps
-	@$(MAKE) --no-print-directory cloudroute
+	@$(MAKE) --no-print-directory cloudroute $(BENCH_BINS)
 	@tests/bench/run.sh
 	@bash tests/bench/fleet_scale.sh
 	@bash tests/bench/fleet_failover.sh

@@ -119,8 +119,10 @@ struct noise_local {
 	int has_identity;
 	uint8_t private_key[NOISE_KEY_LEN];
 	uint8_t public_key[NOISE_KEY_LEN];
+	void *sk;                           /* the private key, loaded once (EVP_PKEY) */
 };
-/* Sets the private key and derives the public one. 0 or -EINVAL. */
+/* Sets the private key and derives the public one. 0 or -EINVAL.  l must
+ * be zeroed or set before (the loaded key of a set one is freed). */
 int noise_local_set(struct noise_local *l, const uint8_t private_key[NOISE_KEY_LEN]);
 void noise_local_clear(struct noise_local *l);
 
@@ -181,6 +183,17 @@ int noise_create_initiation(struct noise_handshake *hs, const struct noise_local
 int noise_consume_initiation(const struct noise_local *l,
     const struct message_handshake_initiation *msg, struct noise_handshake *out,
     uint8_t timestamp[NOISE_TIMESTAMP_LEN]);
+/*
+ * The same with the static-static DH taken from the caller: lookup gets the
+ * decrypted remote static key and copies the peer's precomputed DH to ss,
+ * or returns -errno (an unknown peer: the initiation is refused before a
+ * second DH is spent on it).
+ */
+typedef int (*noise_ss_lookup_fn)(void *ctx, const uint8_t remote_static[NOISE_KEY_LEN],
+    uint8_t ss[NOISE_KEY_LEN]);
+int noise_consume_initiation_lookup(const struct noise_local *l,
+    const struct message_handshake_initiation *msg, struct noise_handshake *out,
+    uint8_t timestamp[NOISE_TIMESTAMP_LEN], noise_ss_lookup_fn lookup, void *ctx);
 /* Copies the consumed state into the peer's handshake, keeping its PSK and
  * precomputed DH, recording `timestamp` as the latest.  Wipes `scratch`. */
 void noise_handshake_adopt(struct noise_handshake *peer_hs,

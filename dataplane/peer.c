@@ -502,6 +502,29 @@ begin_session(struct dp_peer *p, uint64_t now)
 	return kp;
 }
 
+struct ss_lookup {
+	struct dp_device *dev;
+	struct dp_peer *peer;
+};
+
+/*
+ * The responder's static-static DH is the peer's precomputed one (dev->lock
+ * held for reading: it changes only under the write lock).  An unknown key
+ * ends the initiation here, before a second DH.
+ */
+static int
+ss_lookup(void *ctx, const uint8_t remote_static[NOISE_KEY_LEN], uint8_t ss[NOISE_KEY_LEN])
+{
+	struct ss_lookup *l = ctx;
+
+	if ((l->peer = dp_peer_lookup(l->dev, remote_static)) == NULL)
+		return -ENOENT;
+	if (dp_key_is_zero(l->peer->hs.precomputed_static_static))
+		return -EBADMSG;               /* a low-order key: never handshakes */
+	memcpy(ss, l->peer->hs.precomputed_static_static, NOISE_KEY_LEN);
+	return 0;
+}
+
 static void
 rx_initiation(struct dp_device *dev, unsigned int worker,
     const struct message_handshake_initiation *msg,
@@ -511,17 +534,21 @@ rx_initiation(struct dp_device *dev, unsigned int worker,
 	struct noise_handshake scratch;
 	struct message_handshake_response resp;
 	uint8_t ts[NOISE_TIMESTAMP_LEN];
+	struct ss_lookup look = { .dev = dev };
 	struct dp_peer *p;
+	int r;
 
 	memset(&scratch, 0, sizeof(scratch));
-	if (noise_consume_initiation(&dev->local, msg, &scratch, ts) < 0) {
-		dp_drop(dev, DP_DROP_HANDSHAKE, "initiation failed to authenticate");
-		goto out;
-	}
-	if ((p = dp_peer_lookup(dev, scratch.remote_static)) == NULL) {
+	r = noise_consume_initiation_lookup(&dev->local, msg, &scratch, ts, ss_lookup, &look);
+	if (r == -ENOENT) {
 		dp_drop(dev, DP_DROP_UNKNOWN_PEER, "initiation from an unknown peer");
 		goto out;
 	}
+	if (r < 0) {
+		dp_drop(dev, DP_DROP_HANDSHAKE, "initiation failed to authenticate");
+		goto out;
+	}
+	p = look.peer;
 	pthread_mutex_lock(&p->lock);
 	if (noise_timestamp_cmp(ts, p->hs.latest_timestamp) <= 0) {
 		dp_drop(dev, DP_DROP_STALE_TS, "initiation with a stale timestamp");
