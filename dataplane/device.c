@@ -300,6 +300,32 @@ dp_device_set_private_key(struct dp_device *dev, const uint8_t key[NOISE_KEY_LEN
 }
 
 static int
+key_cmp(const void *a, const void *b)
+{
+	return memcmp(*(const uint8_t *const *)a, *(const uint8_t *const *)b, NOISE_KEY_LEN);
+}
+
+/* Two peers with one public key: sorted, so 10,000 peers cost n log n. */
+static int
+duplicate_keys(const struct dp_config *cfg)
+{
+	const uint8_t **keys;
+	int dup = 0;
+
+	if (cfg->n_peers < 2)
+		return 0;
+	if ((keys = calloc(cfg->n_peers, sizeof(*keys))) == NULL)
+		return -ENOMEM;
+	for (size_t i = 0; i < cfg->n_peers; i++)
+		keys[i] = cfg->peers[i].public_key;
+	qsort(keys, cfg->n_peers, sizeof(*keys), key_cmp);
+	for (size_t i = 1; i < cfg->n_peers && !dup; i++)
+		dup = memcmp(keys[i - 1], keys[i], NOISE_KEY_LEN) == 0;
+	free(keys);
+	return dup ? -EINVAL : 0;
+}
+
+static int
 config_valid(const struct dp_config *cfg)
 {
 	for (size_t i = 0; i < cfg->n_peers; i++) {
@@ -313,20 +339,8 @@ config_valid(const struct dp_config *cfg)
 		if (pc->has_endpoint && pc->endpoint.ss_family != AF_INET &&
 		    pc->endpoint.ss_family != AF_INET6)
 			return -EINVAL;
-		for (size_t j = 0; j < i; j++)
-			if (memcmp(cfg->peers[j].public_key, pc->public_key, NOISE_KEY_LEN) == 0)
-				return -EINVAL;
 	}
-	return 0;
-}
-
-static int
-peer_in_config(const struct dp_config *cfg, const struct dp_peer *p)
-{
-	for (size_t i = 0; i < cfg->n_peers; i++)
-		if (memcmp(cfg->peers[i].public_key, p->public_key, NOISE_KEY_LEN) == 0)
-			return 1;
-	return 0;
+	return duplicate_keys(cfg);
 }
 
 /* dev->lock held for writing */
@@ -359,20 +373,31 @@ static int
 apply_config(struct dp_device *dev, const struct dp_config *cfg)
 {
 	struct dp_peer *p, *next;
+
+	size_t removed = 0;
 	int r;
 
 	/* the only step that can fail on valid input comes first */
 	if ((r = dp_device_set_private_key(dev, cfg->private_key)) < 0)
 		return r;
+	/* mark the peers that stay, remove the others */
+	for (p = dev->peers; p != NULL; p = p->next)
+		p->keep = 0;
+	for (size_t i = 0; i < cfg->n_peers; i++)
+		if ((p = dp_peer_lookup(dev, cfg->peers[i].public_key)) != NULL)
+			p->keep = 1;
 	for (p = dev->peers; p != NULL; p = next) {
 		next = p->next;
-		if (!peer_in_config(cfg, p))
+		if (!p->keep) {
 			dp_peer_destroy(p);
+			removed++;
+		}
 	}
 	for (size_t i = 0; i < cfg->n_peers; i++)
 		if ((r = apply_peer(dev, &cfg->peers[i])) < 0)
-			return r;
-	return 0;
+			break;
+	dp_device_trim(removed);
+	return r;
 }
 
 int

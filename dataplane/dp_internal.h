@@ -44,7 +44,7 @@
 #define DP_CTL_WORKER       (DP_MAX_WORKERS - 1)   /* index used by the timer thread */
 #define DP_MAX_DATA_WORKERS (DP_MAX_WORKERS - 1)
 #define DP_INDEX_BUCKETS    4096
-#define DP_PEER_BUCKETS     256
+#define DP_PEER_BUCKETS     4096
 #define DP_TICK_MS          50
 #define MAX_TIMER_HANDSHAKES (REKEY_ATTEMPT_TIME_MS / REKEY_TIMEOUT_MS)
 /* Handshake messages per second above which we demand cookies (mac2). */
@@ -56,6 +56,8 @@ struct dp_device;
 
 /* ---- allowedips.c: longest-prefix match, prefix -> peer ------------------ */
 
+/* Each peer also lists its own nodes (dp_peer.ai_nodes), so removing or
+ * listing one peer's prefixes costs its prefixes, not the whole table. */
 struct ai_node;
 struct allowedips {
 	struct ai_node *root4, *root6;
@@ -149,6 +151,7 @@ dp_keypair_live(struct dp_keypair *kp)
 	return kp != NULL && !__atomic_load_n(&kp->retired, __ATOMIC_ACQUIRE);
 }
 
+/* Allocated when the first packet is staged, freed when the queue empties. */
 struct dp_staged {
 	uint8_t *pkt[DP_STAGED_MAX];
 	uint16_t len[DP_STAGED_MAX];
@@ -157,7 +160,9 @@ struct dp_staged {
 
 struct dp_peer {
 	struct dp_device *dev;
-	struct dp_peer *next, *hnext;         /* all peers; public key hash chain */
+	struct dp_peer *next, **pprev;        /* all peers, in configuration order */
+	struct dp_peer *hnext;                /* public key hash chain */
+	struct ai_node *ai_nodes;             /* this peer's allowed IPs (allowedips.c) */
 	char name[64];
 	uint8_t public_key[NOISE_KEY_LEN];
 	int has_psk;
@@ -173,7 +178,8 @@ struct dp_peer {
 	uint64_t last_initiation_rx_ms;
 	uint64_t last_handshake_wall_ns;      /* 0 = never */
 	uint64_t rx_bytes, tx_bytes;          /* atomic */
-	struct dp_staged staged;
+	struct dp_staged *staged;             /* NULL while nothing is staged */
+	int keep;                             /* configuration: a mark under dev->lock */
 };
 
 enum dp_drop {
@@ -226,7 +232,7 @@ struct dp_device {
 	struct cookie_checker cc;
 	uint16_t listen_port;
 	uint32_t fwmark;
-	struct dp_peer *peers;
+	struct dp_peer *peers, **peers_tail;
 	size_t n_peers;
 	struct dp_peer *peer_hash[DP_PEER_BUCKETS];
 	struct allowedips ai;
@@ -270,6 +276,11 @@ void dp_peer_set_keepalive(struct dp_peer *p, uint16_t secs);
 /* Drops the peer's sessions and in-flight handshake (peer->lock held). */
 void dp_peer_zero_keys(struct dp_peer *p);
 void dp_peer_purge_staged(struct dp_peer *p);
+/* Queues a copy of a packet until a session exists (peer->lock held); the
+ * oldest is dropped when DP_STAGED_MAX are waiting.  0 or -ENOMEM. */
+int dp_peer_stage(struct dp_peer *p, const uint8_t *pkt, size_t len);
+/* Takes every staged packet (peer->lock held); returns how many. */
+unsigned int dp_peer_take_staged(struct dp_peer *p, uint8_t **pkts, uint16_t *lens);
 /* Re-derives the static DH of every peer after a private key change. */
 void dp_device_rekey_identity(struct dp_device *dev);
 void dp_index_remove(struct dp_device *dev, struct dp_index_entry *e);
@@ -283,6 +294,9 @@ void dp_peer_install_keypair(struct dp_peer *p, struct dp_keypair *kp);
 int dp_peer_promote_next(struct dp_peer *p, struct dp_keypair *kp);
 void dp_keypair_retire(struct dp_device *dev, struct dp_keypair *kp);
 void dp_device_free_retired(struct dp_device *dev);   /* dev->lock held for writing */
+/* After removing `removed` peers: gives freed heap back to the system so
+ * that RSS follows the peer count down (a no-op for a few). */
+void dp_device_trim(size_t removed);
 void dp_peer_update_endpoint(struct dp_peer *p, const struct sockaddr_storage *src);
 
 unsigned int dp_jitter(void);
@@ -389,7 +403,7 @@ struct dp_uapi_set {
 	struct dp_uapi_peer *peers;
 	size_t n_peers;
 };
-#define DP_UAPI_MAX_REQUEST (1 << 20)
+#define DP_UAPI_MAX_REQUEST (16 << 20)   /* about 140,000 peers with one allowed IP */
 #define DP_UAPI_MAX_LINE    256
 /* Parses the body of a `set=1` request (the lines after "set=1", up to the
  * blank line).  0 or -EINVAL/-ENOMEM/-E2BIG, with a message in err. */

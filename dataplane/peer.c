@@ -9,6 +9,7 @@
 #define _GNU_SOURCE
 #include <endian.h>
 #include <errno.h>
+#include <malloc.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/random.h>
@@ -38,7 +39,7 @@ dp_peer_lookup(struct dp_device *dev, const uint8_t pub[NOISE_KEY_LEN])
 struct dp_peer *
 dp_peer_create(struct dp_device *dev, const uint8_t pub[NOISE_KEY_LEN])
 {
-	struct dp_peer *p, **pp;
+	struct dp_peer *p;
 	unsigned int b = peer_bucket(pub);
 
 	if ((p = calloc(1, sizeof(*p))) == NULL)
@@ -56,9 +57,11 @@ dp_peer_create(struct dp_device *dev, const uint8_t pub[NOISE_KEY_LEN])
 	else if (!dev->local.has_identity)
 		memcpy(p->hs.remote_static, pub, NOISE_KEY_LEN);
 	/* appended, so that status lists peers in configuration order */
-	for (pp = &dev->peers; *pp != NULL; pp = &(*pp)->next)
-		;
-	*pp = p;
+	if (dev->peers_tail == NULL)
+		dev->peers_tail = &dev->peers;
+	p->pprev = dev->peers_tail;
+	*dev->peers_tail = p;
+	dev->peers_tail = &p->next;
 	p->hnext = dev->peer_hash[b];
 	dev->peer_hash[b] = p;
 	dev->n_peers++;
@@ -72,11 +75,11 @@ dp_peer_destroy(struct dp_peer *p)
 	struct dp_device *dev = p->dev;
 	struct dp_peer **pp;
 
-	for (pp = &dev->peers; *pp != NULL; pp = &(*pp)->next)
-		if (*pp == p) {
-			*pp = p->next;
-			break;
-		}
+	*p->pprev = p->next;
+	if (p->next != NULL)
+		p->next->pprev = p->pprev;
+	else
+		dev->peers_tail = p->pprev;
 	for (pp = &dev->peer_hash[peer_bucket(p->public_key)]; *pp != NULL;
 	    pp = &(*pp)->hnext)
 		if (*pp == p) {
@@ -301,6 +304,13 @@ free_list(struct dp_keypair *kp)
 	}
 }
 
+void
+dp_device_trim(size_t removed)
+{
+	if (removed >= 64)
+		malloc_trim(0);
+}
+
 /* Caller holds dev->lock for writing: no worker is inside a batch. */
 void
 dp_device_free_retired(struct dp_device *dev)
@@ -391,17 +401,60 @@ dp_peer_zero_keys(struct dp_peer *p)
 void
 dp_peer_purge_staged(struct dp_peer *p)
 {
-	struct dp_staged *q = &p->staged;
+	struct dp_staged *q = p->staged;
 
+	if (q == NULL)
+		return;
 	while (q->n > 0) {
 		unsigned int i = q->head;
 		explicit_bzero(q->pkt[i], q->len[i]);
 		free(q->pkt[i]);
-		q->pkt[i] = NULL;
 		q->head = (q->head + 1) % DP_STAGED_MAX;
 		q->n--;
 	}
-	q->head = 0;
+	free(q);
+	p->staged = NULL;
+}
+
+int
+dp_peer_stage(struct dp_peer *p, const uint8_t *pkt, size_t len)
+{
+	struct dp_staged *q = p->staged;
+	uint8_t *copy;
+
+	if (q == NULL && (q = p->staged = calloc(1, sizeof(*q))) == NULL)
+		return -ENOMEM;
+	if ((copy = malloc(len ? len : 1)) == NULL)
+		return -ENOMEM;
+	memcpy(copy, pkt, len);
+	if (q->n == DP_STAGED_MAX) {
+		free(q->pkt[q->head]);
+		q->head = (q->head + 1) % DP_STAGED_MAX;
+		q->n--;
+		dp_drop(p->dev, DP_DROP_STAGED_FULL, "staged queue full");
+	}
+	q->pkt[(q->head + q->n) % DP_STAGED_MAX] = copy;
+	q->len[(q->head + q->n) % DP_STAGED_MAX] = (uint16_t)len;
+	q->n++;
+	return 0;
+}
+
+unsigned int
+dp_peer_take_staged(struct dp_peer *p, uint8_t **pkts, uint16_t *lens)
+{
+	struct dp_staged *q = p->staged;
+	unsigned int n = 0;
+
+	if (q == NULL)
+		return 0;
+	for (; q->n > 0; q->n--, n++) {
+		pkts[n] = q->pkt[q->head];
+		lens[n] = q->len[q->head];
+		q->head = (q->head + 1) % DP_STAGED_MAX;
+	}
+	free(q);
+	p->staged = NULL;
+	return n;
 }
 
 /* dev->lock held for writing: a new private key changes every static DH. */

@@ -262,15 +262,10 @@ static void
 send_packet(struct dp_device *dev, const uint8_t *pkt, size_t len)
 {
 	struct dp_peer *p = ai_lookup(&dev->ai, AF_INET, pkt + 16);
-	uint8_t *copy = malloc(len);
 
 	assert_non_null(p);
-	assert_non_null(copy);
-	memcpy(copy, pkt, len);
 	pthread_mutex_lock(&p->lock);
-	p->staged.pkt[(p->staged.head + p->staged.n) % DP_STAGED_MAX] = copy;
-	p->staged.len[(p->staged.head + p->staged.n) % DP_STAGED_MAX] = (uint16_t)len;
-	p->staged.n++;
+	assert_int_equal(dp_peer_stage(p, pkt, len), 0);
 	pthread_mutex_unlock(&p->lock);
 	dp_send_staged(p, 0, 0);
 }
@@ -431,6 +426,77 @@ test_handle_errors(void **state)
 	buf_free(&reply);
 }
 
+/*
+ * 10,000 peers in and out, through a reload and through the UAPI: counts
+ * and allowed IPs are right, and ASan sees no leak once they are gone.
+ */
+static void
+test_many_peers(void **state)
+{
+	enum { N = 10000 };
+	struct dp_peer_config *pcs = calloc(N, sizeof(*pcs));
+	struct prefix *ips = calloc(N, sizeof(*ips));
+	struct dp_config cfg = { .n_peers = N };
+	struct dp_peer_status *st;
+	struct dp_device *dev;
+	struct buf req, reply;
+	char hex[65];
+	size_t n;
+
+	(void)state;
+	assert_non_null(pcs);
+	assert_non_null(ips);
+	assert_int_equal(dp_genkey(cfg.private_key), 0);
+	for (size_t i = 0; i < N; i++) {
+		uint8_t priv[NOISE_KEY_LEN];
+		/* distinct valid keys, cheaper than N key generations */
+		memset(priv, 0, sizeof(priv));
+		memcpy(priv, &i, sizeof(i));
+		priv[31] = 0x40;
+		memcpy(pcs[i].public_key, priv, NOISE_KEY_LEN);
+		ips[i].family = AF_INET;
+		ips[i].len = 32;
+		ips[i].addr[0] = 10;
+		ips[i].addr[1] = (uint8_t)(i >> 16);
+		ips[i].addr[2] = (uint8_t)(i >> 8);
+		ips[i].addr[3] = (uint8_t)i;
+		pcs[i].allowed_ips = &ips[i];
+		pcs[i].n_allowed_ips = 1;
+	}
+	cfg.peers = pcs;
+	assert_int_equal(dp_device_create_detached(&cfg, &dev), 0);
+	assert_int_equal(dp_device_status(dev, &st, &n), 0);
+	assert_int_equal(n, N);
+	assert_int_equal(st[N - 1].n_allowed_ips, 1);
+	assert_memory_equal(st[N - 1].allowed_ips[0].addr, ips[N - 1].addr, 4);
+	dp_peer_status_free(st, n);
+	/* a reload that keeps every other peer */
+	for (size_t i = 0; i < N / 2; i++)
+		pcs[i] = pcs[2 * i];
+	cfg.n_peers = N / 2;
+	assert_int_equal(dp_device_configure(dev, &cfg), 0);
+	assert_int_equal(dev->n_peers, N / 2);
+	assert_ptr_equal(ai_lookup(&dev->ai, AF_INET, ips[2].addr), dp_peer_lookup(dev, pcs[1].public_key));
+	assert_null(ai_lookup(&dev->ai, AF_INET, ips[1].addr));
+	/* and removal of each through the UAPI */
+	buf_init(&req, DP_UAPI_MAX_REQUEST);
+	assert_int_equal(buf_puts(&req, "set=1\n"), 0);
+	for (size_t i = 0; i < N / 2; i++) {
+		dp_key_to_hex(hex, pcs[i].public_key);
+		assert_int_equal(buf_printf(&req, "public_key=%s\nremove=true\n", hex), 0);
+	}
+	assert_int_equal(buf_puts(&req, "\n"), 0);
+	buf_init(&reply, 4096);
+	assert_int_equal(dp_uapi_handle(dev, req.data, req.len, &reply), 0);
+	assert_int_equal(dev->n_peers, 0);
+	assert_null(dev->ai.root4);
+	buf_free(&reply);
+	buf_free(&req);
+	dp_device_destroy(dev);
+	free(pcs);
+	free(ips);
+}
+
 int
 main(void)
 {
@@ -440,6 +506,7 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_handshake_and_data, pair_setup, pair_teardown),
 		cmocka_unit_test_setup_teardown(test_cookie_under_load, pair_setup, pair_teardown),
 		cmocka_unit_test_setup_teardown(test_handle_errors, pair_setup, pair_teardown),
+		cmocka_unit_test(test_many_peers),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
