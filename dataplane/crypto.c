@@ -386,6 +386,7 @@ int
 crypto_aead_seal(EVP_CIPHER_CTX *ctx, const uint8_t nonce[CHACHA_NONCE_LEN],
     const uint8_t *aad, size_t aadlen, uint8_t *dst, const uint8_t *src, size_t len)
 {
+	OSSL_PARAM tag[2];
 	int outl, fin;
 
 	if (len > INT_MAX - NOISE_AUTHTAG_LEN || aadlen > INT_MAX)
@@ -399,8 +400,11 @@ crypto_aead_seal(EVP_CIPHER_CTX *ctx, const uint8_t nonce[CHACHA_NONCE_LEN],
 		return -EIO;
 	if (EVP_EncryptFinal_ex(ctx, dst + len, &fin) != 1)
 		return -EIO;
-	if (EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_AEAD_GET_TAG, NOISE_AUTHTAG_LEN,
-	    dst + len) != 1)
+	/* the tag as a parameter: EVP_CIPHER_CTX_ctrl would build this per call */
+	tag[0] = OSSL_PARAM_construct_octet_string(OSSL_CIPHER_PARAM_AEAD_TAG, dst + len,
+	    NOISE_AUTHTAG_LEN);
+	tag[1] = OSSL_PARAM_construct_end();
+	if (EVP_CIPHER_CTX_get_params(ctx, tag) != 1)
 		return -EIO;
 	return 0;
 }
@@ -410,6 +414,7 @@ crypto_aead_open(EVP_CIPHER_CTX *ctx, const uint8_t nonce[CHACHA_NONCE_LEN],
     const uint8_t *aad, size_t aadlen, uint8_t *dst, const uint8_t *src, size_t len)
 {
 	uint8_t tag[NOISE_AUTHTAG_LEN];
+	OSSL_PARAM params[2];
 	size_t plen;
 	int outl, fin;
 
@@ -418,8 +423,11 @@ crypto_aead_open(EVP_CIPHER_CTX *ctx, const uint8_t nonce[CHACHA_NONCE_LEN],
 	plen = len - NOISE_AUTHTAG_LEN;
 	/* Copy the tag first: dst may equal src. */
 	memcpy(tag, src + plen, sizeof(tag));
-	if (EVP_DecryptInit_ex2(ctx, NULL, NULL, nonce, NULL) != 1 ||
-	    EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_AEAD_SET_TAG, NOISE_AUTHTAG_LEN, tag) != 1)
+	/* the expected tag goes in with the nonce: one call instead of two */
+	params[0] = OSSL_PARAM_construct_octet_string(OSSL_CIPHER_PARAM_AEAD_TAG, tag,
+	    sizeof(tag));
+	params[1] = OSSL_PARAM_construct_end();
+	if (EVP_DecryptInit_ex2(ctx, NULL, NULL, nonce, params) != 1)
 		return -EIO;
 	if (aadlen && EVP_DecryptUpdate(ctx, NULL, &outl, aad, (int)aadlen) != 1)
 		return -EBADMSG;
