@@ -92,7 +92,7 @@ $(B)/tests/tools/%: tests/tools/%.c $(B)/libcloudroute.a
 	@echo "  TOOL    $@"
 	@$(CC) $(ALL_CFLAGS) -o $@ $< $(B)/libcloudroute.a $(ALL_LDFLAGS) $(LIBS)
 
-BENCH_SRCS := $(wildcard tests/bench/bench_*.c)
+BENCH_SRCS := $(wildcard tests/bench/bench_*.c) tests/bench/hsflood.c
 BENCH_BINS := $(BENCH_SRCS:tests/bench/%.c=$(B)/bench/%)
 $(B)/bench/%: tests/bench/%.c $(B)/libcloudroute.a
 	@mkdir -p $(dir $@)

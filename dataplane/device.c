@@ -13,6 +13,9 @@
  *     keepalives, key zeroing), refreshes the MTU, and frees retired
  *     keypairs after a write-lock round.  It encrypts with worker index
  *     DP_CTL_WORKER.
+ *   handshake thread (hsqueue.c): handshake messages the workers queued;
+ *     mac1, cookies under load, then the DH work, with worker index
+ *     DP_HS_WORKER.
  *   UAPI thread (uapi.c).
  */
 #define _GNU_SOURCE
@@ -239,6 +242,8 @@ device_alloc(const char *ifname, unsigned int n_workers)
 	pthread_rwlock_init(&dev->index_lock, NULL);
 	pthread_mutex_init(&dev->cfg_lock, NULL);
 	pthread_mutex_init(&dev->retire_lock, NULL);
+	pthread_mutex_init(&dev->hs_lock, NULL);
+	pthread_cond_init(&dev->hs_cond, NULL);
 	ai_init(&dev->ai);
 	cookie_checker_init(&dev->cc, zero);
 	dev->stop_fd = -1;
@@ -523,7 +528,7 @@ dp_device_create(const char *ifname, const struct dp_config *cfg, struct dp_devi
 	if ((r = dp_udp_bind(dev, cfg->listen_port, 0, &set)) < 0)
 		goto fail;
 	dp_udp_swap(dev, &set);          /* no threads yet */
-	if ((r = dp_workers_start(dev)) < 0)
+	if ((r = dp_hs_start(dev)) < 0 || (r = dp_workers_start(dev)) < 0)
 		goto fail;
 	if ((r = pthread_create(&dev->timer_thr, NULL, timer_main, dev)) != 0) {
 		r = -r;
@@ -574,6 +579,7 @@ dp_device_destroy(struct dp_device *dev)
 		__atomic_store_n(&dev->timer_stop, 1, __ATOMIC_RELEASE);
 		pthread_join(dev->timer_thr, NULL);
 	}
+	dp_hs_stop(dev);                 /* after the workers: nothing enqueues */
 	for (unsigned int i = 0; i < dev->n_workers; i++) {
 		struct dp_worker *w = &dev->workers[i];
 		if (w->udp4 >= 0)
@@ -598,6 +604,9 @@ dp_device_destroy(struct dp_device *dev)
 	pthread_rwlock_destroy(&dev->index_lock);
 	pthread_mutex_destroy(&dev->retire_lock);
 	pthread_mutex_destroy(&dev->cfg_lock);
+	free(dev->hs_buckets);           /* a detached device's (dp_hs_stop frees ours) */
+	pthread_mutex_destroy(&dev->hs_lock);
+	pthread_cond_destroy(&dev->hs_cond);
 	explicit_bzero(dev, sizeof(*dev));
 	free(dev);
 }

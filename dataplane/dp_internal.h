@@ -6,6 +6,7 @@
  * protocol (uapi.c).
  *
  * Locking, outermost first:
+ *   dev->hs_lock         the handshake queue (hsqueue.c); never held with others.
  *   dev->lock (rwlock)   peers, allowedips, identity, sockets.  Workers and
  *                        the timer thread hold it for reading while they
  *                        process one batch; configuration holds it for
@@ -42,7 +43,12 @@
 #define DP_HEADROOM         MESSAGE_DATA_HEADER_LEN
 #define DP_STAGED_MAX       128          /* packets queued per peer without a session */
 #define DP_CTL_WORKER       (DP_MAX_WORKERS - 1)   /* index used by the timer thread */
-#define DP_MAX_DATA_WORKERS (DP_MAX_WORKERS - 1)
+#define DP_HS_WORKER        (DP_MAX_WORKERS - 2)   /* index of the handshake thread */
+#define DP_MAX_DATA_WORKERS (DP_MAX_WORKERS - 2)
+#define DP_HS_QUEUE         1024         /* handshake messages waiting for the thread */
+#define DP_HS_RATE          20           /* handshake messages/s per source under load */
+#define DP_HS_BURST         5
+#define DP_HS_BUCKETS       4096
 #define DP_INDEX_BUCKETS    4096
 #define DP_PEER_BUCKETS     4096
 #define DP_TICK_MS          50
@@ -260,6 +266,16 @@ struct dp_device {
 	uint64_t hs_window_start, hs_window_count, last_under_load;  /* atomic */
 	uint64_t drops[DP_DROP_MAX];           /* atomic */
 
+	/* hsqueue.c: handshake messages from the workers to the handshake thread */
+	pthread_mutex_t hs_lock;
+	pthread_cond_t hs_cond;
+	struct dp_hs_msg *hs_ring;             /* DP_HS_QUEUE entries, NULL = inline */
+	unsigned int hs_head, hs_n;
+	int hs_stop, hs_running;
+	pthread_t hs_thr;
+	struct dp_hs_bucket *hs_buckets;       /* per-source limit (handshake thread) */
+	uint64_t hs_seed;
+
 	int uapi_fd, uapi_stop_fd;
 	pthread_t uapi_thr;
 	int uapi_running;
@@ -346,6 +362,18 @@ void dp_workers_stop(struct dp_device *dev);
 /* Sends one datagram to peer's endpoint through worker's socket. */
 int dp_send_datagram(struct dp_device *dev, unsigned int worker,
     const struct sockaddr_storage *to, const void *buf, size_t len);
+
+/* hsqueue.c */
+struct dp_hs_msg;
+/* Queues a handshake message for the handshake thread (drops it when full). */
+void dp_hs_enqueue(struct dp_device *dev, const uint8_t *pkt, size_t len,
+    const struct sockaddr_storage *src);
+unsigned int dp_hs_queued(struct dp_device *dev);
+struct dp_hs_bucket;
+/* Under load: 1 when src may cost one more handshake message now. */
+int dp_hs_ratelimit(struct dp_device *dev, const struct sockaddr_storage *src, uint64_t now);
+int dp_hs_start(struct dp_device *dev);
+void dp_hs_stop(struct dp_device *dev);
 
 /* tun.c */
 /* Opens the queues with IFF_VNET_HDR and TSO/USO offloads when the kernel

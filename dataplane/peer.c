@@ -521,10 +521,16 @@ dp_send_initiation(struct dp_peer *p, unsigned int worker, int is_retry)
 	explicit_bzero(&msg, sizeof(msg));
 }
 
-/* Under load when more than DP_UNDER_LOAD_RATE handshakes arrive per second. */
+/*
+ * Under load when the handshake queue is an eighth full (the kernel's rule:
+ * more arrives than the handshake thread handles), and for
+ * DP_UNDER_LOAD_HOLD_MS after.  A detached device has no queue: there more
+ * than DP_UNDER_LOAD_RATE handshake messages a second stand in for it.
+ */
 static int
 under_load(struct dp_device *dev, uint64_t now)
 {
+	int busy = dev->hs_ring != NULL ? dp_hs_queued(dev) >= DP_HS_QUEUE / 8 : 0;
 	uint64_t start = __atomic_load_n(&dev->hs_window_start, __ATOMIC_RELAXED);
 	uint64_t count, last;
 
@@ -533,7 +539,9 @@ under_load(struct dp_device *dev, uint64_t now)
 		__atomic_store_n(&dev->hs_window_count, 0, __ATOMIC_RELAXED);
 	}
 	count = __atomic_add_fetch(&dev->hs_window_count, 1, __ATOMIC_RELAXED);
-	if (count > DP_UNDER_LOAD_RATE)
+	if (dev->hs_ring == NULL)
+		busy = count > DP_UNDER_LOAD_RATE;
+	if (busy)
 		__atomic_store_n(&dev->last_under_load, now, __ATOMIC_RELAXED);
 	last = __atomic_load_n(&dev->last_under_load, __ATOMIC_RELAXED);
 	return last != 0 && now - last < DP_UNDER_LOAD_HOLD_MS;
@@ -714,6 +722,11 @@ dp_rx_handshake(struct dp_device *dev, unsigned int worker, const uint8_t *pkt,
 	st = cookie_validate(&dev->cc, pkt, len, (const struct sockaddr *)src, load, now);
 	if (st == COOKIE_INVALID_MAC) {
 		dp_drop(dev, DP_DROP_MAC1, "handshake with a bad mac1");
+		return;
+	}
+	/* under load every source gets a bounded share, cookie replies included */
+	if (load && !dp_hs_ratelimit(dev, src, now)) {
+		dp_drop(dev, DP_DROP_FLOOD, "handshakes from one source too fast");
 		return;
 	}
 	if (load && st != COOKIE_VALID_MAC_WITH_COOKIE) {

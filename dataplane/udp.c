@@ -349,6 +349,18 @@ rx_data(struct dp_device *dev, unsigned int worker, uint8_t *pkt, size_t len,
 	return ilen;
 }
 
+/* Off the data path (the handshake thread), or inline on a detached device. */
+static size_t
+rx_handshake(struct dp_device *dev, unsigned int worker, const uint8_t *pkt, size_t len,
+    const struct sockaddr_storage *src)
+{
+	if (dev->hs_ring != NULL)
+		dp_hs_enqueue(dev, pkt, len, src);
+	else
+		dp_rx_handshake(dev, worker, pkt, len, src);
+	return 0;
+}
+
 static size_t
 rx_dispatch(struct dp_device *dev, unsigned int worker, uint8_t *pkt, size_t len,
     const struct sockaddr_storage *src, struct rx_run *run, uint64_t now)
@@ -368,18 +380,15 @@ rx_dispatch(struct dp_device *dev, unsigned int worker, uint8_t *pkt, size_t len
 	case MESSAGE_HANDSHAKE_INITIATION:
 		if (len != sizeof(struct message_handshake_initiation))
 			break;
-		dp_rx_handshake(dev, worker, pkt, len, src);
-		return 0;
+		return rx_handshake(dev, worker, pkt, len, src);
 	case MESSAGE_HANDSHAKE_RESPONSE:
 		if (len != sizeof(struct message_handshake_response))
 			break;
-		dp_rx_handshake(dev, worker, pkt, len, src);
-		return 0;
+		return rx_handshake(dev, worker, pkt, len, src);
 	case MESSAGE_HANDSHAKE_COOKIE:
 		if (len != sizeof(struct message_handshake_cookie))
 			break;
-		dp_rx_handshake(dev, worker, pkt, len, src);
-		return 0;
+		return rx_handshake(dev, worker, pkt, len, src);
 	default:
 		dp_drop(dev, DP_DROP_TYPE, "unknown message type");
 		return 0;

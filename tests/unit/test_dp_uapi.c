@@ -391,6 +391,30 @@ test_cookie_under_load(void **state)
 	assert_int_equal(le32toh(type), MESSAGE_HANDSHAKE_RESPONSE);
 	assert_int_equal(pr->dev[1]->drops[DP_DROP_COOKIE_SENT], 1);
 	assert_non_null(pr->dev[1]->peers->next_kp);    /* responder session made */
+
+	/* one source flooding valid-mac1 initiations: a few cookie replies
+	 * (the burst), then drops that cost nothing more than the mac1 check */
+	a->timers.last_sent_handshake = 0;
+	pr->net.n = 0;
+	memset(&a->cm, 0, sizeof(a->cm));
+	cookie_maker_init(&a->cm, pr->pub[1]);          /* no cookie: no mac2 */
+	pthread_mutex_lock(&a->lock);
+	dp_send_initiation(a, 0, 0);
+	pthread_mutex_unlock(&a->lock);
+	assert_int_equal(pr->net.n, 1);
+	{
+		struct pkt init = pr->net.q[0];
+		uint64_t flood = pr->dev[1]->drops[DP_DROP_FLOOD];
+
+		for (int i = 0; i < 50; i++) {
+			uint8_t m[256];
+			pr->net.n = 0;
+			memcpy(m, init.data, init.len);
+			dp_device_rx_one(pr->dev[1], 0, m, init.len, &pr->ep[0]);
+		}
+		assert_true(pr->dev[1]->drops[DP_DROP_COOKIE_SENT] <= 1 + DP_HS_BURST);
+		assert_true(pr->dev[1]->drops[DP_DROP_FLOOD] - flood >= 50 - DP_HS_BURST - 1);
+	}
 }
 
 static void
