@@ -316,9 +316,10 @@ void dp_device_trim(size_t removed);
 void dp_peer_update_endpoint(struct dp_peer *p, const struct sockaddr_storage *src);
 
 unsigned int dp_jitter(void);
-/* One handshake message (types 1-3); dev->lock held for reading. */
+/* One handshake message (types 1-3); dev->lock held for reading.  charged:
+ * its source already paid its rate-limit share when it was queued. */
 void dp_rx_handshake(struct dp_device *dev, unsigned int worker, const uint8_t *pkt,
-    size_t len, const struct sockaddr_storage *src);
+    size_t len, const struct sockaddr_storage *src, int charged);
 
 /* A set of sockets, one v4 and one v6 per worker (-1 = none), and their port. */
 struct dp_udp_set {
@@ -370,7 +371,7 @@ void dp_hs_enqueue(struct dp_device *dev, const uint8_t *pkt, size_t len,
     const struct sockaddr_storage *src);
 unsigned int dp_hs_queued(struct dp_device *dev);
 struct dp_hs_bucket;
-/* Under load: 1 when src may cost one more handshake message now. */
+/* Under load: 1 when src may cost one more handshake message now (takes hs_lock). */
 int dp_hs_ratelimit(struct dp_device *dev, const struct sockaddr_storage *src, uint64_t now);
 int dp_hs_start(struct dp_device *dev);
 void dp_hs_stop(struct dp_device *dev);

@@ -8,10 +8,11 @@
  * else, demands cookies while under load (the ring an eighth full, or more
  * than DP_UNDER_LOAD_RATE messages a second: peer.c) and does the DH work
  * for the rest, so the DH work per second is bounded by one core.  While
- * under load each source address (an IPv4 address, an IPv6 /64) may cost
+ * under load each source address (an IPv4 address, an IPv6 /64) may queue
  * at most DP_HS_RATE messages a second (burst DP_HS_BURST), cookie replies
- * included: a flood from a few addresses costs one mac1 check a datagram,
- * and one from many addresses fills the queue and is dropped before any.
+ * included: a flood from a few addresses costs a table lookup a datagram
+ * and leaves room in the queue for the others, and one from many addresses
+ * fills the queue and is dropped before any crypto.
  *
  * Thread: "handshake" (index DP_HS_WORKER for its cipher contexts).  Locks:
  * hs_lock (mutex) guards the ring; the thread takes dev->lock for reading
@@ -28,27 +29,40 @@
 
 struct dp_hs_msg {
 	uint16_t len;
+	uint8_t charged;                      /* its source paid a token when queued */
 	struct sockaddr_storage src;
 	uint8_t data[sizeof(struct message_handshake_initiation)];
 };
 
-/* Copies one handshake message into the ring; drops it when full. */
+static int ratelimit(struct dp_device *dev, const struct sockaddr_storage *src, uint64_t now);
+
+/*
+ * Copies one handshake message into the ring; drops it when full, and
+ * while under load when its source has used its share (so that one
+ * flooding address cannot crowd the others out of the ring).
+ */
 void
 dp_hs_enqueue(struct dp_device *dev, const uint8_t *pkt, size_t len,
     const struct sockaddr_storage *src)
 {
+	uint64_t now = now_ms(), last = __atomic_load_n(&dev->last_under_load, __ATOMIC_RELAXED);
+	int load = last != 0 && now - last < DP_UNDER_LOAD_HOLD_MS;
 	struct dp_hs_msg *m;
 
 	if (len > sizeof(m->data))
 		return;
 	pthread_mutex_lock(&dev->hs_lock);
-	if (dev->hs_ring == NULL || dev->hs_n == DP_HS_QUEUE) {
+	if (dev->hs_ring == NULL || dev->hs_n == DP_HS_QUEUE ||
+	    (load && !ratelimit(dev, src, now))) {
 		pthread_mutex_unlock(&dev->hs_lock);
-		dp_drop(dev, DP_DROP_FLOOD, "handshake queue full");
+		/* dropping is load too: it holds while the flood lasts */
+		__atomic_store_n(&dev->last_under_load, now, __ATOMIC_RELAXED);
+		dp_drop(dev, DP_DROP_FLOOD, "handshake queue full, or its source over its share");
 		return;
 	}
 	m = &dev->hs_ring[(dev->hs_head + dev->hs_n) % DP_HS_QUEUE];
 	m->len = (uint16_t)len;
+	m->charged = (uint8_t)load;
 	m->src = *src;
 	memcpy(m->data, pkt, len);
 	if (dev->hs_n++ == 0)
@@ -85,7 +99,7 @@ hs_main(void *arg)
 		dev->hs_n--;
 		pthread_mutex_unlock(&dev->hs_lock);
 		pthread_rwlock_rdlock(&dev->lock);
-		dp_rx_handshake(dev, DP_HS_WORKER, m.data, m.len, &m.src);
+		dp_rx_handshake(dev, DP_HS_WORKER, m.data, m.len, &m.src, m.charged);
 		pthread_rwlock_unlock(&dev->lock);
 		pthread_mutex_lock(&dev->hs_lock);
 	}
@@ -148,13 +162,12 @@ source_key(const struct sockaddr_storage *src, uint8_t key[8])
 }
 
 /*
- * 1 when src may have one more handshake message handled now.  Called by
- * the one thread that handles handshakes (or a detached device's caller).
- * A direct-mapped table: addresses that collide share (or take over) one
- * bucket, which only ever errs toward dropping.
+ * 1 when src may have one more handshake message handled now (hs_lock
+ * held).  A direct-mapped table: addresses that collide share (or take
+ * over) one bucket, which only ever errs toward dropping.
  */
-int
-dp_hs_ratelimit(struct dp_device *dev, const struct sockaddr_storage *src, uint64_t now)
+static int
+ratelimit(struct dp_device *dev, const struct sockaddr_storage *src, uint64_t now)
 {
 	struct dp_hs_bucket *b;
 	uint8_t key[8];
@@ -182,4 +195,15 @@ dp_hs_ratelimit(struct dp_device *dev, const struct sockaddr_storage *src, uint6
 		return 0;
 	b->tokens_milli -= 1000;
 	return 1;
+}
+
+int
+dp_hs_ratelimit(struct dp_device *dev, const struct sockaddr_storage *src, uint64_t now)
+{
+	int ok;
+
+	pthread_mutex_lock(&dev->hs_lock);
+	ok = ratelimit(dev, src, now);
+	pthread_mutex_unlock(&dev->hs_lock);
+	return ok;
 }

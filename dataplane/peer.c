@@ -705,7 +705,7 @@ rx_cookie(struct dp_device *dev, const struct message_handshake_cookie *msg, uin
  */
 void
 dp_rx_handshake(struct dp_device *dev, unsigned int worker, const uint8_t *pkt,
-    size_t len, const struct sockaddr_storage *src)
+    size_t len, const struct sockaddr_storage *src, int charged)
 {
 	uint32_t type = le32toh(*(const uint32_t *)(const void *)pkt);
 	uint64_t now = now_ms();
@@ -724,8 +724,9 @@ dp_rx_handshake(struct dp_device *dev, unsigned int worker, const uint8_t *pkt,
 		dp_drop(dev, DP_DROP_MAC1, "handshake with a bad mac1");
 		return;
 	}
-	/* under load every source gets a bounded share, cookie replies included */
-	if (load && !dp_hs_ratelimit(dev, src, now)) {
+	/* under load every source gets a bounded share, cookie replies included
+	 * (paid when queued, if the device was under load then: hsqueue.c) */
+	if (load && !charged && !dp_hs_ratelimit(dev, src, now)) {
 		dp_drop(dev, DP_DROP_FLOOD, "handshakes from one source too fast");
 		return;
 	}

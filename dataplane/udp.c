@@ -357,7 +357,7 @@ rx_handshake(struct dp_device *dev, unsigned int worker, const uint8_t *pkt, siz
 	if (dev->hs_ring != NULL)
 		dp_hs_enqueue(dev, pkt, len, src);
 	else
-		dp_rx_handshake(dev, worker, pkt, len, src);
+		dp_rx_handshake(dev, worker, pkt, len, src, 0);
 	return 0;
 }
 
