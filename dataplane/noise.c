@@ -11,8 +11,8 @@
  * the peer's handshake as it was (consume_response) or zeroed (create_*).
  *
  * Transport: each keypair holds one ChaCha20-Poly1305 context per worker and
- * direction, keyed once in noise_begin_session(); encrypting a packet only
- * sets the nonce (32 zero bits || le64 counter).
+ * direction, keyed once when that worker first uses the session; encrypting
+ * a packet only sets the nonce (32 zero bits || le64 counter).
  */
 #include <endian.h>
 #include <errno.h>
@@ -486,7 +486,7 @@ noise_begin_session(struct noise_handshake *hs, struct noise_keypair *kp,
 {
 	uint8_t first[NOISE_KEY_LEN], second[NOISE_KEY_LEN];
 	const uint8_t *send, *recv;
-	int w, initiator, ret;
+	int initiator, ret;
 
 	if (hs->state == HANDSHAKE_CONSUMED_RESPONSE)
 		initiator = 1;
@@ -502,19 +502,10 @@ noise_begin_session(struct noise_handshake *hs, struct noise_keypair *kp,
 		goto out;
 	send = initiator ? first : second;
 	recv = initiator ? second : first;
-	for (w = 0; w < DP_MAX_WORKERS; w++) {
-		kp->send_ctx[w] = crypto_aead_new(send, 1);
-		kp->recv_ctx[w] = crypto_aead_new(recv, 0);
-		if (kp->send_ctx[w] == NULL || kp->recv_ctx[w] == NULL) {
-			keypair_free_ctxs(kp);
-			ret = -ENOMEM;
-			goto out;
-		}
-	}
-	if ((ret = -pthread_mutex_init(&kp->replay_lock, NULL)) < 0) {
-		keypair_free_ctxs(kp);
+	memcpy(kp->send_key, send, NOISE_KEY_LEN);
+	memcpy(kp->recv_key, recv, NOISE_KEY_LEN);
+	if ((ret = -pthread_mutex_init(&kp->replay_lock, NULL)) < 0)
 		goto out;
-	}
 	replay_init(&kp->replay);
 	kp->local_index = hs->local_index;
 	kp->remote_index = hs->remote_index;
@@ -550,6 +541,9 @@ noise_encrypt(struct noise_keypair *kp, unsigned int worker, uint64_t counter,
 	/* The nonce must never repeat; the caller should have rekeyed long ago. */
 	if (counter >= REJECT_AFTER_MESSAGES)
 		return -EKEYEXPIRED;
+	if (kp->send_ctx[worker] == NULL &&
+	    (kp->send_ctx[worker] = crypto_aead_new(kp->send_key, 1)) == NULL)
+		return -ENOMEM;
 	crypto_counter_nonce(nonce, counter);
 	return crypto_aead_seal(kp->send_ctx[worker], nonce, NULL, 0, dst, src, len);
 }
@@ -564,6 +558,9 @@ noise_decrypt(struct noise_keypair *kp, unsigned int worker, uint64_t counter,
 		return -EINVAL;
 	if (counter >= REJECT_AFTER_MESSAGES || len < NOISE_AUTHTAG_LEN)
 		return -EBADMSG;
+	if (kp->recv_ctx[worker] == NULL &&
+	    (kp->recv_ctx[worker] = crypto_aead_new(kp->recv_key, 0)) == NULL)
+		return -ENOMEM;
 	crypto_counter_nonce(nonce, counter);
 	return crypto_aead_open(kp->recv_ctx[worker], nonce, NULL, 0, dst, src, len);
 }

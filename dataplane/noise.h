@@ -235,14 +235,18 @@ struct noise_keypair {
 	uint64_t sending_counter;           /* next counter; use __atomic_fetch_add */
 	pthread_mutex_t replay_lock;
 	struct replay_window replay;
-	void *send_ctx[DP_MAX_WORKERS];     /* EVP_CIPHER_CTX, key set once */
+	/* EVP_CIPHER_CTX per worker, key set once, made on the worker's first
+	 * packet (only that worker touches its slot): a session costs the
+	 * contexts of the workers that use it, not DP_MAX_WORKERS of each */
+	void *send_ctx[DP_MAX_WORKERS];
 	void *recv_ctx[DP_MAX_WORKERS];
+	uint8_t send_key[NOISE_KEY_LEN], recv_key[NOISE_KEY_LEN];
 	int valid;
 };
 
 /*
- * Derives the sending/receiving keys (KDF2 of chaining_key), creates the
- * cipher contexts with the keys set once, wipes the handshake (state ZEROED,
+ * Derives the sending/receiving keys (KDF2 of chaining_key; the cipher
+ * contexts are made per worker on first use), wipes the handshake (state ZEROED,
  * remote static/PSK/precomputed DH/latest timestamp kept).  Requires
  * CONSUMED_RESPONSE (initiator) or CREATED_RESPONSE (responder).
  */

@@ -11,6 +11,7 @@
 #include <stddef.h>
 #include <setjmp.h>
 #include <errno.h>
+#include <poll.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -451,6 +452,58 @@ test_handle_errors(void **state)
 }
 
 /*
+ * An idle peer keeps no session state: 3 x REJECT_AFTER_TIME after its last
+ * session the timers zero the keys, the retired keypairs (and their cipher
+ * contexts) are freed after the next write-lock round, nothing is staged;
+ * traffic brings a session back.
+ */
+static void
+test_idle_peer_releases(void **state)
+{
+	struct pair *pr = *state;
+	struct dp_peer *a = pr->dev[0]->peers, *b = pr->dev[1]->peers;
+	uint8_t pkt[256];
+	size_t len = ip4_packet(pkt, "10.0.0.1", "10.0.0.2", 32);
+
+	send_packet(pr->dev[0], pkt, len);
+	deliver(pr);
+	assert_non_null(a->current);
+	assert_non_null(b->current);
+	assert_null(a->staged);
+	assert_non_null(a->current->nk.send_ctx[0]);   /* made by worker 0's packet */
+	assert_null(a->current->nk.send_ctx[1]);       /* no other worker used it */
+	/* long idle: both sides run their timers far in the future */
+	for (int i = 0; i < 2; i++) {
+		struct dp_peer *p = pr->dev[i]->peers;
+		uint64_t later = now_ms() + 3 * REJECT_AFTER_TIME_MS + 60000;
+		pthread_rwlock_rdlock(&pr->dev[i]->lock);
+		dp_peer_run_timers(p, later);
+		dp_peer_run_timers(p, later + 1000);
+		pthread_rwlock_unlock(&pr->dev[i]->lock);
+		pthread_rwlock_wrlock(&pr->dev[i]->lock);
+		dp_device_free_retired(pr->dev[i]);
+		pthread_rwlock_unlock(&pr->dev[i]->lock);
+		assert_null(p->current);
+		assert_null(p->previous);
+		assert_null(p->next_kp);
+		assert_null(p->staged);
+		assert_null(pr->dev[i]->retired);
+	}
+	pr->net.n = 0;
+	/* traffic again: staged, handshake, delivered (after the 20 ms flood
+	 * interval and a new TAI64N tick, as B checks both) */
+	poll(NULL, 0, 50);
+	a->timers.last_sent_handshake = 0;
+	send_packet(pr->dev[0], pkt, len);
+	assert_non_null(a->staged);
+	pr->net.tun_count[1] = 0;
+	deliver(pr);
+	assert_null(a->staged);
+	assert_non_null(a->current);
+	assert_int_equal(pr->net.tun_count[1], 1);
+}
+
+/*
  * 10,000 peers in and out, through a reload and through the UAPI: counts
  * and allowed IPs are right, and ASan sees no leak once they are gone.
  */
@@ -530,6 +583,7 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_handshake_and_data, pair_setup, pair_teardown),
 		cmocka_unit_test_setup_teardown(test_cookie_under_load, pair_setup, pair_teardown),
 		cmocka_unit_test_setup_teardown(test_handle_errors, pair_setup, pair_teardown),
+		cmocka_unit_test_setup_teardown(test_idle_peer_releases, pair_setup, pair_teardown),
 		cmocka_unit_test(test_many_peers),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
