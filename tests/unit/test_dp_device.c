@@ -6,8 +6,10 @@
  *     keys, allowed IPs and the port stay as they were (through
  *     dp_device_configure and through the UAPI);
  *   - two devices pass traffic while one of them changes its listen port
- *     again and again and the UAPI is read: the threads and the port change
- *     are what the ThreadSanitizer build (make SANITIZE=thread) checks.
+ *     again and again and the UAPI is read, and while the other's port is
+ *     flooded with initiations that pass mac1: the threads, the port change
+ *     and the handshake queue under load are what the ThreadSanitizer build
+ *     (make SANITIZE=thread) checks.
  *
  *   [ socket ] -> 10.77.0.2 -> dpA (10.77.0.1/24) ==UDP 127.0.0.1== dpB (down)
  */
@@ -17,7 +19,9 @@
 #include <setjmp.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <endian.h>
 #include <poll.h>
+#include <pthread.h>
 #include <sched.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -223,18 +227,24 @@ test_busy_port_changes_nothing(void **state)
 	explicit_bzero(&c2, sizeof(c2));
 }
 
-/* Sends datagrams toward 10.77.0.2 through dpA: its TUN takes them. */
+/* Sends datagrams toward dst through the first device: its TUN takes them. */
 static void
-send_burst(int fd, int n)
+send_burst_to(int fd, int n, const char *dst)
 {
 	struct sockaddr_in to = { .sin_family = AF_INET, .sin_port = htons(9) };
 	char payload[1200];
 
 	memset(payload, 'x', sizeof(payload));
-	inet_pton(AF_INET, "10.77.0.2", &to.sin_addr);
+	inet_pton(AF_INET, dst, &to.sin_addr);
 	for (int i = 0; i < n; i++)
 		sendto(fd, payload, sizeof(payload), MSG_DONTWAIT, (struct sockaddr *)&to,
 		    sizeof(to));
+}
+
+static void
+send_burst(int fd, int n)
+{
+	send_burst_to(fd, n, "10.77.0.2");
 }
 
 static uint64_t
@@ -253,15 +263,21 @@ rx_bytes(struct dp_device *dev)
 
 /* Traffic until b has received more than `above`; 0 on success. */
 static int
-flow_until(int fd, struct dp_device *b, uint64_t above)
+flow_until_to(int fd, struct dp_device *b, uint64_t above, const char *dst)
 {
 	for (int i = 0; i < 300; i++) {
-		send_burst(fd, 8);
+		send_burst_to(fd, 8, dst);
 		poll(NULL, 0, 10);
 		if (rx_bytes(b) > above)
 			return 0;
 	}
 	return -1;
+}
+
+static int
+flow_until(int fd, struct dp_device *b, uint64_t above)
+{
+	return flow_until_to(fd, b, above, "10.77.0.2");
 }
 
 static void
@@ -312,6 +328,110 @@ test_traffic_across_port_changes(void **state)
 	log_setverbose(0);
 }
 
+static uint64_t
+drops(struct dp_device *dev, enum dp_drop why)
+{
+	return __atomic_load_n(&dev->drops[why], __ATOMIC_RELAXED);
+}
+
+/* Forged initiations with a valid mac1 for `pub`, from 127.0.0.2, until stopped. */
+struct flood {
+	uint8_t pub[NOISE_KEY_LEN];
+	uint16_t port;
+	int stop;                       /* atomic */
+	uint64_t sent;
+};
+
+static void *
+flood_main(void *arg)
+{
+	struct flood *f = arg;
+	struct message_handshake_initiation m[64];
+	struct sockaddr_in from = { .sin_family = AF_INET }, to = { .sin_family = AF_INET };
+	struct mmsghdr mm[64];
+	struct iovec iov[64];
+	struct cookie_maker cm;
+	int fd, r;
+
+	cookie_maker_init(&cm, f->pub);
+	for (unsigned int i = 0; i < 64; i++) {
+		memset(&m[i], (int)i, sizeof(m[i]));
+		m[i].type = htole32(MESSAGE_HANDSHAKE_INITIATION);
+		cookie_add_macs(&cm, &m[i], sizeof(m[i]), 0);
+		iov[i].iov_base = &m[i];
+		iov[i].iov_len = sizeof(m[i]);
+		memset(&mm[i], 0, sizeof(mm[i]));
+		mm[i].msg_hdr.msg_iov = &iov[i];
+		mm[i].msg_hdr.msg_iovlen = 1;
+	}
+	inet_pton(AF_INET, "127.0.0.2", &from.sin_addr);
+	to.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	to.sin_port = htons(f->port);
+	if ((fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0)) < 0 ||
+	    bind(fd, (struct sockaddr *)&from, sizeof(from)) < 0 ||
+	    connect(fd, (struct sockaddr *)&to, sizeof(to)) < 0)
+		return NULL;
+	while (!__atomic_load_n(&f->stop, __ATOMIC_ACQUIRE))
+		if ((r = sendmmsg(fd, mm, 64, 0)) > 0)
+			f->sent += (uint64_t)r;
+	close(fd);
+	return NULL;
+}
+
+/*
+ * Transport keeps flowing while b's port is flooded with initiations that
+ * pass mac1: the workers hand them to the handshake thread (or drop them
+ * when its queue is full), which answers with cookies under load, a few a
+ * second for the flooding address.
+ */
+static void
+test_traffic_under_flood(void **state)
+{
+	struct node a, b;
+	struct onecfg ca, cb;
+	struct flood f;
+	pthread_t thr;
+	uint16_t pa = free_port(), pb = free_port();
+	uint64_t seen;
+	int fd;
+
+	(void)state;
+	skip_without_netns();
+	node_init(&a, 'c');
+	node_init(&b, 'd');
+	onecfg_init(&ca, &a, &b, pa, "10.78.0.2/32", pb);
+	onecfg_init(&cb, &b, &a, pb, "10.78.0.1/32", 0);
+	assert_int_equal(dp_device_create(a.ifname, &ca.cfg, &a.dev), 0);
+	assert_int_equal(dp_device_create(b.ifname, &cb.cfg, &b.dev), 0);
+	ifreq_set(a.ifname, SIOCSIFADDR, "10.78.0.1");
+	ifreq_set(a.ifname, SIOCSIFNETMASK, "255.255.255.0");
+	ifreq_set(a.ifname, SIOCSIFFLAGS, NULL);
+	assert_true((fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0)) >= 0);
+	assert_int_equal(flow_until_to(fd, b.dev, 0, "10.78.0.2"), 0);
+
+	memset(&f, 0, sizeof(f));
+	memcpy(f.pub, b.pub, NOISE_KEY_LEN);
+	f.port = pb;
+	assert_int_equal(pthread_create(&thr, NULL, flood_main, &f), 0);
+	for (int round = 0; round < 10; round++) {
+		poll(NULL, 0, 100);
+		seen = rx_bytes(b.dev);
+		assert_int_equal(flow_until_to(fd, b.dev, seen, "10.78.0.2"), 0);
+	}
+	__atomic_store_n(&f.stop, 1, __ATOMIC_RELEASE);
+	pthread_join(thr, NULL);
+	print_message("flood: %llu initiations; b: %llu cookie replies, %llu dropped as a flood, "
+	    "%llu bad mac1\n", (unsigned long long)f.sent,
+	    (unsigned long long)drops(b.dev, DP_DROP_COOKIE_SENT),
+	    (unsigned long long)drops(b.dev, DP_DROP_FLOOD),
+	    (unsigned long long)drops(b.dev, DP_DROP_MAC1));
+	assert_true(f.sent > 0);
+	assert_int_equal(drops(b.dev, DP_DROP_MAC1), 0);      /* they all pass mac1 */
+	close(fd);
+	dp_device_destroy(a.dev);
+	dp_device_destroy(b.dev);
+}
+
 /* Our own network namespace, or none: never the host's. */
 static int
 enter_netns(void)
@@ -345,6 +465,7 @@ main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_busy_port_changes_nothing),
 		cmocka_unit_test(test_traffic_across_port_changes),
+		cmocka_unit_test(test_traffic_under_flood),
 	};
 
 	in_own_netns = enter_netns() == 0;
