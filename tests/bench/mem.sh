@@ -19,7 +19,8 @@ nsx m ip link set lan1 up
 nsx m ip addr add 10.91.0.1/24 dev lan0
 IC=${P}c; IG=${P}g
 track_sock "$IC"; track_sock "$IG"
-wg genkey >"$TMP/k"; chmod 600 "$TMP/k"
+umask 077
+wg genkey >"$TMP/k"
 
 cat >"$TMP/cr.json" <<JSON
 { "overlay": ["10.92.0.0/24"], "lan_interface": "lan0", "local_subnets": ["10.91.0.0/24"],
@@ -58,7 +59,10 @@ for n in (1000, 10000):
             f.write("[Peer]\nPublicKey = %s\nAllowedIPs = 10.%d.%d.%d/32\n" % (
                 base64.b64encode(os.urandom(32)).decode(), 100 + (i >> 16), (i >> 8) & 255, i & 255))
 EOF
-printf '[Interface]\n' >"$TMP/none.conf"
+# removal with setconf: a whole configuration, so it keeps the key and port
+# (setconf sets what the file does not say to zero)
+printf '[Interface]\nPrivateKey = %s\nListenPort = 51820\n' "$(cat "$TMP/k")" >"$TMP/none-c.conf"
+printf '[Interface]\nPrivateKey = %s\nListenPort = 51821\n' "$(cat "$TMP/k")" >"$TMP/none-g.conf"
 
 declare -A R A T TR
 measure() { # label
@@ -74,8 +78,8 @@ for n in 1000 10000; do
 	sleep 1
 	measure "$n"
 	[ "$n" = 10000 ] && got=$(nsx m wg show "$IC" peers | wc -l)
-	TR[$n-c]=$(secs nsx m wg setconf "$IC" "$TMP/none.conf")
-	TR[$n-g]=$(secs nsx m wg setconf "$IG" "$TMP/none.conf")
+	TR[$n-c]=$(secs nsx m wg setconf "$IC" "$TMP/none-c.conf")
+	TR[$n-g]=$(secs nsx m wg setconf "$IG" "$TMP/none-g.conf")
 done
 
 echo "memory: RSS in MB (anonymous part in brackets), peers added with wg addconf"
@@ -95,7 +99,7 @@ printf '%-22s %15s s %15s s\n' "remove 10,000 peers" "${TR[10000-c]}" "${TR[1000
 start=$(rss "$PC"); line=""
 for round in 1 2 3 4 5; do
 	nsx m wg addconf "$IC" "$TMP/peers10000.conf"
-	nsx m wg setconf "$IC" "$TMP/none.conf"
+	nsx m wg setconf "$IC" "$TMP/none-c.conf"
 	line="$line $(mb "$(rss "$PC")")"
 done
 end=$(rss "$PC")
