@@ -297,7 +297,9 @@ void dp_peer_purge_staged(struct dp_peer *p);
 int dp_peer_stage(struct dp_peer *p, const uint8_t *pkt, size_t len);
 /* Takes every staged packet (peer->lock held); returns how many. */
 unsigned int dp_peer_take_staged(struct dp_peer *p, uint8_t **pkts, uint16_t *lens);
-/* Re-derives the static DH of every peer after a private key change. */
+/* The peer's static DH, computed when it first handshakes (peer->lock held). */
+int dp_peer_precompute(struct dp_peer *p);
+/* Drops the static DH of every peer after a private key change. */
 void dp_device_rekey_identity(struct dp_device *dev);
 void dp_index_remove(struct dp_device *dev, struct dp_index_entry *e);
 int dp_index_add(struct dp_device *dev, struct dp_index_entry *e);

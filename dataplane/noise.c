@@ -165,7 +165,7 @@ noise_handshake_clear(struct noise_handshake *hs)
 }
 
 int
-noise_handshake_init(struct noise_handshake *hs, const struct noise_local *l,
+noise_handshake_init_lazy(struct noise_handshake *hs,
     const uint8_t remote_static[NOISE_KEY_LEN], const uint8_t psk[NOISE_KEY_LEN])
 {
 	noise_handshake_clear(hs);
@@ -175,15 +175,37 @@ noise_handshake_init(struct noise_handshake *hs, const struct noise_local *l,
 	else
 		memset(hs->preshared_key, 0, NOISE_KEY_LEN);
 	OPENSSL_cleanse(hs->precomputed_static_static, NOISE_KEY_LEN);
-	if (dp_key_is_zero(remote_static))
+	hs->ss_state = 0;
+	return dp_key_is_zero(remote_static) ? -EINVAL : 0;
+}
+
+int
+noise_handshake_precompute(struct noise_handshake *hs, const struct noise_local *l)
+{
+	if (hs->ss_state != 0)
+		return hs->ss_state > 0 ? 0 : -EINVAL;
+	if (l == NULL || !l->has_identity)
+		return -ENOKEY;
+	if (crypto_x25519_derive(hs->precomputed_static_static, l->sk, hs->remote_static) < 0) {
+		hs->ss_state = -1;              /* a low-order key: it never handshakes */
 		return -EINVAL;
+	}
+	hs->ss_state = 1;
+	return 0;
+}
+
+int
+noise_handshake_init(struct noise_handshake *hs, const struct noise_local *l,
+    const uint8_t remote_static[NOISE_KEY_LEN], const uint8_t psk[NOISE_KEY_LEN])
+{
+	int ret;
+
+	if ((ret = noise_handshake_init_lazy(hs, remote_static, psk)) < 0)
+		return ret;
 	/* Without a private key yet, initiations fail with -ENOKEY until the
 	 * caller runs this again after noise_local_set(). */
-	if (l == NULL || !l->has_identity)
-		return 0;
-	if (crypto_x25519_derive(hs->precomputed_static_static, l->sk, remote_static) < 0)
-		return -EINVAL;
-	return 0;
+	ret = noise_handshake_precompute(hs, l);
+	return ret == -ENOKEY ? 0 : ret;
 }
 
 /*

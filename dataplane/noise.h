@@ -146,6 +146,7 @@ struct noise_handshake {
 	uint8_t chaining_key[NOISE_HASH_LEN];
 	uint8_t ephemeral_private[NOISE_KEY_LEN];
 	uint8_t latest_timestamp[NOISE_TIMESTAMP_LEN];     /* greatest TAI64N accepted */
+	int ss_state;                       /* precomputed DH: 0 not yet, 1 done, -1 low order */
 	uint32_t local_index;
 	uint32_t remote_index;
 };
@@ -157,6 +158,15 @@ struct noise_handshake {
  */
 int noise_handshake_init(struct noise_handshake *hs, const struct noise_local *l,
     const uint8_t remote_static[NOISE_KEY_LEN], const uint8_t psk[NOISE_KEY_LEN]);
+/*
+ * The same without the DH (a device with many peers computes it when a
+ * peer first handshakes: 10,000 peers load in a fraction of the time), and
+ * the DH alone: 0 when done (now or before), -EINVAL for a low-order key,
+ * -ENOKEY without a private key.
+ */
+int noise_handshake_init_lazy(struct noise_handshake *hs,
+    const uint8_t remote_static[NOISE_KEY_LEN], const uint8_t psk[NOISE_KEY_LEN]);
+int noise_handshake_precompute(struct noise_handshake *hs, const struct noise_local *l);
 /* Forgets the in-flight handshake (keys wiped), keeps remote static, PSK, timestamp. */
 void noise_handshake_clear(struct noise_handshake *hs);
 

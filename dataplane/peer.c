@@ -50,12 +50,9 @@ dp_peer_create(struct dp_device *dev, const uint8_t pub[NOISE_KEY_LEN])
 	dp_timers_init(&p->timers, 0);
 	cookie_maker_init(&p->cm, pub);
 	p->hs_ie.peer = p;
-	/* fails only for a low-order key; the peer then never handshakes */
-	if (dev->local.has_identity &&
-	    noise_handshake_init(&p->hs, &dev->local, pub, NULL) < 0)
-		log_warnx("%s: peer key has low order; it cannot handshake", dev->ifname);
-	else if (!dev->local.has_identity)
-		memcpy(p->hs.remote_static, pub, NOISE_KEY_LEN);
+	/* the static DH waits for the first handshake (dp_peer_precompute) */
+	if (noise_handshake_init_lazy(&p->hs, pub, NULL) < 0)
+		log_warnx("%s: a peer with an all-zero key cannot handshake", dev->ifname);
 	/* appended, so that status lists peers in configuration order */
 	if (dev->peers_tail == NULL)
 		dev->peers_tail = &dev->peers;
@@ -114,8 +111,7 @@ dp_peer_set_psk(struct dp_peer *p, const uint8_t *psk)
 	memcpy(p->psk, k, NOISE_KEY_LEN);
 	p->has_psk = psk != NULL;
 	dp_peer_zero_keys(p);
-	if (p->dev->local.has_identity)
-		r = noise_handshake_init(&p->hs, &p->dev->local, p->public_key, psk);
+	r = noise_handshake_init_lazy(&p->hs, p->public_key, psk);
 out:
 	pthread_mutex_unlock(&p->lock);
 	return r;
@@ -466,10 +462,7 @@ dp_device_rekey_identity(struct dp_device *dev)
 	for (p = dev->peers; p != NULL; p = p->next) {
 		pthread_mutex_lock(&p->lock);
 		dp_peer_zero_keys(p);
-		if (noise_handshake_init(&p->hs, &dev->local, p->public_key,
-		    p->has_psk ? p->psk : NULL) < 0)
-			log_warnx("%s: peer key has low order; it cannot handshake",
-			    dev->ifname);
+		noise_handshake_init_lazy(&p->hs, p->public_key, p->has_psk ? p->psk : NULL);
 		cookie_maker_init(&p->cm, p->public_key);
 		pthread_mutex_unlock(&p->lock);
 	}
@@ -496,6 +489,19 @@ dp_jitter(void)
 	return rand32() % (unsigned int)(REKEY_TIMEOUT_JITTER_MS + 1);
 }
 
+/* The peer's static DH, computed on its first handshake (peer->lock held). */
+int
+dp_peer_precompute(struct dp_peer *p)
+{
+	static struct log_ratelimit rl = LOG_RATELIMIT_INIT(60000, 5);
+	int r = noise_handshake_precompute(&p->hs, &p->dev->local);
+
+	if (r == -EINVAL)
+		log_debug_rl(&rl, "%s: peer %s has a low-order key; it cannot handshake",
+		    p->dev->ifname, p->name);
+	return r;
+}
+
 /* Initiator, message 1.  peer->lock held. */
 void
 dp_send_initiation(struct dp_peer *p, unsigned int worker, int is_retry)
@@ -505,6 +511,8 @@ dp_send_initiation(struct dp_peer *p, unsigned int worker, int is_retry)
 	uint64_t now = now_ms();
 
 	if (!dev->local.has_identity || !dp_timers_may_initiate(&p->timers, now, is_retry))
+		return;
+	if (dp_peer_precompute(p) < 0)
 		return;
 	if (dp_index_add(dev, &p->hs_ie) < 0)
 		return;
@@ -577,13 +585,15 @@ static int
 ss_lookup(void *ctx, const uint8_t remote_static[NOISE_KEY_LEN], uint8_t ss[NOISE_KEY_LEN])
 {
 	struct ss_lookup *l = ctx;
+	int r;
 
 	if ((l->peer = dp_peer_lookup(l->dev, remote_static)) == NULL)
 		return -ENOENT;
-	if (dp_key_is_zero(l->peer->hs.precomputed_static_static))
-		return -EBADMSG;               /* a low-order key: never handshakes */
-	memcpy(ss, l->peer->hs.precomputed_static_static, NOISE_KEY_LEN);
-	return 0;
+	pthread_mutex_lock(&l->peer->lock);
+	if ((r = dp_peer_precompute(l->peer)) == 0)
+		memcpy(ss, l->peer->hs.precomputed_static_static, NOISE_KEY_LEN);
+	pthread_mutex_unlock(&l->peer->lock);
+	return r < 0 ? -EBADMSG : 0;
 }
 
 static void
