@@ -14,6 +14,7 @@
 #include <time.h>
 
 #include "dataplane/dp_internal.h"
+#include "tests/lib/dp_peers.h"
 
 static double
 wall_s(void)
@@ -44,19 +45,7 @@ main(int argc, char **argv)
 	if (n == 0 || pcs == NULL || ips == NULL || noise_global_init() < 0 ||
 	    dp_genkey(cfg.private_key) < 0)
 		die("setup");
-	for (size_t i = 0; i < n; i++) {
-		uint8_t priv[NOISE_KEY_LEN];
-		if (dp_genkey(priv) < 0 || dp_pubkey(pcs[i].public_key, priv) < 0)
-			die("key");
-		ips[i].family = AF_INET;
-		ips[i].len = 32;
-		ips[i].addr[0] = 10;
-		ips[i].addr[1] = (uint8_t)(i >> 16);
-		ips[i].addr[2] = (uint8_t)(i >> 8);
-		ips[i].addr[3] = (uint8_t)i;
-		pcs[i].allowed_ips = &ips[i];
-		pcs[i].n_allowed_ips = 1;
-	}
+	dp_test_peers(pcs, ips, n);
 	cfg.peers = pcs;
 	memset(&empty, 0, sizeof(empty));
 	memcpy(empty.private_key, cfg.private_key, NOISE_KEY_LEN);

@@ -13,8 +13,9 @@
 #   (--disable-dco); one stream while build/bench/hsflood floods b from c
 #   with forged initiations; ping latency (1,000 probes 10 ms apart, p50/p99)
 #   through cloudroute and through wireguard-go.  Ratios are to raw veth and
-#   to wireguard-go<->wireguard-go.  Then tests/bench/mem.sh (memory) and
-#   tests/bench/handshake.sh (handshakes per second).  Not part of make check.
+#   to wireguard-go<->wireguard-go.  Then tests/bench/mem.sh (memory),
+#   tests/bench/handshake.sh (handshakes per second) and the protocol core
+#   alone (bench_handshake, bench_crypto, bench_peers).  Not part of make check.
 . "$(dirname "$0")/../lib/netns.sh"
 SECS=${BENCH_SECONDS:-10}
 CLOUDROUTE_BENCH=1 "$TOP/tests/install-deps.sh" >/dev/null || exit 1
@@ -180,3 +181,8 @@ echo
 "$TOP/tests/bench/mem.sh" | grep -v '^cloudroute:'
 echo
 "$TOP/tests/bench/handshake.sh" | grep -v '^cloudroute:'
+echo
+echo "protocol core, one thread (thread CPU time):"
+"$TOP/build/bench/bench_handshake" 2000 | sed 's/^/  /'
+"$TOP/build/bench/bench_crypto" 200000 | sed 's/^/  /'
+"$TOP/build/bench/bench_peers" 10000 | sed 's/^/  /'

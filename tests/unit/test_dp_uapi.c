@@ -20,6 +20,7 @@
 #include <cmocka.h>
 
 #include "dataplane/dp_internal.h"
+#include "tests/lib/dp_peers.h"
 
 static const char K1[] = "e84b5a6d2717c1003a13b431570353dbaca9146cf150c5f8575680feba52027a";
 static const char K2[] = "b85996fecc9c7f1fc6d2572a76eda11d59bcd20be8e543b15ce4bd85a8e75a33";
@@ -524,22 +525,7 @@ test_many_peers(void **state)
 	assert_non_null(pcs);
 	assert_non_null(ips);
 	assert_int_equal(dp_genkey(cfg.private_key), 0);
-	for (size_t i = 0; i < N; i++) {
-		uint8_t priv[NOISE_KEY_LEN];
-		/* distinct valid keys, cheaper than N key generations */
-		memset(priv, 0, sizeof(priv));
-		memcpy(priv, &i, sizeof(i));
-		priv[31] = 0x40;
-		memcpy(pcs[i].public_key, priv, NOISE_KEY_LEN);
-		ips[i].family = AF_INET;
-		ips[i].len = 32;
-		ips[i].addr[0] = 10;
-		ips[i].addr[1] = (uint8_t)(i >> 16);
-		ips[i].addr[2] = (uint8_t)(i >> 8);
-		ips[i].addr[3] = (uint8_t)i;
-		pcs[i].allowed_ips = &ips[i];
-		pcs[i].n_allowed_ips = 1;
-	}
+	dp_test_peers(pcs, ips, N);
 	cfg.peers = pcs;
 	assert_int_equal(dp_device_create_detached(&cfg, &dev), 0);
 	assert_int_equal(dp_device_status(dev, &st, &n), 0);
