@@ -1,6 +1,8 @@
 # cloudroute build.  Plain make, pkg-config for every library.
 #   make               ./cloudroute
 #   make SANITIZE=1    ./cloudroute with ASan+UBSan (objects in build-san/)
+#   make SANITIZE=thread  ThreadSanitizer (objects in build-tsan/); unit-dp runs
+#                      the data-plane tests under it (part of make check)
 #   make check         deps, lint, -Werror build, unit tests (ASan+UBSan), integration tests
 #   make demo          connectors in simulated AWS, GCP, OCI and OpenStack clouds (network namespaces)
 #   make bench         throughput against wireguard-go and OpenVPN
@@ -24,6 +26,10 @@ ifeq ($(SANITIZE),1)
 B          := build-san
 SANFLAGS   := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
 OPT        := -O1
+else ifeq ($(SANITIZE),thread)
+B          := build-tsan
+SANFLAGS   := -fsanitize=thread -fno-omit-frame-pointer
+OPT        := -O1
 else
 B          := build
 SANFLAGS   :=
@@ -35,8 +41,7 @@ ifeq ($(WERROR),1)
 WARN       += -Werror
 endif
 HARDEN     := -fstack-protector-strong -fPIE
-ifeq ($(SANITIZE),1)
-else
+ifeq ($(SANITIZE),)
 HARDEN     += -D_FORTIFY_SOURCE=2
 endif
 
@@ -54,8 +59,9 @@ LIB_SRCS   := $(filter-out agent/main.c, $(wildcard common/*.c netcfg/*.c datapl
 LIB_OBJS   := $(LIB_SRCS:%.c=$(B)/%.o)
 UNIT_SRCS  := $(wildcard tests/unit/test_*.c)
 UNIT_BINS  := $(UNIT_SRCS:tests/unit/%.c=$(B)/tests/%)
+DP_UNIT_BINS := $(filter $(B)/tests/test_dp_%, $(UNIT_BINS))
 
-.PHONY: all clean check deps lint unit integration demo bench fuzz install deb deb-check
+.PHONY: all clean check deps lint unit unit-dp integration demo bench fuzz install deb deb-check
 all: cloudroute
 
 cloudroute: $(B)/cloudroute
@@ -86,8 +92,20 @@ $(B)/tests/tools/%: tests/tools/%.c $(B)/libcloudroute.a
 	@echo "  TOOL    $@"
 	@$(CC) $(ALL_CFLAGS) -o $@ $< $(B)/libcloudroute.a $(ALL_LDFLAGS) $(LIBS)
 
+BENCH_SRCS := $(wildcard tests/bench/bench_*.c) tests/bench/hsflood.c
+BENCH_BINS := $(BENCH_SRCS:tests/bench/%.c=$(B)/bench/%)
+$(B)/bench/%: tests/bench/%.c $(B)/libcloudroute.a
+	@mkdir -p $(dir $@)
+	@echo "  BENCH   $@"
+	@$(CC) $(ALL_CFLAGS) -o $@ $< $(B)/libcloudroute.a $(ALL_LDFLAGS) $(LIBS)
+
 unit: $(UNIT_BINS)
 	@tests/run-unit.sh $(UNIT_BINS)
+
+# The data-plane tests alone (with SANITIZE=thread: its threads under TSan).
+unit-dp: $(DP_UNIT_BINS)
+	@TSAN_OPTIONS="halt_on_error=1 second_deadlock_stack=1 $(TSAN_OPTIONS)" \
+	    tests/run-unit.sh $(DP_UNIT_BINS)
 
 deps:
 	@tests/install-deps.sh
@@ -104,6 +122,7 @@ check: deps
 	@$(MAKE) --no-print-directory lint
 	@$(MAKE) --no-print-directory WERROR=1 cloudroute
 	@$(MAKE) --no-print-directory WERROR=1 SANITIZE=1 unit
+	@$(MAKE) --no-print-directory WERROR=1 SANITIZE=thread unit-dp
 	@$(MAKE) --no-print-directory WERROR=1 integration
 
 demo: deps
@@ -111,7 +130,7 @@ demo: deps
 	@rc=0; tests/sim/demo.sh || rc=1; tests/sim/demo_gcp.sh || rc=1; tests/sim/demo_oci.sh || rc=1; tests/sim/demo_openstack.sh || rc=1; exit $$rc
 
 bench: deps
-	@$(MAKE) --no-print-directory cloudroute
+	@$(MAKE) --no-print-directory cloudroute $(BENCH_BINS)
 	@tests/bench/run.sh
 	@bash tests/bench/fleet_scale.sh
 	@bash tests/bench/fleet_failover.sh
@@ -122,6 +141,8 @@ FUZZ_LIBOBJS := $(LIB_SRCS:%.c=build-fuzz/%.o)
 FUZZ_CFLAGS := -std=gnu11 -g -O1 -I. -DCLOUDROUTE_VERSION='"$(VERSION)"' -fsanitize=fuzzer-no-link,address,undefined $(PKG_CFLAGS) -MMD -MP
 
 fuzz: $(FUZZ_BINS)
+# keep the objects: a rebuild after one change recompiles one file
+.SECONDARY: $(FUZZ_LIBOBJS) $(FUZZ_SRCS:%.c=build-fuzz/%.o)
 build-fuzz/%.o: %.c
 	@mkdir -p $(dir $@)
 	@echo "  CC      $@"
@@ -157,6 +178,6 @@ deb-check: deb
 	lintian --fail-on error,warning build-deb/*.changes
 
 clean:
-	rm -rf build build-san build-fuzz build-deb cloudroute
+	rm -rf build build-san build-tsan build-fuzz build-deb cloudroute
 
 -include $(shell find $(B) build-fuzz -name '*.d' 2>/dev/null)

@@ -17,7 +17,7 @@ void
 log_init(int foreground, int verbose, const char *ident)
 {
 	log_foreground = foreground;
-	log_verbosity = verbose;
+	__atomic_store_n(&log_verbosity, verbose, __ATOMIC_RELAXED);
 	if (!foreground)
 		openlog(ident ? ident : "cloudroute", LOG_PID | LOG_NDELAY, LOG_DAEMON);
 }
@@ -25,13 +25,13 @@ log_init(int foreground, int verbose, const char *ident)
 int
 log_verbose(void)
 {
-	return log_verbosity;
+	return __atomic_load_n(&log_verbosity, __ATOMIC_RELAXED);
 }
 
 void
 log_setverbose(int verbose)
 {
-	log_verbosity = verbose;
+	__atomic_store_n(&log_verbosity, verbose, __ATOMIC_RELAXED);
 }
 
 static void
@@ -90,7 +90,7 @@ log_debug(const char *fmt, ...)
 {
 	va_list ap;
 
-	if (log_verbosity < 1)
+	if (log_verbose() < 1)
 		return;
 	va_start(ap, fmt);
 	vlog(LOG_DEBUG, fmt, ap, 0);
@@ -119,25 +119,24 @@ fatalx(const char *fmt, ...)
 	exit(1);
 }
 
+/* Relaxed atomics: threads may share rl, and a lost update only loses a line. */
 int
 log_ratelimit_ok(struct log_ratelimit *rl)
 {
 	struct timespec ts;
 	uint64_t now;
+	unsigned int n;
 
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	now = (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-	if (now - rl->window_start_ms >= rl->interval_ms) {
-		if (rl->suppressed)
-			log_debug("%u similar messages suppressed", rl->suppressed);
-		rl->window_start_ms = now;
-		rl->printed = 0;
-		rl->suppressed = 0;
+	if (now - __atomic_load_n(&rl->window_start_ms, __ATOMIC_RELAXED) >= rl->interval_ms) {
+		if ((n = __atomic_exchange_n(&rl->suppressed, 0, __ATOMIC_RELAXED)) != 0)
+			log_debug("%u similar messages suppressed", n);
+		__atomic_store_n(&rl->window_start_ms, now, __ATOMIC_RELAXED);
+		__atomic_store_n(&rl->printed, 0, __ATOMIC_RELAXED);
 	}
-	if (rl->printed < rl->burst) {
-		rl->printed++;
+	if (__atomic_fetch_add(&rl->printed, 1, __ATOMIC_RELAXED) < rl->burst)
 		return 1;
-	}
-	rl->suppressed++;
+	__atomic_fetch_add(&rl->suppressed, 1, __ATOMIC_RELAXED);
 	return 0;
 }

@@ -8,7 +8,10 @@
  * Each node holds a prefix (key, bits) and optionally a peer; a node's
  * children extend its prefix by the bit at position `bits`.  Nodes without a
  * peer exist only where two prefixes diverge, and are pruned when removal
- * leaves them with fewer than two children.
+ * leaves them with fewer than two children.  The nodes holding a peer are
+ * also on that peer's list (peer->ai_nodes), so removing or listing one
+ * peer's prefixes walks its own nodes, not the table: with 10,000 peers a
+ * reload stays linear.
  *
  * Not locked: writers hold dev->lock for writing, readers for reading.
  */
@@ -22,9 +25,31 @@
 struct ai_node {
 	struct ai_node *child[2];
 	struct dp_peer *peer;
+	struct ai_node *pnext, **ppprev;     /* the peer's list, when peer != NULL */
 	uint8_t key[16];
 	uint8_t bits;
+	uint8_t v6;
 };
+
+static void
+owner_set(struct ai_node *n, struct dp_peer *peer)
+{
+	if (n->peer != NULL) {
+		*n->ppprev = n->pnext;
+		if (n->pnext != NULL)
+			n->pnext->ppprev = n->ppprev;
+		n->pnext = NULL;
+		n->ppprev = NULL;
+	}
+	n->peer = peer;
+	if (peer != NULL) {
+		n->pnext = peer->ai_nodes;
+		if (n->pnext != NULL)
+			n->pnext->ppprev = &n->pnext;
+		n->ppprev = &peer->ai_nodes;
+		peer->ai_nodes = n;
+	}
+}
 
 void
 ai_init(struct allowedips *t)
@@ -39,6 +64,7 @@ free_tree(struct ai_node *n)
 		return;
 	free_tree(n->child[0]);
 	free_tree(n->child[1]);
+	owner_set(n, NULL);
 	free(n);
 }
 
@@ -101,7 +127,8 @@ node_new(const uint8_t *key, unsigned int bits, size_t alen, struct dp_peer *pee
 		memset(n->key + full + (rem ? 1 : 0), 0, alen - full - (rem ? 1 : 0));
 	}
 	n->bits = (uint8_t)bits;
-	n->peer = peer;
+	n->v6 = alen == 16;
+	owner_set(n, peer);
 	return n;
 }
 
@@ -121,7 +148,8 @@ insert(struct ai_node **slot, const uint8_t *key, unsigned int bits, size_t alen
 		}
 		common = common_bits(n->key, key, bits < n->bits ? bits : n->bits);
 		if (common == n->bits && n->bits == bits) {
-			n->peer = peer;
+			if (n->peer != peer)
+				owner_set(n, peer);
 			return 0;
 		}
 		if (common == n->bits) {
@@ -141,6 +169,7 @@ insert(struct ai_node **slot, const uint8_t *key, unsigned int bits, size_t alen
 		if ((nn = node_new(key, bits, alen, peer)) == NULL)
 			return -ENOMEM;
 		if ((inner = node_new(key, common, alen, NULL)) == NULL) {
+			owner_set(nn, NULL);
 			free(nn);
 			return -ENOMEM;
 		}
@@ -161,30 +190,21 @@ ai_insert(struct allowedips *t, const struct prefix *p, struct dp_peer *peer)
 	return -EINVAL;
 }
 
-/* Removes nodes left without a peer and with fewer than two children. */
+/* Removes one exact prefix of peer's on the path to it, and the nodes left
+ * without a peer and with fewer than two children. */
 static struct ai_node *
-prune(struct ai_node *n, const struct dp_peer *peer, const uint8_t *key, int bits)
+prune(struct ai_node *n, const struct dp_peer *peer, const uint8_t *key, unsigned int bits)
 {
 	struct ai_node *c;
 
-	if (n == NULL)
-		return NULL;
-	if (bits >= 0) {
-		/* only the path to one exact prefix */
-		if (n->bits > bits || !prefix_matches(n->key, n->bits, key))
-			return n;
-		if (n->bits == bits) {
-			if (n->peer == peer)
-				n->peer = NULL;
-		} else {
-			unsigned int b = bit_at(key, n->bits);
-			n->child[b] = prune(n->child[b], peer, key, bits);
-		}
-	} else {
-		n->child[0] = prune(n->child[0], peer, key, bits);
-		n->child[1] = prune(n->child[1], peer, key, bits);
+	if (n == NULL || n->bits > bits || !prefix_matches(n->key, n->bits, key))
+		return n;
+	if (n->bits == bits) {
 		if (n->peer == peer)
-			n->peer = NULL;
+			owner_set(n, NULL);
+	} else {
+		unsigned int b = bit_at(key, n->bits);
+		n->child[b] = prune(n->child[b], peer, key, bits);
 	}
 	if (n->peer != NULL || (n->child[0] != NULL && n->child[1] != NULL))
 		return n;
@@ -202,11 +222,25 @@ ai_remove(struct allowedips *t, const struct prefix *p, const struct dp_peer *pe
 		t->root6 = prune(t->root6, peer, p->addr, p->len);
 }
 
+static void
+node_prefix(const struct ai_node *n, struct prefix *p)
+{
+	memset(p, 0, sizeof(*p));
+	p->family = n->v6 ? AF_INET6 : AF_INET;
+	p->len = n->bits;
+	memcpy(p->addr, n->key, n->v6 ? 16 : 4);
+}
+
+/* Each removal takes the head of the peer's list off it. */
 void
 ai_remove_peer(struct allowedips *t, const struct dp_peer *peer)
 {
-	t->root4 = prune(t->root4, peer, NULL, -1);
-	t->root6 = prune(t->root6, peer, NULL, -1);
+	struct prefix p;
+
+	while (peer->ai_nodes != NULL) {
+		node_prefix(peer->ai_nodes, &p);
+		ai_remove(t, &p, peer);
+	}
 }
 
 struct dp_peer *
@@ -235,33 +269,20 @@ ai_lookup(const struct allowedips *t, int family, const uint8_t *addr)
 	return best;
 }
 
-static void
-collect(const struct ai_node *n, int family, size_t alen, const struct dp_peer *peer,
-    struct prefix *out, size_t max, size_t *count)
-{
-	if (n == NULL)
-		return;
-	if (n->peer == peer) {
-		if (*count < max) {
-			struct prefix *p = &out[*count];
-			memset(p, 0, sizeof(*p));
-			p->family = family;
-			p->len = n->bits;
-			memcpy(p->addr, n->key, alen);
-		}
-		(*count)++;
-	}
-	collect(n->child[0], family, alen, peer, out, max, count);
-	collect(n->child[1], family, alen, peer, out, max, count);
-}
-
+/* In the order they were added (the list has the newest first). */
 size_t
 ai_list(const struct allowedips *t, const struct dp_peer *peer, struct prefix *out,
     size_t max)
 {
-	size_t count = 0;
+	const struct ai_node *n;
+	size_t count = 0, i;
 
-	collect(t->root4, AF_INET, 4, peer, out, max, &count);
-	collect(t->root6, AF_INET6, 16, peer, out, max, &count);
+	(void)t;
+	for (n = peer->ai_nodes; n != NULL; n = n->pnext)
+		count++;
+	i = count;
+	for (n = peer->ai_nodes; n != NULL; n = n->pnext)
+		if (--i < max)
+			node_prefix(n, &out[i]);
 	return count;
 }

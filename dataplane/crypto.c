@@ -211,20 +211,47 @@ out:
 
 /* ---- X25519 -------------------------------------------------------------- */
 
-int
-dp_x25519(uint8_t out[32], const uint8_t priv[32], const uint8_t pub[32])
+/*
+ * A private key loaded once (EVP_PKEY): importing a raw X25519 private key
+ * computes its public key, a scalar multiplication as costly as the DH, so
+ * the static key stays loaded and ephemerals are loaded once per handshake.
+ */
+void *
+crypto_x25519_load(const uint8_t priv[32])
 {
-	EVP_PKEY *sk = NULL, *pk = NULL;
+	if (crypto_ready() < 0)
+		return NULL;
+	return EVP_PKEY_new_raw_private_key(EVP_PKEY_X25519, NULL, priv, 32);
+}
+
+void
+crypto_x25519_free(void *sk)
+{
+	EVP_PKEY_free(sk);	/* frees the private key cleansed */
+}
+
+int
+crypto_x25519_public(void *sk, uint8_t pub[32])
+{
+	size_t len = 32;
+
+	if (sk == NULL || EVP_PKEY_get_raw_public_key(sk, pub, &len) != 1 || len != 32)
+		return -EINVAL;
+	return 0;
+}
+
+int
+crypto_x25519_derive(uint8_t out[32], void *sk, const uint8_t pub[32])
+{
+	EVP_PKEY *pk = NULL;
 	EVP_PKEY_CTX *ctx = NULL;
 	uint8_t zero[32] = { 0 };
 	size_t outlen = 32;
 	int ret = -EINVAL;
 
-	if (crypto_ready() < 0)
-		return -ENOTSUP;
-	sk = EVP_PKEY_new_raw_private_key(EVP_PKEY_X25519, NULL, priv, 32);
-	pk = EVP_PKEY_new_raw_public_key(EVP_PKEY_X25519, NULL, pub, 32);
-	if (sk == NULL || pk == NULL)
+	if (sk == NULL)
+		goto out;
+	if ((pk = EVP_PKEY_new_raw_public_key(EVP_PKEY_X25519, NULL, pub, 32)) == NULL)
 		goto out;
 	if ((ctx = EVP_PKEY_CTX_new(sk, NULL)) == NULL ||
 	    EVP_PKEY_derive_init(ctx) != 1 ||
@@ -244,24 +271,37 @@ out:
 	}
 	EVP_PKEY_CTX_free(ctx);
 	EVP_PKEY_free(pk);
-	EVP_PKEY_free(sk);	/* frees the private key cleansed */
+	return ret;
+}
+
+int
+dp_x25519(uint8_t out[32], const uint8_t priv[32], const uint8_t pub[32])
+{
+	void *sk;
+	int ret;
+
+	if (crypto_ready() < 0)
+		return -ENOTSUP;
+	if ((sk = crypto_x25519_load(priv)) == NULL) {
+		OPENSSL_cleanse(out, 32);
+		return -EINVAL;
+	}
+	ret = crypto_x25519_derive(out, sk, pub);
+	crypto_x25519_free(sk);
 	return ret;
 }
 
 static int
 x25519_public(uint8_t pub[32], const uint8_t priv[32])
 {
-	EVP_PKEY *sk;
-	size_t len = 32;
-	int ret = -EINVAL;
+	void *sk;
+	int ret;
 
 	if (crypto_ready() < 0)
 		return -ENOTSUP;
-	sk = EVP_PKEY_new_raw_private_key(EVP_PKEY_X25519, NULL, priv, 32);
-	if (sk != NULL && EVP_PKEY_get_raw_public_key(sk, pub, &len) == 1 &&
-	    len == 32)
-		ret = 0;
-	EVP_PKEY_free(sk);
+	sk = crypto_x25519_load(priv);
+	ret = crypto_x25519_public(sk, pub);
+	crypto_x25519_free(sk);
 	return ret;
 }
 
@@ -290,14 +330,23 @@ dp_genkey(uint8_t priv[NOISE_KEY_LEN])
 }
 
 int
-crypto_keypair(uint8_t priv[32], uint8_t pub[32])
+crypto_keypair(uint8_t priv[32], uint8_t pub[32], void **sk)
 {
+	void *k = NULL;
 	int ret;
 
-	if ((ret = dp_genkey(priv)) == 0)
-		ret = x25519_public(pub, priv);
+	if ((ret = dp_genkey(priv)) == 0) {
+		k = crypto_x25519_load(priv);
+		ret = crypto_x25519_public(k, pub);
+	}
+	if (ret < 0 || sk == NULL) {
+		crypto_x25519_free(k);
+		k = NULL;
+	}
 	if (ret < 0)
 		OPENSSL_cleanse(priv, 32);
+	if (sk != NULL)
+		*sk = k;
 	return ret;
 }
 
@@ -337,6 +386,7 @@ int
 crypto_aead_seal(EVP_CIPHER_CTX *ctx, const uint8_t nonce[CHACHA_NONCE_LEN],
     const uint8_t *aad, size_t aadlen, uint8_t *dst, const uint8_t *src, size_t len)
 {
+	OSSL_PARAM tag[2];
 	int outl, fin;
 
 	if (len > INT_MAX - NOISE_AUTHTAG_LEN || aadlen > INT_MAX)
@@ -350,8 +400,11 @@ crypto_aead_seal(EVP_CIPHER_CTX *ctx, const uint8_t nonce[CHACHA_NONCE_LEN],
 		return -EIO;
 	if (EVP_EncryptFinal_ex(ctx, dst + len, &fin) != 1)
 		return -EIO;
-	if (EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_AEAD_GET_TAG, NOISE_AUTHTAG_LEN,
-	    dst + len) != 1)
+	/* the tag as a parameter: EVP_CIPHER_CTX_ctrl would build this per call */
+	tag[0] = OSSL_PARAM_construct_octet_string(OSSL_CIPHER_PARAM_AEAD_TAG, dst + len,
+	    NOISE_AUTHTAG_LEN);
+	tag[1] = OSSL_PARAM_construct_end();
+	if (EVP_CIPHER_CTX_get_params(ctx, tag) != 1)
 		return -EIO;
 	return 0;
 }
@@ -361,6 +414,7 @@ crypto_aead_open(EVP_CIPHER_CTX *ctx, const uint8_t nonce[CHACHA_NONCE_LEN],
     const uint8_t *aad, size_t aadlen, uint8_t *dst, const uint8_t *src, size_t len)
 {
 	uint8_t tag[NOISE_AUTHTAG_LEN];
+	OSSL_PARAM params[2];
 	size_t plen;
 	int outl, fin;
 
@@ -369,8 +423,11 @@ crypto_aead_open(EVP_CIPHER_CTX *ctx, const uint8_t nonce[CHACHA_NONCE_LEN],
 	plen = len - NOISE_AUTHTAG_LEN;
 	/* Copy the tag first: dst may equal src. */
 	memcpy(tag, src + plen, sizeof(tag));
-	if (EVP_DecryptInit_ex2(ctx, NULL, NULL, nonce, NULL) != 1 ||
-	    EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_AEAD_SET_TAG, NOISE_AUTHTAG_LEN, tag) != 1)
+	/* the expected tag goes in with the nonce: one call instead of two */
+	params[0] = OSSL_PARAM_construct_octet_string(OSSL_CIPHER_PARAM_AEAD_TAG, tag,
+	    sizeof(tag));
+	params[1] = OSSL_PARAM_construct_end();
+	if (EVP_DecryptInit_ex2(ctx, NULL, NULL, nonce, params) != 1)
 		return -EIO;
 	if (aadlen && EVP_DecryptUpdate(ctx, NULL, &outl, aad, (int)aadlen) != 1)
 		return -EBADMSG;

@@ -13,6 +13,9 @@
  *     keepalives, key zeroing), refreshes the MTU, and frees retired
  *     keypairs after a write-lock round.  It encrypts with worker index
  *     DP_CTL_WORKER.
+ *   handshake thread (hsqueue.c): handshake messages the workers queued;
+ *     mac1, cookies under load, then the DH work, with worker index
+ *     DP_HS_WORKER.
  *   UAPI thread (uapi.c).
  */
 #define _GNU_SOURCE
@@ -239,6 +242,8 @@ device_alloc(const char *ifname, unsigned int n_workers)
 	pthread_rwlock_init(&dev->index_lock, NULL);
 	pthread_mutex_init(&dev->cfg_lock, NULL);
 	pthread_mutex_init(&dev->retire_lock, NULL);
+	pthread_mutex_init(&dev->hs_lock, NULL);
+	pthread_cond_init(&dev->hs_cond, NULL);
 	ai_init(&dev->ai);
 	cookie_checker_init(&dev->cc, zero);
 	dev->stop_fd = -1;
@@ -300,6 +305,32 @@ dp_device_set_private_key(struct dp_device *dev, const uint8_t key[NOISE_KEY_LEN
 }
 
 static int
+key_cmp(const void *a, const void *b)
+{
+	return memcmp(*(const uint8_t *const *)a, *(const uint8_t *const *)b, NOISE_KEY_LEN);
+}
+
+/* Two peers with one public key: sorted, so 10,000 peers cost n log n. */
+static int
+duplicate_keys(const struct dp_config *cfg)
+{
+	const uint8_t **keys;
+	int dup = 0;
+
+	if (cfg->n_peers < 2)
+		return 0;
+	if ((keys = calloc(cfg->n_peers, sizeof(*keys))) == NULL)
+		return -ENOMEM;
+	for (size_t i = 0; i < cfg->n_peers; i++)
+		keys[i] = cfg->peers[i].public_key;
+	qsort(keys, cfg->n_peers, sizeof(*keys), key_cmp);
+	for (size_t i = 1; i < cfg->n_peers && !dup; i++)
+		dup = memcmp(keys[i - 1], keys[i], NOISE_KEY_LEN) == 0;
+	free(keys);
+	return dup ? -EINVAL : 0;
+}
+
+static int
 config_valid(const struct dp_config *cfg)
 {
 	for (size_t i = 0; i < cfg->n_peers; i++) {
@@ -313,20 +344,8 @@ config_valid(const struct dp_config *cfg)
 		if (pc->has_endpoint && pc->endpoint.ss_family != AF_INET &&
 		    pc->endpoint.ss_family != AF_INET6)
 			return -EINVAL;
-		for (size_t j = 0; j < i; j++)
-			if (memcmp(cfg->peers[j].public_key, pc->public_key, NOISE_KEY_LEN) == 0)
-				return -EINVAL;
 	}
-	return 0;
-}
-
-static int
-peer_in_config(const struct dp_config *cfg, const struct dp_peer *p)
-{
-	for (size_t i = 0; i < cfg->n_peers; i++)
-		if (memcmp(cfg->peers[i].public_key, p->public_key, NOISE_KEY_LEN) == 0)
-			return 1;
-	return 0;
+	return duplicate_keys(cfg);
 }
 
 /* dev->lock held for writing */
@@ -354,65 +373,112 @@ apply_peer(struct dp_device *dev, const struct dp_peer_config *pc)
 	return 0;
 }
 
+/* dev->lock held for writing; the configuration has been validated. */
 static int
 apply_config(struct dp_device *dev, const struct dp_config *cfg)
 {
 	struct dp_peer *p, *next;
+
+	size_t removed = 0;
+	int r;
+
+	/* the only step that can fail on valid input comes first */
+	if ((r = dp_device_set_private_key(dev, cfg->private_key)) < 0)
+		return r;
+	/* mark the peers that stay, remove the others */
+	for (p = dev->peers; p != NULL; p = p->next)
+		p->keep = 0;
+	for (size_t i = 0; i < cfg->n_peers; i++)
+		if ((p = dp_peer_lookup(dev, cfg->peers[i].public_key)) != NULL)
+			p->keep = 1;
+	for (p = dev->peers; p != NULL; p = next) {
+		next = p->next;
+		if (!p->keep) {
+			dp_peer_destroy(p);
+			removed++;
+		}
+	}
+	for (size_t i = 0; i < cfg->n_peers; i++)
+		if ((r = apply_peer(dev, &cfg->peers[i])) < 0)
+			break;
+	dp_device_trim(removed);
+	return r;
+}
+
+int
+dp_port_stage(struct dp_device *dev, uint16_t port, uint32_t fwmark,
+    struct dp_port_change *pc)
+{
+	int r;
+
+	memset(pc, 0, sizeof(*pc));
+	if (port == dev->listen_port && port != 0)
+		return 0;
+	/* a detached device has no sockets: it only takes the number */
+	if ((r = dp_udp_bind(dev, port, fwmark, &pc->set)) < 0)
+		return r;
+	if (!dev->detached)
+		dp_workers_stop(dev);  /* they wait on the old sockets in epoll */
+	pc->staged = 1;
+	return 1;
+}
+
+void
+dp_port_commit(struct dp_device *dev, struct dp_port_change *pc)
+{
+	if (pc->staged)
+		dp_udp_swap(dev, &pc->set);
+}
+
+void
+dp_port_end(struct dp_device *dev, struct dp_port_change *pc)
+{
+	if (!pc->staged)
+		return;
+	dp_udp_set_close(&pc->set);
+	if (!dev->detached && dp_workers_start(dev) < 0)
+		log_warnx("%s: cannot restart workers", dev->ifname);
+	pc->staged = 0;
+}
+
+/*
+ * Nothing changes unless everything can: the configuration is checked and
+ * a new port bound before the device is touched.
+ */
+int
+dp_device_configure(struct dp_device *dev, const struct dp_config *cfg)
+{
+	struct dp_port_change pc;
+	int r;
+
+	if ((r = config_valid(cfg)) < 0)
+		return r;
+	memset(&pc, 0, sizeof(pc));
+	pthread_mutex_lock(&dev->cfg_lock);
+	if (cfg->listen_port != 0 &&
+	    (r = dp_port_stage(dev, cfg->listen_port, dev->fwmark, &pc)) < 0)
+		goto out;
+	pthread_rwlock_wrlock(&dev->lock);
+	if ((r = apply_config(dev, cfg)) == 0)
+		dp_port_commit(dev, &pc);
+	pthread_rwlock_unlock(&dev->lock);
+	dp_port_end(dev, &pc);
+out:
+	pthread_mutex_unlock(&dev->cfg_lock);
+	return r;
+}
+
+/* A device no other thread sees yet. */
+static int
+configure_new(struct dp_device *dev, const struct dp_config *cfg)
+{
 	int r;
 
 	if ((r = config_valid(cfg)) < 0)
 		return r;
 	pthread_rwlock_wrlock(&dev->lock);
-	if ((r = dp_device_set_private_key(dev, cfg->private_key)) < 0)
-		goto out;
-	for (p = dev->peers; p != NULL; p = next) {
-		next = p->next;
-		if (!peer_in_config(cfg, p))
-			dp_peer_destroy(p);
-	}
-	for (size_t i = 0; i < cfg->n_peers; i++)
-		if ((r = apply_peer(dev, &cfg->peers[i])) < 0)
-			goto out;
-out:
+	r = apply_config(dev, cfg);
 	pthread_rwlock_unlock(&dev->lock);
-	return r;
-}
-
-/* Rebinds the sockets (dev->lock NOT held); keeps the old port on failure. */
-int
-dp_device_set_listen_port(struct dp_device *dev, uint16_t port)
-{
-	uint16_t old = dev->listen_port, bound;
-	int r;
-
-	if (port == old && port != 0)
-		return 0;
-	if (dev->detached) {
-		dev->listen_port = port;
-		return 0;
-	}
-	dp_workers_stop(dev);
-	dp_udp_close(dev);
-	if ((r = dp_udp_open(dev, port, &bound)) < 0 && dp_udp_open(dev, old, &bound) < 0)
-		log_warnx("%s: no UDP sockets any more", dev->ifname);
-	dev->listen_port = bound;
-	if (dp_workers_start(dev) < 0)
-		log_warnx("%s: cannot restart workers", dev->ifname);
-	return r;
-}
-
-int
-dp_device_configure(struct dp_device *dev, const struct dp_config *cfg)
-{
-	int r;
-
-	pthread_mutex_lock(&dev->cfg_lock);
-	if ((r = apply_config(dev, cfg)) < 0)
-		goto out;
-	if (cfg->listen_port != 0 && cfg->listen_port != dev->listen_port)
-		r = dp_device_set_listen_port(dev, cfg->listen_port);
-out:
-	pthread_mutex_unlock(&dev->cfg_lock);
 	return r;
 }
 
@@ -429,6 +495,7 @@ worker_count(void)
 int
 dp_device_create(const char *ifname, const struct dp_config *cfg, struct dp_device **out)
 {
+	struct dp_udp_set set;
 	struct dp_device *dev;
 	int r, mtu, vnet;
 
@@ -454,13 +521,14 @@ dp_device_create(const char *ifname, const struct dp_config *cfg, struct dp_devi
 	}
 	if ((mtu = dp_tun_mtu(ifname)) > 0)
 		dev->mtu = (unsigned int)mtu;
-	if ((r = apply_config(dev, cfg)) < 0) {
+	if ((r = configure_new(dev, cfg)) < 0) {
 		log_warnx("%s: invalid tunnel configuration", ifname);
 		goto fail;
 	}
-	if ((r = dp_udp_open(dev, cfg->listen_port, &dev->listen_port)) < 0)
+	if ((r = dp_udp_bind(dev, cfg->listen_port, 0, &set)) < 0)
 		goto fail;
-	if ((r = dp_workers_start(dev)) < 0)
+	dp_udp_swap(dev, &set);          /* no threads yet */
+	if ((r = dp_hs_start(dev)) < 0 || (r = dp_workers_start(dev)) < 0)
 		goto fail;
 	if ((r = pthread_create(&dev->timer_thr, NULL, timer_main, dev)) != 0) {
 		r = -r;
@@ -491,7 +559,7 @@ dp_device_create_detached(const struct dp_config *cfg, struct dp_device **out)
 		return -ENOMEM;
 	dev->detached = 1;
 	dev->listen_port = cfg->listen_port;
-	if ((r = apply_config(dev, cfg)) < 0) {
+	if ((r = configure_new(dev, cfg)) < 0) {
 		dp_device_destroy(dev);
 		return r;
 	}
@@ -511,9 +579,13 @@ dp_device_destroy(struct dp_device *dev)
 		__atomic_store_n(&dev->timer_stop, 1, __ATOMIC_RELEASE);
 		pthread_join(dev->timer_thr, NULL);
 	}
-	dp_udp_close(dev);
+	dp_hs_stop(dev);                 /* after the workers: nothing enqueues */
 	for (unsigned int i = 0; i < dev->n_workers; i++) {
 		struct dp_worker *w = &dev->workers[i];
+		if (w->udp4 >= 0)
+			close(w->udp4);
+		if (w->udp6 >= 0)
+			close(w->udp6);
 		if (w->tun_fd >= 0)
 			close(w->tun_fd);
 		worker_buffers_free(w);
@@ -532,6 +604,9 @@ dp_device_destroy(struct dp_device *dev)
 	pthread_rwlock_destroy(&dev->index_lock);
 	pthread_mutex_destroy(&dev->retire_lock);
 	pthread_mutex_destroy(&dev->cfg_lock);
+	free(dev->hs_buckets);           /* a detached device's (dp_hs_stop frees ours) */
+	pthread_mutex_destroy(&dev->hs_lock);
+	pthread_cond_destroy(&dev->hs_cond);
 	explicit_bzero(dev, sizeof(*dev));
 	free(dev);
 }

@@ -6,6 +6,7 @@
  * protocol (uapi.c).
  *
  * Locking, outermost first:
+ *   dev->hs_lock         the handshake queue (hsqueue.c); never held with others.
  *   dev->lock (rwlock)   peers, allowedips, identity, sockets.  Workers and
  *                        the timer thread hold it for reading while they
  *                        process one batch; configuration holds it for
@@ -42,9 +43,14 @@
 #define DP_HEADROOM         MESSAGE_DATA_HEADER_LEN
 #define DP_STAGED_MAX       128          /* packets queued per peer without a session */
 #define DP_CTL_WORKER       (DP_MAX_WORKERS - 1)   /* index used by the timer thread */
-#define DP_MAX_DATA_WORKERS (DP_MAX_WORKERS - 1)
+#define DP_HS_WORKER        (DP_MAX_WORKERS - 2)   /* index of the handshake thread */
+#define DP_MAX_DATA_WORKERS (DP_MAX_WORKERS - 2)
+#define DP_HS_QUEUE         1024         /* handshake messages waiting for the thread */
+#define DP_HS_RATE          20           /* handshake messages/s per source under load */
+#define DP_HS_BURST         5
+#define DP_HS_BUCKETS       4096
 #define DP_INDEX_BUCKETS    4096
-#define DP_PEER_BUCKETS     256
+#define DP_PEER_BUCKETS     4096
 #define DP_TICK_MS          50
 #define MAX_TIMER_HANDSHAKES (REKEY_ATTEMPT_TIME_MS / REKEY_TIMEOUT_MS)
 /* Handshake messages per second above which we demand cookies (mac2). */
@@ -56,6 +62,8 @@ struct dp_device;
 
 /* ---- allowedips.c: longest-prefix match, prefix -> peer ------------------ */
 
+/* Each peer also lists its own nodes (dp_peer.ai_nodes), so removing or
+ * listing one peer's prefixes costs its prefixes, not the whole table. */
 struct ai_node;
 struct allowedips {
 	struct ai_node *root4, *root6;
@@ -149,6 +157,7 @@ dp_keypair_live(struct dp_keypair *kp)
 	return kp != NULL && !__atomic_load_n(&kp->retired, __ATOMIC_ACQUIRE);
 }
 
+/* Allocated when the first packet is staged, freed when the queue empties. */
 struct dp_staged {
 	uint8_t *pkt[DP_STAGED_MAX];
 	uint16_t len[DP_STAGED_MAX];
@@ -157,7 +166,9 @@ struct dp_staged {
 
 struct dp_peer {
 	struct dp_device *dev;
-	struct dp_peer *next, *hnext;         /* all peers; public key hash chain */
+	struct dp_peer *next, **pprev;        /* all peers, in configuration order */
+	struct dp_peer *hnext;                /* public key hash chain */
+	struct ai_node *ai_nodes;             /* this peer's allowed IPs (allowedips.c) */
 	char name[64];
 	uint8_t public_key[NOISE_KEY_LEN];
 	int has_psk;
@@ -173,7 +184,8 @@ struct dp_peer {
 	uint64_t last_initiation_rx_ms;
 	uint64_t last_handshake_wall_ns;      /* 0 = never */
 	uint64_t rx_bytes, tx_bytes;          /* atomic */
-	struct dp_staged staged;
+	struct dp_staged *staged;             /* NULL while nothing is staged */
+	int keep;                             /* configuration: a mark under dev->lock */
 };
 
 enum dp_drop {
@@ -226,7 +238,7 @@ struct dp_device {
 	struct cookie_checker cc;
 	uint16_t listen_port;
 	uint32_t fwmark;
-	struct dp_peer *peers;
+	struct dp_peer *peers, **peers_tail;
 	size_t n_peers;
 	struct dp_peer *peer_hash[DP_PEER_BUCKETS];
 	struct allowedips ai;
@@ -254,6 +266,16 @@ struct dp_device {
 	uint64_t hs_window_start, hs_window_count, last_under_load;  /* atomic */
 	uint64_t drops[DP_DROP_MAX];           /* atomic */
 
+	/* hsqueue.c: handshake messages from the workers to the handshake thread */
+	pthread_mutex_t hs_lock;
+	pthread_cond_t hs_cond;
+	struct dp_hs_msg *hs_ring;             /* DP_HS_QUEUE entries, NULL = inline */
+	unsigned int hs_head, hs_n;
+	int hs_stop, hs_running;
+	pthread_t hs_thr;
+	struct dp_hs_bucket *hs_buckets;       /* per-source limit (handshake thread) */
+	uint64_t hs_seed;
+
 	int uapi_fd, uapi_stop_fd;
 	pthread_t uapi_thr;
 	int uapi_running;
@@ -270,7 +292,14 @@ void dp_peer_set_keepalive(struct dp_peer *p, uint16_t secs);
 /* Drops the peer's sessions and in-flight handshake (peer->lock held). */
 void dp_peer_zero_keys(struct dp_peer *p);
 void dp_peer_purge_staged(struct dp_peer *p);
-/* Re-derives the static DH of every peer after a private key change. */
+/* Queues a copy of a packet until a session exists (peer->lock held); the
+ * oldest is dropped when DP_STAGED_MAX are waiting.  0 or -ENOMEM. */
+int dp_peer_stage(struct dp_peer *p, const uint8_t *pkt, size_t len);
+/* Takes every staged packet (peer->lock held); returns how many. */
+unsigned int dp_peer_take_staged(struct dp_peer *p, uint8_t **pkts, uint16_t *lens);
+/* The peer's static DH, computed when it first handshakes (peer->lock held). */
+int dp_peer_precompute(struct dp_peer *p);
+/* Drops the static DH of every peer after a private key change. */
 void dp_device_rekey_identity(struct dp_device *dev);
 void dp_index_remove(struct dp_device *dev, struct dp_index_entry *e);
 int dp_index_add(struct dp_device *dev, struct dp_index_entry *e);
@@ -283,12 +312,22 @@ void dp_peer_install_keypair(struct dp_peer *p, struct dp_keypair *kp);
 int dp_peer_promote_next(struct dp_peer *p, struct dp_keypair *kp);
 void dp_keypair_retire(struct dp_device *dev, struct dp_keypair *kp);
 void dp_device_free_retired(struct dp_device *dev);   /* dev->lock held for writing */
+/* After removing `removed` peers: gives freed heap back to the system so
+ * that RSS follows the peer count down (a no-op for a few). */
+void dp_device_trim(size_t removed);
 void dp_peer_update_endpoint(struct dp_peer *p, const struct sockaddr_storage *src);
 
 unsigned int dp_jitter(void);
-/* One handshake message (types 1-3); dev->lock held for reading. */
+/* One handshake message (types 1-3); dev->lock held for reading.  charged:
+ * its source already paid its rate-limit share when it was queued. */
 void dp_rx_handshake(struct dp_device *dev, unsigned int worker, const uint8_t *pkt,
-    size_t len, const struct sockaddr_storage *src);
+    size_t len, const struct sockaddr_storage *src, int charged);
+
+/* A set of sockets, one v4 and one v6 per worker (-1 = none), and their port. */
+struct dp_udp_set {
+	int fd4[DP_MAX_DATA_WORKERS], fd6[DP_MAX_DATA_WORKERS];
+	uint16_t port;
+};
 
 /* device.c: protocol actions */
 void dp_drop(struct dp_device *dev, enum dp_drop why, const char *what);
@@ -303,12 +342,41 @@ void dp_device_rx_one(struct dp_device *dev, unsigned int worker, uint8_t *pkt,
 int dp_device_create_detached(const struct dp_config *cfg, struct dp_device **out);
 /* Applies a configuration (dev->lock held for writing); used by configure and UAPI. */
 int dp_device_set_private_key(struct dp_device *dev, const uint8_t key[NOISE_KEY_LEN]);
-int dp_device_set_listen_port(struct dp_device *dev, uint16_t port);
+/*
+ * A listen port change in three steps, so that a port that cannot be bound
+ * changes nothing and no thread ever uses a closed descriptor:
+ *   dp_port_stage (cfg_lock held, dev->lock not held): binds the new
+ *     sockets into pc and stops the workers; 1 when a change is staged, 0
+ *     when none is needed (port unchanged, or 0 and keep_random), -errno.
+ *   dp_port_commit (dev->lock held for writing): the device takes them.
+ *   dp_port_end (dev->lock not held): closes what pc holds (the old sockets
+ *     after a commit, the unused new ones otherwise), restarts the workers.
+ */
+struct dp_port_change {
+	int staged;
+	struct dp_udp_set set;
+};
+int dp_port_stage(struct dp_device *dev, uint16_t port, uint32_t fwmark,
+    struct dp_port_change *pc);
+void dp_port_commit(struct dp_device *dev, struct dp_port_change *pc);
+void dp_port_end(struct dp_device *dev, struct dp_port_change *pc);
 int dp_workers_start(struct dp_device *dev);
 void dp_workers_stop(struct dp_device *dev);
 /* Sends one datagram to peer's endpoint through worker's socket. */
 int dp_send_datagram(struct dp_device *dev, unsigned int worker,
     const struct sockaddr_storage *to, const void *buf, size_t len);
+
+/* hsqueue.c */
+struct dp_hs_msg;
+/* Queues a handshake message for the handshake thread (drops it when full). */
+void dp_hs_enqueue(struct dp_device *dev, const uint8_t *pkt, size_t len,
+    const struct sockaddr_storage *src);
+unsigned int dp_hs_queued(struct dp_device *dev);
+struct dp_hs_bucket;
+/* Under load: 1 when src may cost one more handshake message now (takes hs_lock). */
+int dp_hs_ratelimit(struct dp_device *dev, const struct sockaddr_storage *src, uint64_t now);
+int dp_hs_start(struct dp_device *dev);
+void dp_hs_stop(struct dp_device *dev);
 
 /* tun.c */
 /* Opens the queues with IFF_VNET_HDR and TSO/USO offloads when the kernel
@@ -325,9 +393,18 @@ int dp_tun_mtu(const char *ifname);
 int dp_tun_rx_batch(struct dp_worker *w);
 
 /* udp.c */
-/* Binds a v4 and a v6 socket per worker (SO_REUSEPORT) on port; port 0 picks one. */
-int dp_udp_open(struct dp_device *dev, uint16_t port, uint16_t *bound);
-void dp_udp_close(struct dp_device *dev);
+/*
+ * Binds a v4 and a v6 socket per worker (SO_REUSEPORT) on port into s
+ * without touching the device's sockets; port 0 picks one.  0 or -errno
+ * (s then holds nothing).
+ */
+int dp_udp_bind(struct dp_device *dev, uint16_t port, uint32_t fwmark, struct dp_udp_set *s);
+/* Exchanges s with the workers' sockets and port (dev->lock held for
+ * writing, workers stopped): s then holds the old ones. */
+void dp_udp_swap(struct dp_device *dev, struct dp_udp_set *s);
+void dp_udp_set_close(struct dp_udp_set *s);
+/* SO_MARK on every socket (dev->lock held for writing). */
+int dp_udp_set_mark(struct dp_device *dev, uint32_t fwmark);
 int dp_udp_send_batch(int fd, struct mmsghdr *msgs, unsigned int n);
 /* Receives up to DP_BATCH datagrams on fd, decrypts, writes to TUN. */
 int dp_udp_rx_batch(struct dp_worker *w, int fd);
@@ -357,7 +434,7 @@ struct dp_uapi_set {
 	struct dp_uapi_peer *peers;
 	size_t n_peers;
 };
-#define DP_UAPI_MAX_REQUEST (1 << 20)
+#define DP_UAPI_MAX_REQUEST (16 << 20)   /* about 140,000 peers with one allowed IP */
 #define DP_UAPI_MAX_LINE    256
 /* Parses the body of a `set=1` request (the lines after "set=1", up to the
  * blank line).  0 or -EINVAL/-ENOMEM/-E2BIG, with a message in err. */

@@ -11,8 +11,8 @@
  * the peer's handshake as it was (consume_response) or zeroed (create_*).
  *
  * Transport: each keypair holds one ChaCha20-Poly1305 context per worker and
- * direction, keyed once in noise_begin_session(); encrypting a packet only
- * sets the nonce (32 zero bits || le64 counter).
+ * direction, keyed once when that worker first uses the session; encrypting
+ * a packet only sets the nonce (32 zero bits || le64 counter).
  */
 #include <endian.h>
 #include <errno.h>
@@ -74,13 +74,13 @@ mix_ephemeral(uint8_t ck[NOISE_HASH_LEN], uint8_t h[NOISE_HASH_LEN],
 /* The DH tokens: (C, k) = KDF2(C, DH(priv, pub)), or C = KDF1 when key is
  * NULL.  An all-zero DH (low-order point) fails. */
 static int
-mix_dh(uint8_t ck[NOISE_HASH_LEN], uint8_t key[NOISE_KEY_LEN],
-    const uint8_t priv[NOISE_KEY_LEN], const uint8_t pub[NOISE_KEY_LEN])
+mix_dh(uint8_t ck[NOISE_HASH_LEN], uint8_t key[NOISE_KEY_LEN], void *sk,
+    const uint8_t pub[NOISE_KEY_LEN])
 {
 	uint8_t dh[NOISE_KEY_LEN];
 	int ret;
 
-	if ((ret = dp_x25519(dh, priv, pub)) == 0)
+	if ((ret = crypto_x25519_derive(dh, sk, pub)) == 0)
 		ret = dp_kdf(ck, key, NULL, ck, dh, sizeof(dh));
 	OPENSSL_cleanse(dh, sizeof(dh));
 	return ret;
@@ -136,9 +136,10 @@ noise_local_set(struct noise_local *l, const uint8_t private_key[NOISE_KEY_LEN])
 	memcpy(l->private_key, private_key, NOISE_KEY_LEN);
 	l->private_key[0] &= 248;
 	l->private_key[31] = (uint8_t)((l->private_key[31] & 127) | 64);
-	if ((ret = dp_pubkey(l->public_key, l->private_key)) < 0) {
+	if ((l->sk = crypto_x25519_load(l->private_key)) == NULL ||
+	    (ret = crypto_x25519_public(l->sk, l->public_key)) < 0) {
 		noise_local_clear(l);
-		return ret;
+		return -EINVAL;
 	}
 	l->has_identity = 1;
 	return 0;
@@ -147,6 +148,7 @@ noise_local_set(struct noise_local *l, const uint8_t private_key[NOISE_KEY_LEN])
 void
 noise_local_clear(struct noise_local *l)
 {
+	crypto_x25519_free(l->sk);
 	OPENSSL_cleanse(l, sizeof(*l));
 }
 
@@ -163,7 +165,7 @@ noise_handshake_clear(struct noise_handshake *hs)
 }
 
 int
-noise_handshake_init(struct noise_handshake *hs, const struct noise_local *l,
+noise_handshake_init_lazy(struct noise_handshake *hs,
     const uint8_t remote_static[NOISE_KEY_LEN], const uint8_t psk[NOISE_KEY_LEN])
 {
 	noise_handshake_clear(hs);
@@ -173,15 +175,37 @@ noise_handshake_init(struct noise_handshake *hs, const struct noise_local *l,
 	else
 		memset(hs->preshared_key, 0, NOISE_KEY_LEN);
 	OPENSSL_cleanse(hs->precomputed_static_static, NOISE_KEY_LEN);
-	if (dp_key_is_zero(remote_static))
+	hs->ss_state = 0;
+	return dp_key_is_zero(remote_static) ? -EINVAL : 0;
+}
+
+int
+noise_handshake_precompute(struct noise_handshake *hs, const struct noise_local *l)
+{
+	if (hs->ss_state != 0)
+		return hs->ss_state > 0 ? 0 : -EINVAL;
+	if (l == NULL || !l->has_identity)
+		return -ENOKEY;
+	if (crypto_x25519_derive(hs->precomputed_static_static, l->sk, hs->remote_static) < 0) {
+		hs->ss_state = -1;              /* a low-order key: it never handshakes */
 		return -EINVAL;
+	}
+	hs->ss_state = 1;
+	return 0;
+}
+
+int
+noise_handshake_init(struct noise_handshake *hs, const struct noise_local *l,
+    const uint8_t remote_static[NOISE_KEY_LEN], const uint8_t psk[NOISE_KEY_LEN])
+{
+	int ret;
+
+	if ((ret = noise_handshake_init_lazy(hs, remote_static, psk)) < 0)
+		return ret;
 	/* Without a private key yet, initiations fail with -ENOKEY until the
 	 * caller runs this again after noise_local_set(). */
-	if (l == NULL || !l->has_identity)
-		return 0;
-	if (dp_x25519(hs->precomputed_static_static, l->private_key, remote_static) < 0)
-		return -EINVAL;
-	return 0;
+	ret = noise_handshake_precompute(hs, l);
+	return ret == -ENOKEY ? 0 : ret;
 }
 
 /*
@@ -220,16 +244,20 @@ initiation_steps(struct noise_handshake *hs, const struct noise_local *l,
     const uint8_t ts[NOISE_TIMESTAMP_LEN], struct message_handshake_initiation *msg,
     uint8_t ck[NOISE_HASH_LEN], uint8_t h[NOISE_HASH_LEN], uint8_t key[NOISE_KEY_LEN])
 {
+	void *esk = NULL;
 	int ret;
 
 	if ((ret = handshake_start(ck, h, hs->remote_static)) < 0)
 		return ret;
 	/* e */
-	if ((ret = crypto_keypair(hs->ephemeral_private, msg->unencrypted_ephemeral)) < 0 ||
-	    (ret = mix_ephemeral(ck, h, msg->unencrypted_ephemeral)) < 0)
+	if ((ret = crypto_keypair(hs->ephemeral_private, msg->unencrypted_ephemeral,
+	    &esk)) < 0)
 		return ret;
 	/* es */
-	if ((ret = mix_dh(ck, key, hs->ephemeral_private, hs->remote_static)) < 0)
+	if ((ret = mix_ephemeral(ck, h, msg->unencrypted_ephemeral)) == 0)
+		ret = mix_dh(ck, key, esk, hs->remote_static);
+	crypto_x25519_free(esk);
+	if (ret < 0)
 		return ret;
 	/* s */
 	if ((ret = encrypt_and_hash(msg->encrypted_static, l->public_key,
@@ -281,7 +309,8 @@ out:
 static int
 consume_initiation_steps(const struct noise_local *l,
     const struct message_handshake_initiation *msg, struct noise_handshake *out,
-    uint8_t ts[NOISE_TIMESTAMP_LEN], uint8_t key[NOISE_KEY_LEN])
+    uint8_t ts[NOISE_TIMESTAMP_LEN], uint8_t key[NOISE_KEY_LEN],
+    noise_ss_lookup_fn lookup, void *ctx)
 {
 	uint8_t *ck = out->chaining_key, *h = out->hash;
 	int ret;
@@ -293,16 +322,20 @@ consume_initiation_steps(const struct noise_local *l,
 	if ((ret = mix_ephemeral(ck, h, out->remote_ephemeral)) < 0)
 		return ret;
 	/* es */
-	if (mix_dh(ck, key, l->private_key, out->remote_ephemeral) < 0)
+	if (mix_dh(ck, key, l->sk, out->remote_ephemeral) < 0)
 		return -EBADMSG;
 	/* s */
 	if ((ret = decrypt_and_hash(out->remote_static, msg->encrypted_static,
 	    sizeof(msg->encrypted_static), key, h)) < 0)
 		return ret;
-	/* ss: the peer is not known yet, so no precomputed value to use */
-	if (dp_x25519(out->precomputed_static_static, l->private_key,
-	    out->remote_static) < 0)
+	/* ss: the peer's precomputed value when the caller knows the peer */
+	if (lookup != NULL) {
+		if ((ret = lookup(ctx, out->remote_static, out->precomputed_static_static)) < 0)
+			return ret;
+	} else if (crypto_x25519_derive(out->precomputed_static_static, l->sk,
+	    out->remote_static) < 0) {
 		return -EBADMSG;
+	}
 	if ((ret = dp_kdf(ck, key, NULL, ck, out->precomputed_static_static,
 	    NOISE_KEY_LEN)) < 0)
 		return ret;
@@ -316,6 +349,14 @@ noise_consume_initiation(const struct noise_local *l,
     const struct message_handshake_initiation *msg, struct noise_handshake *out,
     uint8_t timestamp[NOISE_TIMESTAMP_LEN])
 {
+	return noise_consume_initiation_lookup(l, msg, out, timestamp, NULL, NULL);
+}
+
+int
+noise_consume_initiation_lookup(const struct noise_local *l,
+    const struct message_handshake_initiation *msg, struct noise_handshake *out,
+    uint8_t timestamp[NOISE_TIMESTAMP_LEN], noise_ss_lookup_fn lookup, void *ctx)
+{
 	uint8_t key[NOISE_KEY_LEN];
 	int ret;
 
@@ -324,7 +365,7 @@ noise_consume_initiation(const struct noise_local *l,
 		return -ENOKEY;
 	if (le32toh(msg->type) != MESSAGE_HANDSHAKE_INITIATION)
 		return -EBADMSG;
-	ret = consume_initiation_steps(l, msg, out, timestamp, key);
+	ret = consume_initiation_steps(l, msg, out, timestamp, key, lookup, ctx);
 	OPENSSL_cleanse(key, sizeof(key));
 	if (ret < 0) {
 		OPENSSL_cleanse(out, sizeof(*out));
@@ -359,6 +400,7 @@ noise_create_response(struct noise_handshake *hs, uint32_t local_index,
 {
 	uint8_t ck[NOISE_HASH_LEN], h[NOISE_HASH_LEN], key[NOISE_KEY_LEN];
 	uint8_t e_priv[NOISE_KEY_LEN];
+	void *esk = NULL;
 	int ret = -EINVAL;
 
 	memset(msg, 0, sizeof(*msg));
@@ -370,12 +412,12 @@ noise_create_response(struct noise_handshake *hs, uint32_t local_index,
 	msg->sender_index = htole32(local_index);
 	msg->receiver_index = htole32(hs->remote_index);
 	/* e */
-	if ((ret = crypto_keypair(e_priv, msg->unencrypted_ephemeral)) < 0 ||
+	if ((ret = crypto_keypair(e_priv, msg->unencrypted_ephemeral, &esk)) < 0 ||
 	    (ret = mix_ephemeral(ck, h, msg->unencrypted_ephemeral)) < 0)
 		goto fail;
 	/* ee, se */
-	if ((ret = mix_dh(ck, NULL, e_priv, hs->remote_ephemeral)) < 0 ||
-	    (ret = mix_dh(ck, NULL, e_priv, hs->remote_static)) < 0)
+	if ((ret = mix_dh(ck, NULL, esk, hs->remote_ephemeral)) < 0 ||
+	    (ret = mix_dh(ck, NULL, esk, hs->remote_static)) < 0)
 		goto fail;
 	/* psk */
 	if ((ret = mix_psk(ck, h, key, hs->preshared_key)) < 0)
@@ -396,6 +438,7 @@ out:
 	OPENSSL_cleanse(h, sizeof(h));
 	OPENSSL_cleanse(key, sizeof(key));
 	OPENSSL_cleanse(e_priv, sizeof(e_priv));
+	crypto_x25519_free(esk);
 	return ret;
 }
 
@@ -405,6 +448,7 @@ noise_consume_response(struct noise_handshake *hs, const struct noise_local *l,
 {
 	uint8_t ck[NOISE_HASH_LEN], h[NOISE_HASH_LEN], key[NOISE_KEY_LEN];
 	uint8_t e[NOISE_KEY_LEN], nothing[1];
+	void *esk = NULL;
 	int ret = -EBADMSG;
 
 	if (hs->state != HANDSHAKE_CREATED_INITIATION || !l->has_identity ||
@@ -418,8 +462,8 @@ noise_consume_response(struct noise_handshake *hs, const struct noise_local *l,
 	if (mix_ephemeral(ck, h, e) < 0)
 		goto out;
 	/* ee, se */
-	if (mix_dh(ck, NULL, hs->ephemeral_private, e) < 0 ||
-	    mix_dh(ck, NULL, l->private_key, e) < 0)
+	if ((esk = crypto_x25519_load(hs->ephemeral_private)) == NULL ||
+	    mix_dh(ck, NULL, esk, e) < 0 || mix_dh(ck, NULL, l->sk, e) < 0)
 		goto out;
 	/* psk */
 	if (mix_psk(ck, h, key, hs->preshared_key) < 0)
@@ -436,6 +480,7 @@ noise_consume_response(struct noise_handshake *hs, const struct noise_local *l,
 	hs->state = HANDSHAKE_CONSUMED_RESPONSE;
 	ret = 0;
 out:
+	crypto_x25519_free(esk);
 	OPENSSL_cleanse(ck, sizeof(ck));
 	OPENSSL_cleanse(h, sizeof(h));
 	OPENSSL_cleanse(key, sizeof(key));
@@ -463,7 +508,7 @@ noise_begin_session(struct noise_handshake *hs, struct noise_keypair *kp,
 {
 	uint8_t first[NOISE_KEY_LEN], second[NOISE_KEY_LEN];
 	const uint8_t *send, *recv;
-	int w, initiator, ret;
+	int initiator, ret;
 
 	if (hs->state == HANDSHAKE_CONSUMED_RESPONSE)
 		initiator = 1;
@@ -479,19 +524,10 @@ noise_begin_session(struct noise_handshake *hs, struct noise_keypair *kp,
 		goto out;
 	send = initiator ? first : second;
 	recv = initiator ? second : first;
-	for (w = 0; w < DP_MAX_WORKERS; w++) {
-		kp->send_ctx[w] = crypto_aead_new(send, 1);
-		kp->recv_ctx[w] = crypto_aead_new(recv, 0);
-		if (kp->send_ctx[w] == NULL || kp->recv_ctx[w] == NULL) {
-			keypair_free_ctxs(kp);
-			ret = -ENOMEM;
-			goto out;
-		}
-	}
-	if ((ret = -pthread_mutex_init(&kp->replay_lock, NULL)) < 0) {
-		keypair_free_ctxs(kp);
+	memcpy(kp->send_key, send, NOISE_KEY_LEN);
+	memcpy(kp->recv_key, recv, NOISE_KEY_LEN);
+	if ((ret = -pthread_mutex_init(&kp->replay_lock, NULL)) < 0)
 		goto out;
-	}
 	replay_init(&kp->replay);
 	kp->local_index = hs->local_index;
 	kp->remote_index = hs->remote_index;
@@ -527,6 +563,9 @@ noise_encrypt(struct noise_keypair *kp, unsigned int worker, uint64_t counter,
 	/* The nonce must never repeat; the caller should have rekeyed long ago. */
 	if (counter >= REJECT_AFTER_MESSAGES)
 		return -EKEYEXPIRED;
+	if (kp->send_ctx[worker] == NULL &&
+	    (kp->send_ctx[worker] = crypto_aead_new(kp->send_key, 1)) == NULL)
+		return -ENOMEM;
 	crypto_counter_nonce(nonce, counter);
 	return crypto_aead_seal(kp->send_ctx[worker], nonce, NULL, 0, dst, src, len);
 }
@@ -541,6 +580,9 @@ noise_decrypt(struct noise_keypair *kp, unsigned int worker, uint64_t counter,
 		return -EINVAL;
 	if (counter >= REJECT_AFTER_MESSAGES || len < NOISE_AUTHTAG_LEN)
 		return -EBADMSG;
+	if (kp->recv_ctx[worker] == NULL &&
+	    (kp->recv_ctx[worker] = crypto_aead_new(kp->recv_key, 0)) == NULL)
+		return -ENOMEM;
 	crypto_counter_nonce(nonce, counter);
 	return crypto_aead_open(kp->recv_ctx[worker], nonce, NULL, 0, dst, src, len);
 }

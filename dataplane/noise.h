@@ -29,7 +29,7 @@
 #define NOISE_TIMESTAMP_LEN    12
 #define COOKIE_LEN             16
 #define COOKIE_NONCE_LEN       24
-#define DP_MAX_WORKERS         8
+#define DP_MAX_WORKERS         10     /* 8 data workers, the handshake and timer threads */
 
 /* Protocol constants (whitepaper §6.1), times in milliseconds. */
 #define REKEY_AFTER_MESSAGES   (1ULL << 60)
@@ -119,8 +119,10 @@ struct noise_local {
 	int has_identity;
 	uint8_t private_key[NOISE_KEY_LEN];
 	uint8_t public_key[NOISE_KEY_LEN];
+	void *sk;                           /* the private key, loaded once (EVP_PKEY) */
 };
-/* Sets the private key and derives the public one. 0 or -EINVAL. */
+/* Sets the private key and derives the public one. 0 or -EINVAL.  l must
+ * be zeroed or set before (the loaded key of a set one is freed). */
 int noise_local_set(struct noise_local *l, const uint8_t private_key[NOISE_KEY_LEN]);
 void noise_local_clear(struct noise_local *l);
 
@@ -144,6 +146,7 @@ struct noise_handshake {
 	uint8_t chaining_key[NOISE_HASH_LEN];
 	uint8_t ephemeral_private[NOISE_KEY_LEN];
 	uint8_t latest_timestamp[NOISE_TIMESTAMP_LEN];     /* greatest TAI64N accepted */
+	int ss_state;                       /* precomputed DH: 0 not yet, 1 done, -1 low order */
 	uint32_t local_index;
 	uint32_t remote_index;
 };
@@ -155,6 +158,15 @@ struct noise_handshake {
  */
 int noise_handshake_init(struct noise_handshake *hs, const struct noise_local *l,
     const uint8_t remote_static[NOISE_KEY_LEN], const uint8_t psk[NOISE_KEY_LEN]);
+/*
+ * The same without the DH (a device with many peers computes it when a
+ * peer first handshakes: 10,000 peers load in a fraction of the time), and
+ * the DH alone: 0 when done (now or before), -EINVAL for a low-order key,
+ * -ENOKEY without a private key.
+ */
+int noise_handshake_init_lazy(struct noise_handshake *hs,
+    const uint8_t remote_static[NOISE_KEY_LEN], const uint8_t psk[NOISE_KEY_LEN]);
+int noise_handshake_precompute(struct noise_handshake *hs, const struct noise_local *l);
 /* Forgets the in-flight handshake (keys wiped), keeps remote static, PSK, timestamp. */
 void noise_handshake_clear(struct noise_handshake *hs);
 
@@ -181,6 +193,17 @@ int noise_create_initiation(struct noise_handshake *hs, const struct noise_local
 int noise_consume_initiation(const struct noise_local *l,
     const struct message_handshake_initiation *msg, struct noise_handshake *out,
     uint8_t timestamp[NOISE_TIMESTAMP_LEN]);
+/*
+ * The same with the static-static DH taken from the caller: lookup gets the
+ * decrypted remote static key and copies the peer's precomputed DH to ss,
+ * or returns -errno (an unknown peer: the initiation is refused before a
+ * second DH is spent on it).
+ */
+typedef int (*noise_ss_lookup_fn)(void *ctx, const uint8_t remote_static[NOISE_KEY_LEN],
+    uint8_t ss[NOISE_KEY_LEN]);
+int noise_consume_initiation_lookup(const struct noise_local *l,
+    const struct message_handshake_initiation *msg, struct noise_handshake *out,
+    uint8_t timestamp[NOISE_TIMESTAMP_LEN], noise_ss_lookup_fn lookup, void *ctx);
 /* Copies the consumed state into the peer's handshake, keeping its PSK and
  * precomputed DH, recording `timestamp` as the latest.  Wipes `scratch`. */
 void noise_handshake_adopt(struct noise_handshake *peer_hs,
@@ -222,14 +245,18 @@ struct noise_keypair {
 	uint64_t sending_counter;           /* next counter; use __atomic_fetch_add */
 	pthread_mutex_t replay_lock;
 	struct replay_window replay;
-	void *send_ctx[DP_MAX_WORKERS];     /* EVP_CIPHER_CTX, key set once */
+	/* EVP_CIPHER_CTX per worker, key set once, made on the worker's first
+	 * packet (only that worker touches its slot): a session costs the
+	 * contexts of the workers that use it, not DP_MAX_WORKERS of each */
+	void *send_ctx[DP_MAX_WORKERS];
 	void *recv_ctx[DP_MAX_WORKERS];
+	uint8_t send_key[NOISE_KEY_LEN], recv_key[NOISE_KEY_LEN];
 	int valid;
 };
 
 /*
- * Derives the sending/receiving keys (KDF2 of chaining_key), creates the
- * cipher contexts with the keys set once, wipes the handshake (state ZEROED,
+ * Derives the sending/receiving keys (KDF2 of chaining_key; the cipher
+ * contexts are made per worker on first use), wipes the handshake (state ZEROED,
  * remote static/PSK/precomputed DH/latest timestamp kept).  Requires
  * CONSUMED_RESPONSE (initiator) or CREATED_RESPONSE (responder).
  */

@@ -45,7 +45,15 @@ int crypto_hash2(uint8_t out[32], const void *a, size_t alen, const void *b, siz
 
 /* Random bytes: priv selects RAND_priv_bytes (key material).  0 or -EIO. */
 int crypto_random(void *p, size_t n, int priv);
-/* Random clamped X25519 private key and its public key. */
-int crypto_keypair(uint8_t priv[32], uint8_t pub[32]);
+/* Random clamped X25519 private key and its public key; with sk, the key
+ * stays loaded there for crypto_x25519_derive (caller frees). */
+int crypto_keypair(uint8_t priv[32], uint8_t pub[32], void **sk);
+
+/* X25519 with a loaded private key (an EVP_PKEY): load once, derive often. */
+void *crypto_x25519_load(const uint8_t priv[32]);   /* NULL on failure */
+void crypto_x25519_free(void *sk);                  /* NULL is fine */
+int crypto_x25519_public(void *sk, uint8_t pub[32]);
+/* -EINVAL for an all-zero result (low-order point) or a NULL sk. */
+int crypto_x25519_derive(uint8_t out[32], void *sk, const uint8_t pub[32]);
 
 #endif

@@ -9,6 +9,7 @@
 #define _GNU_SOURCE
 #include <endian.h>
 #include <errno.h>
+#include <malloc.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/random.h>
@@ -38,7 +39,7 @@ dp_peer_lookup(struct dp_device *dev, const uint8_t pub[NOISE_KEY_LEN])
 struct dp_peer *
 dp_peer_create(struct dp_device *dev, const uint8_t pub[NOISE_KEY_LEN])
 {
-	struct dp_peer *p, **pp;
+	struct dp_peer *p;
 	unsigned int b = peer_bucket(pub);
 
 	if ((p = calloc(1, sizeof(*p))) == NULL)
@@ -49,16 +50,15 @@ dp_peer_create(struct dp_device *dev, const uint8_t pub[NOISE_KEY_LEN])
 	dp_timers_init(&p->timers, 0);
 	cookie_maker_init(&p->cm, pub);
 	p->hs_ie.peer = p;
-	/* fails only for a low-order key; the peer then never handshakes */
-	if (dev->local.has_identity &&
-	    noise_handshake_init(&p->hs, &dev->local, pub, NULL) < 0)
-		log_warnx("%s: peer key has low order; it cannot handshake", dev->ifname);
-	else if (!dev->local.has_identity)
-		memcpy(p->hs.remote_static, pub, NOISE_KEY_LEN);
+	/* the static DH waits for the first handshake (dp_peer_precompute) */
+	if (noise_handshake_init_lazy(&p->hs, pub, NULL) < 0)
+		log_warnx("%s: a peer with an all-zero key cannot handshake", dev->ifname);
 	/* appended, so that status lists peers in configuration order */
-	for (pp = &dev->peers; *pp != NULL; pp = &(*pp)->next)
-		;
-	*pp = p;
+	if (dev->peers_tail == NULL)
+		dev->peers_tail = &dev->peers;
+	p->pprev = dev->peers_tail;
+	*dev->peers_tail = p;
+	dev->peers_tail = &p->next;
 	p->hnext = dev->peer_hash[b];
 	dev->peer_hash[b] = p;
 	dev->n_peers++;
@@ -72,11 +72,11 @@ dp_peer_destroy(struct dp_peer *p)
 	struct dp_device *dev = p->dev;
 	struct dp_peer **pp;
 
-	for (pp = &dev->peers; *pp != NULL; pp = &(*pp)->next)
-		if (*pp == p) {
-			*pp = p->next;
-			break;
-		}
+	*p->pprev = p->next;
+	if (p->next != NULL)
+		p->next->pprev = p->pprev;
+	else
+		dev->peers_tail = p->pprev;
 	for (pp = &dev->peer_hash[peer_bucket(p->public_key)]; *pp != NULL;
 	    pp = &(*pp)->hnext)
 		if (*pp == p) {
@@ -106,13 +106,12 @@ dp_peer_set_psk(struct dp_peer *p, const uint8_t *psk)
 	int r = 0;
 
 	pthread_mutex_lock(&p->lock);
-	if (p->has_psk == (psk != NULL) && memcmp(p->psk, k, NOISE_KEY_LEN) == 0)
+	if (p->has_psk == (psk != NULL) && dp_key_equal(p->psk, k))
 		goto out;
 	memcpy(p->psk, k, NOISE_KEY_LEN);
 	p->has_psk = psk != NULL;
 	dp_peer_zero_keys(p);
-	if (p->dev->local.has_identity)
-		r = noise_handshake_init(&p->hs, &p->dev->local, p->public_key, psk);
+	r = noise_handshake_init_lazy(&p->hs, p->public_key, psk);
 out:
 	pthread_mutex_unlock(&p->lock);
 	return r;
@@ -301,6 +300,13 @@ free_list(struct dp_keypair *kp)
 	}
 }
 
+void
+dp_device_trim(size_t removed)
+{
+	if (removed >= 64)
+		malloc_trim(0);
+}
+
 /* Caller holds dev->lock for writing: no worker is inside a batch. */
 void
 dp_device_free_retired(struct dp_device *dev)
@@ -391,17 +397,60 @@ dp_peer_zero_keys(struct dp_peer *p)
 void
 dp_peer_purge_staged(struct dp_peer *p)
 {
-	struct dp_staged *q = &p->staged;
+	struct dp_staged *q = p->staged;
 
+	if (q == NULL)
+		return;
 	while (q->n > 0) {
 		unsigned int i = q->head;
 		explicit_bzero(q->pkt[i], q->len[i]);
 		free(q->pkt[i]);
-		q->pkt[i] = NULL;
 		q->head = (q->head + 1) % DP_STAGED_MAX;
 		q->n--;
 	}
-	q->head = 0;
+	free(q);
+	p->staged = NULL;
+}
+
+int
+dp_peer_stage(struct dp_peer *p, const uint8_t *pkt, size_t len)
+{
+	struct dp_staged *q = p->staged;
+	uint8_t *copy;
+
+	if (q == NULL && (q = p->staged = calloc(1, sizeof(*q))) == NULL)
+		return -ENOMEM;
+	if ((copy = malloc(len ? len : 1)) == NULL)
+		return -ENOMEM;
+	memcpy(copy, pkt, len);
+	if (q->n == DP_STAGED_MAX) {
+		free(q->pkt[q->head]);
+		q->head = (q->head + 1) % DP_STAGED_MAX;
+		q->n--;
+		dp_drop(p->dev, DP_DROP_STAGED_FULL, "staged queue full");
+	}
+	q->pkt[(q->head + q->n) % DP_STAGED_MAX] = copy;
+	q->len[(q->head + q->n) % DP_STAGED_MAX] = (uint16_t)len;
+	q->n++;
+	return 0;
+}
+
+unsigned int
+dp_peer_take_staged(struct dp_peer *p, uint8_t **pkts, uint16_t *lens)
+{
+	struct dp_staged *q = p->staged;
+	unsigned int n = 0;
+
+	if (q == NULL)
+		return 0;
+	for (; q->n > 0; q->n--, n++) {
+		pkts[n] = q->pkt[q->head];
+		lens[n] = q->len[q->head];
+		q->head = (q->head + 1) % DP_STAGED_MAX;
+	}
+	free(q);
+	p->staged = NULL;
+	return n;
 }
 
 /* dev->lock held for writing: a new private key changes every static DH. */
@@ -413,10 +462,7 @@ dp_device_rekey_identity(struct dp_device *dev)
 	for (p = dev->peers; p != NULL; p = p->next) {
 		pthread_mutex_lock(&p->lock);
 		dp_peer_zero_keys(p);
-		if (noise_handshake_init(&p->hs, &dev->local, p->public_key,
-		    p->has_psk ? p->psk : NULL) < 0)
-			log_warnx("%s: peer key has low order; it cannot handshake",
-			    dev->ifname);
+		noise_handshake_init_lazy(&p->hs, p->public_key, p->has_psk ? p->psk : NULL);
 		cookie_maker_init(&p->cm, p->public_key);
 		pthread_mutex_unlock(&p->lock);
 	}
@@ -443,6 +489,19 @@ dp_jitter(void)
 	return rand32() % (unsigned int)(REKEY_TIMEOUT_JITTER_MS + 1);
 }
 
+/* The peer's static DH, computed on its first handshake (peer->lock held). */
+int
+dp_peer_precompute(struct dp_peer *p)
+{
+	static struct log_ratelimit rl = LOG_RATELIMIT_INIT(60000, 5);
+	int r = noise_handshake_precompute(&p->hs, &p->dev->local);
+
+	if (r == -EINVAL)
+		log_debug_rl(&rl, "%s: peer %s has a low-order key; it cannot handshake",
+		    p->dev->ifname, p->name);
+	return r;
+}
+
 /* Initiator, message 1.  peer->lock held. */
 void
 dp_send_initiation(struct dp_peer *p, unsigned int worker, int is_retry)
@@ -452,6 +511,8 @@ dp_send_initiation(struct dp_peer *p, unsigned int worker, int is_retry)
 	uint64_t now = now_ms();
 
 	if (!dev->local.has_identity || !dp_timers_may_initiate(&p->timers, now, is_retry))
+		return;
+	if (dp_peer_precompute(p) < 0)
 		return;
 	if (dp_index_add(dev, &p->hs_ie) < 0)
 		return;
@@ -468,10 +529,16 @@ dp_send_initiation(struct dp_peer *p, unsigned int worker, int is_retry)
 	explicit_bzero(&msg, sizeof(msg));
 }
 
-/* Under load when more than DP_UNDER_LOAD_RATE handshakes arrive per second. */
+/*
+ * Under load when the handshake queue is an eighth full (the kernel's rule:
+ * more arrives than the handshake thread handles), and for
+ * DP_UNDER_LOAD_HOLD_MS after.  A detached device has no queue: there more
+ * than DP_UNDER_LOAD_RATE handshake messages a second stand in for it.
+ */
 static int
 under_load(struct dp_device *dev, uint64_t now)
 {
+	int busy = dev->hs_ring != NULL ? dp_hs_queued(dev) >= DP_HS_QUEUE / 8 : 0;
 	uint64_t start = __atomic_load_n(&dev->hs_window_start, __ATOMIC_RELAXED);
 	uint64_t count, last;
 
@@ -480,7 +547,9 @@ under_load(struct dp_device *dev, uint64_t now)
 		__atomic_store_n(&dev->hs_window_count, 0, __ATOMIC_RELAXED);
 	}
 	count = __atomic_add_fetch(&dev->hs_window_count, 1, __ATOMIC_RELAXED);
-	if (count > DP_UNDER_LOAD_RATE)
+	if (dev->hs_ring == NULL)
+		busy = count > DP_UNDER_LOAD_RATE;
+	if (busy)
 		__atomic_store_n(&dev->last_under_load, now, __ATOMIC_RELAXED);
 	last = __atomic_load_n(&dev->last_under_load, __ATOMIC_RELAXED);
 	return last != 0 && now - last < DP_UNDER_LOAD_HOLD_MS;
@@ -502,6 +571,31 @@ begin_session(struct dp_peer *p, uint64_t now)
 	return kp;
 }
 
+struct ss_lookup {
+	struct dp_device *dev;
+	struct dp_peer *peer;
+};
+
+/*
+ * The responder's static-static DH is the peer's precomputed one (dev->lock
+ * held for reading: it changes only under the write lock).  An unknown key
+ * ends the initiation here, before a second DH.
+ */
+static int
+ss_lookup(void *ctx, const uint8_t remote_static[NOISE_KEY_LEN], uint8_t ss[NOISE_KEY_LEN])
+{
+	struct ss_lookup *l = ctx;
+	int r;
+
+	if ((l->peer = dp_peer_lookup(l->dev, remote_static)) == NULL)
+		return -ENOENT;
+	pthread_mutex_lock(&l->peer->lock);
+	if ((r = dp_peer_precompute(l->peer)) == 0)
+		memcpy(ss, l->peer->hs.precomputed_static_static, NOISE_KEY_LEN);
+	pthread_mutex_unlock(&l->peer->lock);
+	return r < 0 ? -EBADMSG : 0;
+}
+
 static void
 rx_initiation(struct dp_device *dev, unsigned int worker,
     const struct message_handshake_initiation *msg,
@@ -511,17 +605,21 @@ rx_initiation(struct dp_device *dev, unsigned int worker,
 	struct noise_handshake scratch;
 	struct message_handshake_response resp;
 	uint8_t ts[NOISE_TIMESTAMP_LEN];
+	struct ss_lookup look = { .dev = dev };
 	struct dp_peer *p;
+	int r;
 
 	memset(&scratch, 0, sizeof(scratch));
-	if (noise_consume_initiation(&dev->local, msg, &scratch, ts) < 0) {
-		dp_drop(dev, DP_DROP_HANDSHAKE, "initiation failed to authenticate");
-		goto out;
-	}
-	if ((p = dp_peer_lookup(dev, scratch.remote_static)) == NULL) {
+	r = noise_consume_initiation_lookup(&dev->local, msg, &scratch, ts, ss_lookup, &look);
+	if (r == -ENOENT) {
 		dp_drop(dev, DP_DROP_UNKNOWN_PEER, "initiation from an unknown peer");
 		goto out;
 	}
+	if (r < 0) {
+		dp_drop(dev, DP_DROP_HANDSHAKE, "initiation failed to authenticate");
+		goto out;
+	}
+	p = look.peer;
 	pthread_mutex_lock(&p->lock);
 	if (noise_timestamp_cmp(ts, p->hs.latest_timestamp) <= 0) {
 		dp_drop(dev, DP_DROP_STALE_TS, "initiation with a stale timestamp");
@@ -617,7 +715,7 @@ rx_cookie(struct dp_device *dev, const struct message_handshake_cookie *msg, uin
  */
 void
 dp_rx_handshake(struct dp_device *dev, unsigned int worker, const uint8_t *pkt,
-    size_t len, const struct sockaddr_storage *src)
+    size_t len, const struct sockaddr_storage *src, int charged)
 {
 	uint32_t type = le32toh(*(const uint32_t *)(const void *)pkt);
 	uint64_t now = now_ms();
@@ -634,6 +732,12 @@ dp_rx_handshake(struct dp_device *dev, unsigned int worker, const uint8_t *pkt,
 	st = cookie_validate(&dev->cc, pkt, len, (const struct sockaddr *)src, load, now);
 	if (st == COOKIE_INVALID_MAC) {
 		dp_drop(dev, DP_DROP_MAC1, "handshake with a bad mac1");
+		return;
+	}
+	/* under load every source gets a bounded share, cookie replies included
+	 * (paid when queued, if the device was under load then: hsqueue.c) */
+	if (load && !charged && !dp_hs_ratelimit(dev, src, now)) {
+		dp_drop(dev, DP_DROP_FLOOD, "handshakes from one source too fast");
 		return;
 	}
 	if (load && st != COOKIE_VALID_MAC_WITH_COOKIE) {

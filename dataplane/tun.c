@@ -188,23 +188,9 @@ after_send(struct dp_peer *p, unsigned int worker, uint64_t now, uint64_t bytes,
 static void
 stage(struct dp_worker *w, struct dp_peer *p, const uint8_t *pkt, size_t len)
 {
-	struct dp_staged *q = &p->staged;
-	uint8_t *copy = malloc(len ? len : 1);
-
-	if (copy == NULL)
-		return;
-	memcpy(copy, pkt, len);
 	pthread_mutex_lock(&p->lock);
-	if (q->n == DP_STAGED_MAX) {
-		free(q->pkt[q->head]);
-		q->head = (q->head + 1) % DP_STAGED_MAX;
-		q->n--;
-		dp_drop(p->dev, DP_DROP_STAGED_FULL, "staged queue full");
-	}
-	q->pkt[(q->head + q->n) % DP_STAGED_MAX] = copy;
-	q->len[(q->head + q->n) % DP_STAGED_MAX] = (uint16_t)len;
-	q->n++;
-	dp_send_initiation(p, w->idx, 0);
+	if (dp_peer_stage(p, pkt, len) == 0)
+		dp_send_initiation(p, w->idx, 0);
 	pthread_mutex_unlock(&p->lock);
 }
 
@@ -220,7 +206,7 @@ dp_send_staged(struct dp_peer *p, unsigned int worker, int keepalive_if_empty)
 	int has_ep, data = 0;
 
 	pthread_mutex_lock(&p->lock);
-	if (p->staged.n == 0 && !keepalive_if_empty)
+	if ((p->staged == NULL || p->staged->n == 0) && !keepalive_if_empty)
 		goto unlock;
 	kp = p->current;
 	if (!dp_keypair_live(kp) ||
@@ -230,13 +216,7 @@ dp_send_staged(struct dp_peer *p, unsigned int worker, int keepalive_if_empty)
 	}
 	ep = p->endpoint;
 	has_ep = p->has_endpoint;
-	for (; p->staged.n > 0; p->staged.n--, n++) {
-		pkts[n] = p->staged.pkt[p->staged.head];
-		lens[n] = p->staged.len[p->staged.head];
-		p->staged.pkt[p->staged.head] = NULL;
-		p->staged.head = (p->staged.head + 1) % DP_STAGED_MAX;
-	}
-	p->staged.head = 0;
+	n = dp_peer_take_staged(p, pkts, lens);
 	pthread_mutex_unlock(&p->lock);
 
 	if (has_ep && (buf = malloc(DP_BUF_SIZE)) != NULL) {

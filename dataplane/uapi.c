@@ -58,9 +58,13 @@ add_peer(struct dp_uapi_set *s, const char *v)
 {
 	struct dp_uapi_peer *np, *p;
 
-	if ((np = realloc(s->peers, (s->n_peers + 1) * sizeof(*np))) == NULL)
-		return -ENOMEM;
-	s->peers = np;
+	/* doubling: a request may carry tens of thousands of peers */
+	if ((s->n_peers & (s->n_peers - 1)) == 0) {
+		size_t cap = s->n_peers ? 2 * s->n_peers : 1;
+		if ((np = realloc(s->peers, cap * sizeof(*np))) == NULL)
+			return -ENOMEM;
+		s->peers = np;
+	}
 	p = &s->peers[s->n_peers];
 	memset(p, 0, sizeof(*p));
 	s->n_peers++;
@@ -252,27 +256,44 @@ apply_peer_op(struct dp_device *dev, const struct dp_uapi_peer *op)
 	return 0;
 }
 
+/*
+ * The new port is bound before anything changes, and taken only when the
+ * rest applies, so a busy port rejects the whole request.
+ */
 int
 dp_uapi_apply(struct dp_device *dev, const struct dp_uapi_set *s)
 {
+	uint32_t mark;
+	struct dp_port_change pc;
+	size_t removed = 0;
 	int r = 0;
 
+	memset(&pc, 0, sizeof(pc));
 	pthread_mutex_lock(&dev->cfg_lock);
-	if (s->has_fwmark)
-		dev->fwmark = s->fwmark;
-	if (s->has_listen_port && (r = dp_device_set_listen_port(dev, s->listen_port)) < 0)
+	mark = s->has_fwmark ? s->fwmark : dev->fwmark;
+	if (s->has_listen_port &&
+	    (r = dp_port_stage(dev, s->listen_port, mark, &pc)) < 0)
 		goto out;
 	pthread_rwlock_wrlock(&dev->lock);
 	if (s->has_private_key && (r = dp_device_set_private_key(dev, s->private_key)) < 0)
 		goto unlock;
 	if (s->replace_peers)
-		while (dev->peers != NULL)
+		for (; dev->peers != NULL; removed++)
 			dp_peer_destroy(dev->peers);
-	for (size_t i = 0; i < s->n_peers; i++)
+	for (size_t i = 0; i < s->n_peers; i++) {
+		removed += s->peers[i].remove;
 		if ((r = apply_peer_op(dev, &s->peers[i])) < 0)
 			goto unlock;
+	}
+	dp_port_commit(dev, &pc);
+	if (s->has_fwmark && s->fwmark != dev->fwmark) {
+		dev->fwmark = s->fwmark;
+		r = dp_udp_set_mark(dev, s->fwmark);
+	}
 unlock:
+	dp_device_trim(removed);
 	pthread_rwlock_unlock(&dev->lock);
+	dp_port_end(dev, &pc);
 out:
 	pthread_mutex_unlock(&dev->cfg_lock);
 	return r;
@@ -370,19 +391,26 @@ dp_uapi_handle(struct dp_device *dev, const char *req, size_t len, struct buf *r
 
 /* ---- server ------------------------------------------------------------------------ */
 
-/* End of the first whole request in b (after its blank line), 0 if incomplete. */
+/*
+ * End of the first whole request in b (after its blank line), 0 if
+ * incomplete.  *scanned: bytes already searched, so that a request of many
+ * megabytes arriving in small reads is scanned once.
+ */
 static size_t
-request_end(const struct buf *b)
+request_end(const struct buf *b, size_t *scanned)
 {
 	const char *p;
+	size_t from = *scanned > 0 ? *scanned - 1 : 0;
 
 	if (b->len == 0 || b->data == NULL)
 		return 0;
 	if (b->data[0] == '\n')
 		return 1;                        /* a stray empty line */
-	for (p = b->data; (p = memchr(p, '\n', b->len - (size_t)(p - b->data))) != NULL; p++)
+	for (p = b->data + from; (p = memchr(p, '\n', b->len - (size_t)(p - b->data))) != NULL;
+	    p++)
 		if ((size_t)(p - b->data) + 1 < b->len && p[1] == '\n')
 			return (size_t)(p - b->data) + 2;
+	*scanned = b->len;
 	return 0;
 }
 
@@ -408,8 +436,8 @@ serve(struct dp_device *dev, int fd)
 {
 	struct timeval tv = { .tv_sec = UAPI_TIMEOUT_MS / 1000 };
 	struct buf in, reply;
-	char chunk[4096];
-	size_t end;
+	char chunk[65536];
+	size_t end, scanned = 0;
 	ssize_t n;
 
 	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
@@ -417,7 +445,7 @@ serve(struct dp_device *dev, int fd)
 	buf_init(&in, DP_UAPI_MAX_REQUEST + 8);
 	buf_init(&reply, 16 << 20);
 	for (;;) {
-		while ((end = request_end(&in)) == 0) {
+		while ((end = request_end(&in, &scanned)) == 0) {
 			if ((n = read(fd, chunk, sizeof(chunk))) <= 0)
 				goto out;
 			if (buf_append(&in, chunk, (size_t)n) < 0) {
@@ -438,6 +466,7 @@ serve(struct dp_device *dev, int fd)
 		memmove(in.data, in.data + end, in.len - end);
 		in.len -= end;
 		in.data[in.len] = '\0';
+		scanned = 0;
 	}
 out:
 	explicit_bzero(chunk, sizeof(chunk));

@@ -78,57 +78,90 @@ bound_port(int fd)
 }
 
 void
-dp_udp_close(struct dp_device *dev)
+dp_udp_set_close(struct dp_udp_set *s)
 {
-	for (unsigned int i = 0; i < dev->n_workers; i++) {
-		struct dp_worker *w = &dev->workers[i];
-		if (w->udp4 >= 0)
-			close(w->udp4);
-		if (w->udp6 >= 0)
-			close(w->udp6);
-		w->udp4 = w->udp6 = -1;
+	for (unsigned int i = 0; i < DP_MAX_DATA_WORKERS; i++) {
+		if (s->fd4[i] >= 0)
+			close(s->fd4[i]);
+		if (s->fd6[i] >= 0)
+			close(s->fd6[i]);
+		s->fd4[i] = s->fd6[i] = -1;
 	}
 }
 
 static int
-open_all(struct dp_device *dev, uint16_t port, uint16_t *bound)
+bind_all(struct dp_udp_set *s, unsigned int n, uint16_t port, uint32_t fwmark)
 {
 	int fd;
 
-	for (unsigned int i = 0; i < dev->n_workers; i++) {
-		struct dp_worker *w = &dev->workers[i];
-
-		if ((fd = open_one(AF_INET, port, dev->fwmark)) < 0)
+	for (unsigned int i = 0; i < n; i++) {
+		if ((fd = open_one(AF_INET, port, fwmark)) < 0)
 			return fd;
-		w->udp4 = fd;
+		s->fd4[i] = fd;
 		if (port == 0)
 			port = bound_port(fd);
-		fd = open_one(AF_INET6, port, dev->fwmark);
+		fd = open_one(AF_INET6, port, fwmark);
 		if (fd == -EAFNOSUPPORT)
 			continue;          /* IPv6 disabled on this host */
 		if (fd < 0)
 			return fd;
-		w->udp6 = fd;
+		s->fd6[i] = fd;
 	}
-	*bound = port;
+	s->port = port;
 	return 0;
 }
 
 /* port 0: a random port free for both families (a few tries). */
 int
-dp_udp_open(struct dp_device *dev, uint16_t port, uint16_t *bound)
+dp_udp_bind(struct dp_device *dev, uint16_t port, uint32_t fwmark, struct dp_udp_set *s)
 {
 	int r = -EADDRINUSE;
 
+	for (unsigned int i = 0; i < DP_MAX_DATA_WORKERS; i++)
+		s->fd4[i] = s->fd6[i] = -1;
+	s->port = 0;
 	for (int tries = 0; tries < (port == 0 ? 10 : 1); tries++) {
-		if ((r = open_all(dev, port, bound)) == 0)
+		if ((r = bind_all(s, dev->n_workers, port, fwmark)) == 0)
 			return 0;
-		dp_udp_close(dev);
+		dp_udp_set_close(s);
 		if (r != -EADDRINUSE)
 			break;
 	}
 	errno = -r;
 	log_warn("%s: cannot bind UDP port %u", dev->ifname, port);
+	return r;
+}
+
+void
+dp_udp_swap(struct dp_device *dev, struct dp_udp_set *s)
+{
+	uint16_t port = dev->listen_port;
+
+	for (unsigned int i = 0; i < dev->n_workers; i++) {
+		struct dp_worker *w = &dev->workers[i];
+		int fd4 = w->udp4, fd6 = w->udp6;
+
+		w->udp4 = s->fd4[i];
+		w->udp6 = s->fd6[i];
+		s->fd4[i] = fd4;
+		s->fd6[i] = fd6;
+	}
+	dev->listen_port = s->port;
+	s->port = port;
+}
+
+int
+dp_udp_set_mark(struct dp_device *dev, uint32_t fwmark)
+{
+	int r = 0;
+
+	for (unsigned int i = 0; i < dev->n_workers; i++) {
+		struct dp_worker *w = &dev->workers[i];
+		if ((w->udp4 >= 0 && setsockopt(w->udp4, SOL_SOCKET, SO_MARK, &fwmark,
+		    sizeof(fwmark)) < 0) || (w->udp6 >= 0 && setsockopt(w->udp6,
+		    SOL_SOCKET, SO_MARK, &fwmark, sizeof(fwmark)) < 0))
+			r = -errno;
+	}
 	return r;
 }
 
@@ -316,6 +349,18 @@ rx_data(struct dp_device *dev, unsigned int worker, uint8_t *pkt, size_t len,
 	return ilen;
 }
 
+/* Off the data path (the handshake thread), or inline on a detached device. */
+static size_t
+rx_handshake(struct dp_device *dev, unsigned int worker, const uint8_t *pkt, size_t len,
+    const struct sockaddr_storage *src)
+{
+	if (dev->hs_ring != NULL)
+		dp_hs_enqueue(dev, pkt, len, src);
+	else
+		dp_rx_handshake(dev, worker, pkt, len, src, 0);
+	return 0;
+}
+
 static size_t
 rx_dispatch(struct dp_device *dev, unsigned int worker, uint8_t *pkt, size_t len,
     const struct sockaddr_storage *src, struct rx_run *run, uint64_t now)
@@ -335,18 +380,15 @@ rx_dispatch(struct dp_device *dev, unsigned int worker, uint8_t *pkt, size_t len
 	case MESSAGE_HANDSHAKE_INITIATION:
 		if (len != sizeof(struct message_handshake_initiation))
 			break;
-		dp_rx_handshake(dev, worker, pkt, len, src);
-		return 0;
+		return rx_handshake(dev, worker, pkt, len, src);
 	case MESSAGE_HANDSHAKE_RESPONSE:
 		if (len != sizeof(struct message_handshake_response))
 			break;
-		dp_rx_handshake(dev, worker, pkt, len, src);
-		return 0;
+		return rx_handshake(dev, worker, pkt, len, src);
 	case MESSAGE_HANDSHAKE_COOKIE:
 		if (len != sizeof(struct message_handshake_cookie))
 			break;
-		dp_rx_handshake(dev, worker, pkt, len, src);
-		return 0;
+		return rx_handshake(dev, worker, pkt, len, src);
 	default:
 		dp_drop(dev, DP_DROP_TYPE, "unknown message type");
 		return 0;

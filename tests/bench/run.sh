@@ -1,24 +1,32 @@
 #!/bin/bash
-# make bench: one iperf3 TCP stream for $BENCH_SECONDS (10) through each
-# tunnel pair, in two namespaces joined by a veth, both ends on this
-# machine's cores:
+# make bench: TCP through each tunnel pair for $BENCH_SECONDS (10), in two
+# namespaces joined by a veth, both ends on this machine's cores:
 #
-#   [a] veth 10.99.0.1/24 ------------- veth 10.99.0.2/24 [b]
-#       tunnel 10.100.0.1/24   <====>   tunnel 10.100.0.2/24   (iperf3 -s)
+#   [a] veth 10.99.0.1/24 ------------- veth 10.99.0.2/24 [b] ---- [c] 10.98.0.1
+#       tunnel 10.100.0.1/24   <====>   tunnel 10.100.0.2/24         (flooder)
+#                                       (iperf3 -s)
 #
-# Pairs: cloudroute<->cloudroute, cloudroute<->wireguard-go,
-# wireguard-go<->wireguard-go (Debian's), OpenVPN 2.6 userspace AES-256-GCM
-# (--disable-dco).  Prints Gbit/s and the ratio to wireguard-go<->wireguard-go
-# measured in the same run.  Not part of make check.
+# Rows, all measured in this one run:
+#   raw veth (10.99.0.2, at the tunnels' MTU 1420) as the ceiling; cloudroute<->cloudroute
+#   with one and with four streams; cloudroute<->wireguard-go;
+#   wireguard-go<->wireguard-go (Debian's); OpenVPN 2.6 userspace AES-256-GCM
+#   (--disable-dco); one stream while build/bench/hsflood floods b from c
+#   with forged initiations; ping latency (1,000 probes 10 ms apart, p50/p99)
+#   through cloudroute and through wireguard-go.  Ratios are to raw veth and
+#   to wireguard-go<->wireguard-go.  Then tests/bench/mem.sh (memory),
+#   tests/bench/handshake.sh (handshakes per second) and the protocol core
+#   alone (bench_handshake, bench_crypto, bench_peers).  Not part of make check.
 . "$(dirname "$0")/../lib/netns.sh"
 SECS=${BENCH_SECONDS:-10}
 CLOUDROUTE_BENCH=1 "$TOP/tests/install-deps.sh" >/dev/null || exit 1
 command -v openvpn >/dev/null || apt-get install -y -qq openvpn >/dev/null
 
 setup_pair() {
-	ns_new a && ns_new b && veth a va b vb
+	ns_new a && ns_new b && ns_new c && veth a va b vb && veth c vc b vbc
 	nsx a ip addr add 10.99.0.1/24 dev va
 	nsx b ip addr add 10.99.0.2/24 dev vb
+	nsx b ip addr add 10.98.0.2/24 dev vbc
+	nsx c ip addr add 10.98.0.1/24 dev vc
 }
 teardown_pair() {
 	local p
@@ -30,8 +38,9 @@ teardown_pair() {
 	# what runs inside the namespaces too (a leftover holds the state lock).
 	ip netns pids "$P-a" 2>/dev/null | xargs -r kill -9 2>/dev/null
 	ip netns pids "$P-b" 2>/dev/null | xargs -r kill -9 2>/dev/null
+	ip netns pids "$P-c" 2>/dev/null | xargs -r kill -9 2>/dev/null
 	sleep 0.2
-	ip netns del "$P-a"; ip netns del "$P-b"
+	ip netns del "$P-a"; ip netns del "$P-b"; ip netns del "$P-c"
 	_NS=()
 	rm -f /var/run/wireguard/"$P"*.sock
 }
@@ -88,36 +97,92 @@ start_ovpn() {
 	wait_for 20 nsx a ping -c1 -W1 10.100.0.2
 }
 
-measure() { # label kind_a kind_b
-	local label=$1 ka=$2 kb=$3 gbps
-	setup_pair || return 1
-	if [ "$ka" = ovpn ]; then
-		start_ovpn || { echo "$label: tunnel did not come up"; teardown_pair; return 1; }
-	else
-		"start_$kb" b "${P}b" "$TMP/b.key" "$(cat "$TMP/a.pub")" 10.99.0.1 10.100.0.2 || true
-		"start_$ka" a "${P}a" "$TMP/a.key" "$(cat "$TMP/b.pub")" 10.99.0.2 10.100.0.1 || true
-		wait_for 15 nsx a ping -c1 -W1 10.100.0.2 || { echo "$label: tunnel did not come up"; teardown_pair; return 1; }
-	fi
-	nsx b iperf3 -s -1 -B 10.100.0.2 >/dev/null 2>&1 &
+# iperf3 a -> b: Gbit/s received (one stream, or $STREAMS)
+iperf() { # server-address
+	nsx b iperf3 -s -1 -B "$1" >/dev/null 2>&1 &
 	_PIDS+=($!)
 	sleep 0.5
-	gbps=$(nsx a iperf3 -c 10.100.0.2 -t "$SECS" -J 2>/dev/null |
-		python3 -c 'import json,sys; print("%.2f" % (json.load(sys.stdin)["end"]["sum_received"]["bits_per_second"]/1e9))' 2>/dev/null)
+	nsx a iperf3 -c "$1" -t "$SECS" -P "${STREAMS:-1}" -J 2>/dev/null |
+		python3 -c 'import json,sys; print("%.2f" % (json.load(sys.stdin)["end"]["sum_received"]["bits_per_second"]/1e9))' 2>/dev/null
+}
+
+# ping a -> b through the tunnel: "p50 p99" in ms
+latency() {
+	nsx a ping -c 1000 -i 0.01 -W 1 10.100.0.2 2>/dev/null |
+		python3 -c '
+import re, sys
+t = sorted(float(m) for m in re.findall(r"time=([\d.]+)", sys.stdin.read()))
+print("%.3f %.3f" % (t[len(t) // 2], t[min(len(t) - 1, int(len(t) * 0.99))]) if t else "0 0")'
+}
+
+up() { # kind_a kind_b
+	local ka=$1 kb=$2
+	setup_pair || return 1
+	if [ "$ka" = ovpn ]; then
+		start_ovpn || return 1
+	elif [ "$ka" != raw ]; then
+		"start_$kb" b "${P}b" "$TMP/b.key" "$(cat "$TMP/a.pub")" 10.99.0.1 10.100.0.2 || true
+		"start_$ka" a "${P}a" "$TMP/a.key" "$(cat "$TMP/b.pub")" 10.99.0.2 10.100.0.1 || true
+		wait_for 15 nsx a ping -c1 -W1 10.100.0.2 || return 1
+	fi
+}
+
+measure() { # label kind_a kind_b [what]: prints the figure(s)
+	local label=$1 ka=$2 kb=$3 what=${4:-bulk} v=0 fl
+	if ! up "$ka" "$kb"; then
+		echo "$label: tunnel did not come up" >&2; teardown_pair; echo 0; return 1
+	fi
+	case $what in
+	bulk) v=$(iperf 10.100.0.2) ;;
+	raw)    # the tunnels' inner MTU on the bare veth
+		nsx a ip link set va mtu 1420; nsx b ip link set vb mtu 1420
+		v=$(iperf 10.99.0.2) ;;
+	latency) v=$(latency) ;;
+	flood)
+		nsx c "$TOP/build/bench/hsflood" forged "$(cat "$TMP/b.pub")" 10.98.0.2 51820 \
+			$((SECS + 2)) >"$TMP/flood.out" 2>&1 &
+		fl=$!
+		sleep 0.5
+		v=$(iperf 10.100.0.2)
+		wait $fl
+		echo "flood: $(cat "$TMP/flood.out")" >&2 ;;
+	esac
 	teardown_pair
-	echo "${gbps:-0}"
+	echo "${v:-0}"
 }
 
 wg genkey >"$TMP/a.key"; wg genkey >"$TMP/b.key"; chmod 600 "$TMP"/*.key
 wg pubkey <"$TMP/a.key" >"$TMP/a.pub"; wg pubkey <"$TMP/b.key" >"$TMP/b.pub"
 
-echo "cloudroute bench: one iperf3 TCP stream, ${SECS}s, two namespaces on $(nproc) CPUs"
+echo "cloudroute bench: TCP, ${SECS}s per row, namespaces on $(nproc) CPUs, MTU 1420"
+raw=$(measure "raw veth" raw raw raw | tail -n1)
 ref=$(measure "wireguard-go<->wireguard-go" wggo wggo | tail -n1)
 crcr=$(measure "cloudroute<->cloudroute" cr cr | tail -n1)
+crcr4=$(STREAMS=4 measure "cloudroute<->cloudroute x4" cr cr | tail -n1)
 crwg=$(measure "cloudroute<->wireguard-go" cr wggo | tail -n1)
 ovpn=$(measure "openvpn" ovpn ovpn | tail -n1)
-printf '%-32s %8s %8s\n' pair Gbit/s ratio
-for row in "wireguard-go<->wireguard-go:$ref" "cloudroute<->cloudroute:$crcr" \
-	"cloudroute<->wireguard-go:$crwg" "OpenVPN 2.6 AES-256-GCM:$ovpn"; do
+crfl=$(measure "cloudroute under flood" cr cr flood | tail -n1)
+lcr=$(measure "latency cloudroute" cr cr latency | tail -n1)
+lwg=$(measure "latency wireguard-go" wggo wggo latency | tail -n1)
+ratio() { python3 -c "a, b = float('$1' or 0), float('$2' or 0); print('%.2fx' % (a / b) if b > 0 else 'n/a')"; }
+printf '%-34s %8s %9s %9s\n' pair Gbit/s "vs raw" "vs wg-go"
+for row in "raw veth (ceiling):$raw" "wireguard-go<->wireguard-go:$ref" \
+	"cloudroute<->cloudroute:$crcr" "cloudroute<->cloudroute, 4 streams:$crcr4" \
+	"cloudroute<->wireguard-go:$crwg" "OpenVPN 2.6 AES-256-GCM:$ovpn" \
+	"cloudroute under handshake flood:$crfl"; do
 	name=${row%%:*}; v=${row##*:}
-	printf '%-32s %8s %8s\n' "$name" "$v" "$(python3 -c "r=float('$ref'); print('%.2fx' % (float('$v')/r) if r > 0 else 'n/a')")"
+	printf '%-34s %8s %9s %9s\n' "$name" "$v" "$(ratio "$v" "$raw")" "$(ratio "$v" "$ref")"
 done
+printf '%-34s %8s\n' "flood / undisturbed" "$(ratio "$crfl" "$crcr")"
+printf '%-34s %8s %8s  (ms)\n' "latency" p50 p99
+printf '%-34s %8s %8s\n' "cloudroute<->cloudroute" ${lcr}
+printf '%-34s %8s %8s\n' "wireguard-go<->wireguard-go" ${lwg}
+echo
+"$TOP/tests/bench/mem.sh" | grep -v '^cloudroute:'
+echo
+"$TOP/tests/bench/handshake.sh" | grep -v '^cloudroute:'
+echo
+echo "protocol core, one thread (thread CPU time):"
+"$TOP/build/bench/bench_handshake" 2000 | sed 's/^/  /'
+"$TOP/build/bench/bench_crypto" 200000 | sed 's/^/  /'
+"$TOP/build/bench/bench_peers" 10000 | sed 's/^/  /'

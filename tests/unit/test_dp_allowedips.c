@@ -15,9 +15,9 @@
 
 #include "dataplane/dp_internal.h"
 
-/* peers are only compared, never dereferenced */
-static char peer_storage[8];
-#define PEER(i) ((struct dp_peer *)(void *)&peer_storage[i])
+/* the table keeps each peer's list of nodes in the peer */
+static struct dp_peer peer_storage[8];
+#define PEER(i) (&peer_storage[i])
 
 static void
 add(struct allowedips *t, const char *s, int peer)
@@ -46,7 +46,7 @@ check(const struct allowedips *t, const struct want *w, size_t n)
 		struct dp_peer *got = look(t, w[i].addr);
 		if (w[i].peer < 0 ? got != NULL : got != PEER(w[i].peer))
 			fail_msg("%s: got peer %d, want %d", w[i].addr,
-			    got ? (int)((char *)got - peer_storage) : -1, w[i].peer);
+			    got ? (int)(got - peer_storage) : -1, w[i].peer);
 	}
 }
 
@@ -200,8 +200,25 @@ test_random_vs_reference(void **state)
 			want = ref_lookup(r, n, fam, a);
 			assert_ptr_equal(got, want < 0 ? NULL : PEER(want));
 		}
+		/* each peer lists exactly its own prefixes */
+		for (int q = 0; q < 6; q++) {
+			struct prefix got[N];
+			size_t want = 0, k = ai_list(&t, PEER(q), got, N);
+
+			for (size_t j = 0; j < n; j++)
+				want += r[j].peer == q;
+			assert_int_equal(k, want);
+			for (size_t g = 0; g < k; g++) {
+				size_t j;
+				for (j = 0; j < n; j++)
+					if (r[j].peer == q && prefix_equal(&r[j].p, &got[g]))
+						break;
+				assert_true(j < n);
+			}
+		}
 		/* remove one peer and compare again */
 		ai_remove_peer(&t, PEER(round));
+		assert_int_equal(ai_list(&t, PEER(round), NULL, 0), 0);
 		for (size_t j = 0; j < n; j++)
 			if (r[j].peer == round)
 				r[j].peer = -1;

@@ -293,6 +293,46 @@ test_tampered_initiation(void **state)
 	assert_int_equal(noise_consume_initiation(&B.local, &init, &scratch, ts), 0);
 }
 
+/* The responder's ss from the peer table: the same session, and an unknown
+ * key ends the initiation with the lookup's error. */
+static int
+ss_of_B(void *ctx, const uint8_t remote_static[NOISE_KEY_LEN], uint8_t ss[NOISE_KEY_LEN])
+{
+	int *calls = ctx;
+
+	(*calls)++;
+	if (memcmp(remote_static, B.hs.remote_static, NOISE_KEY_LEN) != 0)
+		return -ENOENT;
+	memcpy(ss, B.hs.precomputed_static_static, NOISE_KEY_LEN);
+	return 0;
+}
+
+static void
+test_consume_with_lookup(void **state)
+{
+	struct message_handshake_initiation init;
+	struct noise_handshake plain, looked;
+	uint8_t ts[NOISE_TIMESTAMP_LEN], ts2[NOISE_TIMESTAMP_LEN];
+	uint8_t other[NOISE_KEY_LEN];
+	int calls = 0;
+
+	sides_init(NULL, NULL);
+	make_initiation(&A, 1, NULL, &init);
+	assert_int_equal(noise_consume_initiation(&B.local, &init, &plain, ts), 0);
+	assert_int_equal(noise_consume_initiation_lookup(&B.local, &init, &looked, ts2,
+	    ss_of_B, &calls), 0);
+	assert_int_equal(calls, 1);
+	assert_memory_equal(plain.chaining_key, looked.chaining_key, NOISE_HASH_LEN);
+	assert_memory_equal(plain.hash, looked.hash, NOISE_HASH_LEN);
+	assert_memory_equal(ts, ts2, sizeof(ts));
+	/* B no longer knows A */
+	assert_int_equal(dp_genkey(other), 0);
+	assert_int_equal(dp_pubkey(B.hs.remote_static, other), 0);
+	assert_int_equal(noise_consume_initiation_lookup(&B.local, &init, &looked, ts2,
+	    ss_of_B, &calls), -ENOENT);
+	assert_int_equal(looked.state, HANDSHAKE_ZEROED);
+}
+
 /* A replayed initiation decrypts fine; its timestamp is what gives it away. */
 static void
 test_replayed_initiation(void **state)
@@ -568,7 +608,7 @@ test_bad_keys(void **state)
 	static const uint8_t zero[NOISE_KEY_LEN];
 	struct message_handshake_initiation init;
 	struct noise_handshake hs;
-	struct noise_local nol;
+	struct noise_local nol = { .has_identity = 0 };
 	uint8_t order8[NOISE_KEY_LEN] = {
 		0xe0, 0xeb, 0x7a, 0x7c, 0x3b, 0x41, 0xb8, 0xae, 0x16, 0x56, 0xe3,
 		0xfa, 0xf1, 0x9f, 0xc4, 0x6a, 0xda, 0x09, 0x8d, 0xeb, 0x9c, 0x32,
@@ -602,6 +642,7 @@ main(void)
 		cmocka_unit_test_teardown(test_data_failures, sides_teardown),
 		cmocka_unit_test_teardown(test_tampered_initiation, sides_teardown),
 		cmocka_unit_test_teardown(test_replayed_initiation, sides_teardown),
+		cmocka_unit_test_teardown(test_consume_with_lookup, sides_teardown),
 		cmocka_unit_test(test_tai64n),
 		cmocka_unit_test_teardown(test_response_failures, sides_teardown),
 		cmocka_unit_test_teardown(test_wrong_mac1, sides_teardown),
