@@ -85,6 +85,7 @@ struct oci_imds {
 	char base[512];              /* scheme://host[:port] */
 	int explicit_url;
 	long timeout_ms;
+	int probe;                   /* detection: one attempt, no retries */
 };
 
 void oci_imds_init(struct oci_imds *m, long timeout_ms);

@@ -91,7 +91,7 @@ oci_imds_get(struct oci_imds *m, const char *path, struct buf *out)
 
 	snprintf(url, sizeof(url), "%s/opc/v2/%s", m->base, path);
 	retry_policy_init(&pol);
-	pol.max_attempts = 3;
+	pol.max_attempts = m->probe ? 1 : 3;
 	for (attempt = 0; attempt < pol.max_attempts; attempt++) {
 		if (attempt > 0 &&
 		    (r = retry_sleep_ms(retry_backoff_ms(&pol, RETRY_SERVER, attempt - 1))) < 0)
