@@ -65,6 +65,8 @@ PY
 	ip netns pids "$P-r" 2>/dev/null | xargs -r kill -9 2>/dev/null
 	ip netns pids "$P-g" 2>/dev/null | xargs -r kill -9 2>/dev/null
 	ip netns del "$P-r"; ip netns del "$P-g"
+	# one() runs in $(...): the EXIT trap never sees its sockets.
+	rm -f "/var/run/wireguard/$ifn.sock"
 	_NS=(); _PIDS=()
 }
 
