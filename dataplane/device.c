@@ -262,7 +262,7 @@ device_alloc(const char *ifname, unsigned int n_workers)
 static int
 worker_buffers(struct dp_worker *w)
 {
-	for (unsigned int i = 0; i < DP_BATCH; i++)
+	for (unsigned int i = 0; i < DP_RX_BATCH; i++)
 		if ((w->rx_buf[i] = aligned_alloc(64, DP_BUF_SIZE)) == NULL)
 			return -ENOMEM;
 	if ((w->rd_buf = aligned_alloc(64, DP_BUF_SIZE)) == NULL ||
@@ -274,7 +274,7 @@ worker_buffers(struct dp_worker *w)
 static void
 worker_buffers_free(struct dp_worker *w)
 {
-	for (unsigned int j = 0; j < DP_BATCH; j++)
+	for (unsigned int j = 0; j < DP_RX_BATCH; j++)
 		free(w->rx_buf[j]);
 	free(w->rd_buf);
 	free(w->tx_arena);

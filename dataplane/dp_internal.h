@@ -34,7 +34,8 @@
 #include "dataplane/noise.h"
 #include "dataplane/offload.h"
 
-#define DP_BATCH            32           /* datagrams per recvmmsg, TUN reads per batch */
+#define DP_BATCH            32           /* TUN reads per batch, handshake datagrams per recvmmsg */
+#define DP_RX_BATCH         8            /* receive buffers per recvmmsg (64 KiB each, UDP_GRO) */
 #define DP_TX_SLOTS         256          /* packets per send batch (after segmentation) */
 #define DP_TX_ARENA         (512 << 10)  /* bytes behind the send slots */
 #define DP_GSO_MAX_SEGS     64           /* datagrams per UDP_SEGMENT send */
@@ -204,14 +205,14 @@ struct dp_worker {
 	int tun_fd, udp4, udp6, epfd;
 	int vnet;                              /* TUN I/O carries a virtio_net_hdr */
 	/* receive (UDP -> TUN); with UDP_GRO one buffer holds many datagrams */
-	struct mmsghdr rx_msg[DP_BATCH];
-	struct iovec rx_iov[DP_BATCH];
-	struct sockaddr_storage rx_addr[DP_BATCH];
-	uint8_t *rx_buf[DP_BATCH];
+	struct mmsghdr rx_msg[DP_RX_BATCH];
+	struct iovec rx_iov[DP_RX_BATCH];
+	struct sockaddr_storage rx_addr[DP_RX_BATCH];
+	uint8_t *rx_buf[DP_RX_BATCH];
 	union {
 		char buf[CMSG_SPACE(sizeof(int))];
 		struct cmsghdr align;
-	} rx_cmsg[DP_BATCH];
+	} rx_cmsg[DP_RX_BATCH];
 	struct dp_gro_pkt rx_out[DP_GRO_MAX_PKTS];     /* decrypted, to the TUN */
 	struct dp_gro gro;
 	/* send (TUN -> UDP): super-packets are read into rd_buf and cut into
@@ -413,7 +414,7 @@ void dp_udp_set_close(struct dp_udp_set *s);
 /* SO_MARK on every socket (dev->lock held for writing). */
 int dp_udp_set_mark(struct dp_device *dev, uint32_t fwmark);
 int dp_udp_send_batch(int fd, struct mmsghdr *msgs, unsigned int n);
-/* Receives up to DP_BATCH datagrams on fd, decrypts, writes to TUN. */
+/* Receives up to DP_RX_BATCH buffers of datagrams on fd, decrypts, writes to TUN. */
 int dp_udp_rx_batch(struct dp_worker *w, int fd);
 /* 0 when msg (len bytes) is a handshake message of its type's size, else
  * counts the drop and returns -1. */

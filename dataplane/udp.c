@@ -509,7 +509,7 @@ gro_size(const struct msghdr *mh)
 static int
 recv_batch(struct dp_worker *w, int fd)
 {
-	for (int i = 0; i < DP_BATCH; i++) {
+	for (int i = 0; i < DP_RX_BATCH; i++) {
 		w->rx_iov[i].iov_base = w->rx_buf[i];
 		w->rx_iov[i].iov_len = DP_BUF_SIZE;
 		memset(&w->rx_msg[i], 0, sizeof(w->rx_msg[i]));
@@ -520,7 +520,7 @@ recv_batch(struct dp_worker *w, int fd)
 		w->rx_msg[i].msg_hdr.msg_control = w->rx_cmsg[i].buf;
 		w->rx_msg[i].msg_hdr.msg_controllen = sizeof(w->rx_cmsg[i].buf);
 	}
-	return recvmmsg(fd, w->rx_msg, DP_BATCH, MSG_DONTWAIT, NULL);
+	return recvmmsg(fd, w->rx_msg, DP_RX_BATCH, MSG_DONTWAIT, NULL);
 }
 
 /*
@@ -573,7 +573,7 @@ dp_udp_rx_batch(struct dp_worker *w, int fd)
 	run_end(dev, w->idx, &run, now);
 	pthread_rwlock_unlock(&dev->lock);
 	dp_tun_write_batch(w, w->rx_out, nout);
-	return n == DP_BATCH;
+	return n == DP_RX_BATCH;
 }
 
 void
