@@ -16,11 +16,12 @@
  *
  * The thread also reads the handshake sockets (udp.c steers every
  * handshake message there when the kernel takes the program), in batches,
- * with the same per-source limit before any crypto; when a batch comes back
- * full the device is under load.  It runs 10 nice levels below the process:
- * under a flood it takes the CPU the data path leaves, and what it cannot
- * read the kernel drops from the socket's small buffer.  The workers stop
- * and start it with themselves (a listen-port change swaps the sockets).
+ * with the same per-source limit before any crypto; while the socket holds
+ * half of its buffer the device is under load.  While under load the thread
+ * runs 10 nice levels below the process: a flood gets the CPU the data path
+ * leaves, and what the thread cannot read the kernel drops from the
+ * socket's small buffer.  The workers stop and start it with themselves (a
+ * listen-port change swaps the sockets).
  *
  * Thread: "handshake" (index DP_HS_WORKER for its cipher contexts).  Locks:
  * hs_lock (mutex) guards the ring; the thread takes dev->lock for reading
@@ -28,6 +29,8 @@
  */
 #define _GNU_SOURCE
 #include <errno.h>
+#include <limits.h>
+#include <linux/sock_diag.h>
 #include <poll.h>
 #include <stdlib.h>
 #include <string.h>
@@ -148,6 +151,22 @@ struct hs_rx {
 	struct dp_hs_msg m[DP_BATCH];
 };
 
+/*
+ * The socket is the queue: under load when it holds half of its buffer
+ * (about 128 messages and more; the ring's rule is an eighth of 1,024).
+ */
+static int
+backlogged(int fd)
+{
+	uint32_t mi[SK_MEMINFO_VARS];
+	socklen_t len = sizeof(mi);
+
+	if (getsockopt(fd, SOL_SOCKET, SO_MEMINFO, mi, &len) < 0 ||
+	    len < sizeof(uint32_t) * (SK_MEMINFO_RCVBUF + 1))
+		return 0;
+	return mi[SK_MEMINFO_RMEM_ALLOC] >= mi[SK_MEMINFO_RCVBUF] / 2;
+}
+
 /* One batch from a handshake socket; 1 if it was full (more may wait). */
 static int
 read_socket(struct dp_device *dev, int fd, struct hs_rx *rx)
@@ -169,7 +188,7 @@ read_socket(struct dp_device *dev, int fd, struct hs_rx *rx)
 	if ((n = recvmmsg(fd, rx->msg, DP_BATCH, MSG_DONTWAIT, NULL)) <= 0)
 		return 0;
 	now = now_ms();
-	if (n == DP_BATCH)          /* more arrives than we read: under load */
+	if (n == DP_BATCH && backlogged(fd))
 		__atomic_store_n(&dev->last_under_load, now, __ATOMIC_RELAXED);
 	for (i = 0; i < n; i++) {
 		struct dp_hs_msg *m = &rx->m[i];
@@ -189,6 +208,24 @@ read_socket(struct dp_device *dev, int fd, struct hs_rx *rx)
 	return n == DP_BATCH;
 }
 
+/*
+ * HS_NICE levels below the process while the device is under load, so a
+ * flood gets the CPU the data path leaves; at the process's priority
+ * otherwise (a burst of real handshakes, a busy host).  Going back up may
+ * be refused without CAP_SYS_NICE: then it stays below.
+ */
+static void
+renice(struct dp_device *dev, int base, int *niced)
+{
+	int load = load_now(dev, now_ms());
+
+	if (base == INT_MIN || load == *niced)
+		return;
+	if (setpriority(PRIO_PROCESS, (id_t)gettid(), base + (load ? HS_NICE : 0)) < 0 && !load)
+		log_debug("%s: handshake thread stays at lower priority", dev->ifname);
+	*niced = load;
+}
+
 static void *
 hs_main(void *arg)
 {
@@ -198,16 +235,17 @@ hs_main(void *arg)
 		{ .fd = dev->hs_fd4, .events = POLLIN },
 		{ .fd = dev->hs_fd6, .events = POLLIN },
 	};
-	struct hs_rx *rx = malloc(sizeof(*rx));
+	struct hs_rx *rx = calloc(1, sizeof(*rx));
 	struct dp_hs_msg m;
 	uint64_t v;
-	int busy;
+	int busy, base, niced = 0;
 
 	errno = 0;
-	v = (uint64_t)getpriority(PRIO_PROCESS, 0);
-	if (errno == 0)
-		setpriority(PRIO_PROCESS, (id_t)gettid(), (int)v + HS_NICE);
+	base = getpriority(PRIO_PROCESS, 0);       /* this thread's, as created */
+	if (errno != 0)
+		base = INT_MIN;
 	for (;;) {
+		renice(dev, base, &niced);
 		busy = drain_ring(dev, &m);
 		if (__atomic_load_n(&dev->hs_stop, __ATOMIC_ACQUIRE))
 			break;
