@@ -151,12 +151,6 @@ tunnel_pids() {
 		done
 	done
 }
-flooder_pid() {
-	local p
-	for p in $(ip netns pids "$P-c"); do
-		[ "$(cat "/proc/$p/comm" 2>/dev/null)" = hsflood ] && echo "$p"
-	done
-}
 # One line for $TMP/cpu.txt: the tunnel's CPU per GB carried, which does
 # not depend on how much of the shared machine a run got.
 cpu_note() { # label cpu0 cpu1 gbit/s [flooder-cpu-seconds]
@@ -189,11 +183,16 @@ measure() { # label kind_a kind_b [what]: prints the figure(s)
 			$((SECS + 2)) >"$TMP/flood.out" 2>&1 &
 		fl=$!
 		sleep 0.5
-		c0=$(proc_cpu $(tunnel_pids)); f0=$(proc_cpu $(flooder_pid))
+		c0=$(proc_cpu $(tunnel_pids))
 		v=$(iperf 10.100.0.2)
-		c1=$(proc_cpu $(tunnel_pids)); f1=$(proc_cpu $(flooder_pid))
-		cpu_note "$label" "$c0" "$c1" "${v:-0}" "$(python3 -c "print($f1 - $f0)")"
+		c1=$(proc_cpu $(tunnel_pids))
 		wait $fl
+		# the flooder's share of one CPU over its whole run
+		cpu_note "$label" "$c0" "$c1" "${v:-0}" "$(python3 -c '
+import re, sys
+m = dict(re.findall(r"(\w+)=([\d.]+)", open(sys.argv[1]).read()))
+print("%.2f" % (float(m.get("cpu", 0)) / max(float(m.get("seconds", 1)), 0.1) * float(sys.argv[2])))' \
+			"$TMP/flood.out" "$SECS")"
 		echo "flood: $(cat "$TMP/flood.out")" >&2 ;;
 	esac
 	teardown_pair
