@@ -31,6 +31,7 @@
 
 #include "agent/agent.h"
 #include "agent/clients.h"
+#include "agent/fleet_clients.h"
 #include "agent/tunnel.h"
 #include "dataplane/dataplane.h"
 #include "providers/provider.h"
@@ -403,6 +404,46 @@ now_rfc3339(char *out, size_t len)
 	strftime(out, len, "%Y-%m-%dT%H:%M:%SZ", &tm);
 }
 
+/*
+ * With a fleet, the addresses it already uses join taken.  -1 when the name
+ * is another connector's client; etcd away is a warning (the daemon
+ * publishes the client when it can).
+ */
+static int
+fleet_taken(const struct config *cfg, const char *name, struct prefix_set *taken)
+{
+	struct buf err;
+	int r;
+
+	if (!cfg->fleet.enabled)
+		return 0;
+	buf_init(&err, 4096);
+	r = fleet_clients_cli_taken(cfg, name, taken, &err);
+	if (r == -EEXIST)
+		fprintf(stderr, "cloudroute: client add: %s", err.data);
+	else if (r < 0)
+		log_warnx("%.*s; the address is chosen from this connector's knowledge only",
+		    err.len > 0 ? (int)err.len - 1 : 0, err.data ? err.data : "fleet: etcd");
+	buf_free(&err);
+	return r == -EEXIST ? -1 : 0;
+}
+
+/* With a fleet: the client's record in etcd written (add) or deleted. */
+static void
+fleet_publish(const struct config *cfg, const struct client *cl, int remove)
+{
+	struct buf err;
+
+	if (!cfg->fleet.enabled)
+		return;
+	buf_init(&err, 4096);
+	if (fleet_clients_cli_write(cfg, cl, remove, &err) < 0)
+		log_warnx("%.*s; `cloudroute run` %s it when etcd answers",
+		    err.len > 0 ? (int)err.len - 1 : 0, err.data ? err.data : "fleet: etcd",
+		    remove ? "withdraws" : "publishes");
+	buf_free(&err);
+}
+
 /* Under the clients lock: a new client in cs, saved.  0 or an exit status. */
 static int
 add_locked(const struct copts *c, const struct config *cfg, struct client_store *cs,
@@ -423,6 +464,8 @@ add_locked(const struct copts *c, const struct config *cfg, struct client_store 
 		    "show %s`, or remove it first)\n", c->name, c->name);
 		goto out;
 	}
+	if (fleet_taken(cfg, c->name, &taken) < 0)
+		goto out;
 	if (clients_taken(cfg, cs, &taken) < 0 ||
 	    clients_alloc(&cfg->overlay, &taken, &cl->address) < 0) {
 		fprintf(stderr, "cloudroute: client add: no free address left in the overlay "
@@ -490,6 +533,7 @@ client_add(const struct copts *c, const struct config *cfg)
 		r = EXIT_RUNTIME;
 		goto out;
 	}
+	fleet_publish(cfg, &cl, 0);
 	close(lock);
 	lock = -1;
 	if (!live)
@@ -531,6 +575,7 @@ client_remove(const struct copts *c, const struct config *cfg)
 		goto out;
 	}
 	drop_kept_key(cfg, c->name);
+	fleet_publish(cfg, &cl, 1);
 	if ((live = set_live(cfg, &cl, 1)) < 0)
 		goto out;
 	if (c->o.json)
