@@ -31,6 +31,7 @@
 
 #include "agent/agent.h"
 #include "agent/clients.h"
+#include "agent/desired.h"
 #include "agent/fleet_clients.h"
 #include "agent/tunnel.h"
 #include "dataplane/dataplane.h"
@@ -339,6 +340,32 @@ print_json(const struct client *cl, const char *endpoint, const struct prefix_se
 }
 
 /*
+ * With a fleet, the tunnel prefixes of the fleet's peers the daemon last saw
+ * (state_dir/fleet.json) go into out: all of them (inside = 0: the pushed
+ * routes reach every site), or those strictly inside the overlay (inside =
+ * 1: other connectors' addresses, taken even while etcd is away).
+ */
+static int
+add_fleet_prefixes(const struct config *cfg, int inside, struct prefix_set *out)
+{
+	struct desired d;
+	size_t i, k;
+	int r = 0, in;
+
+	if (!cfg->fleet.enabled || agent_desired(cfg, NULL, &d) < 0)
+		return 0;
+	for (i = 0; i < d.tunnel.n && r == 0; i++) {
+		for (k = 0, in = 0; k < cfg->overlay.n && !in; k++)
+			in = prefix_contains(&cfg->overlay.v[k], &d.tunnel.v[i]) &&
+			    d.tunnel.v[i].len > cfg->overlay.v[k].len;
+		if (!inside || in)
+			r = prefix_set_add(out, &d.tunnel.v[i]);
+	}
+	desired_free(&d);
+	return r;
+}
+
+/*
  * Renders the profile of cl (private key if known) and prints it as text,
  * QR or JSON.  live: -1 = not applicable (show).
  */
@@ -362,6 +389,9 @@ emit_profile(const struct copts *c, const struct config *cfg, const struct clien
 		fprintf(stderr, "cloudroute: client: %s", err.data);
 		goto out;
 	}
+	if (!c->full_tunnel && add_fleet_prefixes(cfg, 0, &routes) < 0)
+		goto out;
+	clients_aggregate(&routes);
 	if (priv != NULL) {
 		pr.has_private_key = 1;
 		memcpy(pr.private_key, priv, 32);
@@ -417,6 +447,9 @@ fleet_taken(const struct config *cfg, const char *name, struct prefix_set *taken
 
 	if (!cfg->fleet.enabled)
 		return 0;
+	/* the fleet's connectors the daemon last saw, even when etcd is away */
+	if (add_fleet_prefixes(cfg, 1, taken) < 0)
+		return -1;
 	buf_init(&err, 4096);
 	r = fleet_clients_cli_taken(cfg, name, taken, &err);
 	if (r == -EEXIST)

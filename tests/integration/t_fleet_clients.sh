@@ -38,6 +38,8 @@ check "client add alice at c1" grep -q '^\[Interface\]' "$TMP/alice.conf"
 A=$(sed -n 's/^Address = //p' "$TMP/alice.conf")
 A=${A%/*}
 check "alice has an overlay address" test -n "$A"
+check "pushed routes: the overlay, s1's subnet and s2's (the fleet)" \
+	grep -qx "AllowedIPs = 10.1.0.0/24, 10.2.0.0/24, 100.96.0.0/11" "$TMP/alice.conf"
 rec=$(record alice)
 check_eq "etcd: /cloudroute/clients/alice is her record, served by s1/c1" \
 	"{\"public_key\":\"$(cr 1 client list --json | python3 -c 'import json,sys; print([c["public_key"] for c in json.load(sys.stdin)["clients"] if c["name"] == "alice"][0])' 2>/dev/null)\",\"address\":\"$A/32\",\"site\":\"s1\",\"connector\":\"c1\"}" \
@@ -57,11 +59,9 @@ wg-quick strip "$TMP/alice.conf" >"$TMP/alice.wg"
 nsx u wg setconf "$IU" "$TMP/alice.wg"
 nsx u ip addr add "$A/32" dev "$IU"
 nsx u ip link set "$IU" mtu 1420 up
-nsx u ip route add 100.96.0.0/11 dev "$IU"
-# site s2's subnet through c1 (the peer's AllowedIPs must cover it)
-nsx u wg set "$IU" peer "$(pub 1)" allowed-ips "100.96.0.0/11,10.1.0.0/24,10.2.0.0/24"
-nsx u ip route add 10.2.0.0/24 dev "$IU"
-nsx u ip route add 10.1.0.0/24 dev "$IU"
+for r in $(sed -n 's/^AllowedIPs = //p' "$TMP/alice.conf" | tr -d ,); do
+	nsx u ip route add "$r" dev "$IU"
+done
 check "alice reaches h1 (behind c1, her connector)" wait_for 10 user_reaches 10.1.0.2
 check "alice reaches h2 behind c2, and h2's reply finds her through c1" wait_for 10 user_reaches 10.2.0.2
 
