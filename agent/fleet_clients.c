@@ -18,6 +18,7 @@
 
 #define CLIENTS_DIR "clients/"
 #define REC_MAX 1024
+#define SYNC_WRITES 16
 
 /* ---- the record ---- */
 
@@ -424,20 +425,23 @@ put_client(struct etcd_client *c, const char *prefix, const struct fleet_client 
 	return etcd_put(c, key, strlen(key), val, strlen(val), 0, NULL);
 }
 
-/* Puts what is missing or different, deletes ours that are gone.  0 or
- * the first error (the caller retries). */
+/*
+ * Puts what is missing or different, deletes ours that are gone, at most
+ * SYNC_WRITES writes per call (the fleet thread keeps its lease alive
+ * between calls): 0 done, 1 more to do, or the first error (the rest is
+ * tried again a second later).
+ */
 static int
 publish(struct fleet_clients *t, struct etcd_client *c, const char *prefix,
     const char *site, const char *name, const struct client_store *cs)
 {
 	struct fleet_client want;
 	char key[256];
-	size_t i;
-	int found, r = 0, rr;
+	size_t i, k, writes = 0;
+	int found, r;
 
 	for (i = 0; i < cs->n; i++) {
 		const struct fleet_client *e;
-		size_t k;
 
 		from_client(&cs->v[i], site, name, &want);
 		k = find(t, want.name, &found);
@@ -450,10 +454,11 @@ publish(struct fleet_clients *t, struct etcd_client *c, const char *prefix,
 			    want.name, e->site, e->connector);
 			continue;
 		}
-		if ((rr = put_client(c, prefix, &want)) < 0 && r == 0)
-			r = rr;
-		else if (rr == 0)
-			log_info("fleet: published client %s", want.name);
+		if (writes++ == SYNC_WRITES)
+			return 1;
+		if ((r = put_client(c, prefix, &want)) < 0)
+			return r;
+		log_info("fleet: published client %s", want.name);
 	}
 	for (i = 0; i < t->n; i++) {
 		const struct fleet_client *e = &t->v[i];
@@ -461,14 +466,14 @@ publish(struct fleet_clients *t, struct etcd_client *c, const char *prefix,
 		if (!e->decoded || strcmp(e->site, site) != 0 || strcmp(e->connector, name) != 0 ||
 		    clients_find(cs, e->name) >= 0)
 			continue;
-		if ((rr = fleet_client_key(prefix, e->name, key, sizeof(key))) == 0)
-			rr = etcd_delete(c, key, strlen(key), NULL, 0, NULL);
-		if (rr < 0 && r == 0)
-			r = rr;
-		else if (rr == 0)
-			log_info("fleet: withdrew client %s", e->name);
+		if (writes++ == SYNC_WRITES)
+			return 1;
+		if ((r = fleet_client_key(prefix, e->name, key, sizeof(key))) < 0 ||
+		    (r = etcd_delete(c, key, strlen(key), NULL, 0, NULL)) < 0)
+			return r;
+		log_info("fleet: withdrew client %s", e->name);
 	}
-	return r;
+	return 0;
 }
 
 void
@@ -478,6 +483,7 @@ fleet_clients_sync(struct fleet_clients *t, struct etcd_client *c, const char *p
 	struct client_store cs;
 	char sig[sizeof(t->file_sig)];
 	struct buf err;
+	int r;
 
 	if (now < t->next_check_ms)
 		return;
@@ -492,9 +498,10 @@ fleet_clients_sync(struct fleet_clients *t, struct etcd_client *c, const char *p
 			    err.len > 0 ? (int)err.len - 1 : 0, err.data ? err.data : "");
 		t->need_sync = 0;
 	} else {
-		t->need_sync = publish(t, c, prefix, site, name, &cs) < 0;
-		if (t->need_sync)
+		r = publish(t, c, prefix, site, name, &cs);
+		if (r < 0)
 			log_warnx("fleet: publishing clients: %s (retrying)", prov_last_error());
+		t->need_sync = r != 0;
 		clients_free(&cs);
 	}
 	cr_strlcpy(t->file_sig, sig, sizeof(t->file_sig));

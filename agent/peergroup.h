@@ -42,7 +42,9 @@
 #include "common/util.h"
 #include "dataplane/dataplane.h"
 
-#define PG_TICK_MS 500
+/* A receive is seen up to one tick late and acted on up to one tick after
+ * failover_after: the failover takes failover_after + at most 2 ticks. */
+#define PG_TICK_MS 250
 /* Probe interval for failover_after fo_ms: a third of it, at least 1 s
  * (last-handshake times have 1 s resolution). */
 #define PG_PROBE_MS(fo_ms) ((fo_ms) / 3 > 1000 ? (fo_ms) / 3 : 1000)
