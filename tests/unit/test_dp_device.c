@@ -9,7 +9,8 @@
  *     again and again and the UAPI is read, and while the other's port is
  *     flooded with initiations that pass mac1: the threads, the port change
  *     and the handshake queue under load are what the ThreadSanitizer build
- *     (make SANITIZE=thread) checks.
+ *     (make SANITIZE=thread) checks;
+ *   - a liveness probe (dp_device_probe) is answered by an idle peer.
  *
  *   [ socket ] -> 10.77.0.2 -> dpA (10.77.0.1/24) ==UDP 127.0.0.1== dpB (down)
  */
@@ -433,6 +434,67 @@ test_traffic_under_flood(void **state)
 }
 
 /* Our own network namespace, or none: never the host's. */
+/* The last handshake time of dev's one peer (unix s, 0 never). */
+static uint64_t
+last_hs(struct dp_device *dev)
+{
+	struct dp_peer_status *ps;
+	size_t n;
+	uint64_t t;
+
+	assert_int_equal(dp_device_status(dev, &ps, &n), 0);
+	assert_int_equal(n, 1);
+	t = ps[0].last_handshake_sec;
+	dp_peer_status_free(ps, n);
+	return t;
+}
+
+/* Waits up to 2 s for the last handshake to pass `after`; 0 on success. */
+static int
+hs_after(struct dp_device *dev, uint64_t after)
+{
+	for (int i = 0; i < 200; i++) {
+		if (last_hs(dev) > after)
+			return 0;
+		poll(NULL, 0, 10);
+	}
+	return -1;
+}
+
+/*
+ * A liveness probe (peer groups): an initiation to an idle peer that has no
+ * keepalive of its own is answered, again 1.1 s later (inside
+ * REKEY_TIMEOUT, which limits the device's own initiations).
+ */
+static void
+test_probe(void **state)
+{
+	struct node a, b;
+	struct onecfg ca, cb;
+	uint16_t pa = free_port(), pb = free_port();
+	uint8_t nobody[NOISE_KEY_LEN] = { 1 };
+	uint64_t t;
+
+	(void)state;
+	skip_without_netns();
+	node_init(&a, 'a');
+	node_init(&b, 'b');
+	onecfg_init(&ca, &a, &b, pa, "10.77.0.2/32", pb);
+	onecfg_init(&cb, &b, &a, pb, "10.77.0.1/32", 0);
+	assert_int_equal(dp_device_create(a.ifname, &ca.cfg, &a.dev), 0);
+	assert_int_equal(dp_device_create(b.ifname, &cb.cfg, &b.dev), 0);
+	assert_int_equal(last_hs(a.dev), 0);
+	assert_int_equal(dp_device_probe(a.dev, nobody), -ENOENT);
+	assert_int_equal(dp_device_probe(a.dev, b.pub), 0);
+	assert_int_equal(hs_after(a.dev, 0), 0);
+	t = last_hs(a.dev);
+	poll(NULL, 0, 1100);
+	assert_int_equal(dp_device_probe(a.dev, b.pub), 0);
+	assert_int_equal(hs_after(a.dev, t), 0);
+	dp_device_destroy(a.dev);
+	dp_device_destroy(b.dev);
+}
+
 static int
 enter_netns(void)
 {
@@ -466,6 +528,7 @@ main(void)
 		cmocka_unit_test(test_busy_port_changes_nothing),
 		cmocka_unit_test(test_traffic_across_port_changes),
 		cmocka_unit_test(test_traffic_under_flood),
+		cmocka_unit_test(test_probe),
 	};
 
 	in_own_netns = enter_netns() == 0;
