@@ -76,7 +76,7 @@ check "c2 logs the malformed record with its key" wait_for 5 grep -q \
 	"fleet: ignoring /cloudroute/clients/junk: \"public_key\" is not a string" "$TMP/c2.log"
 check "c2 logs the address thief (younger record)" wait_for 5 grep -q \
 	"fleet: ignoring /cloudroute/clients/thief: address is client alice's (older)" "$TMP/c2.log"
-check "c2 logs the record with an unknown member" grep -q \
+check "c2 logs the record with an unknown member" wait_for 5 grep -q \
 	"fleet: ignoring /cloudroute/clients/extra: unknown member \"x\"" "$TMP/c2.log"
 check_eq "bad records change nothing on c2" "$(cat "$TMP/before")" "$(allowed 2 1)"
 check "alice still reaches h2" user_reaches 10.2.0.2
@@ -114,7 +114,7 @@ echo '{"clients": [{"name": "carol"}]}' >"$TMP/state1/clients.json.new"
 mv "$TMP/state1/clients.json.new" "$TMP/state1/clients.json"
 sleep 2
 check "a bad clients.json withdraws nothing from etcd" has_record carol
-check "c1 names the file and the entry" grep -q "clients.json: clients\[0\]: \"name\", \"public_key\" and \"address\" are required" "$TMP/c1.log"
+check "c1 names the file and the entry" wait_for 5 grep -q "clients.json: clients\[0\]: \"name\", \"public_key\" and \"address\" are required" "$TMP/c1.log"
 
 for x in 1 2; do kill -TERM "${PID[$x]}"; done
 for x in 1 2; do wait "${PID[$x]}" 2>/dev/null; done
