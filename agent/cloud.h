@@ -14,6 +14,7 @@
 
 #include "agent/config.h"
 #include "agent/desired.h"
+#include "agent/fleet_takeover.h"
 #include "agent/plan.h"
 #include "agent/state.h"
 #include "providers/provider.h"
@@ -38,6 +39,7 @@ struct cloud_session {
 	struct prov_options opts;       /* points into job */
 	struct cloud_job job;
 	int active;
+	struct fleet_takeover takeover;  /* fleet: what a standby would take over */
 };
 
 /* Snapshot of cfg's cloud section and d's cloud prefixes.  0 or -ENOMEM. */

@@ -607,8 +607,10 @@ loop(struct daemon *d)
 		if ((pfd[FD_SOURCES].revents & POLLIN)) {
 			ds_registry_ack(d->reg);
 			if (recompose(d) == 0) {
-				local_pass(d, "sources changed");
+				/* The cloud first: a new fleet leader's routes must
+				 * not wait for the host pass. */
 				cloud_request(d, 0);
+				local_pass(d, "sources changed");
 			}
 		}
 		if ((pfd[FD_TIMER].revents & POLLIN) && read(d->tfd, &ticks, sizeof(ticks)) > 0)
