@@ -31,6 +31,7 @@
 
 #include "agent/agent.h"
 #include "agent/clients.h"
+#include "agent/fleet_agent.h"
 #include "agent/tunnel.h"
 #include "dataplane/dataplane.h"
 #include "providers/provider.h"
@@ -423,7 +424,7 @@ add_locked(const struct copts *c, const struct config *cfg, struct client_store 
 		    "show %s`, or remove it first)\n", c->name, c->name);
 		goto out;
 	}
-	if (clients_taken(cfg, cs, &taken) < 0 ||
+	if (clients_taken(cfg, cs, &taken) < 0 || fleet_status_addresses(cfg, &taken) < 0 ||
 	    clients_alloc(&cfg->overlay, &taken, &cl->address) < 0) {
 		fprintf(stderr, "cloudroute: client add: no free address left in the overlay "
 		    "(%s); widen \"overlay\" or remove clients\n",
