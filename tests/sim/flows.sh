@@ -155,6 +155,21 @@ flow_sim_check() {
 	detail "a route to an ENI whose source/dest check is on carries nothing; off, it does"
 }
 
+# flows_end T0: the tests' last checks (the connectors still run), the time
+# taken, and on failure the tails of the logs.
+flows_end() {
+	local n
+	for n in hq br ha2; do
+		check "$n is still running" alive "$n"
+	done
+	echo "# suite took $((SECONDS - $1)) s"
+	[ "$FAIL" = 0 ] && return
+	for n in hq br s3 ha1 ha2; do
+		[ -s "$SIM/$n.log" ] && { echo "# --- $n.log (tail)"; tail -n 15 "$SIM/$n.log" | sed 's/^/#   /'; }
+	done
+	[ -s "$SIM/fake.err" ] && { echo "# --- fake.err (tail)"; tail -n 15 "$SIM/fake.err" | sed 's/^/#   /'; }
+}
+
 # ---- start HQ, Branch and the user ----------------------------------------
 flows_start() {
 	local k

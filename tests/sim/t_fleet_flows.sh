@@ -20,13 +20,5 @@ else
 	check "connectors and user started" false
 fi
 flow_6
-for n in hq br ha2; do
-	check "$n is still running" alive "$n"
-done
-echo "# suite took $((SECONDS - T0)) s"
-if [ "$FAIL" != 0 ]; then
-	for n in hq br s3 ha1 ha2; do
-		[ -s "$SIM/$n.log" ] && { echo "# --- $n.log (tail)"; tail -n 15 "$SIM/$n.log" | sed 's/^/#   /'; }
-	done
-fi
+flows_end "$T0"
 finish
