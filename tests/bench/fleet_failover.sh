@@ -12,7 +12,8 @@
 # ReplaceRoute at once on winning, the verifying pass after it.
 #   bash tests/bench/fleet_failover.sh    (FAILOVER_TRACE=1: after each kill, the
 #   EC2 calls, the etcd event, the connectors' -v log, the user's WireGuard log
-#   and the ping gap, all timestamped from the kill)
+#   and the ping gap, all timestamped from the kill; FAILOVER_TRACE_UDP=1 adds the
+#   user's WireGuard datagrams, from an nftables trace in its namespace)
 . "$(dirname "$0")/../lib/netns.sh"
 . "$TOP/tests/lib/etcd.sh"
 . "$TOP/tests/sim/topo.sh"
@@ -43,6 +44,23 @@ if [ -n "${FAILOVER_TRACE:-}" ]; then
 	chmod +x "$TMP/cr-v"
 	CLOUDROUTE=$TMP/cr-v
 	: >"$SIM/ha1.log"; : >"$SIM/ha2.log"; : >"$SIM/user-wg.log"
+	if [ -n "${FAILOVER_TRACE_UDP:-}" ]; then   # the user's WireGuard datagrams, in and out
+		nsx user nft -f - <<-'NFT'
+		table inet crtrace {
+			chain i { type filter hook input priority 0; udp dport 51820 meta nftrace set 1; }
+			chain o { type filter hook output priority 0; udp sport 51820 meta nftrace set 1; }
+		}
+		NFT
+		(nsx user nft monitor trace 2>/dev/null | grep --line-buffered 'packet:' |
+		 python3 -u -c '
+import re, sys, time
+for l in sys.stdin:
+    m = re.search(r"crtrace (\w) .*ip saddr (\S+) ip daddr (\S+) .*ip length (\d+)", l)
+    if m:
+        print("%.3f user-udp %s %s -> %s length %s" % (time.time(), "in" if m.group(1) == "i" else "out",
+              m.group(2), m.group(3), m.group(4)))' >>"$TMP/daemons.log") &
+		_PIDS+=($!)
+	fi
 	for n in ha1 ha2 user-wg; do
 		(tail -n0 -F "$SIM/$n.log" 2>/dev/null | python3 -u -c '
 import sys, time
