@@ -257,6 +257,8 @@ cloud_request(struct daemon *d, int reopen)
 		log_warnx("cloud pass: out of memory");
 		return;
 	}
+	if (d->fleet != NULL && job.leader < 0)
+		job.leader = 0;         /* no word from the fleet yet: not elected */
 	pthread_mutex_lock(&w->lock);
 	w->job = job;
 	w->have_job = 1;
