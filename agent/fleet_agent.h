@@ -29,11 +29,6 @@ void fleet_agent_health(struct fleet_agent *a, int ok);
 struct json_object;
 /* Puts the last published fleet peers into reg as the "fleet" source. */
 int fleet_status_source(const struct config *cfg, struct ds_registry *reg);
-/* Adds the overlay addresses of the fleet's last known connectors (their
- * allowed IPs inside the overlay) to out, so that `client add` never hands
- * one out.  0 or -ENOMEM (no file: nothing added). */
-struct prefix_set;
-int fleet_status_addresses(const struct config *cfg, struct prefix_set *out);
 /* The file's content plus "status_age_s"; NULL without a fleet section. */
 struct json_object *fleet_status_json(const struct config *cfg);
 void fleet_status_print(const struct config *cfg, FILE *out);

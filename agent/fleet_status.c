@@ -112,39 +112,6 @@ nomem:
 	return -ENOMEM;
 }
 
-int
-fleet_status_addresses(const struct config *cfg, struct prefix_set *out)
-{
-	struct json_object *o, *peers, *ips;
-	struct prefix pre;
-	size_t i, j, k;
-	long age;
-	int r = 0;
-
-	if (!cfg->fleet.enabled || (o = load(cfg, &age)) == NULL)
-		return 0;
-	if (!json_object_object_get_ex(o, "peers", &peers) ||
-	    !json_object_is_type(peers, json_type_array))
-		goto out;
-	for (i = 0; i < json_object_array_length(peers) && r == 0; i++) {
-		if (!json_object_object_get_ex(json_object_array_get_idx(peers, i),
-		    "allowed_ips", &ips) || !json_object_is_type(ips, json_type_array))
-			continue;
-		for (j = 0; j < json_object_array_length(ips) && r == 0; j++) {
-			if (prefix_parse(json_object_get_string(json_object_array_get_idx(ips, j)),
-			    &pre, 0) < 0)
-				continue;
-			for (k = 0; k < cfg->overlay.n && r == 0; k++)
-				if (prefix_contains(&cfg->overlay.v[k], &pre) &&
-				    pre.len > cfg->overlay.v[k].len)
-					r = prefix_set_add(out, &pre);
-		}
-	}
-out:
-	json_object_put(o);
-	return r;
-}
-
 struct json_object *
 fleet_status_json(const struct config *cfg)
 {

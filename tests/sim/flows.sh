@@ -399,9 +399,10 @@ flow_7() {
 	check "flow 7: client add alice on hq" grep -q '^\[Interface\]' "$SIM/alice.conf"
 	check "flow 7: the endpoint is HQ's public IP (cloud metadata)" \
 		grep -qx "Endpoint = 203.0.113.10:51820" "$SIM/alice.conf"
-	if [ "$SIM_FLEET" = 1 ]; then   # pushed: the config's peers, not the fleet's
-		check "flow 7: pushed routes: HQ and the overlay" \
-			grep -qx "AllowedIPs = 10.0.0.0/18, 100.96.0.0/11" "$SIM/alice.conf"
+	if [ "$SIM_FLEET" = 1 ]; then   # the Branch's subnets from its record in etcd
+		check "flow 7: pushed routes: HQ, the overlay and the Branch (from etcd)" \
+			grep -qx "AllowedIPs = 10.0.0.0/18, 100.96.0.0/11, 192.168.0.0/22, 192.168.100.0/24" \
+			"$SIM/alice.conf"
 		check_not "flow 7: alice's address is not the Branch connector's (from etcd)" \
 			grep -qx "Address = 100.96.0.3/32" "$SIM/alice.conf"
 	else
@@ -430,7 +431,9 @@ flow_7() {
 }
 
 # 8. Redundant hubs: the Branch's peers hq and hq2 (in the HQ VPC) form a peer
-# group ("backup_for": "hq"); both hubs send keepalives every second.  The
+# group ("backup_for": "hq"); all three send keepalives every second, so
+# the Branch's keepalives can silence a hub's (its timer is pushed back by
+# every packet it receives), and the Branch's probes keep it heard.  The
 # HQ app tells which hub carried a request from the Branch connector (its
 # overlay address 100.96.0.3 through hq, NAT off; hq2's 10.0.0.11 through
 # hq2, NAT on).  kill -9 hq: traffic through hq2 within failover_after + 2 s;
@@ -502,5 +505,6 @@ flow_8() {
 	kill -TERM "${SIM_PID[hq2]}"
 	wait "${SIM_PID[hq2]}" 2>/dev/null
 	SIM_PG_FAILOVER=$fo
+	SIM_PG_FAILBACK=$back
 	detail "kill -9 hq: ${fo:-no} s to the HQ app through hq2 (failover_after 3); back on hq ${back:-never} s after it restarted (hold_down 5)"
 }
