@@ -241,8 +241,8 @@ fleet_takeover_now(struct cloud_session *cs)
 	prov_plan_free(&fast);
 }
 
-int
-cloud_pass(struct cloud_session *cs, struct cloud_job *job, struct state *st,
+static int
+pass(struct cloud_session *cs, struct cloud_job *job, struct state *st,
     pthread_mutex_t *lock, size_t *changes, struct buf *errs)
 {
 	struct prov_plan plan = { 0 };
@@ -293,6 +293,29 @@ out:
 	cs->opts.checkpoint = NULL;
 	json_object_put(pb.cst);
 	prov_plan_free(&plan);
+	return r;
+}
+
+int
+cloud_pass(struct cloud_session *cs, struct cloud_job *job, struct state *st,
+    pthread_mutex_t *lock, size_t *changes, struct buf *errs)
+{
+	struct buf serrs;
+	int r;
+
+	if (job->leader != 0)
+		return pass(cs, job, st, lock, changes, errs);
+	/* A fleet standby's pass only prepares a takeover: a failure is logged,
+	 * never counted against the connector's health (a standby that cannot
+	 * read the cloud now still stands by; as leader its passes say why). */
+	buf_init(&serrs, 4096);
+	if ((r = pass(cs, job, st, lock, changes, &serrs)) < 0) {
+		log_warnx("cloud, as a fleet standby: %.*s", serrs.len > 0 ? (int)serrs.len - 1 : 0,
+		    serrs.data ? serrs.data : "");
+		cloud_close(cs);
+		r = 1;
+	}
+	buf_free(&serrs);
 	return r;
 }
 
