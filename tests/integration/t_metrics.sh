@@ -14,6 +14,9 @@ scrape() { nsx conn curl -sf --max-time 5 http://127.0.0.1:9586/metrics; }
 bg conn "$CLOUDROUTE" -c "$CFG" run
 RUNPID=$!
 check "the endpoint answers" wait_for 10 scrape
+# the endpoint is up before the start pass ends: wait for its count
+counted() { scrape | grep -qE '^cloudroute_reconcile_passes_total\{scope="[a-z]+"\} [1-9]'; }
+wait_for 10 counted
 scrape >"$TMP/m1"
 check "promtool check metrics" promtool check metrics <"$TMP/m1"
 check "build info" grep -q '^cloudroute_build_info{version="' "$TMP/m1"
