@@ -344,6 +344,15 @@ flow_6_fleet() {
 	check "flow 6: ha2 now owns the route" rt rtb-ha 100.96.0.0/11 eni-ha2 active
 	check "flow 6: the VPC router follows" has ha "100.96.0.0/11 via 172.20.0.12"
 	check "flow 6: ha2 wrote it at once" grep -q "fleet takeover: 1 route written at once" "$SIM/ha2.log"
+	check_eq "flow 6: ha2's first EC2 write after the kill replaces the route" \
+		"ReplaceRoute rtb-ha 100.96.0.0/11 eni-ha2" "$(python3 -c '
+import json, sys
+t0 = float(sys.argv[2])
+for e in map(json.loads, open(sys.argv[1])):
+    if e.get("source") == "172.20.0.12" and e.get("mutating") and e["time"] > t0:
+        p = e.get("params", {})
+        print(e.get("action"), p.get("RouteTableId"), p.get("DestinationCidrBlock"), p.get("NetworkInterfaceId"))
+        break' "$SIM/api.log" "$t0")"
 	detail "kill -9 ha1 (instance still running): ${secs:-no} s to traffic via ha2, elected in etcd"
 	SIM_FAILOVER=$secs
 }
