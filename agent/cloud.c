@@ -194,8 +194,55 @@ private_copy(struct state *st, pthread_mutex_t *lock, struct json_object **out)
 	return r;
 }
 
-int
-cloud_pass(struct cloud_session *cs, struct cloud_job *job, struct state *st,
+/*
+ * Fleet (agent/fleet_takeover.h).  A standby plans as if it led, keeps the
+ * routes it would take over and leaves only its NIC changes in *plan (at
+ * most every FLEET_TAKEOVER_REFRESH_MS: 1 = nothing to do).  A new leader
+ * first writes what it kept, at once.
+ */
+static int
+fleet_standby_plan(struct cloud_session *cs, struct json_object *cst, struct prov_plan *plan)
+{
+	struct prov_options o = cs->opts;
+	struct prov_plan all = { 0 };
+	int r;
+
+	o.leader = 1;                   /* what it would do as leader: plan() never writes */
+	if ((r = cs->ops->plan(cs->ctx, &o, cst, &all)) == 0 &&
+	    (r = fleet_takeover_keep(&cs->takeover, &all, o.desired, now_ms())) == 0)
+		r = fleet_takeover_nic(&all, plan);
+	prov_plan_free(&all);
+	cs->opts.partial = 1;           /* its apply touches the NIC changes only */
+	return r;
+}
+
+static void
+fleet_takeover_now(struct cloud_session *cs)
+{
+	struct prov_options o = cs->opts;
+	struct prov_plan fast = { 0 };
+	struct json_object *scratch;
+
+	if (fleet_takeover_plan(&cs->takeover, o.desired, now_ms(), &fast) < 0 || fast.n == 0 ||
+	    (scratch = json_object_new_object()) == NULL) {
+		prov_plan_free(&fast);
+		return;
+	}
+	/* No state yet: the normal pass right after records the routes (one
+	 * that points at our NIC is ours even if we crash in between). */
+	o.partial = o.proven = 1;
+	log_debug("fleet takeover: writing %zu route%s", fast.n, fast.n == 1 ? "" : "s");
+	if (cs->ops->apply(cs->ctx, &o, &fast, scratch) < 0)
+		log_warnx("fleet takeover: %s (the normal pass follows)", prov_last_error());
+	else
+		log_info("fleet takeover: %zu route%s written at once", fast.n,
+		    fast.n == 1 ? "" : "s");
+	json_object_put(scratch);
+	prov_plan_free(&fast);
+}
+
+static int
+pass(struct cloud_session *cs, struct cloud_job *job, struct state *st,
     pthread_mutex_t *lock, size_t *changes, struct buf *errs)
 {
 	struct prov_plan plan = { 0 };
@@ -205,17 +252,27 @@ cloud_pass(struct cloud_session *cs, struct cloud_job *job, struct state *st,
 	int r;
 
 	*changes = 0;
-	if (strcmp(job->provider, "none") == 0 || job->leader == 0)
+	if (strcmp(job->provider, "none") == 0 || (job->leader == 0 &&
+	    strcmp(job->provider, "auto") != 0 && !fleet_takeover_supported(job->provider)))
 		return 1;               /* no cloud, or a fleet standby: writes nothing */
 	if ((r = cloud_open(job->provider, cs, NULL, errs)) != 0)
 		return r;
 	job_opts(job, &cs->opts);
+	if (job->leader == 0 && (!fleet_takeover_supported(cs->ops->name) ||
+	    !fleet_takeover_stale(&cs->takeover, &job->desired, now_ms())))
+		return 1;
+	if (job->leader == 1)
+		fleet_takeover_now(cs);
 	if ((r = private_copy(st, lock, &pb.cst)) < 0)
 		return r;
-	if ((r = cs->ops->plan(cs->ctx, &cs->opts, pb.cst, &plan)) < 0) {
+	r = job->leader == 0 ? fleet_standby_plan(cs, pb.cst, &plan) :
+	    cs->ops->plan(cs->ctx, &cs->opts, pb.cst, &plan);
+	if (r < 0) {
 		buf_printf(errs, "cloud %s: %s\n", cs->ops->name, prov_last_error());
 		goto out;
 	}
+	if (job->leader == 0 && plan.n == 0)
+		goto out;               /* a standby with its NIC as wanted */
 	*changes = prov_plan_mutations(&plan);
 	for (i = 0; i < plan.n; i++)
 		if (plan.v[i].action != PROV_KEEP)
@@ -236,6 +293,29 @@ out:
 	cs->opts.checkpoint = NULL;
 	json_object_put(pb.cst);
 	prov_plan_free(&plan);
+	return r;
+}
+
+int
+cloud_pass(struct cloud_session *cs, struct cloud_job *job, struct state *st,
+    pthread_mutex_t *lock, size_t *changes, struct buf *errs)
+{
+	struct buf serrs;
+	int r;
+
+	if (job->leader != 0)
+		return pass(cs, job, st, lock, changes, errs);
+	/* A fleet standby's pass only prepares a takeover: a failure is logged,
+	 * never counted against the connector's health (a standby that cannot
+	 * read the cloud now still stands by; as leader its passes say why). */
+	buf_init(&serrs, 4096);
+	if ((r = pass(cs, job, st, lock, changes, &serrs)) < 0) {
+		log_warnx("cloud, as a fleet standby: %.*s", serrs.len > 0 ? (int)serrs.len - 1 : 0,
+		    serrs.data ? serrs.data : "");
+		cloud_close(cs);
+		r = 1;
+	}
+	buf_free(&serrs);
 	return r;
 }
 
@@ -275,5 +355,6 @@ cloud_close(struct cloud_session *cs)
 		cs->ops->close(cs->ctx);
 	prov_identity_free(&cs->id);
 	cloud_job_free(&cs->job);
+	fleet_takeover_free(&cs->takeover);
 	memset(cs, 0, sizeof(cs[0]));
 }

@@ -14,6 +14,7 @@
 
 #include "agent/config.h"
 #include "agent/desired.h"
+#include "agent/fleet_takeover.h"
 #include "agent/plan.h"
 #include "agent/state.h"
 #include "providers/provider.h"
@@ -38,6 +39,7 @@ struct cloud_session {
 	struct prov_options opts;       /* points into job */
 	struct cloud_job job;
 	int active;
+	struct fleet_takeover takeover;  /* fleet: what a standby would take over */
 };
 
 /* Snapshot of cfg's cloud section and d's cloud prefixes.  0 or -ENOMEM. */
@@ -59,7 +61,9 @@ int cloud_apply(struct cloud_session *cs, struct state *st, const struct plan *p
  * st (under lock, then an atomic save) after plan and at every provider
  * checkpoint, so the main thread may save the state at any time.  Honours
  * prov_cancelled() and the thread's deadline.  *changes: mutations made.
- * 0, 1 (no cloud: "auto" found none, or "none"), or -errno with errs.
+ * 0, 1 (no cloud: "auto" found none, or "none"; or a fleet standby's pass,
+ * which writes no route and whose failures are only logged), or -errno
+ * with errs.
  */
 int cloud_pass(struct cloud_session *cs, struct cloud_job *job, struct state *st,
     pthread_mutex_t *lock, size_t *changes, struct buf *errs);

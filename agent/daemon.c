@@ -258,6 +258,8 @@ cloud_request(struct daemon *d, int reopen)
 		log_warnx("cloud pass: out of memory");
 		return;
 	}
+	if (d->fleet != NULL && job.leader < 0)
+		job.leader = 0;         /* no word from the fleet yet: not elected */
 	pthread_mutex_lock(&w->lock);
 	w->job = job;
 	w->have_job = 1;
@@ -609,8 +611,10 @@ loop(struct daemon *d)
 		if ((pfd[FD_SOURCES].revents & POLLIN)) {
 			ds_registry_ack(d->reg);
 			if (recompose(d) == 0) {
-				local_pass(d, "sources changed");
+				/* The cloud first: a new fleet leader's routes must
+				 * not wait for the host pass. */
 				cloud_request(d, 0);
+				local_pass(d, "sources changed");
 			}
 		}
 		if ((pfd[FD_TIMER].revents & POLLIN) && read(d->tfd, &ticks, sizeof(ticks)) > 0)

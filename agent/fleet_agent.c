@@ -257,19 +257,6 @@ fleet_agent_stop(struct fleet_agent *a, int leave)
 	free(a);
 }
 
-static int
-same_set(const struct prefix_set *x, const struct prefix_set *y)
-{
-	size_t i;
-
-	if (x->n != y->n)
-		return 0;
-	for (i = 0; i < x->n; i++)
-		if (!prefix_equal(&x->v[i], &y->v[i]))
-			return 0;
-	return 1;
-}
-
 int
 fleet_agent_reload(struct fleet_agent **a, const struct config *cfg, struct ds_registry *reg)
 {
@@ -277,7 +264,7 @@ fleet_agent_reload(struct fleet_agent **a, const struct config *cfg, struct ds_r
 	    memcmp(&(*a)->cfg, &cfg->fleet, sizeof(cfg->fleet)) == 0 &&
 	    (*a)->listen_port == cfg->tunnel.listen_port &&
 	    cfg->tunnel.address.n > 0 && prefix_equal(&(*a)->address, &cfg->tunnel.address.v[0]) &&
-	    same_set(&(*a)->subnets, &cfg->local_subnets);
+	    prefix_set_equal(&(*a)->subnets, &cfg->local_subnets);
 
 	if (same || (*a == NULL && !cfg->fleet.enabled))
 		return 0;
