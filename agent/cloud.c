@@ -194,17 +194,31 @@ private_copy(struct state *st, pthread_mutex_t *lock, struct json_object **out)
 	return r;
 }
 
+/* The routes the provider's state records as ours ("routes": every
+ * provider keeps that list), -1 when it has none. */
+static long
+owned_routes(struct json_object *cst)
+{
+	struct json_object *a;
+
+	return json_object_object_get_ex(cst, "routes", &a) &&
+	    json_object_is_type(a, json_type_array) ? (long)json_object_array_length(a) : -1;
+}
+
 int
 cloud_pass(struct cloud_session *cs, struct cloud_job *job, struct state *st,
-    pthread_mutex_t *lock, size_t *changes, struct buf *errs)
+    pthread_mutex_t *lock, struct cloud_result *res, struct buf *errs)
 {
 	struct prov_plan plan = { 0 };
 	struct publish pb = { st, lock, NULL };
+	size_t *changes = &res->changes;
 	char line[512];
 	size_t i;
 	int r;
 
-	*changes = 0;
+	memset(res, 0, sizeof(*res));
+	res->owned = -1;
+	cloud_job_fingerprint(job, res->fp);
 	if (strcmp(job->provider, "none") == 0 || job->leader == 0)
 		return 1;               /* no cloud, or a fleet standby: writes nothing */
 	if ((r = cloud_open(job->provider, cs, NULL, errs)) != 0)
@@ -217,9 +231,12 @@ cloud_pass(struct cloud_session *cs, struct cloud_job *job, struct state *st,
 		goto out;
 	}
 	*changes = prov_plan_mutations(&plan);
-	for (i = 0; i < plan.n; i++)
+	for (i = 0; i < plan.n; i++) {
 		if (plan.v[i].action != PROV_KEEP)
 			log_info("%s", prov_change_fmt(&plan.v[i], line, sizeof(line)));
+		if (plan.v[i].action == PROV_CONFLICT)
+			res->conflicts++;
+	}
 	if (*changes > 0 && (r = publish(&pb)) < 0) {
 		buf_printf(errs, "cloud: cannot save the state before changing the cloud\n");
 		goto out;
@@ -232,6 +249,7 @@ cloud_pass(struct cloud_session *cs, struct cloud_job *job, struct state *st,
 		buf_printf(errs, "cloud: cannot save the state\n");
 		r = -EIO;
 	}
+	res->owned = owned_routes(pb.cst);
 out:
 	cs->opts.checkpoint = NULL;
 	json_object_put(pb.cst);

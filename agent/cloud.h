@@ -40,9 +40,24 @@ struct cloud_session {
 	int active;
 };
 
+/* What a cloud pass did, for the daemon's log, status and metrics. */
+struct cloud_result {
+	size_t changes;                 /* mutations made */
+	size_t conflicts;               /* routes for our prefixes held by others */
+	long owned;                     /* routes recorded as ours after it; -1 unknown */
+	char fp[65];                    /* cloud_job_fingerprint of its job */
+};
+
 /* Snapshot of cfg's cloud section and d's cloud prefixes.  0 or -ENOMEM. */
 int cloud_job_make(const struct config *cfg, const struct desired *d, struct cloud_job *job);
 void cloud_job_free(struct cloud_job *job);
+/* agent/cloudjob.c: the job as a JSON object (NULL: out of memory), and
+ * back (strict: every field, nothing else; 0 or -EINVAL/-ENOMEM); the
+ * sha256 of its text (drift: a pass with the same job as the last good one
+ * that changes something repaired drift). */
+struct json_object *cloud_job_json(const struct cloud_job *job);
+int cloud_job_parse(struct json_object *o, struct cloud_job *job);
+int cloud_job_fingerprint(const struct cloud_job *job, char fp[65]);
 
 /* Opens the provider (unless "none") and plans into p->cloud, using
  * p->desired (which must be set).  0, or -errno with a line in errs.  cs
@@ -58,11 +73,11 @@ int cloud_apply(struct cloud_session *cs, struct state *st, const struct plan *p
  * Works on a private copy of the state's "cloud" object and publishes it into
  * st (under lock, then an atomic save) after plan and at every provider
  * checkpoint, so the main thread may save the state at any time.  Honours
- * prov_cancelled() and the thread's deadline.  *changes: mutations made.
+ * prov_cancelled() and the thread's deadline.  res: what it did.
  * 0, 1 (no cloud: "auto" found none, or "none"), or -errno with errs.
  */
 int cloud_pass(struct cloud_session *cs, struct cloud_job *job, struct state *st,
-    pthread_mutex_t *lock, size_t *changes, struct buf *errs);
+    pthread_mutex_t *lock, struct cloud_result *res, struct buf *errs);
 
 /* Removal of what the state records as ours (provider from the state, or
  * the config when given). */

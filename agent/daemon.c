@@ -67,6 +67,7 @@
 #include "agent/clients.h"
 #include "agent/cloud.h"
 #include "agent/desired.h"
+#include "agent/feeds.h"
 #include "agent/fleet_agent.h"
 #include "agent/metrics.h"
 #include "common/metrics.h"
@@ -91,7 +92,7 @@ struct worker {
 	uint64_t deadline_ms;           /* length of one pass */
 	/* result of the last pass */
 	int res_ready, res_r;
-	size_t res_changes;
+	struct cloud_result res;
 	double res_secs;
 	struct buf res_errs;
 	/* the main thread's reference to the state and its lock */
@@ -121,6 +122,7 @@ struct daemon {
 	char host_errs[4096];
 	char cloud_errs[4096];
 	int host_ok, cloud_ok;
+	struct drift host_drift, cloud_drift;   /* agent/feeds.h */
 };
 
 static void
@@ -144,8 +146,8 @@ worker_main(void *arg)
 	struct worker *w = arg;
 	struct cloud_session cs;
 	struct cloud_job job;
+	struct cloud_result res;
 	struct buf errs;
-	size_t changes;
 	uint64_t one = 1, t0;
 	int r;
 
@@ -169,7 +171,7 @@ worker_main(void *arg)
 
 		buf_init(&errs, ERRS_MAX);
 		t0 = now_ms();
-		r = cloud_pass(&cs, &job, w->st, w->stlock, &changes, &errs);
+		r = cloud_pass(&cs, &job, w->st, w->stlock, &res, &errs);
 		if (r < 0)
 			cloud_close(&cs);       /* a failed pass starts afresh */
 		cloud_job_free(&job);
@@ -178,7 +180,7 @@ worker_main(void *arg)
 		w->busy = 0;
 		w->res_ready = 1;
 		w->res_r = r;
-		w->res_changes = changes;
+		w->res = res;
 		w->res_secs = (double)(now_ms() - t0) / 1000.0;
 		buf_free(&w->res_errs);
 		w->res_errs = errs;
@@ -334,6 +336,7 @@ recompose(struct daemon *d)
 	}
 	desired_free(&d->want);
 	d->want = n;
+	feed_fleet(&d->cfg, &d->want);
 	return 0;
 }
 
@@ -406,6 +409,7 @@ host_pass(struct daemon *d, const char *why)
 	r = agent_reconcile(&d->cfg, &d->want, &d->st, 0, &changes, &errs, NULL, 0);
 	pthread_mutex_unlock(&d->stlock);
 	count_pass("host", r == 0, changes, (double)(now_ms() - t0) / 1000.0);
+	feed_host_pass(&d->host_drift, &d->want, r == 0, changes);
 	d->host_ok = r == 0;
 	report_health(d);
 	cr_strlcpy(d->host_errs, errs.data ? errs.data : "", sizeof(d->host_errs));
@@ -442,8 +446,9 @@ cloud_done(struct daemon *d)
 	}
 	w->res_ready = 0;
 	r = w->res_r;
-	changes = w->res_changes;
+	changes = w->res.changes;
 	count_pass("cloud", r >= 0, changes, w->res_secs);
+	feed_cloud_pass(&d->cloud_drift, &w->res, r >= 0);
 	cr_strlcpy(d->cloud_errs, w->res_errs.data ? w->res_errs.data : "",
 	    sizeof(d->cloud_errs));
 	pthread_mutex_unlock(&w->lock);
@@ -540,12 +545,14 @@ reload(struct daemon *d)
 	}
 	old = d->cfg;
 	d->cfg = ncfg;
+	feed_drift_reset(&d->host_drift);       /* the host may be asked for more */
 	config_free(&old);
 	pg_set_free(d->pg);
 	d->pg = npg;
 	groups_arm(d);
 	desired_free(&d->want);
 	d->want = nwant;
+	feed_fleet(&d->cfg, &d->want);
 	if (fleet_agent_reload(&d->fleet, &d->cfg, d->reg) < 0)
 		log_warnx("fleet: could not restart with the new configuration");
 	metrics_apply(d);               /* logged; the old endpoint is gone then */
