@@ -153,45 +153,19 @@ cloud_apply(struct cloud_session *cs, struct state *st, const struct plan *p,
 	return r;                       /* the caller saves the state (also on failure) */
 }
 
-/* ---- the worker's pass ---- */
+/* ---- the cloud process's pass ---- */
 
 struct publish {
-	struct state *st;
-	pthread_mutex_t *lock;
-	struct json_object *cst;        /* the worker's private copy */
+	const struct cloud_sink *sink;
+	struct json_object *cst;        /* the pass's own copy */
 };
 
-/* Copies the worker's cloud object into the shared state and saves it. */
 static int
 publish(void *arg)
 {
 	struct publish *pb = arg;
-	struct json_object *copy = NULL;
-	int r;
 
-	if (json_object_deep_copy(pb->cst, &copy, NULL) < 0)
-		return -ENOMEM;
-	pthread_mutex_lock(pb->lock);
-	json_object_object_add(pb->st->root, "cloud", copy);
-	r = state_save(pb->st);
-	pthread_mutex_unlock(pb->lock);
-	return r;
-}
-
-static int
-private_copy(struct state *st, pthread_mutex_t *lock, struct json_object **out)
-{
-	struct json_object *cst;
-	int r = 0;
-
-	*out = NULL;
-	pthread_mutex_lock(lock);
-	if (json_object_object_get_ex(st->root, "cloud", &cst))
-		r = json_object_deep_copy(cst, out, NULL) < 0 ? -ENOMEM : 0;
-	pthread_mutex_unlock(lock);
-	if (r == 0 && *out == NULL && (*out = json_object_new_object()) == NULL)
-		r = -ENOMEM;
-	return r;
+	return pb->sink->publish(pb->sink->arg, pb->cst);
 }
 
 /* The routes the provider's state records as ours ("routes": every
@@ -206,11 +180,11 @@ owned_routes(struct json_object *cst)
 }
 
 int
-cloud_pass(struct cloud_session *cs, struct cloud_job *job, struct state *st,
-    pthread_mutex_t *lock, struct cloud_result *res, struct buf *errs)
+cloud_pass(struct cloud_session *cs, struct cloud_job *job, struct json_object *cst,
+    const struct cloud_sink *sink, struct cloud_result *res, struct buf *errs)
 {
 	struct prov_plan plan = { 0 };
-	struct publish pb = { st, lock, NULL };
+	struct publish pb = { sink, cst };
 	size_t *changes = &res->changes;
 	char line[512];
 	size_t i;
@@ -224,8 +198,6 @@ cloud_pass(struct cloud_session *cs, struct cloud_job *job, struct state *st,
 	if ((r = cloud_open(job->provider, cs, NULL, errs)) != 0)
 		return r;
 	job_opts(job, &cs->opts);
-	if ((r = private_copy(st, lock, &pb.cst)) < 0)
-		return r;
 	if ((r = cs->ops->plan(cs->ctx, &cs->opts, pb.cst, &plan)) < 0) {
 		buf_printf(errs, "cloud %s: %s\n", cs->ops->name, prov_last_error());
 		goto out;
@@ -252,7 +224,6 @@ cloud_pass(struct cloud_session *cs, struct cloud_job *job, struct state *st,
 	res->owned = owned_routes(pb.cst);
 out:
 	cs->opts.checkpoint = NULL;
-	json_object_put(pb.cst);
 	prov_plan_free(&plan);
 	return r;
 }

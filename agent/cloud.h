@@ -10,8 +10,6 @@
 #ifndef AG_CLOUD_H
 #define AG_CLOUD_H
 
-#include <pthread.h>
-
 #include "agent/config.h"
 #include "agent/desired.h"
 #include "agent/plan.h"
@@ -68,16 +66,24 @@ int cloud_plan(const struct config *cfg, struct state *st, struct plan *p,
 int cloud_apply(struct cloud_session *cs, struct state *st, const struct plan *p,
     struct buf *errs);
 
+/* Where a pass hands the provider's state object to be saved: after plan
+ * when there are changes, at every provider checkpoint and at the end.
+ * 0, or -errno (the provider stops before its next call). */
+struct cloud_sink {
+	int (*publish)(void *arg, struct json_object *cst);
+	void *arg;
+};
+
 /*
- * One whole cloud pass (plan + apply) for the daemon's cloud worker thread.
- * Works on a private copy of the state's "cloud" object and publishes it into
- * st (under lock, then an atomic save) after plan and at every provider
- * checkpoint, so the main thread may save the state at any time.  Honours
- * prov_cancelled() and the thread's deadline.  res: what it did.
+ * One whole cloud pass (plan + apply) for the daemon's cloud process
+ * (agent/cloudproc.c).  Works on cst, its own copy of the state's "cloud"
+ * object (the caller's), and publishes it through sink, so that the daemon
+ * saves it before the provider's next call.  Honours prov_cancelled() and
+ * the thread's deadline.  res: what it did.
  * 0, 1 (no cloud: "auto" found none, or "none"), or -errno with errs.
  */
-int cloud_pass(struct cloud_session *cs, struct cloud_job *job, struct state *st,
-    pthread_mutex_t *lock, struct cloud_result *res, struct buf *errs);
+int cloud_pass(struct cloud_session *cs, struct cloud_job *job, struct json_object *cst,
+    const struct cloud_sink *sink, struct cloud_result *res, struct buf *errs);
 
 /* Removal of what the state records as ours (provider from the state, or
  * the config when given). */

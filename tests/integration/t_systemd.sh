@@ -136,6 +136,15 @@ MAIN=$(C systemctl show -p MainPID --value cloudroute)
 CAPS=$(C capsh --decode="$(C awk '/^CapEff/ {print $2}' /proc/$MAIN/status)")
 echo "# effective capabilities: $CAPS"
 check_eq "only the network capabilities" "cap_net_bind_service,cap_net_admin,cap_net_raw" "${CAPS#*=}"
+# The cloud process (agent/cloudproc.h) under the unit's own seccomp filter:
+# it could drop every capability (capset) and filter its own calls.
+CHILD=$(C pgrep -P "$MAIN" -f __cloud-process | head -1)
+check "the cloud process runs" test -n "$CHILD"
+cstat() { C awk -v k="$1:" '$1 == k { print $2 }' /proc/"$CHILD"/status; }
+echo "# cloud process $CHILD: CapEff $(cstat CapEff) CapPrm $(cstat CapPrm) NoNewPrivs $(cstat NoNewPrivs) Seccomp $(cstat Seccomp)"
+check_eq "the cloud process has no effective capability" 0000000000000000 "$(cstat CapEff)"
+check_eq "... and no permitted one" 0000000000000000 "$(cstat CapPrm)"
+check_eq "... nor an ambient one" 0000000000000000 "$(cstat CapAmb)"
 check "systemctl reload" C systemctl reload cloudroute
 sleep 1
 check "still active after reload" C systemctl is-active -q cloudroute
