@@ -112,10 +112,24 @@ exec_child(int sock, long maxfd, char **argv)
 	_exit(127);
 }
 
+int
+cloudproc_adopt(struct cloudproc *cp, int fd, pid_t pid)
+{
+	struct epoll_event ev = { .events = EPOLLIN };
+
+	if (cp->pid != 0)
+		return -EBUSY;
+	ev.data.fd = fd;
+	if (fcntl(fd, F_SETFL, O_NONBLOCK) < 0 || epoll_ctl(cp->epfd, EPOLL_CTL_ADD, fd, &ev) < 0)
+		return -errno;
+	cp->fd = fd;
+	cp->pid = pid;
+	return 0;
+}
+
 static int
 spawn(struct cloudproc *cp, struct buf *errs)
 {
-	struct epoll_event ev = { .events = EPOLLIN };
 	long maxfd = sysconf(_SC_OPEN_MAX);
 	char fg[2] = { cp->fg ? '1' : '0', 0 }, v[2] = { (char)('0' + (cp->verbose > 9 ? 9 :
 	    cp->verbose < 0 ? 0 : cp->verbose)), 0 };
@@ -139,11 +153,13 @@ spawn(struct cloudproc *cp, struct buf *errs)
 	if (pid == 0)
 		exec_child(sv[1], maxfd < 0 || maxfd > 1 << 20 ? 1 << 16 : maxfd, argv);
 	close(sv[1]);
-	fcntl(sv[0], F_SETFL, O_NONBLOCK);
-	ev.data.fd = sv[0];
-	epoll_ctl(cp->epfd, EPOLL_CTL_ADD, sv[0], &ev);
-	cp->fd = sv[0];
-	cp->pid = pid;
+	if ((r = cloudproc_adopt(cp, sv[0], pid)) < 0) {
+		kill(pid, SIGKILL);
+		waitpid(pid, NULL, 0);
+		close(sv[0]);
+		buf_printf(errs, "cloud process: %s\n", strerror(-r));
+		return r;
+	}
 	if (cp->started++ > 0)
 		log_info("cloud process restarted (pid %d)", (int)pid);
 	else

@@ -34,6 +34,7 @@
 
 #include <pthread.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 #include "agent/cloud.h"
 
@@ -70,6 +71,9 @@ int cloudproc_handle(struct cloudproc *cp, struct cloudproc_done *done);
  * child within 1.5 s, frees cp. */
 void cloudproc_free(struct cloudproc *cp);
 
+/* Takes fd (our end of a socket) and pid as the child, as if started
+ * (tests play the child with it).  0 or -errno. */
+int cloudproc_adopt(struct cloudproc *cp, int fd, pid_t pid);
 /* The child's main (agent/main.c calls it for argv[1] == CP_ARG). */
 int cloudproc_child_main(int argc, char **argv);
 
