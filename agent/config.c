@@ -16,12 +16,13 @@
 #include <json-c/json.h>
 
 #include "agent/config.h"
+#include "common/keymap.h"
 #include "agent/jsonpos.h"
 #include "dataplane/noise.h"
 #include "netcfg/netcfg.h"
 #include "providers/provider.h"
 
-#define CFG_MAX_SIZE   (1024 * 1024)
+#define CFG_MAX_SIZE   (32 * 1024 * 1024)
 #define CFG_MAX_ERRORS 10
 
 struct vctx {
@@ -428,7 +429,7 @@ parse_key(struct vctx *v, const char *sub, const char *s, uint8_t key[32])
 static int
 parse_peer(struct vctx *v, struct json_object *po, const char *path, struct cfg_peer *p)
 {
-	char sub[512], d[256], host[256];
+	char sub[512], d[256], host[256], kfile[PATH_MAX] = "";
 	unsigned long ka = 0;
 	const char *s;
 	uint16_t port;
@@ -452,9 +453,11 @@ parse_peer(struct vctx *v, struct json_object *po, const char *path, struct cfg_
 		r |= parse_key(v, sub, s, p->public_key);
 	else
 		r = -1;
-	if (get_path(v, po, "preshared_key_file", path, p->psk_file, sizeof(p->psk_file)) < 0)
+	if (get_path(v, po, "preshared_key_file", path, kfile, sizeof(kfile)) < 0)
 		r = -1;
-	p->has_psk = p->psk_file[0] != '\0';
+	else if (kfile[0] != '\0' && (p->psk_file = strdup(kfile)) == NULL)
+		return -ENOMEM;
+	p->has_psk = p->psk_file != NULL;
 	g = get_str(v, po, "endpoint", path, &s, sub, sizeof(sub));
 	if (g > 0) {
 		if (endpoint_split(s, host, sizeof(host), &port) < 0 || strlen(s) >= sizeof(p->endpoint))
@@ -522,13 +525,41 @@ parse_groups(struct vctx *v, const char *sub, struct config *cfg)
 	return r;
 }
 
+/* Peer i's name and key are not those of an earlier peer (keymaps: a
+ * 10,000-peer config is checked in milliseconds). */
+static int
+unique_peer(struct vctx *v, const char *el, const struct cfg_peer *p, size_t i,
+    struct keymap *names, struct keymap *keys)
+{
+	char kpath[640], d[256];
+	uint32_t j;
+	int r, bad = 0;
+
+	if ((r = keymap_put(names, p->name, strlen(p->name), (uint32_t)i, &j)) < 0)
+		return r;
+	if (r > 0) {
+		snprintf(kpath, sizeof(kpath), "%s/name", el);
+		bad = verr(v, kpath, 0, "%s: duplicate peer name \"%s\" (also peers[%u])",
+		    dotted(kpath, d, sizeof(d)), p->name, j);
+	}
+	if ((r = keymap_put(keys, p->public_key, 32, (uint32_t)i, &j)) < 0)
+		return r;
+	if (r > 0) {
+		snprintf(kpath, sizeof(kpath), "%s/public_key", el);
+		bad = verr(v, kpath, 0, "%s: duplicate peer: the same public key as peers[%u]",
+		    dotted(kpath, d, sizeof(d)), j);
+	}
+	return bad;
+}
+
 static int
 parse_peers(struct vctx *v, struct json_object *tun, struct config *cfg)
 {
-	char sub[512], el[600], d[256];
+	char sub[512], el[600];
 	struct json_object *a = member(tun, "peers", "/tunnel", sub, sizeof(sub));
-	size_t i, j, n;
-	int r = 0;
+	struct keymap names = { 0 }, keys = { 0 };
+	size_t i, n;
+	int r = 0, g;
 
 	if (a == NULL)
 		return 0;
@@ -538,8 +569,11 @@ parse_peers(struct vctx *v, struct json_object *tun, struct config *cfg)
 	if (n > 10000)
 		return verr(v, sub, 0, "tunnel.peers: too many peers (%zu)", n);
 	cfg->tunnel.peers = calloc(n ? n : 1, sizeof(*cfg->tunnel.peers));
-	if (cfg->tunnel.peers == NULL)
+	if (cfg->tunnel.peers == NULL || keymap_init(&names, n) < 0 || keymap_init(&keys, n) < 0) {
+		keymap_free(&names);
+		keymap_free(&keys);
 		return -ENOMEM;
+	}
 	cfg->tunnel.n_peers = n;
 	for (i = 0; i < n; i++) {
 		struct cfg_peer *p = &cfg->tunnel.peers[i];
@@ -550,20 +584,11 @@ parse_peers(struct vctx *v, struct json_object *tun, struct config *cfg)
 		}
 		if (p->name[0] == '\0')
 			snprintf(p->name, sizeof(p->name), "peer%zu", i);
-		for (j = 0; j < i; j++) {
-			char kpath[640];
-			if (strcmp(cfg->tunnel.peers[j].name, p->name) == 0) {
-				snprintf(kpath, sizeof(kpath), "%s/name", el);
-				r = verr(v, kpath, 0, "%s: duplicate peer name \"%s\" (also peers[%zu])",
-				    dotted(kpath, d, sizeof(d)), p->name, j);
-			}
-			if (memcmp(cfg->tunnel.peers[j].public_key, p->public_key, 32) == 0) {
-				snprintf(kpath, sizeof(kpath), "%s/public_key", el);
-				r = verr(v, kpath, 0, "%s: duplicate peer: the same public key as peers[%zu]",
-				    dotted(kpath, d, sizeof(d)), j);
-			}
-		}
+		if ((g = unique_peer(v, el, p, i, &names, &keys)) < 0)
+			r = g;
 	}
+	keymap_free(&names);
+	keymap_free(&keys);
 	return r ? r : parse_groups(v, sub, cfg);
 }
 

@@ -33,7 +33,7 @@ struct cfg_peer {
 	char name[64];
 	uint8_t public_key[32];
 	int has_psk;
-	char psk_file[PATH_MAX];
+	char *psk_file;            /* heap, NULL = none */
 	int has_endpoint;
 	char endpoint[256];
 	struct prefix_set allowed_ips;

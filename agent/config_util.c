@@ -12,6 +12,7 @@
 #include <json-c/json.h>
 
 #include "agent/config.h"
+#include "common/keymap.h"
 #include "dataplane/noise.h"
 #include "netcfg/netcfg.h"
 
@@ -51,8 +52,10 @@ config_free(struct config *cfg)
 	prefix_set_free(&cfg->tunnel.routes);
 	prefix_set_free(&cfg->tunnel.address);
 	prefix_set_free(&cfg->cloud.routes);
-	for (i = 0; i < cfg->tunnel.n_peers; i++)
+	for (i = 0; i < cfg->tunnel.n_peers; i++) {
 		prefix_set_free(&cfg->tunnel.peers[i].allowed_ips);
+		free(cfg->tunnel.peers[i].psk_file);
+	}
 	free(cfg->tunnel.peers);
 	cfg->tunnel.peers = NULL;
 	cfg->tunnel.n_peers = 0;
@@ -219,6 +222,8 @@ config_dump(const struct config *cfg, FILE *out)
 void
 config_tunnel_prefixes(const struct config *cfg, struct prefix_set *out)
 {
+	struct keymap seen;
+	uint8_t k[18];
 	size_t i, j;
 
 	if (cfg->tunnel.mode == TUNNEL_EXTERNAL) {
@@ -226,9 +231,22 @@ config_tunnel_prefixes(const struct config *cfg, struct prefix_set *out)
 			prefix_set_add(out, &cfg->tunnel.routes.v[i]);
 		return;
 	}
+	/* thousands of peers: dedup through a map, not prefix_set_add's scan */
+	int fast = keymap_init(&seen, out->n + cfg->tunnel.n_peers) == 0;
+
+	for (i = 0; i < out->n && fast; i++)
+		fast = keymap_put(&seen, k, keymap_prefix_key(&out->v[i], k), 0, NULL) >= 0;
 	for (i = 0; i < cfg->tunnel.n_peers; i++)
-		for (j = 0; j < cfg->tunnel.peers[i].allowed_ips.n; j++)
-			prefix_set_add(out, &cfg->tunnel.peers[i].allowed_ips.v[j]);
+		for (j = 0; j < cfg->tunnel.peers[i].allowed_ips.n; j++) {
+			const struct prefix *p = &cfg->tunnel.peers[i].allowed_ips.v[j];
+			int r = fast ? keymap_put(&seen, k, keymap_prefix_key(p, k), 0, NULL) : -1;
+
+			if (r == 0)
+				prefix_set_push(out, p);
+			else if (r < 0)      /* out of memory: the slow way */
+				prefix_set_add(out, p);
+		}
+	keymap_free(&seen);
 }
 
 static int
@@ -245,16 +263,18 @@ set_has_v6(const struct prefix_set *s)
 int
 config_uses_ipv6(const struct config *cfg)
 {
-	struct prefix_set t = { 0 };
+	size_t i;
 	int r;
 
 	/* Configured prefixes only: a dual-stack LAN's derived subnets say
 	 * nothing about whether the overlay carries IPv6. */
-	config_tunnel_prefixes(cfg, &t);
 	r = set_has_v6(&cfg->overlay) ||
 	    (!cfg->local_subnets_derived && set_has_v6(&cfg->local_subnets)) ||
-	    set_has_v6(&t) || set_has_v6(&cfg->tunnel.address);
-	prefix_set_free(&t);
+	    set_has_v6(&cfg->tunnel.address);
+	if (cfg->tunnel.mode == TUNNEL_EXTERNAL)
+		return r || set_has_v6(&cfg->tunnel.routes);
+	for (i = 0; i < cfg->tunnel.n_peers && !r; i++)
+		r = set_has_v6(&cfg->tunnel.peers[i].allowed_ips);
 	return r;
 }
 

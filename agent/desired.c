@@ -28,6 +28,7 @@
 #include <openssl/crypto.h>
 
 #include "agent/desired.h"
+#include "common/keymap.h"
 #include "dataplane/noise.h"
 
 #define MAX_SOURCES 8
@@ -59,6 +60,8 @@ void
 ds_peer_free(struct ds_peer *p)
 {
 	prefix_set_free(&p->allowed_ips);
+	free(p->psk_file);
+	p->psk_file = NULL;
 }
 
 void
@@ -164,45 +167,97 @@ ds_registry_drop(struct ds_registry *r, const char *name)
 
 /* ---- composition ---- */
 
-static int
-origin_add(struct desired *d, const struct prefix *p, const char *source, const char *peer)
-{
-	struct ds_origin *nv;
+/* Lookups during one composition (10,000 peers must compose in
+ * milliseconds): public key -> peer, prefix -> the peer holding it, prefix ->
+ * origin, prefix -> member of the tunnel set. */
+struct ds_index {
+	struct keymap keys, held, origins, tunnel;
+	size_t cap_peers, cap_origin;
+};
 
-	if (desired_origin(d, p) != NULL && prefix_equal(&desired_origin(d, p)->dst, p))
-		return 0;
-	if ((nv = realloc(d->origin, (d->n_origin + 1) * sizeof(*nv))) == NULL)
+static int
+index_new(struct desired *d, size_t expect)
+{
+	struct ds_index *x = calloc(1, sizeof(*x));
+
+	if (x == NULL)
 		return -ENOMEM;
-	d->origin = nv;
-	memset(&nv[d->n_origin], 0, sizeof(*nv));
-	nv[d->n_origin].dst = *p;
-	cr_strlcpy(nv[d->n_origin].source, source, sizeof(nv->source));
-	cr_strlcpy(nv[d->n_origin].peer, peer ? peer : "", sizeof(nv->peer));
-	d->n_origin++;
+	d->idx = x;
+	if (keymap_init(&x->keys, expect) < 0 || keymap_init(&x->held, expect) < 0 ||
+	    keymap_init(&x->origins, expect) < 0 || keymap_init(&x->tunnel, expect) < 0)
+		return -ENOMEM;
 	return 0;
 }
 
-/* The peer already holding prefix p (exactly), or NULL. */
-static const struct ds_peer *
-holder(const struct desired *d, const struct prefix *p)
+static void
+index_free(struct desired *d)
 {
-	size_t i;
+	struct ds_index *x = d->idx;
 
-	for (i = 0; i < d->n_peers; i++)
-		if (prefix_set_has(&d->peers[i].allowed_ips, p))
-			return &d->peers[i];
-	return NULL;
+	if (x == NULL)
+		return;
+	keymap_free(&x->keys);
+	keymap_free(&x->held);
+	keymap_free(&x->origins);
+	keymap_free(&x->tunnel);
+	free(x);
+	d->idx = NULL;
 }
 
-static struct ds_peer *
-peer_by_key(struct desired *d, const uint8_t key[32])
+/* Room for one more element in *v (n used, *cap allocated); 0 or -ENOMEM. */
+static int
+grow(void **v, size_t n, size_t *cap, size_t size)
 {
-	size_t i;
+	void *nv;
+	size_t ncap;
 
-	for (i = 0; i < d->n_peers; i++)
-		if (CRYPTO_memcmp(d->peers[i].public_key, key, 32) == 0)
-			return &d->peers[i];
-	return NULL;
+	if (n < *cap)
+		return 0;
+	ncap = *cap ? *cap * 2 : 16;
+	if ((nv = reallocarray(*v, ncap, size)) == NULL)
+		return -ENOMEM;
+	*v = nv;
+	*cap = ncap;
+	return 0;
+}
+
+static int
+origin_cmp(const void *a, const void *b)
+{
+	return prefix_cmp(&((const struct ds_origin *)a)->dst, &((const struct ds_origin *)b)->dst);
+}
+
+static int
+origin_add(struct desired *d, const struct prefix *p, const char *source, const char *peer)
+{
+	struct ds_index *x = d->idx;
+	struct ds_origin *o;
+	uint8_t k[18];
+	int r;
+
+	if ((r = keymap_put(&x->origins, k, keymap_prefix_key(p, k), (uint32_t)d->n_origin,
+	    NULL)) != 0)
+		return r > 0 ? 0 : r;
+	if ((r = grow((void **)&d->origin, d->n_origin, &x->cap_origin, sizeof(*o))) < 0)
+		return r;
+	o = &d->origin[d->n_origin++];
+	memset(o, 0, sizeof(*o));
+	o->dst = *p;
+	cr_strlcpy(o->source, source, sizeof(o->source));
+	cr_strlcpy(o->peer, peer ? peer : "", sizeof(o->peer));
+	return 0;
+}
+
+/* Adds p to the tunnel set once. */
+static int
+tunnel_add(struct desired *d, const struct prefix *p)
+{
+	uint8_t k[18];
+	int r;
+
+	if ((r = keymap_put(&d->idx->tunnel, k, keymap_prefix_key(p, k), 0, NULL)) != 0)
+		return r > 0 ? 0 : r;
+	return prefix_set_push(&d->tunnel, p);
 }
 
 static void
@@ -216,36 +271,58 @@ join_source(struct ds_peer *p, const char *src)
 	cr_strlcpy(p->source + n + 1, src, sizeof(p->source) - n - 1);
 }
 
+/* The composed peer with in's key, created from in when new; NULL and *r. */
+static struct ds_peer *
+peer_for(struct desired *d, const struct ds_peer *in, uint32_t *at, int *r)
+{
+	struct ds_index *x = d->idx;
+	struct ds_peer *p;
+
+	if ((*r = keymap_put(&x->keys, in->public_key, 32, (uint32_t)d->n_peers, at)) > 0) {
+		join_source(&d->peers[*at], in->source);
+		*r = 0;
+		return &d->peers[*at];
+	}
+	if (*r < 0 || (*r = grow((void **)&d->peers, d->n_peers, &x->cap_peers, sizeof(*p))) < 0)
+		return NULL;
+	*at = (uint32_t)d->n_peers;
+	p = &d->peers[d->n_peers++];
+	*p = *in;
+	memset(&p->allowed_ips, 0, sizeof(p->allowed_ips));
+	if (in->psk_file != NULL && (p->psk_file = strdup(in->psk_file)) == NULL) {
+		*r = -ENOMEM;
+		return NULL;
+	}
+	return p;
+}
+
 static int
 merge_peer(struct desired *d, const struct ds_peer *in, struct buf *errs)
 {
-	struct ds_peer *p = peer_by_key(d, in->public_key), *nv;
-	const struct ds_peer *h;
 	char b[PREFIX_STRLEN];
-	size_t i;
+	struct ds_peer *p;
+	uint32_t at, h;
+	uint8_t k[18];
+	size_t i, kl;
 	int r;
 
-	if (p == NULL) {
-		if ((nv = realloc(d->peers, (d->n_peers + 1) * sizeof(*nv))) == NULL)
-			return -ENOMEM;
-		d->peers = nv;
-		p = &nv[d->n_peers++];
-		*p = *in;
-		memset(&p->allowed_ips, 0, sizeof(p->allowed_ips));
-	} else {
-		join_source(p, in->source);
-	}
+	if ((p = peer_for(d, in, &at, &r)) == NULL)
+		return r;
 	for (i = 0; i < in->allowed_ips.n; i++) {
 		const struct prefix *a = &in->allowed_ips.v[i];
 
-		if ((h = holder(d, a)) != NULL && h != p) {
+		kl = keymap_prefix_key(a, k);
+		if ((r = keymap_put(&d->idx->held, k, kl, at, &h)) < 0)
+			return r;
+		if (r > 0 && h != at) {
 			buf_printf(errs, "%s: peer %s: allowed IP %s is already routed to peer %s "
 			    "(%s); ignored\n", in->source, in->name, prefix_fmt(a, b, sizeof(b)),
-			    h->name, h->source);
+			    d->peers[h].name, d->peers[h].source);
 			continue;
 		}
-		if ((r = prefix_set_add(&p->allowed_ips, a)) < 0 ||
-		    (r = origin_add(d, a, in->source, in->name)) < 0)
+		if (r == 0 && (r = prefix_set_push(&p->allowed_ips, a)) < 0)
+			return r;
+		if ((r = origin_add(d, a, in->source, in->name)) < 0)
 			return r;
 	}
 	return 0;
@@ -269,11 +346,12 @@ config_peers(const struct config *cfg, struct desired *d, struct buf *errs)
 			cr_strlcpy(p.endpoint, cp->endpoint, sizeof(p.endpoint));
 		p.keepalive = cp->keepalive;
 		p.has_psk = cp->has_psk;
-		cr_strlcpy(p.psk_file, cp->psk_file, sizeof(p.psk_file));
+		p.psk_file = cp->psk_file;      /* borrowed: merge_peer copies it */
 		for (j = 0; j < cp->allowed_ips.n && r == 0; j++)
 			r = prefix_set_add(&p.allowed_ips, &cp->allowed_ips.v[j]);
 		if (r == 0)
 			r = merge_peer(d, &p, errs);
+		p.psk_file = NULL;
 		ds_peer_free(&p);
 	}
 	return r;
@@ -369,7 +447,7 @@ registry_sources(struct ds_registry *reg, struct desired *d, struct buf *errs)
 		for (j = 0; j < s->n_peers && r == 0; j++)
 			r = merge_peer(d, &s->peers[j], errs);
 		for (j = 0; j < s->routes.n && r == 0; j++)
-			if ((r = prefix_set_add(&d->tunnel, &s->routes.v[j])) == 0)
+			if ((r = tunnel_add(d, &s->routes.v[j])) == 0)
 				r = origin_add(d, &s->routes.v[j], s->name, NULL);
 	}
 	pthread_mutex_unlock(&reg->lock);
@@ -392,15 +470,16 @@ cloud_prefixes(const struct config *cfg, struct desired *d)
 	for (i = 0; i < cfg->overlay.n && r == 0; i++)
 		if ((r = prefix_set_add(&all, &cfg->overlay.v[i])) == 0)
 			r = origin_add(d, &cfg->overlay.v[i], "config", "overlay");
-	for (i = 0; i < d->tunnel.n && r == 0; i++)
-		r = prefix_set_add(&all, &d->tunnel.v[i]);
-	for (i = 0; i < all.n && r == 0; i++) {
+	for (i = 0; i < d->tunnel.n && r == 0; i++)      /* d->tunnel has no duplicates */
+		if (!prefix_set_has(&cfg->overlay, &d->tunnel.v[i]))
+			r = prefix_set_push(&all, &d->tunnel.v[i]);
+	for (i = 0; i < all.n && r == 0; i++) {          /* nor has all */
 		int skip = all.v[i].len == 0;
 
 		for (j = 0; j < cfg->local_subnets.n && !skip; j++)
 			skip = prefix_overlaps(&all.v[i], &cfg->local_subnets.v[j]);
 		if (!skip)
-			r = prefix_set_add(&d->cloud, &all.v[i]);
+			r = prefix_set_push(&d->cloud, &all.v[i]);
 	}
 	prefix_set_merge(&d->cloud);
 	prefix_set_free(&all);
@@ -416,13 +495,15 @@ desired_compose(const struct config *cfg, struct ds_registry *reg, struct desire
 
 	memset(out, 0, sizeof(*out));
 	out->cloud_leader = -1;
+	if ((r = index_new(out, cfg->tunnel.n_peers + 64)) < 0)
+		goto out;
 	if (cfg->tunnel.mode == TUNNEL_USERSPACE) {
 		if ((r = config_peers(cfg, out, errs)) < 0 ||
 		    (r = client_peers(cfg, out, errs)) < 0)
 			goto out;
 	} else {
 		for (i = 0; i < cfg->tunnel.routes.n; i++)
-			if ((r = prefix_set_add(&out->tunnel, &cfg->tunnel.routes.v[i])) < 0 ||
+			if ((r = tunnel_add(out, &cfg->tunnel.routes.v[i])) < 0 ||
 			    (r = origin_add(out, &cfg->tunnel.routes.v[i], "config", NULL)) < 0)
 				goto out;
 	}
@@ -430,10 +511,12 @@ desired_compose(const struct config *cfg, struct ds_registry *reg, struct desire
 		goto out;
 	for (i = 0; i < out->n_peers; i++)
 		for (j = 0; j < out->peers[i].allowed_ips.n; j++)
-			if ((r = prefix_set_add(&out->tunnel, &out->peers[i].allowed_ips.v[j])) < 0)
+			if ((r = tunnel_add(out, &out->peers[i].allowed_ips.v[j])) < 0)
 				goto out;
-	r = cloud_prefixes(cfg, out);
+	if ((r = cloud_prefixes(cfg, out)) == 0 && out->n_origin > 1)
+		qsort(out->origin, out->n_origin, sizeof(*out->origin), origin_cmp);
 out:
+	index_free(out);
 	if (r < 0)
 		desired_free(out);
 	return r;
@@ -454,15 +537,19 @@ desired_free(struct desired *d)
 	d->cloud_leader = -1;
 }
 
-/* Exact match first; else the first origin inside p (a merged prefix). */
+/* Exact match first (origins are sorted by desired_compose); else the first
+ * origin inside p (a merged prefix). */
 const struct ds_origin *
 desired_origin(const struct desired *d, const struct prefix *p)
 {
+	struct ds_origin key;
+	const struct ds_origin *o;
 	size_t i;
 
-	for (i = 0; i < d->n_origin; i++)
-		if (prefix_equal(&d->origin[i].dst, p))
-			return &d->origin[i];
+	key.dst = *p;
+	if (d->n_origin > 0 &&
+	    (o = bsearch(&key, d->origin, d->n_origin, sizeof(key), origin_cmp)) != NULL)
+		return o;
 	for (i = 0; i < d->n_origin; i++)
 		if (prefix_contains(p, &d->origin[i].dst))
 			return &d->origin[i];

@@ -36,7 +36,7 @@ struct ds_peer {
 	struct prefix_set allowed_ips;
 	uint16_t keepalive;
 	int has_psk;                  /* config peers only */
-	char psk_file[PATH_MAX];
+	char *psk_file;               /* heap (NULL = none); ds_peer_free frees it */
 };
 
 struct ds_source {
@@ -65,9 +65,11 @@ struct desired {
 	struct ds_origin *origin;
 	size_t n_origin;
 	int cloud_leader;             /* -1: no fleet opinion */
+	struct ds_index *idx;         /* lookups, only while composing */
 };
 
 struct ds_registry;
+struct ds_index;
 
 int ds_registry_new(struct ds_registry **out);
 void ds_registry_free(struct ds_registry *r);

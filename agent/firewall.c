@@ -26,8 +26,8 @@ spec_of(const struct config *cfg, const struct prefix_set *extra, struct nc_fw_s
 	for (i = 0; i < cfg->overlay.n; i++)
 		prefix_set_add(side, &cfg->overlay.v[i]);
 	config_tunnel_prefixes(cfg, side);
-	for (i = 0; extra && i < extra->n; i++)
-		prefix_set_add(side, &extra->v[i]);
+	for (i = 0; extra && i < extra->n; i++)     /* merge drops the duplicates */
+		prefix_set_push(side, &extra->v[i]);
 	prefix_set_merge(side);
 	memset(spec, 0, sizeof(*spec));
 	spec->lan_if = cfg->lan_interface;

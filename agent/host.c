@@ -18,6 +18,7 @@
 #include "agent/desired.h"
 #include "agent/firewall.h"
 #include "agent/host.h"
+#include "common/keymap.h"
 #include "netcfg/netcfg.h"
 
 #define MAX_SYSCTLS 256
@@ -352,21 +353,100 @@ plan_route_del(struct plan *p, const struct nc_route *rt)
 	cr_strlcpy(a->ifname, rt->ifname, sizeof(a->ifname));
 }
 
+/* The kernel's routes by destination: head[] via the map, next[] chains
+ * the routes with the same destination (thousands of peers: no scans). */
+struct route_index {
+	struct keymap by_dst;
+	size_t *next;
+};
+
+static int
+route_index(struct route_index *x, const struct nc_route *rt, size_t n)
+{
+	uint8_t k[18];
+	uint32_t head;
+	size_t i;
+	int r;
+
+	if ((x->next = calloc(n ? n : 1, sizeof(*x->next))) == NULL ||
+	    keymap_init(&x->by_dst, n) < 0)
+		return -ENOMEM;
+	for (i = 0; i < n; i++) {
+		x->next[i] = SIZE_MAX;
+		if ((r = keymap_put(&x->by_dst, k, keymap_prefix_key(&rt[i].dst, k), (uint32_t)i,
+		    &head)) < 0)
+			return r;
+		if (r > 0) {               /* in front of the chain */
+			x->next[i] = head;
+			keymap_set(&x->by_dst, k, keymap_prefix_key(&rt[i].dst, k), (uint32_t)i);
+		}
+	}
+	return 0;
+}
+
+static void
+route_index_free(struct route_index *x)
+{
+	keymap_free(&x->by_dst);
+	free(x->next);
+}
+
+/* One wanted tunnel prefix against the kernel's routes. */
+static void
+plan_route(const struct config *cfg, struct plan *p, const struct prefix *d,
+    const struct nc_route *rt, const struct route_index *x, int dev_up)
+{
+	char b[PREFIX_STRLEN], g[PREFIX_STRLEN], o[160];
+	const char *dev = cfg->tunnel.interface;
+	const struct nc_route *f = NULL;
+	struct action *a;
+	uint8_t k[18];
+	uint32_t at;
+	size_t j;
+
+	if (keymap_get(&x->by_dst, k, keymap_prefix_key(d, k), &at))
+		for (j = at; j != SIZE_MAX; j = x->next[j]) {
+			if (rt[j].protocol == NC_RTPROT_CLOUDROUTE && strcmp(rt[j].ifname, dev) == 0)
+				return;            /* ours, in place */
+			if (rt[j].protocol != NC_RTPROT_CLOUDROUTE)
+				f = &rt[j];
+		}
+	if (f != NULL) {
+		plan_add(p, SEC_HOST, ACT_CONFLICT, '!', "route %s %s%s dev %s proto %d "
+		    "(not ours, left alone)", prefix_fmt(d, b, sizeof(b)),
+		    f->has_gateway ? "via " : "",
+		    f->has_gateway ? prefix_addr_fmt(&f->gateway, g, sizeof(g)) : "",
+		    f->ifname, f->protocol);
+		return;
+	}
+	if (!dev_up) {
+		plan_add(p, SEC_HOST, ACT_NOTE, '.', "route %s dev %s waits for the tunnel "
+		    "interface", prefix_fmt(d, b, sizeof(b)), dev);
+		return;
+	}
+	a = plan_add(p, SEC_HOST, ACT_ROUTE_ADD, '+', "route %s dev %s%s",
+	    prefix_fmt(d, b, sizeof(b)), dev, desired_origin_fmt(p->desired, d, o, sizeof(o)));
+	a->dst = *d;
+	cr_strlcpy(a->ifname, dev, sizeof(a->ifname));
+}
+
 static int
 plan_routes(const struct config *cfg, struct state *st, struct plan *p)
 {
 	struct prefix_set want = { 0 }, connected = { 0 };
-	struct nc_route *rt = NULL;
-	char b[PREFIX_STRLEN], g[PREFIX_STRLEN], o[160];
+	struct route_index x = { 0 };
+	struct keymap wanted = { 0 };
 	const char *dev = cfg->tunnel.interface;
 	int dev_up = nc_link_exists(dev) > 0;
-	size_t i, j, n = 0;
-	struct action *a;
+	struct nc_route *rt = NULL;
+	size_t i, n = 0;
+	uint8_t k[18];
+	uint32_t v;
 	int r;
 
-	if (p->desired != NULL) {
+	if (p->desired != NULL) {          /* composed without duplicates */
 		for (i = 0; i < p->desired->tunnel.n; i++)
-			prefix_set_add(&want, &p->desired->tunnel.v[i]);
+			prefix_set_push(&want, &p->desired->tunnel.v[i]);
 	} else {
 		config_tunnel_prefixes(cfg, &want);
 	}
@@ -379,51 +459,28 @@ plan_routes(const struct config *cfg, struct state *st, struct plan *p)
 		log_warnx("cannot list routes: %s", nc_last_error());
 		goto out;
 	}
+	if ((r = route_index(&x, rt, n)) < 0 || (r = keymap_init(&wanted, want.n)) < 0)
+		goto out;
 	for (i = 0; i < want.n; i++) {
-		const struct prefix *d = &want.v[i];
-		int ours = 0, foreign = -1;
-		if (prefix_set_has(&connected, d))
+		if (prefix_set_has(&connected, &want.v[i]))
 			continue;              /* the kernel's connected route covers it */
-		for (j = 0; j < n; j++) {
-			if (!prefix_equal(&rt[j].dst, d))
-				continue;
-			if (rt[j].protocol == NC_RTPROT_CLOUDROUTE && strcmp(rt[j].ifname, dev) == 0)
-				ours = 1;
-			else if (rt[j].protocol != NC_RTPROT_CLOUDROUTE)
-				foreign = (int)j;
-		}
-		if (ours)
-			continue;
-		if (foreign >= 0) {
-			struct nc_route *f = &rt[foreign];
-			plan_add(p, SEC_HOST, ACT_CONFLICT, '!', "route %s %s%s dev %s proto %d "
-			    "(not ours, left alone)", prefix_fmt(d, b, sizeof(b)),
-			    f->has_gateway ? "via " : "",
-			    f->has_gateway ? prefix_addr_fmt(&f->gateway, g, sizeof(g)) : "",
-			    f->ifname, f->protocol);
-			continue;
-		}
-		if (!dev_up) {
-			plan_add(p, SEC_HOST, ACT_NOTE, '.', "route %s dev %s waits for the tunnel "
-			    "interface", prefix_fmt(d, b, sizeof(b)), dev);
-			continue;
-		}
-		a = plan_add(p, SEC_HOST, ACT_ROUTE_ADD, '+', "route %s dev %s%s",
-		    prefix_fmt(d, b, sizeof(b)), dev, desired_origin_fmt(p->desired, d, o,
-		    sizeof(o)));
-		a->dst = *d;
-		cr_strlcpy(a->ifname, dev, sizeof(a->ifname));
+		if ((r = keymap_put(&wanted, k, keymap_prefix_key(&want.v[i], k), 0, NULL)) < 0)
+			goto out;
+		plan_route(cfg, p, &want.v[i], rt, &x, dev_up);
 	}
-	for (j = 0; j < n; j++) {
-		if (rt[j].protocol != NC_RTPROT_CLOUDROUTE)
+	for (i = 0; i < n; i++) {
+		if (rt[i].protocol != NC_RTPROT_CLOUDROUTE)
 			continue;
-		if (prefix_set_has(&want, &rt[j].dst) && strcmp(rt[j].ifname, dev) == 0 &&
-		    !prefix_set_has(&connected, &rt[j].dst))
+		if (keymap_get(&wanted, k, keymap_prefix_key(&rt[i].dst, k), &v) &&
+		    strcmp(rt[i].ifname, dev) == 0)
 			continue;
-		plan_route_del(p, &rt[j]);
+		plan_route_del(p, &rt[i]);
 	}
+	r = 0;
 	(void)st;
 out:
+	route_index_free(&x);
+	keymap_free(&wanted);
 	free(rt);
 	prefix_set_free(&want);
 	prefix_set_free(&connected);

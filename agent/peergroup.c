@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "agent/peergroup.h"
+#include "common/keymap.h"
 #include "dataplane/noise.h"
 
 struct pg_group {
@@ -22,6 +23,7 @@ struct pg_set {
 	struct pg_member *scratch;  /* one group's members in order, for pg_choose */
 	uint64_t *rx;               /* per config peer: last receive counter */
 	uint8_t (*keys)[32];        /* per config peer: carries state over a reload */
+	struct keymap by_key;       /* public key -> config peer index */
 	size_t n_peers;
 	uint64_t failover_ms, hold_ms;
 };
@@ -66,18 +68,16 @@ pg_set_free(struct pg_set *s)
 	free(s->scratch);
 	free(s->rx);
 	free(s->keys);
+	keymap_free(&s->by_key);
 	free(s);
 }
 
 static ssize_t
 old_index(const struct pg_set *old, const uint8_t key[32])
 {
-	size_t i;
+	uint32_t i;
 
-	for (i = 0; old != NULL && i < old->n_peers; i++)
-		if (memcmp(old->keys[i], key, 32) == 0)
-			return (ssize_t)i;
-	return -1;
+	return old != NULL && keymap_get(&old->by_key, key, 32, &i) ? (ssize_t)i : -1;
 }
 
 /* Members of the group whose primary is config peer p. */
@@ -120,6 +120,7 @@ pg_set_new(const struct config *cfg, const struct pg_set *old, uint64_t now,
 {
 	size_t i, n = cfg->tunnel.n_peers, k = n ? n : 1;
 	struct pg_set *s;
+	uint8_t *backed = NULL;
 	ssize_t o;
 
 	*out = NULL;
@@ -133,30 +134,35 @@ pg_set_new(const struct config *cfg, const struct pg_set *old, uint64_t now,
 	s->rx = calloc(k, sizeof(*s->rx));
 	s->keys = calloc(k, sizeof(*s->keys));
 	s->g = calloc(k, sizeof(*s->g));
-	if (s->m == NULL || s->scratch == NULL || s->rx == NULL || s->keys == NULL || s->g == NULL)
+	backed = calloc(k, 1);
+	if (s->m == NULL || s->scratch == NULL || s->rx == NULL || s->keys == NULL ||
+	    s->g == NULL || backed == NULL || keymap_init(&s->by_key, n) < 0)
 		goto nomem;
 	for (i = 0; i < n; i++) {
 		memcpy(s->keys[i], cfg->tunnel.peers[i].public_key, 32);
+		if (keymap_put(&s->by_key, s->keys[i], 32, (uint32_t)i, NULL) < 0)
+			goto nomem;
 		s->m[i].last_rx = now;
 		if ((o = old_index(old, s->keys[i])) >= 0) {
 			s->m[i] = old->m[o];
 			s->rx[i] = old->rx[o];
 		}
+		if (cfg->tunnel.peers[i].backup_of != 0)
+			backed[cfg->tunnel.peers[i].backup_of - 1] = 1;
 	}
 	for (i = 0; i < n; i++) {
-		int primary = cfg->tunnel.peers[i].backup_of == 0, backed = 0;
-		for (size_t j = 0; j < n && primary && !backed; j++)
-			backed = cfg->tunnel.peers[j].backup_of == i + 1;
-		if (!backed)
+		if (!backed[i] || cfg->tunnel.peers[i].backup_of != 0)
 			continue;
 		if (build_group(cfg, i, &s->g[s->n_groups]) < 0)
 			goto nomem;
 		s->g[s->n_groups].holder = old_holder(old, &s->g[s->n_groups], s);
 		s->n_groups++;
 	}
+	free(backed);
 	*out = s;
 	return 0;
 nomem:
+	free(backed);
 	pg_set_free(s);
 	return -ENOMEM;
 }
@@ -330,8 +336,8 @@ int
 pg_tick(struct pg_set *s, const struct config *cfg, struct dp_device *dev, uint64_t now)
 {
 	struct dp_peer_status *st = NULL;
-	const struct cfg_peer *p;
 	size_t n = 0, i;
+	uint32_t at;
 	int r;
 
 	if (s == NULL || s->n_groups == 0 || dev == NULL)
@@ -339,8 +345,8 @@ pg_tick(struct pg_set *s, const struct config *cfg, struct dp_device *dev, uint6
 	if ((r = dp_device_status(dev, &st, &n)) < 0)
 		return r;
 	for (i = 0; i < n; i++)
-		if ((p = config_peer_by_key(cfg, st[i].public_key)) != NULL)
-			pg_set_observe(s, (size_t)(p - cfg->tunnel.peers), st[i].rx_bytes, now);
+		if (keymap_get(&s->by_key, st[i].public_key, 32, &at))
+			pg_set_observe(s, at, st[i].rx_bytes, now);
 	dp_peer_status_free(st, n);
 	return (int)pg_set_step(s, cfg, now);
 }

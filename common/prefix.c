@@ -170,8 +170,12 @@ prefix_cmp(const struct prefix *a, const struct prefix *b)
 int
 prefix_set_add(struct prefix_set *s, const struct prefix *p)
 {
-	if (prefix_set_has(s, p))
-		return 0;
+	return prefix_set_has(s, p) ? 0 : prefix_set_push(s, p);
+}
+
+int
+prefix_set_push(struct prefix_set *s, const struct prefix *p)
+{
 	if (s->n == s->cap) {
 		size_t ncap = s->cap ? s->cap * 2 : 8;
 		struct prefix *nv = reallocarray(s->v, ncap, sizeof(*nv));
@@ -219,20 +223,36 @@ prefix_set_sort(struct prefix_set *s)
 		qsort(s->v, s->n, sizeof(*s->v), cmp_qsort);
 }
 
+/* (family, network address, length): a prefix sorts before every prefix it
+ * contains, and the ones it contains follow it without a gap. */
+static int
+cmp_masked(const void *pa, const void *pb)
+{
+	const struct prefix *a = pa, *b = pb;
+	struct prefix ma, mb;
+	int c;
+
+	if (a->family != b->family)
+		return a->family < b->family ? -1 : 1;
+	prefix_network(a, &ma);
+	prefix_network(b, &mb);
+	if ((c = memcmp(ma.addr, mb.addr, prefix_addrlen(a))) != 0)
+		return c;
+	return a->len < b->len ? -1 : a->len > b->len;
+}
+
+/* Prefixes nest or are disjoint, so in cmp_masked order a prefix is covered
+ * exactly when the last one kept contains it: O(n log n). */
 void
 prefix_set_merge(struct prefix_set *s)
 {
-	size_t i, j, out = 0;
+	size_t i, out = 0;
 
-	for (i = 0; i < s->n; i++) {
-		int covered = 0;
-		for (j = 0; j < s->n && !covered; j++)
-			if (j != i && prefix_contains(&s->v[j], &s->v[i]) &&
-			    !(prefix_equal(&s->v[j], &s->v[i]) && j > i))
-				covered = 1;
-		if (!covered)
+	if (s->n > 1)
+		qsort(s->v, s->n, sizeof(*s->v), cmp_masked);
+	for (i = 0; i < s->n; i++)
+		if (out == 0 || !prefix_contains(&s->v[out - 1], &s->v[i]))
 			s->v[out++] = s->v[i];
-	}
 	s->n = out;
 	prefix_set_sort(s);
 }

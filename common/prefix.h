@@ -49,6 +49,8 @@ struct prefix_set {
 	size_t n, cap;
 };
 int prefix_set_add(struct prefix_set *s, const struct prefix *p);
+/* Appends without the duplicate check (the caller knows p is new). */
+int prefix_set_push(struct prefix_set *s, const struct prefix *p);
 int prefix_set_has(const struct prefix_set *s, const struct prefix *p);
 /* Some member contains p. */
 int prefix_set_covers(const struct prefix_set *s, const struct prefix *p);

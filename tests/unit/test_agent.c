@@ -219,6 +219,67 @@ test_sources(void **state)
 	buf_free(&err);
 }
 
+/* Thousands of config peers (the keymap paths): all composed, each prefix
+ * knows its peer, a PSK path survives the merge, a duplicate key or name far
+ * down the list is still found by config_parse. */
+static void
+test_many_peers(void **state)
+{
+	enum { N = 3000 };
+	struct buf text, err;
+	struct desired d;
+	struct config cfg;
+	char b[160], want[64];
+	uint8_t key[32];
+	char k64[45];
+	struct prefix p;
+	size_t i;
+
+	(void)state;
+	buf_init(&text, 1 << 22);
+	buf_init(&err, 1 << 16);
+	buf_puts(&text, "{ \"lan_interface\": \"eth0\", \"local_subnets\": [\"10.0.0.0/18\"],\n"
+	    "  \"tunnel\": { \"peers\": [\n");
+	for (i = 0; i < N; i++) {
+		memset(key, 0, sizeof(key));
+		key[0] = (uint8_t)(i & 255);
+		key[1] = (uint8_t)(i >> 8);
+		key[2] = 1;
+		dp_key_to_base64(k64, key);
+		buf_printf(&text, "%s{ \"name\": \"p%zu\", \"public_key\": \"%s\", %s"
+		    "\"allowed_ips\": [\"10.%zu.%zu.0/24\"] }", i ? ",\n" : "", i, k64,
+		    i == 7 ? "\"preshared_key_file\": \"/etc/psk7\", " : "", 100 + i / 256, i % 256);
+	}
+	buf_puts(&text, "] } }");
+	assert_int_equal(config_parse("t", text.data, text.len, &cfg, &err), 0);
+	cr_strlcpy(cfg.state_dir, "/nonexistent/cloudroute-test", sizeof(cfg.state_dir));
+	assert_int_equal(desired_compose(&cfg, NULL, &d, &err), 0);
+	assert_int_equal(d.n_peers, N);
+	assert_int_equal(d.tunnel.n, N);
+	assert_string_equal(d.peers[7].psk_file, "/etc/psk7");
+	assert_null(d.peers[8].psk_file);
+	for (i = 0; i < N; i += 499) {
+		snprintf(want, sizeof(want), "10.%zu.%zu.0/24", 100 + i / 256, i % 256);
+		assert_int_equal(prefix_parse(want, &p, 0), 0);
+		snprintf(want, sizeof(want), " [from peer p%zu, config]", i);
+		assert_string_equal(desired_origin_fmt(&d, &p, b, sizeof(b)), want);
+	}
+	desired_free(&d);
+	config_free(&cfg);
+	/* the last peer repeats the first one's key, then a name */
+	memset(key, 0, sizeof(key));
+	key[2] = 1;
+	dp_key_to_base64(k64, key);
+	text.len -= strlen("] } }");
+	buf_printf(&text, ",\n{ \"name\": \"last\", \"public_key\": \"%s\", "
+	    "\"allowed_ips\": [\"10.250.0.0/24\"] }] } }", k64);
+	buf_reset(&err);
+	assert_int_not_equal(config_parse("t", text.data, text.len, &cfg, &err), 0);
+	assert_non_null(strstr(err.data, "the same public key as peers[0]"));
+	buf_free(&text);
+	buf_free(&err);
+}
+
 int
 main(void)
 {
@@ -227,6 +288,7 @@ main(void)
 		cmocka_unit_test(test_plan_count),
 		cmocka_unit_test(test_cloud_desired),
 		cmocka_unit_test(test_sources),
+		cmocka_unit_test(test_many_peers),
 	};
 	noise_global_init();
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -118,6 +118,45 @@ test_set_merge(void **state)
 	prefix_set_free(&s);
 }
 
+/* The sorted sweep against the definition (quadratic, by hand): pushed
+ * duplicates, host bits, both families, nested chains, a default route. */
+static void
+test_set_merge_sweep(void **state)
+{
+	static const struct { const char *in[8]; const char *out[6]; } t[] = {
+		{ { "10.1.0.0/16", "10.1.0.0/16", "10.1.2.0/24", "10.1.2.3/32", "fd00::/8",
+		    "fd00:1::/32", "10.2.0.0/16", NULL },
+		  { "10.1.0.0/16", "10.2.0.0/16", "fd00::/8", NULL } },
+		{ { "10.0.0.7/24", "10.0.0.0/25", "10.0.1.0/24", NULL },
+		  { "10.0.0.7/24", "10.0.1.0/24", NULL } },
+		{ { "10.3.0.0/24", "0.0.0.0/0", "2001:db8::/32", "::/0", NULL },
+		  { "0.0.0.0/0", "::/0", NULL } },
+		{ { "10.0.0.0/8", "11.0.0.0/8", "10.255.255.255/32", "12.0.0.0/7", "12.1.0.0/16",
+		    NULL },
+		  { "10.0.0.0/8", "11.0.0.0/8", "12.0.0.0/7", NULL } },
+	};
+	char buf[PREFIX_STRLEN];
+	struct prefix p;
+	size_t i, j, n;
+
+	(void)state;
+	for (i = 0; i < sizeof(t) / sizeof(t[0]); i++) {
+		struct prefix_set s = { 0 };
+
+		for (j = 0; t[i].in[j] != NULL; j++) {
+			assert_int_equal(prefix_parse(t[i].in[j], &p, 0), 0);
+			assert_int_equal(prefix_set_push(&s, &p), 0);
+		}
+		prefix_set_merge(&s);
+		for (n = 0; t[i].out[n] != NULL; n++)
+			;
+		assert_int_equal(s.n, n);
+		for (j = 0; j < n; j++)
+			assert_string_equal(prefix_fmt(&s.v[j], buf, sizeof(buf)), t[i].out[j]);
+		prefix_set_free(&s);
+	}
+}
+
 static void
 test_endpoint(void **state)
 {
@@ -159,6 +198,7 @@ main(void)
 		cmocka_unit_test(test_contains_overlaps),
 		cmocka_unit_test(test_network),
 		cmocka_unit_test(test_set_merge),
+		cmocka_unit_test(test_set_merge_sweep),
 		cmocka_unit_test(test_endpoint),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
