@@ -5,6 +5,7 @@
  * pass). */
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -158,7 +159,7 @@ struct rig {
 };
 
 static void
-rig_up(struct rig *g)
+rig_up_ms(struct rig *g, uint64_t pass_ms)
 {
 	int sv[2];
 
@@ -166,7 +167,7 @@ rig_up(struct rig *g)
 	assert_non_null(mkdtemp(g->dir));
 	assert_int_equal(state_load(g->dir, &g->st), 0);
 	pthread_mutex_init(&g->lock, NULL);
-	assert_int_equal(cloudproc_new(&g->st, &g->lock, 30000, 1, 0, &g->cp), 0);
+	assert_int_equal(cloudproc_new(&g->st, &g->lock, pass_ms, 1, 0, &g->cp), 0);
 	assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv), 0);
 	if ((g->pid = fork()) == 0) {
 		close(sv[0]);           /* the test's end must be the only one */
@@ -176,6 +177,12 @@ rig_up(struct rig *g)
 	}
 	assert_int_equal(cloudproc_adopt(g->cp, sv[0], g->pid), 0);
 	g->peer = sv[1];
+}
+
+static void
+rig_up(struct rig *g)
+{
+	rig_up_ms(g, 30000);
 }
 
 static void
@@ -314,6 +321,30 @@ test_hostile_child(void **unused)
 	rig_down(&g);
 }
 
+/* A child that never answers is killed past its pass's deadline + grace
+ * (a 300 ms pass: 100 ms of grace). */
+static void
+test_hung_child(void **unused)
+{
+	struct cloudproc_done d;
+	struct pollfd pfd;
+	struct rig g;
+
+	(void)unused;
+	rig_up_ms(&g, 300);
+	job(&g);
+	assert_int_equal(handle(&g, &d), 0);              /* not yet */
+	pfd = (struct pollfd){ .fd = cloudproc_fd(g.cp), .events = POLLIN };
+	assert_int_equal(poll(&pfd, 1, 2000), 1);         /* the deadline makes it readable */
+	memset(&d, 0, sizeof(d));
+	assert_int_equal(cloudproc_handle(g.cp, &d), 1);
+	assert_int_equal(d.r, -ETIMEDOUT);
+	assert_non_null(strstr(d.errs, "no result within"));
+	assert_true(d.secs >= 0.39);
+	assert_int_equal(waitpid(g.pid, NULL, WNOHANG), -1);
+	rig_down(&g);
+}
+
 int
 main(void)
 {
@@ -322,6 +353,7 @@ main(void)
 		cmocka_unit_test(test_job_json),
 		cmocka_unit_test(test_daemon_side),
 		cmocka_unit_test(test_hostile_child),
+		cmocka_unit_test(test_hung_child),
 	};
 
 	log_init(1, 0, "test_cloudproc");
