@@ -7,6 +7,7 @@
  * of the "cloud" object is made and while a checkpoint is put into the
  * state and saved, never across anything that waits on the child.
  */
+#include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <math.h>
@@ -31,6 +32,7 @@
 #define GRACE_MS(pass) ((pass) / 3 < 10000 ? (pass) / 3 : 10000)
 #define SEND_MS 2000            /* a message the child does not take in time kills it */
 #define STOP_MS 1500
+#define IDENTITY_MS 30000       /* metadata and credentials of a provider's open() */
 
 struct cloudproc {
 	pid_t pid;                      /* 0: no child */
@@ -44,6 +46,10 @@ struct cloudproc {
 	int stopping;                   /* cloudproc_free: its end is expected */
 	unsigned int started;           /* children started */
 };
+
+/* How children log: the daemon's (set by cloudproc_new before any thread
+ * that may start one). */
+static int child_fg, child_verbose;
 
 static void
 arm(struct cloudproc *cp, uint64_t ms)
@@ -70,8 +76,8 @@ cloudproc_new(struct state *st, pthread_mutex_t *stlock, uint64_t pass_ms, int f
 	cp->st = st;
 	cp->stlock = stlock;
 	cp->pass_ms = pass_ms;
-	cp->fg = fg;
-	cp->verbose = verbose;
+	cp->fg = child_fg = fg;
+	cp->verbose = child_verbose = verbose;
 	cp->epfd = epoll_create1(EPOLL_CLOEXEC);
 	cp->tfd = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK);
 	ev.data.fd = cp->tfd;
@@ -129,12 +135,14 @@ cloudproc_adopt(struct cloudproc *cp, int fd, pid_t pid)
 	return 0;
 }
 
+/* A new child: *fd our end of its socket (blocking), *pid.  0 or -errno
+ * with a line in errs. */
 static int
-spawn(struct cloudproc *cp, struct buf *errs)
+start_child(int *fd, pid_t *pidp, struct buf *errs)
 {
 	long maxfd = sysconf(_SC_OPEN_MAX);
-	char fg[2] = { cp->fg ? '1' : '0', 0 }, v[2] = { (char)('0' + (cp->verbose > 9 ? 9 :
-	    cp->verbose < 0 ? 0 : cp->verbose)), 0 };
+	char fg[2] = { child_fg ? '1' : '0', 0 }, v[2] = { (char)('0' + (child_verbose > 9 ? 9 :
+	    child_verbose < 0 ? 0 : child_verbose)), 0 };
 	char arg0[] = "cloudroute", arg1[] = CP_ARG;
 	char *argv[] = { arg0, arg1, fg, v, NULL };
 	int sv[2], r;
@@ -155,10 +163,29 @@ spawn(struct cloudproc *cp, struct buf *errs)
 	if (pid == 0)
 		exec_child(sv[1], maxfd < 0 || maxfd > 1 << 20 ? 1 << 16 : maxfd, argv);
 	close(sv[1]);
-	if ((r = cloudproc_adopt(cp, sv[0], pid)) < 0) {
-		kill(pid, SIGKILL);
-		waitpid(pid, NULL, 0);
-		close(sv[0]);
+	*fd = sv[0];
+	*pidp = pid;
+	return 0;
+}
+
+static void
+kill_child(pid_t pid, int fd)
+{
+	kill(pid, SIGKILL);
+	waitpid(pid, NULL, 0);
+	close(fd);
+}
+
+static int
+spawn(struct cloudproc *cp, struct buf *errs)
+{
+	pid_t pid;
+	int fd, r;
+
+	if ((r = start_child(&fd, &pid, errs)) < 0)
+		return r;
+	if ((r = cloudproc_adopt(cp, fd, pid)) < 0) {
+		kill_child(pid, fd);
 		buf_printf(errs, "cloud process: %s\n", strerror(-r));
 		return r;
 	}
@@ -385,6 +412,72 @@ cloudproc_handle(struct cloudproc *cp, struct cloudproc_done *done)
 		return busy;
 	}
 	return 0;
+}
+
+/* Reads one message from a blocking fd within ms: 0 or -errno. */
+static int
+recv_within(int fd, int ms, struct json_object **m)
+{
+	struct pollfd pfd = { .fd = fd, .events = POLLIN };
+	struct cp_rx rx;
+	uint64_t end = now_ms() + (uint64_t)ms;
+	int r, left;
+
+	memset(&rx, 0, sizeof(rx));
+	if (fcntl(fd, F_SETFL, O_NONBLOCK) < 0)
+		return -errno;
+	for (;;) {
+		if ((r = cp_rx_read(&rx, fd, m)) != 0)
+			break;
+		left = end > now_ms() ? (int)(end - now_ms()) : 0;
+		if (left == 0 || poll(&pfd, 1, left) == 0) {
+			r = -ETIMEDOUT;
+			break;
+		}
+	}
+	cp_rx_free(&rx);
+	return r == 1 ? 0 : r;
+}
+
+int
+cloudproc_public_ip(const char *provider, char *out, size_t len, struct buf *errs)
+{
+	static const char *const keys[] = { "t", "r", "public_ip", "error", NULL };
+	struct json_object *m;
+	unsigned char a[16];
+	const char *ip, *e;
+	int64_t rr;
+	pid_t pid;
+	int fd, r;
+
+	out[0] = '\0';
+	if ((r = start_child(&fd, &pid, errs)) < 0)
+		return r;
+	m = json_object_new_object();
+	json_object_object_add(m, "t", json_object_new_string("identity"));
+	json_object_object_add(m, "provider", json_object_new_string(provider));
+	r = cp_send(fd, m, SEND_MS);
+	json_object_put(m);
+	if (r == 0 && (r = recv_within(fd, IDENTITY_MS, &m)) == 0) {
+		if (!cp_keys_are(m, keys) || cp_int(m, "r", -4095, 0, &rr) < 0 ||
+		    (ip = cp_str(m, "public_ip", 63)) == NULL ||
+		    (e = cp_str(m, "error", 511)) == NULL ||
+		    (ip[0] && inet_pton(strchr(ip, ':') ? AF_INET6 : AF_INET, ip, a) != 1)) {
+			r = -EPROTO;
+			buf_printf(errs, "cloud process: malformed identity answer");
+		} else if ((r = (int)rr) < 0) {
+			buf_printf(errs, "%s", e);
+		} else if (ip[0] == '\0') {
+			r = -ENOENT;
+		} else {
+			r = cr_strlcpy(out, ip, len) < len ? 0 : -ENAMETOOLONG;
+		}
+		json_object_put(m);
+	} else {
+		buf_printf(errs, "cloud process: no identity answer: %s", strerror(-r));
+	}
+	kill_child(pid, fd);
+	return r;
 }
 
 void

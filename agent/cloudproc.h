@@ -71,6 +71,12 @@ int cloudproc_handle(struct cloudproc *cp, struct cloudproc_done *done);
  * child within 1.5 s, frees cp. */
 void cloudproc_free(struct cloudproc *cp);
 
+/* The public IP of this instance as the provider's open() finds it (its
+ * metadata), asked of a cloud process of its own so that no metadata or API
+ * answer is parsed here; blocks up to 30 s (the fleet thread, which needs
+ * it for its endpoint).  0, -ENOENT (none), or -errno with a line in errs.
+ * Thread-safe. */
+int cloudproc_public_ip(const char *provider, char *out, size_t len, struct buf *errs);
 /* Takes fd (our end of a socket) and pid as the child, as if started
  * (tests play the child with it).  0 or -errno. */
 int cloudproc_adopt(struct cloudproc *cp, int fd, pid_t pid);

@@ -156,6 +156,20 @@ publish(void *arg, struct json_object *cst)
 	return r;
 }
 
+/* s cut to len, control characters but newlines blanked: the daemon takes
+ * lines of text only. */
+static const char *
+text(char *out, size_t len, const char *s)
+{
+	size_t i;
+
+	cr_strlcpy(out, s != NULL ? s : "", len);
+	for (i = 0; out[i]; i++)
+		if ((unsigned char)out[i] < 0x20 && out[i] != '\n')
+			out[i] = ' ';
+	return out;
+}
+
 static void
 add_call(void *arg, const char *const *labels, size_t n, double v)
 {
@@ -176,12 +190,8 @@ send_result(int r, const struct cloud_result *res, const struct buf *errs)
 {
 	struct json_object *m = json_object_new_object(), *calls = json_object_new_array();
 	char e[4096];
-	size_t i;
 
-	cr_strlcpy(e, errs->data ? errs->data : "", sizeof(e));
-	for (i = 0; e[i]; i++)          /* the daemon takes lines of text only */
-		if ((unsigned char)e[i] < 0x20 && e[i] != '\n')
-			e[i] = ' ';
+	text(e, sizeof(e), errs->data);
 	mt_drain("cloudroute_cloud_api_calls_total", add_call, calls);
 	json_object_object_add(m, "t", json_object_new_string("result"));
 	json_object_object_add(m, "r", json_object_new_int(r));
@@ -230,6 +240,37 @@ run_job(struct cloud_session *cs, struct json_object *m)
 	return r;
 }
 
+/* An identity question (the fleet's endpoint): the provider's open(). */
+static int
+run_identity(struct json_object *m)
+{
+	static const char *const keys[] = { "t", "provider", NULL };
+	struct json_object *a;
+	const struct prov_ops *ops;
+	struct prov_identity id;
+	const char *p = cp_str(m, "provider", 15);
+	char e[512];
+	void *ctx = NULL;
+	int r;
+
+	if (!cp_keys_are(m, keys) || p == NULL)
+		return -EBADMSG;
+	memset(&id, 0, sizeof(id));
+	if ((r = prov_select(p, &ops)) == 0 && (r = ops->open(&ctx, &id)) == 0)
+		ops->close(ctx);
+	a = json_object_new_object();
+	json_object_object_add(a, "t", json_object_new_string("identity"));
+	json_object_object_add(a, "r", json_object_new_int(r));
+	json_object_object_add(a, "public_ip", json_object_new_string(r == 0 && id.public_ip ?
+	    id.public_ip : ""));
+	json_object_object_add(a, "error", json_object_new_string(text(e, sizeof(e), r < 0 ?
+	    prov_last_error() : "")));
+	prov_identity_free(&id);
+	r = cp_send(CP_FD, a, -1);
+	json_object_put(a);
+	return r;
+}
+
 int
 cloudproc_child_main(int argc, char **argv)
 {
@@ -258,7 +299,8 @@ cloudproc_child_main(int argc, char **argv)
 	memset(&cs, 0, sizeof(cs));
 	while (!terminating && (r = cp_recv(CP_FD, &m)) == 0) {
 		t = cp_str(m, "t", 16);
-		r = t != NULL && strcmp(t, "job") == 0 ? run_job(&cs, m) : -EBADMSG;
+		r = t != NULL && strcmp(t, "job") == 0 ? run_job(&cs, m) :
+		    t != NULL && strcmp(t, "identity") == 0 ? run_identity(m) : -EBADMSG;
 		json_object_put(m);
 		if (r < 0)
 			break;

@@ -4,19 +4,31 @@
 # no_new_privs and a seccomp filter, and inherits no descriptor of the
 # daemon but its socket; the daemon saves the child's checkpoints; a child
 # killed with -9 is replaced and the next pass works; a stopped child does
-# not hold up SIGTERM.
+# not hold up SIGTERM.  In a fleet without fleet.endpoint, the public IP for
+# our etcd record comes from a cloud process too (the fleet thread parses no
+# metadata), and the leader metric says we lead.
 #
-#   cp: eth0 10.0.0.10/18 (eni-hq) -- veth -- cpl;  tun0 -- veth -- cpp
-#       fake EC2 API, IMDS and control on 127.0.0.1
+#   cp: eth0 10.0.0.10/18 (eni-hq, public IP 203.0.113.10) -- veth -- cpl
+#       tun0 -- veth -- cpp;  userspace tunnel $P-f (the fleet part)
+#       fake EC2 API, IMDS and control, etcd, metrics on 127.0.0.1
 . "$(dirname "$0")/../lib/netns.sh"
 . "$(dirname "$0")/../lib/fakeec2.sh"
+. "$(dirname "$0")/../lib/etcd.sh"
 
 ns_new cp && ns_new cpl && ns_new cpp || { finish; exit 1; }
 veth cp eth0 cpl l0
 veth cp tun0 cpp p0
 nsx cp ip addr add 10.0.0.10/18 dev eth0
 nsx cp ip addr add 100.96.0.1/11 dev tun0
-fakeec2_start cp "$TOP/tests/fakecloud/scenarios/basic.json" || { finish; exit 1; }
+python3 - "$TOP/tests/fakecloud/scenarios/basic.json" >"$TMP/scenario.json" <<'PY'
+import json, sys
+s = json.load(open(sys.argv[1]))
+for e in s["network_interfaces"]:
+    if e["id"] == "eni-hq":
+        e["public_ip"] = "203.0.113.10"
+json.dump(s, sys.stdout)
+PY
+fakeec2_start cp "$TMP/scenario.json" || { finish; exit 1; }
 export CLOUDROUTE_DMI_DIR=$TMP/no-dmi
 cat >"$TMP/cp.json" <<JSON
 {
@@ -79,4 +91,35 @@ check_eq "exit status 0" 0 "$rc"
 check "within 2 s (took $ms ms)" test "$ms" -le 2000
 check_not "the cloud process is gone" kill -0 "$C2"
 ctl POST /faults/clear >/dev/null
+
+# ---- a fleet without fleet.endpoint ----
+etcd_start cp cp 23790 || { echo "etcd did not start"; finish; exit 1; }
+IF=${P}f
+track_sock "$IF"
+(umask 077; "$CLOUDROUTE" genkey >"$TMP/kf")
+cat >"$TMP/f.json" <<JSON
+{ "lan_interface": "eth0", "local_subnets": ["10.0.0.0/18"], "nat": { "masquerade": false },
+  "tunnel": { "interface": "$IF", "private_key_file": "$TMP/kf", "listen_port": 51821,
+              "address": ["100.96.0.1/11"] },
+  "cloud": { "provider": "aws", "ha_group": "hq" },
+  "metrics": { "listen": "127.0.0.1:9588" },
+  "state_dir": "$TMP/fstate", "sysctl_file": "$TMP/fsysctl.conf", "reconcile_interval": 5,
+  "fleet": { "etcd": ["http://127.0.0.1:23790"], "prefix": "/cloudroute/", "name": "c1",
+             "lease_ttl": 2 } }
+JSON
+bg cp "$CLOUDROUTE" -c "$TMP/f.json" run
+FPID=$!
+has_endpoint() {
+	etcd_ctl cp 23790 get --print-value-only /cloudroute/sites/hq/c1 2>/dev/null |
+		grep -q '"203.0.113.10:51821"'
+}
+check "our etcd record's endpoint is the public IP from the metadata" wait_for 15 has_endpoint
+leads() {
+	nsx cp curl -sf --max-time 3 http://127.0.0.1:9588/metrics |
+		grep -qx 'cloudroute_fleet_leader{site="hq"} 1'
+}
+check "metrics: cloudroute_fleet_leader{site=\"hq\"} 1" wait_for 15 leads
+check_eq "one cloud process (the identity one has ended)" 1 "$(pgrep -P $FPID | wc -l)"
+kill -TERM $FPID; wait $FPID
+etcd_stop
 finish
