@@ -5,7 +5,9 @@
  * A cloud_job is a self-contained snapshot of what a cloud pass needs (the
  * cloud section of the config and the composed cloud prefixes), so that the
  * daemon's cloud worker never reads the main thread's config, which a
- * reload may replace while a pass runs.
+ * reload may replace while a pass runs.  It crosses to the cloud process
+ * as JSON (agent/cloudjob.c): a new member is one line in its fields[]
+ * table (a static assertion there fails the build until it is added).
  */
 #ifndef AG_CLOUD_H
 #define AG_CLOUD_H

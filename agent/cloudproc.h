@@ -18,7 +18,9 @@
  * `cloudroute __cloud-process` exec'd by the daemon with the socket as fd 3
  * and nothing else open but stdin/stdout/stderr (so no netlink, nftables or
  * TUN descriptor of the daemon leaks into it); it drops every capability
- * before it reads anything (agent/cloudproc_child.c).
+ * and every file write (Landlock) before it reads anything
+ * (agent/cloudproc_child.c).  The fleet's public IP lookup
+ * (cloudproc_public_ip) runs in a one-shot child of the same kind.
  *
  * Supervision (agent/cloudproc.c, main thread only): a child that dies, says
  * something malformed or does not finish a pass within its deadline + 10 s

@@ -2,11 +2,12 @@
  * The cloud process itself (`cloudroute __cloud-process FG VERBOSE`, exec'd
  * by the daemon with its socket as fd 3; see cloudproc.h).  Before it reads
  * a byte it drops every capability (bounding set where it may, ambient,
- * permitted, effective, inheritable: capset to nothing), sets no_new_privs
- * and installs a seccomp filter that refuses what it never needs (exec,
- * ptrace, mount, namespaces, modules, keyrings, bpf): a process that was
- * taken over by a hostile API answer can neither change the host's network
- * nor climb back to the daemon's privileges.  It keeps the daemon's uid
+ * permitted, effective, inheritable: capset to nothing), sets no_new_privs,
+ * gives up writing any file (Landlock, where the kernel has it) and installs
+ * a seccomp filter that refuses what it never needs (exec, ptrace, mount,
+ * namespaces, modules, keyrings, bpf): a process that was taken over by a
+ * hostile API answer can neither change the host's network (no netlink
+ * rights, no sysctl writes) nor climb back to the daemon's privileges.  It keeps the daemon's uid
  * (its credential files are the daemon's) and its environment (the
  * endpoint overrides, proxies, AWS_* credentials).
  *
@@ -18,6 +19,7 @@
  * the pass in flight fails within ~100 ms, reports, and the process exits.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <signal.h>
 #include <stddef.h>
 #include <stdlib.h>
@@ -26,6 +28,7 @@
 #include <linux/audit.h>
 #include <linux/capability.h>
 #include <linux/filter.h>
+#include <linux/landlock.h>
 #include <linux/seccomp.h>
 #include <sys/prctl.h>
 #include <sys/syscall.h>
@@ -91,6 +94,71 @@ install_seccomp(void)
 }
 #endif
 
+/*
+ * Landlock: no file may be written, created or removed, no TCP port bound,
+ * no process outside signalled.  The process keeps the daemon's uid (root),
+ * and root without capabilities may still write what root owns: the
+ * network sysctls under /proc/sys/net, the state, /etc/sysctl.d.  The
+ * cloud process writes nothing (the daemon saves its checkpoints).
+ * Reads stay open (CA bundles, credential files, resolv.conf).  The struct
+ * is the kernel's (it grew with the ABI; Debian 12's header knows ABI 2).
+ */
+struct ll_ruleset {
+	uint64_t handled_access_fs;
+	uint64_t handled_access_net;    /* ABI 4 */
+	uint64_t scoped;                /* ABI 6 */
+};
+#define LL_FS_TRUNCATE  (1ULL << 14)    /* ABI 3 */
+#define LL_FS_IOCTL_DEV (1ULL << 15)    /* ABI 5 */
+#define LL_NET_BIND_TCP (1ULL << 0)
+#define LL_SCOPE_ABSTRACT_UNIX (1ULL << 0)
+#define LL_SCOPE_SIGNAL (1ULL << 1)
+
+/* The Landlock ABI in force (> 0), or -errno when there is none. */
+static int
+forbid_writes(void)
+{
+	struct ll_ruleset rs;
+	long abi;
+	size_t size = sizeof(rs.handled_access_fs);
+	int fd, r = 0;
+
+	abi = syscall(SYS_landlock_create_ruleset, NULL, 0, LANDLOCK_CREATE_RULESET_VERSION);
+	if (abi < 1)
+		return abi < 0 ? -errno : -EOPNOTSUPP;
+	memset(&rs, 0, sizeof(rs));
+	rs.handled_access_fs = LANDLOCK_ACCESS_FS_WRITE_FILE | LANDLOCK_ACCESS_FS_REMOVE_DIR |
+	    LANDLOCK_ACCESS_FS_REMOVE_FILE | LANDLOCK_ACCESS_FS_MAKE_CHAR |
+	    LANDLOCK_ACCESS_FS_MAKE_DIR | LANDLOCK_ACCESS_FS_MAKE_REG |
+	    LANDLOCK_ACCESS_FS_MAKE_SOCK | LANDLOCK_ACCESS_FS_MAKE_FIFO |
+	    LANDLOCK_ACCESS_FS_MAKE_BLOCK | LANDLOCK_ACCESS_FS_MAKE_SYM;
+	if (abi >= 2)
+		rs.handled_access_fs |= LANDLOCK_ACCESS_FS_REFER;
+	if (abi >= 3)
+		rs.handled_access_fs |= LL_FS_TRUNCATE;
+	if (abi >= 5)
+		rs.handled_access_fs |= LL_FS_IOCTL_DEV;
+	if (abi >= 4) {
+		rs.handled_access_net = LL_NET_BIND_TCP;
+		size = offsetof(struct ll_ruleset, scoped);
+	}
+	if (abi >= 6) {
+		rs.scoped = LL_SCOPE_ABSTRACT_UNIX | LL_SCOPE_SIGNAL;
+		size = sizeof(rs);
+	}
+	if ((fd = (int)syscall(SYS_landlock_create_ruleset, &rs, size, 0)) < 0) {
+		log_debug("cloud process: landlock_create_ruleset (ABI %ld): %s", abi,
+		    strerror(errno));
+		return -errno;
+	}
+	if (syscall(SYS_landlock_restrict_self, fd, 0) < 0) {
+		r = -errno;
+		log_debug("cloud process: landlock_restrict_self: %s", strerror(-r));
+	}
+	close(fd);
+	return r < 0 ? r : (int)abi;
+}
+
 /* 0 when the process holds no capability in any set, else -EPERM. */
 static int
 verify_no_caps(void)
@@ -113,7 +181,7 @@ drop_privileges(void)
 {
 	struct __user_cap_header_struct h = { _LINUX_CAPABILITY_VERSION_3, 0 };
 	struct __user_cap_data_struct d[2];
-	int cap, r;
+	int cap, r, abi, fd;
 
 	/* The bounding set needs CAP_SETPCAP (the unit does not grant it):
 	 * without it no_new_privs keeps an exec from using it instead. */
@@ -128,8 +196,18 @@ drop_privileges(void)
 		return -errno;
 	if ((r = verify_no_caps()) < 0)
 		return r;
+	if ((abi = forbid_writes()) < 0)
+		log_warnx("cloud process: no Landlock (%s): root without capabilities may "
+		    "still write root's files", strerror(-abi));
+	else if ((fd = open("/proc/sys/net/ipv4/ip_forward", O_WRONLY | O_CLOEXEC)) >= 0) {
+		close(fd);              /* a check, never written */
+		log_warnx("cloud process: Landlock did not stop a sysctl write");
+	}
 	if ((r = install_seccomp()) < 0)
 		log_debug("cloud process: no seccomp filter of its own (%s)", strerror(-r));
+	log_debug("cloud process %d: no capabilities, no_new_privs, %s, seccomp %s",
+	    (int)getpid(), abi > 0 ? "Landlock: no file writes" : "no Landlock",
+	    r == 0 ? "on" : "off");
 	return 0;
 }
 

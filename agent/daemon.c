@@ -12,7 +12,8 @@
  *                 one exception is resolving endpoint names (getaddrinfo),
  *                 done when a peer is new, failed last time, or every 5 min.
  *   cloud process a child (`cloudroute __cloud-process`, agent/cloudproc.h)
- *                 that holds no capability and runs the cloud passes
+ *                 that holds no capability, may write no file (Landlock),
+ *                 filters its system calls and runs the cloud passes
  *                 (agent/cloud.c cloud_pass) from a self-contained cloud_job,
  *                 with its own provider session, under a deadline: every
  *                 HTTP answer, JSON and XML document of a cloud API is parsed

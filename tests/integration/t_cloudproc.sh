@@ -45,7 +45,7 @@ last_cloud() { # the time of the last cloud pass that succeeded, 0 none
 }
 passes_ok() { [ "$(last_cloud)" -gt "$1" ]; }   # one succeeded after time $1
 
-bg cp "$CLOUDROUTE" -c "$TMP/cp.json" run
+bg cp "$CLOUDROUTE" -v -c "$TMP/cp.json" run 2>"$TMP/run.log"
 RUNPID=$!
 T0=0
 check "the first cloud pass succeeds" wait_for 15 passes_ok "$T0"
@@ -64,6 +64,9 @@ check_eq "the cloud process: same uid" "$(status_of $RUNPID Uid)" "$(status_of "
 FDS=$(ls /proc/"$C"/fd | sort -n | tr '\n' ' ')
 check_eq "the cloud process holds only stdio and its socket" "0 1 2 3 " "$FDS"
 check "its argv names it" grep -q '__cloud-process' "/proc/$C/cmdline"
+check "it gave up file writes (Landlock) and filters its calls" \
+	grep -q "cloud process $C: no capabilities, no_new_privs, Landlock: no file writes, seccomp on" "$TMP/run.log"
+check_not "... and a sysctl write was refused" grep -q 'Landlock did not stop' "$TMP/run.log"
 
 # kill -9 of the cloud process: reported, replaced, the next pass works.
 ctl POST /mutate '{"action": "DeleteRoute", "params": {"RouteTableId": "rtb-hq",

@@ -110,6 +110,9 @@ check_eq "three CreateRoute calls now" 3 "$(calls "$TMP/c2" CreateRoute ok)"
 ctl POST /fault '{"kind": "error500", "count": 1, "actions": ["DescribeRouteTables"]}' >/dev/null
 fault_seen() { escrape >"$TMP/c3" && positive "$(calls "$TMP/c3" DescribeRouteTables http_5xx)"; }
 check "a 500 from EC2 is counted as http_5xx" wait_for 15 fault_seen
+echo "# a sample of the scrape:"
+grep -E '^cloudroute_(cloud_api_calls_total|routes_owned|route_conflicts|drift_repairs_total)' \
+	"$TMP/c3" | sed 's/^/#   /'
 check "promtool check metrics (after the fault)" promtool check metrics <"$TMP/c3"
 ctl POST /faults/clear >/dev/null
 kill -TERM $ECPID; wait $ECPID

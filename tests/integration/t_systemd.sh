@@ -39,8 +39,10 @@ overlay_root "$T" "$R"
 mkdir -p /run/systemd/nspawn && mount -t tmpfs tmpfs /run/systemd/nspawn
 # Only what the test needs boots: no database, etcd or prometheus of the host image.
 find "$R/etc/systemd/system" -path '*.wants/*' -name '*.service' -delete
+# nspawn's own filter predates Landlock: let the container have it, as a host has.
 exec systemd-nspawn -q -D "$R" --boot --private-network --register=no --keep-unit \
-	--link-journal=no --console=passive -M "cr$$" --bind=/dev/net/tun
+	--link-journal=no --console=passive -M "cr$$" --bind=/dev/net/tun \
+	--system-call-filter='landlock_create_ruleset landlock_add_rule landlock_restrict_self'
 SH
 mkdir -p "$TMP/ov"
 unshare -m --propagation private bash "$TMP/boot.sh" "$TMP" "$TMP/root" "$TOP" >"$TMP/boot.log" 2>&1 &
@@ -155,6 +157,9 @@ check "cloudroute teardown" C cloudroute teardown
 check_not "table gone after teardown" C nft list table inet cloudroute
 C journalctl -u cloudroute --no-pager -o cat >"$TMP/journal" 2>&1
 check_not "no 'Permission denied' or 'Read-only' in the journal" grep -qiE 'permission denied|read-only file system|operation not permitted' "$TMP/journal"
+grep 'cloud process' "$TMP/journal" | sed 's/^/# journal: /'
+check_not "the cloud process had Landlock and capset under the unit's filter" \
+	grep -qE 'cloud process: (no Landlock|cannot drop)' "$TMP/journal"
 # doctor in a container on AWS: the IMDSv2 hop limit (no metadata probe
 # leaves the container: the overrides point at a closed loopback port).
 sed 's/"provider": "none"/"provider": "aws"/' "$R/etc/cloudroute/cloudroute.json" >"$R/etc/cloudroute/aws.json"
