@@ -31,6 +31,8 @@
 
 #include "agent/agent.h"
 #include "agent/clients.h"
+#include "agent/desired.h"
+#include "agent/fleet_clients.h"
 #include "agent/tunnel.h"
 #include "dataplane/dataplane.h"
 #include "providers/provider.h"
@@ -338,6 +340,32 @@ print_json(const struct client *cl, const char *endpoint, const struct prefix_se
 }
 
 /*
+ * With a fleet, the tunnel prefixes of the fleet's peers the daemon last saw
+ * (state_dir/fleet.json) go into out: all of them (inside = 0: the pushed
+ * routes reach every site), or those strictly inside the overlay (inside =
+ * 1: other connectors' addresses, taken even while etcd is away).
+ */
+static int
+add_fleet_prefixes(const struct config *cfg, int inside, struct prefix_set *out)
+{
+	struct desired d;
+	size_t i, k;
+	int r = 0, in;
+
+	if (!cfg->fleet.enabled || agent_desired(cfg, NULL, &d) < 0)
+		return 0;
+	for (i = 0; i < d.tunnel.n && r == 0; i++) {
+		for (k = 0, in = 0; k < cfg->overlay.n && !in; k++)
+			in = prefix_contains(&cfg->overlay.v[k], &d.tunnel.v[i]) &&
+			    d.tunnel.v[i].len > cfg->overlay.v[k].len;
+		if (!inside || in)
+			r = prefix_set_add(out, &d.tunnel.v[i]);
+	}
+	desired_free(&d);
+	return r;
+}
+
+/*
  * Renders the profile of cl (private key if known) and prints it as text,
  * QR or JSON.  live: -1 = not applicable (show).
  */
@@ -361,6 +389,9 @@ emit_profile(const struct copts *c, const struct config *cfg, const struct clien
 		fprintf(stderr, "cloudroute: client: %s", err.data);
 		goto out;
 	}
+	if (!c->full_tunnel && add_fleet_prefixes(cfg, 0, &routes) < 0)
+		goto out;
+	clients_aggregate(&routes);
 	if (priv != NULL) {
 		pr.has_private_key = 1;
 		memcpy(pr.private_key, priv, 32);
@@ -403,6 +434,49 @@ now_rfc3339(char *out, size_t len)
 	strftime(out, len, "%Y-%m-%dT%H:%M:%SZ", &tm);
 }
 
+/*
+ * With a fleet, the addresses it already uses join taken.  -1 when the name
+ * is another connector's client; etcd away is a warning (the daemon
+ * publishes the client when it can).
+ */
+static int
+fleet_taken(const struct config *cfg, const char *name, struct prefix_set *taken)
+{
+	struct buf err;
+	int r;
+
+	if (!cfg->fleet.enabled)
+		return 0;
+	/* the fleet's connectors the daemon last saw, even when etcd is away */
+	if (add_fleet_prefixes(cfg, 1, taken) < 0)
+		return -1;
+	buf_init(&err, 4096);
+	r = fleet_clients_cli_taken(cfg, name, taken, &err);
+	if (r == -EEXIST)
+		fprintf(stderr, "cloudroute: client add: %s", err.data);
+	else if (r < 0)
+		log_warnx("%.*s; the address is chosen from this connector's knowledge only",
+		    err.len > 0 ? (int)err.len - 1 : 0, err.data ? err.data : "fleet: etcd");
+	buf_free(&err);
+	return r == -EEXIST ? -1 : 0;
+}
+
+/* With a fleet: the client's record in etcd written (add) or deleted. */
+static void
+fleet_publish(const struct config *cfg, const struct client *cl, int remove)
+{
+	struct buf err;
+
+	if (!cfg->fleet.enabled)
+		return;
+	buf_init(&err, 4096);
+	if (fleet_clients_cli_write(cfg, cl, remove, &err) < 0)
+		log_warnx("%.*s; `cloudroute run` %s it when etcd answers",
+		    err.len > 0 ? (int)err.len - 1 : 0, err.data ? err.data : "fleet: etcd",
+		    remove ? "withdraws" : "publishes");
+	buf_free(&err);
+}
+
 /* Under the clients lock: a new client in cs, saved.  0 or an exit status. */
 static int
 add_locked(const struct copts *c, const struct config *cfg, struct client_store *cs,
@@ -423,6 +497,8 @@ add_locked(const struct copts *c, const struct config *cfg, struct client_store 
 		    "show %s`, or remove it first)\n", c->name, c->name);
 		goto out;
 	}
+	if (fleet_taken(cfg, c->name, &taken) < 0)
+		goto out;
 	if (clients_taken(cfg, cs, &taken) < 0 ||
 	    clients_alloc(&cfg->overlay, &taken, &cl->address) < 0) {
 		fprintf(stderr, "cloudroute: client add: no free address left in the overlay "
@@ -490,6 +566,7 @@ client_add(const struct copts *c, const struct config *cfg)
 		r = EXIT_RUNTIME;
 		goto out;
 	}
+	fleet_publish(cfg, &cl, 0);
 	close(lock);
 	lock = -1;
 	if (!live)
@@ -531,6 +608,7 @@ client_remove(const struct copts *c, const struct config *cfg)
 		goto out;
 	}
 	drop_kept_key(cfg, c->name);
+	fleet_publish(cfg, &cl, 1);
 	if ((live = set_live(cfg, &cl, 1)) < 0)
 		goto out;
 	if (c->o.json)

@@ -56,6 +56,7 @@
  *            host and cloud state in place.
  */
 #include <errno.h>
+#include <malloc.h>
 #include <poll.h>
 #include <pthread.h>
 #include <signal.h>
@@ -462,6 +463,7 @@ reload(struct daemon *d)
 	host_pass(d, "reload");
 	cloud_request(d, 1);            /* the cloud section may have changed */
 	arm(d->tfd, d->cfg.reconcile_interval * 1000u);
+	malloc_trim(0);                 /* a big config replaced: give the pages back */
 	sd_notify(0, "READY=1");
 }
 

@@ -27,12 +27,12 @@
 #include <json-c/json.h>
 #include <openssl/crypto.h>
 
+#include "agent/clients.h"
 #include "agent/desired.h"
 #include "common/keymap.h"
 #include "dataplane/noise.h"
 
 #define MAX_SOURCES 8
-#define CLIENTS_MAX (4u << 20)
 
 struct ds_registry {
 	pthread_mutex_t lock;
@@ -357,76 +357,75 @@ config_peers(const struct config *cfg, struct desired *d, struct buf *errs)
 	return r;
 }
 
-/* One entry of clients.json into p; -EINVAL with a line in errs. */
-static int
-client_peer(struct json_object *c, size_t idx, const char *path, struct ds_peer *p,
-    struct buf *errs)
-{
-	struct json_object *n, *k, *a;
-	struct prefix addr;
+/*
+ * The clients source: state_dir/clients.json read by clients_load, the one
+ * parser of that file (strict: the file and the bad entry are named).  A
+ * file that does not parse changes nothing: the clients of the last good
+ * read stay, and the error is reported once (not at every composition).
+ * Compositions run on one thread at a time (the daemon's main thread).
+ */
+static struct {
+	char path[PATH_MAX];
+	struct client_store cs;
+	int have;
+	char err[512];
+} last_clients;
 
-	memset(p, 0, sizeof(*p));
-	if (!json_object_is_type(c, json_type_object) ||
-	    !json_object_object_get_ex(c, "name", &n) || !json_object_is_type(n, json_type_string) ||
-	    !json_object_object_get_ex(c, "public_key", &k) ||
-	    !json_object_is_type(k, json_type_string) ||
-	    !json_object_object_get_ex(c, "address", &a) || !json_object_is_type(a, json_type_string) ||
-	    json_object_get_string_len(n) == 0 || json_object_get_string_len(n) >= 48) {
-		buf_printf(errs, "%s: client %zu: needs name, public_key and address; ignored\n",
-		    path, idx);
-		return -EINVAL;
+static int
+client_store_current(const struct config *cfg, struct buf *errs)
+{
+	struct client_store cs;
+	struct buf e;
+	int r;
+
+	buf_init(&e, 4096);
+	r = clients_load(cfg->state_dir, &cs, &e);
+	if (r == -ENOMEM) {
+		buf_free(&e);
+		return r;
 	}
-	if (dp_key_from_base64(p->public_key, json_object_get_string(k)) < 0 ||
-	    prefix_parse(json_object_get_string(a), &addr, 0) < 0 ||
-	    addr.len != (addr.family == AF_INET ? 32 : 128)) {
-		buf_printf(errs, "%s: client %s: bad public_key or address (a host prefix); "
-		    "ignored\n", path, json_object_get_string(n));
-		return -EINVAL;
+	if (r == 0) {
+		clients_free(&last_clients.cs);
+		last_clients.cs = cs;
+		last_clients.have = 1;
+		last_clients.err[0] = '\0';
+		cr_strlcpy(last_clients.path, cs.path, sizeof(last_clients.path));
+	} else if (last_clients.have && strcmp(last_clients.path, cs.path) != 0) {
+		clients_free(&last_clients.cs);   /* another state_dir: nothing carries over */
+		last_clients.have = 0;
 	}
-	snprintf(p->source, sizeof(p->source), "client:%s", json_object_get_string(n));
-	snprintf(p->name, sizeof(p->name), "client:%s", json_object_get_string(n));
-	return prefix_set_add(&p->allowed_ips, &addr);
+	if (r < 0 && strcmp(last_clients.err, e.data ? e.data : "") != 0) {
+		cr_strlcpy(last_clients.err, e.data ? e.data : "", sizeof(last_clients.err));
+		buf_printf(errs, "%.*s; %s\n", e.len > 0 ? (int)e.len - 1 : 0, e.data ? e.data : "",
+		    last_clients.have ? "keeping the clients read before" : "no clients served");
+	}
+	buf_free(&e);
+	return 0;
 }
 
 static int
 client_peers(const struct config *cfg, struct desired *d, struct buf *errs)
 {
-	struct json_object *root = NULL, *list;
-	char path[PATH_MAX];
+	const struct client *c;
 	struct ds_peer p;
-	struct buf b;
 	size_t i;
 	int r;
 
-	if ((size_t)snprintf(path, sizeof(path), "%s/clients.json", cfg->state_dir) >=
-	    sizeof(path))
-		return 0;
-	buf_init(&b, CLIENTS_MAX);
-	if ((r = file_read(path, CLIENTS_MAX, &b)) < 0) {
-		if (r != -ENOENT)
-			buf_printf(errs, "%s: %s; clients ignored\n", path, strerror(-r));
-		r = 0;
-		goto out;
-	}
-	root = json_tokener_parse(b.data);
-	if (root == NULL || !json_object_object_get_ex(root, "clients", &list) ||
-	    !json_object_is_type(list, json_type_array)) {
-		buf_printf(errs, "%s: not a clients file ({\"clients\": [...]}); clients "
-		    "ignored\n", path);
-		goto out;
-	}
-	for (i = 0; i < json_object_array_length(list); i++) {
-		if (client_peer(json_object_array_get_idx(list, i), i, path, &p, errs) == 0 &&
-		    (r = merge_peer(d, &p, errs)) < 0) {
-			ds_peer_free(&p);
-			goto out;
-		}
+	if ((r = client_store_current(cfg, errs)) < 0 || !last_clients.have)
+		return r;
+	for (i = 0; i < last_clients.cs.n; i++) {
+		c = &last_clients.cs.v[i];
+		memset(&p, 0, sizeof(p));
+		memcpy(p.public_key, c->public_key, 32);
+		snprintf(p.source, sizeof(p.source), "client:%.*s", CLIENTS_NAME_MAX, c->name);
+		snprintf(p.name, sizeof(p.name), "client:%.*s", CLIENTS_NAME_MAX, c->name);
+		if ((r = prefix_set_add(&p.allowed_ips, &c->address)) == 0)
+			r = merge_peer(d, &p, errs);
 		ds_peer_free(&p);
+		if (r < 0)
+			return r;
 	}
-out:
-	json_object_put(root);
-	buf_free(&b);
-	return r;
+	return 0;
 }
 
 static int

@@ -30,6 +30,7 @@
 #include <sys/stat.h>
 
 #include "agent/fleet.h"
+#include "agent/fleet_clients.h"
 #include "agent/fleet_health.h"
 #include "agent/fleet_run.h"
 #include "providers/etcd/etcd.h"
@@ -44,6 +45,7 @@ struct fleet {
 	struct cfg_fleet cfg;
 	struct etcd_client *c;
 	struct fleet_view view;
+	struct fleet_clients clients;      /* <prefix>clients/ (fleet_clients.c) */
 	struct fleet_elect el;
 	struct etcd_watch *w;
 	int synced;                        /* view read and watch open */
@@ -152,6 +154,7 @@ apply_kv(struct fleet *f, const struct etcd_kv *kv)
 	if (fleet_view_put(&f->view, f->cfg.prefix, kv->key, kv->key_len, kv->value,
 	    kv->value_len, kv->create_revision, kv->mod_revision, kv->lease) == -EINVAL)
 		log_warnx("fleet: ignoring %s: the leader is not a connector name", kv->key);
+	fleet_clients_put(&f->clients, f->cfg.prefix, kv);
 }
 
 static int
@@ -165,6 +168,7 @@ on_watch(void *arg, const struct etcd_watch_msg *m)
 
 		if (ev->type == ETCD_EVENT_DELETE) {
 			fleet_view_delete(&f->view, f->cfg.prefix, ev->kv.key, ev->kv.key_len);
+			fleet_clients_delete(&f->clients, f->cfg.prefix, ev->kv.key, ev->kv.key_len);
 			/* Our record gone while we hold a lease: the lease expired. */
 			if (f->el.lease != 0 && strcmp(ev->kv.key, f->site_key) == 0 && !stopping(f)) {
 				log_warnx("fleet: our record was deleted (lease expired?): registering again");
@@ -210,9 +214,11 @@ resync(struct fleet *f)
 		goto out;
 	}
 	fleet_view_mark(&f->view);
+	fleet_clients_mark(&f->clients);
 	for (i = 0; i < kvs.n; i++)
 		apply_kv(f, &kvs.kvs[i]);
 	fleet_view_sweep(&f->view);
+	fleet_clients_sweep(&f->clients);
 	f->view.revision = kvs.revision;
 	f->watch_rev = kvs.revision;
 	rq.start_revision = kvs.revision + 1;
@@ -390,6 +396,10 @@ maybe_publish(struct fleet *f, uint64_t now)
 		free(s);
 		return;                       /* tried again on the next round */
 	}
+	if (fleet_clients_route(&f->clients, &f->view, &s->peers, f->cfg.prefix) < 0) {
+		fleet_snapshot_free(s);
+		return;
+	}
 	s->leader = leader;
 	s->revision = f->view.revision;
 	f->dirty = 0;
@@ -456,6 +466,8 @@ round_once(struct fleet *f)
 		f->w = NULL;
 		f->synced = 0;                 /* resync on the next round */
 	}
+	if (f->synced)
+		fleet_clients_sync(&f->clients, f->c, f->cfg.prefix, f->cfg.site, f->cfg.name, now);
 	maybe_publish(f, now);
 	status_update(f, now);
 	wait = fleet_elect_wait_ms(&f->el, now);
@@ -624,6 +636,7 @@ fleet_start(const struct fleet_opts *o, struct fleet **out)
 	f->published_leader = -1;
 	pthread_mutex_init(&f->lock, NULL);
 	fleet_view_init(&f->view, f->cfg.site, f->cfg.name, &o->cfg->local_subnets);
+	fleet_clients_init(&f->clients, o->cfg->state_dir);
 	fleet_elect_init(&f->el, f->cfg.name, f->cfg.lease_ttl);
 	for (size_t i = 0; o->self.subnets != NULL && i < o->self.subnets->n; i++)
 		if (prefix_set_add(&f->subnets, &o->self.subnets->v[i]) < 0) {
@@ -646,6 +659,7 @@ fail:
 	fleet_health_close(&f->probe);
 	etcd_close(f->c);
 	fleet_view_free(&f->view);
+	fleet_clients_free(&f->clients);
 	prefix_set_free(&f->subnets);
 	pthread_mutex_destroy(&f->lock);
 	free(f);
@@ -666,6 +680,7 @@ fleet_stop(struct fleet *f, int leave)
 	fleet_health_close(&f->probe);
 	etcd_close(f->c);
 	fleet_view_free(&f->view);
+	fleet_clients_free(&f->clients);
 	prefix_set_free(&f->subnets);
 	pthread_mutex_destroy(&f->lock);
 	free(f);

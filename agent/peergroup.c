@@ -22,6 +22,7 @@ struct pg_set {
 	struct pg_member *m;        /* per config peer */
 	struct pg_member *scratch;  /* one group's members in order, for pg_choose */
 	uint64_t *rx;               /* per config peer: last receive counter */
+	uint64_t *hs;               /* per config peer: last handshake seen (unix s) */
 	uint8_t (*keys)[32];        /* per config peer: carries state over a reload */
 	struct keymap by_key;       /* public key -> config peer index */
 	size_t n_peers;
@@ -67,6 +68,7 @@ pg_set_free(struct pg_set *s)
 	free(s->m);
 	free(s->scratch);
 	free(s->rx);
+	free(s->hs);
 	free(s->keys);
 	keymap_free(&s->by_key);
 	free(s);
@@ -132,11 +134,12 @@ pg_set_new(const struct config *cfg, const struct pg_set *old, uint64_t now,
 	s->m = calloc(k, sizeof(*s->m));
 	s->scratch = calloc(k, sizeof(*s->scratch));
 	s->rx = calloc(k, sizeof(*s->rx));
+	s->hs = calloc(k, sizeof(*s->hs));
 	s->keys = calloc(k, sizeof(*s->keys));
 	s->g = calloc(k, sizeof(*s->g));
 	backed = calloc(k, 1);
-	if (s->m == NULL || s->scratch == NULL || s->rx == NULL || s->keys == NULL ||
-	    s->g == NULL || backed == NULL || keymap_init(&s->by_key, n) < 0)
+	if (s->m == NULL || s->scratch == NULL || s->rx == NULL || s->hs == NULL ||
+	    s->keys == NULL || s->g == NULL || backed == NULL || keymap_init(&s->by_key, n) < 0)
 		goto nomem;
 	for (i = 0; i < n; i++) {
 		memcpy(s->keys[i], cfg->tunnel.peers[i].public_key, 32);
@@ -146,6 +149,7 @@ pg_set_new(const struct config *cfg, const struct pg_set *old, uint64_t now,
 		if ((o = old_index(old, s->keys[i])) >= 0) {
 			s->m[i] = old->m[o];
 			s->rx[i] = old->rx[o];
+			s->hs[i] = old->hs[o];
 		}
 		if (cfg->tunnel.peers[i].backup_of != 0)
 			backed[cfg->tunnel.peers[i].backup_of - 1] = 1;
@@ -174,13 +178,15 @@ pg_set_groups(const struct pg_set *s)
 }
 
 void
-pg_set_observe(struct pg_set *s, size_t peer, uint64_t rx_bytes, uint64_t now)
+pg_set_observe(struct pg_set *s, size_t peer, uint64_t rx_bytes, uint64_t hs_sec,
+    uint64_t now)
 {
 	if (peer >= s->n_peers)
 		return;
-	if (rx_bytes > s->rx[peer])
+	if (rx_bytes > s->rx[peer] || hs_sec > s->hs[peer])
 		s->m[peer].last_rx = now;
 	s->rx[peer] = rx_bytes;
+	s->hs[peer] = hs_sec;
 }
 
 size_t
@@ -224,6 +230,21 @@ group_of(const struct pg_set *s, size_t peer)
 			if (s->g[i].members[j] == peer)
 				return &s->g[i];
 	return NULL;
+}
+
+int
+pg_set_probe_due(struct pg_set *s, size_t peer, uint64_t now)
+{
+	uint64_t every = PG_PROBE_MS(s->failover_ms);
+	struct pg_member *m;
+
+	if (peer >= s->n_peers || group_of(s, peer) == NULL)
+		return 0;
+	m = &s->m[peer];
+	if (now < m->last_rx + every || (m->last_probe != 0 && now < m->last_probe + every))
+		return 0;
+	m->last_probe = now;
+	return 1;
 }
 
 size_t
@@ -344,9 +365,13 @@ pg_tick(struct pg_set *s, const struct config *cfg, struct dp_device *dev, uint6
 		return 0;
 	if ((r = dp_device_status(dev, &st, &n)) < 0)
 		return r;
-	for (i = 0; i < n; i++)
-		if (keymap_get(&s->by_key, st[i].public_key, 32, &at))
-			pg_set_observe(s, at, st[i].rx_bytes, now);
+	for (i = 0; i < n; i++) {
+		if (!keymap_get(&s->by_key, st[i].public_key, 32, &at))
+			continue;
+		pg_set_observe(s, at, st[i].rx_bytes, st[i].last_handshake_sec, now);
+		if (pg_set_probe_due(s, at, now))
+			dp_device_probe(dev, st[i].public_key);
+	}
 	dp_peer_status_free(st, n);
 	return (int)pg_set_step(s, cfg, now);
 }

@@ -4,8 +4,13 @@
  * (the primary's allowed_ips) sit on exactly one member, its *holder*.
  *
  * Health: a member is healthy while something was received from it less
- * than failover_after seconds ago (the caller feeds receive counters; the
- * group's hubs must send keepalives more often than that for idle tunnels).
+ * than failover_after seconds ago (the caller feeds receive counters and
+ * last-handshake times).  An idle member is probed: after PG_PROBE_MS(fo)
+ * without a receive, and then every PG_PROBE_MS(fo), it is sent a handshake
+ * initiation (dp_device_probe), which any live WireGuard peer answers.  The
+ * hubs' own keepalives are not enough: a persistent keepalive is pushed back
+ * by every packet received, so a hub we send keepalives to may never send
+ * one (WireGuard's rule, kept by every implementation).
  *
  * The state machine of a group, members in config order (primary first):
  *   - the holder keeps the prefixes while it is healthy, unless a member
@@ -37,11 +42,17 @@
 #include "common/util.h"
 #include "dataplane/dataplane.h"
 
-#define PG_TICK_MS 500
+/* A receive is seen up to one tick late and acted on up to one tick after
+ * failover_after: the failover takes failover_after + at most 2 ticks. */
+#define PG_TICK_MS 250
+/* Probe interval for failover_after fo_ms: a third of it, at least 1 s
+ * (last-handshake times have 1 s resolution). */
+#define PG_PROBE_MS(fo_ms) ((fo_ms) / 3 > 1000 ? (fo_ms) / 3 : 1000)
 
 struct pg_member {
 	uint64_t last_rx;           /* monotonic ms of the last receive */
 	uint64_t since;             /* healthy since (valid when up) */
+	uint64_t last_probe;        /* monotonic ms of the last probe, 0 none */
 	int up;
 };
 
@@ -61,8 +72,13 @@ int pg_set_new(const struct config *cfg, const struct pg_set *old, uint64_t now,
 void pg_set_free(struct pg_set *s);
 /* Number of groups. */
 size_t pg_set_groups(const struct pg_set *s);
-/* The receive counter of config peer `peer` at `now`; growth = a receive. */
-void pg_set_observe(struct pg_set *s, size_t peer, uint64_t rx_bytes, uint64_t now);
+/* The receive counter and last handshake (unix s) of config peer `peer`
+ * at `now`; growth of either = a receive. */
+void pg_set_observe(struct pg_set *s, size_t peer, uint64_t rx_bytes, uint64_t hs_sec,
+    uint64_t now);
+/* 1 when group member `peer` is due a probe at `now` (recorded as sent),
+ * else 0. */
+int pg_set_probe_due(struct pg_set *s, size_t peer, uint64_t now);
 /* Steps every group; logs each move; returns the number of moves. */
 size_t pg_set_step(struct pg_set *s, const struct config *cfg, uint64_t now);
 /* For a group member: the config index of its group's holder; else peer. */
@@ -84,8 +100,9 @@ int pg_desired(const struct pg_set *s, const struct config *cfg, struct desired 
  */
 ssize_t pg_live_holder(const struct config *cfg, size_t primary,
     const struct dp_peer_status *st, size_t n);
-/* Every PG_TICK_MS: the device's receive counters, then a step.  The
- * number of moves (the caller reconfigures the tunnel), or -errno. */
+/* Every PG_TICK_MS: the device's receive counters, probes of idle
+ * members, then a step.  The number of moves (the caller reconfigures the
+ * tunnel), or -errno. */
 int pg_tick(struct pg_set *s, const struct config *cfg, struct dp_device *dev, uint64_t now);
 
 #endif

@@ -10,6 +10,7 @@
 
 #include "agent/desired.h"
 #include "agent/tunnel.h"
+#include "common/keymap.h"
 #include "netcfg/netcfg.h"
 
 /* plan -v: each composed peer and the source(s) that want it. */
@@ -128,27 +129,41 @@ struct ep_entry {
 
 struct tunnel_endpoints {
 	struct ep_entry *v;
-	size_t n;
+	size_t n, cap;
+	struct keymap by_key;         /* public key -> an entry with that key */
 };
 
 static struct ep_entry *
 ep_find(struct tunnel_endpoints *c, const uint8_t key[32], const char *name)
 {
 	struct ep_entry *nv;
+	uint32_t at;
 	size_t i;
 
-	for (i = 0; i < c->n; i++)
+	if (keymap_get(&c->by_key, key, 32, &at) && strcmp(c->v[at].name, name) == 0)
+		return &c->v[at];
+	for (i = 0; c->by_key.slot == NULL && i < c->n; i++)   /* no map: scan */
 		if (memcmp(c->v[i].key, key, 32) == 0 && strcmp(c->v[i].name, name) == 0)
 			return &c->v[i];
-	if ((nv = realloc(c->v, (c->n + 1) * sizeof(*nv))) == NULL)
-		return NULL;
-	c->v = nv;
-	memset(&nv[c->n], 0, sizeof(*nv));
-	memcpy(nv[c->n].key, key, 32);
-	cr_strlcpy(nv[c->n].name, name, sizeof(nv->name));
-	return &nv[c->n++];
+	if (c->n == c->cap) {
+		size_t ncap = c->cap ? c->cap * 2 : 16;
+
+		if ((nv = reallocarray(c->v, ncap, sizeof(*nv))) == NULL)
+			return NULL;
+		c->v = nv;
+		c->cap = ncap;
+	}
+	nv = &c->v[c->n];
+	memset(nv, 0, sizeof(*nv));
+	memcpy(nv->key, key, 32);
+	cr_strlcpy(nv->name, name, sizeof(nv->name));
+	/* an entry with the same key and another name is swept next build */
+	keymap_put(&c->by_key, key, 32, (uint32_t)c->n, NULL);
+	c->n++;
+	return nv;
 }
 
+/* Drops the entries no peer used in this build and re-indexes the rest. */
 static void
 ep_sweep(struct tunnel_endpoints *c)
 {
@@ -158,8 +173,14 @@ ep_sweep(struct tunnel_endpoints *c)
 		if (c->v[i].seen)
 			c->v[k++] = c->v[i];
 	c->n = k;
-	for (i = 0; i < c->n; i++)
+	keymap_free(&c->by_key);
+	if (keymap_init(&c->by_key, c->n) < 0)
+		keymap_free(&c->by_key);       /* ep_find scans instead */
+	for (i = 0; i < c->n; i++) {
 		c->v[i].seen = 0;
+		if (keymap_put(&c->by_key, c->v[i].key, 32, (uint32_t)i, NULL) < 0)
+			keymap_free(&c->by_key);
+	}
 }
 
 void
@@ -167,6 +188,7 @@ tunnel_endpoints_free(struct tunnel_endpoints *c)
 {
 	if (c == NULL)
 		return;
+	keymap_free(&c->by_key);
 	free(c->v);
 	free(c);
 }
@@ -174,7 +196,11 @@ tunnel_endpoints_free(struct tunnel_endpoints *c)
 struct tunnel_endpoints *
 tunnel_endpoints_new(void)
 {
-	return calloc(1, sizeof(struct tunnel_endpoints));
+	struct tunnel_endpoints *c = calloc(1, sizeof(*c));
+
+	if (c != NULL && keymap_init(&c->by_key, 0) < 0)
+		keymap_free(&c->by_key);       /* ep_find scans instead */
+	return c;
 }
 
 static void

@@ -58,6 +58,16 @@ int dp_device_configure(struct dp_device *dev, const struct dp_config *cfg);
 void dp_device_destroy(struct dp_device *dev);
 const char *dp_device_ifname(const struct dp_device *dev);
 
+/*
+ * A liveness probe: sends the peer a handshake initiation now, even within
+ * REKEY_TIMEOUT of the last one (the caller paces probes).  Any WireGuard
+ * peer that is up answers with a response, which shows in the peer's
+ * last handshake time, whatever its own keepalive settings (a persistent
+ * keepalive is pushed back by traffic from us, so an idle peer we send
+ * keepalives to may never send one itself).  0, or -ENOENT (no such peer).
+ */
+int dp_device_probe(struct dp_device *dev, const uint8_t key[NOISE_KEY_LEN]);
+
 /* Per-peer status: never carries keys except the peer's public key. */
 struct dp_peer_status {
 	uint8_t public_key[NOISE_KEY_LEN];

@@ -617,6 +617,30 @@ dp_device_ifname(const struct dp_device *dev)
 	return dev->ifname;
 }
 
+/* ---- liveness probe ----------------------------------------------------------- */
+
+int
+dp_device_probe(struct dp_device *dev, const uint8_t key[NOISE_KEY_LEN])
+{
+	struct dp_peer *p;
+	int r = -ENOENT;
+
+	pthread_rwlock_rdlock(&dev->lock);
+	for (p = dev->peers; p != NULL; p = p->next) {
+		if (memcmp(p->public_key, key, NOISE_KEY_LEN) != 0)
+			continue;
+		pthread_mutex_lock(&p->lock);
+		/* past the REKEY_TIMEOUT rate limit: the caller paces probes */
+		p->timers.last_sent_handshake = 0;
+		dp_send_initiation(p, DP_CTL_WORKER, 0);
+		pthread_mutex_unlock(&p->lock);
+		r = 0;
+		break;
+	}
+	pthread_rwlock_unlock(&dev->lock);
+	return r;
+}
+
 /* ---- status ------------------------------------------------------------------- */
 
 void

@@ -2,7 +2,8 @@
 # make bench, reload rows (issue 15: "adding or removing 10,000 peers
 # through the UAPI or SIGHUP takes <= 1 s"): a cloudroute daemon (provider
 # none) in a namespace; its config file is replaced by one with
-# $RELOAD_PEERS (10,000) peers, each with its own /24, and the daemon gets
+# $RELOAD_PEERS (10,000) peers, each with an endpoint and its own /24 (a hub
+# of branch routers), and the daemon gets
 # SIGHUP; the time is until the tunnel has every peer and the kernel every
 # route into the tunnel.  Then the peers are removed the same way.  RSS
 # before, with the peers, and after.  Not part of make check.
@@ -30,6 +31,7 @@ def conf(peers):
             "cloud": {"provider": "none"}, "state_dir": d + "/state",
             "sysctl_file": d + "/sysctl.conf", "reconcile_interval": 3600}
 peers = [{"name": "p%d" % i, "public_key": base64.b64encode(os.urandom(32)).decode(),
+          "endpoint": "10.91.0.%d:%d" % (2 + i % 200, 20000 + i),
           "allowed_ips": ["10.%d.%d.0/24" % (128 + (i >> 8), i & 255)]} for i in range(n)]
 json.dump(conf([]), open(d + "/none.json", "w"), indent=1)
 json.dump(conf(peers), open(d + "/many.json", "w"), indent=1)

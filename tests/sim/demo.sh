@@ -64,17 +64,9 @@ if [ $UP = 1 ]; then
 	run_flow "7 remote user via client add" flow_7 &&
 		{ echo "    the profile \`cloudroute client add alice\` printed on hq:"; indent <"$SIM/alice.conf" |
 		  sed 's/^\(    PrivateKey = \).*/\1(the user'"'"'s private key)/'; }
-	# Flow 8 after flows 1-7 in this topology: the Branch's peer group
-	# sometimes does not move (under investigation); the same failover runs
-	# in its own topology in tests/integration/t_clients.sh (make check).
-	if [ "${CLOUDROUTE_DEMO_FLOW8:-0}" = 1 ]; then
-		run_flow "8 redundant hubs (peer group)" flow_8
-		[ -n "${SIM_PG_FAILOVER:-}" ] &&
-			echo "  # peer group failover: $SIM_PG_FAILOVER s from kill -9 hq to the HQ app through hq2 (failover_after 3)"
-	else
-		printf '  NOTE  %-34s %s\n' "8 redundant hubs (peer group)" \
-		    "not run (CLOUDROUTE_DEMO_FLOW8=1 runs it; known issue); see tests/integration/t_clients.sh"
-	fi
+	run_flow "8 redundant hubs (peer group)" flow_8
+	[ -n "${SIM_PG_FAILOVER:-}" ] &&
+		echo "  # peer group failover: $SIM_PG_FAILOVER s from kill -9 hq to the HQ app through hq2 (failover_after 3); back on hq ${SIM_PG_FAILBACK:-?} s after it restarted (hold_down 5)"
 else
 	skip_flow "7 remote user via client add" "HQ did not come up"
 	skip_flow "8 redundant hubs (peer group)" "HQ did not come up"

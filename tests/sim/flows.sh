@@ -313,7 +313,9 @@ flow_7() {
 }
 
 # 8. Redundant hubs: the Branch's peers hq and hq2 (in the HQ VPC) form a peer
-# group ("backup_for": "hq"); both hubs send keepalives every second.  The
+# group ("backup_for": "hq"); all three send keepalives every second, so
+# the Branch's keepalives can silence a hub's (its timer is pushed back by
+# every packet it receives), and the Branch's probes keep it heard.  The
 # HQ app tells which hub carried a request from the Branch connector (its
 # overlay address 100.96.0.3 through hq, NAT off; hq2's 10.0.0.11 through
 # hq2, NAT on).  kill -9 hq: traffic through hq2 within failover_after + 2 s;
@@ -385,5 +387,6 @@ flow_8() {
 	kill -TERM "${SIM_PID[hq2]}"
 	wait "${SIM_PID[hq2]}" 2>/dev/null
 	SIM_PG_FAILOVER=$fo
+	SIM_PG_FAILBACK=$back
 	detail "kill -9 hq: ${fo:-no} s to the HQ app through hq2 (failover_after 3); back on hq ${back:-never} s after it restarted (hold_down 5)"
 }

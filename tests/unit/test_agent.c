@@ -158,6 +158,9 @@ test_sources(void **state)
 	    "     \"allowed_ips\": [\"192.168.0.0/22\"] } ] } }";
 	static const char *clients =
 	    "{\"clients\": [{\"name\": \"alice\", \"public_key\": "
+	    "\"HIgo9xNzJMWLKASShiTqIybxZ0U3wGLiUeJ1PKf8ykw=\", \"address\": \"100.96.0.7/32\"}]}";
+	static const char *bad_clients =
+	    "{\"clients\": [{\"name\": \"alice\", \"public_key\": "
 	    "\"HIgo9xNzJMWLKASShiTqIybxZ0U3wGLiUeJ1PKf8ykw=\", \"address\": \"100.96.0.7/32\"},\n"
 	    "  {\"name\": \"bad\", \"public_key\": \"nope\", \"address\": \"100.96.0.8/32\"}]}";
 	char dir[] = "/tmp/cr-src-XXXXXX", path[600], b[160];
@@ -188,7 +191,6 @@ test_sources(void **state)
 	assert_string_equal(d.peers[2].source, "fleet:branch/br-1");
 	assert_int_equal(d.peers[2].allowed_ips.n, 0);
 	assert_non_null(strstr(err.data, "already routed to peer hub"));
-	assert_non_null(strstr(err.data, "client bad"));
 	assert_int_equal(d.cloud_leader, 1);
 	assert_int_equal(prefix_parse("100.96.0.7/32", &p, 0), 0);
 	assert_string_equal(desired_origin_fmt(&d, &p, b, sizeof(b)),
@@ -211,6 +213,23 @@ test_sources(void **state)
 	ds_registry_drop(reg, "fleet");
 	assert_int_equal(desired_compose(&cfg, reg, &d, &err), 0);
 	assert_int_equal(d.n_peers, 2);
+	desired_free(&d);
+	/* A clients.json that does not parse changes nothing: alice stays, the
+	 * file and the bad entry are named once. */
+	assert_non_null(f = fopen(path, "w"));
+	fputs(bad_clients, f);
+	fclose(f);
+	buf_reset(&err);
+	assert_int_equal(desired_compose(&cfg, reg, &d, &err), 0);
+	assert_int_equal(d.n_peers, 2);
+	assert_string_equal(d.peers[1].source, "client:alice");
+	assert_non_null(strstr(err.data, "clients.json: clients[1]: \"public_key\" is not a WireGuard key"));
+	assert_non_null(strstr(err.data, "keeping the clients read before"));
+	desired_free(&d);
+	buf_reset(&err);
+	assert_int_equal(desired_compose(&cfg, reg, &d, &err), 0);
+	assert_int_equal(d.n_peers, 2);
+	assert_null(err.data == NULL ? NULL : strstr(err.data, "clients"));
 	desired_free(&d);
 	ds_registry_free(reg);
 	unlink(path);

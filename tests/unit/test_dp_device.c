@@ -9,7 +9,8 @@
  *     again and again and the UAPI is read, and while the other's port is
  *     flooded with initiations that pass mac1: the threads, the port change
  *     and the handshake queue under load are what the ThreadSanitizer build
- *     (make SANITIZE=thread) checks.
+ *     (make SANITIZE=thread) checks;
+ *   - a liveness probe (dp_device_probe) is answered by an idle peer.
  *
  *   [ socket ] -> 10.77.0.2 -> dpA (10.77.0.1/24) ==UDP 127.0.0.1== dpB (down)
  */
@@ -149,6 +150,21 @@ onecfg_init(struct onecfg *c, const struct node *self, const struct node *peer,
 	}
 }
 
+/* Devices a (10.77.0.1, knows b's endpoint) and b (waits for a) on
+ * 127.0.0.1, free ports. */
+static void
+pair_new(struct node *a, struct node *b, struct onecfg *ca, struct onecfg *cb)
+{
+	uint16_t pa = free_port(), pb = free_port();
+
+	node_init(a, 'a');
+	node_init(b, 'b');
+	onecfg_init(ca, a, b, pa, "10.77.0.2/32", pb);
+	onecfg_init(cb, b, a, pb, "10.77.0.1/32", 0);
+	assert_int_equal(dp_device_create(a->ifname, &ca->cfg, &a->dev), 0);
+	assert_int_equal(dp_device_create(b->ifname, &cb->cfg, &b->dev), 0);
+}
+
 static void
 get_text(struct dp_device *dev, struct buf *b)
 {
@@ -247,18 +263,26 @@ send_burst(int fd, int n)
 	send_burst_to(fd, n, "10.77.0.2");
 }
 
-static uint64_t
-rx_bytes(struct dp_device *dev)
+/* The status of dev's one peer (its allowed IPs left out). */
+static struct dp_peer_status
+one_status(struct dp_device *dev)
 {
-	struct dp_peer_status *ps;
+	struct dp_peer_status *ps, st;
 	size_t n;
-	uint64_t rx;
 
 	assert_int_equal(dp_device_status(dev, &ps, &n), 0);
 	assert_int_equal(n, 1);
-	rx = ps[0].rx_bytes;
+	st = ps[0];
+	st.allowed_ips = NULL;
+	st.n_allowed_ips = 0;
 	dp_peer_status_free(ps, n);
-	return rx;
+	return st;
+}
+
+static uint64_t
+rx_bytes(struct dp_device *dev)
+{
+	return one_status(dev).rx_bytes;
 }
 
 /* Traffic until b has received more than `above`; 0 on success. */
@@ -286,7 +310,7 @@ test_traffic_across_port_changes(void **state)
 	struct node a, b;
 	struct onecfg ca, cb;
 	struct buf text;
-	uint16_t pa = free_port(), pb = free_port(), port;
+	uint16_t port;
 	struct dp_peer_status *ps;
 	uint64_t seen;
 	size_t n;
@@ -294,12 +318,7 @@ test_traffic_across_port_changes(void **state)
 
 	(void)state;
 	skip_without_netns();
-	node_init(&a, 'a');
-	node_init(&b, 'b');
-	onecfg_init(&ca, &a, &b, pa, "10.77.0.2/32", pb);
-	onecfg_init(&cb, &b, &a, pb, "10.77.0.1/32", 0);
-	assert_int_equal(dp_device_create(a.ifname, &ca.cfg, &a.dev), 0);
-	assert_int_equal(dp_device_create(b.ifname, &cb.cfg, &b.dev), 0);
+	pair_new(&a, &b, &ca, &cb);
 	ifreq_set(a.ifname, SIOCSIFADDR, "10.77.0.1");
 	ifreq_set(a.ifname, SIOCSIFNETMASK, "255.255.255.0");
 	ifreq_set(a.ifname, SIOCSIFFLAGS, NULL);
@@ -433,6 +452,53 @@ test_traffic_under_flood(void **state)
 }
 
 /* Our own network namespace, or none: never the host's. */
+/* The last handshake time of dev's one peer (unix s, 0 never). */
+static uint64_t
+last_hs(struct dp_device *dev)
+{
+	return one_status(dev).last_handshake_sec;
+}
+
+/* Waits up to 2 s for the last handshake to pass `after`; 0 on success. */
+static int
+hs_after(struct dp_device *dev, uint64_t after)
+{
+	for (int i = 0; i < 200; i++) {
+		if (last_hs(dev) > after)
+			return 0;
+		poll(NULL, 0, 10);
+	}
+	return -1;
+}
+
+/*
+ * A liveness probe (peer groups): an initiation to an idle peer that has no
+ * keepalive of its own is answered, again 1.1 s later (inside
+ * REKEY_TIMEOUT, which limits the device's own initiations).
+ */
+static void
+test_probe(void **state)
+{
+	struct node a, b;
+	struct onecfg ca, cb;
+	uint8_t nobody[NOISE_KEY_LEN] = { 1 };
+	uint64_t t;
+
+	(void)state;
+	skip_without_netns();
+	pair_new(&a, &b, &ca, &cb);
+	assert_int_equal(last_hs(a.dev), 0);
+	assert_int_equal(dp_device_probe(a.dev, nobody), -ENOENT);
+	assert_int_equal(dp_device_probe(a.dev, b.pub), 0);
+	assert_int_equal(hs_after(a.dev, 0), 0);
+	t = last_hs(a.dev);
+	poll(NULL, 0, 1100);
+	assert_int_equal(dp_device_probe(a.dev, b.pub), 0);
+	assert_int_equal(hs_after(a.dev, t), 0);
+	dp_device_destroy(a.dev);
+	dp_device_destroy(b.dev);
+}
+
 static int
 enter_netns(void)
 {
@@ -466,6 +532,7 @@ main(void)
 		cmocka_unit_test(test_busy_port_changes_nothing),
 		cmocka_unit_test(test_traffic_across_port_changes),
 		cmocka_unit_test(test_traffic_under_flood),
+		cmocka_unit_test(test_probe),
 	};
 
 	in_own_netns = enter_netns() == 0;

@@ -204,8 +204,8 @@ test_set(void **state)
 	assert_string_equal(ips(s, &cfg, 1, b, sizeof(b)), "100.96.0.2/32");
 	/* hub-a's counter stops; hub-b's grows */
 	for (t = 1000; t <= 5000; t += 1000) {
-		pg_set_observe(s, 0, 100, t);
-		pg_set_observe(s, 1, t, t);
+		pg_set_observe(s, 0, 100, 0, t);
+		pg_set_observe(s, 1, t, 0, t);
 		assert_int_equal(pg_set_step(s, &cfg, t), t == 4000 ? 1 : 0);
 	}
 	assert_int_equal(pg_set_holder(s, 0), 1);
@@ -234,8 +234,8 @@ test_set(void **state)
 	pg_set_free(s);
 	/* hub-a back at 6 s: holds again once healthy for 5 s */
 	for (t = 6000; t <= 12000; t += 1000) {
-		pg_set_observe(s2, 0, 100 + t, t);
-		pg_set_observe(s2, 1, t, t);
+		pg_set_observe(s2, 0, 100 + t, 0, t);
+		pg_set_observe(s2, 1, t, 0, t);
 		assert_int_equal(pg_set_step(s2, &cfg, t), t == 11000 ? 1 : 0);
 	}
 	assert_int_equal(pg_set_holder(s2, 1), 0);
@@ -305,6 +305,45 @@ test_config_errors(void **state)
 	}
 }
 
+/*
+ * An idle member we send keepalives to sends none back (its persistent
+ * keepalive is pushed back by ours): it is probed after a third of
+ * failover_after (at least 1 s) without a receive, then every interval;
+ * the handshake its answer completes counts as a receive, so it stays
+ * healthy.  A member that does not answer fails over.
+ */
+static void
+test_probes(void **state)
+{
+	struct config cfg;
+	struct pg_set *s;
+	uint64_t t, hs = 0;
+	int probes = 0;
+
+	(void)state;
+	load("\"failover_after\": 3, \"hold_down\": 5,", &cfg);
+	assert_int_equal(pg_set_new(&cfg, NULL, 1000, &s), 0);
+	assert_int_equal(pg_set_probe_due(s, 2, 5000), 0);        /* not in a group */
+	pg_set_observe(s, 0, 100, 0, 1000);
+	pg_set_observe(s, 1, 100, 0, 1000);
+	assert_int_equal(pg_set_probe_due(s, 0, 1500), 0);
+	for (t = 1500; t <= 10000; t += 500) {
+		pg_set_observe(s, 0, 100, 0, t);               /* hub-a: dead, silent */
+		pg_set_observe(s, 1, 100, hs, t);              /* hub-b: answers probes */
+		if (pg_set_probe_due(s, 1, t)) {
+			probes++;
+			hs = t / 1000;
+		}
+		assert_int_equal(pg_set_step(s, &cfg, t), t == 4000 ? 1 : 0);
+		if (t >= 3000 && t < 4000)
+			assert_int_equal(pg_set_probe_due(s, 0, t), t == 3000);
+	}
+	assert_int_equal(pg_set_holder(s, 0), 1);
+	assert_in_range(probes, 4, 9);
+	pg_set_free(s);
+	config_free(&cfg);
+}
+
 int
 main(void)
 {
@@ -314,6 +353,7 @@ main(void)
 		cmocka_unit_test(test_failover_skips_hold_down),
 		cmocka_unit_test(test_all_down_and_three),
 		cmocka_unit_test(test_set),
+		cmocka_unit_test(test_probes),
 		cmocka_unit_test(test_no_groups),
 		cmocka_unit_test(test_config_errors),
 	};

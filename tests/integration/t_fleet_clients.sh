@@ -1,0 +1,126 @@
+#!/bin/bash
+# Remote users in a fleet: `cloudroute client add` at site s1 writes the
+# client under <prefix>clients/<name> in a real etcd, and site s2's connector
+# routes the client's address through s1's connector (c1's peer on c2 gains
+# the client's /32), so the client, connected to c1 only, reaches a host
+# behind c2 and back.  `client remove` withdraws it.  Records read from etcd
+# are validated: junk and an address thief change nothing.  The daemon
+# publishes clients.json at start and withdraws what the file no longer has.
+#
+#   wan: bridge br0, etcd on 198.18.0.254:2379; the user u 198.18.0.100
+#   cX (X = 1 2): eth0 198.18.0.X/24; tunnel $P-X 100.96.0.X/11;
+#        lan0 10.X.0.1/24 -- hX: 10.X.0.2/24, default via 10.X.0.1
+. "$(dirname "$0")/../lib/netns.sh"
+. "$TOP/tests/lib/etcd.sh"
+. "$TOP/tests/lib/fleet_sites.sh"
+ns_new u || { finish; exit 1; }
+ip link add "$P-wu" netns "$P-wan" type veth peer name eth0 netns "$P-u"
+nsx wan ip link set "$P-wu" master br0 up
+nsx u ip link set eth0 up
+nsx u ip addr add 198.18.0.100/24 dev eth0
+cr() { local x=$1; shift; nsx "c$x" "$CLOUDROUTE" -c "$TMP/c$x.json" "$@"; }
+# allowed IPs of connector Y's peer on connector X
+allowed() { nsx "c$1" wg show "$P-$1" allowed-ips | awk -v k="$(pub "$2")" '$1 == k { $1 = ""; print }'; }
+routes_via() { allowed "$1" "$2" | grep -qw "$3"; }
+no_route_via() { ! routes_via "$@"; }
+record() { etcd_ctl wan 2379 get --print-value-only "/cloudroute/clients/$1"; }
+has_record() { [ -n "$(record "$1")" ]; }
+no_record() { [ -z "$(record "$1")" ]; }
+user_reaches() { nsx u ping -c 1 -W 1 "$1" >/dev/null 2>&1; }
+
+for x in 1 2; do site "$x" || { finish; exit 1; }; done
+for x in 1 2; do run "$x"; done
+check "two sites: h1 reaches h2" wait_for 15 reach 1 2
+
+# ---- client add at s1: etcd record, route at s2 ----------------------------
+cr 1 client add alice --endpoint 198.18.0.1:51820 >"$TMP/alice.conf" 2>"$TMP/add.err"
+check "client add alice at c1" grep -q '^\[Interface\]' "$TMP/alice.conf"
+A=$(sed -n 's/^Address = //p' "$TMP/alice.conf")
+A=${A%/*}
+check "alice has an overlay address" test -n "$A"
+check "pushed routes: the overlay, s1's subnet and s2's (the fleet)" \
+	grep -qx "AllowedIPs = 10.1.0.0/24, 10.2.0.0/24, 100.96.0.0/11" "$TMP/alice.conf"
+rec=$(record alice)
+check_eq "etcd: /cloudroute/clients/alice is her record, served by s1/c1" \
+	"{\"public_key\":\"$(cr 1 client list --json | python3 -c 'import json,sys; print([c["public_key"] for c in json.load(sys.stdin)["clients"] if c["name"] == "alice"][0])' 2>/dev/null)\",\"address\":\"$A/32\",\"site\":\"s1\",\"connector\":\"c1\"}" \
+	"$rec"
+check "c2 routes alice's address through c1 (c1's peer gains $A/32)" wait_for 5 routes_via 2 1 "$A/32"
+check "c2's kernel sends $A into its tunnel" sh -c \
+	"ip netns exec $P-c2 ip route get $A | grep -q 'dev $P-2'"
+check_not "c1 does not route its own client through a fleet peer" routes_via 1 2 "$A/32"
+
+# the user: wireguard-go with the profile, connected to c1 only
+IU=${P}u
+track_sock "$IU"
+bg u env WG_PROCESS_FOREGROUND=1 WG_I_PREFER_BUGGY_USERSPACE_TO_POLISHED_KMOD=1 \
+	wireguard-go -f "$IU" >"$TMP/u-wg.log" 2>&1
+wait_for 5 nsx u ip link show "$IU"
+wg-quick strip "$TMP/alice.conf" >"$TMP/alice.wg"
+nsx u wg setconf "$IU" "$TMP/alice.wg"
+nsx u ip addr add "$A/32" dev "$IU"
+nsx u ip link set "$IU" mtu 1420 up
+for r in $(sed -n 's/^AllowedIPs = //p' "$TMP/alice.conf" | tr -d ,); do
+	nsx u ip route add "$r" dev "$IU"
+done
+check "alice reaches h1 (behind c1, her connector)" wait_for 10 user_reaches 10.1.0.2
+check "alice reaches h2 behind c2, and h2's reply finds her through c1" wait_for 10 user_reaches 10.2.0.2
+
+# ---- records from etcd are validated ----------------------------------------
+allowed 2 1 >"$TMP/before"
+etcd_ctl wan 2379 put /cloudroute/clients/junk '{"public_key": 1}' >/dev/null
+etcd_ctl wan 2379 put /cloudroute/clients/thief \
+	"{\"public_key\": \"$("$CLOUDROUTE" genkey | "$CLOUDROUTE" pubkey)\", \"address\": \"$A/32\", \"site\": \"s1\", \"connector\": \"c1\"}" >/dev/null
+etcd_ctl wan 2379 put /cloudroute/clients/extra \
+	"{\"public_key\": \"$("$CLOUDROUTE" genkey | "$CLOUDROUTE" pubkey)\", \"address\": \"100.96.9.9/32\", \"site\": \"s1\", \"connector\": \"c1\", \"x\": \"y\"}" >/dev/null
+check "c2 logs the malformed record with its key" wait_for 5 grep -q \
+	"fleet: ignoring /cloudroute/clients/junk: \"public_key\" is not a string" "$TMP/c2.log"
+check "c2 logs the address thief (younger record)" wait_for 5 grep -q \
+	"fleet: ignoring /cloudroute/clients/thief: address is client alice's (older)" "$TMP/c2.log"
+check "c2 logs the record with an unknown member" wait_for 5 grep -q \
+	"fleet: ignoring /cloudroute/clients/extra: unknown member \"x\"" "$TMP/c2.log"
+check_eq "bad records change nothing on c2" "$(cat "$TMP/before")" "$(allowed 2 1)"
+check "alice still reaches h2" user_reaches 10.2.0.2
+etcd_ctl wan 2379 del --prefix /cloudroute/clients/junk >/dev/null
+etcd_ctl wan 2379 del /cloudroute/clients/thief >/dev/null
+etcd_ctl wan 2379 del /cloudroute/clients/extra >/dev/null
+
+# ---- client remove ------------------------------------------------------------
+check "client remove alice at c1" cr 1 client remove alice
+check "etcd: alice's record is gone" no_record alice
+check "c2 no longer routes $A through c1" wait_for 5 no_route_via 2 1 "$A/32"
+check_not "alice no longer reaches h2" user_reaches 10.2.0.2
+check "h1 still reaches h2" reach 1 2
+
+# ---- the daemon publishes clients.json at start, withdraws what is gone -------
+cr 1 client add bob --endpoint 198.18.0.1:51820 >"$TMP/bob.conf" 2>>"$TMP/add.err"
+B=$(sed -n 's/^Address = //p' "$TMP/bob.conf")
+check "bob's record is in etcd" has_record bob
+kill -TERM "${PID[1]}"; wait "${PID[1]}" 2>/dev/null
+etcd_ctl wan 2379 del /cloudroute/clients/bob >/dev/null
+check "bob's record deleted behind c1's back (c1 stopped)" no_record bob
+run 1
+check "c1 starts and publishes bob from clients.json" wait_for 10 has_record bob
+check "c2 routes bob through c1 again" wait_for 10 routes_via 2 1 "$B"
+check "c1 logs the publication" grep -q "fleet: published client bob" "$TMP/c1.log"
+# clients.json edited by hand without bob: the daemon withdraws his record
+echo '{"clients": []}' >"$TMP/state1/clients.json.new"
+mv "$TMP/state1/clients.json.new" "$TMP/state1/clients.json"
+check "c1 withdraws bob once clients.json no longer has him" wait_for 5 no_record bob
+check "c2 stops routing bob" wait_for 5 no_route_via 2 1 "$B"
+# a clients.json that does not parse changes nothing (in etcd or the tunnel)
+cr 1 client add carol --endpoint 198.18.0.1:51820 >/dev/null 2>>"$TMP/add.err"
+check "carol's record is in etcd" wait_for 5 has_record carol
+echo '{"clients": [{"name": "carol"}]}' >"$TMP/state1/clients.json.new"
+mv "$TMP/state1/clients.json.new" "$TMP/state1/clients.json"
+sleep 2
+check "a bad clients.json withdraws nothing from etcd" has_record carol
+check "c1 names the file and the entry" wait_for 5 grep -q "clients.json: clients\[0\]: \"name\", \"public_key\" and \"address\" are required" "$TMP/c1.log"
+
+for x in 1 2; do kill -TERM "${PID[$x]}"; done
+for x in 1 2; do wait "${PID[$x]}" 2>/dev/null; done
+check "clients outlive their connector's lease (not attached to it)" has_record carol
+if [ "$FAIL" != 0 ]; then
+	for x in 1 2; do echo "# --- c$x.log"; tail -n 20 "$TMP/c$x.log" | sed 's/^/#   /'; done
+	sed 's/^/# add: /' "$TMP/add.err"
+fi
+finish

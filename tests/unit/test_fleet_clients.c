@@ -1,0 +1,180 @@
+/*
+ * Clients in the fleet: the <prefix>clients/<name> record (encode, strict
+ * decode), the table kept from puts and deletes, and the routes it implies
+ * (a client's address on the peer of the connector serving it; rejected
+ * records change nothing).
+ */
+#include <errno.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "agent/fleet_clients.h"
+#include "dataplane/noise.h"
+
+#define PK1 "xTIBA5rboUvnH4htodjb6e697QjLERt1NAB4mZqp8Dg="
+#define PK2 "HIgo9xNzJMWLKASShiTqIybxZ0U3wGLiUeJ1PKf8ykw="
+#define PK3 "TrMvSoP4jYQlY6RIzBgbssQqY3vxI2Pi+y71lOWWXX0="
+#define PK4 "W9bzcPzmbSqVqyz26Ft+qG4IpWTFWZ6dPWMtwAIbHGY="
+#define PK5 "bWmrK49UYozifirTZgptOUoc4noKe2x9G5F8S09fPkU="
+#define PK6 "rJaegjSh19WTukYg1CT/dLxKniE0O7kyIq2a5E9/TQU="
+
+static void
+test_record(void **state)
+{
+	struct fleet_client c, d;
+	char out[512], why[160];
+	static const char *bad[][2] = {
+		{ "[]", "not a JSON object" },
+		{ "{\"public_key\": \"" PK1 "\", \"address\": \"100.96.0.7/32\", \"site\": \"hq\"}",
+		  "needs" },
+		{ "{\"public_key\": \"" PK1 "\", \"address\": \"100.96.0.7/32\", \"site\": \"hq\", "
+		  "\"connector\": \"hq-1\", \"x\": \"1\"}", "unknown member \"x\"" },
+		{ "{\"public_key\": \"nope\", \"address\": \"100.96.0.7/32\", \"site\": \"hq\", "
+		  "\"connector\": \"hq-1\"}", "\"public_key\" is not" },
+		{ "{\"public_key\": \"" PK1 "\", \"address\": \"100.96.0.0/24\", \"site\": \"hq\", "
+		  "\"connector\": \"hq-1\"}", "\"address\" is not a host prefix" },
+		{ "{\"public_key\": \"" PK1 "\", \"address\": \"100.96.0.7/32\", \"site\": \"a/b\", "
+		  "\"connector\": \"hq-1\"}", "\"site\" is not a name" },
+		{ "{\"public_key\": \"" PK1 "\", \"address\": \"100.96.0.7/32\", \"site\": \"hq\", "
+		  "\"connector\": 7}", "\"connector\" is not a string" },
+		{ "{\"public_key\": \"" PK1 "\", \"address\": \"100.96.0.7/32\", \"site\": \"hq\", "
+		  "\"connector\": \"hq-1\"} x", "not a JSON object" },
+	};
+	size_t i;
+
+	(void)state;
+	memset(&c, 0, sizeof(c));
+	assert_int_equal(dp_key_from_base64(c.public_key, PK1), 0);
+	assert_int_equal(prefix_parse("100.96.0.7/32", &c.address, 0), 0);
+	cr_strlcpy(c.site, "hq", sizeof(c.site));
+	cr_strlcpy(c.connector, "hq-1", sizeof(c.connector));
+	assert_int_equal(fleet_client_encode(&c, out, sizeof(out)), 0);
+	assert_string_equal(out, "{\"public_key\":\"" PK1 "\",\"address\":\"100.96.0.7/32\","
+	    "\"site\":\"hq\",\"connector\":\"hq-1\"}");
+	assert_int_equal(fleet_client_encode(&c, out, 20), -ENOSPC);
+	assert_int_equal(fleet_client_encode(&c, out, sizeof(out)), 0);
+	memset(&d, 0, sizeof(d));
+	assert_int_equal(fleet_client_decode(out, strlen(out), &d, why, sizeof(why)), 0);
+	assert_memory_equal(d.public_key, c.public_key, 32);
+	assert_true(prefix_equal(&d.address, &c.address));
+	assert_string_equal(d.site, "hq");
+	assert_string_equal(d.connector, "hq-1");
+	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		memset(&d, 0, sizeof(d));
+		assert_int_equal(fleet_client_decode(bad[i][0], strlen(bad[i][0]), &d, why,
+		    sizeof(why)), -EINVAL);
+		if (strstr(why, bad[i][1]) == NULL)
+			fail_msg("record %zu: \"%s\" lacks \"%s\"", i, why, bad[i][1]);
+	}
+	assert_int_equal(fleet_client_key("/cr/", "alice", out, sizeof(out)), 0);
+	assert_string_equal(out, "/cr/clients/alice");
+}
+
+static void
+put(struct fleet_clients *t, const char *key, const char *value, int64_t rev, int taken)
+{
+	struct etcd_kv kv = { .key = (char *)key, .key_len = strlen(key), .value = (char *)value,
+		.value_len = strlen(value), .create_revision = rev, .mod_revision = rev };
+
+	assert_int_equal(fleet_clients_put(t, "/cr/", &kv), taken);
+}
+
+#define SITE(pk, addr, sub) "{\"public_key\": \"" pk "\", \"endpoint\": \"192.0.2.1:51820\", " \
+	"\"address\": \"" addr "\", \"subnets\": [\"" sub "\"]}"
+#define CLIENT(pk, addr, site, conn) "{\"public_key\": \"" pk "\", \"address\": \"" addr \
+	"\", \"site\": \"" site "\", \"connector\": \"" conn "\"}"
+
+/* The allowed IPs of the peer of site/name, as text. */
+static const char *
+ips_of(const struct fleet_peers *p, const char *name, char *out, size_t len)
+{
+	char b[PREFIX_STRLEN];
+	size_t i, j, o = 0;
+
+	out[0] = '\0';
+	for (i = 0; i < p->n; i++) {
+		if (strcmp(p->v[i].name, name) != 0)
+			continue;
+		for (j = 0; j < p->v[i].allowed_ips.n; j++)
+			o += (size_t)snprintf(out + o, len - o, "%s%s", j ? " " : "",
+			    prefix_fmt(&p->v[i].allowed_ips.v[j], b, sizeof(b)));
+	}
+	return out;
+}
+
+static void
+test_routes(void **state)
+{
+	struct fleet_clients t;
+	struct fleet_peers p;
+	struct fleet_view v;
+	char b[256];
+
+	(void)state;
+	fleet_view_init(&v, "hq", "hq-1", NULL);
+	fleet_clients_init(&t, "/nonexistent");
+	fleet_view_put(&v, "/cr/", "/cr/sites/hq/hq-1", 17, SITE(PK1, "100.96.0.1/32",
+	    "10.0.0.0/18"), strlen(SITE(PK1, "100.96.0.1/32", "10.0.0.0/18")), 2, 2, 0);
+	fleet_view_put(&v, "/cr/", "/cr/sites/br/br-1", 17, SITE(PK2, "100.96.0.3/32",
+	    "192.168.0.0/22"), strlen(SITE(PK2, "100.96.0.3/32", "192.168.0.0/22")), 3, 3, 0);
+	fleet_view_put(&v, "/cr/", "/cr/leaders/br", 14, "br-1", 4, 4, 4, 0);
+	fleet_view_validate(&v, NULL, NULL);
+	/* not a client key: left to the view */
+	put(&t, "/cr/sites/br/br-1", "{}", 3, 0);
+	put(&t, "/cr/clients/bob", CLIENT(PK3, "100.96.0.9/32", "br", "br-1"), 5, 1);
+	put(&t, "/cr/clients/alice", CLIENT(PK4, "100.96.0.7/32", "hq", "hq-1"), 6, 1);
+	/* rejected: a connector's address; a younger client's address; junk */
+	put(&t, "/cr/clients/eve", CLIENT(PK5, "100.96.0.3/32", "br", "br-1"), 7, 1);
+	put(&t, "/cr/clients/mallory", CLIENT(PK6,
+	    "100.96.0.9/32", "br", "br-1"), 8, 1);
+	put(&t, "/cr/clients/junk", "{\"public_key\": 1}", 9, 1);
+	put(&t, "/cr/clients/bad name", CLIENT(PK3, "100.96.0.10/32", "br", "br-1"), 10, 1);
+	assert_int_equal(t.n, 5);
+	assert_int_equal(fleet_view_peers(&v, &p), 0);
+	assert_int_equal(fleet_clients_route(&t, &v, &p, "/cr/"), 0);
+	/* bob (served by br-1) is routed through br-1; alice is ours */
+	assert_string_equal(ips_of(&p, "br-1", b, sizeof(b)),
+	    "100.96.0.3/32 192.168.0.0/22 100.96.0.9/32");
+	assert_int_equal(p.n, 1);
+	fleet_peers_free(&p);
+	/* bob leaves: the route goes */
+	assert_int_equal(fleet_clients_delete(&t, "/cr/", "/cr/clients/bob", 15), 1);
+	assert_int_equal(fleet_clients_delete(&t, "/cr/", "/cr/leaders/br", 14), 0);
+	assert_int_equal(fleet_view_peers(&v, &p), 0);
+	assert_int_equal(fleet_clients_route(&t, &v, &p, "/cr/"), 0);
+	/* mallory is the only holder of .9 now, and is routed */
+	assert_string_equal(ips_of(&p, "br-1", b, sizeof(b)),
+	    "100.96.0.3/32 192.168.0.0/22 100.96.0.9/32");
+	fleet_peers_free(&p);
+	assert_int_equal(fleet_clients_delete(&t, "/cr/", "/cr/clients/mallory", 19), 1);
+	/* a full re-read that does not see alice drops her */
+	fleet_clients_mark(&t);
+	put(&t, "/cr/clients/eve", CLIENT(PK5, "100.96.0.3/32", "br", "br-1"), 7, 1);
+	fleet_clients_sweep(&t);
+	assert_int_equal(t.n, 1);
+	assert_int_equal(fleet_view_peers(&v, &p), 0);
+	assert_int_equal(fleet_clients_route(&t, &v, &p, "/cr/"), 0);
+	assert_string_equal(ips_of(&p, "br-1", b, sizeof(b)), "100.96.0.3/32 192.168.0.0/22");
+	fleet_peers_free(&p);
+	fleet_clients_free(&t);
+	fleet_view_free(&v);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_record),
+		cmocka_unit_test(test_routes),
+	};
+
+	log_init(1, 0, "test");
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
