@@ -23,7 +23,9 @@ scrape() { nsx conn curl -sf --max-time 5 http://127.0.0.1:9586/metrics; }
 bg conn "$CLOUDROUTE" -c "$CFG" run
 RUNPID=$!
 check "the endpoint answers" wait_for 10 scrape
-scrape >"$TMP/m1"
+# (the endpoint is up before the first host pass has ended)
+host_pass_seen() { scrape >"$TMP/m1" && grep -q '^cloudroute_reconcile_passes_total{scope="host"} [1-9]' "$TMP/m1"; }
+wait_for 10 host_pass_seen
 check "promtool check metrics" promtool check metrics <"$TMP/m1"
 check "build info" grep -q '^cloudroute_build_info{version="' "$TMP/m1"
 check "a reconcile pass counted" grep -qE '^cloudroute_reconcile_passes_total\{scope="[a-z]+"\} [1-9]' "$TMP/m1"
