@@ -153,73 +153,119 @@ cloud_apply(struct cloud_session *cs, struct state *st, const struct plan *p,
 	return r;                       /* the caller saves the state (also on failure) */
 }
 
-/* ---- the worker's pass ---- */
+/* ---- the cloud process's pass ---- */
 
 struct publish {
-	struct state *st;
-	pthread_mutex_t *lock;
-	struct json_object *cst;        /* the worker's private copy */
+	const struct cloud_sink *sink;
+	struct json_object *cst;        /* the pass's own copy */
 };
 
-/* Copies the worker's cloud object into the shared state and saves it. */
 static int
 publish(void *arg)
 {
 	struct publish *pb = arg;
-	struct json_object *copy = NULL;
+
+	return pb->sink->publish(pb->sink->arg, pb->cst);
+}
+
+/* The routes the provider's state records as ours ("routes": every
+ * provider keeps that list), -1 when it has none. */
+static long
+owned_routes(struct json_object *cst)
+{
+	struct json_object *a;
+
+	return json_object_object_get_ex(cst, "routes", &a) &&
+	    json_object_is_type(a, json_type_array) ? (long)json_object_array_length(a) : -1;
+}
+
+/*
+ * Fleet (agent/fleet_takeover.h).  A standby plans as if it led, keeps the
+ * routes it would take over and leaves only its NIC changes in *plan (at
+ * most every FLEET_TAKEOVER_REFRESH_MS: 1 = nothing to do).  A new leader
+ * first writes what it kept, at once.
+ */
+static int
+fleet_standby_plan(struct cloud_session *cs, struct json_object *cst, struct prov_plan *plan)
+{
+	struct prov_options o = cs->opts;
+	struct prov_plan all = { 0 };
 	int r;
 
-	if (json_object_deep_copy(pb->cst, &copy, NULL) < 0)
-		return -ENOMEM;
-	pthread_mutex_lock(pb->lock);
-	json_object_object_add(pb->st->root, "cloud", copy);
-	r = state_save(pb->st);
-	pthread_mutex_unlock(pb->lock);
+	o.leader = 1;                   /* what it would do as leader: plan() never writes */
+	if ((r = cs->ops->plan(cs->ctx, &o, cst, &all)) == 0 &&
+	    (r = fleet_takeover_keep(&cs->takeover, &all, o.desired, now_ms())) == 0)
+		r = fleet_takeover_nic(&all, plan);
+	prov_plan_free(&all);
+	cs->opts.partial = 1;           /* its apply touches the NIC changes only */
 	return r;
+}
+
+static void
+fleet_takeover_now(struct cloud_session *cs)
+{
+	struct prov_options o = cs->opts;
+	struct prov_plan fast = { 0 };
+	struct json_object *scratch;
+
+	if (fleet_takeover_plan(&cs->takeover, o.desired, now_ms(), &fast) < 0 || fast.n == 0 ||
+	    (scratch = json_object_new_object()) == NULL) {
+		prov_plan_free(&fast);
+		return;
+	}
+	/* No state yet: the normal pass right after records the routes (one
+	 * that points at our NIC is ours even if we crash in between). */
+	o.partial = o.proven = 1;
+	log_debug("fleet takeover: writing %zu route%s", fast.n, fast.n == 1 ? "" : "s");
+	if (cs->ops->apply(cs->ctx, &o, &fast, scratch) < 0)
+		log_warnx("fleet takeover: %s (the normal pass follows)", prov_last_error());
+	else
+		log_info("fleet takeover: %zu route%s written at once", fast.n,
+		    fast.n == 1 ? "" : "s");
+	json_object_put(scratch);
+	prov_plan_free(&fast);
 }
 
 static int
-private_copy(struct state *st, pthread_mutex_t *lock, struct json_object **out)
-{
-	struct json_object *cst;
-	int r = 0;
-
-	*out = NULL;
-	pthread_mutex_lock(lock);
-	if (json_object_object_get_ex(st->root, "cloud", &cst))
-		r = json_object_deep_copy(cst, out, NULL) < 0 ? -ENOMEM : 0;
-	pthread_mutex_unlock(lock);
-	if (r == 0 && *out == NULL && (*out = json_object_new_object()) == NULL)
-		r = -ENOMEM;
-	return r;
-}
-
-int
-cloud_pass(struct cloud_session *cs, struct cloud_job *job, struct state *st,
-    pthread_mutex_t *lock, size_t *changes, struct buf *errs)
+pass(struct cloud_session *cs, struct cloud_job *job, struct json_object *cst,
+    const struct cloud_sink *sink, struct cloud_result *res, struct buf *errs)
 {
 	struct prov_plan plan = { 0 };
-	struct publish pb = { st, lock, NULL };
+	struct publish pb = { sink, cst };
+	size_t *changes = &res->changes;
 	char line[512];
 	size_t i;
 	int r;
 
-	*changes = 0;
-	if (strcmp(job->provider, "none") == 0 || job->leader == 0)
+	memset(res, 0, sizeof(*res));
+	res->owned = -1;
+	cloud_job_fingerprint(job, res->fp);
+	if (strcmp(job->provider, "none") == 0 || (job->leader == 0 &&
+	    strcmp(job->provider, "auto") != 0 && !fleet_takeover_supported(job->provider)))
 		return 1;               /* no cloud, or a fleet standby: writes nothing */
 	if ((r = cloud_open(job->provider, cs, NULL, errs)) != 0)
 		return r;
 	job_opts(job, &cs->opts);
-	if ((r = private_copy(st, lock, &pb.cst)) < 0)
-		return r;
-	if ((r = cs->ops->plan(cs->ctx, &cs->opts, pb.cst, &plan)) < 0) {
+	if (job->leader == 0 && (!fleet_takeover_supported(cs->ops->name) ||
+	    !fleet_takeover_stale(&cs->takeover, &job->desired, now_ms())))
+		return 1;
+	if (job->leader == 1)
+		fleet_takeover_now(cs);
+	r = job->leader == 0 ? fleet_standby_plan(cs, pb.cst, &plan) :
+	    cs->ops->plan(cs->ctx, &cs->opts, pb.cst, &plan);
+	if (r < 0) {
 		buf_printf(errs, "cloud %s: %s\n", cs->ops->name, prov_last_error());
 		goto out;
 	}
+	if (job->leader == 0 && plan.n == 0)
+		goto out;               /* a standby with its NIC as wanted */
 	*changes = prov_plan_mutations(&plan);
-	for (i = 0; i < plan.n; i++)
+	for (i = 0; i < plan.n; i++) {
 		if (plan.v[i].action != PROV_KEEP)
 			log_info("%s", prov_change_fmt(&plan.v[i], line, sizeof(line)));
+		if (plan.v[i].action == PROV_CONFLICT)
+			res->conflicts++;
+	}
 	if (*changes > 0 && (r = publish(&pb)) < 0) {
 		buf_printf(errs, "cloud: cannot save the state before changing the cloud\n");
 		goto out;
@@ -232,10 +278,33 @@ cloud_pass(struct cloud_session *cs, struct cloud_job *job, struct state *st,
 		buf_printf(errs, "cloud: cannot save the state\n");
 		r = -EIO;
 	}
+	res->owned = owned_routes(pb.cst);
 out:
 	cs->opts.checkpoint = NULL;
-	json_object_put(pb.cst);
 	prov_plan_free(&plan);
+	return r;
+}
+
+int
+cloud_pass(struct cloud_session *cs, struct cloud_job *job, struct json_object *cst,
+    const struct cloud_sink *sink, struct cloud_result *res, struct buf *errs)
+{
+	struct buf serrs;
+	int r;
+
+	if (job->leader != 0)
+		return pass(cs, job, cst, sink, res, errs);
+	/* A fleet standby's pass only prepares a takeover: a failure is logged,
+	 * never counted against the connector's health (a standby that cannot
+	 * read the cloud now still stands by; as leader its passes say why). */
+	buf_init(&serrs, 4096);
+	if ((r = pass(cs, job, cst, sink, res, &serrs)) < 0) {
+		log_warnx("cloud, as a fleet standby: %.*s", serrs.len > 0 ? (int)serrs.len - 1 : 0,
+		    serrs.data ? serrs.data : "");
+		cloud_close(cs);
+		r = 1;
+	}
+	buf_free(&serrs);
 	return r;
 }
 
@@ -275,5 +344,6 @@ cloud_close(struct cloud_session *cs)
 		cs->ops->close(cs->ctx);
 	prov_identity_free(&cs->id);
 	cloud_job_free(&cs->job);
+	fleet_takeover_free(&cs->takeover);
 	memset(cs, 0, sizeof(cs[0]));
 }

@@ -1,36 +1,42 @@
 /*
  * `cloudroute run`: the daemon.
  *
- * Threads and who owns what:
+ * Processes, threads and who owns what:
  *
  *   main thread   the event loop (poll over signalfd, timerfds, the netlink
  *                 monitor, the source registry's eventfd and the cloud
- *                 worker's eventfd).  Owns the config, the composed desired
+ *                 process's fd).  Owns the config, the composed desired
  *                 state, the tunnel device (dp_device_*) and the host (sysctl,
  *                 nftables, routes).  Never waits on the network: everything
  *                 it does is local (netlink, nftables, the TUN device); the
  *                 one exception is resolving endpoint names (getaddrinfo),
  *                 done when a peer is new, failed last time, or every 5 min.
- *   cloud worker  one thread that runs cloud passes (agent/cloud.c
- *                 cloud_pass) from a self-contained cloud_job snapshot, with
- *                 its own provider session (credentials, identity), under a
- *                 deadline.  It never touches the config, the device or the
- *                 host.  Hand-over: the main thread fills `w.job` and signals
- *                 `w.cond`; the worker writes its result into `w.res_*` and
- *                 makes `w.efd` readable.  Both under `w.lock`.
+ *   cloud process a child (`cloudroute __cloud-process`, agent/cloudproc.h)
+ *                 that holds no capability, may write no file (Landlock),
+ *                 filters its system calls and runs the cloud passes
+ *                 (agent/cloud.c cloud_pass) from a self-contained cloud_job,
+ *                 with its own provider session, under a deadline: every
+ *                 HTTP answer, JSON and XML document of a cloud API is parsed
+ *                 there, never in this process.  Over a socketpair the main
+ *                 thread hands it a job with the state's "cloud" object, saves
+ *                 each checkpoint it sends before it goes on, and takes its
+ *                 result (changes, conflicts, routes owned, API call counts);
+ *                 every message is checked.  A child that dies, hangs past
+ *                 its deadline or says something malformed is killed, the
+ *                 pass fails with the reason, the next pass starts a new one.
+ *                 `plan`, `apply` and `teardown` run providers in-process.
  *   data plane    the device's own threads (dataplane/device.c).
  *   producers     sources such as the fleet publish snapshots through the
  *                 ds_registry (agent/desired.h) and wake the loop.
  *
  * Locks: `stlock` guards the state (struct state, its JSON and the file):
- * the main thread holds it for a whole host pass and while it records the
- * last result; the worker only while it publishes its private copy of the
- * state's "cloud" object (cloud_pass).  `w.lock` guards the hand-over.
- * Neither lock is held across a network call; no thread holds both.
+ * the main thread holds it for a whole host pass, while it records the
+ * last result and while it saves a checkpoint of the cloud process.  It is
+ * never held across a network call or a wait on the cloud process.
  *
  * Timing:
  *   start    config, lock, state, tunnel device, first host pass, READY=1,
- *            then the first cloud pass in the worker (READY does not wait
+ *            then the first cloud pass in the cloud process (READY does not wait
  *            for the cloud: a slow API delays nothing else);
  *   interval every reconcile_interval s: host pass + cloud pass (after a
  *            failed cloud pass sooner, with backoff from 5 s);
@@ -44,8 +50,9 @@
  *            configure the tunnel (no host or cloud pass: routes point at
  *            the tunnel, not at a peer);
  *   SIGHUP   reload; a bad config is rejected and the old one kept;
- *   SIGTERM  cancel the cloud pass in flight (every HTTP transfer and retry
- *            sleep ends within ~100 ms), join the worker, exit 0 leaving
+ *   SIGTERM  cancel the cloud pass in flight (SIGTERM to the cloud process:
+ *            every HTTP transfer and retry sleep ends within ~100 ms, its
+ *            last checkpoint is saved; killed after 1.5 s), exit 0 leaving
  *            host and cloud state in place.
  */
 #include <errno.h>
@@ -56,7 +63,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/eventfd.h>
 #include <sys/signalfd.h>
 #include <sys/timerfd.h>
 #include <time.h>
@@ -67,7 +73,9 @@
 #include "agent/agent.h"
 #include "agent/clients.h"
 #include "agent/cloud.h"
+#include "agent/cloudproc.h"
 #include "agent/desired.h"
+#include "agent/feeds.h"
 #include "agent/fleet_agent.h"
 #include "agent/metrics.h"
 #include "common/metrics.h"
@@ -79,27 +87,6 @@
 
 #define ERRS_MAX (64 * 1024)
 
-struct worker {
-	pthread_t thr;
-	int started;
-	pthread_mutex_t lock;
-	pthread_cond_t cond;
-	int efd;                        /* readable: a pass finished */
-	int stop;
-	int have_job, busy;
-	int reopen;                     /* close the provider session first */
-	struct cloud_job job;
-	uint64_t deadline_ms;           /* length of one pass */
-	/* result of the last pass */
-	int res_ready, res_r;
-	size_t res_changes;
-	double res_secs;
-	struct buf res_errs;
-	/* the main thread's reference to the state and its lock */
-	struct state *st;
-	pthread_mutex_t *stlock;
-};
-
 struct daemon {
 	struct opts opts;
 	struct config cfg;
@@ -110,7 +97,8 @@ struct daemon {
 	struct desired want;
 	struct tunnel_endpoints *eps;
 	struct dp_device *dev;
-	struct worker w;
+	struct cloudproc *cp;           /* the cloud process: its supervisor */
+	int cloud_reopen;               /* its provider session must be reopened */
 	int tfd, sfd, mfd, dfd;
 	int nfd;                        /* nftables monitor: other tools' rewrites */
 	char metrics_listen[64];        /* the endpoint running, "" none */
@@ -122,6 +110,7 @@ struct daemon {
 	char host_errs[4096];
 	char cloud_errs[4096];
 	int host_ok, cloud_ok;
+	struct drift host_drift, cloud_drift;   /* agent/feeds.h */
 };
 
 static void
@@ -137,133 +126,54 @@ arm(int tfd, unsigned int ms)
 	timerfd_settime(tfd, 0, &its, NULL);
 }
 
-/* ---- the cloud worker ---- */
+/* ---- the cloud process (agent/cloudproc.h) ---- */
 
-static void *
-worker_main(void *arg)
+/* A pass may take its interval, within [30 s, 300 s]: long enough for
+ * retries under throttling, short enough to be noticed. */
+static uint64_t
+pass_ms(const struct config *cfg)
 {
-	struct worker *w = arg;
-	struct cloud_session cs;
-	struct cloud_job job;
-	struct buf errs;
-	size_t changes;
-	uint64_t one = 1, t0;
-	int r;
+	unsigned int s = cfg->reconcile_interval;
 
-	memset(&cs, 0, sizeof(cs));
-	pthread_mutex_lock(&w->lock);
-	for (;;) {
-		while (!w->stop && !w->have_job)
-			pthread_cond_wait(&w->cond, &w->lock);
-		if (w->stop)
-			break;
-		job = w->job;                   /* ownership moves to this thread */
-		memset(&w->job, 0, sizeof(w->job));
-		w->have_job = 0;
-		w->busy = 1;
-		if (w->reopen) {
-			cloud_close(&cs);
-			w->reopen = 0;
-		}
-		prov_deadline_set(now_ms() + w->deadline_ms);
-		pthread_mutex_unlock(&w->lock);
-
-		buf_init(&errs, ERRS_MAX);
-		t0 = now_ms();
-		r = cloud_pass(&cs, &job, w->st, w->stlock, &changes, &errs);
-		if (r < 0)
-			cloud_close(&cs);       /* a failed pass starts afresh */
-		cloud_job_free(&job);
-
-		pthread_mutex_lock(&w->lock);
-		w->busy = 0;
-		w->res_ready = 1;
-		w->res_r = r;
-		w->res_changes = changes;
-		w->res_secs = (double)(now_ms() - t0) / 1000.0;
-		buf_free(&w->res_errs);
-		w->res_errs = errs;
-		if (write(w->efd, &one, sizeof(one)) < 0) {
-			/* the counter is non-zero already */
-		}
-	}
-	pthread_mutex_unlock(&w->lock);
-	prov_deadline_set(0);
-	cloud_close(&cs);
-	return NULL;
+	return (uint64_t)(s < 30 ? 30 : s > 300 ? 300 : s) * 1000;
 }
 
-static int
-worker_start(struct daemon *d)
-{
-	struct worker *w = &d->w;
-	unsigned int pass_s;
+static void cloud_finished(struct daemon *d, const struct cloudproc_done *done);
 
-	pthread_mutex_init(&w->lock, NULL);
-	pthread_cond_init(&w->cond, NULL);
-	buf_init(&w->res_errs, ERRS_MAX);
-	w->st = &d->st;
-	w->stlock = &d->stlock;
-	/* A pass may take its interval, within [30 s, 300 s]: long enough for
-	 * retries under throttling, short enough to be noticed. */
-	pass_s = d->cfg.reconcile_interval;
-	w->deadline_ms = (uint64_t)(pass_s < 30 ? 30 : pass_s > 300 ? 300 : pass_s) * 1000;
-	if ((w->efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK)) < 0)
-		return -errno;
-	if (pthread_create(&w->thr, NULL, worker_main, w) != 0)
-		return -EAGAIN;
-	w->started = 1;
-	return 0;
-}
-
-/* Cancels a pass in flight and joins the worker (within ~100 ms). */
-static void
-worker_stop(struct daemon *d)
-{
-	struct worker *w = &d->w;
-
-	if (!w->started)
-		return;
-	prov_cancel_set(1);
-	pthread_mutex_lock(&w->lock);
-	w->stop = 1;
-	pthread_cond_signal(&w->cond);
-	pthread_mutex_unlock(&w->lock);
-	pthread_join(w->thr, NULL);
-	w->started = 0;
-	cloud_job_free(&w->job);
-	buf_free(&w->res_errs);
-	close(w->efd);
-	pthread_cond_destroy(&w->cond);
-	pthread_mutex_destroy(&w->lock);
-}
-
-/* Hands the worker a pass over the current config and desired state; when
- * one is running, remembers to start another when it ends. */
+/* Hands the cloud process a pass over the current config and desired
+ * state; when one is running, remembers to start another when it ends. */
 static void
 cloud_request(struct daemon *d, int reopen)
 {
-	struct worker *w = &d->w;
+	struct cloudproc_done done;
 	struct cloud_job job;
+	struct buf errs;
+	int r;
 
-	pthread_mutex_lock(&w->lock);
-	w->reopen |= reopen;
-	if (w->busy || w->have_job) {
+	d->cloud_reopen |= reopen;
+	if (cloudproc_busy(d->cp)) {
 		d->cloud_pending = 1;
-		pthread_mutex_unlock(&w->lock);
 		return;
 	}
-	pthread_mutex_unlock(&w->lock);
+	d->cloud_pending = 0;
 	if (cloud_job_make(&d->cfg, &d->want, &job) < 0) {
 		log_warnx("cloud pass: out of memory");
 		return;
 	}
-	pthread_mutex_lock(&w->lock);
-	w->job = job;
-	w->have_job = 1;
-	d->cloud_pending = 0;
-	pthread_cond_signal(&w->cond);
-	pthread_mutex_unlock(&w->lock);
+	if (d->fleet != NULL && job.leader < 0)
+		job.leader = 0;         /* no word from the fleet yet: not elected */
+	buf_init(&errs, sizeof(done.errs));
+	if ((r = cloudproc_submit(d->cp, &job, d->cloud_reopen, &errs)) == 0) {
+		d->cloud_reopen = 0;
+	} else {                        /* a pass that could not start failed */
+		memset(&done, 0, sizeof(done));
+		done.r = r;
+		done.res.owned = -1;
+		cr_strlcpy(done.errs, errs.data ? errs.data : "", sizeof(done.errs));
+		cloud_finished(d, &done);
+	}
+	buf_free(&errs);
+	cloud_job_free(&job);
 }
 
 /* ---- the main thread's passes ---- */
@@ -335,6 +245,7 @@ recompose(struct daemon *d)
 	}
 	desired_free(&d->want);
 	d->want = n;
+	feed_fleet(&d->cfg, &d->want);
 	return 0;
 }
 
@@ -407,6 +318,7 @@ host_pass(struct daemon *d, const char *why)
 	r = agent_reconcile(&d->cfg, &d->want, &d->st, 0, &changes, &errs, NULL, 0);
 	pthread_mutex_unlock(&d->stlock);
 	count_pass("host", r == 0, changes, (double)(now_ms() - t0) / 1000.0);
+	feed_host_pass(&d->host_drift, &d->want, r == 0, changes);
 	d->host_ok = r == 0;
 	report_health(d);
 	cr_strlcpy(d->host_errs, errs.data ? errs.data : "", sizeof(d->host_errs));
@@ -427,28 +339,15 @@ local_pass(struct daemon *d, const char *why)
 }
 
 static void
-cloud_done(struct daemon *d)
+cloud_finished(struct daemon *d, const struct cloudproc_done *done)
 {
-	struct worker *w = &d->w;
+	size_t changes = done->res.changes;
 	unsigned int next;
-	uint64_t v;
-	size_t changes;
-	int r;
+	int r = done->r;
 
-	while (read(w->efd, &v, sizeof(v)) == sizeof(v))
-		;
-	pthread_mutex_lock(&w->lock);
-	if (!w->res_ready) {
-		pthread_mutex_unlock(&w->lock);
-		return;
-	}
-	w->res_ready = 0;
-	r = w->res_r;
-	changes = w->res_changes;
-	count_pass("cloud", r >= 0, changes, w->res_secs);
-	cr_strlcpy(d->cloud_errs, w->res_errs.data ? w->res_errs.data : "",
-	    sizeof(d->cloud_errs));
-	pthread_mutex_unlock(&w->lock);
+	count_pass("cloud", r >= 0, changes, done->secs);
+	feed_cloud_pass(&d->cloud_drift, &done->res, r >= 0);
+	cr_strlcpy(d->cloud_errs, done->errs, sizeof(d->cloud_errs));
 	d->cloud_ok = r >= 0;
 	if (r < 0) {
 		d->failures++;
@@ -469,8 +368,19 @@ cloud_done(struct daemon *d)
 	record_cloud(d, r >= 0, changes);
 	record_last(d);
 	report_health(d);
-	if (d->cloud_pending)
-		cloud_request(d, 0);
+}
+
+/* The cloud process has something: a checkpoint to save, a result, its end. */
+static void
+cloud_event(struct daemon *d)
+{
+	struct cloudproc_done done;
+
+	if (cloudproc_handle(d->cp, &done) == 1) {
+		cloud_finished(d, &done);
+		if (d->cloud_pending)
+			cloud_request(d, 0);
+	}
 }
 
 /* Starts, moves or stops the metrics endpoint to match the config. */
@@ -542,12 +452,14 @@ reload(struct daemon *d)
 	}
 	old = d->cfg;
 	d->cfg = ncfg;
+	feed_drift_reset(&d->host_drift);       /* the host may be asked for more */
 	config_free(&old);
 	pg_set_free(d->pg);
 	d->pg = npg;
 	groups_arm(d);
 	desired_free(&d->want);
 	d->want = nwant;
+	feed_fleet(&d->cfg, &d->want);
 	if (fleet_agent_reload(&d->fleet, &d->cfg, d->reg) < 0)
 		log_warnx("fleet: could not restart with the new configuration");
 	metrics_apply(d);               /* logged; the old endpoint is gone then */
@@ -587,7 +499,7 @@ loop(struct daemon *d)
 		pfd[FD_SIG] = (struct pollfd){ .fd = d->sfd, .events = POLLIN };
 		pfd[FD_TIMER] = (struct pollfd){ .fd = d->tfd, .events = POLLIN };
 		pfd[FD_DEBOUNCE] = (struct pollfd){ .fd = d->dfd, .events = POLLIN };
-		pfd[FD_WORKER] = (struct pollfd){ .fd = d->w.efd, .events = POLLIN };
+		pfd[FD_WORKER] = (struct pollfd){ .fd = cloudproc_fd(d->cp), .events = POLLIN };
 		pfd[FD_SOURCES] = (struct pollfd){ .fd = ds_registry_fd(d->reg), .events = POLLIN };
 		pfd[FD_GROUPS] = (struct pollfd){ .fd = d->gfd, .events = POLLIN };
 		pfd[FD_CLIENTS] = (struct pollfd){ .fd = d->cfd, .events = POLLIN };
@@ -606,12 +518,14 @@ loop(struct daemon *d)
 		if ((pfd[FD_SIG].revents & POLLIN) && handle_signal(d))
 			return 0;
 		if ((pfd[FD_WORKER].revents & POLLIN))
-			cloud_done(d);
+			cloud_event(d);
 		if ((pfd[FD_SOURCES].revents & POLLIN)) {
 			ds_registry_ack(d->reg);
 			if (recompose(d) == 0) {
-				local_pass(d, "sources changed");
+				/* The cloud first: a new fleet leader's routes must
+				 * not wait for the host pass. */
 				cloud_request(d, 0);
+				local_pass(d, "sources changed");
 			}
 		}
 		if ((pfd[FD_TIMER].revents & POLLIN) && read(d->tfd, &ticks, sizeof(ticks)) > 0)
@@ -672,7 +586,7 @@ static void
 teardown_daemon(struct daemon *d)
 {
 	fleet_agent_stop(d->fleet, 1);  /* leave first: a standby takes over now */
-	worker_stop(d);
+	cloudproc_free(d->cp);          /* cancels the pass in flight */
 	if (d->dev)
 		dp_device_destroy(d->dev);
 	if (d->mfd >= 0)
@@ -710,7 +624,6 @@ cmd_run(const struct opts *o)
 	memset(&d, 0, sizeof(d));
 	d.opts = *o;
 	d.mfd = d.tfd = d.sfd = d.dfd = d.gfd = d.cfd = d.nfd = -1;
-	d.w.efd = -1;
 	d.host_ok = d.cloud_ok = 1;
 	pthread_mutex_init(&d.stlock, NULL);
 	fg = getenv("JOURNAL_STREAM") == NULL && getenv("NOTIFY_SOCKET") == NULL;
@@ -732,7 +645,8 @@ cmd_run(const struct opts *o)
 	if (state_load(d.cfg.state_dir, &d.st) < 0 || setup_fds(&d) < 0 ||
 	    groups_new(&d, &d.cfg, &d.pg) < 0 || groups_arm(&d) < 0 ||
 	    recompose(&d) < 0 || tunnel_configure(&d, &d.cfg, &d.want) < 0 ||
-	    worker_start(&d) < 0 || fleet_agent_start(&d.cfg, d.reg, &d.fleet) < 0 ||
+	    cloudproc_new(&d.st, &d.stlock, pass_ms(&d.cfg), fg, o->verbose, &d.cp) < 0 ||
+	    fleet_agent_start(&d.cfg, d.reg, &d.fleet) < 0 ||
 	    metrics_apply(&d) < 0)
 		goto out;
 	/* last_cloud describes this run's passes only. */

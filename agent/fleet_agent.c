@@ -19,6 +19,7 @@
 
 #include <json-c/json.h>
 
+#include "agent/cloudproc.h"
 #include "agent/desired.h"
 #include "agent/fleet_agent.h"
 #include "agent/fleet_run.h"
@@ -153,38 +154,33 @@ on_status(void *arg, const struct fleet_status *st)
 	write_status(a, st);
 }
 
-/* fleet.endpoint unset: the cloud's public IP of this instance. */
+/* fleet.endpoint unset: the cloud's public IP of this instance, asked of a
+ * cloud process (agent/cloudproc.h: no metadata answer is parsed here). */
 static int
 resolve_endpoint(void *arg, char *out, size_t len)
 {
 	struct fleet_agent *a = arg;
-	const struct prov_ops *ops;
-	struct prov_identity id;
-	void *ctx = NULL;
+	char ip[64];
+	struct buf errs;
 	int r, n;
 
-	memset(&id, 0, sizeof(id));
-	if (strcmp(a->provider, "none") == 0 || (r = prov_select(a->provider, &ops)) < 0) {
+	if (strcmp(a->provider, "none") == 0) {
 		if (!a->resolve_logged++)
 			log_warnx("fleet: no cloud to ask for a public IP: set fleet.endpoint");
 		return -ENOENT;
 	}
-	if ((r = ops->open(&ctx, &id)) < 0) {
-		if (!a->resolve_logged++)
-			log_warnx("fleet: %s: %s (retrying)", ops->name, prov_last_error());
-		return r;
-	}
-	if (id.public_ip == NULL) {
+	buf_init(&errs, 1024);
+	if ((r = cloudproc_public_ip(a->provider, ip, sizeof(ip), &errs)) == -ENOENT) {
 		if (!a->resolve_logged++)
 			log_warnx("fleet: this instance has no public IP: set fleet.endpoint");
-		r = -ENOENT;
+	} else if (r < 0) {
+		if (!a->resolve_logged++)
+			log_warnx("fleet: %s: %s (retrying)", a->provider, errs.data ? errs.data : "");
 	} else {
-		n = snprintf(out, len, strchr(id.public_ip, ':') ? "[%s]:%u" : "%s:%u",
-		    id.public_ip, a->listen_port);
+		n = snprintf(out, len, strchr(ip, ':') ? "[%s]:%u" : "%s:%u", ip, a->listen_port);
 		r = n > 0 && (size_t)n < len ? 0 : -ENAMETOOLONG;
 	}
-	ops->close(ctx);
-	prov_identity_free(&id);
+	buf_free(&errs);
 	return r;
 }
 
@@ -257,19 +253,6 @@ fleet_agent_stop(struct fleet_agent *a, int leave)
 	free(a);
 }
 
-static int
-same_set(const struct prefix_set *x, const struct prefix_set *y)
-{
-	size_t i;
-
-	if (x->n != y->n)
-		return 0;
-	for (i = 0; i < x->n; i++)
-		if (!prefix_equal(&x->v[i], &y->v[i]))
-			return 0;
-	return 1;
-}
-
 int
 fleet_agent_reload(struct fleet_agent **a, const struct config *cfg, struct ds_registry *reg)
 {
@@ -277,7 +260,7 @@ fleet_agent_reload(struct fleet_agent **a, const struct config *cfg, struct ds_r
 	    memcmp(&(*a)->cfg, &cfg->fleet, sizeof(cfg->fleet)) == 0 &&
 	    (*a)->listen_port == cfg->tunnel.listen_port &&
 	    cfg->tunnel.address.n > 0 && prefix_equal(&(*a)->address, &cfg->tunnel.address.v[0]) &&
-	    same_set(&(*a)->subnets, &cfg->local_subnets);
+	    prefix_set_equal(&(*a)->subnets, &cfg->local_subnets);
 
 	if (same || (*a == NULL && !cfg->fleet.enabled))
 		return 0;

@@ -14,6 +14,7 @@
 
 #include <openssl/crypto.h>
 
+#include "agent/cloudproc.h"
 #include "agent/agent.h"
 #include "agent/usage.h"
 #include "dataplane/noise.h"
@@ -115,6 +116,9 @@ main(int argc, char **argv)
 	const char *cmd = NULL, *arg = NULL;
 	int c, i, want_help = 0;
 
+	/* The daemon's cloud process (agent/cloudproc.h), never typed by hand. */
+	if (argc >= 2 && strcmp(argv[1], CP_ARG) == 0)
+		return cloudproc_child_main(argc, argv);
 	/* `client` has options of its own (--full-tunnel, --endpoint, ...). */
 	if ((cmd = first_command(argc, argv)) != NULL && strcmp(cmd, "client") == 0)
 		return cmd_client(argc, argv);

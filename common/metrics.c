@@ -24,6 +24,7 @@ enum mt_type { MT_COUNTER, MT_GAUGE, MT_HISTOGRAM };
 
 struct series {
 	char labels[MT_MAX_LABELS * (MT_LABEL_MAX * 2 + 24)];   /* k="v",k2="v2" */
+	char raw[MT_MAX_LABELS][MT_LABEL_MAX + 1];              /* the values, as given */
 	double value;                  /* counter/gauge; histogram: sum */
 	double count;
 	double buckets[MT_NBUCKETS];
@@ -131,9 +132,11 @@ label(char *out, size_t len, const char *k, const char *v)
 	return o;
 }
 
-/* The label string of a call; -1 when the values do not fit the family. */
+/* The label string of a call (and the values, cut, in raw when not NULL);
+ * -1 when the values do not fit the family. */
 static int
-labels_of(const struct family *f, va_list ap, char *out, size_t len)
+labels_of(const struct family *f, va_list ap, char *out, size_t len,
+    char raw[MT_MAX_LABELS][MT_LABEL_MAX + 1])
 {
 	size_t n = nlabels(f), i, o = 0;
 	const char *v;
@@ -145,6 +148,8 @@ labels_of(const struct family *f, va_list ap, char *out, size_t len)
 			return v == NULL ? 0 : -1;
 		if (v == NULL)
 			return -1;
+		if (raw != NULL)
+			snprintf(raw[i], MT_LABEL_MAX + 1, "%s", v);
 		if (i > 0 && o + 1 < len)
 			out[o++] = ',';
 		o += label(out + o, len - o, f->labels[i], v);
@@ -154,7 +159,7 @@ labels_of(const struct family *f, va_list ap, char *out, size_t len)
 
 /* The series (created when absent); NULL when the family is full. */
 static struct series *
-series(struct store *f, const char *labels)
+series(struct store *f, const char *labels, char raw[MT_MAX_LABELS][MT_LABEL_MAX + 1])
 {
 	struct series *nv;
 	size_t i;
@@ -173,6 +178,7 @@ series(struct store *f, const char *labels)
 	}
 	memset(&f->s[f->n], 0, sizeof(f->s[0]));
 	cr_strlcpy(f->s[f->n].labels, labels, sizeof(f->s[0].labels));
+	memcpy(f->s[f->n].raw, raw, sizeof(f->s[0].raw));
 	return &f->s[f->n++];
 }
 
@@ -181,6 +187,7 @@ mt_update(enum mt_op op, const char *name, double v, ...)
 {
 	const struct family *f = find(name);
 	char labels[sizeof(((struct series *)0)->labels)];
+	char raw[MT_MAX_LABELS][MT_LABEL_MAX + 1];
 	struct series *s;
 	va_list ap;
 	size_t i;
@@ -188,14 +195,15 @@ mt_update(enum mt_op op, const char *name, double v, ...)
 
 	if (f == NULL || isnan(v))
 		return;
+	memset(raw, 0, sizeof(raw));
 	va_start(ap, v);
-	r = labels_of(f, ap, labels, sizeof(labels));
+	r = labels_of(f, ap, labels, sizeof(labels), raw);
 	va_end(ap);
 	if (r < 0 || (op == MT_OBSERVE) != (f->type == MT_HISTOGRAM) ||
 	    (op == MT_ADD && f->type == MT_COUNTER && v < 0))
 		return;
 	pthread_mutex_lock(&lock);
-	if ((s = series(store_of(f), labels)) != NULL) {
+	if ((s = series(store_of(f), labels, raw)) != NULL) {
 		if (op == MT_SET)
 			s->value = v;
 		else
@@ -224,7 +232,7 @@ mt_get(const char *name, ...)
 	if (f == NULL)
 		return 0;
 	va_start(ap, name);
-	r = labels_of(f, ap, labels, sizeof(labels));
+	r = labels_of(f, ap, labels, sizeof(labels), NULL);
 	va_end(ap);
 	if (r < 0)
 		return 0;
@@ -251,6 +259,30 @@ mt_reset(const char *name)
 	st->s = NULL;
 	st->n = st->cap = 0;
 	pthread_mutex_unlock(&lock);
+}
+
+void
+mt_drain(const char *name, mt_drain_fn *fn, void *arg)
+{
+	const struct family *f = find(name);
+	struct store st;
+	const char *v[MT_MAX_LABELS];
+	size_t i, k, n;
+
+	if (f == NULL)
+		return;
+	/* Taken out under the lock, reported outside it (fn may update). */
+	pthread_mutex_lock(&lock);
+	st = *store_of(f);
+	memset(store_of(f), 0, sizeof(st));
+	pthread_mutex_unlock(&lock);
+	n = nlabels(f);
+	for (i = 0; i < st.n; i++) {
+		for (k = 0; k < n; k++)
+			v[k] = st.s[i].raw[k];
+		fn(arg, v, n, f->type == MT_HISTOGRAM ? st.s[i].count : st.s[i].value);
+	}
+	free(st.s);
 }
 
 void

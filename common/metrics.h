@@ -26,6 +26,11 @@ void mt_update(enum mt_op op, const char *name, double v, ...);
 void mt_reset(const char *name);
 /* The value of one series (histograms: the count); 0 if absent. */
 double mt_get(const char *name, ...);
+/* Hands every series of the family to fn (its label values in order, as
+ * given, cut at the label bound) and forgets them: the counts since the
+ * last drain (the cloud process reports its API calls to the daemon so). */
+typedef void mt_drain_fn(void *arg, const char *const *labels, size_t n, double v);
+void mt_drain(const char *name, mt_drain_fn *fn, void *arg);
 /* Every family with its series, in the text exposition format. */
 int mt_render(struct buf *out);
 /* Forgets every series of every family (tests). */

@@ -189,6 +189,19 @@ prefix_set_push(struct prefix_set *s, const struct prefix *p)
 }
 
 int
+prefix_set_equal(const struct prefix_set *a, const struct prefix_set *b)
+{
+	size_t i;
+
+	if (a->n != b->n)
+		return 0;
+	for (i = 0; i < a->n; i++)
+		if (!prefix_equal(&a->v[i], &b->v[i]))
+			return 0;
+	return 1;
+}
+
+int
 prefix_set_has(const struct prefix_set *s, const struct prefix *p)
 {
 	size_t i;

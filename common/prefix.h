@@ -52,6 +52,8 @@ int prefix_set_add(struct prefix_set *s, const struct prefix *p);
 /* Appends without the duplicate check (the caller knows p is new). */
 int prefix_set_push(struct prefix_set *s, const struct prefix *p);
 int prefix_set_has(const struct prefix_set *s, const struct prefix *p);
+/* The same members in the same order. */
+int prefix_set_equal(const struct prefix_set *a, const struct prefix_set *b);
 /* Some member contains p. */
 int prefix_set_covers(const struct prefix_set *s, const struct prefix *p);
 void prefix_set_sort(struct prefix_set *s);

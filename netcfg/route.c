@@ -1,7 +1,9 @@
 /*
  * Routes in the main table through libnl-route-3.  cloudroute marks its
  * routes with protocol NC_RTPROT_CLOUDROUTE and only ever deletes routes
- * that carry that mark; nc_route_del checks the live route first.
+ * that carry that mark (the kernel matches it: see nc_route_del).  Adding
+ * and deleting are one netlink request each, never a dump, so that N
+ * routes cost O(N); a dump names each route's device from a small cache.
  */
 #include <errno.h>
 #include <net/if.h>
@@ -27,9 +29,43 @@ norm_metric(int family, uint32_t metric)
 	return family == AF_INET6 && metric == 0 ? IP6_RT_PRIO_USER : metric;
 }
 
+/* Interface names by index, for one dump: routes share a few interfaces,
+ * and if_indextoname costs a socket and an ioctl per call. */
+#define IFCACHE_N 16
+struct ifcache {
+	int idx[IFCACHE_N];
+	char name[IFCACHE_N][IF_NAMESIZE];
+	unsigned int n, next;
+};
+
+static void
+ifname_of(struct ifcache *c, int ifindex, char *out)
+{
+	unsigned int i;
+
+	out[0] = '\0';
+	if (ifindex <= 0)
+		return;
+	for (i = 0; c != NULL && i < c->n; i++) {
+		if (c->idx[i] == ifindex) {
+			memcpy(out, c->name[i], IF_NAMESIZE);
+			return;
+		}
+	}
+	if (if_indextoname((unsigned int)ifindex, out) == NULL) {
+		out[0] = '\0';
+		return;
+	}
+	if (c == NULL)
+		return;
+	i = c->n < IFCACHE_N ? c->n++ : c->next++ % IFCACHE_N;
+	c->idx[i] = ifindex;
+	memcpy(c->name[i], out, IF_NAMESIZE);
+}
+
 /* Fills r from a libnl route; -EINVAL if it has no usable destination. */
 static int
-route_fill(struct rtnl_route *rt, struct nc_route *r)
+route_fill(struct rtnl_route *rt, struct nc_route *r, struct ifcache *ic)
 {
 	struct rtnl_nexthop *nh;
 	struct nl_addr *gw;
@@ -50,8 +86,7 @@ route_fill(struct rtnl_route *rt, struct nc_route *r)
 			r->has_gateway = 1;
 		}
 	}
-	if (ifindex <= 0 || if_indextoname((unsigned int)ifindex, r->ifname) == NULL)
-		r->ifname[0] = '\0';
+	ifname_of(ic, ifindex, r->ifname);
 	return 0;
 }
 
@@ -70,6 +105,7 @@ nc_route_list(const struct prefix *within, struct nc_route **out, size_t *n)
 	struct nl_cache *cache = NULL;
 	struct nl_object *o;
 	struct nc_route *v = NULL, *nv, cur;
+	struct ifcache ic = { .n = 0 };
 	size_t cnt = 0, cap = 0;
 	int r;
 
@@ -82,7 +118,7 @@ nc_route_list(const struct prefix *within, struct nc_route **out, size_t *n)
 		goto out;
 	for (o = nl_cache_get_first(cache); o; o = nl_cache_get_next(o)) {
 		if (!route_wanted((struct rtnl_route *)o) ||
-		    route_fill((struct rtnl_route *)o, &cur) < 0)
+		    route_fill((struct rtnl_route *)o, &cur, &ic) < 0)
 			continue;
 		if (within && !prefix_contains(within, &cur.dst))
 			continue;
@@ -122,10 +158,12 @@ route_build(const struct prefix *dst, int ifindex, uint32_t metric)
 		goto fail;
 	nl_addr_put(a);
 	a = NULL;
-	if ((nh = rtnl_route_nh_alloc()) == NULL)
-		goto fail;
-	rtnl_route_nh_set_ifindex(nh, ifindex);
-	rtnl_route_add_nexthop(rt, nh);
+	if (ifindex > 0) {              /* 0: any device (a delete) */
+		if ((nh = rtnl_route_nh_alloc()) == NULL)
+			goto fail;
+		rtnl_route_nh_set_ifindex(nh, ifindex);
+		rtnl_route_add_nexthop(rt, nh);
+	}
 	rtnl_route_set_table(rt, RT_TABLE_MAIN);
 	rtnl_route_set_protocol(rt, NC_RTPROT_CLOUDROUTE);
 	rtnl_route_set_type(rt, RTN_UNICAST);
@@ -198,29 +236,49 @@ route_find(const struct prefix *dst, const char *ifname, uint32_t metric,
 	return r;
 }
 
-int
-nc_route_del(const struct prefix *dst, const char *ifname, uint32_t metric)
+/* After a refused delete: why (nothing there, or not ours). */
+static int
+route_del_why(const struct prefix *dst, const char *ifname, uint32_t metric,
+    const char *what)
 {
-	struct nc_nl nl = { 0 };
-	struct rtnl_route *rt = NULL;
 	struct nc_route cur;
-	char what[PREFIX_STRLEN + IF_NAMESIZE + 48], pb[PREFIX_STRLEN];
-	int idx, r;
+	int r;
 
-	snprintf(what, sizeof(what), "delete route %s dev %s metric %u",
-	    prefix_fmt(dst, pb, sizeof(pb)), ifname ? ifname : "", metric);
 	if ((r = route_find(dst, ifname, metric, &cur)) < 0) {
 		if (r == -ENOENT)
 			nc_set_error("%s: no such route", what);
 		return r;
 	}
-	if (cur.protocol != NC_RTPROT_CLOUDROUTE) {
+	if (cur.protocol != NC_RTPROT_CLOUDROUTE)
 		nc_set_error("%s: route has protocol %d, not ours (%d); left alone",
 		    what, cur.protocol, NC_RTPROT_CLOUDROUTE);
-		return -ENOENT;
-	}
-	if ((idx = nc_link_index(cur.ifname)) < 0)
-		return idx;
+	else
+		nc_set_error("%s: the kernel refused to delete it", what);
+	return -ENOENT;
+}
+
+/*
+ * Deleted by its exact key (destination, main table, metric, device when
+ * given) with our protocol: the kernel itself matches the protocol (IPv4
+ * fib_table_delete, IPv6 ip6_route_del), so a route that is not ours is
+ * never removed, and nothing is listed first (a delete per route stays
+ * O(1) with thousands of routes).  Only a refused delete reads the table,
+ * to say why.
+ */
+int
+nc_route_del(const struct prefix *dst, const char *ifname, uint32_t metric)
+{
+	struct nc_nl nl = { 0 };
+	struct rtnl_route *rt = NULL;
+	char what[PREFIX_STRLEN + IF_NAMESIZE + 48], pb[PREFIX_STRLEN];
+	int idx = 0, r;
+
+	snprintf(what, sizeof(what), "delete route %s dev %s metric %u",
+	    prefix_fmt(dst, pb, sizeof(pb)), ifname ? ifname : "", metric);
+	if (ifname != NULL && *ifname == '\0')
+		ifname = NULL;
+	if (ifname != NULL && (idx = nc_link_index(ifname)) < 0)
+		return idx == -ENODEV ? -ENOENT : idx;   /* no device: no such route */
 	if ((r = nc_nl_open(&nl)) < 0)
 		return r;
 	if ((rt = route_build(dst, idx, metric)) == NULL) {
@@ -231,6 +289,8 @@ nc_route_del(const struct prefix *dst, const char *ifname, uint32_t metric)
 	rtnl_route_set_scope(rt, RT_SCOPE_NOWHERE);
 	nc_nl_reset(&nl);
 	r = nc_nl_result(&nl, rtnl_route_delete(nl.sk, rt, 0), what);
+	if (r == -ESRCH)
+		r = route_del_why(dst, ifname, metric, what);
 out:
 	if (rt)
 		rtnl_route_put(rt);
@@ -250,7 +310,7 @@ default_of(struct nl_cache *cache, int family, char *ifname, size_t len)
 	for (o = nl_cache_get_first(cache); o; o = nl_cache_get_next(o)) {
 		if (rtnl_route_get_family((struct rtnl_route *)o) != family ||
 		    !route_wanted((struct rtnl_route *)o) ||
-		    route_fill((struct rtnl_route *)o, &cur) < 0)
+		    route_fill((struct rtnl_route *)o, &cur, NULL) < 0)
 			continue;
 		if (cur.dst.len != 0 || cur.ifname[0] == '\0')
 			continue;

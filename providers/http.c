@@ -14,6 +14,7 @@
 #include <openssl/ssl.h>
 #include <openssl/x509.h>
 
+#include "common/metrics.h"
 #include "http.h"
 
 static pthread_once_t curl_once = PTHREAD_ONCE_INIT;
@@ -505,10 +506,55 @@ http_do(const struct http_request *rq, struct http_response *resp)
 	}
 	curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &resp->status);
 out:
+	if (rq->provider != NULL)
+		mt_add("cloudroute_cloud_api_calls_total", 1, rq->provider,
+		    rq->operation != NULL ? rq->operation : rq->method,
+		    http_outcome(r, resp->status), NULL);
 	slist_free_wipe(hdrs);       /* curl copies nothing: freed after perform */
 	if (c != NULL)
 		curl_easy_cleanup(c);
 	return r;
+}
+
+const char *
+http_outcome(int r, long status)
+{
+	if (r == -ETIMEDOUT)
+		return "timeout";
+	if (r == -ECANCELED)
+		return "cancelled";
+	if (r < 0 || status < 100)
+		return "error";
+	if (status == 429)
+		return "throttled";
+	return status >= 500 ? "http_5xx" : status >= 400 ? "http_4xx" : "ok";
+}
+
+const char *
+http_op_name(const char *method, const char *path, unsigned int skip, char *out, size_t len)
+{
+	size_t o, n, seg = 0, kept = 0;
+	const char *e;
+	int w;
+
+	w = snprintf(out, len, "%s", method);
+	o = w < 0 ? 0 : (size_t)w >= len ? len - 1 : (size_t)w;
+	for (; *path && *path != '?' && *path != '#'; path = e) {
+		while (*path == '/')
+			path++;
+		n = strcspn(path, "/?#");
+		e = path + n;
+		if (n == 0)
+			break;
+		if (seg >= skip && (seg - skip) % 2 == 0 && o + n + 1 < len) {
+			out[o++] = kept++ == 0 ? ' ' : '/';
+			memcpy(out + o, path, n);
+			o += n;
+		}
+		seg++;
+	}
+	out[o] = '\0';
+	return out;
 }
 
 void

@@ -43,6 +43,11 @@ struct http_request {
 	const char *ca_file;
 	const char *cert_file;
 	const char *key_file;
+	/* cloudroute_cloud_api_calls_total: the provider ("aws") and operation
+	 * ("DescribeRouteTables", "GET routeTables/routes"; never an id) of the
+	 * call.  Without provider it is not counted; operation NULL = method. */
+	const char *provider;
+	const char *operation;
 };
 
 struct http_response {
@@ -73,6 +78,18 @@ void http_response_free(struct http_response *resp);
  */
 int http_response_header(const struct http_response *resp, const char *name,
     char *out, size_t len);
+
+/*
+ * An operation label for a REST call: the method and the collection names of
+ * path ("GET routeTables/routes" from "/routeTables/rt-1/routes/r-2?x=1"),
+ * whose segments alternate collection/id after the first `skip` of them, so
+ * that a label never carries an id.  Returns out.
+ */
+const char *http_op_name(const char *method, const char *path, unsigned int skip,
+    char *out, size_t len);
+/* The outcome label of an http_do() result: "ok", "throttled" (429),
+ * "http_4xx", "http_5xx", "timeout", "cancelled", "error". */
+const char *http_outcome(int r, long status);
 
 /* 1 when url is plain http to a link-local metadata address. */
 int http_is_metadata_url(const char *url);

@@ -54,6 +54,13 @@ struct prov_options {
 	/* Fleet: this connector is its site's elected leader; it takes over
 	 * routes of its own ha_group's connectors even while they run. */
 	int leader;
+	/* Fleet fast takeover (agent/fleet_takeover.h); a provider that does
+	 * not honour them is never given them.  partial: the plan is a subset
+	 * of a pass, so state entries it does not name stay recorded.  proven:
+	 * its REPLACE changes were planned by a standby that has since won the
+	 * election, and are written at once, without re-reading the route. */
+	int partial;
+	int proven;
 	/* Persists the state now (the agent's atomic save).  0 or -errno; a
 	 * provider that needs its record on disk before a call stops on error. */
 	int (*checkpoint)(void *arg);

@@ -205,14 +205,17 @@ route_is_ours(struct aws_ctx *ctx, const char *table, const struct prefix *dst)
 	return -EEXIST;
 }
 
-/* REPLACE: only while the route still points where the plan saw it. */
+/* REPLACE: only while the route still points where the plan saw it; at
+ * once when the fleet's election proved the old target gone (proven). */
 static int
-do_replace(struct aws_ctx *ctx, const struct prov_change *c, int *ours)
+do_replace(struct aws_ctx *ctx, const struct prov_change *c, int proven, int *ours)
 {
 	char d[PREFIX_STRLEN], tgt[AWS_ID_LEN];
 	int r, bh;
 
 	*ours = 1;
+	if (proven)
+		return route_call(ctx, "ReplaceRoute", c->table, &c->dst, ctx->id.nic);
 	if ((r = route_now(ctx, c->table, &c->dst, tgt, sizeof(tgt), &bh)) < 0)
 		return r;
 	if (tgt[0] == '\0')            /* vanished meanwhile: create it */
@@ -319,7 +322,7 @@ exec_change(struct aws_ctx *ctx, const struct prov_options *opts,
 	case PROV_REPLACE: {
 		int ours;
 
-		if ((r = do_replace(ctx, c, &ours)) == 0 && !ours)
+		if ((r = do_replace(ctx, c, opts != NULL && opts->proven, &ours)) == 0 && !ours)
 			return 0;
 		break;
 	}
@@ -384,6 +387,8 @@ aws_apply(struct aws_ctx *ctx, const struct prov_options *opts,
 			goto out;
 		}
 	}
+	if (opts != NULL && opts->partial)
+		goto out;               /* a subset: the rest stays recorded */
 	/* Complete: ours is what the plan kept, created or replaced. */
 	a = state_routes(state);
 	for (i = json_object_array_length(a); i-- > 0;)

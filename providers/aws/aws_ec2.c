@@ -70,7 +70,8 @@ is_mutating(const char *action)
 
 /* One signed POST.  Returns http_do()'s result. */
 static int
-send_once(struct aws_ec2 *ec2, const char *body, size_t len, struct http_response *resp)
+send_once(struct aws_ec2 *ec2, const char *action, const char *body, size_t len,
+    struct http_response *resp)
 {
 	struct http_header sh[2] = { { "host", ec2->host }, { "content-type", CONTENT_TYPE } };
 	struct http_header h[5];
@@ -116,6 +117,8 @@ send_once(struct aws_ec2 *ec2, const char *body, size_t len, struct http_respons
 	rq.body_len = len;
 	rq.connect_timeout_ms = 5000;
 	rq.timeout_ms = 30000;
+	rq.provider = "aws";
+	rq.operation = action;
 	r = http_do(&rq, resp);
 out:
 	sigv4_output_free(&out);
@@ -241,7 +244,7 @@ aws_ec2_call(struct aws_ec2 *ec2, const char *action, struct aws_params *p,
 		if ((r = fresh_creds(ec2, 0)) < 0)
 			goto out;
 		memset(err, 0, sizeof(*err));
-		r = send_once(ec2, form.data, form.len, &resp);
+		r = send_once(ec2, action, form.data, form.len, &resp);
 		ec2->calls++;
 		if (is_mutating(action))
 			ec2->mutating_calls++;

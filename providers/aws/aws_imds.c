@@ -68,6 +68,8 @@ imds_request(struct aws_imds *m, struct http_request *rq, const char *method,
 	rq->max_response = IMDS_MAX_BODY;
 	rq->metadata = 1;
 	rq->allow_plain_http = m->explicit_url;
+	rq->provider = "aws";
+	rq->operation = strcmp(method, "PUT") == 0 ? "metadata.token" : "metadata.get";
 }
 
 /* Strips trailing whitespace/newlines in place. */

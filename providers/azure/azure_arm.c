@@ -56,9 +56,15 @@ send_auth(struct az_arm *a, const char *method, const char *url, const char *bod
 	struct http_header h[5];
 	struct http_request rq;
 	struct buf auth;
-	const char *tok;
+	const char *tok, *p, *rel;
+	char op[128];
 	int r, tries;
 
+	/* The label: resource types after the provider namespace
+	 * ("GET routeTables/routes"), else of the whole path. */
+	rel = strncmp(url, a->base, strlen(a->base)) == 0 ? url + strlen(a->base) : "";
+	p = strstr(rel, "/providers/");
+	http_op_name(method, p != NULL ? p + 11 : rel, p != NULL, op, sizeof(op));
 	http_response_init(resp);
 	buf_init(&auth, AZ_TOKEN_LEN + 16);
 	for (tries = 0; tries < 2; tries++) {
@@ -82,6 +88,8 @@ send_auth(struct az_arm *a, const char *method, const char *url, const char *bod
 		rq.n_headers = nh;
 		rq.body = body;
 		rq.body_len = body != NULL ? strlen(body) : 0;
+		rq.provider = "azure";
+		rq.operation = op;
 		if (tries > 0)
 			http_response_free(resp);
 		a->calls++;

@@ -86,6 +86,8 @@ az_imds_get(struct az_imds *m, const char *path, struct buf *out)
 	rq.max_response = 1 << 20;
 	rq.metadata = 1;
 	rq.allow_plain_http = m->explicit_url;
+	rq.provider = "azure";
+	rq.operation = strstr(path, "/identity/") != NULL ? "metadata.token" : "metadata.get";
 	for (attempt = 0; attempt < IMDS_ATTEMPTS; attempt++) {
 		m->calls++;
 		r = http_do(&rq, &resp);

@@ -88,6 +88,8 @@ gcp_md_get_flavor(struct gcp_md *m, const char *path, struct buf *out, int need_
 	rq.max_response = 256 << 10;
 	rq.metadata = 1;
 	rq.allow_plain_http = m->explicit_url;
+	rq.provider = "gcp";
+	rq.operation = strstr(path, "/token") != NULL ? "metadata.token" : "metadata.get";
 	for (attempt = 0;; attempt++) {
 		if ((r = http_do(&rq, &resp)) < 0)
 			break;
@@ -260,6 +262,8 @@ token_from_key(struct gcp_auth *a, long *expires_in)
 	rq.body = body.data;
 	rq.body_len = body.len;
 	rq.max_response = 64 << 10;
+	rq.provider = "gcp";
+	rq.operation = "oauth2.token";
 	http_response_free(&resp);
 	if ((r = http_do(&rq, &resp)) < 0)
 		goto out;

@@ -79,6 +79,28 @@ map_status(long status, const struct gcp_error *e)
 	}
 }
 
+/* "POST routes", "GET instances", "POST operations/wait": the resource
+ * types after /compute/v1/projects/P and the scope (global, zones/Z,
+ * regions/R). */
+static const char *
+op_label(const char *method, const char *path, char *out, size_t len)
+{
+	static const char *const scopes[] = { "/compute/v1/projects/", "/global/", "/zones/",
+	    "/regions/" };
+	unsigned int skip = 0;
+
+	if (strncmp(path, scopes[0], strlen(scopes[0])) == 0) {
+		path += strlen(scopes[0]);
+		path += strcspn(path, "/");     /* past the project */
+		if (strncmp(path, scopes[1], strlen(scopes[1])) == 0)
+			path += strlen(scopes[1]);
+		else if (strncmp(path, scopes[2], strlen(scopes[2])) == 0 ||
+		    strncmp(path, scopes[3], strlen(scopes[3])) == 0)
+			skip = 2;
+	}
+	return http_op_name(method, path, skip, out, len);
+}
+
 static int
 do_send(struct gcp_compute *c, const char *method, const char *url, const char *body,
     struct http_response *resp)
@@ -87,6 +109,7 @@ do_send(struct gcp_compute *c, const char *method, const char *url, const char *
 	struct http_request rq;
 	struct buf auth;
 	const char *tok;
+	char op[128];
 	int r;
 
 	buf_init(&auth, 16384);
@@ -110,6 +133,8 @@ do_send(struct gcp_compute *c, const char *method, const char *url, const char *
 	rq.body_len = body != NULL ? strlen(body) : 0;
 	/* operations.wait may hold the request up to 2 minutes. */
 	rq.timeout_ms = strstr(url, "/wait") != NULL ? 150000 : 30000;
+	rq.provider = "gcp";
+	rq.operation = op_label(method, url + strlen(c->base), op, sizeof(op));
 	c->calls++;
 	if (strcmp(method, "GET") != 0 && strstr(url, "/operations/") == NULL)
 		c->mutating_calls++;

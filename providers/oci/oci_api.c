@@ -112,7 +112,7 @@ send_once(struct oci_api *api, const char *method, const char *target, const cha
 	struct http_header h[8];
 	struct http_request rq;
 	const char *key_id;
-	char date[32], url[2048];
+	char date[32], url[2048], op[128];
 	EVP_PKEY *key;
 	size_t nh = 0;
 	int r;
@@ -165,6 +165,8 @@ send_once(struct oci_api *api, const char *method, const char *target, const cha
 	rq.n_headers = nh;
 	rq.body = in.body;
 	rq.body_len = in.body_len;
+	rq.provider = "oci";
+	rq.operation = http_op_name(method, target, 1, op, sizeof(op));   /* after /20160918 */
 	r = http_do(&rq, resp);
 out:
 	oci_signature_free(&sig);

@@ -69,6 +69,8 @@ imds_once(struct oci_imds *m, const char *url, struct buf *out, long *status)
 	rq.max_response = IMDS_MAX;
 	rq.metadata = 1;
 	rq.allow_plain_http = m->explicit_url;
+	rq.provider = "oci";
+	rq.operation = "metadata.get";
 	if ((r = http_do(&rq, &resp)) == 0) {
 		*status = resp.status;
 		if (resp.status == 200) {

@@ -78,6 +78,7 @@ request(struct http_request *rq, const char *method, const char *url,
 	rq->body_len = body != NULL ? strlen(body) : 0;
 	rq->connect_timeout_ms = 5000;
 	rq->timeout_ms = 30000;
+	rq->provider = "openstack";
 }
 
 static int
@@ -142,6 +143,7 @@ os_client_auth(struct os_client *c)
 		}
 		http_response_free(&resp);
 		request(&rq, "POST", c->tokens_url, h, ARRAY_SIZE(h), body.data);
+		rq.operation = "POST auth/tokens";
 		c->auths++;
 		if ((r = http_do(&rq, &resp)) < 0) {
 			if ((r == -ETIMEDOUT || r == -ECONNREFUSED || r == -EIO) &&
@@ -246,7 +248,7 @@ send_once(struct os_client *c, const char *method, const char *url, const char *
 {
 	struct http_header h[4];
 	struct http_request rq;
-	char im[64];
+	char im[64], op[128];
 	size_t nh = 0;
 
 	h[nh++] = (struct http_header){ "X-Auth-Token", c->tok.value };
@@ -258,6 +260,8 @@ send_once(struct os_client *c, const char *method, const char *url, const char *
 		h[nh++] = (struct http_header){ "If-Match", im };
 	}
 	request(&rq, method, url, h, nh, body);
+	/* "GET ports", "PUT routers/add_extraroutes" (the base ends in /v2.0). */
+	rq.operation = http_op_name(method, url + strlen(c->neutron), 0, op, sizeof(op));
 	http_response_free(resp);
 	c->calls++;
 	if (strcmp(method, "GET") != 0)
@@ -347,6 +351,7 @@ os_meta_get(struct os_client *c, const char *path, long timeout_ms, struct buf *
 	http_response_init(&resp);
 	snprintf(url, sizeof(url), "%s%s", c->meta, path);
 	request(&rq, "GET", url, NULL, 0, NULL);
+	rq.operation = "metadata.get";
 	rq.metadata = 1;
 	rq.allow_plain_http = c->meta_explicit;
 	rq.connect_timeout_ms = timeout_ms < 5000 ? timeout_ms : 5000;

@@ -8,7 +8,12 @@
 # flows again.  Median of $FAILOVER_RUNS (5) kills, alternating ha1/ha2; bound
 # 3.0 s.  Then the reconcile-based takeover without a fleet (tests/sim flow 6:
 # kill -9 + terminate, reconcile_interval 5) in the same run, for comparison.
-#   bash tests/bench/fleet_failover.sh    (FAILOVER_TRACE=1: the EC2 calls after each kill)
+# The standby's takeover is the fleet fast path (agent/fleet_takeover.h): one
+# ReplaceRoute at once on winning, the verifying pass after it.
+#   bash tests/bench/fleet_failover.sh    (FAILOVER_TRACE=1: after each kill, the
+#   EC2 calls, the etcd event, the connectors' -v log, the user's WireGuard log
+#   and the ping gap, all timestamped from the kill; FAILOVER_TRACE_UDP=1 adds the
+#   user's WireGuard datagrams, from an nftables trace in its namespace)
 . "$(dirname "$0")/../lib/netns.sh"
 . "$TOP/tests/lib/etcd.sh"
 . "$TOP/tests/sim/topo.sh"
@@ -28,11 +33,41 @@ conf_fleet() { # conf_fleet ha1|ha2 PUBLIC_IP
 }
 conf_fleet ha1 203.0.113.41
 conf_fleet ha2 203.0.113.42
+[ -n "${FAILOVER_TRACE:-}" ] && export LOG_LEVEL=verbose   # wireguard-go's own log
 sim_user "ha 203.0.113.41:51820 100.96.0.40/32,172.20.0.0/24" || { finish; exit 1; }
 leader() { etcd_ctl cloud 2379 get --print-value-only /cloudroute/leaders/ha 2>/dev/null; }
 ns_now() { date +%s%N; }
 
 if [ -n "${FAILOVER_TRACE:-}" ]; then
+	# The connectors log verbosely, every line timestamped on arrival.
+	printf '#!/bin/sh\nexec %s -v "$@"\n' "$CLOUDROUTE" >"$TMP/cr-v"
+	chmod +x "$TMP/cr-v"
+	CLOUDROUTE=$TMP/cr-v
+	: >"$SIM/ha1.log"; : >"$SIM/ha2.log"; : >"$SIM/user-wg.log"
+	if [ -n "${FAILOVER_TRACE_UDP:-}" ]; then   # the user's WireGuard datagrams, in and out
+		nsx user nft -f - <<-'NFT'
+		table inet crtrace {
+			chain i { type filter hook input priority 0; udp dport 51820 meta nftrace set 1; }
+			chain o { type filter hook output priority 0; udp sport 51820 meta nftrace set 1; }
+		}
+		NFT
+		(nsx user nft monitor trace 2>/dev/null | grep --line-buffered 'packet:' |
+		 python3 -u -c '
+import re, sys, time
+for l in sys.stdin:
+    m = re.search(r"crtrace (\w) .*ip saddr (\S+) ip daddr (\S+) .*ip length (\d+)", l)
+    if m:
+        print("%.3f user-udp %s %s -> %s length %s" % (time.time(), "in" if m.group(1) == "i" else "out",
+              m.group(2), m.group(3), m.group(4)))' >>"$TMP/daemons.log") &
+		_PIDS+=($!)
+	fi
+	for n in ha1 ha2 user-wg; do
+		(tail -n0 -F "$SIM/$n.log" 2>/dev/null | python3 -u -c '
+import sys, time
+for l in sys.stdin:
+    print("%.3f %s %s" % (time.time(), sys.argv[1], l), end="")' "$n" >>"$TMP/daemons.log") &
+		_PIDS+=($!)
+	done
 	(ETCDCTL_API=3 ip netns exec "$(ns cloud)" etcdctl --endpoints http://127.0.0.1:2379 watch --prefix /cloudroute/leaders/ |
 	 while read -r l; do echo "$(date +%s.%N) $l"; done >"$TMP/etcd-watch.log") &
 	_PIDS+=($!)
@@ -78,12 +113,34 @@ import json, sys
 t0 = int(sys.argv[2]) / 1e9
 for e in map(json.loads, open(sys.argv[1])):
     if e["time"] >= t0 - 0.2:
-        print("#   %+.3f s %s %s" % (e["time"] - t0, e.get("source"), e.get("action")))
+        print("#   %+.3f s %s %s (received at %+.3f s)" % (e["time"] - t0, e.get("source"),
+              e.get("action"), e.get("received", e["time"]) - t0))
 for l in open(sys.argv[3]):
     t, ev = l.split(" ", 1)
     if float(t) >= t0 and ev.startswith("DELETE"):
         print("#   %+.3f s etcd: leader key deleted (lease expired)" % (float(t) - t0))
-        break' "$SIM/api.log" "$t0" "$TMP/etcd-watch.log"
+        break
+for l in open(sys.argv[4]):
+    t, ev = l.split(" ", 1)
+    if float(t) >= t0 - 0.05 and float(t) < t0 + 5:
+        print("#   %+.3f s %s" % (float(t) - t0, ev.rstrip()))' \
+	"$SIM/api.log" "$t0" "$TMP/etcd-watch.log" "$TMP/daemons.log"
+	[ -n "${FAILOVER_TRACE:-}" ] && python3 -c '
+import re, sys
+t0 = int(sys.argv[2]) / 1e9
+prev = None
+for line in open(sys.argv[1]):
+    m = re.match(r"\[([0-9.]+)\] (.*)", line)
+    if not m:
+        continue
+    t = float(m.group(1))
+    if "bytes from" not in line:
+        print("#   ping %+.3f s %s" % (t - t0, m.group(2)))
+        continue
+    if prev is not None and t - prev[0] > 0.1 and t > t0:
+        print("#   ping %+.3f s last before the gap: %s" % (prev[0] - t0, prev[1]))
+        print("#   ping %+.3f s first after: %s" % (t - t0, m.group(2)))
+    prev = (t, m.group(2))' "$TMP/ping$i" "$t0"
 	if [ $ok = 1 ]; then
 		times+=("$ms")
 		echo "# failover run $i: kill -9 $l -> traffic via $s after $ms ms (route via $ip: $(has ha "100.96.0.0/11 via $ip" && echo yes || echo no))"

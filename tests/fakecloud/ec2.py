@@ -245,7 +245,8 @@ def make_api_handler(app):
         def handle_api(self):
             rid = str(uuid.uuid4())
             ent = {"service": "ec2", "action": None, "params": {}, "key": None,
-                   "source": self.client_address[0], "mutating": False}
+                   "source": self.client_address[0], "mutating": False,
+                   "received": round(time.time(), 3)}
             try:
                 status, body, extra = self.process(rid, ent)
             except (sigv4.AuthError, ec2ops.ApiError) as e:

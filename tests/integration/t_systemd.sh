@@ -39,8 +39,10 @@ overlay_root "$T" "$R"
 mkdir -p /run/systemd/nspawn && mount -t tmpfs tmpfs /run/systemd/nspawn
 # Only what the test needs boots: no database, etcd or prometheus of the host image.
 find "$R/etc/systemd/system" -path '*.wants/*' -name '*.service' -delete
+# nspawn's own filter predates Landlock: let the container have it, as a host has.
 exec systemd-nspawn -q -D "$R" --boot --private-network --register=no --keep-unit \
-	--link-journal=no --console=passive -M "cr$$" --bind=/dev/net/tun
+	--link-journal=no --console=passive -M "cr$$" --bind=/dev/net/tun \
+	--system-call-filter='landlock_create_ruleset landlock_add_rule landlock_restrict_self'
 SH
 mkdir -p "$TMP/ov"
 unshare -m --propagation private bash "$TMP/boot.sh" "$TMP" "$TMP/root" "$TOP" >"$TMP/boot.log" 2>&1 &
@@ -136,6 +138,15 @@ MAIN=$(C systemctl show -p MainPID --value cloudroute)
 CAPS=$(C capsh --decode="$(C awk '/^CapEff/ {print $2}' /proc/$MAIN/status)")
 echo "# effective capabilities: $CAPS"
 check_eq "only the network capabilities" "cap_net_bind_service,cap_net_admin,cap_net_raw" "${CAPS#*=}"
+# The cloud process (agent/cloudproc.h) under the unit's own seccomp filter:
+# it could drop every capability (capset) and filter its own calls.
+CHILD=$(C pgrep -P "$MAIN" -f __cloud-process | head -1)
+check "the cloud process runs" test -n "$CHILD"
+cstat() { C awk -v k="$1:" '$1 == k { print $2 }' /proc/"$CHILD"/status; }
+echo "# cloud process $CHILD: CapEff $(cstat CapEff) CapPrm $(cstat CapPrm) NoNewPrivs $(cstat NoNewPrivs) Seccomp $(cstat Seccomp)"
+check_eq "the cloud process has no effective capability" 0000000000000000 "$(cstat CapEff)"
+check_eq "... and no permitted one" 0000000000000000 "$(cstat CapPrm)"
+check_eq "... nor an ambient one" 0000000000000000 "$(cstat CapAmb)"
 check "systemctl reload" C systemctl reload cloudroute
 sleep 1
 check "still active after reload" C systemctl is-active -q cloudroute
@@ -146,6 +157,9 @@ check "cloudroute teardown" C cloudroute teardown
 check_not "table gone after teardown" C nft list table inet cloudroute
 C journalctl -u cloudroute --no-pager -o cat >"$TMP/journal" 2>&1
 check_not "no 'Permission denied' or 'Read-only' in the journal" grep -qiE 'permission denied|read-only file system|operation not permitted' "$TMP/journal"
+grep 'cloud process' "$TMP/journal" | sed 's/^/# journal: /'
+check_not "the cloud process had Landlock and capset under the unit's filter" \
+	grep -qE 'cloud process: (no Landlock|cannot drop)' "$TMP/journal"
 # doctor in a container on AWS: the IMDSv2 hop limit (no metadata probe
 # leaves the container: the overrides point at a closed loopback port).
 sed 's/"provider": "none"/"provider": "aws"/' "$R/etc/cloudroute/cloudroute.json" >"$R/etc/cloudroute/aws.json"

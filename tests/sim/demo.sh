@@ -4,8 +4,13 @@
 # `cloudroute plan` on the HQ connector, starts the connectors with
 # `cloudroute run`, shows the VPC route tables before and after, runs the
 # connector guide's flows with one line each, and tears everything down
-# (also on Ctrl-C or failure).  Exits non-zero if any flow fails.
+# (also on Ctrl-C or failure).  Exits non-zero if any flow fails.  The sites
+# find each other through a real etcd started in the cloud namespace (the
+# fleet, SIM_FLEET=1 in flows.sh): no site has another as a static peer,
+# and the HA flow is an election.  CLOUDROUTE_DEMO_STATIC=1: static peers
+# and the reconcile-based HA of a config without a fleet (as t_flows.sh).
 #   CLOUDROUTE=path/to/cloudroute tests/sim/demo.sh      (default ./cloudroute)
+[ "${CLOUDROUTE_DEMO_STATIC:-0}" = 1 ] && SIM_FLEET=0 || SIM_FLEET=1
 . "$(dirname "$0")/../lib/netns.sh"
 . "$(dirname "$0")/topo.sh"
 . "$(dirname "$0")/flows.sh"
@@ -22,6 +27,10 @@ sim_build || { echo "  FAIL  simulation did not come up"; tail -n 5 "$SIM/fake.e
 echo "  ${#_NS[@]} namespaces: VPC routers for hq 10.0.0.0/16, br 192.168.0.0/16, s3 172.16.0.0/16,"
 echo "  ha 172.20.0.0/16; connectors, apps, internet, a web host, a remote user;"
 echo "  fake EC2 at $SIM_API (test CA), IMDS at http://169.254.169.254 ($((SECONDS - START)) s)"
+if [ "$SIM_FLEET" = 1 ]; then
+	sim_fleet_start || { echo "  FAIL  etcd did not start"; exit 1; }
+	echo "  etcd $(nsx cloud etcd --version | sed -n 's/^etcd Version: //p') at $SIM_ETCD (the fleet: sites, leaders)"
+fi
 
 step "VPC route tables before cloudroute (kernel tables of the VPC routers)"
 sim_show vpc-hq vpc-br
@@ -41,6 +50,11 @@ for n in hq br; do
 	echo "    $n: $(grep -m1 'apply made' "$SIM/$n.log" 2>/dev/null | sed 's/^cloudroute: aws: //' | grep . || echo '(no cloud apply logged)')"
 done
 
+if [ "$SIM_FLEET" = 1 ]; then
+	step "the fleet in etcd (every key on its connector's lease)"
+	etcd_ctl cloud 2379 get --prefix /cloudroute/ 2>/dev/null | paste - - | indent
+fi
+
 step "VPC route tables after (written through the EC2 API by cloudroute)"
 sim_show vpc-hq vpc-br
 
@@ -57,9 +71,15 @@ else
 		skip_flow "$f" "HQ and Branch did not come up"
 	done
 fi
-run_flow "6 HA failover (kill -9 active)" flow_6
-[ -n "${SIM_FAILOVER:-}" ] &&
-	echo "  # failover: $SIM_FAILOVER s from kill -9 to traffic (fake logged ha2's ReplaceRoute at ${SIM_REPLACE:-?} s; reconcile_interval 5)"
+if [ "$SIM_FLEET" = 1 ]; then
+	run_flow "6 HA failover (election)" flow_6
+	[ -n "${SIM_FAILOVER:-}" ] &&
+		echo "  # failover: $SIM_FAILOVER s from kill -9 of the leader to traffic through the standby (etcd lease_ttl 2)"
+else
+	run_flow "6 HA failover (kill -9 active)" flow_6
+	[ -n "${SIM_FAILOVER:-}" ] &&
+		echo "  # failover: $SIM_FAILOVER s from kill -9 to traffic (fake logged ha2's ReplaceRoute at ${SIM_REPLACE:-?} s; reconcile_interval 5)"
+fi
 if [ $UP = 1 ]; then
 	run_flow "7 remote user via client add" flow_7 &&
 		{ echo "    the profile \`cloudroute client add alice\` printed on hq:"; indent <"$SIM/alice.conf" |

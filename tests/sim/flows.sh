@@ -5,9 +5,35 @@
 #
 # Overlay 100.96.0.0/11: user 100.96.0.2, hq 100.96.0.1, br 100.96.0.3,
 # s3 100.96.0.4, ha1/ha2 100.96.0.40 (one WireGuard identity, active/standby).
+#
+# SIM_FLEET=1 (`make demo`): the sites find each other through a real etcd
+# in the cloud namespace (169.254.169.254:2379, reached like the IMDS; see
+# sim_fleet_start) instead of static peers: hq, br and s3 carry only the
+# remote user as a static peer and a "fleet" section (site = ha_group, the
+# endpoint their cloud public IP); s3 joins and leaves without any config
+# change or reload; the HA pair ha1/ha2 holds an election in a prefix of its
+# own (its shared WireGuard identity is for the user, not for other sites)
+# and kill -9 of the leader hands the routes to the standby at once.
+. "$TOP/tests/lib/etcd.sh"
 
 WHOAMI=$TOP/tests/lib/whoami.py
 FLOW_DETAIL=
+SIM_FLEET=${SIM_FLEET:-0}
+SIM_ETCD=http://169.254.169.254:2379
+
+# sim_fleet_start: etcd for SIM_FLEET=1 (after sim_build).
+sim_fleet_start() {
+	ETCD_CLIENT_URLS=$SIM_ETCD,http://127.0.0.1:2379 etcd_start cloud sim 2379
+}
+# fleet_member NAME [PREFIX]: the "fleet" config member of connector NAME.
+fleet_member() {
+	printf '"fleet": { "etcd": ["%s"], "prefix": "%s", "name": "%s", "lease_ttl": 2 }' \
+		"$SIM_ETCD" "${2:-/cloudroute/}" "$1"
+}
+# fleet_leader SITE [PREFIX]: the name in etcd's leaders/SITE.
+fleet_leader() {
+	etcd_ctl cloud 2379 get --print-value-only "${2:-/cloudroute/}leaders/$1" 2>/dev/null
+}
 
 # who NS HOST PORT: the address HOST:PORT saw us coming from.
 who() { nsx "$1" python3 "$WHOAMI" get "$2" "$3" 2>/dev/null; }
@@ -54,28 +80,36 @@ detail() { FLOW_DETAIL="$FLOW_DETAIL${FLOW_DETAIL:+; }$*"; }
 # ---- configs -----------------------------------------------------------
 conf_hq() {    # conf_hq nat|nonat [s3]
 	local peers extra
-	peers="$(sim_peer user user - 100.96.0.2/32),
+	peers="$(sim_peer user user - 100.96.0.2/32)"
+	[ "$SIM_FLEET" = 1 ] || peers="$peers,
 	  $(sim_peer br br 203.0.113.20:51820 100.96.0.3/32 192.168.0.0/22)"
-	[ "${2:-}" = s3 ] && peers="$peers,
+	[ "${2:-}" = s3 ] && [ "$SIM_FLEET" != 1 ] && peers="$peers,
 	  $(sim_peer s3 s3 203.0.113.30:51820 100.96.0.4/32 172.16.0.0/24)"
 	if [ "$1" = nat ]; then
 		extra='"nat": { "masquerade": true }'
 	else
 		extra='"nat": { "masquerade": false, "exclude": ["10.0.0.0/16"] }, "egress": true'
 	fi
+	[ "$SIM_FLEET" = 1 ] && extra="$extra, $(fleet_member hq)"
 	sim_conf hq hq 100.96.0.1 '["10.0.0.0/18"]' "$peers" hq "$extra"
 }
 conf_br() {    # conf_br [s3]
-	local peers
-	peers="$(sim_peer hq hq 203.0.113.10:51820 100.96.0.1/32 10.0.0.0/18),
-	  $(sim_peer user user - 100.96.0.2/32)"
-	[ "${1:-}" = s3 ] && peers="$peers,
+	local peers extra
+	peers="$(sim_peer user user - 100.96.0.2/32)"
+	[ "$SIM_FLEET" = 1 ] || peers="$(sim_peer hq hq 203.0.113.10:51820 100.96.0.1/32 10.0.0.0/18),
+	  $peers"
+	[ "${1:-}" = s3 ] && [ "$SIM_FLEET" != 1 ] && peers="$peers,
 	  $(sim_peer s3 s3 203.0.113.30:51820 100.96.0.4/32 172.16.0.0/24)"
-	sim_conf br br 100.96.0.3 '["192.168.0.0/22", "192.168.100.0/24"]' "$peers" br \
-		'"nat": { "masquerade": true },
+	extra='"nat": { "masquerade": true },
 	  "port_forwards": [ { "protocol": "tcp", "port": 33000, "to": "192.168.100.30:8080" } ]'
+	[ "$SIM_FLEET" = 1 ] && extra="$extra, $(fleet_member br)"
+	sim_conf br br 100.96.0.3 '["192.168.0.0/22", "192.168.100.0/24"]' "$peers" br "$extra"
 }
 conf_s3() {
+	if [ "$SIM_FLEET" = 1 ]; then
+		sim_conf s3 s3 100.96.0.4 '["172.16.0.0/24"]' "" s3 "$(fleet_member s3)"
+		return
+	fi
 	sim_conf s3 s3 100.96.0.4 '["172.16.0.0/24"]' \
 		"$(sim_peer hq hq 203.0.113.10:51820 100.96.0.1/32 10.0.0.0/18),
 	  $(sim_peer br br 203.0.113.20:51820 100.96.0.3/32 192.168.0.0/22)" s3
@@ -85,9 +119,10 @@ conf_s3() {
 # may come back through the other connector, and the VPC route to the
 # overlay carries them.
 conf_ha() {    # conf_ha ha1|ha2
+	local extra='"nat": { "masquerade": false }'
+	[ "$SIM_FLEET" = 1 ] && extra="$extra, $(fleet_member "$1" /cloudroute-ha/)"
 	sim_conf "$1" ha 100.96.0.40 '["172.20.0.0/24"]' \
-		"$(sim_peer user user 192.0.2.2:51820 100.96.0.2/32)" ha \
-		'"nat": { "masquerade": false }'
+		"$(sim_peer user user 192.0.2.2:51820 100.96.0.2/32)" ha "$extra"
 }
 
 # reload NAME: SIGHUP a running connector.
@@ -120,6 +155,21 @@ flow_sim_check() {
 	detail "a route to an ENI whose source/dest check is on carries nothing; off, it does"
 }
 
+# flows_end T0: the tests' last checks (the connectors still run), the time
+# taken, and on failure the tails of the logs.
+flows_end() {
+	local n
+	for n in hq br ha2; do
+		check "$n is still running" alive "$n"
+	done
+	echo "# suite took $((SECONDS - $1)) s"
+	[ "$FAIL" = 0 ] && return
+	for n in hq br s3 ha1 ha2; do
+		[ -s "$SIM/$n.log" ] && { echo "# --- $n.log (tail)"; tail -n 15 "$SIM/$n.log" | sed 's/^/#   /'; }
+	done
+	[ -s "$SIM/fake.err" ] && { echo "# --- fake.err (tail)"; tail -n 15 "$SIM/fake.err" | sed 's/^/#   /'; }
+}
+
 # ---- start HQ, Branch and the user ----------------------------------------
 flows_start() {
 	local k
@@ -131,7 +181,11 @@ flows_start() {
 	sim_cr hq plan >"$SIM/plan-hq.txt" 2>&1
 	check_eq "hq plan before the first apply exits 2" 2 $?
 	check "plan shows the overlay route for rtb-hq" grep -q '+ cloud route rtb-hq 100.96.0.0/11 -> eni-hq' "$SIM/plan-hq.txt"
-	check "plan shows the Branch subnet for rtb-hq" grep -q '+ cloud route rtb-hq 192.168.0.0/22 -> eni-hq' "$SIM/plan-hq.txt"
+	if [ "$SIM_FLEET" = 1 ]; then   # the Branch is learnt from etcd once it runs
+		check_not "plan: no Branch subnet before the fleet is read" grep -q '192.168.0.0/22' "$SIM/plan-hq.txt"
+	else
+		check "plan shows the Branch subnet for rtb-hq" grep -q '+ cloud route rtb-hq 192.168.0.0/22 -> eni-hq' "$SIM/plan-hq.txt"
+	fi
 	check_not "before cloudroute: hq app has no route to the overlay" has hq "100.96.0.0/11"
 	sim_user "hq 203.0.113.10:51820 100.96.0.1/32,10.0.0.0/16,198.51.100.80/32" \
 		"br 203.0.113.20:51820 100.96.0.3/32" \
@@ -149,6 +203,14 @@ flows_start() {
 	check_eq "br turned its ENI's source/dest check off" False "$(eni_check eni-br)"
 	check_eq "the HQ app's ENI keeps its check" True "$(eni_check eni-hqapp)"
 	check "hq status shows its cloud route" status_has hq "cloud route rtb-hq 100.96.0.0/11 -> eni-hq"
+	if [ "$SIM_FLEET" = 1 ]; then
+		check_eq "etcd: hq leads site hq" hq "$(fleet_leader hq)"
+		check_eq "etcd: br leads site br" br "$(fleet_leader br)"
+		check "etcd: br's record advertises its cloud public IP" bash -c "ETCDCTL_API=3 ip netns exec \
+		    $(ns cloud) etcdctl --endpoints http://127.0.0.1:2379 get --print-value-only \
+		    /cloudroute/sites/br/br | grep -q '\"endpoint\":\"203.0.113.20:51820\"'"
+		detail "no static site peers: hq and br found each other in etcd (leaders hq, br)"
+	fi
 	detail "source/dest check off on eni-hq and eni-br; routes to them in rtb-hq and rtb-br"
 }
 
@@ -205,15 +267,19 @@ flow_5() {
 	detail "user -> 100.96.0.3:33000 -> 192.168.100.30:8080, which saw ${a:-nothing}"
 }
 
-# 4. A third site joins (config + SIGHUP), then leaves.
+# 4. A third site joins (config + SIGHUP), then leaves.  SIM_FLEET=1: it
+# just starts (its record in etcd does the rest) and leaves on SIGTERM.
 flow_4() {
 	FLOW_DETAIL=
-	local a
+	local a t0
 	conf_s3
-	conf_hq nonat s3
-	conf_br s3
-	reload hq
-	reload br
+	if [ "$SIM_FLEET" != 1 ]; then
+		conf_hq nonat s3
+		conf_br s3
+		reload hq
+		reload br
+	fi
+	t0=$SECONDS
 	sim_run s3
 	check "flow 4: rtb-hq gains 172.16.0.0/24" wait_for 20 has hq "172.16.0.0/24 via 10.0.0.10"
 	check "flow 4: rtb-br gains 172.16.0.0/24" wait_for 20 has br "172.16.0.0/24 via 192.168.0.10"
@@ -223,11 +289,14 @@ flow_4() {
 	a=$(who s3app 192.168.0.20 8080)
 	check_eq "flow 4: new site's app reaches the Branch app" 172.16.0.20 "$a"
 	check_eq "flow 4: HQ <-> Branch kept flowing" 10.0.0.20 "$(who hqapp 192.168.0.20 8080)"
-	detail "joined: rtb-hq, rtb-br gained 172.16.0.0/24; 172.16.0.20 -> 192.168.0.20 saw ${a:-nothing}"
-	conf_hq nonat
-	conf_br
-	reload hq
-	reload br
+	[ "$SIM_FLEET" = 1 ] && detail "s3 joined through etcd, no config change or reload at hq and br"
+	detail "joined: rtb-hq, rtb-br gained 172.16.0.0/24 in $((SECONDS - t0)) s; 172.16.0.20 -> 192.168.0.20 saw ${a:-nothing}"
+	if [ "$SIM_FLEET" != 1 ]; then
+		conf_hq nonat
+		conf_br
+		reload hq
+		reload br
+	fi
 	kill -TERM "${SIM_PID[s3]}"
 	wait "${SIM_PID[s3]}" 2>/dev/null
 	check "flow 4: s3 teardown" sim_cr s3 teardown
@@ -239,8 +308,58 @@ flow_4() {
 	detail "left: 172.16.0.0/24 removed from rtb-hq and rtb-br"
 }
 
+# 6 with SIM_FLEET=1: HA by election.  ha1 and ha2 form site "ha" in etcd;
+# ha1 starts first, wins leaders/ha and holds rtb-ha; ha2 stands by (its NIC
+# ready, no route).  kill -9 ha1, whose instance keeps running: once its
+# lease expires ha2 wins and writes the route at once (the election is the
+# proof), and the HA app reaches the user through it.
+flow_6_fleet() {
+	FLOW_DETAIL=
+	local t0 secs
+	conf_ha ha1
+	conf_ha ha2
+	sim_run ha1
+	check "flow 6: ha1 wins the election and takes 100.96.0.0/11" \
+		wait_for 20 has ha "100.96.0.0/11 via 172.20.0.11"
+	check_eq "flow 6: etcd: ha1 leads site ha" ha1 "$(fleet_leader ha /cloudroute-ha/)"
+	sim_run ha2
+	check "flow 6: ha2 is up and has turned its check off" wait_for 20 eni_off eni-ha2
+	check "flow 6: ha2 is the standby" \
+		wait_for 10 grep -Eq '"role": ?"standby"' "$SIM/state-ha2/fleet.json"
+	check "flow 6: the standby leaves the active route alone" rt rtb-ha 100.96.0.0/11 eni-ha1 active
+	check "flow 6: HA app reaches the user through the leader" \
+		wait_for 15 sees haapp 100.96.0.2 8080 172.20.0.20
+	t0=$(date +%s.%N)
+	kill -9 "${SIM_PID[ha1]}"
+	wait "${SIM_PID[ha1]}" 2>/dev/null
+	if secs=$(until_seen haapp 100.96.0.2 8080 172.20.0.20 "$t0"); then
+		echo "# failover: $secs s from kill -9 of the leader to traffic through the standby (etcd election, lease_ttl 2)"
+		check "flow 6: traffic through ha2 within lease_ttl + 3 s" \
+			awk -v f="$secs" 'BEGIN { exit !(f <= 5) }'
+	else
+		secs=
+		check "flow 6: traffic flows again after kill -9 of the leader" false
+	fi
+	check_eq "flow 6: etcd: ha2 leads site ha" ha2 "$(fleet_leader ha /cloudroute-ha/)"
+	check "flow 6: ha2 now owns the route" rt rtb-ha 100.96.0.0/11 eni-ha2 active
+	check "flow 6: the VPC router follows" has ha "100.96.0.0/11 via 172.20.0.12"
+	check "flow 6: ha2 wrote it at once" grep -q "fleet takeover: 1 route written at once" "$SIM/ha2.log"
+	check_eq "flow 6: ha2's first EC2 write after the kill replaces the route" \
+		"ReplaceRoute rtb-ha 100.96.0.0/11 eni-ha2" "$(python3 -c '
+import json, sys
+t0 = float(sys.argv[2])
+for e in map(json.loads, open(sys.argv[1])):
+    if e.get("source") == "172.20.0.12" and e.get("mutating") and e["time"] > t0:
+        p = e.get("params", {})
+        print(e.get("action"), p.get("RouteTableId"), p.get("DestinationCidrBlock"), p.get("NetworkInterfaceId"))
+        break' "$SIM/api.log" "$t0")"
+	detail "kill -9 ha1 (instance still running): ${secs:-no} s to traffic via ha2, elected in etcd"
+	SIM_FAILOVER=$secs
+}
+
 # 6. HA: ha1 active, ha2 standby in ha_group "ha" (takeover "blackhole").
 flow_6() {
+	[ "$SIM_FLEET" = 1 ] && { flow_6_fleet; return; }
 	FLOW_DETAIL=
 	local t0 t1 secs a
 	conf_ha ha1
@@ -289,8 +408,16 @@ flow_7() {
 	check "flow 7: client add alice on hq" grep -q '^\[Interface\]' "$SIM/alice.conf"
 	check "flow 7: the endpoint is HQ's public IP (cloud metadata)" \
 		grep -qx "Endpoint = 203.0.113.10:51820" "$SIM/alice.conf"
-	check "flow 7: pushed routes: HQ, the overlay and the Branch" \
-		grep -qx "AllowedIPs = 10.0.0.0/18, 100.96.0.0/11, 192.168.0.0/22" "$SIM/alice.conf"
+	if [ "$SIM_FLEET" = 1 ]; then   # the Branch's subnets from its record in etcd
+		check "flow 7: pushed routes: HQ, the overlay and the Branch (from etcd)" \
+			grep -qx "AllowedIPs = 10.0.0.0/18, 100.96.0.0/11, 192.168.0.0/22, 192.168.100.0/24" \
+			"$SIM/alice.conf"
+		check_not "flow 7: alice's address is not the Branch connector's (from etcd)" \
+			grep -qx "Address = 100.96.0.3/32" "$SIM/alice.conf"
+	else
+		check "flow 7: pushed routes: HQ, the overlay and the Branch" \
+			grep -qx "AllowedIPs = 10.0.0.0/18, 100.96.0.0/11, 192.168.0.0/22" "$SIM/alice.conf"
+	fi
 	addr=$(sed -n 's/^Address = //p' "$SIM/alice.conf")
 	wg-quick strip "$SIM/alice.conf" >"$SIM/alice.wg" &&
 		nsx user wg setconf "$u" "$SIM/alice.wg"

@@ -39,14 +39,5 @@ else
 fi
 check_eq "the fake cloud's change hook never failed" 0 \
 	"$(sim_ctl GET /counts | python3 -c 'import json, sys; print(json.load(sys.stdin)["counts"]["hook_failures"])')"
-for n in hq br ha2; do
-	check "$n is still running" alive "$n"
-done
-echo "# suite took $((SECONDS - T0)) s"
-if [ "$FAIL" != 0 ]; then
-	for n in hq br s3 ha1 ha2; do
-		[ -s "$SIM/$n.log" ] && { echo "# --- $n.log (tail)"; tail -n 15 "$SIM/$n.log" | sed 's/^/#   /'; }
-	done
-	[ -s "$SIM/fake.err" ] && { echo "# --- fake.err (tail)"; tail -n 15 "$SIM/fake.err" | sed 's/^/#   /'; }
-fi
+flows_end "$T0"
 finish

@@ -77,7 +77,11 @@ sim_host() {
 	nsx "$h" ip route add default via "$gw"
 	nsx "$r" ip addr add "$gw/32" dev "h-$h"
 	nsx "$r" ip route add "$ip/32" dev "h-$h"
-	nsx "$r" sysctl -qw "net.ipv4.conf.h-$h.proxy_arp=1" "net.ipv4.conf.h-$h.rp_filter=0"
+	# Proxy ARP answers at once, as a VPC's does (the kernel's default delays
+	# each proxied reply by up to 0.8 s: a connector that takes a route over
+	# and first talks to an app would wait for it).
+	nsx "$r" sysctl -qw "net.ipv4.conf.h-$h.proxy_arp=1" "net.ipv4.conf.h-$h.rp_filter=0" \
+		"net.ipv4.neigh.h-$h.proxy_delay=0"
 	if [ -n "$pub" ]; then
 		nsx "$r" nft add rule ip vpcnat pre iifname igw ip daddr "$pub" dnat to "$ip"
 		nsx "$r" nft add rule ip vpcnat post oifname igw ip saddr "$ip" snat to "$pub"

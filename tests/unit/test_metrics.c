@@ -16,6 +16,7 @@
 
 #include "agent/metrics.h"
 #include "common/metrics.h"
+#include "providers/http.h"
 
 static size_t
 sink(char *p, size_t sz, size_t n, void *ctx)
@@ -187,6 +188,30 @@ test_endpoint(void **state)
 	mt_clear_all();
 }
 
+/* Labels of cloud API calls: operations never carry ids; outcomes. */
+static void
+test_api_labels(void **unused)
+{
+	char op[128];
+
+	(void)unused;
+	assert_string_equal(http_op_name("PUT", "/routeTables/rt-1/routes/cloudroute-x?api=1", 0,
+	    op, sizeof(op)), "PUT routeTables/routes");
+	assert_string_equal(http_op_name("GET", "/20160918/vnics/ocid1.vnic.oc1..aaa", 1, op,
+	    sizeof(op)), "GET vnics");
+	assert_string_equal(http_op_name("PUT", "/routers/r-1/add_extraroutes", 0, op,
+	    sizeof(op)), "PUT routers/add_extraroutes");
+	assert_string_equal(http_op_name("GET", "", 0, op, sizeof(op)), "GET");
+	assert_string_equal(http_op_name("GET", "/a/1/b/2/c", 0, op, 8), "GET a/b");
+	assert_string_equal(http_outcome(0, 200), "ok");
+	assert_string_equal(http_outcome(0, 429), "throttled");
+	assert_string_equal(http_outcome(0, 404), "http_4xx");
+	assert_string_equal(http_outcome(0, 503), "http_5xx");
+	assert_string_equal(http_outcome(-ETIMEDOUT, 0), "timeout");
+	assert_string_equal(http_outcome(-ECANCELED, 0), "cancelled");
+	assert_string_equal(http_outcome(-EIO, 0), "error");
+}
+
 int
 main(void)
 {
@@ -194,6 +219,7 @@ main(void)
 		cmocka_unit_test(test_registry),
 		cmocka_unit_test(test_bounded),
 		cmocka_unit_test(test_endpoint),
+		cmocka_unit_test(test_api_labels),
 	};
 	curl_global_init(CURL_GLOBAL_DEFAULT);
 	return cmocka_run_group_tests(tests, NULL, NULL);
