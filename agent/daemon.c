@@ -327,6 +327,7 @@ host_pass(struct daemon *d, const char *why)
 	else if (changes)
 		log_info("%s: %zu host change%s applied", why, changes, changes == 1 ? "" : "s");
 	buf_free(&errs);
+	malloc_trim(0);    /* a pass's nftables cache (~2 MB) back to the system */
 }
 
 /* Tunnel (composed peers) and host, from the current desired state. */
@@ -618,6 +619,8 @@ cmd_run(const struct opts *o)
 	struct daemon d;
 	int r, lock, fg;
 
+	/* two malloc arenas, not one per thread: no thread allocates per packet */
+	mallopt(M_ARENA_MAX, 2);
 	memset(&d, 0, sizeof(d));
 	d.opts = *o;
 	d.mfd = d.tfd = d.sfd = d.dfd = d.gfd = d.cfd = d.nfd = -1;

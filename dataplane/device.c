@@ -199,7 +199,7 @@ dp_workers_start(struct dp_device *dev)
 			return -r;
 		w->running = 1;
 	}
-	return 0;
+	return dp_hs_thread_start(dev);
 }
 
 void
@@ -207,6 +207,7 @@ dp_workers_stop(struct dp_device *dev)
 {
 	uint64_t one = 1;
 
+	dp_hs_thread_stop(dev);          /* it reads the handshake sockets */
 	if (write(dev->stop_fd, &one, sizeof(one)) < 0)
 		log_warn("%s: eventfd", dev->ifname);
 	for (unsigned int i = 0; i < dev->n_workers; i++) {
@@ -243,7 +244,7 @@ device_alloc(const char *ifname, unsigned int n_workers)
 	pthread_mutex_init(&dev->cfg_lock, NULL);
 	pthread_mutex_init(&dev->retire_lock, NULL);
 	pthread_mutex_init(&dev->hs_lock, NULL);
-	pthread_cond_init(&dev->hs_cond, NULL);
+	dev->hs_efd = dev->hs_fd4 = dev->hs_fd6 = -1;
 	ai_init(&dev->ai);
 	cookie_checker_init(&dev->cc, zero);
 	dev->stop_fd = -1;
@@ -261,7 +262,7 @@ device_alloc(const char *ifname, unsigned int n_workers)
 static int
 worker_buffers(struct dp_worker *w)
 {
-	for (unsigned int i = 0; i < DP_BATCH; i++)
+	for (unsigned int i = 0; i < DP_RX_BATCH; i++)
 		if ((w->rx_buf[i] = aligned_alloc(64, DP_BUF_SIZE)) == NULL)
 			return -ENOMEM;
 	if ((w->rd_buf = aligned_alloc(64, DP_BUF_SIZE)) == NULL ||
@@ -273,7 +274,7 @@ worker_buffers(struct dp_worker *w)
 static void
 worker_buffers_free(struct dp_worker *w)
 {
-	for (unsigned int j = 0; j < DP_BATCH; j++)
+	for (unsigned int j = 0; j < DP_RX_BATCH; j++)
 		free(w->rx_buf[j]);
 	free(w->rd_buf);
 	free(w->tx_arena);
@@ -590,6 +591,10 @@ dp_device_destroy(struct dp_device *dev)
 			close(w->tun_fd);
 		worker_buffers_free(w);
 	}
+	if (dev->hs_fd4 >= 0)
+		close(dev->hs_fd4);
+	if (dev->hs_fd6 >= 0)
+		close(dev->hs_fd6);
 	pthread_rwlock_wrlock(&dev->lock);
 	while (dev->peers != NULL)
 		dp_peer_destroy(dev->peers);
@@ -606,7 +611,6 @@ dp_device_destroy(struct dp_device *dev)
 	pthread_mutex_destroy(&dev->cfg_lock);
 	free(dev->hs_buckets);           /* a detached device's (dp_hs_stop frees ours) */
 	pthread_mutex_destroy(&dev->hs_lock);
-	pthread_cond_destroy(&dev->hs_cond);
 	explicit_bzero(dev, sizeof(*dev));
 	free(dev);
 }

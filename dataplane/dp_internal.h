@@ -34,7 +34,8 @@
 #include "dataplane/noise.h"
 #include "dataplane/offload.h"
 
-#define DP_BATCH            32           /* datagrams per recvmmsg, TUN reads per batch */
+#define DP_BATCH            32           /* TUN reads per batch, handshake datagrams per recvmmsg */
+#define DP_RX_BATCH         8            /* receive buffers per recvmmsg (64 KiB each, UDP_GRO) */
 #define DP_TX_SLOTS         256          /* packets per send batch (after segmentation) */
 #define DP_TX_ARENA         (512 << 10)  /* bytes behind the send slots */
 #define DP_GSO_MAX_SEGS     64           /* datagrams per UDP_SEGMENT send */
@@ -204,14 +205,14 @@ struct dp_worker {
 	int tun_fd, udp4, udp6, epfd;
 	int vnet;                              /* TUN I/O carries a virtio_net_hdr */
 	/* receive (UDP -> TUN); with UDP_GRO one buffer holds many datagrams */
-	struct mmsghdr rx_msg[DP_BATCH];
-	struct iovec rx_iov[DP_BATCH];
-	struct sockaddr_storage rx_addr[DP_BATCH];
-	uint8_t *rx_buf[DP_BATCH];
+	struct mmsghdr rx_msg[DP_RX_BATCH];
+	struct iovec rx_iov[DP_RX_BATCH];
+	struct sockaddr_storage rx_addr[DP_RX_BATCH];
+	uint8_t *rx_buf[DP_RX_BATCH];
 	union {
 		char buf[CMSG_SPACE(sizeof(int))];
 		struct cmsghdr align;
-	} rx_cmsg[DP_BATCH];
+	} rx_cmsg[DP_RX_BATCH];
 	struct dp_gro_pkt rx_out[DP_GRO_MAX_PKTS];     /* decrypted, to the TUN */
 	struct dp_gro gro;
 	/* send (TUN -> UDP): super-packets are read into rd_buf and cut into
@@ -266,12 +267,14 @@ struct dp_device {
 	uint64_t hs_window_start, hs_window_count, last_under_load;  /* atomic */
 	uint64_t drops[DP_DROP_MAX];           /* atomic */
 
-	/* hsqueue.c: handshake messages from the workers to the handshake thread */
+	/* hsqueue.c: handshake messages from the workers to the handshake thread,
+	 * which also reads the handshake sockets (steered there by the kernel) */
 	pthread_mutex_t hs_lock;
-	pthread_cond_t hs_cond;
 	struct dp_hs_msg *hs_ring;             /* DP_HS_QUEUE entries, NULL = inline */
 	unsigned int hs_head, hs_n;
 	int hs_stop, hs_running;
+	int hs_efd;                            /* eventfd: ring not empty, or stop */
+	int hs_fd4, hs_fd6;                    /* handshake sockets, -1 = none */
 	pthread_t hs_thr;
 	struct dp_hs_bucket *hs_buckets;       /* per-source limit (handshake thread) */
 	uint64_t hs_seed;
@@ -323,9 +326,11 @@ unsigned int dp_jitter(void);
 void dp_rx_handshake(struct dp_device *dev, unsigned int worker, const uint8_t *pkt,
     size_t len, const struct sockaddr_storage *src, int charged);
 
-/* A set of sockets, one v4 and one v6 per worker (-1 = none), and their port. */
+/* A set of sockets, one v4 and one v6 per worker (-1 = none), and their
+ * port; hs4/hs6 (-1 = none) receive the handshake messages alone (udp.c). */
 struct dp_udp_set {
 	int fd4[DP_MAX_DATA_WORKERS], fd6[DP_MAX_DATA_WORKERS];
+	int hs4, hs6;
 	uint16_t port;
 };
 
@@ -375,8 +380,11 @@ unsigned int dp_hs_queued(struct dp_device *dev);
 struct dp_hs_bucket;
 /* Under load: 1 when src may cost one more handshake message now (takes hs_lock). */
 int dp_hs_ratelimit(struct dp_device *dev, const struct sockaddr_storage *src, uint64_t now);
+/* The ring and its eventfd (once), then the thread with the workers. */
 int dp_hs_start(struct dp_device *dev);
 void dp_hs_stop(struct dp_device *dev);
+int dp_hs_thread_start(struct dp_device *dev);
+void dp_hs_thread_stop(struct dp_device *dev);
 
 /* tun.c */
 /* Opens the queues with IFF_VNET_HDR and TSO/USO offloads when the kernel
@@ -406,8 +414,11 @@ void dp_udp_set_close(struct dp_udp_set *s);
 /* SO_MARK on every socket (dev->lock held for writing). */
 int dp_udp_set_mark(struct dp_device *dev, uint32_t fwmark);
 int dp_udp_send_batch(int fd, struct mmsghdr *msgs, unsigned int n);
-/* Receives up to DP_BATCH datagrams on fd, decrypts, writes to TUN. */
+/* Receives up to DP_RX_BATCH buffers of datagrams on fd, decrypts, writes to TUN. */
 int dp_udp_rx_batch(struct dp_worker *w, int fd);
+/* 0 when msg (len bytes) is a handshake message of its type's size, else
+ * counts the drop and returns -1. */
+int dp_udp_handshake_ok(struct dp_device *dev, const uint8_t *msg, size_t len);
 
 /* uapi.c */
 struct dp_uapi_peer {

@@ -14,18 +14,35 @@
  * and leaves room in the queue for the others, and one from many addresses
  * fills the queue and is dropped before any crypto.
  *
+ * The thread also reads the handshake sockets (udp.c steers every
+ * handshake message there when the kernel takes the program), in batches,
+ * with the same per-source limit before any crypto; while the socket holds
+ * half of its buffer the device is under load.  While under load the thread
+ * runs 10 nice levels below the process: a flood gets the CPU the data path
+ * leaves, and what the thread cannot read the kernel drops from the
+ * socket's small buffer.  The workers stop and start it with themselves (a
+ * listen-port change swaps the sockets).
+ *
  * Thread: "handshake" (index DP_HS_WORKER for its cipher contexts).  Locks:
  * hs_lock (mutex) guards the ring; the thread takes dev->lock for reading
  * around each message, as the workers do around a batch.
  */
 #define _GNU_SOURCE
 #include <errno.h>
+#include <limits.h>
+#include <linux/sock_diag.h>
+#include <poll.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/eventfd.h>
 #include <sys/random.h>
+#include <sys/resource.h>
+#include <unistd.h>
 
 #include "common/log.h"
 #include "dataplane/dp_internal.h"
+
+#define HS_NICE 10                            /* below the process's priority */
 
 struct dp_hs_msg {
 	uint16_t len;
@@ -36,6 +53,23 @@ struct dp_hs_msg {
 
 static int ratelimit(struct dp_device *dev, const struct sockaddr_storage *src, uint64_t now);
 
+static void
+wake(struct dp_device *dev)
+{
+	uint64_t one = 1;
+
+	if (write(dev->hs_efd, &one, sizeof(one)) < 0 && errno != EAGAIN)
+		log_warn("%s: eventfd", dev->ifname);
+}
+
+static int
+load_now(struct dp_device *dev, uint64_t now)
+{
+	uint64_t last = __atomic_load_n(&dev->last_under_load, __ATOMIC_RELAXED);
+
+	return last != 0 && now - last < DP_UNDER_LOAD_HOLD_MS;
+}
+
 /*
  * Copies one handshake message into the ring; drops it when full, and
  * while under load when its source has used its share (so that one
@@ -45,8 +79,8 @@ void
 dp_hs_enqueue(struct dp_device *dev, const uint8_t *pkt, size_t len,
     const struct sockaddr_storage *src)
 {
-	uint64_t now = now_ms(), last = __atomic_load_n(&dev->last_under_load, __ATOMIC_RELAXED);
-	int load = last != 0 && now - last < DP_UNDER_LOAD_HOLD_MS;
+	uint64_t now = now_ms();
+	int load = load_now(dev, now);
 	struct dp_hs_msg *m;
 
 	if (len > sizeof(m->data))
@@ -66,7 +100,7 @@ dp_hs_enqueue(struct dp_device *dev, const uint8_t *pkt, size_t len,
 	m->src = *src;
 	memcpy(m->data, pkt, len);
 	if (dev->hs_n++ == 0)
-		pthread_cond_signal(&dev->hs_cond);
+		wake(dev);
 	pthread_mutex_unlock(&dev->hs_lock);
 }
 
@@ -82,28 +116,151 @@ dp_hs_queued(struct dp_device *dev)
 	return n;
 }
 
+static void
+handle(struct dp_device *dev, struct dp_hs_msg *m)
+{
+	pthread_rwlock_rdlock(&dev->lock);
+	dp_rx_handshake(dev, DP_HS_WORKER, m->data, m->len, &m->src, m->charged);
+	pthread_rwlock_unlock(&dev->lock);
+}
+
+/* Handles what the ring holds now; 1 if it held anything. */
+static int
+drain_ring(struct dp_device *dev, struct dp_hs_msg *m)
+{
+	int any = 0;
+
+	pthread_mutex_lock(&dev->hs_lock);
+	while (dev->hs_n > 0 && !dev->hs_stop) {
+		*m = dev->hs_ring[dev->hs_head];
+		dev->hs_head = (dev->hs_head + 1) % DP_HS_QUEUE;
+		dev->hs_n--;
+		pthread_mutex_unlock(&dev->hs_lock);
+		handle(dev, m);
+		any = 1;
+		pthread_mutex_lock(&dev->hs_lock);
+	}
+	pthread_mutex_unlock(&dev->hs_lock);
+	return any;
+}
+
+/* Receive state of the thread: a batch of datagrams off the socket. */
+struct hs_rx {
+	struct mmsghdr msg[DP_BATCH];
+	struct iovec iov[DP_BATCH];
+	struct dp_hs_msg m[DP_BATCH];
+};
+
+/*
+ * The socket is the queue: under load when it holds half of its buffer
+ * (about 128 messages and more; the ring's rule is an eighth of 1,024).
+ */
+static int
+backlogged(int fd)
+{
+	uint32_t mi[SK_MEMINFO_VARS];
+	socklen_t len = sizeof(mi);
+
+	if (getsockopt(fd, SOL_SOCKET, SO_MEMINFO, mi, &len) < 0 ||
+	    len < sizeof(uint32_t) * (SK_MEMINFO_RCVBUF + 1))
+		return 0;
+	return mi[SK_MEMINFO_RMEM_ALLOC] >= mi[SK_MEMINFO_RCVBUF] / 2;
+}
+
+/* One batch from a handshake socket; 1 if it was full (more may wait). */
+static int
+read_socket(struct dp_device *dev, int fd, struct hs_rx *rx)
+{
+	uint64_t now;
+	int n, i;
+
+	if (fd < 0)
+		return 0;
+	for (i = 0; i < DP_BATCH; i++) {
+		rx->iov[i].iov_base = rx->m[i].data;
+		rx->iov[i].iov_len = sizeof(rx->m[i].data);
+		memset(&rx->msg[i], 0, sizeof(rx->msg[i]));
+		rx->msg[i].msg_hdr.msg_iov = &rx->iov[i];
+		rx->msg[i].msg_hdr.msg_iovlen = 1;
+		rx->msg[i].msg_hdr.msg_name = &rx->m[i].src;
+		rx->msg[i].msg_hdr.msg_namelen = sizeof(rx->m[i].src);
+	}
+	if ((n = recvmmsg(fd, rx->msg, DP_BATCH, MSG_DONTWAIT, NULL)) <= 0)
+		return 0;
+	now = now_ms();
+	if (n == DP_BATCH && backlogged(fd))
+		__atomic_store_n(&dev->last_under_load, now, __ATOMIC_RELAXED);
+	for (i = 0; i < n; i++) {
+		struct dp_hs_msg *m = &rx->m[i];
+		int load = load_now(dev, now);
+
+		m->len = (uint16_t)rx->msg[i].msg_len;
+		if ((rx->msg[i].msg_hdr.msg_flags & MSG_TRUNC) ||
+		    dp_udp_handshake_ok(dev, m->data, m->len) < 0)
+			continue;
+		if (load && !dp_hs_ratelimit(dev, &m->src, now)) {
+			dp_drop(dev, DP_DROP_FLOOD, "handshakes from one source too fast");
+			continue;
+		}
+		m->charged = (uint8_t)load;
+		handle(dev, m);
+	}
+	return n == DP_BATCH;
+}
+
+/*
+ * HS_NICE levels below the process while the device is under load, so a
+ * flood gets the CPU the data path leaves; at the process's priority
+ * otherwise (a burst of real handshakes, a busy host).  Going back up may
+ * be refused without CAP_SYS_NICE: then it stays below.
+ */
+static void
+renice(struct dp_device *dev, int base, int *niced)
+{
+	int load = load_now(dev, now_ms());
+
+	if (base == INT_MIN || load == *niced)
+		return;
+	if (setpriority(PRIO_PROCESS, (id_t)gettid(), base + (load ? HS_NICE : 0)) < 0 && !load)
+		log_debug("%s: handshake thread stays at lower priority", dev->ifname);
+	*niced = load;
+}
+
 static void *
 hs_main(void *arg)
 {
 	struct dp_device *dev = arg;
+	struct pollfd pfd[3] = {
+		{ .fd = dev->hs_efd, .events = POLLIN },
+		{ .fd = dev->hs_fd4, .events = POLLIN },
+		{ .fd = dev->hs_fd6, .events = POLLIN },
+	};
+	struct hs_rx *rx = calloc(1, sizeof(*rx));
 	struct dp_hs_msg m;
+	uint64_t v;
+	int busy, base, niced = 0;
 
-	pthread_mutex_lock(&dev->hs_lock);
+	errno = 0;
+	base = getpriority(PRIO_PROCESS, 0);       /* this thread's, as created */
+	if (errno != 0)
+		base = INT_MIN;
 	for (;;) {
-		while (dev->hs_n == 0 && !dev->hs_stop)
-			pthread_cond_wait(&dev->hs_cond, &dev->hs_lock);
-		if (dev->hs_stop)
+		renice(dev, base, &niced);
+		busy = drain_ring(dev, &m);
+		if (__atomic_load_n(&dev->hs_stop, __ATOMIC_ACQUIRE))
 			break;
-		m = dev->hs_ring[dev->hs_head];
-		dev->hs_head = (dev->hs_head + 1) % DP_HS_QUEUE;
-		dev->hs_n--;
-		pthread_mutex_unlock(&dev->hs_lock);
-		pthread_rwlock_rdlock(&dev->lock);
-		dp_rx_handshake(dev, DP_HS_WORKER, m.data, m.len, &m.src, m.charged);
-		pthread_rwlock_unlock(&dev->lock);
-		pthread_mutex_lock(&dev->hs_lock);
+		if (rx != NULL)
+			busy |= read_socket(dev, dev->hs_fd4, rx) | read_socket(dev, dev->hs_fd6, rx);
+		if (busy)
+			continue;
+		if (poll(pfd, rx != NULL ? 3 : 1, -1) < 0 && errno != EINTR)
+			break;
+		if ((pfd[0].revents & POLLIN) && read(dev->hs_efd, &v, sizeof(v)) < 0)
+			v = 0;
 	}
-	pthread_mutex_unlock(&dev->hs_lock);
+	if (rx != NULL)
+		explicit_bzero(rx, sizeof(*rx));
+	free(rx);
 	explicit_bzero(&m, sizeof(m));
 	return NULL;
 }
@@ -111,13 +268,24 @@ hs_main(void *arg)
 int
 dp_hs_start(struct dp_device *dev)
 {
-	int r;
-
 	if ((dev->hs_ring = calloc(DP_HS_QUEUE, sizeof(*dev->hs_ring))) == NULL)
 		return -ENOMEM;
+	if ((dev->hs_efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK)) < 0)
+		return -errno;
 	/* where addresses land in the rate-limit table is not predictable */
 	if (getrandom(&dev->hs_seed, sizeof(dev->hs_seed), 0) != sizeof(dev->hs_seed))
 		dev->hs_seed = (uint64_t)now_ms();
+	return 0;
+}
+
+int
+dp_hs_thread_start(struct dp_device *dev)
+{
+	int r;
+
+	if (dev->hs_ring == NULL || dev->hs_running)
+		return 0;
+	__atomic_store_n(&dev->hs_stop, 0, __ATOMIC_RELEASE);
 	if ((r = pthread_create(&dev->hs_thr, NULL, hs_main, dev)) != 0)
 		return -r;
 	dev->hs_running = 1;
@@ -125,21 +293,30 @@ dp_hs_start(struct dp_device *dev)
 }
 
 void
+dp_hs_thread_stop(struct dp_device *dev)
+{
+	if (!dev->hs_running)
+		return;
+	pthread_mutex_lock(&dev->hs_lock);
+	__atomic_store_n(&dev->hs_stop, 1, __ATOMIC_RELEASE);
+	pthread_mutex_unlock(&dev->hs_lock);
+	wake(dev);
+	pthread_join(dev->hs_thr, NULL);
+	dev->hs_running = 0;
+}
+
+void
 dp_hs_stop(struct dp_device *dev)
 {
-	if (dev->hs_running) {
-		pthread_mutex_lock(&dev->hs_lock);
-		dev->hs_stop = 1;
-		pthread_cond_signal(&dev->hs_cond);
-		pthread_mutex_unlock(&dev->hs_lock);
-		pthread_join(dev->hs_thr, NULL);
-		dev->hs_running = 0;
-	}
+	dp_hs_thread_stop(dev);
 	free(dev->hs_ring);
 	dev->hs_ring = NULL;
 	dev->hs_n = 0;
 	free(dev->hs_buckets);
 	dev->hs_buckets = NULL;
+	if (dev->hs_efd >= 0)
+		close(dev->hs_efd);
+	dev->hs_efd = -1;
 }
 
 /* ---- per-source rate limit under load (the kernel's ratelimiter.c) ---------- */

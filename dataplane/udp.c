@@ -7,7 +7,16 @@
  * checked against the replay window and against cryptokey routing (the
  * inner source must belong to the sending peer) and written to the TUN.
  * Authenticated packets update the peer's endpoint (roaming) and timers
- * once per run of packets from one peer.  With UDP_GRO one receive returns
+ * once per run of packets from one peer.
+ *
+ * Each family has one more socket in its SO_REUSEPORT group, read by the
+ * handshake thread alone (hsqueue.c): a classic BPF program on the group
+ * sends every datagram whose first byte is not 4 (a data message) there and
+ * spreads data messages over the workers by receiver index (one session
+ * stays on one worker, in order).  A flood of handshake messages then fills
+ * that socket's buffer and is dropped by the kernel; the workers never see
+ * it.  Without the program (old kernels) the workers queue handshake
+ * messages for the thread themselves.  With UDP_GRO one receive returns
  * a run of datagrams from one source (e.g. a peer's UDP_SEGMENT send), and
  * the decrypted packets of a batch are written to the TUN together so TCP
  * segments of one flow can be merged (tun.c, offload.c).
@@ -16,6 +25,7 @@
 #include <endian.h>
 #include <errno.h>
 #include <netinet/in.h>
+#include <linux/filter.h>
 #include <netinet/udp.h>
 #include <poll.h>
 #include <stdlib.h>
@@ -25,24 +35,30 @@
 #include "common/log.h"
 #include "dataplane/dp_internal.h"
 
+/* A small receive buffer on the handshake sockets: a flood is dropped early. */
+#define HS_RCVBUF (256 << 10)
+
 static int
-open_one(int family, uint16_t port, uint32_t fwmark)
+open_one(int family, uint16_t port, uint32_t fwmark, int hs)
 {
 	struct sockaddr_storage ss;
 	socklen_t sl;
-	int fd, one = 1, bufsz = 4 << 20;
+	int fd, one = 1, bufsz = 4 << 20, hsbuf = HS_RCVBUF;
 
 	if ((fd = socket(family, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0)) < 0)
 		return -errno;
 	setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one));
-	if (setsockopt(fd, SOL_SOCKET, SO_RCVBUFFORCE, &bufsz, sizeof(bufsz)) < 0)
+	if (hs)
+		setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &hsbuf, sizeof(hsbuf));
+	else if (setsockopt(fd, SOL_SOCKET, SO_RCVBUFFORCE, &bufsz, sizeof(bufsz)) < 0)
 		setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &bufsz, sizeof(bufsz));
 	if (setsockopt(fd, SOL_SOCKET, SO_SNDBUFFORCE, &bufsz, sizeof(bufsz)) < 0)
 		setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &bufsz, sizeof(bufsz));
 	if (fwmark)
 		setsockopt(fd, SOL_SOCKET, SO_MARK, &fwmark, sizeof(fwmark));
 	/* many datagrams per receive (Linux 5.0); without it, one each */
-	setsockopt(fd, SOL_UDP, UDP_GRO, &one, sizeof(one));
+	if (!hs)
+		setsockopt(fd, SOL_UDP, UDP_GRO, &one, sizeof(one));
 	memset(&ss, 0, sizeof(ss));
 	if (family == AF_INET) {
 		struct sockaddr_in *in = (struct sockaddr_in *)&ss;
@@ -87,6 +103,57 @@ dp_udp_set_close(struct dp_udp_set *s)
 			close(s->fd6[i]);
 		s->fd4[i] = s->fd6[i] = -1;
 	}
+	if (s->hs4 >= 0)
+		close(s->hs4);
+	if (s->hs6 >= 0)
+		close(s->hs6);
+	s->hs4 = s->hs6 = -1;
+}
+
+/*
+ * The group's steering program (the payload starts after the UDP header):
+ * first byte 4, a data message: receiver index mod n, a worker's socket;
+ * anything else: n, the handshake socket (bound after the n workers', so
+ * it is the group's socket n).
+ */
+static int
+steer(int fd, unsigned int n)
+{
+	struct sock_filter code[] = {
+		BPF_STMT(BPF_LD | BPF_B | BPF_ABS, 0),
+		BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, MESSAGE_DATA, 0, 3),
+		BPF_STMT(BPF_LD | BPF_W | BPF_ABS, 4),
+		BPF_STMT(BPF_ALU | BPF_MOD | BPF_K, n),
+		BPF_STMT(BPF_RET | BPF_A, 0),
+		BPF_STMT(BPF_RET | BPF_K, n),
+	};
+	struct sock_fprog prog = { .len = sizeof(code) / sizeof(code[0]), .filter = code };
+
+	if (setsockopt(fd, SOL_SOCKET, SO_ATTACH_REUSEPORT_CBPF, &prog, sizeof(prog)) < 0)
+		return -errno;
+	return 0;
+}
+
+/*
+ * The handshake socket of one family after the workers' (fd: worker 0's
+ * socket of that family, -1 = none).  Without the program the socket would
+ * take its hash share of data, so it is closed again: -1.
+ */
+static int
+bind_hs(int family, int fd, unsigned int n, uint16_t port, uint32_t fwmark)
+{
+	const char *e = getenv("CLOUDROUTE_HS_SOCKET");    /* "0": none (tests) */
+	int hs;
+
+	if (fd < 0 || (e != NULL && strcmp(e, "0") == 0))
+		return -1;
+	if ((hs = open_one(family, port, fwmark, 1)) < 0)
+		return -1;
+	if (steer(fd, n) < 0) {
+		close(hs);
+		return -1;
+	}
+	return hs;
 }
 
 static int
@@ -95,18 +162,20 @@ bind_all(struct dp_udp_set *s, unsigned int n, uint16_t port, uint32_t fwmark)
 	int fd;
 
 	for (unsigned int i = 0; i < n; i++) {
-		if ((fd = open_one(AF_INET, port, fwmark)) < 0)
+		if ((fd = open_one(AF_INET, port, fwmark, 0)) < 0)
 			return fd;
 		s->fd4[i] = fd;
 		if (port == 0)
 			port = bound_port(fd);
-		fd = open_one(AF_INET6, port, fwmark);
+		fd = open_one(AF_INET6, port, fwmark, 0);
 		if (fd == -EAFNOSUPPORT)
 			continue;          /* IPv6 disabled on this host */
 		if (fd < 0)
 			return fd;
 		s->fd6[i] = fd;
 	}
+	s->hs4 = bind_hs(AF_INET, s->fd4[0], n, port, fwmark);
+	s->hs6 = bind_hs(AF_INET6, s->fd6[0], n, port, fwmark);
 	s->port = port;
 	return 0;
 }
@@ -119,6 +188,7 @@ dp_udp_bind(struct dp_device *dev, uint16_t port, uint32_t fwmark, struct dp_udp
 
 	for (unsigned int i = 0; i < DP_MAX_DATA_WORKERS; i++)
 		s->fd4[i] = s->fd6[i] = -1;
+	s->hs4 = s->hs6 = -1;
 	s->port = 0;
 	for (int tries = 0; tries < (port == 0 ? 10 : 1); tries++) {
 		if ((r = bind_all(s, dev->n_workers, port, fwmark)) == 0)
@@ -136,16 +206,24 @@ void
 dp_udp_swap(struct dp_device *dev, struct dp_udp_set *s)
 {
 	uint16_t port = dev->listen_port;
+	int fd4, fd6;
 
 	for (unsigned int i = 0; i < dev->n_workers; i++) {
 		struct dp_worker *w = &dev->workers[i];
-		int fd4 = w->udp4, fd6 = w->udp6;
 
+		fd4 = w->udp4;
+		fd6 = w->udp6;
 		w->udp4 = s->fd4[i];
 		w->udp6 = s->fd6[i];
 		s->fd4[i] = fd4;
 		s->fd6[i] = fd6;
 	}
+	fd4 = dev->hs_fd4;
+	fd6 = dev->hs_fd6;
+	dev->hs_fd4 = s->hs4;
+	dev->hs_fd6 = s->hs6;
+	s->hs4 = fd4;
+	s->hs6 = fd6;
 	dev->listen_port = s->port;
 	s->port = port;
 }
@@ -162,6 +240,10 @@ dp_udp_set_mark(struct dp_device *dev, uint32_t fwmark)
 		    SOL_SOCKET, SO_MARK, &fwmark, sizeof(fwmark)) < 0))
 			r = -errno;
 	}
+	if ((dev->hs_fd4 >= 0 && setsockopt(dev->hs_fd4, SOL_SOCKET, SO_MARK, &fwmark,
+	    sizeof(fwmark)) < 0) || (dev->hs_fd6 >= 0 && setsockopt(dev->hs_fd6,
+	    SOL_SOCKET, SO_MARK, &fwmark, sizeof(fwmark)) < 0))
+		r = -errno;
 	return r;
 }
 
@@ -361,39 +443,50 @@ rx_handshake(struct dp_device *dev, unsigned int worker, const uint8_t *pkt, siz
 	return 0;
 }
 
+int
+dp_udp_handshake_ok(struct dp_device *dev, const uint8_t *msg, size_t len)
+{
+	static const size_t want[] = {
+		[MESSAGE_HANDSHAKE_INITIATION] = sizeof(struct message_handshake_initiation),
+		[MESSAGE_HANDSHAKE_RESPONSE] = sizeof(struct message_handshake_response),
+		[MESSAGE_HANDSHAKE_COOKIE] = sizeof(struct message_handshake_cookie),
+	};
+	uint32_t type;
+
+	if (len < 4) {
+		dp_drop(dev, DP_DROP_SHORT, "datagram too short");
+		return -1;
+	}
+	memcpy(&type, msg, sizeof(type));
+	type = le32toh(type);
+	if (type < MESSAGE_HANDSHAKE_INITIATION || type > MESSAGE_HANDSHAKE_COOKIE) {
+		dp_drop(dev, DP_DROP_TYPE, "unknown message type");
+		return -1;
+	}
+	if (len != want[type]) {
+		dp_drop(dev, DP_DROP_SHORT, "message with a wrong length");
+		return -1;
+	}
+	return 0;
+}
+
 static size_t
 rx_dispatch(struct dp_device *dev, unsigned int worker, uint8_t *pkt, size_t len,
     const struct sockaddr_storage *src, struct rx_run *run, uint64_t now)
 {
 	uint32_t type;
 
-	if (len < 4) {
-		dp_drop(dev, DP_DROP_SHORT, "datagram too short");
-		return 0;
+	if (len >= 4) {
+		memcpy(&type, pkt, sizeof(type));
+		if (le32toh(type) == MESSAGE_DATA) {
+			if (len >= MESSAGE_MINIMUM_LENGTH)
+				return rx_data(dev, worker, pkt, len, src, run, now);
+			dp_drop(dev, DP_DROP_SHORT, "message with a wrong length");
+			return 0;
+		}
 	}
-	memcpy(&type, pkt, sizeof(type));
-	switch (le32toh(type)) {
-	case MESSAGE_DATA:
-		if (len < MESSAGE_MINIMUM_LENGTH)
-			break;
-		return rx_data(dev, worker, pkt, len, src, run, now);
-	case MESSAGE_HANDSHAKE_INITIATION:
-		if (len != sizeof(struct message_handshake_initiation))
-			break;
+	if (dp_udp_handshake_ok(dev, pkt, len) == 0)
 		return rx_handshake(dev, worker, pkt, len, src);
-	case MESSAGE_HANDSHAKE_RESPONSE:
-		if (len != sizeof(struct message_handshake_response))
-			break;
-		return rx_handshake(dev, worker, pkt, len, src);
-	case MESSAGE_HANDSHAKE_COOKIE:
-		if (len != sizeof(struct message_handshake_cookie))
-			break;
-		return rx_handshake(dev, worker, pkt, len, src);
-	default:
-		dp_drop(dev, DP_DROP_TYPE, "unknown message type");
-		return 0;
-	}
-	dp_drop(dev, DP_DROP_SHORT, "message with a wrong length");
 	return 0;
 }
 
@@ -416,7 +509,7 @@ gro_size(const struct msghdr *mh)
 static int
 recv_batch(struct dp_worker *w, int fd)
 {
-	for (int i = 0; i < DP_BATCH; i++) {
+	for (int i = 0; i < DP_RX_BATCH; i++) {
 		w->rx_iov[i].iov_base = w->rx_buf[i];
 		w->rx_iov[i].iov_len = DP_BUF_SIZE;
 		memset(&w->rx_msg[i], 0, sizeof(w->rx_msg[i]));
@@ -427,7 +520,7 @@ recv_batch(struct dp_worker *w, int fd)
 		w->rx_msg[i].msg_hdr.msg_control = w->rx_cmsg[i].buf;
 		w->rx_msg[i].msg_hdr.msg_controllen = sizeof(w->rx_cmsg[i].buf);
 	}
-	return recvmmsg(fd, w->rx_msg, DP_BATCH, MSG_DONTWAIT, NULL);
+	return recvmmsg(fd, w->rx_msg, DP_RX_BATCH, MSG_DONTWAIT, NULL);
 }
 
 /*
@@ -480,7 +573,7 @@ dp_udp_rx_batch(struct dp_worker *w, int fd)
 	run_end(dev, w->idx, &run, now);
 	pthread_rwlock_unlock(&dev->lock);
 	dp_tun_write_batch(w, w->rx_out, nout);
-	return n == DP_BATCH;
+	return n == DP_RX_BATCH;
 }
 
 void

@@ -15,7 +15,8 @@
  *     socket sends them (the attack mac1 alone does not stop).
  *
  * Prints "ready" when PEERFILE is complete (valid), then
- * "sent=N responses=N cookies=N seconds=S".
+ * "sent=N responses=N cookies=N seconds=S" (forged: and cpu=S, the CPU
+ * seconds it used).
  */
 #define _GNU_SOURCE
 #include <arpa/inet.h>
@@ -25,6 +26,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -44,6 +46,18 @@ struct initiator {
 	unsigned int next;
 	uint64_t last_sent;
 };
+
+/* CPU seconds this process used (user + system, its kernel send path included). */
+static double
+cpu_seconds(void)
+{
+	struct rusage ru;
+
+	if (getrusage(RUSAGE_SELF, &ru) < 0)
+		return 0;
+	return (double)ru.ru_utime.tv_sec + (double)ru.ru_utime.tv_usec / 1e6 +
+	    (double)ru.ru_stime.tv_sec + (double)ru.ru_stime.tv_usec / 1e6;
+}
 
 static void
 die(const char *what)
@@ -229,8 +243,9 @@ run_forged(int fd, const uint8_t server[NOISE_KEY_LEN], double secs)
 		drain(fd, NULL, 0, &responses, &cookies);
 		now = now_ms();
 	}
-	printf("sent=%llu responses=%llu cookies=%llu seconds=%.2f\n", (unsigned long long)sent,
-	    (unsigned long long)responses, (unsigned long long)cookies, (double)(now - start) / 1000);
+	printf("sent=%llu responses=%llu cookies=%llu seconds=%.2f cpu=%.2f\n",
+	    (unsigned long long)sent, (unsigned long long)responses, (unsigned long long)cookies,
+	    (double)(now - start) / 1000, cpu_seconds());
 	free(pool);
 }
 

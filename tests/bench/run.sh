@@ -13,7 +13,9 @@
 #   (--disable-dco); one stream while build/bench/hsflood floods b from c
 #   with forged initiations; ping latency (1,000 probes 10 ms apart, p50/p99)
 #   through cloudroute and through wireguard-go.  Ratios are to raw veth and
-#   to wireguard-go<->wireguard-go.  Then tests/bench/mem.sh (memory),
+#   to wireguard-go<->wireguard-go; the tunnel processes' CPU seconds per GB
+#   carried (both ends; it does not depend on the share of the machine a
+#   run got) and the flooder's CPU.  Then tests/bench/mem.sh (memory),
 #   tests/bench/handshake.sh (handshakes per second) and the protocol core
 #   alone (bench_handshake, bench_crypto, bench_peers).  Not part of make check.
 . "$(dirname "$0")/../lib/netns.sh"
@@ -127,13 +129,51 @@ up() { # kind_a kind_b
 	fi
 }
 
+# CPU seconds (user + system, all threads) the given processes have used
+proc_cpu() {
+	python3 -c '
+import os, sys
+t = 0
+for p in sys.argv[1:]:
+    try:
+        v = open("/proc/%s/stat" % p).read().rsplit(")", 1)[1].split()
+        t += int(v[11]) + int(v[12])
+    except (OSError, IndexError):
+        pass
+print("%.2f" % (t / os.sysconf("SC_CLK_TCK")))' "$@"
+}
+# the tunnel's processes (cloudroute, wireguard-go) in a and b
+tunnel_pids() {
+	local n p
+	for n in a b; do
+		for p in $(ip netns pids "$P-$n"); do
+			case $(cat "/proc/$p/comm" 2>/dev/null) in cloudroute|wireguard-go) echo "$p" ;; esac
+		done
+	done
+}
+# One line for $TMP/cpu.txt: the tunnel's CPU per GB carried, which does
+# not depend on how much of the shared machine a run got.
+cpu_note() { # label cpu0 cpu1 gbit/s [flooder-cpu-seconds]
+	python3 -c '
+import sys
+label, c0, c1, g, secs = sys.argv[1], float(sys.argv[2]), float(sys.argv[3]), float(sys.argv[4]), float(sys.argv[-1])
+gb = g * secs / 8
+s = "%-34s %.2f CPU-s per GB" % (label, (c1 - c0) / gb if gb else 0)
+if len(sys.argv) > 6:
+    s += "; the flooder used %.0f%% of one CPU" % (100 * float(sys.argv[5]) / secs)
+print(s)' "$@" "$SECS" >>"$TMP/cpu.txt"
+}
+
 measure() { # label kind_a kind_b [what]: prints the figure(s)
-	local label=$1 ka=$2 kb=$3 what=${4:-bulk} v=0 fl
+	local label=$1 ka=$2 kb=$3 what=${4:-bulk} v=0 fl c0 c1 f0 f1
 	if ! up "$ka" "$kb"; then
 		echo "$label: tunnel did not come up" >&2; teardown_pair; echo 0; return 1
 	fi
 	case $what in
-	bulk) v=$(iperf 10.100.0.2) ;;
+	bulk)
+		c0=$(proc_cpu $(tunnel_pids))
+		v=$(iperf 10.100.0.2)
+		[ "$ka" = ovpn ] || cpu_note "$label" "$c0" "$(proc_cpu $(tunnel_pids))" "${v:-0}" ;;
 	raw)    # the tunnels' inner MTU on the bare veth
 		nsx a ip link set va mtu 1420; nsx b ip link set vb mtu 1420
 		v=$(iperf 10.99.0.2) ;;
@@ -143,8 +183,16 @@ measure() { # label kind_a kind_b [what]: prints the figure(s)
 			$((SECS + 2)) >"$TMP/flood.out" 2>&1 &
 		fl=$!
 		sleep 0.5
+		c0=$(proc_cpu $(tunnel_pids))
 		v=$(iperf 10.100.0.2)
+		c1=$(proc_cpu $(tunnel_pids))
 		wait $fl
+		# the flooder's share of one CPU over its whole run
+		cpu_note "$label" "$c0" "$c1" "${v:-0}" "$(python3 -c '
+import re, sys
+m = dict(re.findall(r"(\w+)=([\d.]+)", open(sys.argv[1]).read()))
+print("%.2f" % (float(m.get("cpu", 0)) / max(float(m.get("seconds", 1)), 0.1) * float(sys.argv[2])))' \
+			"$TMP/flood.out" "$SECS")"
 		echo "flood: $(cat "$TMP/flood.out")" >&2 ;;
 	esac
 	teardown_pair
@@ -177,6 +225,9 @@ printf '%-34s %8s\n' "flood / undisturbed" "$(ratio "$crfl" "$crcr")"
 printf '%-34s %8s %8s  (ms)\n' "latency" p50 p99
 printf '%-34s %8s %8s\n' "cloudroute<->cloudroute" ${lcr}
 printf '%-34s %8s %8s\n' "wireguard-go<->wireguard-go" ${lwg}
+echo
+echo "CPU of the tunnel's processes (both ends) per GB carried, same runs:"
+sed 's/^/  /' "$TMP/cpu.txt"
 echo
 "$TOP/tests/bench/mem.sh" | grep -v '^cloudroute:'
 echo

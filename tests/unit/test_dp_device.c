@@ -403,8 +403,13 @@ flood_main(void *arg)
  * when its queue is full), which answers with cookies under load, a few a
  * second for the flooding address.
  */
+/*
+ * steered: handshake messages reach the handshake thread through its own
+ * socket (the reuseport program); else (CLOUDROUTE_HS_SOCKET=0) the
+ * workers receive them and queue them.
+ */
 static void
-test_traffic_under_flood(void **state)
+flood_case(int steered, char na, char nb)
 {
 	struct node a, b;
 	struct onecfg ca, cb;
@@ -414,14 +419,17 @@ test_traffic_under_flood(void **state)
 	uint64_t seen;
 	int fd;
 
-	(void)state;
 	skip_without_netns();
-	node_init(&a, 'c');
-	node_init(&b, 'd');
+	node_init(&a, na);
+	node_init(&b, nb);
 	onecfg_init(&ca, &a, &b, pa, "10.78.0.2/32", pb);
 	onecfg_init(&cb, &b, &a, pb, "10.78.0.1/32", 0);
+	if (!steered)
+		setenv("CLOUDROUTE_HS_SOCKET", "0", 1);
 	assert_int_equal(dp_device_create(a.ifname, &ca.cfg, &a.dev), 0);
 	assert_int_equal(dp_device_create(b.ifname, &cb.cfg, &b.dev), 0);
+	unsetenv("CLOUDROUTE_HS_SOCKET");
+	assert_int_equal(b.dev->hs_fd4 >= 0, steered);
 	ifreq_set(a.ifname, SIOCSIFADDR, "10.78.0.1");
 	ifreq_set(a.ifname, SIOCSIFNETMASK, "255.255.255.0");
 	ifreq_set(a.ifname, SIOCSIFFLAGS, NULL);
@@ -451,7 +459,20 @@ test_traffic_under_flood(void **state)
 	dp_device_destroy(b.dev);
 }
 
-/* Our own network namespace, or none: never the host's. */
+static void
+test_traffic_under_flood(void **state)
+{
+	(void)state;
+	flood_case(1, 'c', 'd');
+}
+
+static void
+test_traffic_under_flood_queued(void **state)
+{
+	(void)state;
+	flood_case(0, 'e', 'f');
+}
+
 /* The last handshake time of dev's one peer (unix s, 0 never). */
 static uint64_t
 last_hs(struct dp_device *dev)
@@ -499,6 +520,7 @@ test_probe(void **state)
 	dp_device_destroy(b.dev);
 }
 
+/* Our own network namespace, or none: never the host's. */
 static int
 enter_netns(void)
 {
@@ -532,6 +554,7 @@ main(void)
 		cmocka_unit_test(test_busy_port_changes_nothing),
 		cmocka_unit_test(test_traffic_across_port_changes),
 		cmocka_unit_test(test_traffic_under_flood),
+		cmocka_unit_test(test_traffic_under_flood_queued),
 		cmocka_unit_test(test_probe),
 	};
 
