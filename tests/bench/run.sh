@@ -16,6 +16,7 @@
 #   to wireguard-go<->wireguard-go; the tunnel processes' CPU seconds per GB
 #   carried (both ends; it does not depend on the share of the machine a
 #   run got) and the flooder's CPU.  Then tests/bench/mem.sh (memory),
+#   tests/bench/reload.sh (10,000 config peers in and out by SIGHUP),
 #   tests/bench/handshake.sh (handshakes per second) and the protocol core
 #   alone (bench_handshake, bench_crypto, bench_peers).  Not part of make check.
 . "$(dirname "$0")/../lib/netns.sh"
@@ -230,6 +231,8 @@ echo "CPU of the tunnel's processes (both ends) per GB carried, same runs:"
 sed 's/^/  /' "$TMP/cpu.txt"
 echo
 "$TOP/tests/bench/mem.sh" | grep -v '^cloudroute:'
+echo
+bash "$TOP/tests/bench/reload.sh" | grep -v '^cloudroute:'
 echo
 "$TOP/tests/bench/handshake.sh" | grep -v '^cloudroute:'
 echo
