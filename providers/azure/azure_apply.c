@@ -345,7 +345,8 @@ exec_change(struct az_ctx *ctx, const struct prov_options *opts,
 			return r;
 		if (c->action == PROV_CREATE)
 			return put_route(ctx, table, ours, &c->dst, NULL);
-		if ((r = replace(ctx, c, table, ours, opts != NULL && opts->proven)) == 0 && strcasecmp(c->handle, ours) != 0)
+		r = replace(ctx, c, table, ours, opts != NULL && opts->proven);
+		if (r == 0 && strcasecmp(c->handle, ours) != 0)
 			state_route_del(state, table, c->handle);
 		return r;
 	default:
