@@ -348,7 +348,7 @@ test_traffic_across_port_changes(void **state)
 }
 
 static uint64_t
-drops(struct dp_device *dev, enum dp_drop why)
+drops(struct dp_device *dev, enum dp_drop_reason why)
 {
 	return __atomic_load_n(&dev->drops[why], __ATOMIC_RELAXED);
 }
@@ -449,11 +449,11 @@ flood_case(int steered, char na, char nb)
 	pthread_join(thr, NULL);
 	print_message("flood: %llu initiations; b: %llu cookie replies, %llu dropped as a flood, "
 	    "%llu bad mac1\n", (unsigned long long)f.sent,
-	    (unsigned long long)drops(b.dev, DP_DROP_COOKIE_SENT),
-	    (unsigned long long)drops(b.dev, DP_DROP_FLOOD),
-	    (unsigned long long)drops(b.dev, DP_DROP_MAC1));
+	    (unsigned long long)drops(b.dev, DP_DROP_HANDSHAKE_UNDER_LOAD),
+	    (unsigned long long)drops(b.dev, DP_DROP_HANDSHAKE_RATELIMITED),
+	    (unsigned long long)drops(b.dev, DP_DROP_HANDSHAKE_MAC1));
 	assert_true(f.sent > 0);
-	assert_int_equal(drops(b.dev, DP_DROP_MAC1), 0);      /* they all pass mac1 */
+	assert_int_equal(drops(b.dev, DP_DROP_HANDSHAKE_MAC1), 0);      /* they all pass mac1 */
 	close(fd);
 	dp_device_destroy(a.dev);
 	dp_device_destroy(b.dev);
