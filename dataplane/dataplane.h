@@ -74,7 +74,7 @@ int dp_device_probe(struct dp_device *dev, const uint8_t key[NOISE_KEY_LEN]);
  * path).  The label names (dp_drop_reason_name) are the metric's `reason`.
  */
 enum dp_drop_reason {
-	DP_DROP_MALFORMED,          /* datagram too short, wrong length, unknown type */
+	DP_DROP_MALFORMED,          /* datagram too short/long, wrong length, unknown type */
 	DP_DROP_UNKNOWN_RECEIVER,   /* data/response/cookie for a receiver index we lack */
 	DP_DROP_SESSION_EXPIRED,    /* data for a session past its age or message limit */
 	DP_DROP_DECRYPT_FAILED,     /* data failed to authenticate */

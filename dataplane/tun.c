@@ -191,6 +191,8 @@ stage(struct dp_worker *w, struct dp_peer *p, const uint8_t *pkt, size_t len)
 	pthread_mutex_lock(&p->lock);
 	if (dp_peer_stage(p, pkt, len) == 0)
 		dp_send_initiation(p, w->idx, 0);
+	else
+		dp_drop(w->dev, DP_DROP_QUEUE_FULL, "no memory to stage a packet");
 	pthread_mutex_unlock(&p->lock);
 }
 

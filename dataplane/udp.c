@@ -567,8 +567,10 @@ dp_udp_rx_batch(struct dp_worker *w, int fd)
 		struct msghdr *mh = &w->rx_msg[i].msg_hdr;
 		size_t total = w->rx_msg[i].msg_len, seg = gro_size(mh), off, len, out;
 
-		if (mh->msg_flags & MSG_TRUNC)
+		if (mh->msg_flags & MSG_TRUNC) {
+			dp_drop(dev, DP_DROP_MALFORMED, "datagram larger than a buffer");
 			continue;
+		}
 		if (seg == 0)
 			seg = total;
 		for (off = 0; off < total; off += seg) {
