@@ -1,7 +1,8 @@
 /*
  * Config loading and validation.  json-c parses (comments allowed); the
  * walk below checks every key against the schema of DESIGN.md and reports
- * each problem at the key's or value's line:col (positions from jsonpos).
+ * each problem at the key's or value's line:col (positions from jsonpos,
+ * the typed getters in agent/config_json.c).
  * Unknown keys, wrong types, bad prefixes, ports, endpoints, keys and paths
  * are errors; nothing is silently ignored.
  */
@@ -16,305 +17,14 @@
 #include <json-c/json.h>
 
 #include "agent/config.h"
-#include "common/keymap.h"
+#include "agent/config_int.h"
 #include "agent/jsonpos.h"
+#include "common/keymap.h"
 #include "dataplane/noise.h"
 #include "netcfg/netcfg.h"
 #include "providers/provider.h"
 
 #define CFG_MAX_SIZE   (32 * 1024 * 1024)
-#define CFG_MAX_ERRORS 10
-
-struct vctx {
-	const char *file;
-	struct jpos *jp;
-	struct buf *err;
-	int nerr;
-};
-
-static int verr(struct vctx *v, const char *path, int at_key, const char *fmt, ...)
-    CR_PRINTF(4, 5);
-
-static int
-verr(struct vctx *v, const char *path, int at_key, const char *fmt, ...)
-{
-	unsigned int line = 1, col = 1;
-	va_list ap;
-
-	if (v->nerr++ >= CFG_MAX_ERRORS)
-		return -EINVAL;
-	jpos_find(v->jp, path, at_key, &line, &col);
-	buf_printf(v->err, "%s:%u:%u: ", v->file, line, col);
-	va_start(ap, fmt);
-	buf_vprintf(v->err, fmt, ap);
-	va_end(ap);
-	buf_puts(v->err, "\n");
-	return -EINVAL;
-}
-
-/* "/tunnel/peers/0/name" -> "tunnel.peers[0].name" for messages. */
-static const char *
-dotted(const char *path, char *out, size_t len)
-{
-	size_t o = 0;
-	const char *p;
-
-	for (p = path; *p && o + 4 < len; p++) {
-		if (*p == '/') {
-			const char *q = p + 1;
-			if (isdigit((unsigned char)*q)) {
-				out[o++] = '[';
-				while (isdigit((unsigned char)*q) && o + 2 < len)
-					out[o++] = *q++;
-				out[o++] = ']';
-				p = q - 1;
-				continue;
-			}
-			if (o > 0)
-				out[o++] = '.';
-			continue;
-		}
-		out[o++] = *p;
-	}
-	out[o] = '\0';
-	return out;
-}
-
-static const char *
-type_name(struct json_object *o)
-{
-	switch (json_object_get_type(o)) {
-	case json_type_null: return "null";
-	case json_type_boolean: return "a boolean";
-	case json_type_double: return "a number";
-	case json_type_int: return "a number";
-	case json_type_object: return "an object";
-	case json_type_array: return "an array";
-	case json_type_string: return "a string";
-	}
-	return "?";
-}
-
-static int
-check_keys(struct vctx *v, struct json_object *obj, const char *path,
-    const char *const *allowed)
-{
-	int r = 0;
-
-	json_object_object_foreach(obj, key, val) {
-		const char *const *a;
-		char sub[512];
-		(void)val;
-		for (a = allowed; *a; a++)
-			if (strcmp(*a, key) == 0)
-				break;
-		if (*a == NULL) {
-			char expect[256] = "";
-			size_t o = 0;
-			for (a = allowed; *a && o < sizeof(expect); a++)
-				o += (size_t)snprintf(expect + o, sizeof(expect) - o, "%s%s",
-				    a == allowed ? "" : ", ", *a);
-			snprintf(sub, sizeof(sub), "%s/%s", path, key);
-			r = verr(v, sub, 1, "unknown key \"%s\"%s%s (expected one of: %s)",
-			    key, *path ? " in " : "", *path ? path + 1 : "", expect);
-		}
-	}
-	return r;
-}
-
-static struct json_object *
-member(struct json_object *obj, const char *key, const char *path, char *sub, size_t sublen)
-{
-	struct json_object *o = NULL;
-
-	snprintf(sub, sublen, "%s/%s", path, key);
-	if (!json_object_object_get_ex(obj, key, &o))
-		return NULL;
-	return o;
-}
-
-static int
-want_type(struct vctx *v, struct json_object *o, const char *sub, enum json_type t,
-    const char *what)
-{
-	char d[256];
-
-	if (json_object_get_type(o) == t ||
-	    (t == json_type_int && json_object_get_type(o) == json_type_double && 0))
-		return 0;
-	return verr(v, sub, 0, "%s: expected %s, got %s", dotted(sub, d, sizeof(d)),
-	    what, type_name(o));
-}
-
-static int
-get_bool(struct vctx *v, struct json_object *obj, const char *key, const char *path, int *out)
-{
-	char sub[512];
-	struct json_object *o = member(obj, key, path, sub, sizeof(sub));
-
-	if (o == NULL)
-		return 0;
-	if (want_type(v, o, sub, json_type_boolean, "true or false") < 0)
-		return -EINVAL;
-	*out = json_object_get_boolean(o);
-	return 0;
-}
-
-static int
-get_uint(struct vctx *v, struct json_object *obj, const char *key, const char *path,
-    unsigned long min, unsigned long max, unsigned long *out)
-{
-	char sub[512], d[256];
-	struct json_object *o = member(obj, key, path, sub, sizeof(sub));
-	int64_t n;
-
-	if (o == NULL)
-		return 0;
-	if (want_type(v, o, sub, json_type_int, "an integer") < 0)
-		return -EINVAL;
-	n = json_object_get_int64(o);
-	if (n < (int64_t)min || (uint64_t)n > max)
-		return verr(v, sub, 0, "%s: %lld is out of range (%lu..%lu)",
-		    dotted(sub, d, sizeof(d)), (long long)n, min, max);
-	*out = (unsigned long)n;
-	return 0;
-}
-
-/* String member; returns 1 when present and a string, 0 absent, <0 error. */
-static int
-get_str(struct vctx *v, struct json_object *obj, const char *key, const char *path,
-    const char **out, char *sub, size_t sublen)
-{
-	struct json_object *o = member(obj, key, path, sub, sublen);
-
-	if (o == NULL)
-		return 0;
-	if (want_type(v, o, sub, json_type_string, "a string") < 0)
-		return -EINVAL;
-	*out = json_object_get_string(o);
-	return 1;
-}
-
-static int
-get_enum(struct vctx *v, struct json_object *obj, const char *key, const char *path,
-    const char *const *names, int *out)
-{
-	char sub[512], d[256], expect[256] = "";
-	const char *s;
-	size_t o = 0;
-	int i, r;
-
-	if ((r = get_str(v, obj, key, path, &s, sub, sizeof(sub))) <= 0)
-		return r;
-	for (i = 0; names[i]; i++) {
-		if (strcmp(names[i], s) == 0) {
-			*out = i;
-			return 0;
-		}
-		o += (size_t)snprintf(expect + o, sizeof(expect) - o, "%s\"%s\"",
-		    i ? " or " : "", names[i]);
-	}
-	return verr(v, sub, 0, "%s: \"%s\" is not valid (expected %s)",
-	    dotted(sub, d, sizeof(d)), s, expect);
-}
-
-static int
-get_ifname(struct vctx *v, struct json_object *obj, const char *key, const char *path,
-    char *out, size_t outlen, int *set)
-{
-	char sub[512], d[256];
-	const char *s;
-	int r;
-
-	if ((r = get_str(v, obj, key, path, &s, sub, sizeof(sub))) <= 0)
-		return r;
-	if (!cr_ifname_valid(s))
-		return verr(v, sub, 0, "%s: \"%s\" is not a valid interface name "
-		    "(1-15 characters, no '/', ':' or spaces)", dotted(sub, d, sizeof(d)), s);
-	cr_strlcpy(out, s, outlen);
-	if (set)
-		*set = 1;
-	return 0;
-}
-
-static int
-get_path(struct vctx *v, struct json_object *obj, const char *key, const char *path,
-    char *out, size_t outlen)
-{
-	char sub[512], d[256];
-	const char *s;
-	int r;
-
-	if ((r = get_str(v, obj, key, path, &s, sub, sizeof(sub))) <= 0)
-		return r;
-	if (s[0] != '/')
-		return verr(v, sub, 0, "%s: \"%s\" must be an absolute path",
-		    dotted(sub, d, sizeof(d)), s);
-	if (strlen(s) >= outlen || strlen(s) >= PATH_MAX - 32)
-		return verr(v, sub, 0, "%s: path too long", dotted(sub, d, sizeof(d)));
-	if (strcmp(s, "/") == 0 || s[strlen(s) - 1] == '/')
-		return verr(v, sub, 0, "%s: \"%s\" must name a file or directory, not end in '/'",
-		    dotted(sub, d, sizeof(d)), s);
-	cr_strlcpy(out, s, outlen);
-	return 0;
-}
-
-/* Array of prefixes.  host: allow host bits ("100.96.0.100/11"). */
-static int
-get_prefixes(struct vctx *v, struct json_object *obj, const char *key, const char *path,
-    int host, struct prefix_set *out, int *present)
-{
-	char sub[512], el[600], d[256];
-	struct json_object *a = member(obj, key, path, sub, sizeof(sub));
-	size_t i, n;
-	int r = 0;
-
-	if (a == NULL)
-		return 0;
-	if (want_type(v, a, sub, json_type_array, "an array of prefixes") < 0)
-		return -EINVAL;
-	if (present)
-		*present = 1;
-	prefix_set_free(out);
-	n = json_object_array_length(a);
-	for (i = 0; i < n; i++) {
-		struct json_object *e = json_object_array_get_idx(a, i);
-		struct prefix p;
-		const char *s;
-
-		snprintf(el, sizeof(el), "%s/%zu", sub, i);
-		if (json_object_get_type(e) != json_type_string) {
-			r = verr(v, el, 0, "%s: expected a prefix string like \"10.0.0.0/18\", got %s",
-			    dotted(el, d, sizeof(d)), type_name(e));
-			continue;
-		}
-		s = json_object_get_string(e);
-		if (prefix_parse(s, &p, 0) < 0) {
-			r = verr(v, el, 0, "%s: \"%s\" is not a valid prefix (expected address/length, "
-			    "e.g. \"10.0.0.0/18\")", dotted(el, d, sizeof(d)), s);
-			continue;
-		}
-		if (!host && !prefix_is_network(&p)) {
-			char net[PREFIX_STRLEN];
-			struct prefix np;
-			prefix_network(&p, &np);
-			r = verr(v, el, 0, "%s: \"%s\" has host bits set (did you mean \"%s\"?)",
-			    dotted(el, d, sizeof(d)), s, prefix_fmt(&np, net, sizeof(net)));
-			continue;
-		}
-		if (host && (p.len == 0 || (p.family == AF_INET && p.len == 32 && 0))) {
-			r = verr(v, el, 0, "%s: \"%s\" needs a prefix length", dotted(el, d, sizeof(d)), s);
-			continue;
-		}
-		if (prefix_set_has(out, &p)) {
-			r = verr(v, el, 0, "%s: duplicate prefix \"%s\"", dotted(el, d, sizeof(d)), s);
-			continue;
-		}
-		if (prefix_set_add(out, &p) < 0)
-			return -ENOMEM;
-	}
-	return r;
-}
 
 static const char *const top_keys[] = { "overlay", "lan_interface", "local_subnets", "nat",
 	"egress", "rp_filter", "port_forwards", "tunnel", "cloud", "state_dir", "sysctl_file",
@@ -376,12 +86,12 @@ parse_nat(struct vctx *v, struct json_object *nat, struct config *cfg)
 {
 	int r = 0;
 
-	if (want_type(v, nat, "/nat", json_type_object, "an object") < 0)
+	if (cv_want_type(v, nat, "/nat", json_type_object, "an object") < 0)
 		return -EINVAL;
-	r |= check_keys(v, nat, "/nat", nat_keys);
-	r |= get_bool(v, nat, "masquerade", "/nat", &cfg->nat_masquerade);
-	r |= get_prefixes(v, nat, "exclude", "/nat", 0, &cfg->nat_exclude, NULL);
-	r |= get_bool(v, nat, "mss_clamp", "/nat", &cfg->nat_mss_clamp);
+	r |= cv_check_keys(v, nat, "/nat", nat_keys);
+	r |= cv_bool(v, nat, "masquerade", "/nat", &cfg->nat_masquerade);
+	r |= cv_prefixes(v, nat, "exclude", "/nat", 0, &cfg->nat_exclude, NULL);
+	r |= cv_bool(v, nat, "mss_clamp", "/nat", &cfg->nat_mss_clamp);
 	return r ? -EINVAL : 0;
 }
 
@@ -393,23 +103,23 @@ parse_fwd(struct vctx *v, struct json_object *f, const char *path, struct cfg_po
 	const char *to;
 	int proto = 0, r = 0, g;
 
-	if (want_type(v, f, path, json_type_object, "an object") < 0)
+	if (cv_want_type(v, f, path, json_type_object, "an object") < 0)
 		return -EINVAL;
-	r |= check_keys(v, f, path, fwd_keys);
-	r |= get_enum(v, f, "protocol", path, proto_names, &proto);
+	r |= cv_check_keys(v, f, path, fwd_keys);
+	r |= cv_enum(v, f, "protocol", path, proto_names, &proto);
 	out->proto = proto == 0 ? IPPROTO_TCP : IPPROTO_UDP;
 	if (!json_object_object_get_ex(f, "port", NULL))
-		r |= verr(v, path, 0, "%s: \"port\" is required", dotted(path, d, sizeof(d)));
-	r |= get_uint(v, f, "port", path, 1, 65535, &port);
+		r |= cv_err(v, path, 0, "%s: \"port\" is required", cv_dotted(path, d, sizeof(d)));
+	r |= cv_uint(v, f, "port", path, 1, 65535, &port);
 	out->port = (uint16_t)port;
-	g = get_str(v, f, "to", path, &to, sub, sizeof(sub));
+	g = cv_str(v, f, "to", path, &to, sub, sizeof(sub));
 	if (g == 0)
-		r |= verr(v, path, 0, "%s: \"to\" is required (\"address:port\")",
-		    dotted(path, d, sizeof(d)));
+		r |= cv_err(v, path, 0, "%s: \"to\" is required (\"address:port\")",
+		    cv_dotted(path, d, sizeof(d)));
 	else if (g > 0 && (endpoint_split(to, host, sizeof(host), &out->to_port) < 0 ||
 	    prefix_parse_addr(host, &out->to) < 0))
-		r |= verr(v, sub, 0, "%s: \"%s\" is not an address:port (e.g. \"192.168.100.30:8080\")",
-		    dotted(sub, d, sizeof(d)), to);
+		r |= cv_err(v, sub, 0, "%s: \"%s\" is not an address:port (e.g. \"192.168.100.30:8080\")",
+		    cv_dotted(sub, d, sizeof(d)), to);
 	else if (g < 0)
 		r = -1;
 	return r ? -EINVAL : 0;
@@ -421,8 +131,8 @@ parse_key(struct vctx *v, const char *sub, const char *s, uint8_t key[32])
 	char d[256];
 
 	if (dp_key_from_base64(key, s) < 0)
-		return verr(v, sub, 0, "%s: not a WireGuard key (44 characters of base64, "
-		    "as printed by `cloudroute pubkey` or `wg pubkey`)", dotted(sub, d, sizeof(d)));
+		return cv_err(v, sub, 0, "%s: not a WireGuard key (44 characters of base64, "
+		    "as printed by `cloudroute pubkey` or `wg pubkey`)", cv_dotted(sub, d, sizeof(d)));
 	return 0;
 }
 
@@ -435,34 +145,34 @@ parse_peer(struct vctx *v, struct json_object *po, const char *path, struct cfg_
 	uint16_t port;
 	int r = 0, g;
 
-	if (want_type(v, po, path, json_type_object, "an object") < 0)
+	if (cv_want_type(v, po, path, json_type_object, "an object") < 0)
 		return -EINVAL;
-	r |= check_keys(v, po, path, peer_keys);
-	g = get_str(v, po, "name", path, &s, sub, sizeof(sub));
+	r |= cv_check_keys(v, po, path, peer_keys);
+	g = cv_str(v, po, "name", path, &s, sub, sizeof(sub));
 	if (g > 0) {
 		if (*s == '\0' || strlen(s) >= sizeof(p->name))
-			r |= verr(v, sub, 0, "%s: must be 1-63 characters", dotted(sub, d, sizeof(d)));
+			r |= cv_err(v, sub, 0, "%s: must be 1-63 characters", cv_dotted(sub, d, sizeof(d)));
 		else
 			cr_strlcpy(p->name, s, sizeof(p->name));
 	}
 	r |= g < 0;
-	g = get_str(v, po, "public_key", path, &s, sub, sizeof(sub));
+	g = cv_str(v, po, "public_key", path, &s, sub, sizeof(sub));
 	if (g == 0)
-		r |= verr(v, path, 0, "%s: \"public_key\" is required", dotted(path, d, sizeof(d)));
+		r |= cv_err(v, path, 0, "%s: \"public_key\" is required", cv_dotted(path, d, sizeof(d)));
 	else if (g > 0)
 		r |= parse_key(v, sub, s, p->public_key);
 	else
 		r = -1;
-	if (get_path(v, po, "preshared_key_file", path, kfile, sizeof(kfile)) < 0)
+	if (cv_path(v, po, "preshared_key_file", path, kfile, sizeof(kfile)) < 0)
 		r = -1;
 	else if (kfile[0] != '\0' && (p->psk_file = strdup(kfile)) == NULL)
 		return -ENOMEM;
 	p->has_psk = p->psk_file != NULL;
-	g = get_str(v, po, "endpoint", path, &s, sub, sizeof(sub));
+	g = cv_str(v, po, "endpoint", path, &s, sub, sizeof(sub));
 	if (g > 0) {
 		if (endpoint_split(s, host, sizeof(host), &port) < 0 || strlen(s) >= sizeof(p->endpoint))
-			r |= verr(v, sub, 0, "%s: \"%s\" is not host:port (e.g. \"hub.example.net:51820\" "
-			    "or \"[2001:db8::1]:51820\")", dotted(sub, d, sizeof(d)), s);
+			r |= cv_err(v, sub, 0, "%s: \"%s\" is not host:port (e.g. \"hub.example.net:51820\" "
+			    "or \"[2001:db8::1]:51820\")", cv_dotted(sub, d, sizeof(d)), s);
 		else {
 			cr_strlcpy(p->endpoint, s, sizeof(p->endpoint));
 			p->has_endpoint = 1;
@@ -470,13 +180,13 @@ parse_peer(struct vctx *v, struct json_object *po, const char *path, struct cfg_
 	}
 	r |= g < 0;
 	if (!json_object_object_get_ex(po, "allowed_ips", NULL))
-		r |= verr(v, path, 0, "%s: \"allowed_ips\" is required", dotted(path, d, sizeof(d)));
-	r |= get_prefixes(v, po, "allowed_ips", path, 0, &p->allowed_ips, NULL);
-	r |= get_uint(v, po, "persistent_keepalive", path, 0, 65535, &ka);
+		r |= cv_err(v, path, 0, "%s: \"allowed_ips\" is required", cv_dotted(path, d, sizeof(d)));
+	r |= cv_prefixes(v, po, "allowed_ips", path, 0, &p->allowed_ips, NULL);
+	r |= cv_uint(v, po, "persistent_keepalive", path, 0, 65535, &ka);
 	p->keepalive = (uint16_t)ka;
-	g = get_str(v, po, "backup_for", path, &s, sub, sizeof(sub));
+	g = cv_str(v, po, "backup_for", path, &s, sub, sizeof(sub));
 	if (g > 0 && (*s == '\0' || strlen(s) >= sizeof(p->backup_for)))
-		r |= verr(v, sub, 0, "%s: must name a peer (1-63 characters)", dotted(sub, d, sizeof(d)));
+		r |= cv_err(v, sub, 0, "%s: must name a peer (1-63 characters)", cv_dotted(sub, d, sizeof(d)));
 	else if (g > 0)
 		cr_strlcpy(p->backup_for, s, sizeof(p->backup_for));
 	r |= g < 0;
@@ -500,14 +210,14 @@ parse_groups(struct vctx *v, const char *sub, struct config *cfg)
 		for (j = 0; j < n && strcmp(pv[j].name, pv[i].backup_for) != 0; j++)
 			;
 		if (j == n || j == i) {
-			r = verr(v, kpath, 0, "%s: %s \"%s\"", dotted(kpath, d, sizeof(d)), j == i ?
+			r = cv_err(v, kpath, 0, "%s: %s \"%s\"", cv_dotted(kpath, d, sizeof(d)), j == i ?
 			    "a peer cannot be its own backup:" : "no peer in tunnel.peers is named",
 			    pv[i].backup_for);
 			continue;
 		}
 		if (pv[j].backup_for[0] != '\0') {
-			r = verr(v, kpath, 0, "%s: \"%s\" is itself a backup (for \"%s\"); name the "
-			    "group's primary", dotted(kpath, d, sizeof(d)), pv[j].name, pv[j].backup_for);
+			r = cv_err(v, kpath, 0, "%s: \"%s\" is itself a backup (for \"%s\"); name the "
+			    "group's primary", cv_dotted(kpath, d, sizeof(d)), pv[j].name, pv[j].backup_for);
 			continue;
 		}
 		pv[i].backup_of = j + 1;
@@ -515,9 +225,9 @@ parse_groups(struct vctx *v, const char *sub, struct config *cfg)
 			for (b = 0; b < pv[j].allowed_ips.n; b++)
 				if (prefix_overlaps(&pv[i].allowed_ips.v[a], &pv[j].allowed_ips.v[b])) {
 					snprintf(kpath, sizeof(kpath), "%s/%zu/allowed_ips/%zu", sub, i, a);
-					r = verr(v, kpath, 0, "%s: %s overlaps %s of the primary \"%s\" (the "
+					r = cv_err(v, kpath, 0, "%s: %s overlaps %s of the primary \"%s\" (the "
 					    "group's prefixes move to a backup by themselves; list only the "
-					    "backup's own)", dotted(kpath, d, sizeof(d)),
+					    "backup's own)", cv_dotted(kpath, d, sizeof(d)),
 					    prefix_fmt(&pv[i].allowed_ips.v[a], b1, sizeof(b1)),
 					    prefix_fmt(&pv[j].allowed_ips.v[b], b2, sizeof(b2)), pv[j].name);
 				}
@@ -539,15 +249,15 @@ unique_peer(struct vctx *v, const char *el, const struct cfg_peer *p, size_t i,
 		return r;
 	if (r > 0) {
 		snprintf(kpath, sizeof(kpath), "%s/name", el);
-		bad = verr(v, kpath, 0, "%s: duplicate peer name \"%s\" (also peers[%u])",
-		    dotted(kpath, d, sizeof(d)), p->name, j);
+		bad = cv_err(v, kpath, 0, "%s: duplicate peer name \"%s\" (also peers[%u])",
+		    cv_dotted(kpath, d, sizeof(d)), p->name, j);
 	}
 	if ((r = keymap_put(keys, p->public_key, 32, (uint32_t)i, &j)) < 0)
 		return r;
 	if (r > 0) {
 		snprintf(kpath, sizeof(kpath), "%s/public_key", el);
-		bad = verr(v, kpath, 0, "%s: duplicate peer: the same public key as peers[%u]",
-		    dotted(kpath, d, sizeof(d)), j);
+		bad = cv_err(v, kpath, 0, "%s: duplicate peer: the same public key as peers[%u]",
+		    cv_dotted(kpath, d, sizeof(d)), j);
 	}
 	return bad;
 }
@@ -556,18 +266,18 @@ static int
 parse_peers(struct vctx *v, struct json_object *tun, struct config *cfg)
 {
 	char sub[512], el[600];
-	struct json_object *a = member(tun, "peers", "/tunnel", sub, sizeof(sub));
+	struct json_object *a = cv_member(tun, "peers", "/tunnel", sub, sizeof(sub));
 	struct keymap names = { 0 }, keys = { 0 };
 	size_t i, n;
 	int r = 0, g;
 
 	if (a == NULL)
 		return 0;
-	if (want_type(v, a, sub, json_type_array, "an array of peers") < 0)
+	if (cv_want_type(v, a, sub, json_type_array, "an array of peers") < 0)
 		return -EINVAL;
 	n = json_object_array_length(a);
 	if (n > 10000)
-		return verr(v, sub, 0, "tunnel.peers: too many peers (%zu)", n);
+		return cv_err(v, sub, 0, "tunnel.peers: too many peers (%zu)", n);
 	cfg->tunnel.peers = calloc(n ? n : 1, sizeof(*cfg->tunnel.peers));
 	if (cfg->tunnel.peers == NULL || keymap_init(&names, n) < 0 || keymap_init(&keys, n) < 0) {
 		keymap_free(&names);
@@ -599,31 +309,31 @@ parse_tunnel(struct vctx *v, struct json_object *tun, struct config *cfg)
 	unsigned long fo = cfg->tunnel.failover_after, hd = cfg->tunnel.hold_down;
 	int mode = (int)cfg->tunnel.mode, r = 0;
 
-	if (want_type(v, tun, "/tunnel", json_type_object, "an object") < 0)
+	if (cv_want_type(v, tun, "/tunnel", json_type_object, "an object") < 0)
 		return -EINVAL;
-	r |= check_keys(v, tun, "/tunnel", tunnel_keys);
-	r |= get_enum(v, tun, "mode", "/tunnel", mode_names, &mode);
+	r |= cv_check_keys(v, tun, "/tunnel", tunnel_keys);
+	r |= cv_enum(v, tun, "mode", "/tunnel", mode_names, &mode);
 	cfg->tunnel.mode = (enum cfg_tunnel_mode)mode;
-	r |= get_ifname(v, tun, "interface", "/tunnel", cfg->tunnel.interface,
+	r |= cv_ifname(v, tun, "interface", "/tunnel", cfg->tunnel.interface,
 	    sizeof(cfg->tunnel.interface), NULL);
-	r |= get_prefixes(v, tun, "routes", "/tunnel", 0, &cfg->tunnel.routes, NULL);
-	r |= get_path(v, tun, "private_key_file", "/tunnel", cfg->tunnel.private_key_file,
+	r |= cv_prefixes(v, tun, "routes", "/tunnel", 0, &cfg->tunnel.routes, NULL);
+	r |= cv_path(v, tun, "private_key_file", "/tunnel", cfg->tunnel.private_key_file,
 	    sizeof(cfg->tunnel.private_key_file));
-	r |= get_uint(v, tun, "listen_port", "/tunnel", 0, 65535, &port);
+	r |= cv_uint(v, tun, "listen_port", "/tunnel", 0, 65535, &port);
 	cfg->tunnel.listen_port = (uint16_t)port;
-	r |= get_prefixes(v, tun, "address", "/tunnel", 1, &cfg->tunnel.address, NULL);
-	r |= get_uint(v, tun, "mtu", "/tunnel", 576, 65535, &mtu);
+	r |= cv_prefixes(v, tun, "address", "/tunnel", 1, &cfg->tunnel.address, NULL);
+	r |= cv_uint(v, tun, "mtu", "/tunnel", 576, 65535, &mtu);
 	cfg->tunnel.mtu = (unsigned int)mtu;
 	r |= parse_peers(v, tun, cfg);
-	r |= get_uint(v, tun, "failover_after", "/tunnel", 1, 3600, &fo);
-	r |= get_uint(v, tun, "hold_down", "/tunnel", 0, 86400, &hd);
+	r |= cv_uint(v, tun, "failover_after", "/tunnel", 1, 3600, &fo);
+	r |= cv_uint(v, tun, "hold_down", "/tunnel", 0, 86400, &hd);
 	cfg->tunnel.failover_after = (unsigned int)fo;
 	cfg->tunnel.hold_down = (unsigned int)hd;
 	if (cfg->tunnel.mode == TUNNEL_USERSPACE && cfg->tunnel.routes.n > 0)
-		r |= verr(v, "/tunnel/routes", 1, "tunnel.routes is for external mode only; "
+		r |= cv_err(v, "/tunnel/routes", 1, "tunnel.routes is for external mode only; "
 		    "in userspace mode the peers' allowed_ips are routed");
 	if (cfg->tunnel.mode == TUNNEL_EXTERNAL && cfg->tunnel.n_peers > 0)
-		r |= verr(v, "/tunnel/peers", 1, "tunnel.peers is for userspace mode only; "
+		r |= cv_err(v, "/tunnel/peers", 1, "tunnel.peers is for userspace mode only; "
 		    "in external mode list the prefixes in tunnel.routes");
 	return r ? -EINVAL : 0;
 }
@@ -632,7 +342,7 @@ static int
 parse_route_tables(struct vctx *v, struct json_object *cloud, struct config *cfg)
 {
 	char sub[512], el[600], d[256];
-	struct json_object *o = member(cloud, "route_tables", "/cloud", sub, sizeof(sub));
+	struct json_object *o = cv_member(cloud, "route_tables", "/cloud", sub, sizeof(sub));
 	size_t i, n;
 
 	if (o == NULL)
@@ -644,10 +354,10 @@ parse_route_tables(struct vctx *v, struct json_object *cloud, struct config *cfg
 			cfg->cloud.route_tables_network = 1;
 			return 0;
 		}
-		return verr(v, sub, 0, "cloud.route_tables: expected \"auto\", \"network\" or a "
+		return cv_err(v, sub, 0, "cloud.route_tables: expected \"auto\", \"network\" or a "
 		    "list of route table ids");
 	}
-	if (want_type(v, o, sub, json_type_array, "\"auto\" or an array of ids") < 0)
+	if (cv_want_type(v, o, sub, json_type_array, "\"auto\" or an array of ids") < 0)
 		return -EINVAL;
 	n = json_object_array_length(o);
 	cfg->cloud.route_tables = calloc(n ? n : 1, sizeof(char *));
@@ -659,8 +369,8 @@ parse_route_tables(struct vctx *v, struct json_object *cloud, struct config *cfg
 		snprintf(el, sizeof(el), "%s/%zu", sub, i);
 		if (json_object_get_type(e) != json_type_string ||
 		    *(s = json_object_get_string(e)) == '\0' || strlen(s) > 500)
-			return verr(v, el, 0, "%s: expected a route table id string",
-			    dotted(el, d, sizeof(d)));
+			return cv_err(v, el, 0, "%s: expected a route table id string",
+			    cv_dotted(el, d, sizeof(d)));
 		if ((cfg->cloud.route_tables[i] = strdup(s)) == NULL)
 			return -ENOMEM;
 		cfg->cloud.n_route_tables = i + 1;
@@ -678,15 +388,15 @@ get_label(struct vctx *v, struct json_object *obj, const char *key, const char *
 	size_t i, n;
 	int r, ok;
 
-	if ((r = get_str(v, obj, key, path, &s, sub, sizeof(sub))) <= 0)
+	if ((r = cv_str(v, obj, key, path, &s, sub, sizeof(sub))) <= 0)
 		return r;
 	n = strlen(s);
 	ok = n > 0 && n < outlen && n < 64 && strcmp(s, ".") != 0 && strcmp(s, "..") != 0;
 	for (i = 0; ok && i < n; i++)
 		ok = isalnum((unsigned char)s[i]) || s[i] == '-' || s[i] == '_' || s[i] == '.';
 	if (!ok)
-		return verr(v, sub, 0, "%s: \"%s\" must be 1-63 of [A-Za-z0-9._-]",
-		    dotted(sub, d, sizeof(d)), s);
+		return cv_err(v, sub, 0, "%s: \"%s\" must be 1-63 of [A-Za-z0-9._-]",
+		    cv_dotted(sub, d, sizeof(d)), s);
 	cr_strlcpy(out, s, outlen);
 	return 0;
 }
@@ -698,36 +408,36 @@ parse_cloud(struct vctx *v, struct json_object *cloud, struct config *cfg)
 	struct json_object *o;
 	int prov = 0, sdc = 1, ps = 0, tk = (int)cfg->cloud.takeover, r = 0;
 
-	if (want_type(v, cloud, "/cloud", json_type_object, "an object") < 0)
+	if (cv_want_type(v, cloud, "/cloud", json_type_object, "an object") < 0)
 		return -EINVAL;
-	r |= check_keys(v, cloud, "/cloud", cloud_keys);
-	if (get_enum(v, cloud, "provider", "/cloud", provider_names, &prov) < 0)
+	r |= cv_check_keys(v, cloud, "/cloud", cloud_keys);
+	if (cv_enum(v, cloud, "provider", "/cloud", provider_names, &prov) < 0)
 		r = -1;
 	else if (strcmp(provider_names[prov], "auto") != 0 &&
 	    strcmp(provider_names[prov], "none") != 0 && !prov_supported(provider_names[prov]))
-		r |= verr(v, "/cloud/provider", 0, "cloud.provider: \"%s\" is not supported by "
+		r |= cv_err(v, "/cloud/provider", 0, "cloud.provider: \"%s\" is not supported by "
 		    "this build (supported: %s)", provider_names[prov], prov_supported_list());
 	else
 		cr_strlcpy(cfg->cloud.provider, provider_names[prov], sizeof(cfg->cloud.provider));
-	r |= get_enum(v, cloud, "source_dest_check", "/cloud", sdc_names, &sdc);
+	r |= cv_enum(v, cloud, "source_dest_check", "/cloud", sdc_names, &sdc);
 	cfg->cloud.disable_source_dest_check = sdc == 1;
-	r |= get_enum(v, cloud, "port_security", "/cloud", ps_names, &ps);
+	r |= cv_enum(v, cloud, "port_security", "/cloud", ps_names, &ps);
 	cfg->cloud.disable_port_security = ps == 1;
 	r |= parse_route_tables(v, cloud, cfg);
 	if (strcmp(cfg->cloud.provider, "gcp") == 0 && cfg->cloud.route_tables != NULL)
-		r |= verr(v, "/cloud/route_tables", 0, "cloud.route_tables: GCP routes are "
+		r |= cv_err(v, "/cloud/route_tables", 0, "cloud.route_tables: GCP routes are "
 		    "network-wide: use \"auto\" or \"network\", not route table ids");
-	o = member(cloud, "routes", "/cloud", sub, sizeof(sub));
+	o = cv_member(cloud, "routes", "/cloud", sub, sizeof(sub));
 	if (o && json_object_get_type(o) == json_type_string) {
 		if (strcmp(json_object_get_string(o), "auto") != 0)
-			r |= verr(v, sub, 0, "cloud.routes: expected \"auto\" or a list of prefixes");
+			r |= cv_err(v, sub, 0, "cloud.routes: expected \"auto\" or a list of prefixes");
 	} else if (o) {
 		cfg->cloud.routes_auto = 0;
-		r |= get_prefixes(v, cloud, "routes", "/cloud", 0, &cfg->cloud.routes, NULL);
+		r |= cv_prefixes(v, cloud, "routes", "/cloud", 0, &cfg->cloud.routes, NULL);
 	}
 	r |= get_label(v, cloud, "ha_group", "/cloud", cfg->cloud.ha_group,
 	    sizeof(cfg->cloud.ha_group));
-	r |= get_enum(v, cloud, "takeover", "/cloud", takeover_names, &tk);
+	r |= cv_enum(v, cloud, "takeover", "/cloud", takeover_names, &tk);
 	cfg->cloud.takeover = (enum cfg_takeover)tk;
 	return r ? -EINVAL : 0;
 }
@@ -736,17 +446,17 @@ static int
 parse_fleet_etcd(struct vctx *v, struct json_object *fl, struct cfg_fleet *f)
 {
 	char sub[512], el[600], d[256];
-	struct json_object *a = member(fl, "etcd", "/fleet", sub, sizeof(sub));
+	struct json_object *a = cv_member(fl, "etcd", "/fleet", sub, sizeof(sub));
 	size_t i, n;
 	int r = 0;
 
 	if (a == NULL)
-		return verr(v, "/fleet", 1, "fleet.etcd: the etcd endpoints are required");
-	if (want_type(v, a, sub, json_type_array, "an array of URLs") < 0)
+		return cv_err(v, "/fleet", 1, "fleet.etcd: the etcd endpoints are required");
+	if (cv_want_type(v, a, sub, json_type_array, "an array of URLs") < 0)
 		return -EINVAL;
 	n = json_object_array_length(a);
 	if (n == 0 || n > CFG_FLEET_MAX_ETCD)
-		return verr(v, sub, 0, "fleet.etcd: 1 to %d endpoints", CFG_FLEET_MAX_ETCD);
+		return cv_err(v, sub, 0, "fleet.etcd: 1 to %d endpoints", CFG_FLEET_MAX_ETCD);
 	for (i = 0; i < n; i++) {
 		struct json_object *e = json_object_array_get_idx(a, i);
 		const char *s = json_object_get_string(e), *h;
@@ -756,8 +466,8 @@ parse_fleet_etcd(struct vctx *v, struct json_object *fl, struct cfg_fleet *f)
 		    strncmp(s, "https://", 8) == 0 ? s + 8 : strncmp(s, "http://", 7) == 0 ? s + 7 : NULL;
 		if (h == NULL || *h == '\0' || *h == '/' || strchr(h, '/') != NULL ||
 		    strlen(s) >= sizeof(f->etcd[0]) || strpbrk(s, " \t\r\n?#@") != NULL) {
-			r = verr(v, el, 0, "%s: expected an endpoint URL like \"https://10.0.0.5:2379\" "
-			    "(http or https, no path)", dotted(el, d, sizeof(d)));
+			r = cv_err(v, el, 0, "%s: expected an endpoint URL like \"https://10.0.0.5:2379\" "
+			    "(http or https, no path)", cv_dotted(el, d, sizeof(d)));
 			continue;
 		}
 		cr_strlcpy(f->etcd[i], s, sizeof(f->etcd[i]));
@@ -777,39 +487,39 @@ parse_fleet(struct vctx *v, struct json_object *fl, struct config *cfg)
 	const char *s;
 	int r = 0, g;
 
-	if (want_type(v, fl, "/fleet", json_type_object, "an object") < 0)
+	if (cv_want_type(v, fl, "/fleet", json_type_object, "an object") < 0)
 		return -EINVAL;
 	f->enabled = 1;
-	r |= check_keys(v, fl, "/fleet", fleet_keys);
+	r |= cv_check_keys(v, fl, "/fleet", fleet_keys);
 	r |= parse_fleet_etcd(v, fl, f);
-	r |= get_path(v, fl, "ca_file", "/fleet", f->ca_file, sizeof(f->ca_file));
-	r |= get_path(v, fl, "cert_file", "/fleet", f->cert_file, sizeof(f->cert_file));
-	r |= get_path(v, fl, "key_file", "/fleet", f->key_file, sizeof(f->key_file));
+	r |= cv_path(v, fl, "ca_file", "/fleet", f->ca_file, sizeof(f->ca_file));
+	r |= cv_path(v, fl, "cert_file", "/fleet", f->cert_file, sizeof(f->cert_file));
+	r |= cv_path(v, fl, "key_file", "/fleet", f->key_file, sizeof(f->key_file));
 	if ((f->cert_file[0] == '\0') != (f->key_file[0] == '\0'))
-		r |= verr(v, f->cert_file[0] ? "/fleet/cert_file" : "/fleet/key_file", 1,
+		r |= cv_err(v, f->cert_file[0] ? "/fleet/cert_file" : "/fleet/key_file", 1,
 		    "fleet: cert_file and key_file go together");
-	g = get_str(v, fl, "prefix", "/fleet", &s, sub, sizeof(sub));
+	g = cv_str(v, fl, "prefix", "/fleet", &s, sub, sizeof(sub));
 	if (g > 0 && (s[0] != '/' || s[strlen(s) - 1] != '/' || strlen(s) >= sizeof(f->prefix) ||
 	    strpbrk(s, " \t\r\n") != NULL))
-		r |= verr(v, sub, 0, "%s: \"%s\" must start and end with '/' (e.g. \"/cloudroute/\")",
-		    dotted(sub, d, sizeof(d)), s);
+		r |= cv_err(v, sub, 0, "%s: \"%s\" must start and end with '/' (e.g. \"/cloudroute/\")",
+		    cv_dotted(sub, d, sizeof(d)), s);
 	else if (g > 0)
 		cr_strlcpy(f->prefix, s, sizeof(f->prefix));
 	r |= g < 0;
 	r |= get_label(v, fl, "site", "/fleet", f->site, sizeof(f->site));
 	r |= get_label(v, fl, "name", "/fleet", f->name, sizeof(f->name));
-	g = get_str(v, fl, "endpoint", "/fleet", &s, sub, sizeof(sub));
+	g = cv_str(v, fl, "endpoint", "/fleet", &s, sub, sizeof(sub));
 	if (g > 0 && (strlen(s) >= sizeof(f->endpoint) ||
 	    endpoint_split(s, host, sizeof(host), &port) < 0 || port == 0))
-		r |= verr(v, sub, 0, "%s: \"%s\" is not host:port", dotted(sub, d, sizeof(d)), s);
+		r |= cv_err(v, sub, 0, "%s: \"%s\" is not host:port", cv_dotted(sub, d, sizeof(d)), s);
 	else if (g > 0)
 		cr_strlcpy(f->endpoint, s, sizeof(f->endpoint));
 	r |= g < 0;
-	r |= get_uint(v, fl, "lease_ttl", "/fleet", 2, 600, &ttl);
+	r |= cv_uint(v, fl, "lease_ttl", "/fleet", 2, 600, &ttl);
 	f->lease_ttl = (unsigned int)ttl;
-	g = get_str(v, fl, "health_ping", "/fleet", &s, sub, sizeof(sub));
+	g = cv_str(v, fl, "health_ping", "/fleet", &s, sub, sizeof(sub));
 	if (g > 0 && prefix_parse_addr(s, &f->health_ping) < 0)
-		r |= verr(v, sub, 0, "%s: \"%s\" is not an IP address", dotted(sub, d, sizeof(d)), s);
+		r |= cv_err(v, sub, 0, "%s: \"%s\" is not an IP address", cv_dotted(sub, d, sizeof(d)), s);
 	f->has_health_ping = g > 0;
 	r |= g < 0;
 	return r ? -EINVAL : 0;
@@ -841,13 +551,13 @@ static int
 parse_fwds(struct vctx *v, struct json_object *root, struct config *cfg)
 {
 	char sub[512], el[600], d[256];
-	struct json_object *a = member(root, "port_forwards", "", sub, sizeof(sub));
+	struct json_object *a = cv_member(root, "port_forwards", "", sub, sizeof(sub));
 	size_t i, j, n;
 	int r = 0;
 
 	if (a == NULL)
 		return 0;
-	if (want_type(v, a, sub, json_type_array, "an array") < 0)
+	if (cv_want_type(v, a, sub, json_type_array, "an array") < 0)
 		return -EINVAL;
 	n = json_object_array_length(a);
 	if ((cfg->fwds = calloc(n ? n : 1, sizeof(*cfg->fwds))) == NULL)
@@ -862,8 +572,8 @@ parse_fwds(struct vctx *v, struct json_object *root, struct config *cfg)
 		for (j = 0; j < i; j++)
 			if (cfg->fwds[j].proto == cfg->fwds[i].proto &&
 			    cfg->fwds[j].port == cfg->fwds[i].port)
-				r = verr(v, el, 0, "%s: duplicate port forward for %s port %u",
-				    dotted(el, d, sizeof(d)),
+				r = cv_err(v, el, 0, "%s: duplicate port forward for %s port %u",
+				    cv_dotted(el, d, sizeof(d)),
 				    cfg->fwds[i].proto == IPPROTO_TCP ? "tcp" : "udp", cfg->fwds[i].port);
 	}
 	return r;
@@ -879,16 +589,16 @@ parse_metrics(struct vctx *v, struct json_object *m, struct config *cfg)
 	uint16_t port;
 	int g;
 
-	if (want_type(v, m, "/metrics", json_type_object, "an object") < 0)
+	if (cv_want_type(v, m, "/metrics", json_type_object, "an object") < 0)
 		return -EINVAL;
-	if (check_keys(v, m, "/metrics", metrics_keys) < 0)
+	if (cv_check_keys(v, m, "/metrics", metrics_keys) < 0)
 		return -EINVAL;
-	if ((g = get_str(v, m, "listen", "/metrics", &s, sub, sizeof(sub))) <= 0)
+	if ((g = cv_str(v, m, "listen", "/metrics", &s, sub, sizeof(sub))) <= 0)
 		return g < 0 ? -EINVAL : 0;
 	if (endpoint_split(s, host, sizeof(host), &port) < 0 || port == 0 ||
 	    prefix_parse_addr(host, &a) < 0 || strlen(s) >= sizeof(cfg->metrics_listen))
-		return verr(v, sub, 0, "%s: \"%s\" is not address:port (e.g. \"127.0.0.1:9586\" "
-		    "or \"[::1]:9586\")", dotted(sub, d, sizeof(d)), s);
+		return cv_err(v, sub, 0, "%s: \"%s\" is not address:port (e.g. \"127.0.0.1:9586\" "
+		    "or \"[::1]:9586\")", cv_dotted(sub, d, sizeof(d)), s);
 	cr_strlcpy(cfg->metrics_listen, s, sizeof(cfg->metrics_listen));
 	return 0;
 }
@@ -901,26 +611,26 @@ parse_root(struct vctx *v, struct json_object *root, struct config *cfg)
 	int rp = (int)cfg->rp_filter, fw = (int)cfg->firewall, r = 0, present = 0;
 
 	if (json_object_get_type(root) != json_type_object)
-		return verr(v, "", 0, "the configuration must be a JSON object, got %s",
-		    type_name(root));
-	r |= check_keys(v, root, "", top_keys);
-	r |= get_prefixes(v, root, "overlay", "", 0, &cfg->overlay, &present);
+		return cv_err(v, "", 0, "the configuration must be a JSON object, got %s",
+		    cv_type_name(root));
+	r |= cv_check_keys(v, root, "", top_keys);
+	r |= cv_prefixes(v, root, "overlay", "", 0, &cfg->overlay, &present);
 	if (present && cfg->overlay.n == 0 && r == 0)
-		r |= verr(v, "/overlay", 0, "overlay: at least one prefix is required");
-	if (get_ifname(v, root, "lan_interface", "", cfg->lan_interface,
+		r |= cv_err(v, "/overlay", 0, "overlay: at least one prefix is required");
+	if (cv_ifname(v, root, "lan_interface", "", cfg->lan_interface,
 	    sizeof(cfg->lan_interface), NULL) < 0)
 		r = -1;
 	present = 0;
-	r |= get_prefixes(v, root, "local_subnets", "", 0, &cfg->local_subnets, &present);
+	r |= cv_prefixes(v, root, "local_subnets", "", 0, &cfg->local_subnets, &present);
 	cfg->local_subnets_derived = !present;
 	cfg->lan_interface_derived = cfg->lan_interface[0] == '\0';
 	if (json_object_object_get_ex(root, "nat", &o))
 		r |= parse_nat(v, o, cfg);
-	r |= get_bool(v, root, "egress", "", &cfg->egress);
-	r |= get_enum(v, root, "rp_filter", "", rp_names, &rp);
+	r |= cv_bool(v, root, "egress", "", &cfg->egress);
+	r |= cv_enum(v, root, "rp_filter", "", rp_names, &rp);
 	cfg->rp_filter = (enum cfg_rp_filter)rp;
 	r |= parse_fwds(v, root, cfg);
-	r |= get_enum(v, root, "firewall", "", firewall_names, &fw);
+	r |= cv_enum(v, root, "firewall", "", firewall_names, &fw);
 	cfg->firewall = (enum cfg_firewall)fw;
 	if (json_object_object_get_ex(root, "metrics", &o))
 		r |= parse_metrics(v, o, cfg);
@@ -931,19 +641,19 @@ parse_root(struct vctx *v, struct json_object *root, struct config *cfg)
 	if (json_object_object_get_ex(root, "fleet", &o))
 		r |= parse_fleet(v, o, cfg);
 	if (cfg->fleet.enabled && (cfg->tunnel.mode != TUNNEL_USERSPACE || cfg->tunnel.address.n == 0))
-		r |= verr(v, "/fleet", 1, "fleet needs the userspace tunnel and tunnel.address "
+		r |= cv_err(v, "/fleet", 1, "fleet needs the userspace tunnel and tunnel.address "
 		    "(its first address is what the other connectors route to)");
 	if (cfg->fleet.enabled && cfg->fleet.endpoint[0] == '\0' &&
 	    strcmp(cfg->cloud.provider, "none") == 0)
-		r |= verr(v, "/fleet", 1, "fleet.endpoint is required with cloud.provider \"none\" "
+		r |= cv_err(v, "/fleet", 1, "fleet.endpoint is required with cloud.provider \"none\" "
 		    "(there is no cloud to report this connector's public IP)");
 	fleet_defaults(cfg);
-	r |= get_path(v, root, "state_dir", "", cfg->state_dir, sizeof(cfg->state_dir));
-	r |= get_path(v, root, "sysctl_file", "", cfg->sysctl_file, sizeof(cfg->sysctl_file));
-	r |= get_uint(v, root, "reconcile_interval", "", 5, 86400, &ri);
+	r |= cv_path(v, root, "state_dir", "", cfg->state_dir, sizeof(cfg->state_dir));
+	r |= cv_path(v, root, "sysctl_file", "", cfg->sysctl_file, sizeof(cfg->sysctl_file));
+	r |= cv_uint(v, root, "reconcile_interval", "", 5, 86400, &ri);
 	cfg->reconcile_interval = (unsigned int)ri;
 	if (cfg->n_fwds > 0 && cfg->tunnel.address.n == 0)
-		r |= verr(v, "/port_forwards", 1, "port_forwards need tunnel.address "
+		r |= cv_err(v, "/port_forwards", 1, "port_forwards need tunnel.address "
 		    "(the connector's tunnel address that users connect to)");
 	return r ? -EINVAL : 0;
 }
