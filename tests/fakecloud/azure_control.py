@@ -32,7 +32,7 @@ import sys
 import azure
 import azure_world as aw
 import fakebase
-from fakebase import host_port, listen, tls_context
+from fakebase import listen, tls_context
 
 
 def make_handler(app):
@@ -119,14 +119,9 @@ def make_handler(app):
     return H
 
 
-def imds_spec(text):
-    addr, _, vm = text.partition("=")
-    return host_port(addr), vm or None
-
-
 def parse_args(argv):
     p = fakebase.arg_parser("fake Azure ARM + IMDS for tests", "ARM HTTPS listener ADDR:PORT")
-    p.add_argument("--imds", type=imds_spec, action="append", default=[],
+    p.add_argument("--imds", type=fakebase.listener_spec, action="append", default=[],
                    metavar="ADDR:PORT=VM", help="IMDS listener serving VM (repeatable)")
     p.add_argument("--lro-polls", type=int, default=2,
                    help="status polls before an operation finishes (default 2)")

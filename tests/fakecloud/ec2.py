@@ -31,7 +31,8 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import control  # noqa: E402
 import ec2ops  # noqa: E402
 import imds  # noqa: E402
-from fakebase import Handler, RequestLog, arg_parser, host_port, listen, run, tls_context  # noqa: E402
+from fakebase import (Handler, RequestLog, arg_parser, listen, listener_spec,  # noqa: E402
+                      run, tls_context)
 import sigv4  # noqa: E402
 from faults import Faults  # noqa: E402
 from state import ScenarioError, load_file, write_atomic  # noqa: E402
@@ -314,14 +315,9 @@ def make_api_handler(app):
     return ApiHandler
 
 
-def imds_spec(text):
-    addr, _, inst = text.partition("=")
-    return host_port(addr), inst or None
-
-
 def parse_args(argv):
     p = arg_parser("fake EC2 API + IMDSv2 for tests", "EC2 API HTTPS listener ADDR:PORT")
-    p.add_argument("--imds", type=imds_spec, action="append", default=[],
+    p.add_argument("--imds", type=listener_spec, action="append", default=[],
                    metavar="ADDR:PORT[=INSTANCE_ID]",
                    help="IMDS listener; without an instance id the client's "
                         "source address picks the instance (repeatable)")

@@ -68,6 +68,28 @@ def arg_parser(description, api="the cloud API's HTTPS listener ADDR:PORT"):
     return p
 
 
+def listener_spec(text):
+    """ADDR:PORT[=NAME] of a metadata listener -> ((addr, port), NAME or None)."""
+    addr, _, name = text.partition("=")
+    return host_port(addr), name or None
+
+
+def take_listed(faults, lock, method, path=None):
+    """For the fakes that keep their faults as a list of dicts: the first
+    with a count left (-1: forever) whose "methods" (and, when path is
+    given, "paths" substrings) match; its count goes down."""
+    with lock:
+        for f in faults:
+            if f["count"] == 0 or (f.get("methods") and method not in f["methods"]):
+                continue
+            if path is not None and f.get("paths") and not any(p in path for p in f["paths"]):
+                continue
+            if f["count"] > 0:
+                f["count"] -= 1
+            return dict(f)
+    return None
+
+
 def tls_context(cert, key):
     tls = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     tls.minimum_version = ssl.TLSVersion.TLSv1_2

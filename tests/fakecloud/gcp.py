@@ -203,14 +203,7 @@ class Fake(fakebase.RequestLog):
 
     # ---- faults --------------------------------------------------------
     def take_fault(self, method):
-        with self.state.lock:
-            for f in self.faults:
-                if f["count"] == 0 or (f.get("methods") and method not in f["methods"]):
-                    continue
-                if f["count"] > 0:
-                    f["count"] -= 1
-                return dict(f)
-        return None
+        return fakebase.take_listed(self.faults, self.state.lock, method)
 
 
 def page_token(offset, flt):

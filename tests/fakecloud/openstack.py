@@ -102,18 +102,7 @@ class Fake(fakebase.RequestLog):
         return c
 
     def take_fault(self, method, path):
-        with self.lock:
-            for f in self.faults:
-                if f["count"] == 0:
-                    continue
-                if f.get("methods") and method not in f["methods"]:
-                    continue
-                if f.get("paths") and not any(p in path for p in f["paths"]):
-                    continue
-                if f["count"] > 0:
-                    f["count"] -= 1
-                return dict(f)
-        return None
+        return fakebase.take_listed(self.faults, self.lock, method, path)
 
 
 def action_name(method, path):
