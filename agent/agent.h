@@ -52,8 +52,11 @@ int agent_desired(const struct config *cfg, struct ds_registry *reg, struct desi
 struct cloud_session;
 /* cs: a provider session kept open between passes (the daemon), or NULL
  * for one opened and closed here.  A failed pass closes it.  with_cloud 0:
- * host and tunnel only (a link or address changed: no cloud API calls). */
+ * host and tunnel only (a link or address changed: no cloud API calls).
+ * route_conflicts (NULL: not wanted): the plan's host route conflicts
+ * (plan_route_conflicts), when the plan was made. */
 int agent_reconcile(const struct config *cfg, const struct desired *d, struct state *st,
-    int print, size_t *changes, struct buf *errs, struct cloud_session *cs, int with_cloud);
+    int print, size_t *changes, struct buf *errs, struct cloud_session *cs, int with_cloud,
+    size_t *route_conflicts);
 
 #endif

@@ -154,7 +154,8 @@ plan_all(const struct config *cfg, struct state *st, struct plan *p,
 
 int
 agent_reconcile(const struct config *cfg, const struct desired *d, struct state *st,
-    int print, size_t *changes, struct buf *errs, struct cloud_session *keep, int with_cloud)
+    int print, size_t *changes, struct buf *errs, struct cloud_session *keep, int with_cloud,
+    size_t *route_conflicts)
 {
 	struct cloud_session local, *cs = keep ? keep : &local;
 	struct desired own;
@@ -174,6 +175,8 @@ agent_reconcile(const struct config *cfg, const struct desired *d, struct state 
 	if (plan_all(cfg, st, &p, with_cloud ? cs : NULL, errs) < 0)
 		r = -1;
 	*changes = plan_changes(&p);
+	if (route_conflicts != NULL)
+		*route_conflicts = plan_route_conflicts(&p);
 	if (print && *changes)
 		plan_print(&p, stdout, 0);
 	if (host_apply(cfg, st, &p, errs) < 0)
@@ -344,7 +347,7 @@ cmd_apply(const struct opts *o)
 		return EXIT_RUNTIME;
 	}
 	buf_init(&errs, 64 * 1024);
-	r = agent_reconcile(&cfg, NULL, &st, 1, &changes, &errs, NULL, 1);
+	r = agent_reconcile(&cfg, NULL, &st, 1, &changes, &errs, NULL, 1, NULL);
 	if (r < 0) {
 		fprintf(stderr, "cloudroute: apply failed:\n%s", errs.data);
 		r = EXIT_RUNTIME;

@@ -225,6 +225,7 @@ tunnel_configure(struct daemon *d, const struct config *cfg, const struct desire
 	else
 		r = dp_device_configure(d->dev, &dc);
 	tunnel_config_free(&dc);
+	metrics_tunnel_device(d->dev);
 	if (r < 0)
 		log_warnx("tunnel %s: cannot %s the device: %s", cfg->tunnel.interface,
 		    d->dev ? "configure" : "create", strerror(-r));
@@ -308,17 +309,17 @@ static void
 host_pass(struct daemon *d, const char *why)
 {
 	struct buf errs;
-	size_t changes = 0;
+	size_t changes = 0, conflicts = SIZE_MAX;
 	uint64_t t0;
 	int r;
 
 	buf_init(&errs, ERRS_MAX);
 	t0 = now_ms();
 	pthread_mutex_lock(&d->stlock);
-	r = agent_reconcile(&d->cfg, &d->want, &d->st, 0, &changes, &errs, NULL, 0);
+	r = agent_reconcile(&d->cfg, &d->want, &d->st, 0, &changes, &errs, NULL, 0, &conflicts);
 	pthread_mutex_unlock(&d->stlock);
 	count_pass("host", r == 0, changes, (double)(now_ms() - t0) / 1000.0);
-	feed_host_pass(&d->host_drift, &d->want, r == 0, changes);
+	feed_host_pass(&d->host_drift, &d->want, r == 0, changes, conflicts);
 	d->host_ok = r == 0;
 	report_health(d);
 	cr_strlcpy(d->host_errs, errs.data ? errs.data : "", sizeof(d->host_errs));
@@ -587,6 +588,7 @@ teardown_daemon(struct daemon *d)
 {
 	fleet_agent_stop(d->fleet, 1);  /* leave first: a standby takes over now */
 	cloudproc_free(d->cp);          /* cancels the pass in flight */
+	metrics_tunnel_device(NULL);
 	if (d->dev)
 		dp_device_destroy(d->dev);
 	if (d->mfd >= 0)

@@ -1,6 +1,7 @@
 /*
  * The daemon's metric feeds (see feeds.h).
  */
+#include <stdint.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -67,14 +68,19 @@ desired_fp(const struct desired *w, char fp[65])
 }
 
 void
-feed_host_pass(struct drift *d, const struct desired *want, int ok, size_t changes)
+feed_host_pass(struct drift *d, const struct desired *want, int ok, size_t changes,
+    size_t conflicts)
 {
 	char fp[65];
 
 	desired_fp(want, fp);
 	drift_pass(d, "host", fp, ok, changes);
-	if (ok)                         /* every route into the tunnel is ours */
-		mt_set("cloudroute_routes_owned", (double)want->tunnel.n, "host", NULL);
+	/* a prefix a foreign route holds is not ours: left alone, not owned */
+	if (ok && conflicts <= want->tunnel.n)
+		mt_set("cloudroute_routes_owned", (double)(want->tunnel.n - conflicts), "host",
+		    NULL);
+	if (conflicts != SIZE_MAX)
+		mt_set("cloudroute_route_conflicts", (double)conflicts, "host", NULL);
 }
 
 void

@@ -21,8 +21,10 @@ struct drift {
 };
 
 void feed_drift_reset(struct drift *d);
-/* A host pass over want: drift repairs, routes owned on the host. */
-void feed_host_pass(struct drift *d, const struct desired *want, int ok, size_t changes);
+/* A host pass over want: drift repairs, routes owned on the host, route
+ * conflicts on the host (SIZE_MAX: the pass made no plan). */
+void feed_host_pass(struct drift *d, const struct desired *want, int ok, size_t changes,
+    size_t conflicts);
 /* A cloud pass (ok: it succeeded; res may be NULL when it did not run). */
 void feed_cloud_pass(struct drift *d, const struct cloud_result *res, int ok);
 /* After the desired state was composed: cloudroute_fleet_leader{site},

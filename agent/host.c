@@ -412,11 +412,13 @@ plan_route(const struct config *cfg, struct plan *p, const struct prefix *d,
 				f = &rt[j];
 		}
 	if (f != NULL) {
-		plan_add(p, SEC_HOST, ACT_CONFLICT, '!', "route %s %s%s dev %s proto %d "
+		a = plan_add(p, SEC_HOST, ACT_CONFLICT, '!', "route %s %s%s dev %s proto %d "
 		    "(not ours, left alone)", prefix_fmt(d, b, sizeof(b)),
 		    f->has_gateway ? "via " : "",
 		    f->has_gateway ? prefix_addr_fmt(&f->gateway, g, sizeof(g)) : "",
 		    f->ifname, f->protocol);
+		a->dst = *d;            /* a route conflict (plan_route_conflicts) */
+		cr_strlcpy(a->ifname, f->ifname, sizeof(a->ifname));
 		return;
 	}
 	if (!dev_up) {

@@ -10,6 +10,7 @@
  */
 #include <arpa/inet.h>
 #include <errno.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -27,6 +28,10 @@ static struct MHD_Daemon *mhd;
 static uint16_t bound_port;
 static metrics_collect_fn *collect_fn;
 static void *collect_ctx;
+/* The tunnel device of this process, for its drop counters: set and
+ * cleared by the main thread, read by the collector under the lock. */
+static pthread_mutex_t dev_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct dp_device *tunnel_dev;
 
 static enum MHD_Result
 reply(struct MHD_Connection *c, unsigned int status, const char *type, const char *body,
@@ -164,6 +169,33 @@ metrics_start(const char *listen, metrics_collect_fn *collect, void *ctx, struct
 }
 
 void
+metrics_tunnel_device(struct dp_device *dev)
+{
+	pthread_mutex_lock(&dev_lock);
+	tunnel_dev = dev;
+	pthread_mutex_unlock(&dev_lock);
+}
+
+/* cloudroute_packets_dropped_total: every reason, 0 included. */
+static void
+collect_drops(void)
+{
+	uint64_t v[DP_DROP_MAX];
+	unsigned int i;
+	int have;
+
+	pthread_mutex_lock(&dev_lock);
+	if ((have = tunnel_dev != NULL))
+		dp_device_drops(tunnel_dev, v);
+	pthread_mutex_unlock(&dev_lock);
+	if (!have)                      /* an external tunnel: not ours to count */
+		return;
+	for (i = 0; i < DP_DROP_MAX; i++)
+		mt_set("cloudroute_packets_dropped_total", (double)v[i],
+		    dp_drop_reason_name(i), NULL);
+}
+
+void
 metrics_collect_tunnel(void *ifname)
 {
 	struct dp_peer_status *v = NULL;
@@ -171,6 +203,7 @@ metrics_collect_tunnel(void *ifname)
 	uint16_t port;
 	size_t i, n = 0;
 
+	collect_drops();
 	/* The UAPI socket: its own connection, safe from this thread. */
 	if (dp_uapi_status(ifname, &v, &n, &port) < 0)
 		return;

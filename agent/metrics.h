@@ -28,6 +28,11 @@ int metrics_start(const char *listen, metrics_collect_fn *collect, void *ctx,
  * label is the peer's public key), read through the UAPI socket of the
  * interface named by ifname (a string that outlives the endpoint). */
 void metrics_collect_tunnel(void *ifname);
+/* The tunnel device run by this process (NULL: none, or before it is
+ * destroyed), whose drop counters the tunnel collector reports as
+ * cloudroute_packets_dropped_total{reason}.  Main thread. */
+struct dp_device;
+void metrics_tunnel_device(struct dp_device *dev);
 /* The bound port (0 when not running). */
 uint16_t metrics_port(void);
 void metrics_stop(void);

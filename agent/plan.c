@@ -62,6 +62,17 @@ plan_conflicts(const struct plan *p)
 	return n;
 }
 
+size_t
+plan_route_conflicts(const struct plan *p)
+{
+	size_t i, n = 0;
+
+	for (i = 0; i < p->n; i++)
+		n += p->v[i].kind == ACT_CONFLICT && p->v[i].sec == SEC_HOST &&
+		    p->v[i].dst.family != 0;
+	return n;
+}
+
 static const char *const sec_names[] = { "host", "tunnel", "cloud" };
 
 /* " [from peer hub, config]" for a cloud route we want; "" otherwise. */

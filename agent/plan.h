@@ -65,6 +65,9 @@ struct action *plan_add(struct plan *p, enum plan_section sec, enum act_kind kin
 /* Changes that apply would make (host, tunnel and cloud mutations). */
 size_t plan_changes(const struct plan *p);
 size_t plan_conflicts(const struct plan *p);
+/* Host conflicts about routes: a route not ours holds one of our tunnel
+ * prefixes (such an ACT_CONFLICT carries the prefix in dst). */
+size_t plan_route_conflicts(const struct plan *p);
 void plan_print(const struct plan *p, FILE *out, int verbose);
 /* "N changes:" then the lines: what is being done now (teardown). */
 void plan_print_doing(const struct plan *p, FILE *out);

@@ -68,6 +68,43 @@ const char *dp_device_ifname(const struct dp_device *dev);
  */
 int dp_device_probe(struct dp_device *dev, const uint8_t key[NOISE_KEY_LEN]);
 
+/*
+ * Packets the device dropped, by reason: counters since the device was
+ * created, kept per device with relaxed atomics (never a lock on the data
+ * path).  The label names (dp_drop_reason_name) are the metric's `reason`.
+ */
+enum dp_drop_reason {
+	DP_DROP_MALFORMED,          /* datagram too short/long, wrong length, unknown type */
+	DP_DROP_UNKNOWN_RECEIVER,   /* data/response/cookie for a receiver index we lack */
+	DP_DROP_SESSION_EXPIRED,    /* data for a session past its age or message limit */
+	DP_DROP_DECRYPT_FAILED,     /* data failed to authenticate */
+	DP_DROP_REPLAY,             /* data counter already seen or behind the window */
+	DP_DROP_INVALID_INNER,      /* decrypted or TUN packet that is not IPv4/IPv6 */
+	DP_DROP_SOURCE_NOT_ALLOWED, /* inner source not in the sender's allowed IPs */
+	DP_DROP_NO_ROUTE,           /* TUN packet no peer's allowed IPs cover */
+	DP_DROP_NO_ENDPOINT,        /* the peer's endpoint is unknown */
+	DP_DROP_NO_SESSION,         /* staged for a session that never came */
+	DP_DROP_QUEUE_FULL,         /* the staged queue or the handshake queue overflowed */
+	DP_DROP_HANDSHAKE_MAC1,     /* handshake message with a bad mac1 */
+	DP_DROP_HANDSHAKE_UNDER_LOAD, /* under load without a valid mac2: cookie sent */
+	DP_DROP_HANDSHAKE_RATELIMITED, /* handshakes from one source or peer too fast */
+	DP_DROP_HANDSHAKE_UNKNOWN_PEER, /* initiation from a key we do not know */
+	DP_DROP_HANDSHAKE_INVALID,  /* handshake message failed to authenticate */
+	DP_DROP_HANDSHAKE_STALE,    /* initiation with a timestamp not newer (a replay) */
+	DP_DROP_SEND_FAILED,        /* the kernel refused a datagram we sent */
+	DP_DROP_TUN_WRITE_FAILED,   /* the kernel refused a write to the TUN */
+	DP_DROP_SOCKET_OVERFLOW,    /* the kernel's: a UDP socket's receive buffer was full */
+	DP_DROP_MAX
+};
+/* "malformed", "unknown_receiver", ...; NULL outside the enum. */
+const char *dp_drop_reason_name(enum dp_drop_reason r);
+/*
+ * The device's drop counters into out (every reason).  Any thread may call
+ * it while the device exists; it takes dev->lock for reading only to read
+ * the sockets' kernel counters (SO_MEMINFO).
+ */
+void dp_device_drops(struct dp_device *dev, uint64_t out[DP_DROP_MAX]);
+
 /* Per-peer status: never carries keys except the peer's public key. */
 struct dp_peer_status {
 	uint8_t public_key[NOISE_KEY_LEN];

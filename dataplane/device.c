@@ -27,25 +27,85 @@
 #include <sys/eventfd.h>
 #include <unistd.h>
 
+#include <linux/sock_diag.h>
+
 #include "common/log.h"
 #include "dataplane/dp_internal.h"
 
 static const char *const drop_names[DP_DROP_MAX] = {
-	"short", "type", "mac1", "cookie-sent", "handshake", "unknown-peer",
-	"stale-timestamp", "flood", "unknown-index", "key-expired", "decrypt",
-	"replay", "bad-inner", "disallowed-source", "no-route", "no-endpoint",
-	"staged-full",
+	[DP_DROP_MALFORMED] = "malformed",
+	[DP_DROP_UNKNOWN_RECEIVER] = "unknown_receiver",
+	[DP_DROP_SESSION_EXPIRED] = "session_expired",
+	[DP_DROP_DECRYPT_FAILED] = "decrypt_failed",
+	[DP_DROP_REPLAY] = "replay",
+	[DP_DROP_INVALID_INNER] = "invalid_inner",
+	[DP_DROP_SOURCE_NOT_ALLOWED] = "source_not_allowed",
+	[DP_DROP_NO_ROUTE] = "no_route",
+	[DP_DROP_NO_ENDPOINT] = "no_endpoint",
+	[DP_DROP_NO_SESSION] = "no_session",
+	[DP_DROP_QUEUE_FULL] = "queue_full",
+	[DP_DROP_HANDSHAKE_MAC1] = "handshake_bad_mac1",
+	[DP_DROP_HANDSHAKE_UNDER_LOAD] = "handshake_under_load",
+	[DP_DROP_HANDSHAKE_RATELIMITED] = "handshake_ratelimited",
+	[DP_DROP_HANDSHAKE_UNKNOWN_PEER] = "handshake_unknown_peer",
+	[DP_DROP_HANDSHAKE_INVALID] = "handshake_invalid",
+	[DP_DROP_HANDSHAKE_STALE] = "handshake_stale",
+	[DP_DROP_SEND_FAILED] = "send_failed",
+	[DP_DROP_TUN_WRITE_FAILED] = "tun_write_failed",
+	[DP_DROP_SOCKET_OVERFLOW] = "socket_overflow",
 };
 
+const char *
+dp_drop_reason_name(enum dp_drop_reason r)
+{
+	return (unsigned int)r < DP_DROP_MAX ? drop_names[r] : NULL;
+}
+
 void
-dp_drop(struct dp_device *dev, enum dp_drop why, const char *what)
+dp_drop_n(struct dp_device *dev, enum dp_drop_reason why, uint64_t n, const char *what)
 {
 	static struct log_ratelimit rl[DP_DROP_MAX] = {
 		[0 ... DP_DROP_MAX - 1] = LOG_RATELIMIT_INIT(5000, 5)
 	};
 
-	__atomic_fetch_add(&dev->drops[why], 1, __ATOMIC_RELAXED);
+	if (n == 0)
+		return;
+	__atomic_fetch_add(&dev->drops[why], n, __ATOMIC_RELAXED);
 	log_debug_rl(&rl[why], "%s: drop (%s): %s", dev->ifname, drop_names[why], what);
+}
+
+/* What the kernel dropped on one socket for a full receive buffer. */
+static uint64_t
+sock_drops(int fd)
+{
+	uint32_t mi[SK_MEMINFO_VARS];
+	socklen_t len = sizeof(mi);
+
+	if (fd < 0 || getsockopt(fd, SOL_SOCKET, SO_MEMINFO, mi, &len) < 0 ||
+	    len <= SK_MEMINFO_DROPS * sizeof(mi[0]))
+		return 0;
+	return mi[SK_MEMINFO_DROPS];
+}
+
+/* The kernel's drops on every socket of the device (dev->lock held). */
+static uint64_t
+kernel_drops(struct dp_device *dev)
+{
+	uint64_t n = sock_drops(dev->hs_fd4) + sock_drops(dev->hs_fd6);
+
+	for (unsigned int i = 0; i < dev->n_workers; i++)
+		n += sock_drops(dev->workers[i].udp4) + sock_drops(dev->workers[i].udp6);
+	return n;
+}
+
+void
+dp_device_drops(struct dp_device *dev, uint64_t out[DP_DROP_MAX])
+{
+	for (unsigned int i = 0; i < DP_DROP_MAX; i++)
+		out[i] = __atomic_load_n(&dev->drops[i], __ATOMIC_RELAXED);
+	pthread_rwlock_rdlock(&dev->lock);
+	out[DP_DROP_SOCKET_OVERFLOW] = dev->sock_drops_base + kernel_drops(dev);
+	pthread_rwlock_unlock(&dev->lock);
 }
 
 int
@@ -64,12 +124,18 @@ dp_send_datagram(struct dp_device *dev, unsigned int worker,
 		return 0;
 	w = &dev->workers[worker < dev->n_workers ? worker : 0];
 	fd = to->ss_family == AF_INET ? w->udp4 : w->udp6;
-	if (fd < 0)
+	if (fd < 0) {
+		dp_drop(dev, DP_DROP_SEND_FAILED, "no socket for the address family");
 		return -EAFNOSUPPORT;
+	}
 	if (sendto(fd, buf, len, MSG_DONTWAIT, (const struct sockaddr *)to,
 	    to->ss_family == AF_INET ? sizeof(struct sockaddr_in) :
-	    sizeof(struct sockaddr_in6)) < 0)
-		return -errno;
+	    sizeof(struct sockaddr_in6)) < 0) {
+		int r = -errno;
+
+		dp_drop(dev, DP_DROP_SEND_FAILED, "datagram refused by the kernel");
+		return r;
+	}
 	return 0;
 }
 
@@ -232,8 +298,10 @@ device_alloc(const char *ifname, unsigned int n_workers)
 	pthread_rwlockattr_t attr;
 	struct dp_device *dev;
 
-	if ((dev = calloc(1, sizeof(*dev))) == NULL)
+	/* aligned: the drop counters have cache lines of their own */
+	if ((dev = aligned_alloc(64, sizeof(*dev))) == NULL)
 		return NULL;
+	memset(dev, 0, sizeof(*dev));
 	cr_strlcpy(dev->ifname, ifname, sizeof(dev->ifname));
 	pthread_rwlockattr_init(&attr);
 	/* configuration must not starve behind a stream of worker batches */
@@ -427,8 +495,11 @@ dp_port_stage(struct dp_device *dev, uint16_t port, uint32_t fwmark,
 void
 dp_port_commit(struct dp_device *dev, struct dp_port_change *pc)
 {
-	if (pc->staged)
-		dp_udp_swap(dev, &pc->set);
+	if (!pc->staged)
+		return;
+	/* the counters die with the old sockets: keep their total */
+	dev->sock_drops_base += kernel_drops(dev);
+	dp_udp_swap(dev, &pc->set);
 }
 
 void

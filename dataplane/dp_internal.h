@@ -189,14 +189,6 @@ struct dp_peer {
 	int keep;                             /* configuration: a mark under dev->lock */
 };
 
-enum dp_drop {
-	DP_DROP_SHORT, DP_DROP_TYPE, DP_DROP_MAC1, DP_DROP_COOKIE_SENT,
-	DP_DROP_HANDSHAKE, DP_DROP_UNKNOWN_PEER, DP_DROP_STALE_TS, DP_DROP_FLOOD,
-	DP_DROP_UNKNOWN_INDEX, DP_DROP_KEY_EXPIRED, DP_DROP_DECRYPT, DP_DROP_REPLAY,
-	DP_DROP_BAD_INNER, DP_DROP_DISALLOWED_SRC, DP_DROP_NO_ROUTE,
-	DP_DROP_NO_ENDPOINT, DP_DROP_STAGED_FULL, DP_DROP_MAX
-};
-
 struct dp_worker {
 	struct dp_device *dev;
 	unsigned int idx;
@@ -265,11 +257,14 @@ struct dp_device {
 	unsigned int mtu;                      /* atomic */
 
 	uint64_t hs_window_start, hs_window_count, last_under_load;  /* atomic */
-	uint64_t drops[DP_DROP_MAX];           /* atomic */
+	/* atomic; a line of its own: a flood of drops does not slow the
+	 * workers' reads of the fields around it */
+	uint64_t drops[DP_DROP_MAX] __attribute__((aligned(64)));
+	uint64_t sock_drops_base;              /* kernel drops of sockets closed (dev->lock) */
 
 	/* hsqueue.c: handshake messages from the workers to the handshake thread,
 	 * which also reads the handshake sockets (steered there by the kernel) */
-	pthread_mutex_t hs_lock;
+	pthread_mutex_t hs_lock __attribute__((aligned(64)));
 	struct dp_hs_msg *hs_ring;             /* DP_HS_QUEUE entries, NULL = inline */
 	unsigned int hs_head, hs_n;
 	int hs_stop, hs_running;
@@ -335,7 +330,9 @@ struct dp_udp_set {
 };
 
 /* device.c: protocol actions */
-void dp_drop(struct dp_device *dev, enum dp_drop why, const char *what);
+/* Counts n drops for why and logs what (rate-limited, debug). */
+void dp_drop_n(struct dp_device *dev, enum dp_drop_reason why, uint64_t n, const char *what);
+#define dp_drop(dev, why, what) dp_drop_n(dev, why, 1, what)
 void dp_send_initiation(struct dp_peer *p, unsigned int worker, int is_retry); /* lock held */
 /* Sends the staged packets, or a keepalive when there are none (lock NOT held). */
 void dp_send_staged(struct dp_peer *p, unsigned int worker, int keepalive_if_empty);
@@ -413,7 +410,9 @@ void dp_udp_swap(struct dp_device *dev, struct dp_udp_set *s);
 void dp_udp_set_close(struct dp_udp_set *s);
 /* SO_MARK on every socket (dev->lock held for writing). */
 int dp_udp_set_mark(struct dp_device *dev, uint32_t fwmark);
-int dp_udp_send_batch(int fd, struct mmsghdr *msgs, unsigned int n);
+/* Sends n messages (counting those the kernel refuses as drops); how many
+ * were handled, or -EIO when the kernel refused UDP_SEGMENT. */
+int dp_udp_send_batch(struct dp_device *dev, int fd, struct mmsghdr *msgs, unsigned int n);
 /* Receives up to DP_RX_BATCH buffers of datagrams on fd, decrypts, writes to TUN. */
 int dp_udp_rx_batch(struct dp_worker *w, int fd);
 /* 0 when msg (len bytes) is a handshake message of its type's size, else

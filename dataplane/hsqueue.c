@@ -88,10 +88,16 @@ dp_hs_enqueue(struct dp_device *dev, const uint8_t *pkt, size_t len,
 	pthread_mutex_lock(&dev->hs_lock);
 	if (dev->hs_ring == NULL || dev->hs_n == DP_HS_QUEUE ||
 	    (load && !ratelimit(dev, src, now))) {
+		int full = dev->hs_ring == NULL || dev->hs_n == DP_HS_QUEUE;
+
 		pthread_mutex_unlock(&dev->hs_lock);
 		/* dropping is load too: it holds while the flood lasts */
 		__atomic_store_n(&dev->last_under_load, now, __ATOMIC_RELAXED);
-		dp_drop(dev, DP_DROP_FLOOD, "handshake queue full, or its source over its share");
+		if (full)
+			dp_drop(dev, DP_DROP_QUEUE_FULL, "handshake queue full");
+		else
+			dp_drop(dev, DP_DROP_HANDSHAKE_RATELIMITED,
+			    "under load: the source is over its share");
 		return;
 	}
 	m = &dev->hs_ring[(dev->hs_head + dev->hs_n) % DP_HS_QUEUE];
@@ -195,11 +201,14 @@ read_socket(struct dp_device *dev, int fd, struct hs_rx *rx)
 		int load = load_now(dev, now);
 
 		m->len = (uint16_t)rx->msg[i].msg_len;
-		if ((rx->msg[i].msg_hdr.msg_flags & MSG_TRUNC) ||
-		    dp_udp_handshake_ok(dev, m->data, m->len) < 0)
+		if (rx->msg[i].msg_hdr.msg_flags & MSG_TRUNC) {
+			dp_drop(dev, DP_DROP_MALFORMED, "handshake datagram too long");
+			continue;
+		}
+		if (dp_udp_handshake_ok(dev, m->data, m->len) < 0)
 			continue;
 		if (load && !dp_hs_ratelimit(dev, &m->src, now)) {
-			dp_drop(dev, DP_DROP_FLOOD, "handshakes from one source too fast");
+			dp_drop(dev, DP_DROP_HANDSHAKE_RATELIMITED, "handshakes from one source too fast");
 			continue;
 		}
 		m->charged = (uint8_t)load;

@@ -401,6 +401,7 @@ dp_peer_purge_staged(struct dp_peer *p)
 
 	if (q == NULL)
 		return;
+	dp_drop_n(p->dev, DP_DROP_NO_SESSION, q->n, "staged packets without a session");
 	while (q->n > 0) {
 		unsigned int i = q->head;
 		explicit_bzero(q->pkt[i], q->len[i]);
@@ -427,7 +428,7 @@ dp_peer_stage(struct dp_peer *p, const uint8_t *pkt, size_t len)
 		free(q->pkt[q->head]);
 		q->head = (q->head + 1) % DP_STAGED_MAX;
 		q->n--;
-		dp_drop(p->dev, DP_DROP_STAGED_FULL, "staged queue full");
+		dp_drop(p->dev, DP_DROP_QUEUE_FULL, "staged queue full");
 	}
 	q->pkt[(q->head + q->n) % DP_STAGED_MAX] = copy;
 	q->len[(q->head + q->n) % DP_STAGED_MAX] = (uint16_t)len;
@@ -612,22 +613,22 @@ rx_initiation(struct dp_device *dev, unsigned int worker,
 	memset(&scratch, 0, sizeof(scratch));
 	r = noise_consume_initiation_lookup(&dev->local, msg, &scratch, ts, ss_lookup, &look);
 	if (r == -ENOENT) {
-		dp_drop(dev, DP_DROP_UNKNOWN_PEER, "initiation from an unknown peer");
+		dp_drop(dev, DP_DROP_HANDSHAKE_UNKNOWN_PEER, "initiation from an unknown peer");
 		goto out;
 	}
 	if (r < 0) {
-		dp_drop(dev, DP_DROP_HANDSHAKE, "initiation failed to authenticate");
+		dp_drop(dev, DP_DROP_HANDSHAKE_INVALID, "initiation failed to authenticate");
 		goto out;
 	}
 	p = look.peer;
 	pthread_mutex_lock(&p->lock);
 	if (noise_timestamp_cmp(ts, p->hs.latest_timestamp) <= 0) {
-		dp_drop(dev, DP_DROP_STALE_TS, "initiation with a stale timestamp");
+		dp_drop(dev, DP_DROP_HANDSHAKE_STALE, "initiation with a stale timestamp");
 		goto unlock;
 	}
 	if (p->last_initiation_rx_ms != 0 &&
 	    now - p->last_initiation_rx_ms < INITIATIONS_MIN_INTERVAL_MS) {
-		dp_drop(dev, DP_DROP_FLOOD, "initiations too fast");
+		dp_drop(dev, DP_DROP_HANDSHAKE_RATELIMITED, "initiations too fast");
 		goto unlock;
 	}
 	p->last_initiation_rx_ms = now;
@@ -668,13 +669,13 @@ rx_response(struct dp_device *dev, unsigned int worker,
 	int ok = 0;
 
 	if ((p = dp_index_lookup(dev, idx, 0, &kp)) == NULL) {
-		dp_drop(dev, DP_DROP_UNKNOWN_INDEX, "response to an unknown index");
+		dp_drop(dev, DP_DROP_UNKNOWN_RECEIVER, "response to an unknown index");
 		return;
 	}
 	pthread_mutex_lock(&p->lock);
 	if (!p->hs_ie.live || p->hs_ie.index != idx ||
 	    noise_consume_response(&p->hs, &dev->local, msg) < 0) {
-		dp_drop(dev, DP_DROP_HANDSHAKE, "response failed to authenticate");
+		dp_drop(dev, DP_DROP_HANDSHAKE_INVALID, "response failed to authenticate");
 		goto unlock;
 	}
 	if (begin_session(p, now) == NULL)
@@ -699,12 +700,12 @@ rx_cookie(struct dp_device *dev, const struct message_handshake_cookie *msg, uin
 	struct dp_peer *p;
 
 	if ((p = dp_index_lookup(dev, le32toh(msg->receiver_index), -1, &kp)) == NULL) {
-		dp_drop(dev, DP_DROP_UNKNOWN_INDEX, "cookie reply to an unknown index");
+		dp_drop(dev, DP_DROP_UNKNOWN_RECEIVER, "cookie reply to an unknown index");
 		return;
 	}
 	pthread_mutex_lock(&p->lock);
 	if (cookie_consume_reply(&p->cm, msg, now) < 0)
-		dp_drop(dev, DP_DROP_HANDSHAKE, "cookie reply failed to authenticate");
+		dp_drop(dev, DP_DROP_HANDSHAKE_INVALID, "cookie reply failed to authenticate");
 	pthread_mutex_unlock(&p->lock);
 }
 
@@ -731,13 +732,13 @@ dp_rx_handshake(struct dp_device *dev, unsigned int worker, const uint8_t *pkt,
 	load = under_load(dev, now);
 	st = cookie_validate(&dev->cc, pkt, len, (const struct sockaddr *)src, load, now);
 	if (st == COOKIE_INVALID_MAC) {
-		dp_drop(dev, DP_DROP_MAC1, "handshake with a bad mac1");
+		dp_drop(dev, DP_DROP_HANDSHAKE_MAC1, "handshake with a bad mac1");
 		return;
 	}
 	/* under load every source gets a bounded share, cookie replies included
 	 * (paid when queued, if the device was under load then: hsqueue.c) */
 	if (load && !charged && !dp_hs_ratelimit(dev, src, now)) {
-		dp_drop(dev, DP_DROP_FLOOD, "handshakes from one source too fast");
+		dp_drop(dev, DP_DROP_HANDSHAKE_RATELIMITED, "handshakes from one source too fast");
 		return;
 	}
 	if (load && st != COOKIE_VALID_MAC_WITH_COOKIE) {
@@ -748,7 +749,7 @@ dp_rx_handshake(struct dp_device *dev, unsigned int worker, const uint8_t *pkt,
 		if (cookie_create_reply(&dev->cc, pkt, len, sender,
 		    (const struct sockaddr *)src, &reply, now) == 0)
 			dp_send_datagram(dev, worker, src, &reply, sizeof(reply));
-		dp_drop(dev, DP_DROP_COOKIE_SENT, "under load: cookie reply sent");
+		dp_drop(dev, DP_DROP_HANDSHAKE_UNDER_LOAD, "under load: cookie reply sent");
 		return;
 	}
 	if (type == MESSAGE_HANDSHAKE_INITIATION)

@@ -191,6 +191,8 @@ stage(struct dp_worker *w, struct dp_peer *p, const uint8_t *pkt, size_t len)
 	pthread_mutex_lock(&p->lock);
 	if (dp_peer_stage(p, pkt, len) == 0)
 		dp_send_initiation(p, w->idx, 0);
+	else
+		dp_drop(w->dev, DP_DROP_QUEUE_FULL, "no memory to stage a packet");
 	pthread_mutex_unlock(&p->lock);
 }
 
@@ -304,7 +306,7 @@ tx_one(struct dp_worker *w, struct tx_run *run, unsigned int i, uint64_t now,
 	int family;
 
 	if (packet_dst(buf + DP_HEADROOM, w->tx_len[i], &family, &dst) < 0) {
-		dp_drop(dev, DP_DROP_BAD_INNER, "TUN packet is not IP");
+		dp_drop(dev, DP_DROP_INVALID_INNER, "TUN packet is not IP");
 		return 0;
 	}
 	if ((p = ai_lookup(&dev->ai, family, dst)) == NULL) {
@@ -390,7 +392,7 @@ flush(struct dp_worker *w, unsigned int *idx, unsigned int n)
 		if (i < m && ((const struct sockaddr_storage *)
 		    w->tx_msg[i].msg_hdr.msg_name)->ss_family == a->ss_family)
 			continue;
-		if (dp_udp_send_batch(a->ss_family == AF_INET ? w->udp4 : w->udp6,
+		if (dp_udp_send_batch(w->dev, a->ss_family == AF_INET ? w->udp4 : w->udp6,
 		    &w->tx_msg[start], i - start) == -EIO && gso) {
 			/* no GSO here: from now on one datagram per packet */
 			__atomic_store_n(&w->dev->no_gso, 1, __ATOMIC_RELAXED);
@@ -444,7 +446,7 @@ cut(struct dp_worker *w, size_t r, unsigned int *n, size_t *used)
 	if (hl)
 		memcpy(&vh, w->rd_buf, sizeof(vh));
 	if (dp_gso_init(&g, hl ? &vh : NULL, w->rd_buf + hl, r - hl) < 0) {
-		dp_drop(w->dev, DP_DROP_BAD_INNER, "TUN packet with a bad virtio header");
+		dp_drop(w->dev, DP_DROP_INVALID_INNER, "TUN packet with a bad virtio header");
 		return;
 	}
 	while ((len = dp_gso_next_len(&g)) != 0) {
@@ -483,12 +485,13 @@ dp_tun_rx_batch(struct dp_worker *w)
 /* ---- the TUN write side (decrypted packets to the kernel) ----------------- */
 
 static void
-write_failed(void)
+write_failed(struct dp_worker *w)
 {
 	static struct log_ratelimit rl = LOG_RATELIMIT_INIT(5000, 3);
 
 	if (errno != EAGAIN)
 		log_debug_rl(&rl, "TUN write: %s", strerror(errno));
+	dp_drop(w->dev, DP_DROP_TUN_WRITE_FAILED, "TUN write refused");
 }
 
 void
@@ -502,7 +505,7 @@ dp_tun_write(struct dp_worker *w, uint8_t *pkt, size_t len)
 		len += DP_VNET_HDR_LEN;
 	}
 	if (write(w->tun_fd, pkt, len) < 0)
-		write_failed();
+		write_failed(w);
 }
 
 static void
@@ -511,7 +514,7 @@ emit_tun(void *ctx, const struct iovec *iov, int iovcnt)
 	struct dp_worker *w = ctx;
 
 	if (writev(w->tun_fd, iov, iovcnt) < 0)
-		write_failed();
+		write_failed(w);
 }
 
 void

@@ -247,14 +247,29 @@ dp_udp_set_mark(struct dp_device *dev, uint32_t fwmark)
 	return r;
 }
 
+/* Counts msgs[from..to) as packets the kernel did not take (a GSO send
+ * carries one packet per iovec). */
+static void
+unsent(struct dp_device *dev, const struct mmsghdr *msgs, unsigned int from,
+    unsigned int to, const char *what)
+{
+	uint64_t n = 0;
+
+	for (; from < to; from++)
+		n += msgs[from].msg_hdr.msg_iovlen;
+	dp_drop_n(dev, DP_DROP_SEND_FAILED, n, what);
+}
+
 int
-dp_udp_send_batch(int fd, struct mmsghdr *msgs, unsigned int n)
+dp_udp_send_batch(struct dp_device *dev, int fd, struct mmsghdr *msgs, unsigned int n)
 {
 	unsigned int done = 0;
 	int r, waited = 0;
 
-	if (fd < 0)
+	if (fd < 0) {
+		unsent(dev, msgs, 0, n, "no socket for the address family");
 		return -EBADF;
+	}
 	while (done < n) {
 		r = sendmmsg(fd, msgs + done, n - done, MSG_DONTWAIT);
 		if (r > 0) {
@@ -269,12 +284,18 @@ dp_udp_send_batch(int fd, struct mmsghdr *msgs, unsigned int n)
 			continue;
 		}
 		if (r < 0 && (errno == EIO || errno == EINVAL) &&
-		    msgs[done].msg_hdr.msg_controllen != 0)
+		    msgs[done].msg_hdr.msg_controllen != 0) {
+			unsent(dev, msgs, done, n, "UDP GSO refused");
 			return -EIO;    /* GSO refused (device without checksum offload) */
-		if (r < 0 && errno != EAGAIN)
-			done++;    /* skip a datagram the kernel refuses (e.g. unreachable) */
-		else
+		}
+		if (r < 0 && errno != EAGAIN) {
+			/* skip a datagram the kernel refuses (e.g. unreachable) */
+			unsent(dev, msgs, done, done + 1, "datagram refused by the kernel");
+			done++;
+		} else {
+			unsent(dev, msgs, done, n, "socket send buffer full");
 			break;
+		}
 	}
 	return (int)done;
 }
@@ -375,18 +396,18 @@ rx_data(struct dp_device *dev, unsigned int worker, uint8_t *pkt, size_t len,
 	int fresh, family;
 
 	if ((kp = lookup_keypair(dev, run, le32toh(m->key_idx))) == NULL) {
-		dp_drop(dev, DP_DROP_UNKNOWN_INDEX, "data for an unknown index");
+		dp_drop(dev, DP_DROP_UNKNOWN_RECEIVER, "data for an unknown index");
 		return 0;
 	}
 	if (!dp_keypair_live(kp) ||
 	    !dp_keypair_can_receive(kp->nk.birthdate_ms, now) ||
 	    counter >= REJECT_AFTER_MESSAGES) {
-		dp_drop(dev, DP_DROP_KEY_EXPIRED, "data for an expired session");
+		dp_drop(dev, DP_DROP_SESSION_EXPIRED, "data for an expired session");
 		return 0;
 	}
 	if (noise_decrypt(&kp->nk, worker, counter, pkt + DP_HEADROOM, pkt + DP_HEADROOM,
 	    len - DP_HEADROOM) < 0) {
-		dp_drop(dev, DP_DROP_DECRYPT, "data failed to authenticate");
+		dp_drop(dev, DP_DROP_DECRYPT_FAILED, "data failed to authenticate");
 		return 0;
 	}
 	pthread_mutex_lock(&kp->nk.replay_lock);
@@ -421,11 +442,11 @@ rx_data(struct dp_device *dev, unsigned int worker, uint8_t *pkt, size_t len,
 		return 0;                      /* keepalive */
 	run->data = 1;
 	if ((ilen = inner_packet(pkt + DP_HEADROOM, plen, &family, &isrc)) == 0) {
-		dp_drop(dev, DP_DROP_BAD_INNER, "decrypted packet is not IP");
+		dp_drop(dev, DP_DROP_INVALID_INNER, "decrypted packet is not IP");
 		return 0;
 	}
 	if (ai_lookup(&dev->ai, family, isrc) != p) {
-		dp_drop(dev, DP_DROP_DISALLOWED_SRC, "inner source not allowed for peer");
+		dp_drop(dev, DP_DROP_SOURCE_NOT_ALLOWED, "inner source not allowed for peer");
 		return 0;
 	}
 	return ilen;
@@ -454,17 +475,17 @@ dp_udp_handshake_ok(struct dp_device *dev, const uint8_t *msg, size_t len)
 	uint32_t type;
 
 	if (len < 4) {
-		dp_drop(dev, DP_DROP_SHORT, "datagram too short");
+		dp_drop(dev, DP_DROP_MALFORMED, "datagram too short");
 		return -1;
 	}
 	memcpy(&type, msg, sizeof(type));
 	type = le32toh(type);
 	if (type < MESSAGE_HANDSHAKE_INITIATION || type > MESSAGE_HANDSHAKE_COOKIE) {
-		dp_drop(dev, DP_DROP_TYPE, "unknown message type");
+		dp_drop(dev, DP_DROP_MALFORMED, "unknown message type");
 		return -1;
 	}
 	if (len != want[type]) {
-		dp_drop(dev, DP_DROP_SHORT, "message with a wrong length");
+		dp_drop(dev, DP_DROP_MALFORMED, "message with a wrong length");
 		return -1;
 	}
 	return 0;
@@ -481,7 +502,7 @@ rx_dispatch(struct dp_device *dev, unsigned int worker, uint8_t *pkt, size_t len
 		if (le32toh(type) == MESSAGE_DATA) {
 			if (len >= MESSAGE_MINIMUM_LENGTH)
 				return rx_data(dev, worker, pkt, len, src, run, now);
-			dp_drop(dev, DP_DROP_SHORT, "message with a wrong length");
+			dp_drop(dev, DP_DROP_MALFORMED, "message with a wrong length");
 			return 0;
 		}
 	}
@@ -546,8 +567,10 @@ dp_udp_rx_batch(struct dp_worker *w, int fd)
 		struct msghdr *mh = &w->rx_msg[i].msg_hdr;
 		size_t total = w->rx_msg[i].msg_len, seg = gro_size(mh), off, len, out;
 
-		if (mh->msg_flags & MSG_TRUNC)
+		if (mh->msg_flags & MSG_TRUNC) {
+			dp_drop(dev, DP_DROP_MALFORMED, "datagram larger than a buffer");
 			continue;
+		}
 		if (seg == 0)
 			seg = total;
 		for (off = 0; off < total; off += seg) {

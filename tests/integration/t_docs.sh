@@ -35,6 +35,12 @@ fams=$(grep -oE '^\s*\{ "cloudroute_[a-z_]+"' "$TOP/common/metrics.c" | grep -oE
 missing=""
 for f in $fams; do grep -qE "^\.It Va .*\b$f\b" "$M8" || missing="$missing $f"; done
 check_eq "cloudroute.8 lists every metric" "" "$missing"
+# ... and every reason a tunnel drop is counted under.
+reasons=$(grep -oE '^\s*\[DP_DROP_[A-Z0-9_]+\] = "[a-z0-9_]+"' "$TOP/dataplane/device.c" |
+    grep -oE '"[a-z0-9_]+"' | tr -d '"')
+missing=""
+for r in $reasons; do grep -qE "^\.It Cm $r\$" "$M8" || missing="$missing $r"; done
+check_eq "cloudroute.8 explains every drop reason ($(wc -w <<<"$reasons"))" "" "$missing"
 
 for c in check plan apply run status teardown doctor genkey pubkey help version; do
 	check_eq "help $c: exit 0" 0 "$(rc "$CLOUDROUTE" help $c)"

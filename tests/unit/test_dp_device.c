@@ -10,7 +10,9 @@
  *     flooded with initiations that pass mac1: the threads, the port change
  *     and the handshake queue under load are what the ThreadSanitizer build
  *     (make SANITIZE=thread) checks;
- *   - a liveness probe (dp_device_probe) is answered by an idle peer.
+ *   - a liveness probe (dp_device_probe) is answered by an idle peer;
+ *   - drops on the real paths are counted by reason (no route from the
+ *     TUN, garbage and unknown receiver indices at the UDP port).
  *
  *   [ socket ] -> 10.77.0.2 -> dpA (10.77.0.1/24) ==UDP 127.0.0.1== dpB (down)
  */
@@ -163,6 +165,20 @@ pair_new(struct node *a, struct node *b, struct onecfg *ca, struct onecfg *cb)
 	onecfg_init(cb, b, a, pb, "10.77.0.1/32", 0);
 	assert_int_equal(dp_device_create(a->ifname, &ca->cfg, &a->dev), 0);
 	assert_int_equal(dp_device_create(b->ifname, &cb->cfg, &b->dev), 0);
+}
+
+/* pair_new, a's TUN up as 10.77.0.1/24; a UDP socket to send into it. */
+static int
+pair_up(struct node *a, struct node *b, struct onecfg *ca, struct onecfg *cb)
+{
+	int fd;
+
+	pair_new(a, b, ca, cb);
+	ifreq_set(a->ifname, SIOCSIFADDR, "10.77.0.1");
+	ifreq_set(a->ifname, SIOCSIFNETMASK, "255.255.255.0");
+	ifreq_set(a->ifname, SIOCSIFFLAGS, NULL);
+	assert_true((fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0)) >= 0);
+	return fd;
 }
 
 static void
@@ -318,11 +334,7 @@ test_traffic_across_port_changes(void **state)
 
 	(void)state;
 	skip_without_netns();
-	pair_new(&a, &b, &ca, &cb);
-	ifreq_set(a.ifname, SIOCSIFADDR, "10.77.0.1");
-	ifreq_set(a.ifname, SIOCSIFNETMASK, "255.255.255.0");
-	ifreq_set(a.ifname, SIOCSIFFLAGS, NULL);
-	assert_true((fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0)) >= 0);
+	fd = pair_up(&a, &b, &ca, &cb);
 
 	/* per-packet debug logging (rate-limited) runs on every thread */
 	log_setverbose(1);
@@ -348,7 +360,7 @@ test_traffic_across_port_changes(void **state)
 }
 
 static uint64_t
-drops(struct dp_device *dev, enum dp_drop why)
+drops(struct dp_device *dev, enum dp_drop_reason why)
 {
 	return __atomic_load_n(&dev->drops[why], __ATOMIC_RELAXED);
 }
@@ -447,13 +459,14 @@ flood_case(int steered, char na, char nb)
 	}
 	__atomic_store_n(&f.stop, 1, __ATOMIC_RELEASE);
 	pthread_join(thr, NULL);
-	print_message("flood: %llu initiations; b: %llu cookie replies, %llu dropped as a flood, "
-	    "%llu bad mac1\n", (unsigned long long)f.sent,
-	    (unsigned long long)drops(b.dev, DP_DROP_COOKIE_SENT),
-	    (unsigned long long)drops(b.dev, DP_DROP_FLOOD),
-	    (unsigned long long)drops(b.dev, DP_DROP_MAC1));
+	print_message("flood: %llu initiations; b: %llu cookie replies, %llu rate-limited, "
+	    "%llu queue full, %llu bad mac1\n", (unsigned long long)f.sent,
+	    (unsigned long long)drops(b.dev, DP_DROP_HANDSHAKE_UNDER_LOAD),
+	    (unsigned long long)drops(b.dev, DP_DROP_HANDSHAKE_RATELIMITED),
+	    (unsigned long long)drops(b.dev, DP_DROP_QUEUE_FULL),
+	    (unsigned long long)drops(b.dev, DP_DROP_HANDSHAKE_MAC1));
 	assert_true(f.sent > 0);
-	assert_int_equal(drops(b.dev, DP_DROP_MAC1), 0);      /* they all pass mac1 */
+	assert_int_equal(drops(b.dev, DP_DROP_HANDSHAKE_MAC1), 0);      /* they all pass mac1 */
 	close(fd);
 	dp_device_destroy(a.dev);
 	dp_device_destroy(b.dev);
@@ -520,6 +533,59 @@ test_probe(void **state)
 	dp_device_destroy(b.dev);
 }
 
+/* Waits (bounded) until dev has counted a drop for why; its count. */
+static uint64_t
+drops_after(struct dp_device *dev, enum dp_drop_reason why, uint64_t above)
+{
+	uint64_t v[DP_DROP_MAX];
+
+	for (int i = 0; i < 300; i++) {
+		dp_device_drops(dev, v);
+		if (v[why] > above)
+			break;
+		poll(NULL, 0, 10);
+	}
+	return v[why];
+}
+
+/* Drops on real sockets and the TUN: a packet no peer's allowed IPs cover,
+ * garbage at the listen port, data for an unknown receiver index. */
+static void
+test_drops_counted(void **state)
+{
+	struct node a, b;
+	struct onecfg ca, cb;
+	struct sockaddr_storage to;
+	uint8_t junk[64];
+	int fd;
+
+	(void)state;
+	skip_without_netns();
+	fd = pair_up(&a, &b, &ca, &cb);
+	/* 10.77.0.9 is on the TUN's subnet, but in no peer's allowed IPs */
+	send_burst_to(fd, 1, "10.77.0.9");
+	assert_true(drops_after(a.dev, DP_DROP_NO_ROUTE, 0) >= 1);
+	/* a datagram of no message type, to a's port (the handshake socket's) */
+	loopback(&to, ca.cfg.listen_port);
+	memset(junk, 0x7f, sizeof(junk));
+	assert_int_equal(sendto(fd, junk, 5, 0, (struct sockaddr *)&to, sizeof(struct sockaddr_in)), 5);
+	assert_int_equal(drops_after(a.dev, DP_DROP_MALFORMED, 0), 1);
+	/* data for a receiver index a never gave out (a worker's socket) */
+	memset(junk, 0, sizeof(junk));
+	junk[0] = MESSAGE_DATA;
+	junk[4] = 0x5a;
+	assert_int_equal(sendto(fd, junk, sizeof(junk), 0, (struct sockaddr *)&to,
+	    sizeof(struct sockaddr_in)), (ssize_t)sizeof(junk));
+	assert_int_equal(drops_after(a.dev, DP_DROP_UNKNOWN_RECEIVER, 0), 1);
+	/* a port change keeps the kernel's count (it only grows) */
+	ca.cfg.listen_port = free_port();
+	assert_int_equal(dp_device_configure(a.dev, &ca.cfg), 0);
+	assert_int_equal(drops_after(a.dev, DP_DROP_MALFORMED, 0), 1);
+	close(fd);
+	dp_device_destroy(a.dev);
+	dp_device_destroy(b.dev);
+}
+
 /* Our own network namespace, or none: never the host's. */
 static int
 enter_netns(void)
@@ -556,6 +622,7 @@ main(void)
 		cmocka_unit_test(test_traffic_under_flood),
 		cmocka_unit_test(test_traffic_under_flood_queued),
 		cmocka_unit_test(test_probe),
+		cmocka_unit_test(test_drops_counted),
 	};
 
 	in_own_netns = enter_netns() == 0;

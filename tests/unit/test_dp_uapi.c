@@ -4,7 +4,7 @@
  * requests and every kind of bad one), get formatting and parsing, and two
  * detached devices configured over UAPI that handshake, exchange data,
  * enforce cryptokey routing and the replay window, and fall back to cookie
- * replies under load.
+ * replies under load; the drop counters, one reason at a time.
  */
 #define _GNU_SOURCE
 #include <stdarg.h>
@@ -315,14 +315,14 @@ test_handshake_and_data(void **state)
 	saved.data[40] ^= 1;
 	saved.data[8] ^= 0x55;        /* new counter, so the replay check is not what stops it */
 	dp_device_rx_one(pr->dev[0], 0, saved.data, saved.len, &pr->ep[1]);
-	assert_int_equal(pr->dev[0]->drops[DP_DROP_DECRYPT], 1);
+	assert_int_equal(pr->dev[0]->drops[DP_DROP_DECRYPT_FAILED], 1);
 
 	/* B sends with a source A does not allow for B: dropped after decryption */
 	len = ip4_packet(pkt, "10.9.9.9", "10.0.0.1", 4);
 	send_packet(pr->dev[1], pkt, len);
 	assert_int_equal(deliver(pr), 1);
 	assert_int_equal(pr->net.tun_count[0], 1);
-	assert_int_equal(pr->dev[0]->drops[DP_DROP_DISALLOWED_SRC], 1);
+	assert_int_equal(pr->dev[0]->drops[DP_DROP_SOURCE_NOT_ALLOWED], 1);
 
 	/* roaming: A now sees B at a new address */
 	addr(&pr->ep[1], "198.51.100.7", 4444);
@@ -354,6 +354,165 @@ test_handshake_and_data(void **state)
 	buf_free(&get);
 }
 
+/* The device's counters through the public call. */
+static uint64_t
+dropped(struct dp_device *dev, enum dp_drop_reason why)
+{
+	uint64_t v[DP_DROP_MAX];
+
+	dp_device_drops(dev, v);
+	return v[why];
+}
+
+static void
+test_drop_reason_names(void **state)
+{
+	(void)state;
+	for (int i = 0; i < DP_DROP_MAX; i++) {
+		const char *n = dp_drop_reason_name(i);
+
+		assert_non_null(n);
+		assert_true(n[0] != '\0' && strspn(n, "abcdefghijklmnopqrstuvwxyz_1") == strlen(n));
+		for (int k = 0; k < i; k++)
+			assert_string_not_equal(n, dp_drop_reason_name(k));
+	}
+	assert_null(dp_drop_reason_name(DP_DROP_MAX));
+	assert_string_equal(dp_drop_reason_name(DP_DROP_NO_ROUTE), "no_route");
+}
+
+/* A sends pkt; its first datagram is kept, then `delivered` are delivered. */
+static struct pkt
+send_kept(struct pair *pr, const uint8_t *pkt, size_t len, int delivered)
+{
+	struct pkt kept;
+
+	send_packet(pr->dev[0], pkt, len);
+	assert_int_equal(pr->net.n, 1);
+	kept = pr->net.q[0];
+	assert_int_equal(deliver(pr), delivered);
+	return kept;
+}
+
+/* A third device (its own key, B as its peer) whose initiation B drops. */
+static void
+stranger_initiates(struct pair *pr)
+{
+	struct dp_config empty = { .n_peers = 0 };
+	struct dp_device *c;
+	struct hook h = { .net = &pr->net, .id = 0 };   /* it sends from A's address */
+	uint8_t priv[NOISE_KEY_LEN];
+	char req[512], hp[65], hk[65];
+
+	assert_int_equal(dp_genkey(priv), 0);
+	assert_int_equal(dp_device_create_detached(&empty, &c), 0);
+	c->tx_hook = tx_hook;
+	c->hook_ctx = &h;
+	dp_key_to_hex(hp, priv);
+	dp_key_to_hex(hk, pr->pub[1]);
+	snprintf(req, sizeof(req), "set=1\nprivate_key=%s\npublic_key=%s\n"
+	    "endpoint=192.0.2.2:2222\nallowed_ip=10.0.0.2/32\n\n", hp, hk);
+	explicit_bzero(priv, sizeof(priv));
+	uapi_ok(c, req);
+	pthread_mutex_lock(&c->peers->lock);
+	dp_send_initiation(c->peers, 0, 0);
+	pthread_mutex_unlock(&c->peers->lock);
+	dp_device_destroy(c);
+	assert_int_equal(deliver(pr), 1);
+}
+
+/* Each reason a detached pair can provoke, counted once per packet. */
+static void
+test_drop_reasons(void **state)
+{
+	struct pair *pr = *state;
+	struct dp_device *a = pr->dev[0], *b = pr->dev[1];
+	struct dp_peer *pa = a->peers;
+	struct message_data *m;
+	uint8_t pkt[256], junk[64];
+	struct pkt init, data;
+	size_t len;
+
+	for (int i = 0; i < DP_DROP_MAX; i++)
+		assert_int_equal(dropped(a, i), 0);
+	/* malformed: too short, an unknown type, a handshake type of the wrong size */
+	memset(junk, 0, sizeof(junk));
+	dp_device_rx_one(b, 0, junk, 3, &pr->ep[0]);
+	junk[0] = 9;
+	dp_device_rx_one(b, 0, junk, sizeof(junk), &pr->ep[0]);
+	junk[0] = MESSAGE_HANDSHAKE_INITIATION;
+	dp_device_rx_one(b, 0, junk, sizeof(junk), &pr->ep[0]);
+	junk[0] = MESSAGE_DATA;
+	dp_device_rx_one(b, 0, junk, 20, &pr->ep[0]);
+	assert_int_equal(dropped(b, DP_DROP_MALFORMED), 4);
+	/* unknown_receiver: data for an index nobody holds */
+	m = (struct message_data *)(void *)junk;
+	m->key_idx = htole32(0x12345678);
+	dp_device_rx_one(b, 0, junk, sizeof(junk), &pr->ep[0]);
+	assert_int_equal(dropped(b, DP_DROP_UNKNOWN_RECEIVER), 1);
+
+	/* queue_full: more packets than the staged queue holds, no session */
+	len = ip4_packet(pkt, "10.0.0.1", "10.0.0.2", 9);
+	pthread_mutex_lock(&pa->lock);
+	for (int i = 0; i < DP_STAGED_MAX + 3; i++)
+		assert_int_equal(dp_peer_stage(pa, pkt, len), 0);
+	pthread_mutex_unlock(&pa->lock);
+	assert_int_equal(dropped(a, DP_DROP_QUEUE_FULL), 3);
+	/* no_session: what waited is purged (the handshake gave up) */
+	pthread_mutex_lock(&pa->lock);
+	dp_peer_purge_staged(pa);
+	pthread_mutex_unlock(&pa->lock);
+	assert_int_equal(dropped(a, DP_DROP_NO_SESSION), DP_STAGED_MAX);
+
+	/* a session; the initiation kept for a replay */
+	init = send_kept(pr, pkt, len, 3);
+	assert_int_equal(pr->net.tun_count[1], 1);
+	/* handshake_stale: the same initiation again (its timestamp is not newer) */
+	dp_device_rx_one(b, 0, init.data, init.len, &pr->ep[0]);
+	assert_int_equal(dropped(b, DP_DROP_HANDSHAKE_STALE), 1);
+	/* handshake_bad_mac1: a tampered one */
+	init.data[init.len - 20] ^= 1;
+	dp_device_rx_one(b, 0, init.data, init.len, &pr->ep[0]);
+	assert_int_equal(dropped(b, DP_DROP_HANDSHAKE_MAC1), 1);
+	/* handshake_unknown_peer: a valid initiation from a key B does not know */
+	stranger_initiates(pr);
+	assert_int_equal(dropped(b, DP_DROP_HANDSHAKE_UNKNOWN_PEER), 1);
+
+	/* replay, decrypt_failed, session_expired on data from A */
+	data = send_kept(pr, pkt, len, 1);
+	assert_int_equal(pr->net.tun_count[1], 2);
+	dp_device_rx_one(b, 0, data.data, data.len, &pr->ep[0]);
+	assert_int_equal(dropped(b, DP_DROP_REPLAY), 1);
+	data.data[8] ^= 0x40;                   /* a new counter: only the tag is wrong */
+	dp_device_rx_one(b, 0, data.data, data.len, &pr->ep[0]);
+	assert_int_equal(dropped(b, DP_DROP_DECRYPT_FAILED), 1);
+	send_packet(a, pkt, len);
+	b->peers->current->nk.birthdate_ms -= REJECT_AFTER_TIME_MS;
+	assert_int_equal(deliver(pr), 1);
+	assert_int_equal(dropped(b, DP_DROP_SESSION_EXPIRED), 1);
+	assert_int_equal(pr->net.tun_count[1], 2);
+
+	/* invalid_inner: A seals something that is not IP */
+	memset(pkt, 0x11, 40);
+	pthread_mutex_lock(&pa->lock);
+	assert_int_equal(dp_peer_stage(pa, pkt, 40), 0);
+	pthread_mutex_unlock(&pa->lock);
+	b->peers->current->nk.birthdate_ms += REJECT_AFTER_TIME_MS;
+	dp_send_staged(pa, 0, 0);
+	assert_int_equal(deliver(pr), 1);
+	assert_int_equal(dropped(b, DP_DROP_INVALID_INNER), 1);
+
+	/* nothing counted twice: B's total is the sum of the above */
+	{
+		uint64_t v[DP_DROP_MAX], sum = 0;
+
+		dp_device_drops(b, v);
+		for (int i = 0; i < DP_DROP_MAX; i++)
+			sum += v[i];
+		assert_int_equal(sum, 4 + 1 + 1 + 1 + 1 + 1 + 1 + 1 + 1);
+		assert_int_equal(v[DP_DROP_SOCKET_OVERFLOW], 0);   /* detached: no sockets */
+	}
+}
+
 static void
 test_cookie_under_load(void **state)
 {
@@ -367,14 +526,14 @@ test_cookie_under_load(void **state)
 	junk.type = htole32(MESSAGE_HANDSHAKE_INITIATION);
 	for (int i = 0; i < DP_UNDER_LOAD_RATE + 10; i++)
 		dp_device_rx_one(pr->dev[1], 0, (uint8_t *)&junk, sizeof(junk), &pr->ep[0]);
-	assert_true(pr->dev[1]->drops[DP_DROP_MAC1] >= DP_UNDER_LOAD_RATE);
+	assert_true(pr->dev[1]->drops[DP_DROP_HANDSHAKE_MAC1] >= DP_UNDER_LOAD_RATE);
 
 	pthread_mutex_lock(&a->lock);
 	dp_send_initiation(a, 0, 0);
 	pthread_mutex_unlock(&a->lock);
 	assert_int_equal(pr->net.n, 1);
 	assert_int_equal(deliver(pr), 2);       /* initiation, cookie reply */
-	assert_int_equal(pr->dev[1]->drops[DP_DROP_COOKIE_SENT], 1);
+	assert_int_equal(pr->dev[1]->drops[DP_DROP_HANDSHAKE_UNDER_LOAD], 1);
 	assert_null(a->current);
 
 	/* with the cookie, A's next initiation carries mac2 and is answered */
@@ -391,7 +550,7 @@ test_cookie_under_load(void **state)
 	assert_int_equal(pr->net.n, 1);
 	memcpy(&type, pr->net.q[0].data, 4);
 	assert_int_equal(le32toh(type), MESSAGE_HANDSHAKE_RESPONSE);
-	assert_int_equal(pr->dev[1]->drops[DP_DROP_COOKIE_SENT], 1);
+	assert_int_equal(pr->dev[1]->drops[DP_DROP_HANDSHAKE_UNDER_LOAD], 1);
 	assert_non_null(pr->dev[1]->peers->next_kp);    /* responder session made */
 
 	/* one source flooding valid-mac1 initiations: a few cookie replies
@@ -406,7 +565,7 @@ test_cookie_under_load(void **state)
 	assert_int_equal(pr->net.n, 1);
 	{
 		struct pkt init = pr->net.q[0];
-		uint64_t flood = pr->dev[1]->drops[DP_DROP_FLOOD];
+		uint64_t flood = pr->dev[1]->drops[DP_DROP_HANDSHAKE_RATELIMITED];
 
 		for (int i = 0; i < 50; i++) {
 			uint8_t m[256];
@@ -414,8 +573,8 @@ test_cookie_under_load(void **state)
 			memcpy(m, init.data, init.len);
 			dp_device_rx_one(pr->dev[1], 0, m, init.len, &pr->ep[0]);
 		}
-		assert_true(pr->dev[1]->drops[DP_DROP_COOKIE_SENT] <= 1 + DP_HS_BURST);
-		assert_true(pr->dev[1]->drops[DP_DROP_FLOOD] - flood >= 50 - DP_HS_BURST - 1);
+		assert_true(pr->dev[1]->drops[DP_DROP_HANDSHAKE_UNDER_LOAD] <= 1 + DP_HS_BURST);
+		assert_true(pr->dev[1]->drops[DP_DROP_HANDSHAKE_RATELIMITED] - flood >= 50 - DP_HS_BURST - 1);
 	}
 }
 
@@ -568,6 +727,8 @@ main(void)
 		cmocka_unit_test(test_parse_bad),
 		cmocka_unit_test_setup_teardown(test_handshake_and_data, pair_setup, pair_teardown),
 		cmocka_unit_test_setup_teardown(test_cookie_under_load, pair_setup, pair_teardown),
+		cmocka_unit_test(test_drop_reason_names),
+		cmocka_unit_test_setup_teardown(test_drop_reasons, pair_setup, pair_teardown),
 		cmocka_unit_test_setup_teardown(test_handle_errors, pair_setup, pair_teardown),
 		cmocka_unit_test_setup_teardown(test_idle_peer_releases, pair_setup, pair_teardown),
 		cmocka_unit_test(test_many_peers),
