@@ -20,6 +20,7 @@
 
 #include "aws.h"
 #include "providers/http.h"
+#include "providers/metadata.h"
 #include "providers/retry.h"
 
 #define IMDS_TTL_S        21600
@@ -29,22 +30,10 @@
 void
 aws_imds_init(struct aws_imds *m, long timeout_ms)
 {
-	const char *s = getenv("CLOUDROUTE_AWS_METADATA_URL");
-	size_t n;
-
 	memset(m, 0, sizeof(*m));
 	m->timeout_ms = timeout_ms;
-	if (s == NULL || *s == '\0')
-		s = getenv("AWS_EC2_METADATA_SERVICE_ENDPOINT");
-	if (s != NULL && *s != '\0') {
-		m->explicit_url = 1;
-		cr_strlcpy(m->base, s, sizeof(m->base));
-	} else {
-		cr_strlcpy(m->base, "http://169.254.169.254", sizeof(m->base));
-	}
-	n = strlen(m->base);
-	while (n > 0 && m->base[n - 1] == '/')
-		m->base[--n] = '\0';
+	m->explicit_url = prov_md_base(m->base, sizeof(m->base), "CLOUDROUTE_AWS_METADATA_URL",
+	    "AWS_EC2_METADATA_SERVICE_ENDPOINT");
 }
 
 void
@@ -58,16 +47,8 @@ static void
 imds_request(struct aws_imds *m, struct http_request *rq, const char *method,
     const char *url, const struct http_header *h, size_t nh)
 {
-	memset(rq, 0, sizeof(*rq));
-	rq->method = method;
-	rq->url = url;
-	rq->headers = h;
-	rq->n_headers = nh;
-	rq->connect_timeout_ms = m->timeout_ms;
-	rq->timeout_ms = m->timeout_ms;
+	prov_md_request(rq, method, url, h, nh, m->timeout_ms, m->explicit_url);
 	rq->max_response = IMDS_MAX_BODY;
-	rq->metadata = 1;
-	rq->allow_plain_http = m->explicit_url;
 	rq->provider = "aws";
 	rq->operation = strcmp(method, "PUT") == 0 ? "metadata.token" : "metadata.get";
 }

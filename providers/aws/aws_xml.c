@@ -210,6 +210,57 @@ copy_id(char *dst, size_t len, const char *s)
 	return cr_strlcpy(dst, s, len) < len ? 0 : -EINVAL;
 }
 
+/*
+ * The pieces every DescribeX list parser shares.  add_item: at the start of
+ * an item element, one more zeroed item at the end of the array (1), or not
+ * that element (0), or -ENOMEM.  item_field: at the end of an element, the
+ * field path below prefix ("xSet/item/") of the last item, or NULL when the
+ * element is not inside an item.  parse_list: the document, then every item
+ * must pass ok() or the whole answer is -EBADMSG ("what" says why).
+ */
+static int
+add_item(struct xp *x, const char *path, void **v, size_t *cap, size_t *n, size_t size)
+{
+	int r;
+
+	if (strcmp(x->path, path) != 0)
+		return 0;
+	if ((r = grow(v, cap, *n, size)) < 0)
+		return r;
+	memset((char *)*v + (*n)++ * size, 0, size);
+	return 1;
+}
+
+static const char *
+item_field(const struct xp *x, const char *prefix, size_t n_items)
+{
+	size_t pl = strlen(prefix);
+
+	if (n_items == 0 || strncmp(x->path, prefix, pl) != 0)
+		return NULL;
+	return x->path + pl;
+}
+
+static int
+parse_list(struct xp *x, const char *xml, size_t len, char *next_token,
+    void *const *v, const size_t *n, size_t size, int (*ok)(const void *item),
+    const char *what)
+{
+	size_t i;
+	int r;
+
+	next_token[0] = '\0';
+	if ((r = xp_run(x, xml, len)) < 0)
+		return r;
+	for (i = 0; i < *n; i++) {
+		if (!ok((const char *)*v + i * size)) {
+			prov_set_error("malformed EC2 response: %s", what);
+			return -EBADMSG;
+		}
+	}
+	return 0;
+}
+
 /* ---- DescribeRouteTables ---- */
 
 static int
@@ -219,17 +270,13 @@ rt_start(struct xp *x)
 	struct aws_route_table *t;
 	int r;
 
-	if (strcmp(x->path, "routeTableSet/item") == 0) {
-		if ((r = grow((void **)&l->v, &l->cap, l->n, sizeof(*l->v))) < 0)
-			return r;
-		memset(&l->v[l->n++], 0, sizeof(*l->v));
-	} else if (strcmp(x->path, "routeTableSet/item/routeSet/item") == 0 && l->n > 0) {
-		t = &l->v[l->n - 1];
-		if ((r = grow((void **)&t->routes, &t->cap, t->n, sizeof(*t->routes))) < 0)
-			return r;
-		memset(&t->routes[t->n++], 0, sizeof(*t->routes));
-	}
-	return 0;
+	if ((r = add_item(x, "routeTableSet/item", (void **)&l->v, &l->cap, &l->n,
+	    sizeof(*l->v))) != 0 || l->n == 0)
+		return r < 0 ? r : 0;
+	t = &l->v[l->n - 1];
+	r = add_item(x, "routeTableSet/item/routeSet/item", (void **)&t->routes, &t->cap,
+	    &t->n, sizeof(*t->routes));
+	return r < 0 ? r : 0;
 }
 
 static int
@@ -272,31 +319,39 @@ route_field(struct aws_route *rt, const char *f, const char *v)
 static int
 rt_end(struct xp *x, const char *v)
 {
-	static const char rprefix[] = "routeTableSet/item/routeSet/item/";
+	static const char rprefix[] = "routeSet/item/";
 	struct aws_rt_list *l = x->arg;
-	struct aws_route_table *t = l->n ? &l->v[l->n - 1] : NULL;
+	struct aws_route_table *t;
+	const char *f;
 
 	if (strcmp(x->path, "nextToken") == 0)
 		return copy_id(l->next_token, sizeof(l->next_token), v);
-	if (t == NULL)
+	if ((f = item_field(x, "routeTableSet/item/", l->n)) == NULL)
 		return 0;
-	if (strcmp(x->path, "routeTableSet/item/routeTableId") == 0)
+	t = &l->v[l->n - 1];
+	if (strcmp(f, "routeTableId") == 0)
 		return copy_id(t->id, sizeof(t->id), v);
-	if (strcmp(x->path, "routeTableSet/item/vpcId") == 0)
+	if (strcmp(f, "vpcId") == 0)
 		return copy_id(t->vpc, sizeof(t->vpc), v);
-	if (strcmp(x->path, "routeTableSet/item/associationSet/item/main") == 0) {
+	if (strcmp(f, "associationSet/item/main") == 0) {
 		if (strcmp(v, "true") == 0)
 			t->main = 1;
 		return 0;
 	}
-	if (strcmp(x->path, "routeTableSet/item/associationSet/item/subnetId") == 0) {
+	if (strcmp(f, "associationSet/item/subnetId") == 0) {
 		t->n_subnets++;
 		return 0;
 	}
-	if (strncmp(x->path, rprefix, sizeof(rprefix) - 1) == 0 && t->n > 0 &&
-	    strchr(x->path + sizeof(rprefix) - 1, '/') == NULL)
-		return route_field(&t->routes[t->n - 1], x->path + sizeof(rprefix) - 1, v);
+	if (strncmp(f, rprefix, sizeof(rprefix) - 1) == 0 && t->n > 0 &&
+	    strchr(f + sizeof(rprefix) - 1, '/') == NULL)
+		return route_field(&t->routes[t->n - 1], f + sizeof(rprefix) - 1, v);
 	return 0;
+}
+
+static int
+rt_ok(const void *item)
+{
+	return ((const struct aws_route_table *)item)->id[0] != '\0';
 }
 
 int
@@ -304,19 +359,9 @@ aws_xml_route_tables(const char *xml, size_t len, struct aws_rt_list *out)
 {
 	struct xp x = { .root = "DescribeRouteTablesResponse", .start = rt_start,
 	    .end = rt_end, .arg = out };
-	size_t i;
-	int r;
 
-	out->next_token[0] = '\0';
-	if ((r = xp_run(&x, xml, len)) < 0)
-		return r;
-	for (i = 0; i < out->n; i++) {
-		if (out->v[i].id[0] == '\0') {
-			prov_set_error("malformed EC2 response: route table without routeTableId");
-			return -EBADMSG;
-		}
-	}
-	return 0;
+	return parse_list(&x, xml, len, out->next_token, (void *const *)&out->v, &out->n,
+	    sizeof(*out->v), rt_ok, "route table without routeTableId");
 }
 
 void
@@ -338,30 +383,29 @@ eni_start(struct xp *x)
 	struct aws_eni_list *l = x->arg;
 	int r;
 
-	if (strcmp(x->path, "networkInterfaceSet/item") == 0) {
-		if ((r = grow((void **)&l->v, &l->cap, l->n, sizeof(*l->v))) < 0)
-			return r;
-		memset(&l->v[l->n], 0, sizeof(*l->v));
-		l->v[l->n++].source_dest_check = -1;
-	} else if (strcmp(x->path, "networkInterfaceSet/item/tagSet/item") == 0) {
-		x->tag_key[0] = x->tag_val[0] = '\0';
+	if ((r = add_item(x, "networkInterfaceSet/item", (void **)&l->v, &l->cap, &l->n,
+	    sizeof(*l->v))) != 0) {
+		if (r > 0)
+			l->v[l->n - 1].source_dest_check = -1;
+		return r < 0 ? r : 0;
 	}
+	if (strcmp(x->path, "networkInterfaceSet/item/tagSet/item") == 0)
+		x->tag_key[0] = x->tag_val[0] = '\0';
 	return 0;
 }
 
 static int
 eni_end(struct xp *x, const char *v)
 {
-	static const char p[] = "networkInterfaceSet/item/";
 	struct aws_eni_list *l = x->arg;
-	struct aws_eni *e = l->n ? &l->v[l->n - 1] : NULL;
+	struct aws_eni *e;
 	const char *f;
 
 	if (strcmp(x->path, "nextToken") == 0)
 		return copy_id(l->next_token, sizeof(l->next_token), v);
-	if (e == NULL || strncmp(x->path, p, sizeof(p) - 1) != 0)
+	if ((f = item_field(x, "networkInterfaceSet/item/", l->n)) == NULL)
 		return 0;
-	f = x->path + sizeof(p) - 1;
+	e = &l->v[l->n - 1];
 	if (strcmp(f, "networkInterfaceId") == 0)
 		return copy_id(e->id, sizeof(e->id), v);
 	if (strcmp(f, "status") == 0)
@@ -392,24 +436,20 @@ eni_end(struct xp *x, const char *v)
 	return 0;
 }
 
+static int
+eni_ok(const void *item)
+{
+	return ((const struct aws_eni *)item)->id[0] != '\0';
+}
+
 int
 aws_xml_enis(const char *xml, size_t len, struct aws_eni_list *out)
 {
 	struct xp x = { .root = "DescribeNetworkInterfacesResponse", .start = eni_start,
 	    .end = eni_end, .arg = out };
-	size_t i;
-	int r;
 
-	out->next_token[0] = '\0';
-	if ((r = xp_run(&x, xml, len)) < 0)
-		return r;
-	for (i = 0; i < out->n; i++) {
-		if (out->v[i].id[0] == '\0') {
-			prov_set_error("malformed EC2 response: interface without networkInterfaceId");
-			return -EBADMSG;
-		}
-	}
-	return 0;
+	return parse_list(&x, xml, len, out->next_token, (void *const *)&out->v, &out->n,
+	    sizeof(*out->v), eni_ok, "interface without networkInterfaceId");
 }
 
 void
@@ -500,27 +540,23 @@ inst_start(struct xp *x)
 	struct aws_instance_list *l = x->arg;
 	int r;
 
-	if (strcmp(x->path, "reservationSet/item/instancesSet/item") == 0) {
-		if ((r = grow((void **)&l->v, &l->cap, l->n, sizeof(*l->v))) < 0)
-			return r;
-		memset(&l->v[l->n++], 0, sizeof(*l->v));
-	}
-	return 0;
+	r = add_item(x, "reservationSet/item/instancesSet/item", (void **)&l->v, &l->cap,
+	    &l->n, sizeof(*l->v));
+	return r < 0 ? r : 0;
 }
 
 static int
 inst_end(struct xp *x, const char *v)
 {
-	static const char p[] = "reservationSet/item/instancesSet/item/";
 	struct aws_instance_list *l = x->arg;
-	struct aws_instance *i = l->n ? &l->v[l->n - 1] : NULL;
+	struct aws_instance *i;
 	const char *f;
 
 	if (strcmp(x->path, "nextToken") == 0)
 		return copy_id(l->next_token, sizeof(l->next_token), v);
-	if (i == NULL || strncmp(x->path, p, sizeof(p) - 1) != 0)
+	if ((f = item_field(x, "reservationSet/item/instancesSet/item/", l->n)) == NULL)
 		return 0;
-	f = x->path + sizeof(p) - 1;
+	i = &l->v[l->n - 1];
 	if (strcmp(f, "instanceId") == 0)
 		return copy_id(i->id, sizeof(i->id), v);
 	if (strcmp(f, "instanceState/name") == 0)
@@ -528,25 +564,22 @@ inst_end(struct xp *x, const char *v)
 	return 0;
 }
 
+static int
+inst_ok(const void *item)
+{
+	const struct aws_instance *i = item;
+
+	return i->id[0] != '\0' && i->state[0] != '\0';
+}
+
 int
 aws_xml_instances(const char *xml, size_t len, struct aws_instance_list *out)
 {
 	struct xp x = { .root = "DescribeInstancesResponse", .start = inst_start,
 	    .end = inst_end, .arg = out };
-	size_t i;
-	int r;
 
-	out->next_token[0] = '\0';
-	if ((r = xp_run(&x, xml, len)) < 0)
-		return r;
-	for (i = 0; i < out->n; i++) {
-		if (out->v[i].id[0] == '\0' || out->v[i].state[0] == '\0') {
-			prov_set_error("malformed EC2 response: instance without "
-			    "instanceId or instanceState");
-			return -EBADMSG;
-		}
-	}
-	return 0;
+	return parse_list(&x, xml, len, out->next_token, (void *const *)&out->v, &out->n,
+	    sizeof(*out->v), inst_ok, "instance without instanceId or instanceState");
 }
 
 void

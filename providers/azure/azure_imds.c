@@ -21,6 +21,7 @@
 
 #include "azure.h"
 #include "providers/http.h"
+#include "providers/metadata.h"
 
 #define TOKEN_MARGIN_S 300
 #define IMDS_ATTEMPTS  4
@@ -28,21 +29,12 @@
 void
 az_imds_init(struct az_imds *m, long timeout_ms)
 {
-	const char *s = getenv("CLOUDROUTE_AZURE_METADATA_URL");
 	const char *cid = getenv("AZURE_CLIENT_ID");
-	size_t n;
 
 	memset(m, 0, sizeof(*m));
 	m->timeout_ms = timeout_ms;
-	if (s != NULL && *s != '\0') {
-		cr_strlcpy(m->base, s, sizeof(m->base));
-		m->explicit_url = 1;
-	} else {
-		cr_strlcpy(m->base, "http://169.254.169.254", sizeof(m->base));
-	}
-	n = strlen(m->base);
-	while (n > 0 && m->base[n - 1] == '/')
-		m->base[--n] = '\0';
+	m->explicit_url = prov_md_base(m->base, sizeof(m->base), "CLOUDROUTE_AZURE_METADATA_URL",
+	    NULL);
 	/* A client id is a GUID: anything else would need query escaping. */
 	if (cid != NULL && *cid != '\0') {
 		if (strspn(cid, "0123456789abcdefABCDEF-") == strlen(cid) &&
@@ -76,16 +68,9 @@ az_imds_get(struct az_imds *m, const char *path, struct buf *out)
 	if (snprintf(url, sizeof(url), "%s%s", m->base, path) >= (int)sizeof(url))
 		return -ENAMETOOLONG;
 	retry_policy_init(&pol);
-	memset(&rq, 0, sizeof(rq));
-	rq.method = "GET";
-	rq.url = url;
-	rq.headers = hdr;
-	rq.n_headers = ARRAY_SIZE(hdr);
+	prov_md_request(&rq, "GET", url, hdr, ARRAY_SIZE(hdr), m->timeout_ms, m->explicit_url);
 	rq.connect_timeout_ms = m->timeout_ms < 2000 ? m->timeout_ms : 2000;
-	rq.timeout_ms = m->timeout_ms;
 	rq.max_response = 1 << 20;
-	rq.metadata = 1;
-	rq.allow_plain_http = m->explicit_url;
 	rq.provider = "azure";
 	rq.operation = strstr(path, "/identity/") != NULL ? "metadata.token" : "metadata.get";
 	for (attempt = 0; attempt < IMDS_ATTEMPTS; attempt++) {

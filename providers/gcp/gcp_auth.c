@@ -23,40 +23,28 @@
 
 #include "gcp.h"
 #include "providers/http.h"
+#include "providers/metadata.h"
 #include "providers/retry.h"
 #include "providers/sigv4.h"
 
-#define MD_DEFAULT "http://169.254.169.254"
 #define TOKEN_MARGIN_MS 120000ULL
-
-static void
-set_base(struct gcp_md *m, const char *scheme, const char *hostpart)
-{
-	size_t n;
-
-	snprintf(m->base, sizeof(m->base), "%s%s", scheme, hostpart);
-	n = strlen(m->base);
-	while (n > 0 && m->base[n - 1] == '/')
-		m->base[--n] = '\0';
-}
 
 void
 gcp_md_init(struct gcp_md *m, long timeout_ms)
 {
-	const char *s = getenv("CLOUDROUTE_GCP_METADATA_URL");
+	const char *s;
 
 	memset(m, 0, sizeof(*m));
 	m->timeout_ms = timeout_ms;
-	if (s != NULL && *s) {
-		set_base(m, "", s);
-		m->explicit_url = 1;
-	} else if ((s = getenv("GCE_METADATA_HOST")) != NULL && *s) {
+	m->explicit_url = prov_md_base(m->base, sizeof(m->base), "CLOUDROUTE_GCP_METADATA_URL",
+	    NULL);
+	if (!m->explicit_url && (s = getenv("GCE_METADATA_HOST")) != NULL && *s) {
 		/* The client libraries' variable: host[:port], plain http (a
 		 * value that already has a scheme is taken as it is). */
-		set_base(m, strstr(s, "://") != NULL ? "" : "http://", s);
+		snprintf(m->base, sizeof(m->base), "%s%s",
+		    strstr(s, "://") != NULL ? "" : "http://", s);
+		prov_md_trim(m->base);
 		m->explicit_url = 1;
-	} else {
-		set_base(m, "", MD_DEFAULT);
 	}
 }
 
@@ -78,16 +66,8 @@ gcp_md_get_flavor(struct gcp_md *m, const char *path, struct buf *out, int need_
 	int r;
 
 	snprintf(url, sizeof(url), "%s/computeMetadata/v1/%s", m->base, path);
-	memset(&rq, 0, sizeof(rq));
-	rq.method = "GET";
-	rq.url = url;
-	rq.headers = h;
-	rq.n_headers = 1;
-	rq.connect_timeout_ms = m->timeout_ms;
-	rq.timeout_ms = m->timeout_ms;
+	prov_md_request(&rq, "GET", url, h, 1, m->timeout_ms, m->explicit_url);
 	rq.max_response = 256 << 10;
-	rq.metadata = 1;
-	rq.allow_plain_http = m->explicit_url;
 	rq.provider = "gcp";
 	rq.operation = strstr(path, "/token") != NULL ? "metadata.token" : "metadata.get";
 	for (attempt = 0;; attempt++) {

@@ -26,6 +26,7 @@
 
 #include "oci.h"
 #include "providers/http.h"
+#include "providers/metadata.h"
 #include "providers/retry.h"
 
 #define IMDS_MAX          (256u << 10)
@@ -35,20 +36,10 @@
 void
 oci_imds_init(struct oci_imds *m, long timeout_ms)
 {
-	const char *s = getenv("CLOUDROUTE_OCI_METADATA_URL");
-	size_t n;
-
 	memset(m, 0, sizeof(*m));
 	m->timeout_ms = timeout_ms;
-	if (s != NULL && *s != '\0') {
-		m->explicit_url = 1;
-		cr_strlcpy(m->base, s, sizeof(m->base));
-	} else {
-		cr_strlcpy(m->base, "http://169.254.169.254", sizeof(m->base));
-	}
-	n = strlen(m->base);
-	while (n > 0 && m->base[n - 1] == '/')
-		m->base[--n] = '\0';
+	m->explicit_url = prov_md_base(m->base, sizeof(m->base), "CLOUDROUTE_OCI_METADATA_URL",
+	    NULL);
 }
 
 static int
@@ -59,16 +50,8 @@ imds_once(struct oci_imds *m, const char *url, struct buf *out, long *status)
 	struct http_request rq;
 	int r;
 
-	memset(&rq, 0, sizeof(rq));
-	rq.method = "GET";
-	rq.url = url;
-	rq.headers = h;
-	rq.n_headers = ARRAY_SIZE(h);
-	rq.connect_timeout_ms = m->timeout_ms;
-	rq.timeout_ms = m->timeout_ms;
+	prov_md_request(&rq, "GET", url, h, ARRAY_SIZE(h), m->timeout_ms, m->explicit_url);
 	rq.max_response = IMDS_MAX;
-	rq.metadata = 1;
-	rq.allow_plain_http = m->explicit_url;
 	rq.provider = "oci";
 	rq.operation = "metadata.get";
 	if ((r = http_do(&rq, &resp)) == 0) {

@@ -16,22 +16,15 @@
 
 #include "os.h"
 #include "providers/http.h"
+#include "providers/metadata.h"
 #include "providers/retry.h"
 
-#define METADATA_DEFAULT "http://169.254.169.254"
 #define JSON_TYPE        "application/json"
 
 void
 os_meta_base(char *out, size_t len, int *explicit_url)
 {
-	const char *s = getenv("CLOUDROUTE_OPENSTACK_METADATA_URL");
-	size_t n;
-
-	*explicit_url = s != NULL && *s != '\0';
-	cr_strlcpy(out, *explicit_url ? s : METADATA_DEFAULT, len);
-	n = strlen(out);
-	while (n > 0 && out[n - 1] == '/')
-		out[--n] = '\0';
+	*explicit_url = prov_md_base(out, len, "CLOUDROUTE_OPENSTACK_METADATA_URL", NULL);
 }
 
 int

@@ -13,7 +13,6 @@ ARM request path, in this order (each step answers as ARM does):
   for DELETE, Location; polled a few times before they finish) -> log.
 """
 
-import argparse
 import base64
 import fnmatch
 import hashlib
@@ -21,20 +20,16 @@ import hmac
 import json
 import os
 import re
-import signal
-import ssl
 import sys
-import threading
 import time
 import uuid
-from http.server import BaseHTTPRequestHandler
 from urllib.parse import parse_qs, urlsplit
 
 sys.dont_write_bytecode = True
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import azure_world as aw  # noqa: E402
 from azure_world import ApiError  # noqa: E402
-from ec2 import Server, host_port  # noqa: E402
+from fakebase import Handler, RequestLog  # noqa: E402
 from faults import Faults  # noqa: E402
 from state import write_atomic  # noqa: E402
 
@@ -107,7 +102,7 @@ def b64u_dec(s):
     return base64.urlsafe_b64decode(s + "=" * (-len(s) % 4))
 
 
-class Fake:
+class Fake(RequestLog):
     def __init__(self, args):
         self.args = args
         self.world = aw.load_file(args.scenario, lro_polls=args.lro_polls,
@@ -117,9 +112,7 @@ class Fake:
         self.tokens = {}                # (vm, identity) -> (token, exp, jti)
         self.issued = set()             # every token ever issued
         self.faults = Faults()
-        self.log_lock = threading.Lock()
-        self.entries, self.seq = [], 0
-        self.log_file = open(args.log, "a", encoding="utf-8") if args.log else None
+        self.init_log(args.log)
         self.verbose = args.verbose
 
     # ---- tokens ----------------------------------------------------------
@@ -179,20 +172,7 @@ class Fake:
                 return ident
         raise ApiError(401, "InvalidAuthenticationToken", "Unknown principal.")
 
-    # ---- log -------------------------------------------------------------
-    def log_event(self, ent):
-        with self.log_lock:
-            self.seq += 1
-            ent = dict(ent, seq=self.seq, time=round(time.time(), 3))
-            self.entries.append(ent)
-            if self.log_file:
-                self.log_file.write(json.dumps(ent, sort_keys=True) + "\n")
-                self.log_file.flush()
-
-    def reset_log(self):
-        with self.log_lock:
-            self.entries = []
-
+    # ---- counts ----------------------------------------------------------
     def counts(self):
         with self.log_lock:
             c = {"arm": 0, "reads": 0, "mutating": 0, "polls": 0, "imds": 0, "tokens": 0,
@@ -456,13 +436,7 @@ def apply_fault(app, f, op, arm):
 
 def make_arm_handler(app):
 
-    class H(BaseHTTPRequestHandler):
-        protocol_version = "HTTP/1.1"
-        timeout = 30
-
-        def log_message(self, fmt, *args):
-            if app.verbose:
-                BaseHTTPRequestHandler.log_message(self, fmt, *args)
+    class H(Handler):
 
         def send(self, rep):
             data = rep.raw if rep.raw is not None else (
@@ -540,18 +514,14 @@ def make_arm_handler(app):
 
         do_GET = do_PUT = do_DELETE = do_POST = do_PATCH = handle_any
 
+    H.app = app
     return H
 
 
 def make_imds_handler(app, vm_name):
 
-    class H(BaseHTTPRequestHandler):
-        protocol_version = "HTTP/1.1"
+    class H(Handler):
         timeout = 10
-
-        def log_message(self, fmt, *args):
-            if app.verbose:
-                BaseHTTPRequestHandler.log_message(self, fmt, *args)
 
         def reply(self, status, obj):
             data = json.dumps(obj).encode()
@@ -645,6 +615,7 @@ def make_imds_handler(app, vm_name):
                                     "ext_expires_in": str(exp - now), "not_before": str(now),
                                     "resource": res, "token_type": "Bearer"})
 
+    H.app = app
     return H
 
 

@@ -26,90 +26,58 @@ JSON on loopback, for tests only.
   POST /subnet                 {"vnet", "subnet", "route_table": NAME or null}
 """
 
-import argparse
-import json
-import signal
 import ssl
 import sys
-import threading
-from http.server import BaseHTTPRequestHandler
-from urllib.parse import parse_qs, urlsplit
 
 import azure
 import azure_world as aw
-from ec2 import Server, host_port
-from state import write_atomic
+import fakebase
+from fakebase import listen, tls_context
 
 
 def make_handler(app):
 
-    class H(BaseHTTPRequestHandler):
-        protocol_version = "HTTP/1.1"
-        timeout = 30
+    class H(fakebase.ControlHandler):
+        api_errors = (aw.ApiError,)
 
-        def log_message(self, fmt, *args):
-            if app.verbose:
-                BaseHTTPRequestHandler.log_message(self, fmt, *args)
+        def version(self):
+            return app.world.version
 
-        def send_json(self, status, obj):
-            data = (json.dumps(obj, indent=1, sort_keys=True) + "\n").encode()
-            self.send_response(status)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(data)))
-            self.end_headers()
-            self.wfile.write(data)
-
-        def do_GET(self):
-            u = urlsplit(self.path)
-            q = parse_qs(u.query)
+        def state(self):
             w = app.world
-            if u.path == "/health":
-                return self.send_json(200, {"ok": True, "version": w.version})
-            if u.path == "/state":
-                with w.lock:
-                    w.settle_ops()
-                    return self.send_json(200, w.dump())
-            if u.path == "/counts":
-                return self.send_json(200, {"counts": app.counts()})
-            if u.path == "/log":
-                since = int(q.get("since", ["0"])[0])
-                with app.log_lock:
-                    return self.send_json(200, {"entries": [e for e in app.entries
-                                                            if e["seq"] > since]})
-            if u.path == "/tokens":
-                return self.send_json(200, {"tokens": sorted(app.issued)})
-            if u.path == "/faults":
-                return self.send_json(200, {"faults": app.faults.pending()})
-            self.send_json(404, {"error": "no such endpoint %s" % u.path})
+            with w.lock:
+                w.settle_ops()
+                return w.dump()
 
-        def do_POST(self):
-            try:
-                n = int(self.headers.get("Content-Length") or 0)
-                req = json.loads(self.rfile.read(n) or b"{}") if n else {}
-                if not isinstance(req, dict):
-                    raise ValueError("expected a JSON object")
-                with app.world.lock:
-                    status, reply = self.route(urlsplit(self.path).path, req)
-            except aw.ApiError as e:
-                status, reply = e.status, {"error": e.code, "message": e.message}
-            except (ValueError, KeyError, TypeError) as e:
-                status, reply = 400, {"error": "%s: %s" % (type(e).__name__, e)}
+        def counts(self):
+            return app.counts()
+
+        def get_extra(self, path, q):
+            if path == "/tokens":
+                return {"tokens": sorted(app.issued)}
+            return None
+
+        def add_fault(self, req):
+            if req.get("kind") not in azure.FAULT_KINDS:
+                raise ValueError("kind must be one of %s" % ", ".join(azure.FAULT_KINDS))
+            return app.faults.add(req)
+
+        def post_lock(self):
+            return app.world.lock
+
+        def posted(self, status):
             if status == 200:
                 app.changed()
-            self.send_json(status, reply)
+
+        def common_route(self, path, req):
+            status, reply = fakebase.ControlHandler.common_route(self, path, req)
+            if status == 200 and path != "/fault":
+                app.world.version += 1
+            return status, reply
 
         def route(self, path, req):
             w = app.world
-            if path == "/reset":
-                app.reset_log()
-                app.faults.clear()
-            elif path == "/fault":
-                if req.get("kind") not in azure.FAULT_KINDS:
-                    raise ValueError("kind must be one of %s" % ", ".join(azure.FAULT_KINDS))
-                return 200, {"ok": True, "fault": app.faults.add(req)}
-            elif path == "/faults/clear":
-                app.faults.clear()
-            elif path == "/expire-tokens":
+            if path == "/expire-tokens":
                 app.revoked.update(t[2] for t in app.tokens.values())
             elif path == "/deny":
                 w.identities[req["identity"]]["deny"] = list(req["actions"])
@@ -145,26 +113,16 @@ def make_handler(app):
                 done()
             else:
                 return 404, {"error": "no such endpoint %s" % path}
-            w.version += 1
             return 200, {"ok": True}
 
+    H.app = app
     return H
 
 
-def imds_spec(text):
-    addr, _, vm = text.partition("=")
-    return host_port(addr), vm or None
-
-
 def parse_args(argv):
-    p = argparse.ArgumentParser(description="fake Azure ARM + IMDS for tests")
-    p.add_argument("--scenario", required=True)
-    p.add_argument("--api", type=host_port, help="ARM HTTPS listener ADDR:PORT")
-    p.add_argument("--cert")
-    p.add_argument("--key")
-    p.add_argument("--imds", type=imds_spec, action="append", default=[],
+    p = fakebase.arg_parser("fake Azure ARM + IMDS for tests", "ARM HTTPS listener ADDR:PORT")
+    p.add_argument("--imds", type=fakebase.listener_spec, action="append", default=[],
                    metavar="ADDR:PORT=VM", help="IMDS listener serving VM (repeatable)")
-    p.add_argument("--control", type=host_port)
     p.add_argument("--lro-polls", type=int, default=2,
                    help="status polls before an operation finishes (default 2)")
     p.add_argument("--lro-seconds", type=float, default=3.0,
@@ -173,10 +131,7 @@ def parse_args(argv):
                    help="Retry-After of operation answers, seconds (default 1)")
     p.add_argument("--token-lifetime", type=int, default=86400)
     p.add_argument("--page-size", type=int, default=50, help="NICs per list page")
-    p.add_argument("--log")
     p.add_argument("--state-out")
-    p.add_argument("--ready-file")
-    p.add_argument("--verbose", "-v", action="store_true")
     a = p.parse_args(argv)
     if a.api and not (a.cert and a.key):
         p.error("--api needs --cert and --key")
@@ -193,37 +148,17 @@ def main(argv):
     servers, ready = [], {"imds": []}
     try:
         if args.api:
-            tls = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-            tls.minimum_version = ssl.TLSVersion.TLSv1_2
-            tls.load_cert_chain(args.cert, args.key)
-            s = Server(args.api, azure.make_arm_handler(app), tls)
-            servers.append(s)
-            ready["api"] = {"addr": args.api[0], "port": s.server_address[1]}
+            ready["api"] = listen(servers, args.api, azure.make_arm_handler(app),
+                                  tls_context(args.cert, args.key))
         for addr, vm in args.imds:
             if vm is None or aw.key(vm) not in app.world.vms:
                 raise ValueError("--imds: unknown VM %s" % vm)
-            s = Server(addr, azure.make_imds_handler(app, vm))
-            servers.append(s)
-            ready["imds"].append({"addr": addr[0], "port": s.server_address[1], "vm": vm})
+            ready["imds"].append(dict(listen(servers, addr, azure.make_imds_handler(app, vm)),
+                                      vm=vm))
         if args.control:
-            s = Server(args.control, make_handler(app))
-            servers.append(s)
-            ready["control"] = {"addr": args.control[0], "port": s.server_address[1]}
+            ready["control"] = listen(servers, args.control, make_handler(app))
     except (OSError, ValueError, ssl.SSLError) as e:
         print("fakeazure: %s" % e, file=sys.stderr)
         return 1
-    stop = threading.Event()
-    signal.signal(signal.SIGTERM, lambda *_: stop.set())
-    signal.signal(signal.SIGINT, lambda *_: stop.set())
-    for s in servers:
-        threading.Thread(target=s.serve_forever, kwargs={"poll_interval": 0.2},
-                         daemon=True).start()
-    app.changed()
-    if args.ready_file:
-        write_atomic(args.ready_file, json.dumps(ready) + "\n")
-    while not stop.wait(0.5):
-        pass
-    for s in servers:
-        s.shutdown()
-        s.server_close()
+    fakebase.run(servers, ready, args.ready_file, app.changed)
     return 0

@@ -24,86 +24,31 @@ for tests only (no authentication).  Requests and replies are JSON objects.
                                   (no auth, no IAM, not in the request log)
 """
 
-import json
-from http.server import BaseHTTPRequestHandler
-from urllib.parse import parse_qs, urlsplit
-
 import ec2ops
+import fakebase
 from faults import KINDS
-
-MAX_BODY = 65536
 
 
 def make_handler(app):
 
-    class ControlHandler(BaseHTTPRequestHandler):
-        protocol_version = "HTTP/1.1"
-        timeout = 30
+    class ControlHandler(fakebase.ControlHandler):
 
-        def log_message(self, fmt, *args):
-            if app.verbose:
-                BaseHTTPRequestHandler.log_message(self, fmt, *args)
+        def state(self):
+            return app.state.dump()
 
-        def send_json(self, status, obj):
-            data = (json.dumps(obj, indent=1, sort_keys=True) + "\n").encode()
-            self.send_response(status)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(data)))
-            self.end_headers()
-            self.wfile.write(data)
+        def counts(self):
+            return app.log_snapshot(0)["counts"]
 
-        def body(self):
-            try:
-                n = int(self.headers.get("Content-Length") or 0)
-            except ValueError:
-                n = -1
-            if not 0 <= n <= MAX_BODY:
-                self.close_connection = True
-                raise ValueError("body missing or too large")
-            raw = self.rfile.read(n) if n else b"{}"
-            obj = json.loads(raw or b"{}")
-            if not isinstance(obj, dict):
-                raise ValueError("expected a JSON object")
-            return obj
+        def log_reply(self, since):
+            return app.log_snapshot(since)
 
-        def do_GET(self):
-            u = urlsplit(self.path)
-            q = parse_qs(u.query)
-            if u.path == "/health":
-                return self.send_json(200, {"ok": True,
-                                            "version": app.state.version})
-            if u.path == "/state":
-                return self.send_json(200, app.state.dump())
-            if u.path == "/log":
-                since = int(q.get("since", ["0"])[0])
-                return self.send_json(200, app.log_snapshot(since))
-            if u.path == "/counts":
-                return self.send_json(200, {"counts": app.log_snapshot(0)["counts"]})
-            if u.path == "/faults":
-                return self.send_json(200, {"faults": app.faults.pending()})
-            self.send_json(404, {"error": "no such endpoint %s" % u.path})
-
-        def do_POST(self):
-            try:
-                req = self.body()
-                status, reply = self.route(urlsplit(self.path).path, req)
-            except (ValueError, KeyError, TypeError) as e:
-                status, reply = 400, {"error": "%s: %s" % (type(e).__name__, e)}
-            self.send_json(status, reply)
+        def add_fault(self, req):
+            if req.get("kind") not in KINDS:
+                raise ValueError("kind must be one of %s" % ", ".join(KINDS))
+            return app.faults.add(req)
 
         def route(self, path, req):
             st = app.state
-            if path == "/reset":
-                app.reset_log()
-                app.faults.clear()
-                return 200, {"ok": True}
-            if path == "/fault":
-                if req.get("kind") not in KINDS:
-                    raise ValueError("kind must be one of %s" % ", ".join(KINDS))
-                return 200, {"ok": True, "fault": app.faults.add(req)}
-            if path == "/faults/clear":
-                app.faults.clear()
-                return 200, {"ok": True}
             if path == "/terminate":
                 iid = req["instance_id"]
                 with st.lock:
@@ -152,4 +97,5 @@ def make_handler(app):
                 app.changed()
             return res
 
+    ControlHandler.app = app
     return ControlHandler

@@ -12,13 +12,10 @@ Request path of the EC2 listener, in this order:
   -> answer -> request log.
 """
 
-import argparse
 import datetime as dt
 import hmac
 import json
 import os
-import signal
-import socket
 import ssl
 import subprocess
 import sys
@@ -27,7 +24,6 @@ import threading
 import time
 import traceback
 import uuid
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qsl
 
 sys.dont_write_bytecode = True      # keep the source tree clean
@@ -35,6 +31,8 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import control  # noqa: E402
 import ec2ops  # noqa: E402
 import imds  # noqa: E402
+from fakebase import (Handler, RequestLog, arg_parser, listen, listener_spec,  # noqa: E402
+                      run, tls_context)
 import sigv4  # noqa: E402
 from faults import Faults  # noqa: E402
 from state import ScenarioError, load_file, write_atomic  # noqa: E402
@@ -42,7 +40,7 @@ from state import ScenarioError, load_file, write_atomic  # noqa: E402
 SECRET_PARAMS = ("X-Amz-Signature", "X-Amz-Credential", "X-Amz-Security-Token")
 
 
-class Fake:
+class Fake(RequestLog):
     """Everything the handlers share."""
 
     def __init__(self, args):
@@ -53,36 +51,12 @@ class Fake:
         self.verbose = args.verbose
         self.tokens = imds.TokenStore()
         self.faults = Faults()
-        self.log_lock = threading.Lock()
         self.hook_lock = threading.Lock()
-        self.entries = []
-        self.seq = 0
         self.hook_failures = 0
-        self.log_file = open(args.log, "a", encoding="utf-8") if args.log else None
-
-    # ---- request log ---------------------------------------------------
-    def log_event(self, ent):
-        with self.log_lock:
-            self.seq += 1
-            ent = dict(ent, seq=self.seq, time=round(time.time(), 3))
-            self.entries.append(ent)
-            if len(self.entries) > 100000:
-                del self.entries[:10000]
-            if self.log_file:
-                self.log_file.write(json.dumps(ent, sort_keys=True,
-                                               separators=(",", ":")) + "\n")
-                self.log_file.flush()
-
-    def reset_log(self):
-        with self.log_lock:
-            self.entries = []
-            if self.log_file:
-                self.log_file.write('{"event":"reset"}\n')
-                self.log_file.flush()
+        self.init_log(args.log, reset_mark=True)
 
     def log_snapshot(self, since):
-        with self.log_lock:
-            ents = [dict(e) for e in self.entries]
+        ents = self.log_since(0)
         c = {"total": 0, "ec2": 0, "imds": 0, "mutating": 0, "mutations_ok": 0,
              "by_action": {}, "by_code": {}, "hook_failures": self.hook_failures}
         for e in ents:
@@ -195,32 +169,19 @@ def parse_params(query, body, content_type):
 
 def make_api_handler(app):
 
-    class ApiHandler(BaseHTTPRequestHandler):
-        protocol_version = "HTTP/1.1"
+    class ApiHandler(Handler):
         server_version = "AmazonEC2"
         sys_version = ""
-        timeout = 30
 
         def setup(self):
             # TLS handshake here, in the request's thread, with a timeout:
             # a stuck client must not block the accept loop.
             self.request.settimeout(10)
             self.request.do_handshake()
-            BaseHTTPRequestHandler.setup(self)
-
-        def log_message(self, fmt, *args):
-            if app.verbose:
-                BaseHTTPRequestHandler.log_message(self, fmt, *args)
+            Handler.setup(self)
 
         def send(self, status, body, ctype="text/xml;charset=UTF-8", extra=()):
-            data = body.encode() if isinstance(body, str) else body
-            self.send_response(status)
-            self.send_header("Content-Type", ctype)
-            self.send_header("Content-Length", str(len(data)))
-            for k, v in extra:
-                self.send_header(k, v)
-            self.end_headers()
-            self.wfile.write(data)
+            self.send_body(status, body, ctype, extra)
 
         def do_GET(self):
             self.handle_api()
@@ -350,66 +311,26 @@ def make_api_handler(app):
                 return st, ("text/html", page), extra
             return None, None, ()          # drop
 
+    ApiHandler.app = app
     return ApiHandler
 
 
-class Server(ThreadingHTTPServer):
-    daemon_threads = True
-    allow_reuse_address = True
-    request_queue_size = 64
-
-    def __init__(self, addr, handler, tls=None):
-        host = addr[0]
-        self.address_family = socket.AF_INET6 if ":" in host else socket.AF_INET
-        super().__init__(addr, handler)
-        if tls is not None:
-            self.socket = tls.wrap_socket(self.socket, server_side=True,
-                                          do_handshake_on_connect=False)
-
-    def handle_error(self, request, client_address):
-        exc = sys.exc_info()[1]
-        if isinstance(exc, (ssl.SSLError, ConnectionError, socket.timeout)):
-            return                      # bad client, not our bug
-        super().handle_error(request, client_address)
-
-
-def host_port(text):
-    host, sep, port = text.rpartition(":")
-    if not sep or not port.isdigit():
-        raise argparse.ArgumentTypeError("expected ADDR:PORT, got '%s'" % text)
-    return host.strip("[]"), int(port)
-
-
-def imds_spec(text):
-    addr, _, inst = text.partition("=")
-    return host_port(addr), inst or None
-
-
 def parse_args(argv):
-    p = argparse.ArgumentParser(description="fake EC2 API + IMDSv2 for tests")
-    p.add_argument("--scenario", required=True, help="scenario JSON file")
-    p.add_argument("--api", type=host_port, help="EC2 API HTTPS listener ADDR:PORT")
-    p.add_argument("--cert", help="server certificate (PEM) for --api")
-    p.add_argument("--key", help="server private key (PEM) for --api")
-    p.add_argument("--imds", type=imds_spec, action="append", default=[],
+    p = arg_parser("fake EC2 API + IMDSv2 for tests", "EC2 API HTTPS listener ADDR:PORT")
+    p.add_argument("--imds", type=listener_spec, action="append", default=[],
                    metavar="ADDR:PORT[=INSTANCE_ID]",
                    help="IMDS listener; without an instance id the client's "
                         "source address picks the instance (repeatable)")
-    p.add_argument("--control", type=host_port, help="control listener ADDR:PORT")
     p.add_argument("--region", help="override the scenario's region")
     p.add_argument("--cred-lifetime", type=int, metavar="SECONDS",
                    help="lifetime of role credentials issued by IMDS")
     p.add_argument("--clock-skew", type=int, default=300, metavar="SECONDS",
                    help="accepted X-Amz-Date skew (default 300)")
-    p.add_argument("--log", help="append the request log here as JSON lines")
     p.add_argument("--state-out", help="write the state JSON here after every change")
     p.add_argument("--on-change", metavar="CMD",
                    help="shell command run after every change, with "
                         "FAKECLOUD_STATE naming the state JSON file")
-    p.add_argument("--ready-file", help="written (JSON with the bound ports) "
-                   "once every listener is up")
     p.add_argument("--max-body", type=int, default=65536)
-    p.add_argument("--verbose", "-v", action="store_true")
     a = p.parse_args(argv)
     if a.api and not (a.cert and a.key):
         p.error("--api needs --cert and --key")
@@ -428,44 +349,22 @@ def main(argv):
     servers, ready = [], {"pid": os.getpid(), "imds": []}
     try:
         if args.api:
-            tls = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-            tls.minimum_version = ssl.TLSVersion.TLSv1_2
-            tls.load_cert_chain(args.cert, args.key)
-            s = Server(args.api, make_api_handler(app), tls)
-            servers.append(s)
-            ready["api"] = {"addr": args.api[0], "port": s.server_address[1]}
+            ready["api"] = listen(servers, args.api, make_api_handler(app),
+                                  tls_context(args.cert, args.key))
         for n, (addr, inst) in enumerate(args.imds):
             if inst and inst not in app.state.instances:
                 raise ValueError("--imds: unknown instance %s" % inst)
-            s = Server(addr, imds.make_handler(app, "imds%d" % n, inst))
-            servers.append(s)
-            ready["imds"].append({"addr": addr[0], "port": s.server_address[1],
-                                  "instance": inst})
+            ready["imds"].append(dict(listen(servers, addr, imds.make_handler(
+                app, "imds%d" % n, inst)), instance=inst))
         if args.control:
-            s = Server(args.control, control.make_handler(app))
-            servers.append(s)
-            ready["control"] = {"addr": args.control[0], "port": s.server_address[1]}
+            ready["control"] = listen(servers, args.control, control.make_handler(app))
     except (OSError, ValueError, ssl.SSLError) as e:
         print("fakecloud: %s" % e, file=sys.stderr)
         for s in servers:
             s.server_close()
         return 1
-    stop = threading.Event()
-    signal.signal(signal.SIGTERM, lambda *_: stop.set())
-    signal.signal(signal.SIGINT, lambda *_: stop.set())
-    threads = [threading.Thread(target=s.serve_forever, kwargs={"poll_interval": 0.2},
-                                daemon=True) for s in servers]
-    for t in threads:
-        t.start()
-    app.changed()                   # initial state for --state-out/--on-change
-    if args.ready_file:
-        write_atomic(args.ready_file, json.dumps(ready) + "\n")
-    print("fakecloud: ready %s" % json.dumps(ready), file=sys.stderr, flush=True)
-    while not stop.wait(0.5):
-        pass
-    for s in servers:
-        s.shutdown()
-        s.server_close()
+    # app.changed(): the initial state for --state-out/--on-change
+    run(servers, ready, args.ready_file, app.changed, "fakecloud")
     if app.log_file:
         app.log_file.close()
     print("fakecloud: stopped", file=sys.stderr)

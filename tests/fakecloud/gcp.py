@@ -17,7 +17,6 @@ State.lock -> answer -> request log (never a token).  See
 tests/fakecloud/README-gcp.md for the scenario and control API.
 """
 
-import argparse
 import base64
 import hashlib
 import hmac
@@ -25,20 +24,18 @@ import json
 import os
 import re
 import secrets
-import signal
 import socket
 import ssl
 import subprocess
 import sys
 import tempfile
-import threading
 import time
-from http.server import BaseHTTPRequestHandler
 from urllib.parse import parse_qsl, urlsplit
 
 sys.dont_write_bytecode = True
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from ec2 import Server, host_port as addr  # noqa: E402  (listener and ADDR:PORT shared with the EC2 fake)
+import fakebase  # noqa: E402
+from fakebase import host_port as addr, listen, tls_context  # noqa: E402
 from gcpstate import ApiError, ScenarioError, load_file  # noqa: E402
 
 STD_PARAMS = {"alt", "fields", "prettyPrint", "quotaUser", "userIp", "key", "$.xgafv"}
@@ -64,16 +61,15 @@ SCOPES_OK = ("https://www.googleapis.com/auth/compute",
 JWT_GRANT = "urn:ietf:params:oauth:grant-type:jwt-bearer"
 
 
-class Fake:
+class Fake(fakebase.RequestLog):
     def __init__(self, args):
         self.args = args
+        self.verbose = args.verbose
         self.state = load_file(args.scenario, args.op_polls, args.op_seconds)
         self.tokens = {}              # token -> {"email", "expires", "scopes"}
         self.md_tokens = {}           # email -> token (the metadata server's cache)
         self.faults = []
-        self.log_lock = threading.Lock()
-        self.entries, self.seq = [], 0
-        self.log_file = open(args.log, "a", encoding="utf-8") if args.log else None
+        self.init_log(args.log)
         self.tmp = tempfile.mkdtemp(prefix="fakegcp-")
         self.pubkeys = {}             # email -> (key id, public key file)
         self.hook_failures = 0
@@ -112,19 +108,9 @@ class Fake:
             raise ScenarioError("%s: cannot derive the public key: %s" % (path, r.stderr))
         self.pubkeys[email] = (k.get("private_key_id", ""), pub)
 
-    # ---- log and counts ------------------------------------------------
-    def log_event(self, ent):
-        with self.log_lock:
-            self.seq += 1
-            ent = dict(ent, seq=self.seq, time=round(time.time(), 3))
-            self.entries.append(ent)
-            if self.log_file:
-                self.log_file.write(json.dumps(ent, sort_keys=True, separators=(",", ":")) + "\n")
-                self.log_file.flush()
-
+    # ---- counts --------------------------------------------------------
     def counts(self):
-        with self.log_lock:
-            ents = list(self.entries)
+        ents = self.log_since(0)
         c = {"total": len(ents), "compute": 0, "metadata": 0, "token": 0, "mutating": 0,
              "mutations_ok": 0, "by_method": {}, "by_status": {},
              "hook_failures": self.hook_failures}
@@ -217,14 +203,7 @@ class Fake:
 
     # ---- faults --------------------------------------------------------
     def take_fault(self, method):
-        with self.state.lock:
-            for f in self.faults:
-                if f["count"] == 0 or (f.get("methods") and method not in f["methods"]):
-                    continue
-                if f["count"] > 0:
-                    f["count"] -= 1
-                return dict(f)
-        return None
+        return fakebase.take_listed(self.faults, self.state.lock, method)
 
 
 def page_token(offset, flt):
@@ -335,25 +314,13 @@ def list_page(app, q):
     return out
 
 
-class Handler(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
+class Handler(fakebase.Handler):
     timeout = 60
-    app = None
     service = "compute"
-
-    def log_message(self, fmt, *a):
-        if self.app.args.verbose:
-            BaseHTTPRequestHandler.log_message(self, fmt, *a)
 
     def answer(self, status, obj, ctype="application/json; charset=UTF-8", extra=()):
         data = obj if isinstance(obj, bytes) else (json.dumps(obj, indent=1) + "\n").encode()
-        self.send_response(status)
-        self.send_header("Content-Type", ctype)
-        self.send_header("Content-Length", str(len(data)))
-        for k, v in extra:
-            self.send_header(k, v)
-        self.end_headers()
-        self.wfile.write(data)
+        self.send_body(status, data, ctype, extra)
 
     def read_body(self):
         n = self.headers.get("Content-Length")
@@ -564,67 +531,64 @@ class MetadataHandler(Handler):
         return vals.get(p)
 
 
-class ControlHandler(Handler):
-    def body_json(self):
-        raw = self.read_body()
-        return json.loads(raw or b"{}")
+FAULT_KINDS = ("429", "ratelimit", "503", "500", "garbage", "html", "drop", "slow", "stale",
+               "lost")
 
-    def do_GET(self):
-        u = urlsplit(self.path)
-        if u.path == "/health":
-            return self.answer(200, {"ok": True, "version": self.app.state.version})
-        if u.path == "/state":
-            return self.answer(200, self.app.state.dump())
-        if u.path == "/counts":
-            return self.answer(200, {"counts": self.app.counts()})
-        if u.path == "/log":
-            with self.app.log_lock:
-                return self.answer(200, {"entries": list(self.app.entries)})
-        return self.answer(404, {"error": "no such control path"})
 
-    def do_POST(self):
-        u = urlsplit(self.path)
+class ControlHandler(fakebase.ControlHandler):
+    api_errors = (ApiError, StopIteration)
+
+    def state(self):
+        return self.app.state.dump()
+
+    def counts(self):
+        return self.app.counts()
+
+    def pending_faults(self):
+        return list(self.app.faults)
+
+    def add_fault(self, b):
+        if b.get("kind") not in FAULT_KINDS:
+            raise ValueError("unknown fault kind %r" % b.get("kind"))
+        f = dict(b, count=int(b.get("count", 1)))
+        self.app.faults.append(f)
+        return f
+
+    def clear_faults(self):
+        self.app.faults = []
+
+    def post_lock(self):
+        return self.app.state.lock
+
+    def api_error(self, e):
+        if isinstance(e, ApiError):
+            return e.code, e.body()
+        return 400, {"error": str(e)}
+
+    def route(self, path, b):
         app, st = self.app, self.app.state
-        try:
-            b = self.body_json()
-            with st.lock:
-                if u.path == "/reset":
-                    with app.log_lock:
-                        app.entries = []
-                    app.faults = []
-                elif u.path == "/fault":
-                    if b.get("kind") not in ("429", "ratelimit", "503", "500", "garbage",
-                                             "html", "drop", "slow", "stale", "lost"):
-                        raise ValueError("unknown fault kind %r" % b.get("kind"))
-                    app.faults.append(dict(b, count=int(b.get("count", 1))))
-                elif u.path == "/faults/clear":
-                    app.faults = []
-                elif u.path == "/instance":
-                    inst = next(i for i in st.instances.values() if i["name"] == b["name"])
-                    for k in ("status", "can_ip_forward", "deleted"):
-                        if k in b:
-                            inst[k] = b[k]
-                    st.changed()
-                elif u.path == "/mutate":
-                    self.mutate(b)
-                elif u.path == "/expire-tokens":
-                    for t in app.tokens.values():
-                        t["expires"] = time.time() - 1
-                elif u.path == "/filter":
-                    app.refuse_filter = bool(b.get("refuse"))
-                elif u.path == "/quota":
-                    st.route_quota = int(b["routes"])
-                elif u.path == "/org-policy":
-                    st.deny_ip_forward = bool(b.get("deny_ip_forward"))
-                elif u.path == "/deny":
-                    st.deny[b["email"]] = set(b.get("permissions", []))
-                else:
-                    return self.answer(404, {"error": "no such control path"})
-            return self.answer(200, {"ok": True})
-        except ApiError as e:
-            return self.answer(e.code, e.body())
-        except (ValueError, KeyError, StopIteration) as e:
-            return self.answer(400, {"error": str(e)})
+        if path == "/instance":
+            inst = next(i for i in st.instances.values() if i["name"] == b["name"])
+            for k in ("status", "can_ip_forward", "deleted"):
+                if k in b:
+                    inst[k] = b[k]
+            st.changed()
+        elif path == "/mutate":
+            self.mutate(b)
+        elif path == "/expire-tokens":
+            for t in app.tokens.values():
+                t["expires"] = time.time() - 1
+        elif path == "/filter":
+            app.refuse_filter = bool(b.get("refuse"))
+        elif path == "/quota":
+            st.route_quota = int(b["routes"])
+        elif path == "/org-policy":
+            st.deny_ip_forward = bool(b.get("deny_ip_forward"))
+        elif path == "/deny":
+            st.deny[b["email"]] = set(b.get("permissions", []))
+        else:
+            return 404, {"error": "no such control path"}
+        return 200, {"ok": True}
 
     def mutate(self, b):
         """Changes the world as the cloud itself (no auth, not logged), at once."""
@@ -645,15 +609,8 @@ class ControlHandler(Handler):
 
 
 def main(argv):
-    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--scenario", required=True)
-    ap.add_argument("--api", type=addr)
-    ap.add_argument("--cert")
-    ap.add_argument("--key")
+    ap = fakebase.arg_parser(__doc__.split("\n")[0])
     ap.add_argument("--metadata", action="append", default=[])
-    ap.add_argument("--control", type=addr)
-    ap.add_argument("--ready-file")
-    ap.add_argument("--log")
     ap.add_argument("--token-lifetime", type=int, default=3599)
     ap.add_argument("--op-polls", type=int, default=2)
     ap.add_argument("--op-seconds", type=float, default=5.0)
@@ -662,7 +619,6 @@ def main(argv):
                     help="route lists carry no next-hop warnings")
     ap.add_argument("--state-out", help="state JSON, rewritten after every change")
     ap.add_argument("--on-change", help="sh -c CMD after every change ($FAKECLOUD_STATE)")
-    ap.add_argument("-v", "--verbose", action="store_true")
     args = ap.parse_args(argv)
     try:
         app = Fake(args)
@@ -676,17 +632,11 @@ def main(argv):
         app.changed()                 # the initial state, before anyone asks
 
     def serve(handler, a, tls=None, **attrs):
-        h = type(handler.__name__, (handler,), dict(attrs, app=app))
-        s = Server(a, h, tls)
-        servers.append(s)
-        return s
+        return listen(servers, a, type(handler.__name__, (handler,), dict(attrs, app=app)),
+                      tls)
     try:
         if args.api:
-            tls = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-            tls.minimum_version = ssl.TLSVersion.TLSv1_2
-            tls.load_cert_chain(args.cert, args.key)
-            s = serve(ApiHandler, args.api, tls)
-            ready["api"] = {"addr": args.api[0], "port": s.server_address[1]}
+            ready["api"] = serve(ApiHandler, args.api, tls_context(args.cert, args.key))
         for m in args.metadata:
             a, _, who = m.partition("=")
             inst = None
@@ -696,28 +646,14 @@ def main(argv):
                              if i["name"] == n and (not z or i["zone"] == z)), None)
                 if inst is None:
                     raise ValueError("no instance %s" % who)
-            s = serve(MetadataHandler, addr(a), instance=inst)
-            ready["metadata"].append({"addr": addr(a)[0], "port": s.server_address[1],
-                                      "instance": who})
+            ready["metadata"].append(dict(serve(MetadataHandler, addr(a), instance=inst),
+                                          instance=who))
         if args.control:
-            s = serve(ControlHandler, args.control)
-            ready["control"] = {"addr": args.control[0], "port": s.server_address[1]}
+            ready["control"] = serve(ControlHandler, args.control)
     except (OSError, ValueError, ssl.SSLError) as e:
         print("gcp.py: %s" % e, file=sys.stderr)
         return 1
-    stop = threading.Event()
-    signal.signal(signal.SIGTERM, lambda *a: stop.set())
-    signal.signal(signal.SIGINT, lambda *a: stop.set())
-    for s in servers:
-        threading.Thread(target=s.serve_forever, daemon=True).start()
-    if args.ready_file:
-        tmp = args.ready_file + ".tmp"
-        with open(tmp, "w", encoding="utf-8") as f:
-            json.dump(ready, f)
-        os.rename(tmp, args.ready_file)
-    stop.wait()
-    for s in servers:
-        s.shutdown()
+    fakebase.run(servers, ready, args.ready_file)
     return 0
 
 

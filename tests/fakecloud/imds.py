@@ -18,8 +18,8 @@ import json
 import secrets
 import threading
 import time
-from http.server import BaseHTTPRequestHandler
 
+from fakebase import Handler
 from state import iso8601
 
 MAX_TTL = 21600
@@ -115,15 +115,9 @@ def make_handler(app, listener_name, instance_id):
     """Handler class for one IMDS listener.  app: the Fake object (state,
     tokens, log, verbose)."""
 
-    class ImdsHandler(BaseHTTPRequestHandler):
-        protocol_version = "HTTP/1.1"
+    class ImdsHandler(Handler):
         server_version = "EC2ws"
         sys_version = ""
-        timeout = 30
-
-        def log_message(self, fmt, *args):
-            if app.verbose:
-                BaseHTTPRequestHandler.log_message(self, fmt, *args)
 
         def reply(self, status, body, extra=()):
             data = body.encode()
@@ -212,4 +206,5 @@ def make_handler(app, listener_name, instance_id):
 
         do_DELETE = do_POST
 
+    ImdsHandler.app = app
     return ImdsHandler

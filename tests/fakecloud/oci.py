@@ -32,13 +32,11 @@ TooManyRequests, "race" runs `mutate` right after answering the matched
 request (a concurrent writer between our GET and our PUT).
 """
 
-import argparse
 import base64
 import hashlib
 import json
 import os
 import shutil
-import signal
 import ssl
 import subprocess
 import sys
@@ -46,11 +44,11 @@ import tempfile
 import threading
 import time
 import uuid
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qsl, urlsplit
 
 sys.dont_write_bytecode = True
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import fakebase  # noqa: E402
 import ocicore  # noqa: E402
 import ocisig  # noqa: E402
 from faults import Faults  # noqa: E402
@@ -107,7 +105,7 @@ class Identity:
         shutil.rmtree(self.dir, ignore_errors=True)
 
 
-class Fake:
+class Fake(fakebase.RequestLog):
     def __init__(self, args):
         with open(args.scenario) as f:
             self.world = ocicore.World(json.load(f))
@@ -124,12 +122,11 @@ class Fake:
                           if v.get("instanceId")}
         for inst in self.instances:
             self.ident.issue(inst)
-        self.log_lock = threading.Lock()
         self.sig_lock = threading.Lock()
         self.hook_lock = threading.Lock()
         self.hook_failures = 0
-        self.entries, self.seq = [], 0
-        self.log_file = open(args.log, "a") if args.log else None
+        self.verbose = args.verbose
+        self.init_log(args.log)
 
     def changed(self):
         """After a change: --state-out, then --on-change (before the answer
@@ -149,18 +146,8 @@ class Fake:
                 if r.returncode != 0:
                     self.hook_failures += 1
 
-    def log(self, ent):
-        with self.log_lock:
-            self.seq += 1
-            ent = dict(ent, seq=self.seq, time=round(time.time(), 3))
-            self.entries.append(ent)
-            if self.log_file:
-                self.log_file.write(json.dumps(ent, sort_keys=True) + "\n")
-                self.log_file.flush()
-
     def counts(self, since=0):
-        with self.log_lock:
-            ents = [dict(e) for e in self.entries]
+        ents = self.log_since(0)
         c = {"total": 0, "core": 0, "auth": 0, "imds": 0, "mutating": 0, "mutations_ok": 0,
              "by_op": {}, "by_status": {}, "hook_failures": self.hook_failures}
         for e in ents:
@@ -193,36 +180,18 @@ class Fake:
         raise ocisig.SigError("certificate fingerprint is not a current instance certificate")
 
 
-class Handler(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
+class Handler(fakebase.Handler):
     server_version = "fakeoci"
-    app = None
+    timeout = None
     service = "core"
-
-    def log_message(self, fmt, *args):
-        if self.app.args.verbose:
-            BaseHTTPRequestHandler.log_message(self, fmt, *args)
 
     def send(self, status, obj, extra=(), raw=None):
         data = raw if raw is not None else (json.dumps(obj) + "\n").encode()
-        self.send_response(status)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(data)))
-        self.send_header("opc-request-id", self.rid)
-        for k, v in extra:
-            if v is not None:
-                self.send_header(k, v)
-        self.end_headers()
-        self.wfile.write(data)
+        self.send_body(status, data, "application/json", [("opc-request-id", self.rid)] +
+                       [(k, v) for k, v in extra if v is not None])
 
     def read_body(self):
-        try:
-            n = int(self.headers.get("Content-Length") or 0)
-        except ValueError:
-            n = -1
-        if not 0 <= n <= MAX_BODY:
-            return None
-        return self.rfile.read(n) if n else b""
+        return self.body_bytes(MAX_BODY)
 
     def lower_headers(self):
         h = {}
@@ -239,7 +208,7 @@ class ImdsHandler(Handler):
         self.rid = uuid.uuid4().hex
         path = urlsplit(self.path).path
         st, obj, raw = self.answer(path)
-        self.app.log({"service": "imds", "op": path, "method": "GET", "status": st,
+        self.app.log_event({"service": "imds", "op": path, "method": "GET", "status": st,
                       "mutating": False})
         if raw is not None:
             data = raw.encode()
@@ -343,12 +312,12 @@ class ApiHandler(Handler):
         if f is not None and f["apply"]:
             return self.fault(f, ent)
         ent["status"] = 200
-        self.app.log(ent)
+        self.app.log_event(ent)
         self.send(200, obj, extra=(("ETag", etag), ("opc-next-page", nxt)))
 
     def finish_err(self, ent, e):
         ent.update(status=e.status, code=e.code)
-        self.app.log(ent)
+        self.app.log_event(ent)
         self.send(e.status, {"code": e.code, "message": e.message})
 
     def fault(self, f, ent):
@@ -356,20 +325,20 @@ class ApiHandler(Handler):
         ent.update(fault=k)
         if k == "throttle":
             ent.update(status=429, code="TooManyRequests")
-            self.app.log(ent)
+            self.app.log_event(ent)
             return self.send(429, {"code": "TooManyRequests", "message": "Too many requests"},
                              extra=(("Retry-After", f["retry_after"] and str(f["retry_after"])),))
         if k == "error500":
             ent.update(status=500, code="InternalServerError")
-            self.app.log(ent)
+            self.app.log_event(ent)
             return self.send(500, {"code": "InternalServerError", "message": "fault"})
         if k == "malformed":
             ent.update(status=200)
-            self.app.log(ent)
+            self.app.log_event(ent)
             return self.send(200, None, raw=b'{"id": "ocid1.routetable.oc1.x", "routeRu')
         if k == "html":
             ent.update(status=f["status"])
-            self.app.log(ent)
+            self.app.log_event(ent)
             data = b"<html><body>Bad Gateway</body></html>"
             self.send_response(f["status"])
             self.send_header("Content-Type", "text/html")
@@ -378,10 +347,10 @@ class ApiHandler(Handler):
             return self.wfile.write(data)
         if k == "hang":
             ent.update(status=0)
-            self.app.log(ent)
+            self.app.log_event(ent)
             time.sleep(3600)
         ent.update(status=0)
-        self.app.log(ent)
+        self.app.log_event(ent)
         self.close_connection = True
         return None
 
@@ -471,134 +440,69 @@ class AuthHandler(ApiHandler):
         return {"token": self.app.tokens.issue(inst, w.tenancy, key)}, None, None
 
 
-class ControlHandler(Handler):
-    service = "control"
+class ControlHandler(fakebase.ControlHandler):
+    def version(self):
+        return None
 
-    def do_GET(self):
-        self.rid = "control"
-        u = urlsplit(self.path)
-        q = dict(parse_qsl(u.query))
-        if u.path == "/state":
-            return self.send(200, self.app.world.dump())
-        if u.path in ("/counts", "/log"):
-            r = self.app.counts(int(q.get("since", "0")))
-            return self.send(200, r if u.path == "/log" else {"counts": r["counts"]})
-        if u.path == "/health":
-            return self.send(200, {"ok": True})
-        self.send(404, {"error": "unknown"})
+    def state(self):
+        return self.app.world.dump()
 
-    def do_POST(self):
-        self.rid = "control"
-        body = self.read_body() or b"{}"
-        try:
-            m = json.loads(body)
-            p = urlsplit(self.path).path
-            if p == "/reset":
-                with self.app.log_lock:
-                    self.app.entries = []
-                self.app.faults.clear()
-            elif p == "/fault":
-                return self.send(200, self.app.faults.add(m))
-            elif p == "/faults/clear":
-                self.app.faults.clear()
-            elif p == "/mutate":
-                self.app.world.mutate(m)
-                self.app.changed()
-            elif p == "/rotate-certificate":
-                self.app.ident.issue(m["instance"])
-            elif p == "/expire-tokens":
-                self.app.tokens.expire_all()
-            else:
-                return self.send(404, {"error": "unknown"})
-        except (ValueError, KeyError, TypeError) as e:
-            return self.send(400, {"error": str(e)})
-        self.send(200, {"ok": True})
+    def counts(self):
+        return self.app.counts()["counts"]
 
+    def log_reply(self, since):
+        return self.app.counts(since)
 
-class Server(ThreadingHTTPServer):
-    daemon_threads = True
-    allow_reuse_address = True
-
-    def __init__(self, addr, handler, tls=None):
-        ThreadingHTTPServer.__init__(self, addr, handler)
-        if tls is not None:
-            self.socket = tls.wrap_socket(self.socket, server_side=True)
-
-    def handle_error(self, request, client_address):
-        if sys.exc_info()[0] not in (ConnectionResetError, BrokenPipeError, ssl.SSLError):
-            ThreadingHTTPServer.handle_error(self, request, client_address)
-
-
-def host_port(text):
-    h, _, p = text.rpartition(":")
-    return h.strip("[]"), int(p)
+    def route(self, p, m):
+        if p == "/mutate":
+            self.app.world.mutate(m)
+            self.app.changed()
+        elif p == "/rotate-certificate":
+            self.app.ident.issue(m["instance"])
+        elif p == "/expire-tokens":
+            self.app.tokens.expire_all()
+        else:
+            return 404, {"error": "unknown"}
+        return 200, {"ok": True}
 
 
 def main(argv):
-    p = argparse.ArgumentParser()
-    p.add_argument("--scenario", required=True)
-    p.add_argument("--api", type=host_port)
-    p.add_argument("--auth", type=host_port)
-    p.add_argument("--cert")
-    p.add_argument("--key")
+    host_port = fakebase.host_port
+    p = fakebase.arg_parser("fake OCI (Core Services, federation, IMDS) for tests",
+                            "Core Services HTTPS listener ADDR:PORT")
+    p.add_argument("--auth", type=host_port, help="federation HTTPS listener ADDR:PORT")
     p.add_argument("--imds", action="append", default=[])
-    p.add_argument("--control", type=host_port)
-    p.add_argument("--ready-file")
-    p.add_argument("--log")
     p.add_argument("--token-lifetime", type=int, default=1200)
     p.add_argument("--state-out", help="state JSON, rewritten after every change")
     p.add_argument("--on-change", help="sh -c CMD after every change ($FAKECLOUD_STATE)")
-    p.add_argument("-v", "--verbose", action="store_true")
     args = p.parse_args(argv)
     try:
         app = Fake(args)
     except (ocicore.ScenarioError, OSError, ValueError, KeyError) as e:
         print("fakeoci: %s" % e, file=sys.stderr)
         return 78
-    tls = None
-    if args.cert:
-        tls = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-        tls.minimum_version = ssl.TLSVersion.TLSv1_2
-        tls.load_cert_chain(args.cert, args.key)
+    tls = fakebase.tls_context(args.cert, args.key) if args.cert else None
     ready, servers = {"pid": os.getpid(), "imds": []}, []
 
-    def start(name, addr, cls, use_tls, **attrs):
+    def start(addr, cls, use_tls, **attrs):
         h = type(cls.__name__, (cls,), dict(attrs, app=app))
-        s = Server(addr, h, tls if use_tls else None)
-        servers.append(s)
-        threading.Thread(target=s.serve_forever, daemon=True).start()
-        return s.server_address[1]
+        return fakebase.listen(servers, addr, h, tls if use_tls else None)
 
     if args.api:
-        ready["api"] = {"addr": args.api[0], "port": start("api", args.api, ApiHandler, True)}
+        ready["api"] = start(args.api, ApiHandler, True)
     if args.auth:
-        ready["auth"] = {"addr": args.auth[0], "port": start("auth", args.auth, AuthHandler,
-                                                              True)}
+        ready["auth"] = start(args.auth, AuthHandler, True)
     for spec in args.imds:
         addr, _, inst = spec.partition("=")
-        hp = host_port(addr)
         inst = inst or None
         if inst is not None and inst not in app.instances:
             print("fakeoci: --imds names unknown instance %s" % inst, file=sys.stderr)
             return 78
-        ready["imds"].append({"addr": hp[0], "instance": inst,
-                              "port": start("imds", hp, ImdsHandler, False, instance=inst)})
+        ready["imds"].append(dict(start(host_port(addr), ImdsHandler, False, instance=inst),
+                                  instance=inst))
     if args.control:
-        ready["control"] = {"addr": args.control[0],
-                            "port": start("control", args.control, ControlHandler, False)}
-    app.changed()
-    if args.ready_file:
-        tmp = args.ready_file + ".tmp"
-        with open(tmp, "w") as f:
-            f.write(json.dumps(ready) + "\n")
-        os.rename(tmp, args.ready_file)
-    print("fakeoci: ready %s" % json.dumps(ready), file=sys.stderr, flush=True)
-    done = threading.Event()
-    signal.signal(signal.SIGTERM, lambda *a: done.set())
-    signal.signal(signal.SIGINT, lambda *a: done.set())
-    done.wait()
-    for s in servers:
-        s.shutdown()
+        ready["control"] = start(args.control, ControlHandler, False)
+    fakebase.run(servers, ready, args.ready_file, app.changed, "fakeoci")
     app.ident.cleanup()
     return 0
 

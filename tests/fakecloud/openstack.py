@@ -27,52 +27,39 @@ garbage (200, not JSON), conflict (409), stale (412), unauthorized (401, the
 token revoked), slow (delay, then the request runs).
 """
 
-import argparse
 import json
 import os
 import re
-import signal
-import socket
-import ssl
 import subprocess
 import sys
 import tempfile
 import threading
 import time
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from urllib.parse import parse_qs, urlsplit
 
 sys.dont_write_bytecode = True
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import fakebase  # noqa: E402
+from fakebase import host_port, listen  # noqa: E402
 from openstack_world import ApiError, ScenarioError, World  # noqa: E402
-from state import write_atomic  # noqa: E402
 
 NEUTRON_PREFIXES = ("/networking-internal", "/networking-admin", "/networking")
 UNAUTH = {"error": {"code": 401, "title": "Unauthorized",
                     "message": "The request you have made requires authentication."}}
 
 
-class Fake:
+class Fake(fakebase.RequestLog):
     def __init__(self, args):
         with open(args.scenario) as f:
             self.world = World(json.load(f), args.token_ttl)
         self.args = args
         self.api_base = ""
-        self.lock = threading.Lock()
+        self.lock = threading.Lock()       # the faults
         self.faults = []
-        self.entries = []
         self.hook_lock = threading.Lock()
-        self.log_file = open(args.log, "a") if args.log else None
-
-    def log(self, ent):
-        with self.lock:
-            ent["seq"] = len(self.entries) + 1
-            ent["time"] = round(time.time(), 3)
-            self.entries.append(ent)
-            if self.log_file:
-                self.log_file.write(json.dumps(ent, sort_keys=True,
-                                               separators=(",", ":")) + "\n")
-                self.log_file.flush()
+        self.verbose = args.verbose
+        self.init_log(args.log)
 
     def hook(self, version_before):
         """--on-change CMD with $FAKECLOUD_STATE, before the answer is sent."""
@@ -99,9 +86,7 @@ class Fake:
         c = {"total": 0, "keystone": 0, "neutron": 0, "metadata": 0, "mutating": 0,
              "mutations_ok": 0, "whole_routes_put": 0, "security_groups_sent": 0,
              "by_action": {}, "by_status": {}}
-        with self.lock:
-            ents = list(self.entries)
-        for e in ents:
+        for e in self.log_since(0):
             c["total"] += 1
             c[e["service"]] += 1
             a = e["action"]
@@ -117,18 +102,7 @@ class Fake:
         return c
 
     def take_fault(self, method, path):
-        with self.lock:
-            for f in self.faults:
-                if f["count"] == 0:
-                    continue
-                if f.get("methods") and method not in f["methods"]:
-                    continue
-                if f.get("paths") and not any(p in path for p in f["paths"]):
-                    continue
-                if f["count"] > 0:
-                    f["count"] -= 1
-                return dict(f)
-        return None
+        return fakebase.take_listed(self.faults, self.lock, method, path)
 
 
 def action_name(method, path):
@@ -213,7 +187,7 @@ def make_api_handler(fake):
                 status = 400
                 self.send(400, ApiError(400, "HTTPBadRequest", str(e)).body())
             ent["status"] = status
-            fake.log(ent)
+            fake.log_event(ent)
 
         def route(self, method, u, ent):
             if u.path == "/identity/v3/auth/tokens" and method == "POST":
@@ -358,7 +332,7 @@ def make_meta_handler(fake, instance):
             self.send_header("Content-Length", str(len(data)))
             self.end_headers()
             self.wfile.write(data)
-            fake.log({"service": "metadata", "method": "GET", "path": path,
+            fake.log_event({"service": "metadata", "method": "GET", "path": path,
                       "action": "GET " + path, "status": status, "mutating": False})
     return M
 
@@ -366,66 +340,47 @@ def make_meta_handler(fake, instance):
 def make_control_handler(fake):
     w = fake.world
 
-    class C(BaseHTTPRequestHandler):
-        protocol_version = "HTTP/1.1"
+    class C(fakebase.ControlHandler):
 
-        def log_message(self, fmt, *a):
-            pass
+        def version(self):
+            return w.version
 
-        def reply(self, obj, status=200):
-            data = json.dumps(obj, indent=1).encode()
-            self.send_response(status)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(data)))
-            self.end_headers()
-            self.wfile.write(data)
+        def state(self):
+            with w.lock:
+                return w.dump()
 
-        def do_GET(self):
-            p = urlsplit(self.path).path
-            if p == "/health":
-                return self.reply({"ok": True, "version": w.version})
-            if p == "/state":
-                with w.lock:
-                    return self.reply(w.dump())
-            if p == "/counts":
-                return self.reply({"counts": fake.counts()})
-            if p == "/log":
-                with fake.lock:
-                    return self.reply({"entries": list(fake.entries)})
-            self.reply({"error": "not found"}, 404)
+        def counts(self):
+            return fake.counts()
 
-        def do_POST(self):
-            p = urlsplit(self.path).path
-            n = int(self.headers.get("Content-Length") or 0)
-            body = json.loads(self.rfile.read(n) or b"{}")
-            if p == "/reset":
-                with fake.lock:
-                    fake.entries = []
-                    fake.faults = []
-                return self.reply({"ok": True})
-            if p == "/fault":
-                body.setdefault("count", 1)
-                with fake.lock:
-                    fake.faults.append(body)
-                return self.reply({"ok": True})
-            if p == "/faults/clear":
-                with fake.lock:
-                    fake.faults = []
-                return self.reply({"ok": True})
+        def pending_faults(self):
+            with fake.lock:
+                return [dict(f) for f in fake.faults]
+
+        def add_fault(self, body):
+            body.setdefault("count", 1)
+            with fake.lock:
+                fake.faults.append(body)
+            return body
+
+        def clear_faults(self):
+            with fake.lock:
+                fake.faults = []
+
+        def route(self, p, body):
             if p == "/token-ttl":
                 with w.lock:
                     w.token_ttl = int(body["seconds"])
-                return self.reply({"ok": True})
+                return 200, {"ok": True}
             if p == "/expire-tokens":
                 with w.lock:
                     w.expire_tokens()
-                return self.reply({"ok": True})
+                return 200, {"ok": True}
             if p == "/mutate":
                 v0 = w.version
                 obj, status = self.mutate(body)
                 fake.hook(v0)
-                return self.reply(obj, status)
-            self.reply({"error": "not found"}, 404)
+                return status, obj
+            return 404, {"error": "not found"}
 
         def mutate(self, b):
             with w.lock:
@@ -450,83 +405,41 @@ def make_control_handler(fake):
                     return {"error": "unknown op"}, 400
                 w.changed()
             return {"ok": True}, 200
+
+    C.app = fake
     return C
 
 
-class Server(ThreadingHTTPServer):
-    daemon_threads = True
-    allow_reuse_address = True
-
-    def __init__(self, addr, handler, tls=None):
-        ThreadingHTTPServer.__init__(self, addr, handler)
-        if tls is not None:
-            self.socket = tls.wrap_socket(self.socket, server_side=True)
-
-    def handle_error(self, request, client_address):
-        exc = sys.exc_info()[1]
-        if isinstance(exc, (ssl.SSLError, ConnectionError, socket.timeout)):
-            return
-        ThreadingHTTPServer.handle_error(self, request, client_address)
-
-
-def host_port(text):
-    h, _, p = text.rpartition(":")
-    return (h, int(p))
-
-
 def main(argv):
-    ap = argparse.ArgumentParser(description="fake OpenStack (Keystone + Neutron + metadata)")
-    ap.add_argument("--scenario", required=True)
-    ap.add_argument("--api", type=host_port, required=True)
-    ap.add_argument("--cert", required=True)
-    ap.add_argument("--key", required=True)
+    ap = fakebase.arg_parser("fake OpenStack (Keystone + Neutron + metadata)",
+                             "Keystone + Neutron HTTPS listener ADDR:PORT (required)")
     ap.add_argument("--metadata", action="append", default=[])
-    ap.add_argument("--control", type=host_port)
     ap.add_argument("--token-ttl", type=int, default=3600)
     ap.add_argument("--on-change", help="sh -c CMD at start and after every change "
                     "($FAKECLOUD_STATE names the state dump)")
-    ap.add_argument("--ready-file")
-    ap.add_argument("--log")
-    ap.add_argument("-v", "--verbose", action="store_true")
     args = ap.parse_args(argv)
+    if not (args.api and args.cert and args.key):
+        ap.error("--api, --cert and --key are required")
     try:
         fake = Fake(args)
     except (OSError, ValueError, KeyError, ScenarioError) as e:
         print("openstack-fake: bad scenario: %s" % e, file=sys.stderr)
         return 78
-    tls = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-    tls.minimum_version = ssl.TLSVersion.TLSv1_2
-    tls.load_cert_chain(args.cert, args.key)
     servers, ready = [], {"pid": os.getpid(), "metadata": []}
     try:
-        s = Server(args.api, make_api_handler(fake), tls)
-        servers.append(s)
-        ready["api"] = {"addr": args.api[0], "port": s.server_address[1]}
-        fake.api_base = "https://%s:%d" % (args.api[0], s.server_address[1])
+        ready["api"] = listen(servers, args.api, make_api_handler(fake),
+                              fakebase.tls_context(args.cert, args.key))
+        fake.api_base = "https://%s:%d" % (args.api[0], ready["api"]["port"])
         for m in args.metadata:
             addr, _, inst = m.partition("=")
-            s = Server(host_port(addr), make_meta_handler(fake, inst))
-            servers.append(s)
-            ready["metadata"].append({"addr": s.server_address[0],
-                                      "port": s.server_address[1], "uuid": inst})
+            ready["metadata"].append(dict(listen(servers, host_port(addr),
+                                                 make_meta_handler(fake, inst)), uuid=inst))
         if args.control:
-            s = Server(args.control, make_control_handler(fake))
-            servers.append(s)
-            ready["control"] = {"addr": args.control[0], "port": s.server_address[1]}
+            ready["control"] = listen(servers, args.control, make_control_handler(fake))
     except OSError as e:
         print("openstack-fake: cannot listen: %s" % e, file=sys.stderr)
         return 1
-    for s in servers:
-        threading.Thread(target=s.serve_forever, daemon=True).start()
-    fake.hook(-1)
-    if args.ready_file:
-        write_atomic(args.ready_file, json.dumps(ready) + "\n")
-    stop = threading.Event()
-    signal.signal(signal.SIGTERM, lambda *a: stop.set())
-    signal.signal(signal.SIGINT, lambda *a: stop.set())
-    stop.wait()
-    for s in servers:
-        s.shutdown()
+    fakebase.run(servers, ready, args.ready_file, lambda: fake.hook(-1))
     return 0
 
 

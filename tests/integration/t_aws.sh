@@ -9,6 +9,7 @@
 #         control http://127.0.0.1:PORT
 . "$(dirname "$0")/../lib/netns.sh"
 . "$(dirname "$0")/../lib/fakeec2.sh"
+. "$(dirname "$0")/../lib/cloudseq.sh"
 
 ns_new conn && ns_new lan && ns_new peer || { finish; exit 1; }
 veth conn eth0 lan l0
@@ -108,16 +109,10 @@ check_eq "route back with fresh credentials" eni-hq "$(route_target rtb-hq 192.1
 # A malformed XML answer or an HTML error page: clear error, nothing changed.
 ctl POST /mutate '{"action":"DeleteRoute","params":{"RouteTableId":"rtb-hq","DestinationCidrBlock":"192.168.0.0/22"}}' >/dev/null
 ctl POST /reset >/dev/null
-ctl POST /fault '{"kind":"malformed","count":1,"actions":["DescribeRouteTables"]}' >/dev/null
-CR apply >"$TMP/bad1" 2>&1; rc=$?
-check_eq "malformed XML: apply exits 1" 1 "$rc"
-check "malformed XML: the error says so" grep -qiE 'xml|malformed|parse' "$TMP/bad1"
-check_eq "malformed XML: no mutating call" 0 "$(mutations)"
-ctl POST /fault '{"kind":"html","count":-1,"actions":["DescribeRouteTables"]}' >/dev/null
-CR apply >"$TMP/bad2" 2>&1; rc=$?
-check_eq "HTML error page: apply exits 1" 1 "$rc"
-check "HTML error page: the error says so" grep -qiE 'html|not xml|502' "$TMP/bad2"
-check_eq "HTML error page: no mutating call" 0 "$(mutations)"
+bad_answer "malformed XML" '{"kind":"malformed","count":1,"actions":["DescribeRouteTables"]}' \
+	'xml|malformed|parse'
+bad_answer "HTML error page" '{"kind":"html","count":-1,"actions":["DescribeRouteTables"]}' \
+	'html|not xml|502'
 ctl POST /faults/clear >/dev/null
 
 # Missing IAM permission: the message names the action.
@@ -162,22 +157,11 @@ check_eq "no host table left" "" "$(nsx conn nft list tables | grep cloudroute)"
 # (the fake carries the call out, then holds the answer for 4 s), then
 # restart; the result converges and teardown still knows what was ours and
 # that the check was on before cloudroute.
-crash_after() { # action, condition that shows the change happened
-	local action=$1 pid; shift
-	ctl POST /fault "{\"kind\":\"slow\",\"delay_ms\":4000,\"count\":1,\"apply\":true,\"actions\":[\"$action\"]}" >/dev/null
-	# ip netns exec execs into cloudroute: one pid throughout.
-	ip netns exec "$(ns conn)" "$CLOUDROUTE" -c "$CFG" run >/dev/null 2>&1 &
-	pid=$!
-	wait_for 10 "$@"
-	kill -9 $pid
-	wait $pid 2>/dev/null
-	ctl POST /faults/clear >/dev/null
-}
 sdc_is() { [ "$(sdc)" = "$1" ]; }
 check_eq "check is on again before the crash tests" true "$(sdc)"
-crash_after ModifyNetworkInterfaceAttribute sdc_is false
+crash_after 10 ModifyNetworkInterfaceAttribute sdc_is false
 check_eq "crash 1: the check went off, the agent died before saving" false "$(sdc)"
-crash_after CreateRoute route_is rtb-hq 100.96.0.0/11 eni-hq
+crash_after 10 CreateRoute route_is rtb-hq 100.96.0.0/11 eni-hq
 check "apply after the crashes" CR apply
 check_eq "converged: overlay routed to us" eni-hq "$(route_target rtb-hq 100.96.0.0/11)"
 check_eq "converged: peer site routed to us" eni-hq "$(route_target rtb-hq 192.168.0.0/22)"

@@ -12,6 +12,7 @@
 #         fake Compute https://127.0.0.1:PORT, metadata http://127.0.0.1:PORT
 #         (cr-hq), control http://127.0.0.1:PORT
 . "$(dirname "$0")/../lib/netns.sh"
+. "$(dirname "$0")/../lib/cloudseq.sh"
 
 ns_new conn && ns_new lan && ns_new peer || { finish; exit 1; }
 veth conn eth0 lan l0
@@ -207,16 +208,9 @@ check_eq "... inserted twice on the wire, no 409" "2 0" "$(count '"%d %d" % (c["
 # Bad responses change nothing.
 ctl POST /mutate "{\"method\":\"routes.delete\",\"name\":\"$NAME192\"}" >/dev/null
 ctl POST /reset >/dev/null
-ctl POST /fault '{"kind":"garbage","count":1,"methods":["routes.list"]}' >/dev/null
-CR apply >"$TMP/bad1" 2>&1; rc=$?
-check_eq "garbage JSON: apply exits 1" 1 "$rc"
-check "garbage JSON: the error says so" grep -qi 'not JSON' "$TMP/bad1"
-check_eq "garbage JSON: no mutating call" 0 "$(mutations)"
-ctl POST /fault '{"kind":"html","count":-1,"methods":["instances.get"]}' >/dev/null
-CR apply >"$TMP/bad2" 2>&1; rc=$?
-check_eq "HTML error page: apply exits 1" 1 "$rc"
-check "HTML error page: the error says so" grep -qiE 'not a Compute error|502' "$TMP/bad2"
-check_eq "HTML error page: no mutating call" 0 "$(mutations)"
+bad_answer "garbage JSON" '{"kind":"garbage","count":1,"methods":["routes.list"]}' 'not JSON'
+bad_answer "HTML error page" '{"kind":"html","count":-1,"methods":["instances.get"]}' \
+	'not a Compute error|502'
 ctl POST /faults/clear >/dev/null
 check "apply after the bad answers" CR apply
 

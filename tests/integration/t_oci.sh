@@ -11,6 +11,7 @@
 #         control http://127.0.0.1:PORT; at the end etcd http://127.0.0.1:2379
 #         and two fleet connectors (hq, peer) of site hq
 . "$(dirname "$0")/../lib/netns.sh"
+. "$(dirname "$0")/../lib/cloudseq.sh"
 . "$TOP/tests/lib/etcd.sh"
 
 ns_new conn && ns_new lan && ns_new peer || { finish; exit 1; }
@@ -266,20 +267,10 @@ check_eq "no host table left" "" "$(nsx conn nft list tables | grep cloudroute)"
 # Crash safety: kill -9 right after UpdateVnic was carried out (the fake
 # holds its answer for 4 s), then again after UpdateRouteTable; a restart
 # converges, and teardown still knows cloudroute turned the check off.
-crash_after() { # op, condition that shows the change happened
-	local op=$1 pid; shift
-	ctl POST /fault "{\"kind\":\"slow\",\"delay_ms\":4000,\"count\":1,\"apply\":true,\"actions\":[\"$op\"]}" >/dev/null
-	ip netns exec "$(ns conn)" "$CLOUDROUTE" -c "$CFG" run >/dev/null 2>&1 &
-	pid=$!
-	wait_for 15 "$@"
-	kill -9 $pid
-	wait $pid 2>/dev/null
-	ctl POST /faults/clear >/dev/null
-}
 skip_is() { [ "$(skip)" = "$1" ]; }
-crash_after UpdateVnic skip_is true
+crash_after 15 UpdateVnic skip_is true
 check_eq "crash 1: the check went off, the agent died before the answer" true "$(skip)"
-crash_after UpdateRouteTable tgt_is 100.96.0.0/11 "$ME"
+crash_after 15 UpdateRouteTable tgt_is 100.96.0.0/11 "$ME"
 check "apply after the crashes" CR apply
 check_eq "converged: overlay routed to us" "$ME" "$(target 100.96.0.0/11)"
 check_eq "converged: one rule per prefix" 1 "$(ctl GET /state | python3 -c "

@@ -5,7 +5,6 @@
  */
 #define _GNU_SOURCE
 #include <errno.h>
-#include <libgen.h>
 #include <limits.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -21,29 +20,7 @@
 #include "common/util.h"
 #include "providers/aws/aws.h"
 #include "providers/http.h"
-
-static char datadir[1024];
-
-static void
-fixture(const char *name, struct buf *b)
-{
-	char path[1200];
-
-	snprintf(path, sizeof(path), "%s/%s", datadir, name);
-	buf_init(b, 1 << 20);
-	if (file_read(path, 1 << 20, b) != 0)
-		fail_msg("cannot read %s", path);
-}
-
-static struct prefix
-P(const char *s)
-{
-	struct prefix p;
-
-	if (prefix_parse(s, &p, 0) != 0)
-		fail_msg("bad prefix %s", s);
-	return p;
-}
+#include "tests/unit/prov_test.h"
 
 /* ---- XML ---- */
 
@@ -686,9 +663,7 @@ main(void)
 		cmocka_unit_test(test_planner_instance_state),
 		cmocka_unit_test(test_dmi),
 	};
-	char src[1024];
 
-	cr_strlcpy(src, __FILE__, sizeof(src));
-	snprintf(datadir, sizeof(datadir), "%s/data/ec2", dirname(src));
+	prov_set_datadir(__FILE__, "ec2");
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

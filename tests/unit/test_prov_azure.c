@@ -19,21 +19,12 @@
 #include "common/util.h"
 #include "providers/azure/azure.h"
 #include "providers/http.h"
+#include "tests/unit/prov_test.h"
 
 #define SUB "00000000-1111-2222-3333-444444444444"
 #define RG_ID "/subscriptions/" SUB "/resourceGroups/rg-hq"
 #define NET RG_ID "/providers/Microsoft.Network"
 #define J(s) s, strlen(s)
-
-static struct prefix
-P(const char *s)
-{
-	struct prefix p;
-
-	if (prefix_parse(s, &p, 0) != 0)
-		fail_msg("bad prefix %s", s);
-	return p;
-}
 
 /* ---- names ---- */
 

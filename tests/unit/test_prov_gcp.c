@@ -8,7 +8,6 @@
  */
 #define _GNU_SOURCE
 #include <errno.h>
-#include <libgen.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -24,29 +23,7 @@
 #include "common/util.h"
 #include "providers/gcp/gcp.h"
 #include "providers/http.h"
-
-static char datadir[1024];
-
-static void
-fixture(const char *name, struct buf *b)
-{
-	char path[1200];
-
-	snprintf(path, sizeof(path), "%s/%s", datadir, name);
-	buf_init(b, 1 << 20);
-	if (file_read(path, 1 << 20, b) != 0)
-		fail_msg("cannot read %s", path);
-}
-
-static struct prefix
-P(const char *s)
-{
-	struct prefix p;
-
-	if (prefix_parse(s, &p, 0) != 0)
-		fail_msg("bad prefix %s", s);
-	return p;
-}
+#include "tests/unit/prov_test.h"
 
 /* ---- names ---- */
 
@@ -573,9 +550,7 @@ main(void)
 		cmocka_unit_test(test_base64url),
 		cmocka_unit_test(test_url_helpers),
 	};
-	char src[1024];
 
-	cr_strlcpy(src, __FILE__, sizeof(src));
-	snprintf(datadir, sizeof(datadir), "%s/data/gcp", dirname(src));
+	prov_set_datadir(__FILE__, "gcp");
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
