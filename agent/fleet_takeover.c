@@ -12,10 +12,21 @@
 #include "common/log.h"
 #include "common/util.h"
 
+/*
+ * OpenStack is not among them: its extra routes carry no mark, so a route to
+ * another connector's address is a conflict it never takes over, and a
+ * standby's plan has no REPLACE to keep.
+ */
 int
 fleet_takeover_supported(const char *provider)
 {
-	return provider != NULL && strcmp(provider, "aws") == 0;
+	static const char *const fast[] = { "aws", "azure", "gcp", "oci" };
+	size_t i;
+
+	for (i = 0; provider != NULL && i < sizeof(fast) / sizeof(fast[0]); i++)
+		if (strcmp(provider, fast[i]) == 0)
+			return 1;
+	return 0;
 }
 
 int

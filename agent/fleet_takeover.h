@@ -38,7 +38,8 @@ struct fleet_takeover {
 	uint64_t at_ms;                   /* when; 0 = nothing kept */
 };
 
-/* 1 when the provider's apply honours partial/proven ("aws"). */
+/* 1 when the provider's apply honours partial/proven ("aws", "azure",
+ * "gcp", "oci"; not "openstack", which takes no route over). */
 int fleet_takeover_supported(const char *provider);
 /* 1 when a standby pass should plan again: nothing kept, older than
  * FLEET_TAKEOVER_REFRESH_MS, or planned for other prefixes. */

@@ -18,6 +18,11 @@
  * plan saw; on 412 the route is read again and the change goes ahead only
  * if the route still is what the plan decided on (else it is left for the
  * next pass).  The first error stops the run.
+ *
+ * Fleet fast takeover (prov_options.proven, agent/fleet_takeover.h): the
+ * new leader PUTs a route named for its own ha_group without If-Match (see
+ * replace()); a route under another name is still deleted under its etag.
+ * partial: the state's routes that the plan does not name stay recorded.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -261,9 +266,19 @@ delete_planned(struct az_ctx *ctx, const char *table, const char *name)
 	return delete_route(ctx, table, name, etag);
 }
 
+/*
+ * proven: the route under our group's name is written unconditionally.  The
+ * If-Match of a normal pass asks "does it still point where the plan saw
+ * it?", and the etag a standby kept is often stale by the time it wins (the
+ * old leader may have re-PUT the route since), which would cost a 412, a
+ * GET and a second PUT.  The answer cannot change the decision: a route
+ * named for our ha_group belongs to our site's connectors, and the election
+ * just proved that its holder is no longer the leader and that we are, so
+ * whatever it points at now it must point at us; the PUT is idempotent.
+ */
 static int
 replace(struct az_ctx *ctx, const struct prov_change *c, const char *table,
-    const char *ours)
+    const char *ours, int proven)
 {
 	const struct az_route *was = planned_route(ctx, table, c->handle);
 	char etag[128];
@@ -276,6 +291,8 @@ replace(struct az_ctx *ctx, const struct prov_change *c, const char *table,
 			return r;
 		return put_route(ctx, table, ours, &c->dst, NULL);
 	}
+	if (proven)
+		return put_route(ctx, table, ours, &c->dst, NULL);
 	r = put_route(ctx, table, ours, &c->dst, was != NULL ? was->etag : NULL);
 	if (r != -ESTALE || was == NULL)
 		return r;
@@ -328,7 +345,8 @@ exec_change(struct az_ctx *ctx, const struct prov_options *opts,
 			return r;
 		if (c->action == PROV_CREATE)
 			return put_route(ctx, table, ours, &c->dst, NULL);
-		if ((r = replace(ctx, c, table, ours)) == 0 && strcasecmp(c->handle, ours) != 0)
+		r = replace(ctx, c, table, ours, opts != NULL && opts->proven);
+		if (r == 0 && strcasecmp(c->handle, ours) != 0)
 			state_route_del(state, table, c->handle);
 		return r;
 	default:
@@ -379,7 +397,7 @@ az_apply(void *vctx, const struct prov_options *opts, const struct prov_plan *pl
 	struct json_object *a;
 	char line[512];
 	size_t i;
-	int r = 0, complete = 1;
+	int r = 0, complete = opts == NULL || !opts->partial;
 
 	prov_clear_error();
 	state_identity(ctx, state);
@@ -391,7 +409,8 @@ az_apply(void *vctx, const struct prov_options *opts, const struct prov_plan *pl
 			break;
 		}
 	}
-	/* Complete: ours is what the plan kept, created or replaced. */
+	/* Complete (and not a subset of a pass): ours is what the plan kept,
+	 * created or replaced. */
 	a = state_routes(state);
 	for (i = json_object_array_length(a); complete && i-- > 0;)
 		if (!in_plan(ctx, opts, plan, json_object_array_get_idx(a, i)))

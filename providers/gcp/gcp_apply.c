@@ -14,6 +14,15 @@
  * Races are absorbed where the outcome is the one wanted: an insert that
  * finds the route already there and ours, a delete of a route already gone.
  * Only names starting "cloudroute-" are ever deleted.
+ *
+ * Fleet fast takeover (prov_options.proven, agent/fleet_takeover.h): a
+ * REPLACE reads nothing before it writes in any case (routes are immutable:
+ * ours is inserted under our own name, its operation waited for, and only
+ * then the old one is deleted and that operation waited for too), so a
+ * proven plan runs the same calls; waiting for both operations keeps the
+ * prefix never without a route and lets the normal pass that follows find
+ * the old route gone (no second write).  partial: the state's routes are
+ * added to, never reset.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -208,17 +217,17 @@ static void
 record_routes(struct gcp_ctx *ctx, const struct prov_options *opts,
     const struct prov_plan *plan, struct json_object *state)
 {
-	struct json_object *a = state_routes(state, 1);
+	struct json_object *a = state_routes(state, opts == NULL || !opts->partial);
 	char ours[GCP_NAME_MAX + 1];
 	size_t i;
 
 	for (i = 0; i < plan->n; i++) {
 		const struct prov_change *c = &plan->v[i];
 
-		if (c->action == PROV_CREATE && c->handle != NULL)
+		if (c->action == PROV_CREATE && c->handle != NULL && !recorded(a, c->handle))
 			state_route_add(a, c->handle, &c->dst);
 		else if (c->action == PROV_KEEP && c->note != NULL && c->handle != NULL &&
-		    strcmp(c->note, "(this connector)") == 0)
+		    strcmp(c->note, "(this connector)") == 0 && !recorded(a, c->handle))
 			state_route_add(a, c->handle, &c->dst);
 		else if (c->action == PROV_REPLACE &&
 		    gcp_route_name(opts->ha_group, &c->dst, ctx->id, ours) == 0 &&

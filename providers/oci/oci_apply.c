@@ -9,6 +9,15 @@
  * UpdateVnic sets skipSourceDestCheck; the original is recorded by plan
  * and restored by teardown only if cloudroute changed it.  The state is
  * checkpointed before every write (tables we write to) and updated after.
+ *
+ * Fleet fast takeover (prov_options.proven, agent/fleet_takeover.h): the
+ * if-match stays.  A rule list is only ever written whole, so a PUT computed
+ * from the standby's kept copy of the table without it would drop or revert
+ * any rule changed since that read (the election proves nothing about other
+ * rules).  With it, the fast path costs one PUT when the kept copy is still
+ * current (plan() left the tables cached with their etags), and a 412, one
+ * GetRouteTable and a PUT when it is not: both far fewer calls than a full
+ * pass, and never a clobbered rule.  partial: nothing here prunes the state.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -282,6 +291,25 @@ changed_tables(const struct prov_plan *plan, char ***v, size_t *n)
 	return 0;
 }
 
+/* Tables holding a rule of ours that the plan keeps are recorded for
+ * teardown: a fleet takeover writes them into a scratch state, and the
+ * next pass finds nothing to change there. */
+static void
+record_kept(const struct prov_plan *plan, struct json_object *state)
+{
+	const struct prov_change *c;
+	size_t i;
+
+	for (i = 0; i < plan->n; i++) {
+		c = &plan->v[i];
+		if (c->action == PROV_KEEP && c->table != NULL && c->note != NULL &&
+		    strcmp(c->note, "(this connector)") == 0 &&
+		    !has_str(pstate_array(state, "tables"), c->table))
+			json_object_array_add(pstate_array(state, "tables"),
+			    json_object_new_string(c->table));
+	}
+}
+
 /* Whether the table was planned as a target (desired prefixes) or cleanup:
  * every desired prefix gives a target table one change that is not a
  * DELETE (KEEP, CREATE, REPLACE or CONFLICT). */
@@ -318,6 +346,7 @@ oci_apply(void *vctx, const struct prov_options *opts, const struct prov_plan *p
 	}
 	if (r < 0 || (r = changed_tables(plan, &ids, &n)) < 0)
 		goto out;
+	record_kept(plan, state);
 	for (i = 0; i < n && r == 0; i++)
 		r = sync_table(ctx, opts, ids[i], planned_as_target(plan, ids[i]), 0, state,
 		    NULL);

@@ -224,7 +224,9 @@ decide_foreign(const struct oci_plan_input *in, const struct oci_rule *r,
 		    "(takeover of rule -> %.80s, whose private IP is gone)", r->target);
 	}
 	if (same_group(in, r)) {
-		if (in->takeover != PROV_TAKEOVER_GROUP)
+		/* The fleet's elected leader takes its site's rules whatever
+		 * cloud.takeover says (DESIGN.md "Fleet": the election is the proof). */
+		if (in->takeover != PROV_TAKEOVER_GROUP && !in->leader)
 			return change(p, PROV_CONFLICT, d, r->target, "(ha-group %.40s peer, "
 			    "takeover is not \"group\": left alone)", r->group);
 		if (st == OCI_TARGET_DEAD || in->leader) {

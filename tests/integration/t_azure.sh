@@ -8,13 +8,15 @@
 #         tun0 (external tunnel: 192.168.0.0/22, 172.16.0.0/16, 10.200.0.0/16,
 #               10.201.0.0/16)
 #         fake ARM https://127.0.0.1:PORT, IMDS http://127.0.0.1:PORT (vm-hq),
-#         control http://127.0.0.1:PORT
+#         control http://127.0.0.1:PORT; at the end etcd http://127.0.0.1:2379 and
+#         two fleet connectors (vm-hq, vm-peer) of site hq
 #
 # Route table rt-connectors (the subnet's) starts with: 0.0.0.0/0 Internet,
 # a foreign appliance route for 172.16.0.0/16 (conflict), a cloudroute route
 # of a deleted connector for 10.200.0.0/16 (taken over) and one of the
 # running ha-group peer vm-peer for 10.201.0.0/16.
 . "$(dirname "$0")/../lib/netns.sh"
+. "$TOP/tests/lib/etcd.sh"
 
 ns_new conn && ns_new lan && ns_new peer || { finish; exit 1; }
 veth conn eth0 lan l0
@@ -275,4 +277,35 @@ check_eq "converged: a further apply writes nothing" 0 "$(count '["mutating"]')"
 check "teardown after the crashes" CR teardown
 check_eq "crashes lost no route: overlay removed" none "$(route cloudroute-hq-100.96.0.0_11)"
 check_eq "crashes lost no original: forwarding off again" false "$(fwd)"
+# The fleet's fast takeover (agent/fleet_takeover.h): vm-hq and vm-peer, site
+# hq, meet in a real etcd; the elected one holds the route for cloud.routes,
+# the standby reads the table as if it led.  The route's etag then changes
+# (re-PUT as the old leader may do), so the standby's kept one is stale.  On
+# kill -9 of the leader, the standby's first ARM call is the PUT of that
+# route, without If-Match (no 412), and it is the only write: the normal
+# pass that follows finds everything in place.
+nsx conn ip addr flush dev tun0
+ctl POST /vm-power '{"vm":"vm-peer","power":"running"}' >/dev/null
+etcd_start conn e 2379 || { echo "etcd did not start"; finish; exit 1; }
+. "$TOP/tests/lib/fleet_pair.sh"
+FP_NS=conn FP_LAN=eth0 FP_SUBNETS='["10.0.0.0/24"]' FP_LOG=$TMP/requests.jsonl
+FCLOUD='{ "provider": "azure", "ha_group": "hq", "routes": ["192.168.0.0/22"] }'
+fp_conf hq 1 51820 "$FCLOUD"; fp_conf peer 2 51821 "$FCLOUD"
+FR=cloudroute-hq-192.168.0.0_22
+fp_run hq CLOUDROUTE_AZURE_METADATA_URL="http://127.0.0.1:$IMDS"
+check "fleet: hq, elected, holds the route" wait_for 20 route_is $FR "192.168.0.0/22 10.0.0.4"
+# A standby reads again only in 30 s.
+fp_run_standby peer 'e.get("op") in ("GetRouteTable", "ListRoutes")' \
+	CLOUDROUTE_AZURE_METADATA_URL="http://127.0.0.1:$IMDS_PEER" \
+	AZURE_CLIENT_ID=11111111-aaaa-4bbb-8ccc-000000000002
+ctl POST /route '{"table":"rt-connectors","name":"'$FR'","prefix":"192.168.0.0/22","next_hop_type":"VirtualAppliance","next_hop_ip":"10.0.0.4"}' >/dev/null
+fp_kill hq peer route_is $FR "192.168.0.0/22 10.0.0.5"
+sleep 3
+fp_calls 'e.get("listener") == "arm" and e["op"] != "GetOperation"' >"$TMP/after-peer"
+check "peer's first ARM call: the PUT of the route (no read before it, no 412)" \
+	grep -qx 'PutRoute 20[01]' <(head -n 1 "$TMP/after-peer")
+check_eq "one write in all (the normal pass finds the route in place)" "PutRoute" \
+	"$(grep -E '^(Put|Delete)' "$TMP/after-peer" | cut -d' ' -f1 | tr '\n' ' ' | sed 's/ $//')"
+check "peer logged the takeover at once" grep -q 'fleet takeover: 1 route written at once' "$TMP/fpeer.log"
+check_eq "the foreign route is untouched" "172.16.0.0/16 10.0.0.9" "$(route vpn-legacy)"
 finish

@@ -7,9 +7,12 @@
 #   conn: eth0 10.0.1.10/24 (the VNIC's address) -- veth -- lan
 #         tun0 (external tunnel, routes 192.168.0.0/22, 172.16.0.0/16, 10.200.0.0/16)
 #         fake Core API https://127.0.0.1:PORT, auth https://127.0.0.1:PORT,
-#         IMDS http://127.0.0.1:PORT (instance hq), control http://127.0.0.1:PORT
+#         IMDS http://127.0.0.1:PORT (instance hq) and :PORT (instance peer),
+#         control http://127.0.0.1:PORT; at the end etcd http://127.0.0.1:2379
+#         and two fleet connectors (hq, peer) of site hq
 . "$(dirname "$0")/../lib/netns.sh"
 . "$(dirname "$0")/../lib/cloudseq.sh"
+. "$TOP/tests/lib/etcd.sh"
 
 ns_new conn && ns_new lan && ns_new peer || { finish; exit 1; }
 veth conn eth0 lan l0
@@ -44,12 +47,14 @@ PY
 bash "$TOP/tests/fakecloud/mkca.sh" "$TMP/ca" >/dev/null 2>&1
 bg conn python3 "$TOP/tests/fakecloud/oci.py" --scenario "$TMP/scenario.json" \
 	--api 127.0.0.1:0 --auth 127.0.0.1:0 --cert "$TMP/ca/server.pem" --key "$TMP/ca/server.key" \
-	--imds 127.0.0.1:0=ocid1.instance.oc1.iad.hq --control 127.0.0.1:0 \
+	--imds 127.0.0.1:0=ocid1.instance.oc1.iad.hq --imds 127.0.0.1:0=ocid1.instance.oc1.iad.peer \
+	--control 127.0.0.1:0 \
 	--ready-file "$TMP/ready.json" --log "$TMP/requests.jsonl"
 wait_for 20 test -s "$TMP/ready.json" || { echo "fake OCI did not start"; finish; exit 1; }
 port() { python3 -c "import json; r=json.load(open('$TMP/ready.json')); print($1)"; }
 API=$(port 'r["api"]["port"]'); AUTH=$(port 'r["auth"]["port"]')
 IMDS=$(port 'r["imds"][0]["port"]'); CTL=$(port 'r["control"]["port"]')
+IMDS_PEER=$(port 'r["imds"][1]["port"]')
 export CLOUDROUTE_CA_BUNDLE=$TMP/ca/ca.pem CLOUDROUTE_OCI_API_URL=https://127.0.0.1:$API
 export CLOUDROUTE_OCI_AUTH_URL=https://127.0.0.1:$AUTH CLOUDROUTE_OCI_METADATA_URL=http://127.0.0.1:$IMDS
 export CLOUDROUTE_RETRY_BASE_MS=20 HOME=$TMP/home
@@ -300,5 +305,45 @@ CR plan >"$TMP/apikey.bad" 2>&1; rc=$?
 check_eq "API key readable by others: plan fails" 1 "$rc"
 check "API key readable by others: the error says so" grep -q 'readable by group or others' "$TMP/apikey.bad"
 unset OCI_CONFIG_FILE
+
+# The fleet's fast takeover (agent/fleet_takeover.h): connectors hq and peer
+# of site hq meet in a real etcd; the elected one holds the rule for
+# cloud.routes, the standby reads the table as if it led and keeps it (with
+# its etag).  On kill -9 of the leader, the standby's first Core call is the
+# UpdateRouteTable of that table under the kept etag; when someone else
+# changed the table in between, that PUT gets 412 and the table is read and
+# merged again, so the other rule stays.  The normal pass then writes nothing.
+nsx conn ip addr flush dev tun0
+ctl POST /mutate '{"op":"vnic_state","vnic":"ocid1.vnic.oc1.iad.peer","state":"AVAILABLE"}' >/dev/null
+etcd_start conn e 2379 || { echo "etcd did not start"; finish; exit 1; }
+. "$TOP/tests/lib/fleet_pair.sh"
+FP_NS=conn FP_LAN=eth0 FP_SUBNETS='["10.0.0.0/16"]' FP_LOG=$TMP/requests.jsonl
+FCLOUD='{ "provider": "oci", "ha_group": "hq", "routes": ["192.168.0.0/22"] }'
+fp_conf hq 1 51820 "$FCLOUD"; fp_conf peer 2 51821 "$FCLOUD"
+has_target() { [ "$(target 192.168.0.0/22)" = "$1" ]; }
+core() { sleep 3; fp_calls 'e["service"] == "core"' >"$TMP/after-$1"; }
+writes() { grep -E '^Update' "$TMP/after-$1" | tr '\n' ' ' | sed 's/ $//'; }
+fp_run hq CLOUDROUTE_OCI_METADATA_URL="http://127.0.0.1:$IMDS"
+check "fleet: hq, elected, holds the rule" wait_for 20 has_target "$ME"
+READ='e["op"] == "GetRouteTable"'   # a standby reads again only in 30 s
+fp_run_standby peer "$READ" CLOUDROUTE_OCI_METADATA_URL="http://127.0.0.1:$IMDS_PEER"
+ctl POST /mutate '{"op":"add_rule","table":"'$RT'","rule":{"destination":"10.77.0.0/16","destinationType":"CIDR_BLOCK","networkEntityId":"ocid1.privateip.oc1.iad.other","description":"added meanwhile","routeType":"STATIC"}}' >/dev/null
+FOREIGN2=$(foreign)
+fp_kill hq peer has_target "$PEER"
+core peer
+check_eq "peer's first call: the PUT under its kept etag (412: the table changed)" \
+	"UpdateRouteTable 412" "$(head -n 1 "$TMP/after-peer")"
+check_eq "then the merged PUT after one read; the normal pass writes nothing" \
+	"UpdateRouteTable 412 UpdateRouteTable 200" "$(writes peer)"
+check_eq "the rule added meanwhile is kept (nothing clobbered)" "$FOREIGN2" "$(foreign)"
+check "peer logged the takeover at once" grep -q 'fleet takeover: 1 route written at once' "$TMP/fpeer.log"
+fp_run_standby hq "$READ" CLOUDROUTE_OCI_METADATA_URL="http://127.0.0.1:$IMDS"
+fp_kill peer hq has_target "$ME"
+core hq
+check_eq "hq's first call: the PUT under its kept etag, at once" "UpdateRouteTable 200" \
+	"$(head -n 1 "$TMP/after-hq")"
+check_eq "hq: one write in all (the normal pass finds the rule in place)" "UpdateRouteTable 200" \
+	"$(writes hq)"
+check_eq "rules not ours still as they were" "$FOREIGN2" "$(foreign)"
 
 finish

@@ -190,7 +190,11 @@ test_supported(void **state)
 {
 	(void)state;
 	assert_true(fleet_takeover_supported("aws"));
-	assert_false(fleet_takeover_supported("azure"));
+	assert_true(fleet_takeover_supported("azure"));
+	assert_true(fleet_takeover_supported("gcp"));
+	assert_true(fleet_takeover_supported("oci"));
+	assert_false(fleet_takeover_supported("openstack"));
+	assert_false(fleet_takeover_supported("none"));
 	assert_false(fleet_takeover_supported("auto"));
 	assert_false(fleet_takeover_supported(NULL));
 }

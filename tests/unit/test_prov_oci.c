@@ -290,6 +290,18 @@ test_merge_group(void **st)
 	assert_int_equal(count(&p, PROV_CONFLICT), 2);
 	assert_false(p.changed);
 	oci_table_plan_free(&p);
+	/* ... but the fleet leader takes them whatever takeover says. */
+	in.leader = 1;
+	assert_int_equal(oci_plan_table(&in, &t, &p), 0);
+	assert_int_equal(count(&p, PROV_REPLACE), 2);
+	assert_string_equal(rules_str(&p), "[" OURS("100.96.0.0/11", ME, "hq") ","
+	    OURS("192.168.0.0/22", ME, "hq") "]");
+	oci_table_plan_free(&p);
+	in.takeover = PROV_TAKEOVER_NEVER;
+	assert_int_equal(oci_plan_table(&in, &t, &p), 0);
+	assert_int_equal(count(&p, PROV_REPLACE), 2);
+	oci_table_plan_free(&p);
+	in.leader = 0;
 	/* Another group's rule is never taken (unless its target is gone). */
 	oci_table_free(&t);
 	in.takeover = PROV_TAKEOVER_GROUP;
