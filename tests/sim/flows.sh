@@ -286,6 +286,9 @@ flow_4() {
 	check "flow 4: rtb-s3 gains 10.0.0.0/18" wait_for 20 has s3 "10.0.0.0/18 via 172.16.0.10"
 	check "flow 4: rtb-s3 gains 192.168.0.0/22" wait_for 20 has s3 "192.168.0.0/22 via 172.16.0.10"
 	check "flow 4: HQ app reaches the new site's app" wait_for 15 probe hqapp 172.16.0.20 8080 1
+	# s3 <-> br is its own path (br's peer, routes and session for s3):
+	# ready on its own schedule, not when s3 <-> hq is
+	wait_for 15 probe s3app 192.168.0.20 8080 1
 	a=$(who s3app 192.168.0.20 8080)
 	check_eq "flow 4: new site's app reaches the Branch app" 172.16.0.20 "$a"
 	check_eq "flow 4: HQ <-> Branch kept flowing" 10.0.0.20 "$(who hqapp 192.168.0.20 8080)"
