@@ -372,13 +372,14 @@ route_index(struct route_index *x, const struct nc_route *rt, size_t n)
 	    keymap_init(&x->by_dst, n) < 0)
 		return -ENOMEM;
 	for (i = 0; i < n; i++) {
+		size_t kl = keymap_prefix_key(&rt[i].dst, k);
+
 		x->next[i] = SIZE_MAX;
-		if ((r = keymap_put(&x->by_dst, k, keymap_prefix_key(&rt[i].dst, k), (uint32_t)i,
-		    &head)) < 0)
+		if ((r = keymap_put(&x->by_dst, k, kl, (uint32_t)i, &head)) < 0)
 			return r;
 		if (r > 0) {               /* in front of the chain */
 			x->next[i] = head;
-			keymap_set(&x->by_dst, k, keymap_prefix_key(&rt[i].dst, k), (uint32_t)i);
+			keymap_set(&x->by_dst, k, kl, (uint32_t)i);
 		}
 	}
 	return 0;
