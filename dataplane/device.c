@@ -10,10 +10,10 @@
  *     dev->lock for reading only while it processes the batch.
  *   timer thread: runs the timer state machine (timers.c) of the peers
  *     whose next deadline is due (the device's timer set), performs the
- *     actions (handshake (re)transmission, keepalives, key zeroing), then
- *     sleeps until the next deadline (at most a second: it refreshes the
- *     MTU and frees retired keypairs after a write-lock round).  It
- *     encrypts with worker index DP_CTL_WORKER.
+ *     actions (handshake (re)transmission, keepalives, key zeroing), frees
+ *     retired keypairs after a write-lock round (within DP_TICK_MS of their
+ *     retirement), then sleeps until the next deadline, at most a second
+ *     (it refreshes the MTU).  It encrypts with worker index DP_CTL_WORKER.
  *   handshake thread (hsqueue.c): handshake messages the workers queued;
  *     mac1, cookies under load, then the DH work, with worker index
  *     DP_HS_WORKER.
@@ -185,11 +185,11 @@ dp_device_run_timers(struct dp_device *dev, uint64_t now)
 
 /*
  * Sleeps until the earliest key in the timer set (a peer armed meanwhile
- * with an earlier deadline wakes it), but at most a second (the MTU
- * refresh) and, so that many peers with deadlines of their own cost a
- * bounded number of wake-ups, at least DP_TICK_MS after the last pass: a
- * due action waits at most DP_TICK_MS, as it did with a fixed tick.  With
- * nothing armed it wakes once a second and touches no peer.
+ * with an earlier deadline wakes it, so does a first retired keypair), but
+ * at most a second (the MTU refresh) and, so that many peers with deadlines
+ * of their own cost a bounded number of wake-ups, at least DP_TICK_MS after
+ * the last pass: a due action waits at most DP_TICK_MS, as it did with a
+ * fixed tick.  With nothing armed it wakes once a second and touches no peer.
  */
 static void *
 timer_main(void *arg)

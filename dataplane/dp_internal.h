@@ -122,6 +122,7 @@ struct dp_timerset {
 	size_t n, cap;                      /* cap >= the device's peers: no allocation when arming */
 	uint64_t wake_at;                   /* the thread's planned wake, 0 = not waiting */
 	uint64_t floor;                     /* and the earliest it wakes (coalescing) */
+	uint64_t due_by;                    /* a wake asked for by dp_timerset_wake_by, 0 = none */
 	int stop;
 };
 
@@ -172,6 +173,8 @@ uint64_t dp_timerset_next(struct dp_timerset *s);
  * it then.  Returns 1 once dp_timerset_stop() was called.
  */
 int dp_timerset_wait(struct dp_timerset *s, uint64_t floor, uint64_t until);
+/* The thread runs a round by `when` (retired keypairs to free). */
+void dp_timerset_wake_by(struct dp_timerset *s, uint64_t when);
 void dp_timerset_stop(struct dp_timerset *s);
 
 /* Keypair age/counter rules (whitepaper §6.2-6.4). */

@@ -282,14 +282,20 @@ dp_index_lookup(struct dp_device *dev, uint32_t index, int want_keypair,
 void
 dp_keypair_retire(struct dp_device *dev, struct dp_keypair *kp)
 {
+	int first;
+
 	if (kp == NULL)
 		return;
 	__atomic_store_n(&kp->retired, 1, __ATOMIC_RELEASE);
 	dp_index_remove(dev, &kp->ie);
 	pthread_mutex_lock(&dev->retire_lock);
+	first = dev->retired == NULL;
 	kp->retire_next = dev->retired;
 	dev->retired = kp;
 	pthread_mutex_unlock(&dev->retire_lock);
+	/* the timer thread frees them after its next write-lock round */
+	if (first)
+		dp_timerset_wake_by(&dev->tset, now_ms() + DP_TICK_MS);
 }
 
 static void

@@ -463,15 +463,28 @@ dp_timerset_wait(struct dp_timerset *s, uint64_t floor, uint64_t until)
 	s->wake_at = until;
 	if (s->n > 0 && (k = key_of(s->heap[0])) < until)
 		s->wake_at = k > floor ? k : floor;
+	if (s->due_by != 0 && s->due_by < s->wake_at)
+		s->wake_at = s->due_by > floor ? s->due_by : floor;
 	while (!s->stop && now_ms() < s->wake_at) {
 		ts.tv_sec = (time_t)(s->wake_at / 1000);
 		ts.tv_nsec = (long)(s->wake_at % 1000) * 1000000;
 		pthread_cond_timedwait(&s->kick, &s->lock, &ts);
 	}
 	s->wake_at = 0;
+	s->due_by = 0;
 	stop = s->stop;
 	pthread_mutex_unlock(&s->lock);
 	return stop;
+}
+
+void
+dp_timerset_wake_by(struct dp_timerset *s, uint64_t when)
+{
+	pthread_mutex_lock(&s->lock);
+	if (s->due_by == 0 || when < s->due_by)
+		s->due_by = when;
+	kick(s, when);
+	pthread_mutex_unlock(&s->lock);
 }
 
 void

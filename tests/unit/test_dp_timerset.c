@@ -5,7 +5,8 @@
  *     key at or before their earliest deadline; a deadline pushed out keeps
  *     the key, one brought in moves it; the due ones come out in order; re-
  *     keying after a run puts the next deadline in, or takes out timers with
- *     nothing armed; a sleeping thread is woken by an earlier deadline;
+ *     nothing armed; a sleeping thread is woken by an earlier deadline
+ *     and by a round asked for (retired keypairs);
  *   - two detached devices: an armed peer joins its device's set and is
  *     served at its deadline (a retransmitted initiation, a keepalive), and
  *     leaves the set once nothing is armed;
@@ -130,7 +131,8 @@ waiter_main(void *arg)
 }
 
 /* A deadline armed while the thread sleeps for a minute wakes it then (a
- * lost wake-up would make this wait the whole minute); stop wakes it too. */
+ * lost wake-up would make this wait the whole minute), so does a round
+ * asked for, and stop. */
 static void
 test_wakeup(void **state)
 {
@@ -151,9 +153,21 @@ test_wakeup(void **state)
 	dp_timers_set_persistent_keepalive(&t, 1, t0 + 50);
 	pthread_join(thr, NULL);
 	assert_true(w.woke < t0 + 30000);
+	dp_timers_detach(&t);
+	/* a round asked for (retired keypairs) while it sleeps, and before */
+	assert_int_equal(pthread_create(&thr, NULL, waiter_main, &w), 0);
+	poll(NULL, 0, 100);
+	t0 = now_ms();
+	dp_timerset_wake_by(&s, t0 + 50);
+	pthread_join(thr, NULL);
+	assert_true(w.woke < t0 + 30000);
+	dp_timerset_wake_by(&s, now_ms());
+	t0 = now_ms();
+	assert_int_equal(dp_timerset_wait(&s, t0, t0 + 60000), 0);
+	assert_true(now_ms() < t0 + 30000);
+	/* stop */
 	w.woke = 0;
 	assert_int_equal(pthread_create(&thr, NULL, waiter_main, &w), 0);
-	dp_timers_detach(&t);
 	dp_timerset_stop(&s);
 	pthread_join(thr, NULL);
 	assert_true(w.woke != 0);
