@@ -30,6 +30,7 @@
 
 #include "dataplane/dp_internal.h"
 #include "tests/lib/dp_peers.h"
+#include "tests/unit/dp_test.h"
 
 #define T0 1000000ULL
 
@@ -231,17 +232,6 @@ duo_deliver(struct duo *d)
 	}
 }
 
-static void
-v4(struct sockaddr_storage *ss, const char *ip, uint16_t port)
-{
-	struct sockaddr_in *in = (struct sockaddr_in *)ss;
-
-	memset(ss, 0, sizeof(*ss));
-	in->sin_family = AF_INET;
-	in->sin_port = htons(port);
-	inet_pton(AF_INET, ip, &in->sin_addr);
-}
-
 static int
 duo_setup(void **state)
 {
@@ -249,8 +239,8 @@ duo_setup(void **state)
 	struct dp_config empty = { .n_peers = 0 };
 
 	assert_non_null(d);
-	v4(&d->ep[0], "192.0.2.1", 1111);
-	v4(&d->ep[1], "192.0.2.2", 2222);
+	dp_test_addr4(&d->ep[0], "192.0.2.1", 1111);
+	dp_test_addr4(&d->ep[1], "192.0.2.2", 2222);
 	for (int i = 0; i < 2; i++) {
 		assert_int_equal(dp_genkey(d->priv[i]), 0);
 		assert_int_equal(dp_pubkey(d->pub[i], d->priv[i]), 0);
@@ -421,7 +411,7 @@ test_churn_under_thread(void **state)
 	for (size_t i = 0; i < CHURN; i++) {
 		pcs[i].persistent_keepalive = 1;         /* due at once, then every second */
 		pcs[i].has_endpoint = 1;
-		v4(&pcs[i].endpoint, "192.0.2.9", 9);
+		dp_test_addr4(&pcs[i].endpoint, "192.0.2.9", 9);
 	}
 	assert_int_equal(dp_genkey(cfg.private_key), 0);
 	assert_int_equal(dp_device_create_detached(&cfg, &dev), 0);
