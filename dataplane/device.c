@@ -168,9 +168,10 @@ dp_peer_run_timers(struct dp_peer *p, uint64_t now)
 }
 
 /*
- * The peers whose key is due, each at most once (a key a clock behind
- * `now` would bring back cannot keep the pass going).  dev->lock held for
- * reading: a peer taken from the set stays until we are done with it.
+ * The peers whose key is due, each at most once per call (a peer re-keyed
+ * at or before `now`, as with a test's clock ahead of the real one, cannot
+ * keep the pass going).  dev->lock held for reading: a peer taken from the
+ * set stays until we are done with it.
  */
 size_t
 dp_device_run_timers(struct dp_device *dev, uint64_t now)
