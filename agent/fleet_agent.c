@@ -61,14 +61,14 @@ to_source(const struct fleet_snapshot *s)
 		const struct fleet_peer *p = &s->peers.v[i];
 		struct ds_peer *d = &src->peers[i];
 
+		src->n_peers++;         /* freed with src from here on */
 		/* Long site/name pairs are cut in the labels only (plan, status). */
-		if (snprintf(d->source, sizeof(d->source), "fleet:%s/%s", p->site, p->name) < 0 ||
-		    snprintf(d->name, sizeof(d->name), "%s/%s", p->site, p->name) < 0)
+		if (ds_str_fmt(&d->source, DS_SOURCE_LEN, "fleet:%s/%s", p->site, p->name) < 0 ||
+		    ds_str_fmt(&d->name, DS_NAME_LEN, "%s/%s", p->site, p->name) < 0 ||
+		    ds_str_set(&d->endpoint, p->endpoint, DS_ENDPOINT_LEN, 1) < 0)
 			goto fail;
 		memcpy(d->public_key, p->public_key, 32);
-		cr_strlcpy(d->endpoint, p->endpoint, sizeof(d->endpoint));
 		d->keepalive = FLEET_KEEPALIVE;
-		src->n_peers++;
 		for (j = 0; j < p->allowed_ips.n; j++)
 			if (prefix_set_add(&d->allowed_ips, &p->allowed_ips.v[j]) < 0)
 				goto fail;

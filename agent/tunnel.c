@@ -212,7 +212,7 @@ peer_endpoint(struct tunnel_endpoints *cache, const struct ds_peer *dp,
 	uint64_t now = now_ms();
 	socklen_t sl;
 
-	if (dp->endpoint[0] == '\0')
+	if (dp->endpoint == NULL || dp->endpoint[0] == '\0')
 		return;
 	if (cache != NULL && (e = ep_find(cache, dp->public_key, dp->endpoint)) != NULL) {
 		e->seen = 1;
