@@ -482,10 +482,10 @@ config_peers(const struct config *cfg, struct desired *d, struct buf *errs)
 		/* borrowed strings (merge_peer copies them), own allowed IPs */
 		memset(&p, 0, sizeof(p));
 		p.source = src;
-		p.name = (char *)cp->name;
+		p.name = cp->name;
 		memcpy(p.public_key, cp->public_key, 32);
 		if (cp->has_endpoint)
-			p.endpoint = (char *)cp->endpoint;
+			p.endpoint = cp->endpoint;
 		p.keepalive = cp->keepalive;
 		p.has_psk = cp->has_psk;
 		p.psk_file = cp->psk_file;
