@@ -130,7 +130,8 @@ on_publish(void *arg, struct fleet_snapshot *s)
 		dp_key_to_base64(pk, s->peers.v[i].public_key);
 		json_object_object_add(p, "public_key", json_object_new_string(pk));
 		json_object_object_add(p, "leader", json_object_new_boolean(s->peers.v[i].leader));
-		json_object_object_add(p, "endpoint", json_object_new_string(s->peers.v[i].endpoint));
+		json_object_object_add(p, "endpoint", json_object_new_string(s->peers.v[i].endpoint ?
+		    s->peers.v[i].endpoint : ""));
 		for (j = 0; j < s->peers.v[i].allowed_ips.n; j++)
 			json_object_array_add(ips, json_object_new_string(
 			    prefix_fmt(&s->peers.v[i].allowed_ips.v[j], b, sizeof(b))));
