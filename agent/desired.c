@@ -664,6 +664,10 @@ desired_compose(const struct config *cfg, struct ds_registry *reg, struct desire
 	if (r == 0) {          /* kept until the next composition: no slack */
 		fit((void **)&out->peers, out->n_peers, sizeof(*out->peers));
 		fit((void **)&out->origin, out->n_origin, sizeof(*out->origin));
+		if (fit((void **)&out->tunnel.v, out->tunnel.n, sizeof(*out->tunnel.v)) == 0)
+			out->tunnel.cap = out->tunnel.n;
+		if (fit((void **)&out->cloud.v, out->cloud.n, sizeof(*out->cloud.v)) == 0)
+			out->cloud.cap = out->cloud.n;
 		for (i = 0; i < out->n_peers; i++) {
 			struct prefix_set *ips = &out->peers[i].allowed_ips;
 

@@ -204,7 +204,7 @@ ep_sweep(struct tunnel_endpoints *c)
 	if (c->n > 1)
 		qsort(c->v, c->n, sizeof(*c->v), ep_cmp);
 	c->sorted = c->n;
-	if (c->cap > 16 && c->n < c->cap / 4) {           /* most peers went away */
+	if (c->cap > 16 && c->n < c->cap - c->cap / 4) {  /* kept until the next build */
 		size_t ncap = c->n > 16 ? c->n : 16;
 
 		if ((nv = reallocarray(c->v, ncap, sizeof(*nv))) != NULL) {
