@@ -16,6 +16,9 @@
  *   handshake thread (hsqueue.c): handshake messages the workers queued;
  *     mac1, cookies under load, then the DH work, with worker index
  *     DP_HS_WORKER.
+ *   crypto helpers (cpool.c, one per other CPU unless
+ *     CLOUDROUTE_CRYPTO_HELPERS says otherwise): share a worker's batch of
+ *     seals or opens, with worker indices from DP_HELPER_BASE.
  *   UAPI thread (uapi.c).
  */
 #define _GNU_SOURCE
@@ -334,7 +337,8 @@ worker_buffers(struct dp_worker *w)
 		if ((w->rx_buf[i] = aligned_alloc(64, DP_BUF_SIZE)) == NULL)
 			return -ENOMEM;
 	if ((w->rd_buf = aligned_alloc(64, DP_BUF_SIZE)) == NULL ||
-	    (w->tx_arena = aligned_alloc(64, DP_TX_ARENA)) == NULL)
+	    (w->tx_arena = aligned_alloc(64, DP_TX_ARENA)) == NULL ||
+	    (w->rx_items = calloc(DP_RX_ITEMS, sizeof(*w->rx_items))) == NULL)
 		return -ENOMEM;
 	return dp_gro_init(&w->gro);
 }
@@ -346,7 +350,25 @@ worker_buffers_free(struct dp_worker *w)
 		free(w->rx_buf[j]);
 	free(w->rd_buf);
 	free(w->tx_arena);
+	free(w->rx_items);
 	dp_gro_free(&w->gro);
+	memset(w->rx_buf, 0, sizeof(w->rx_buf));
+	w->rd_buf = w->tx_arena = NULL;
+	w->rx_items = NULL;
+}
+
+struct dp_worker *
+dp_detached_worker(struct dp_device *dev)
+{
+	struct dp_worker *w = &dev->workers[0];
+
+	if (!dev->detached)
+		return NULL;
+	if (w->rx_items == NULL && worker_buffers(w) < 0) {
+		worker_buffers_free(w);
+		return NULL;
+	}
+	return w;
 }
 
 int
@@ -600,7 +622,8 @@ dp_device_create(const char *ifname, const struct dp_config *cfg, struct dp_devi
 	if ((r = dp_udp_bind(dev, cfg->listen_port, 0, &set)) < 0)
 		goto fail;
 	dp_udp_swap(dev, &set);          /* no threads yet */
-	if ((r = dp_hs_start(dev)) < 0 || (r = dp_workers_start(dev)) < 0)
+	if ((r = dp_cpool_start(dev, dp_cpool_default_helpers())) < 0 ||
+	    (r = dp_hs_start(dev)) < 0 || (r = dp_workers_start(dev)) < 0)
 		goto fail;
 	if ((r = pthread_create(&dev->timer_thr, NULL, timer_main, dev)) != 0) {
 		r = -r;
@@ -609,8 +632,9 @@ dp_device_create(const char *ifname, const struct dp_config *cfg, struct dp_devi
 	dev->timer_running = 1;
 	if ((r = dp_uapi_start(dev)) < 0)
 		goto fail;
-	log_info("%s: tunnel up, UDP port %u, %u workers%s", ifname, dev->listen_port,
-	    dev->n_workers, vnet ? ", TUN offloads" : "");
+	log_info("%s: tunnel up, UDP port %u, %u workers, %u crypto helpers%s", ifname,
+	    dev->listen_port, dev->n_workers, dev->cpool ? dev->cpool->n_helpers : 0,
+	    vnet ? ", TUN offloads" : "");
 	*out = dev;
 	return 0;
 fail:
@@ -652,6 +676,9 @@ dp_device_destroy(struct dp_device *dev)
 		pthread_join(dev->timer_thr, NULL);
 	}
 	dp_hs_stop(dev);                 /* after the workers: nothing enqueues */
+	dp_cpool_stop(dev);              /* after the workers: nothing posts a job */
+	if (dev->detached)
+		worker_buffers_free(&dev->workers[0]);
 	for (unsigned int i = 0; i < dev->n_workers; i++) {
 		struct dp_worker *w = &dev->workers[i];
 		if (w->udp4 >= 0)

@@ -7,6 +7,8 @@
  *
  * Locking, outermost first:
  *   dev->hs_lock         the handshake queue (hsqueue.c); never held with others.
+ *   cpool->post          one crypto-pool job at a time (cpool.c); taken with
+ *                        trylock by a worker holding dev->lock for reading.
  *   dev->lock (rwlock)   peers, allowedips, identity, sockets.  Workers and
  *                        the timer thread hold it for reading while they
  *                        process one batch; configuration holds it for
@@ -45,7 +47,10 @@
 #define DP_STAGED_MAX       128          /* packets queued per peer without a session */
 #define DP_CTL_WORKER       (DP_MAX_WORKERS - 1)   /* index used by the timer thread */
 #define DP_HS_WORKER        (DP_MAX_WORKERS - 2)   /* index of the handshake thread */
-#define DP_MAX_DATA_WORKERS (DP_MAX_WORKERS - 2)
+#define DP_MAX_DATA_WORKERS 8
+#define DP_MAX_HELPERS      6                      /* crypto helpers (cpool.c) */
+#define DP_HELPER_BASE      DP_MAX_DATA_WORKERS    /* index of the first helper */
+#define DP_CPOOL_MIN        8            /* packets in a batch before helpers share it */
 #define DP_HS_QUEUE         1024         /* handshake messages waiting for the thread */
 #define DP_HS_RATE          20           /* handshake messages/s per source under load */
 #define DP_HS_BURST         5
@@ -60,6 +65,41 @@
 
 struct dp_peer;
 struct dp_device;
+
+/* ---- cpool.c: crypto helpers sharing one batch ------------------------------ */
+
+/* Runs items [begin, end) of a batch with cipher contexts of `worker`. */
+typedef void (*dp_cpool_fn)(void *ctx, unsigned int worker, unsigned int begin,
+    unsigned int end);
+struct dp_cpool;
+struct dp_cpool_helper {
+	struct dp_cpool *cp;
+	unsigned int worker;
+};
+struct dp_cpool {
+	uint64_t ticket;                      /* atomic: generation << 32 | next item */
+	dp_cpool_fn fn;                       /* atomic (relaxed): the job of ticket's generation */
+	void *ctx;
+	uint32_t n, chunk;
+	uint32_t done __attribute__((aligned(64)));   /* atomic, futex: items finished */
+	int poster_waiting;
+	uint32_t wake __attribute__((aligned(64)));   /* atomic, futex: helpers sleep on it */
+	int sleepers, stop;
+	uint64_t jobs;                        /* atomic: batches shared (tests, status) */
+	pthread_mutex_t post;
+	unsigned int n_helpers;
+	pthread_t thr[DP_MAX_HELPERS];
+	struct dp_cpool_helper helpers[DP_MAX_HELPERS];
+};
+/* Starts n helper threads (0 = none); 0 or -errno (then none run). */
+int dp_cpool_start(struct dp_device *dev, unsigned int n);
+void dp_cpool_stop(struct dp_device *dev);
+unsigned int dp_cpool_default_helpers(void);
+/* Runs fn over [0, n): with the helpers when the pool is idle and n is at
+ * least DP_CPOOL_MIN, else alone; returns when every item is done. */
+void dp_cpool_run(struct dp_device *dev, unsigned int worker, unsigned int n,
+    dp_cpool_fn fn, void *ctx);
+uint64_t dp_cpool_jobs(struct dp_device *dev);
 
 /* ---- allowedips.c: longest-prefix match, prefix -> peer ------------------ */
 
@@ -189,6 +229,17 @@ struct dp_peer {
 	int keep;                             /* configuration: a mark under dev->lock */
 };
 
+/* A data message of a receive batch between its checks and its delivery. */
+struct dp_rx_item {
+	uint8_t *pkt;
+	uint32_t len;
+	int ok;                                /* decrypted and authenticated */
+	struct dp_keypair *kp;
+	uint64_t counter;
+	const struct sockaddr_storage *src;
+};
+#define DP_RX_ITEMS DP_GRO_MAX_PKTS          /* data messages per receive round */
+
 struct dp_worker {
 	struct dp_device *dev;
 	unsigned int idx;
@@ -205,6 +256,7 @@ struct dp_worker {
 		char buf[CMSG_SPACE(sizeof(int))];
 		struct cmsghdr align;
 	} rx_cmsg[DP_RX_BATCH];
+	struct dp_rx_item *rx_items;           /* DP_RX_ITEMS */
 	struct dp_gro_pkt rx_out[DP_GRO_MAX_PKTS];     /* decrypted, to the TUN */
 	struct dp_gro gro;
 	/* send (TUN -> UDP): super-packets are read into rd_buf and cut into
@@ -216,6 +268,8 @@ struct dp_worker {
 	struct sockaddr_storage tx_addr[DP_TX_SLOTS];
 	uint8_t *tx_buf[DP_TX_SLOTS];
 	size_t tx_len[DP_TX_SLOTS];
+	struct dp_keypair *tx_kp[DP_TX_SLOTS];   /* session and counter taken for a slot */
+	uint64_t tx_ctr[DP_TX_SLOTS];
 	/* UDP_SEGMENT control messages, one per sendmmsg entry */
 	union {
 		char buf[CMSG_SPACE(sizeof(uint16_t))];
@@ -273,6 +327,8 @@ struct dp_device {
 	pthread_t hs_thr;
 	struct dp_hs_bucket *hs_buckets;       /* per-source limit (handshake thread) */
 	uint64_t hs_seed;
+
+	struct dp_cpool *cpool;                /* NULL = no helpers */
 
 	int uapi_fd, uapi_stop_fd;
 	pthread_t uapi_thr;
@@ -342,6 +398,10 @@ void dp_device_rx_one(struct dp_device *dev, unsigned int worker, uint8_t *pkt,
     size_t len, const struct sockaddr_storage *src);
 /* A device without TUN, sockets or threads, for fuzzing and unit tests. */
 int dp_device_create_detached(const struct dp_config *cfg, struct dp_device **out);
+/* A detached device's worker 0 with its buffers (made on first use), for
+ * the batch paths; its datagrams go to tx_hook, its packets to tun_hook.
+ * NULL for an attached device or without memory. */
+struct dp_worker *dp_detached_worker(struct dp_device *dev);
 /* Applies a configuration (dev->lock held for writing); used by configure and UAPI. */
 int dp_device_set_private_key(struct dp_device *dev, const uint8_t key[NOISE_KEY_LEN]);
 /*
@@ -396,6 +456,9 @@ int dp_tun_mtu(const char *ifname);
  * sends them.  1 if the batch was full (more may be pending), -errno when
  * the queue is broken. */
 int dp_tun_rx_batch(struct dp_worker *w);
+/* The send path for packets given instead of read (detached devices). */
+void dp_tun_send_packets(struct dp_worker *w, const uint8_t *const *pkts,
+    const size_t *lens, unsigned int n);
 
 /* udp.c */
 /*
@@ -415,6 +478,9 @@ int dp_udp_set_mark(struct dp_device *dev, uint32_t fwmark);
 int dp_udp_send_batch(struct dp_device *dev, int fd, struct mmsghdr *msgs, unsigned int n);
 /* Receives up to DP_RX_BATCH buffers of datagrams on fd, decrypts, writes to TUN. */
 int dp_udp_rx_batch(struct dp_worker *w, int fd);
+/* The same for buffers already in w->rx_msg[0..n) (msg_len, addresses,
+ * control); a detached device's output goes to its tun_hook. */
+void dp_udp_rx_buffers(struct dp_worker *w, unsigned int n);
 /* 0 when msg (len bytes) is a handshake message of its type's size, else
  * counts the drop and returns -1. */
 int dp_udp_handshake_ok(struct dp_device *dev, const uint8_t *msg, size_t len);

@@ -29,7 +29,7 @@
 #define NOISE_TIMESTAMP_LEN    12
 #define COOKIE_LEN             16
 #define COOKIE_NONCE_LEN       24
-#define DP_MAX_WORKERS         10     /* 8 data workers, the handshake and timer threads */
+#define DP_MAX_WORKERS         16     /* 8 data workers, 6 crypto helpers, the handshake and timer threads */
 
 /* Protocol constants (whitepaper §6.1), times in milliseconds. */
 #define REKEY_AFTER_MESSAGES   (1ULL << 60)

@@ -123,6 +123,17 @@ dp_tun_mtu(const char *ifname)
 	return r;
 }
 
+/* The payload length after padding to 16 bytes (at most the MTU). */
+static size_t
+padded_len(size_t len, unsigned int mtu)
+{
+	size_t padded = (len + MESSAGE_PADDING_MULTIPLE - 1) & ~(size_t)(MESSAGE_PADDING_MULTIPLE - 1);
+
+	if (mtu != 0 && padded > mtu)
+		padded = len > mtu ? len : mtu;
+	return padded;
+}
+
 /*
  * Builds the data message in place: buf[0..16) header, plaintext at
  * buf + DP_HEADROOM (len bytes), padded and sealed.  Returns the datagram
@@ -133,10 +144,8 @@ seal(struct dp_keypair *kp, unsigned int worker, uint64_t counter, uint8_t *buf,
     size_t len, unsigned int mtu)
 {
 	struct message_data *m = (struct message_data *)(void *)buf;
-	size_t padded = (len + MESSAGE_PADDING_MULTIPLE - 1) & ~(size_t)(MESSAGE_PADDING_MULTIPLE - 1);
+	size_t padded = padded_len(len, mtu);
 
-	if (mtu != 0 && padded > mtu)
-		padded = len > mtu ? len : mtu;
 	memset(buf + DP_HEADROOM + len, 0, padded - len);
 	m->type = htole32(MESSAGE_DATA);
 	m->key_idx = htole32(kp->nk.remote_index);
@@ -291,7 +300,10 @@ run_begin(struct tx_run *r, struct dp_peer *p)
 	pthread_mutex_unlock(&p->lock);
 }
 
-/* Encrypts packet i of the batch into a message; 1 if it is to be sent. */
+/*
+ * Routes packet i of the batch and takes its counter; 1 if it is to be
+ * sealed and sent (the session and counter are in tx_kp/tx_ctr).
+ */
 static int
 tx_one(struct dp_worker *w, struct tx_run *run, unsigned int i, uint64_t now,
     unsigned int mtu)
@@ -302,7 +314,6 @@ tx_one(struct dp_worker *w, struct tx_run *run, unsigned int i, uint64_t now,
 	struct dp_keypair *kp;
 	struct dp_peer *p;
 	uint64_t counter;
-	size_t out;
 	int family;
 
 	if (packet_dst(buf + DP_HEADROOM, w->tx_len[i], &family, &dst) < 0) {
@@ -325,12 +336,32 @@ tx_one(struct dp_worker *w, struct tx_run *run, unsigned int i, uint64_t now,
 		dp_drop(dev, DP_DROP_NO_ENDPOINT, "peer has no endpoint");
 		return 0;
 	}
-	if ((out = seal(kp, w->idx, counter, buf, w->tx_len[i], mtu)) == 0)
-		return 0;
-	w->tx_len[i] = out;
+	w->tx_kp[i] = kp;
+	w->tx_ctr[i] = counter;
 	w->tx_addr[i] = run->ep;
-	run->bytes += out;
+	run->bytes += DP_HEADROOM + padded_len(w->tx_len[i], mtu) + NOISE_AUTHTAG_LEN;
 	return 1;
+}
+
+/* The sealing of one batch, shared with the crypto helpers. */
+struct seal_job {
+	struct dp_worker *w;
+	const unsigned int *idx;
+	unsigned int mtu;
+};
+
+static void
+seal_range(void *ctx, unsigned int worker, unsigned int begin, unsigned int end)
+{
+	struct seal_job *j = ctx;
+	struct dp_worker *w = j->w;
+
+	for (unsigned int k = begin; k < end; k++) {
+		unsigned int i = j->idx[k];
+
+		w->tx_len[i] = seal(w->tx_kp[i], worker, w->tx_ctr[i], w->tx_buf[i],
+		    w->tx_len[i], j->mtu);
+	}
 }
 
 static int
@@ -351,6 +382,12 @@ flush(struct dp_worker *w, unsigned int *idx, unsigned int n)
 	unsigned int i = 0, m = 0, j, start = 0;
 	int gso = !__atomic_load_n(&w->dev->no_gso, __ATOMIC_RELAXED);
 
+	if (w->dev->detached) {
+		for (i = 0; i < n; i++)
+			dp_send_datagram(w->dev, w->idx, &w->tx_addr[idx[i]], w->tx_buf[idx[i]],
+			    w->tx_len[idx[i]]);
+		return;
+	}
 	while (i < n) {
 		struct mmsghdr *mh = &w->tx_msg[m];
 		const struct sockaddr_storage *to = &w->tx_addr[idx[i]];
@@ -402,14 +439,19 @@ flush(struct dp_worker *w, unsigned int *idx, unsigned int n)
 	}
 }
 
-/* Encrypts and sends the packets in the worker's send slots. */
+/*
+ * Encrypts and sends the packets in the worker's send slots: routing and
+ * counters in slot order here, the sealing shared with the crypto helpers,
+ * then the datagrams leave in slot (so counter) order.
+ */
 static void
 send_slots(struct dp_worker *w, unsigned int n)
 {
 	struct dp_device *dev = w->dev;
-	unsigned int i, nsend = 0, idx[DP_TX_SLOTS];
+	unsigned int i, k, nsend = 0, idx[DP_TX_SLOTS];
 	unsigned int mtu = __atomic_load_n(&dev->mtu, __ATOMIC_RELAXED);
 	struct tx_run run = { .peer = NULL };
+	struct seal_job job = { .w = w, .idx = idx, .mtu = mtu };
 	uint64_t now = now_ms();
 
 	pthread_rwlock_rdlock(&dev->lock);
@@ -417,9 +459,16 @@ send_slots(struct dp_worker *w, unsigned int n)
 		if (tx_one(w, &run, i, now, mtu))
 			idx[nsend++] = i;
 	run_end(w, &run, now);
+	dp_cpool_run(dev, w->idx, nsend, seal_range, &job);
 	pthread_rwlock_unlock(&dev->lock);
-	if (nsend > 0)
-		flush(w, idx, nsend);
+	for (i = k = 0; i < nsend; i++) {
+		if (w->tx_len[idx[i]] != 0)
+			idx[k++] = idx[i];
+		else
+			dp_drop(dev, DP_DROP_SEND_FAILED, "no memory for a cipher context");
+	}
+	if (k > 0)
+		flush(w, idx, k);
 }
 
 /* Arena bytes for a packet of len: header before, padding and tag after. */
@@ -480,6 +529,23 @@ dp_tun_rx_batch(struct dp_worker *w)
 	if (n > 0)
 		send_slots(w, n);
 	return reads == DP_BATCH;
+}
+
+void
+dp_tun_send_packets(struct dp_worker *w, const uint8_t *const *pkts, const size_t *lens,
+    unsigned int n)
+{
+	unsigned int slots = 0;
+	size_t used = 0;
+
+	for (unsigned int i = 0; i < n; i++) {
+		size_t len = lens[i] < TUN_READ_MAX ? lens[i] : TUN_READ_MAX;
+
+		memcpy(w->rd_buf, pkts[i], len);
+		cut(w, len, &slots, &used);
+	}
+	if (slots > 0)
+		send_slots(w, slots);
 }
 
 /* ---- the TUN write side (decrypted packets to the kernel) ----------------- */

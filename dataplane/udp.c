@@ -380,20 +380,18 @@ lookup_keypair(struct dp_device *dev, struct rx_run *r, uint32_t idx)
 }
 
 /*
- * One data message.  Returns the length of the inner packet to write to the
- * TUN (at pkt + DP_HEADROOM), 0 for none.  dev->lock held for reading.
+ * The checks of a data message before its decryption: a known, live
+ * session that may still receive.  1 when it is to be decrypted (item
+ * filled), 0 when it was dropped.  dev->lock held for reading.
  */
-static size_t
-rx_data(struct dp_device *dev, unsigned int worker, uint8_t *pkt, size_t len,
-    const struct sockaddr_storage *src, struct rx_run *run, uint64_t now)
+static int
+rx_data_check(struct dp_device *dev, uint8_t *pkt, size_t len,
+    const struct sockaddr_storage *src, struct rx_run *run, uint64_t now,
+    struct dp_rx_item *it)
 {
 	const struct message_data *m = (const void *)pkt;
 	uint64_t counter = le64toh(m->counter);
 	struct dp_keypair *kp;
-	struct dp_peer *p;
-	const uint8_t *isrc;
-	size_t plen, ilen;
-	int fresh, family;
 
 	if ((kp = lookup_keypair(dev, run, le32toh(m->key_idx))) == NULL) {
 		dp_drop(dev, DP_DROP_UNKNOWN_RECEIVER, "data for an unknown index");
@@ -405,13 +403,51 @@ rx_data(struct dp_device *dev, unsigned int worker, uint8_t *pkt, size_t len,
 		dp_drop(dev, DP_DROP_SESSION_EXPIRED, "data for an expired session");
 		return 0;
 	}
-	if (noise_decrypt(&kp->nk, worker, counter, pkt + DP_HEADROOM, pkt + DP_HEADROOM,
-	    len - DP_HEADROOM) < 0) {
+	it->pkt = pkt;
+	it->len = (uint32_t)len;
+	it->kp = kp;
+	it->counter = counter;
+	it->src = src;
+	it->ok = 0;
+	return 1;
+}
+
+/* Decrypts items [begin, end) in place (shared with the crypto helpers). */
+static void
+open_range(void *ctx, unsigned int worker, unsigned int begin, unsigned int end)
+{
+	struct dp_rx_item *items = ctx;
+
+	for (unsigned int k = begin; k < end; k++) {
+		struct dp_rx_item *it = &items[k];
+
+		it->ok = noise_decrypt(&it->kp->nk, worker, it->counter, it->pkt + DP_HEADROOM,
+		    it->pkt + DP_HEADROOM, it->len - DP_HEADROOM) == 0;
+	}
+}
+
+/*
+ * A decrypted data message, in arrival order: the replay window, the
+ * session's confirmation, roaming and timers (per run), the inner packet
+ * and cryptokey routing.  Returns the length of the inner packet to write
+ * to the TUN (at pkt + DP_HEADROOM), 0 for none.  dev->lock held for reading.
+ */
+static size_t
+rx_data_finish(struct dp_device *dev, unsigned int worker, const struct dp_rx_item *it,
+    struct rx_run *run, uint64_t now)
+{
+	struct dp_keypair *kp = it->kp;
+	struct dp_peer *p;
+	const uint8_t *isrc;
+	size_t plen, ilen;
+	int fresh, family;
+
+	if (!it->ok) {
 		dp_drop(dev, DP_DROP_DECRYPT_FAILED, "data failed to authenticate");
 		return 0;
 	}
 	pthread_mutex_lock(&kp->nk.replay_lock);
-	fresh = replay_check_update(&kp->nk.replay, counter);
+	fresh = replay_check_update(&kp->nk.replay, it->counter);
 	pthread_mutex_unlock(&kp->nk.replay_lock);
 	if (!fresh) {
 		dp_drop(dev, DP_DROP_REPLAY, "replayed data");
@@ -435,13 +471,13 @@ rx_data(struct dp_device *dev, unsigned int worker, uint8_t *pkt, size_t len,
 		run_end(dev, worker, run, now);
 		run->peer = p;
 	}
-	run->src = src;
-	run->bytes += len;
-	plen = len - MESSAGE_MINIMUM_LENGTH;
+	run->src = it->src;
+	run->bytes += it->len;
+	plen = it->len - MESSAGE_MINIMUM_LENGTH;
 	if (plen == 0)
 		return 0;                      /* keepalive */
 	run->data = 1;
-	if ((ilen = inner_packet(pkt + DP_HEADROOM, plen, &family, &isrc)) == 0) {
+	if ((ilen = inner_packet(it->pkt + DP_HEADROOM, plen, &family, &isrc)) == 0) {
 		dp_drop(dev, DP_DROP_INVALID_INNER, "decrypted packet is not IP");
 		return 0;
 	}
@@ -453,7 +489,7 @@ rx_data(struct dp_device *dev, unsigned int worker, uint8_t *pkt, size_t len,
 }
 
 /* Off the data path (the handshake thread), or inline on a detached device. */
-static size_t
+static void
 rx_handshake(struct dp_device *dev, unsigned int worker, const uint8_t *pkt, size_t len,
     const struct sockaddr_storage *src)
 {
@@ -461,7 +497,6 @@ rx_handshake(struct dp_device *dev, unsigned int worker, const uint8_t *pkt, siz
 		dp_hs_enqueue(dev, pkt, len, src);
 	else
 		dp_rx_handshake(dev, worker, pkt, len, src, 0);
-	return 0;
 }
 
 int
@@ -491,9 +526,11 @@ dp_udp_handshake_ok(struct dp_device *dev, const uint8_t *msg, size_t len)
 	return 0;
 }
 
-static size_t
+/* One datagram: 1 when it is a data message to decrypt (it filled). */
+static int
 rx_dispatch(struct dp_device *dev, unsigned int worker, uint8_t *pkt, size_t len,
-    const struct sockaddr_storage *src, struct rx_run *run, uint64_t now)
+    const struct sockaddr_storage *src, struct rx_run *run, uint64_t now,
+    struct dp_rx_item *it)
 {
 	uint32_t type;
 
@@ -501,13 +538,13 @@ rx_dispatch(struct dp_device *dev, unsigned int worker, uint8_t *pkt, size_t len
 		memcpy(&type, pkt, sizeof(type));
 		if (le32toh(type) == MESSAGE_DATA) {
 			if (len >= MESSAGE_MINIMUM_LENGTH)
-				return rx_data(dev, worker, pkt, len, src, run, now);
+				return rx_data_check(dev, pkt, len, src, run, now, it);
 			dp_drop(dev, DP_DROP_MALFORMED, "message with a wrong length");
 			return 0;
 		}
 	}
 	if (dp_udp_handshake_ok(dev, pkt, len) == 0)
-		return rx_handshake(dev, worker, pkt, len, src);
+		rx_handshake(dev, worker, pkt, len, src);
 	return 0;
 }
 
@@ -545,27 +582,53 @@ recv_batch(struct dp_worker *w, int fd)
 }
 
 /*
- * Each received buffer holds one datagram, or with UDP_GRO a run of
- * datagrams of one size (the last may be shorter) from one source; each is
- * handled on its own, and the decrypted packets go to the TUN together.
+ * The data messages w->rx_items[0..n) of a batch: decrypted (shared with
+ * the crypto helpers), then finished in arrival order and written to the
+ * TUN together.  Called with dev->lock held for reading; returns without.
  */
-int
-dp_udp_rx_batch(struct dp_worker *w, int fd)
+static void
+rx_round(struct dp_worker *w, unsigned int n, struct rx_run *run, uint64_t now)
 {
 	struct dp_device *dev = w->dev;
 	unsigned int nout = 0;
-	struct rx_run run;
-	uint64_t now;
-	int n, i;
+	size_t out;
 
-	if ((n = recv_batch(w, fd)) <= 0)
-		return 0;
+	dp_cpool_run(dev, w->idx, n, open_range, w->rx_items);
+	for (unsigned int k = 0; k < n; k++) {
+		if ((out = rx_data_finish(dev, w->idx, &w->rx_items[k], run, now)) == 0)
+			continue;
+		w->rx_out[nout].data = w->rx_items[k].pkt + DP_HEADROOM;
+		w->rx_out[nout++].len = out;
+	}
+	run_end(dev, w->idx, run, now);
+	pthread_rwlock_unlock(&dev->lock);
+	if (dev->detached) {
+		for (unsigned int k = 0; k < nout && dev->tun_hook != NULL; k++)
+			dev->tun_hook(dev->hook_ctx, w->rx_out[k].data, w->rx_out[k].len);
+		return;
+	}
+	dp_tun_write_batch(w, w->rx_out, nout);
+}
+
+/*
+ * Handles the received buffers w->rx_msg[0..n).  Each holds one datagram,
+ * or with UDP_GRO a run of datagrams of one size (the last may be shorter)
+ * from one source; each is checked on its own, and the data messages go
+ * through rx_round together.
+ */
+void
+dp_udp_rx_buffers(struct dp_worker *w, unsigned int n)
+{
+	struct dp_device *dev = w->dev;
+	unsigned int nitems = 0;
+	struct rx_run run;
+	uint64_t now = now_ms();
+
 	memset(&run, 0, sizeof(run));
-	now = now_ms();
 	pthread_rwlock_rdlock(&dev->lock);
-	for (i = 0; i < n; i++) {
+	for (unsigned int i = 0; i < n; i++) {
 		struct msghdr *mh = &w->rx_msg[i].msg_hdr;
-		size_t total = w->rx_msg[i].msg_len, seg = gro_size(mh), off, len, out;
+		size_t total = w->rx_msg[i].msg_len, seg = gro_size(mh), off, len;
 
 		if (mh->msg_flags & MSG_TRUNC) {
 			dp_drop(dev, DP_DROP_MALFORMED, "datagram larger than a buffer");
@@ -574,28 +637,28 @@ dp_udp_rx_batch(struct dp_worker *w, int fd)
 		if (seg == 0)
 			seg = total;
 		for (off = 0; off < total; off += seg) {
-			uint8_t *pkt = w->rx_buf[i] + off;
-
 			len = total - off < seg ? total - off : seg;
-			if (nout == DP_GRO_MAX_PKTS) {
-				/* hand over what we have: the lock is not needed for that */
-				run_end(dev, w->idx, &run, now);
-				pthread_rwlock_unlock(&dev->lock);
-				dp_tun_write_batch(w, w->rx_out, nout);
-				nout = 0;
-				pthread_rwlock_rdlock(&dev->lock);
+			if (nitems == DP_RX_ITEMS) {
+				rx_round(w, nitems, &run, now);
+				nitems = 0;
 				memset(&run, 0, sizeof(run));
+				pthread_rwlock_rdlock(&dev->lock);
 			}
-			out = rx_dispatch(dev, w->idx, pkt, len, &w->rx_addr[i], &run, now);
-			if (out > 0) {
-				w->rx_out[nout].data = pkt + DP_HEADROOM;
-				w->rx_out[nout++].len = out;
-			}
+			nitems += (unsigned int)rx_dispatch(dev, w->idx, w->rx_buf[i] + off, len,
+			    &w->rx_addr[i], &run, now, &w->rx_items[nitems]);
 		}
 	}
-	run_end(dev, w->idx, &run, now);
-	pthread_rwlock_unlock(&dev->lock);
-	dp_tun_write_batch(w, w->rx_out, nout);
+	rx_round(w, nitems, &run, now);
+}
+
+int
+dp_udp_rx_batch(struct dp_worker *w, int fd)
+{
+	int n;
+
+	if ((n = recv_batch(w, fd)) <= 0)
+		return 0;
+	dp_udp_rx_buffers(w, (unsigned int)n);
 	return n == DP_RX_BATCH;
 }
 
@@ -603,13 +666,17 @@ void
 dp_device_rx_one(struct dp_device *dev, unsigned int worker, uint8_t *pkt,
     size_t len, const struct sockaddr_storage *src)
 {
+	struct dp_rx_item it;
 	struct rx_run run;
 	uint64_t now = now_ms();
-	size_t out;
+	size_t out = 0;
 
 	memset(&run, 0, sizeof(run));
 	pthread_rwlock_rdlock(&dev->lock);
-	out = rx_dispatch(dev, worker, pkt, len, src, &run, now);
+	if (rx_dispatch(dev, worker, pkt, len, src, &run, now, &it)) {
+		open_range(&it, worker, 0, 1);
+		out = rx_data_finish(dev, worker, &it, &run, now);
+	}
 	run_end(dev, worker, &run, now);
 	pthread_rwlock_unlock(&dev->lock);
 	if (out > 0 && dev->detached && dev->tun_hook != NULL)

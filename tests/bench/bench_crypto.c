@@ -6,6 +6,11 @@
  * EVP calls.  For instruction counts run it under
  * `valgrind --tool=callgrind` with a small N.
  *
+ * Then the crypto pool (cpool.c): batches of 44 packets (one 64 KiB TCP
+ * super-packet cut to the MTU) sealed by one thread alone and shared with
+ * 1..nproc-1 helpers, in wall-clock GB/s: what one flow's batches gain
+ * from more cores when the cores are free.
+ *
  *   bench_crypto [N [LEN [OFFSET]]]   OFFSET: payload start within a 64-byte line
  */
 #define _GNU_SOURCE
@@ -13,8 +18,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
-#include "dataplane/noise.h"
+#include "dataplane/dp_internal.h"
 
 static double
 cpu_s(void)
@@ -22,6 +28,15 @@ cpu_s(void)
 	struct timespec ts;
 
 	clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static double
+wall_s(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
@@ -57,6 +72,75 @@ session(struct noise_keypair *ka, struct noise_keypair *kb)
 		die("session");
 	noise_local_clear(&a);
 	noise_local_clear(&b);
+}
+
+#define BATCH 44
+
+struct batch {
+	struct noise_keypair *kp;
+	uint8_t *pkt[BATCH];
+	size_t len;
+	uint64_t counter;
+	int failed;
+};
+
+static void
+seal_range(void *ctx, unsigned int worker, unsigned int begin, unsigned int end)
+{
+	struct batch *b = ctx;
+
+	for (unsigned int i = begin; i < end; i++)
+		if (noise_encrypt(b->kp, worker, b->counter + i, b->pkt[i], b->pkt[i], b->len) < 0)
+			b->failed = 1;
+}
+
+/* Seals n batches through the pool of dev; wall-clock GB/s. */
+static double
+pool_rate(struct dp_device *dev, struct batch *b, long n)
+{
+	double t0 = wall_s();
+
+	for (long i = 0; i < n; i++) {
+		dp_cpool_run(dev, 0, BATCH, seal_range, b);
+		b->counter += BATCH;
+	}
+	if (b->failed)
+		die("pool encrypt");
+	return (double)n * BATCH * (double)b->len / (wall_s() - t0) / 1e9;
+}
+
+static void
+pool_rows(struct noise_keypair *kp, long n, size_t len)
+{
+	struct dp_config empty = { .n_peers = 0 };
+	long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+	struct batch b = { .kp = kp, .len = len, .counter = 1 << 20 };
+	struct dp_device *dev;
+	double alone;
+
+	for (int i = 0; i < BATCH; i++)
+		if ((b.pkt[i] = aligned_alloc(64, len + 128)) == NULL)
+			die("memory");
+		else
+			memset(b.pkt[i], 0, len + 128);
+	if (dp_device_create_detached(&empty, &dev) < 0)
+		die("device");
+	n /= BATCH;
+	alone = pool_rate(dev, &b, n);
+	printf("batches of %d x %zu bytes, wall clock: alone %.2f GB/s", BATCH, len, alone);
+	for (long h = 1; h < cpus && h <= DP_MAX_HELPERS; h++) {
+		double r;
+
+		dp_cpool_stop(dev);
+		if (dp_cpool_start(dev, (unsigned int)h) < 0)
+			die("helpers");
+		r = pool_rate(dev, &b, n);
+		printf("; %ld helper%s %.2f GB/s (%.2fx)", h, h > 1 ? "s" : "", r, r / alone);
+	}
+	printf("\n");
+	dp_device_destroy(dev);
+	for (int i = 0; i < BATCH; i++)
+		free(b.pkt[i]);
 }
 
 int
@@ -97,6 +181,7 @@ main(int argc, char **argv)
 	    (double)n * (double)len / ts / 1e9);
 	printf("open: %.3f us per packet, %.2f GB/s\n", to / (double)n * 1e6,
 	    (double)n * (double)len / to / 1e9);
+	pool_rows(&ka, n, (size_t)len);
 	noise_keypair_destroy(&ka);
 	noise_keypair_destroy(&kb);
 	free(mem);

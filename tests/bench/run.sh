@@ -8,7 +8,9 @@
 #
 # Rows, all measured in this one run:
 #   raw veth (10.99.0.2, at the tunnels' MTU 1420) as the ceiling; cloudroute<->cloudroute
-#   with one and with four streams; cloudroute<->wireguard-go;
+#   with one and with four streams, and with one stream without crypto helpers
+#   (CLOUDROUTE_CRYPTO_HELPERS=0: each batch sealed and opened by the worker
+#   that read it); cloudroute<->wireguard-go;
 #   wireguard-go<->wireguard-go (Debian's); OpenVPN 2.6 userspace AES-256-GCM
 #   (--disable-dco); one stream while build/bench/hsflood floods b from c
 #   with forged initiations; ping latency (1,000 probes 10 ms apart, p50/p99)
@@ -19,6 +21,7 @@
 #   tests/bench/reload.sh (10,000 config peers in and out by SIGHUP),
 #   tests/bench/handshake.sh (handshakes per second) and the protocol core
 #   alone (bench_handshake, bench_crypto, bench_peers).  Not part of make check.
+#   BENCH_QUICK=1: raw veth and the one-stream rows only.
 . "$(dirname "$0")/../lib/netns.sh"
 SECS=${BENCH_SECONDS:-10}
 CLOUDROUTE_BENCH=1 "$TOP/tests/install-deps.sh" >/dev/null || exit 1
@@ -207,6 +210,10 @@ echo "cloudroute bench: TCP, ${SECS}s per row, namespaces on $(nproc) CPUs, MTU 
 raw=$(measure "raw veth" raw raw raw | tail -n1)
 ref=$(measure "wireguard-go<->wireguard-go" wggo wggo | tail -n1)
 crcr=$(measure "cloudroute<->cloudroute" cr cr | tail -n1)
+crcr0=$(CLOUDROUTE_CRYPTO_HELPERS=0 measure "cloudroute<->cloudroute, no helpers" cr cr | tail -n1)
+if [ -n "$BENCH_QUICK" ]; then    # the one-stream rows alone, for A/B runs
+	echo "raw $raw cloudroute $crcr no-helpers $crcr0"; sed 's/^/  /' "$TMP/cpu.txt"; exit 0
+fi
 crcr4=$(STREAMS=4 measure "cloudroute<->cloudroute x4" cr cr | tail -n1)
 crwg=$(measure "cloudroute<->wireguard-go" cr wggo | tail -n1)
 ovpn=$(measure "openvpn" ovpn ovpn | tail -n1)
@@ -217,6 +224,7 @@ ratio() { python3 -c "a, b = float('$1' or 0), float('$2' or 0); print('%.2fx' %
 printf '%-34s %8s %9s %9s\n' pair Gbit/s "vs raw" "vs wg-go"
 for row in "raw veth (ceiling):$raw" "wireguard-go<->wireguard-go:$ref" \
 	"cloudroute<->cloudroute:$crcr" "cloudroute<->cloudroute, 4 streams:$crcr4" \
+	"cloudroute, no crypto helpers:$crcr0" \
 	"cloudroute<->wireguard-go:$crwg" "OpenVPN 2.6 AES-256-GCM:$ovpn" \
 	"cloudroute under handshake flood:$crfl"; do
 	name=${row%%:*}; v=${row##*:}

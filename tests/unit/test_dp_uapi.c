@@ -20,6 +20,7 @@
 #include <cmocka.h>
 
 #include "dataplane/dp_internal.h"
+#include "tests/unit/dp_test.h"
 #include "tests/lib/dp_peers.h"
 
 static const char K1[] = "e84b5a6d2717c1003a13b431570353dbaca9146cf150c5f8575680feba52027a";
@@ -148,17 +149,6 @@ tun_hook(void *ctx, const void *pkt, size_t len)
 	h->net->tun_count[h->id]++;
 }
 
-static void
-addr(struct sockaddr_storage *ss, const char *ip, uint16_t port)
-{
-	struct sockaddr_in *in = (struct sockaddr_in *)ss;
-
-	memset(ss, 0, sizeof(*ss));
-	in->sin_family = AF_INET;
-	in->sin_port = htons(port);
-	inet_pton(AF_INET, ip, &in->sin_addr);
-}
-
 struct pair {
 	struct dp_device *dev[2];
 	struct hook hook[2];
@@ -198,8 +188,8 @@ pair_setup(void **state)
 		pr->dev[i]->tun_hook = tun_hook;
 		pr->dev[i]->hook_ctx = &pr->hook[i];
 	}
-	addr(&pr->ep[0], "192.0.2.1", 1111);
-	addr(&pr->ep[1], "192.0.2.2", 2222);
+	dp_test_addr4(&pr->ep[0], "192.0.2.1", 1111);
+	dp_test_addr4(&pr->ep[1], "192.0.2.2", 2222);
 	for (int i = 0; i < 2; i++) {
 		dp_key_to_hex(hp, priv[i]);
 		dp_key_to_hex(hk, pr->pub[!i]);
@@ -325,7 +315,7 @@ test_handshake_and_data(void **state)
 	assert_int_equal(pr->dev[0]->drops[DP_DROP_SOURCE_NOT_ALLOWED], 1);
 
 	/* roaming: A now sees B at a new address */
-	addr(&pr->ep[1], "198.51.100.7", 4444);
+	dp_test_addr4(&pr->ep[1], "198.51.100.7", 4444);
 	len = ip4_packet(pkt, "10.0.0.2", "10.0.0.1", 4);
 	send_packet(pr->dev[1], pkt, len);
 	assert_int_equal(deliver(pr), 1);
