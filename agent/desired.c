@@ -415,9 +415,7 @@ static struct ds_peer *
 peer_for(struct desired *d, const struct ds_peer *in, uint32_t *at, int *r)
 {
 	struct ds_index *x = d->idx;
-	struct ds_peer *p;
-
-	struct ds_peer t;
+	struct ds_peer *p, t;
 
 	if ((*r = keymap_put(&x->keys, in->public_key, 32, (uint32_t)d->n_peers, at)) > 0) {
 		if ((*r = join_source(&d->peers[*at], in->source)) < 0)
