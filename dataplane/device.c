@@ -8,11 +8,12 @@
  *     preallocated packet buffers; it waits in epoll and handles one batch
  *     per ready descriptor (tun.c: send path, udp.c: receive path), holding
  *     dev->lock for reading only while it processes the batch.
- *   timer thread: every DP_TICK_MS runs each peer's timer state machine
- *     (timers.c) and performs the actions (handshake (re)transmission,
- *     keepalives, key zeroing), refreshes the MTU, and frees retired
- *     keypairs after a write-lock round.  It encrypts with worker index
- *     DP_CTL_WORKER.
+ *   timer thread: runs the timer state machine (timers.c) of the peers
+ *     whose next deadline is due (the device's timer set), performs the
+ *     actions (handshake (re)transmission, keepalives, key zeroing), frees
+ *     retired keypairs after a write-lock round (within DP_TICK_MS of their
+ *     retirement), then sleeps until the next deadline, at most a second
+ *     (it refreshes the MTU).  It encrypts with worker index DP_CTL_WORKER.
  *   handshake thread (hsqueue.c): handshake messages the workers queued;
  *     mac1, cookies under load, then the DH work, with worker index
  *     DP_HS_WORKER.
@@ -23,7 +24,7 @@
  */
 #define _GNU_SOURCE
 #include <errno.h>
-#include <poll.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
@@ -160,29 +161,55 @@ dp_peer_run_timers(struct dp_peer *p, uint64_t now)
 		dp_send_initiation(p, DP_CTL_WORKER, 1);
 	if (act & DP_TA_SEND_INITIATION)
 		dp_send_initiation(p, DP_CTL_WORKER, 0);
+	dp_timers_rekey(&p->timers);     /* the next deadline, or out of the set */
 	pthread_mutex_unlock(&p->lock);
 	if (act & DP_TA_SEND_KEEPALIVE)
 		dp_send_staged(p, DP_CTL_WORKER, 1);
 }
 
+/*
+ * The peers whose key is due, each at most once per call (a peer re-keyed
+ * at or before `now`, as with a test's clock ahead of the real one, cannot
+ * keep the pass going).  dev->lock held for reading: a peer taken from the
+ * set stays until we are done with it.
+ */
+size_t
+dp_device_run_timers(struct dp_device *dev, uint64_t now)
+{
+	struct dp_timers *t;
+	size_t budget = dev->n_peers, ran = 0;
+
+	while (ran < budget && (t = dp_timerset_pop_due(&dev->tset, now)) != NULL) {
+		dp_peer_run_timers((struct dp_peer *)(void *)((char *)t -
+		    offsetof(struct dp_peer, timers)), now);
+		ran++;
+	}
+	return ran;
+}
+
+/*
+ * Sleeps until the earliest key in the timer set (a peer armed meanwhile
+ * with an earlier deadline wakes it, so does a first retired keypair), but
+ * at most a second (the MTU refresh) and, so that many peers with deadlines
+ * of their own cost a bounded number of wake-ups, at least DP_TICK_MS after
+ * the last pass: a due action waits at most DP_TICK_MS, as it did with a
+ * fixed tick.  With nothing armed it wakes once a second and touches no peer.
+ */
 static void *
 timer_main(void *arg)
 {
 	struct dp_device *dev = arg;
 	uint64_t now, last_mtu = 0;
-	struct dp_peer *p;
 	int mtu, have_retired;
 
-	while (!__atomic_load_n(&dev->timer_stop, __ATOMIC_ACQUIRE)) {
-		poll(NULL, 0, DP_TICK_MS);
+	do {
 		now = now_ms();
 		pthread_rwlock_rdlock(&dev->lock);
-		for (p = dev->peers; p != NULL; p = p->next)
-			dp_peer_run_timers(p, now);
+		dp_device_run_timers(dev, now);
 		pthread_rwlock_unlock(&dev->lock);
 		if (now - last_mtu >= 1000) {
 			last_mtu = now;
-			if ((mtu = dp_tun_mtu(dev->ifname)) > 0)
+			if (!dev->detached && (mtu = dp_tun_mtu(dev->ifname)) > 0)
 				__atomic_store_n(&dev->mtu, (unsigned int)mtu, __ATOMIC_RELAXED);
 		}
 		pthread_mutex_lock(&dev->retire_lock);
@@ -194,8 +221,29 @@ timer_main(void *arg)
 			dp_device_free_retired(dev);
 			pthread_rwlock_unlock(&dev->lock);
 		}
-	}
+	} while (!dp_timerset_wait(&dev->tset, now + DP_TICK_MS, last_mtu + 1000));
 	return NULL;
+}
+
+int
+dp_timer_thread_start(struct dp_device *dev)
+{
+	int r;
+
+	if ((r = pthread_create(&dev->timer_thr, NULL, timer_main, dev)) != 0)
+		return -r;
+	dev->timer_running = 1;
+	return 0;
+}
+
+void
+dp_timer_thread_stop(struct dp_device *dev)
+{
+	if (!dev->timer_running)
+		return;
+	dp_timerset_stop(&dev->tset);
+	pthread_join(dev->timer_thr, NULL);
+	dev->timer_running = 0;
 }
 
 /* ---- workers ----------------------------------------------------------------- */
@@ -315,6 +363,10 @@ device_alloc(const char *ifname, unsigned int n_workers)
 	pthread_mutex_init(&dev->cfg_lock, NULL);
 	pthread_mutex_init(&dev->retire_lock, NULL);
 	pthread_mutex_init(&dev->hs_lock, NULL);
+	if (dp_timerset_init(&dev->tset) < 0) {
+		free(dev);
+		return NULL;
+	}
 	dev->hs_efd = dev->hs_fd4 = dev->hs_fd6 = -1;
 	ai_init(&dev->ai);
 	cookie_checker_init(&dev->cc, zero);
@@ -625,12 +677,7 @@ dp_device_create(const char *ifname, const struct dp_config *cfg, struct dp_devi
 	if ((r = dp_cpool_start(dev, dp_cpool_default_helpers())) < 0 ||
 	    (r = dp_hs_start(dev)) < 0 || (r = dp_workers_start(dev)) < 0)
 		goto fail;
-	if ((r = pthread_create(&dev->timer_thr, NULL, timer_main, dev)) != 0) {
-		r = -r;
-		goto fail;
-	}
-	dev->timer_running = 1;
-	if ((r = dp_uapi_start(dev)) < 0)
+	if ((r = dp_timer_thread_start(dev)) < 0 || (r = dp_uapi_start(dev)) < 0)
 		goto fail;
 	log_info("%s: tunnel up, UDP port %u, %u workers, %u crypto helpers%s", ifname,
 	    dev->listen_port, dev->n_workers, dev->cpool ? dev->cpool->n_helpers : 0,
@@ -671,10 +718,7 @@ dp_device_destroy(struct dp_device *dev)
 	dp_uapi_stop(dev);
 	if (dev->stop_fd >= 0)
 		dp_workers_stop(dev);
-	if (dev->timer_running) {
-		__atomic_store_n(&dev->timer_stop, 1, __ATOMIC_RELEASE);
-		pthread_join(dev->timer_thr, NULL);
-	}
+	dp_timer_thread_stop(dev);
 	dp_hs_stop(dev);                 /* after the workers: nothing enqueues */
 	dp_cpool_stop(dev);              /* after the workers: nothing posts a job */
 	if (dev->detached)
@@ -709,6 +753,7 @@ dp_device_destroy(struct dp_device *dev)
 	pthread_mutex_destroy(&dev->cfg_lock);
 	free(dev->hs_buckets);           /* a detached device's (dp_hs_stop frees ours) */
 	pthread_mutex_destroy(&dev->hs_lock);
+	dp_timerset_destroy(&dev->tset);
 	explicit_bzero(dev, sizeof(*dev));
 	free(dev);
 }

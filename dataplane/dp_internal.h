@@ -19,6 +19,7 @@
  *                        timers, endpoint, staged queue.
  *   dev->index_lock      receiver-index hash table.
  *   dev->retire_lock     retired keypair list.
+ *   dev->tset.lock       the set of peers with armed timers (timers.c).
  * The data path reads peer->current/next with atomic loads.
  */
 #ifndef DP_INTERNAL_H
@@ -128,7 +129,16 @@ size_t ai_list(const struct allowedips *t, const struct dp_peer *peer,
  * Deadlines are monotonic milliseconds, 0 = not armed.  Every function is a
  * pure function of the state and `now` (jitter is passed in), so tests drive
  * it with an injected clock.  The caller holds peer->lock.
+ *
+ * A device's timers belong to its timer set (struct dp_timerset below): a
+ * min-heap of the timers with anything armed, ordered by `key`, a time at or
+ * before every armed deadline.  Arming a deadline earlier than the key (or
+ * with no key) puts the timers in the set or moves them up; a deadline moved
+ * later or disarmed leaves the key as it is, so the common path costs a
+ * comparison: the timer thread takes the timers when the key is due, runs
+ * them and re-keys them at dp_timers_next(), or takes them out when that is 0.
  */
+struct dp_timerset;
 struct dp_timers {
 	uint64_t retransmit_handshake;
 	uint64_t send_keepalive;
@@ -140,6 +150,20 @@ struct dp_timers {
 	int need_another_keepalive;
 	int sent_lastminute_handshake;
 	uint16_t persistent_keepalive_interval;  /* seconds */
+	uint32_t slot;                      /* heap position + 1, 0 = not in the set (tset.lock) */
+	uint64_t key;                       /* atomic, written under tset.lock; 0 = not in the set */
+	struct dp_timerset *set;            /* NULL: alone (tests) */
+};
+
+struct dp_timerset {
+	pthread_mutex_t lock;
+	pthread_cond_t kick;                /* the timer thread's wait (CLOCK_MONOTONIC) */
+	struct dp_timers **heap;
+	size_t n, cap;                      /* cap >= the device's peers: no allocation when arming */
+	uint64_t wake_at;                   /* the thread's planned wake, 0 = not waiting */
+	uint64_t floor;                     /* and the earliest it wakes (coalescing) */
+	uint64_t due_by;                    /* a wake asked for by dp_timerset_wake_by, 0 = none */
+	int stop;
 };
 
 enum dp_timer_action {
@@ -166,6 +190,32 @@ int dp_timers_may_initiate(struct dp_timers *t, uint64_t now, int is_retry);
 unsigned int dp_timers_expire(struct dp_timers *t, uint64_t now);
 /* Earliest armed deadline, 0 = none. */
 uint64_t dp_timers_next(const struct dp_timers *t);
+
+int dp_timerset_init(struct dp_timerset *s);
+void dp_timerset_destroy(struct dp_timerset *s);
+/* Room for `peers` timers (dev->lock held for writing); shrinks when far
+ * above, frees at 0.  0 or -ENOMEM. */
+int dp_timerset_reserve(struct dp_timerset *s, size_t peers);
+/* Joins t to s (peer->lock held), entering it if something is armed. */
+void dp_timers_attach(struct dp_timers *t, struct dp_timerset *s);
+/* Takes t out of its set (peer->lock held). */
+void dp_timers_detach(struct dp_timers *t);
+/* After running t's timers (peer->lock held): key = dp_timers_next(), or out. */
+void dp_timers_rekey(struct dp_timers *t);
+/* Takes the timers with the lowest key if it is <= now out of the set
+ * (dev->lock held for reading: their peers stay); NULL when none is due. */
+struct dp_timers *dp_timerset_pop_due(struct dp_timerset *s, uint64_t now);
+/* Lowest key, 0 = the set is empty. */
+uint64_t dp_timerset_next(struct dp_timerset *s);
+/*
+ * The timer thread's sleep: until the lowest key, but not before `floor`
+ * nor after `until`; arming a deadline earlier than the planned wake wakes
+ * it then.  Returns 1 once dp_timerset_stop() was called.
+ */
+int dp_timerset_wait(struct dp_timerset *s, uint64_t floor, uint64_t until);
+/* The thread runs a round by `when` (retired keypairs to free). */
+void dp_timerset_wake_by(struct dp_timerset *s, uint64_t when);
+void dp_timerset_stop(struct dp_timerset *s);
 
 /* Keypair age/counter rules (whitepaper §6.2-6.4). */
 int dp_keypair_can_send(uint64_t birth, uint64_t counter, uint64_t now);
@@ -307,7 +357,8 @@ struct dp_device {
 	int tun_fds[DP_MAX_DATA_WORKERS];
 	int stop_fd;                           /* eventfd: workers exit when readable */
 	pthread_t timer_thr;
-	int timer_running, timer_stop;
+	int timer_running;
+	struct dp_timerset tset;               /* peers with armed timers (timers.c) */
 	unsigned int mtu;                      /* atomic */
 
 	uint64_t hs_window_start, hs_window_count, last_under_load;  /* atomic */
@@ -392,7 +443,14 @@ void dp_drop_n(struct dp_device *dev, enum dp_drop_reason why, uint64_t n, const
 void dp_send_initiation(struct dp_peer *p, unsigned int worker, int is_retry); /* lock held */
 /* Sends the staged packets, or a keepalive when there are none (lock NOT held). */
 void dp_send_staged(struct dp_peer *p, unsigned int worker, int keepalive_if_empty);
+/* Runs one peer's timers and re-keys it in the timer set (dev->lock held for reading). */
 void dp_peer_run_timers(struct dp_peer *p, uint64_t now);
+/* Runs the timers of the peers whose key is due, each once (dev->lock held
+ * for reading); returns how many it ran. */
+size_t dp_device_run_timers(struct dp_device *dev, uint64_t now);
+/* The timer thread (a detached device has none unless a test starts it). */
+int dp_timer_thread_start(struct dp_device *dev);
+void dp_timer_thread_stop(struct dp_device *dev);
 /* Handles one received UDP datagram (fuzzing and tests use it directly). */
 void dp_device_rx_one(struct dp_device *dev, unsigned int worker, uint8_t *pkt,
     size_t len, const struct sockaddr_storage *src);

@@ -42,12 +42,15 @@ dp_peer_create(struct dp_device *dev, const uint8_t pub[NOISE_KEY_LEN])
 	struct dp_peer *p;
 	unsigned int b = peer_bucket(pub);
 
-	if ((p = calloc(1, sizeof(*p))) == NULL)
+	/* room in the timer set first: arming a timer never allocates */
+	if (dp_timerset_reserve(&dev->tset, dev->n_peers + 1) < 0 ||
+	    (p = calloc(1, sizeof(*p))) == NULL)
 		return NULL;
 	p->dev = dev;
 	memcpy(p->public_key, pub, NOISE_KEY_LEN);
 	pthread_mutex_init(&p->lock, NULL);
 	dp_timers_init(&p->timers, 0);
+	dp_timers_attach(&p->timers, &dev->tset);
 	cookie_maker_init(&p->cm, pub);
 	p->hs_ie.peer = p;
 	/* the static DH waits for the first handshake (dp_peer_precompute) */
@@ -86,9 +89,11 @@ dp_peer_destroy(struct dp_peer *p)
 	dev->n_peers--;
 	ai_remove_peer(&dev->ai, p);
 	pthread_mutex_lock(&p->lock);
+	dp_timers_detach(&p->timers);
 	dp_peer_zero_keys(p);
 	dp_peer_purge_staged(p);
 	pthread_mutex_unlock(&p->lock);
+	(void)dp_timerset_reserve(&dev->tset, dev->n_peers);   /* a shrink: cannot fail */
 	dp_device_free_retired(dev);
 	explicit_bzero(&p->hs, sizeof(p->hs));
 	explicit_bzero(p->psk, sizeof(p->psk));
@@ -277,14 +282,20 @@ dp_index_lookup(struct dp_device *dev, uint32_t index, int want_keypair,
 void
 dp_keypair_retire(struct dp_device *dev, struct dp_keypair *kp)
 {
+	int first;
+
 	if (kp == NULL)
 		return;
 	__atomic_store_n(&kp->retired, 1, __ATOMIC_RELEASE);
 	dp_index_remove(dev, &kp->ie);
 	pthread_mutex_lock(&dev->retire_lock);
+	first = dev->retired == NULL;
 	kp->retire_next = dev->retired;
 	dev->retired = kp;
 	pthread_mutex_unlock(&dev->retire_lock);
+	/* the timer thread frees them after its next write-lock round */
+	if (first)
+		dp_timerset_wake_by(&dev->tset, now_ms() + DP_TICK_MS);
 }
 
 static void

@@ -2,8 +2,10 @@
 # make bench, memory rows: RSS of cloudroute's tunnel and of wireguard-go,
 # idle and with 1,000 and 10,000 peers configured the same way for both
 # (through the UAPI with `wg addconf`, so both get exactly the same peers),
-# the per-peer slope, how long adding and removing 10,000 peers takes, and
-# RSS across a churn of 10,000 peers added and removed five times.
+# the per-peer slope, how long adding and removing 10,000 peers takes, the
+# CPU each process uses while idle with 10,000 peers (utime + stime from
+# /proc/<pid>/stat over IDLE_SECONDS, 30 by default: timer upkeep), and RSS
+# across a churn of 10,000 peers added and removed five times.
 #
 #   [m] lan0 (veth) -- cloudroute  ${P}c (no peers in its config file)
 #                   -- wireguard-go ${P}g
@@ -49,6 +51,8 @@ PC=$(pid_of cloudroute); PG=$(pid_of wireguard-go)
 rss() { awk '/^VmRSS/ { print $2 }' "/proc/$1/status"; }
 anon() { awk '/^RssAnon/ { print $2 }' "/proc/$1/status"; }
 mb() { python3 -c "print('%.1f' % ($1 / 1024))"; }
+ticks() { awk '{ print $14 + $15 }' "/proc/$1/stat"; }   # comm has no spaces
+IDLE=${IDLE_SECONDS:-30}
 
 python3 - "$TMP" <<'EOF'
 import base64, os, sys
@@ -64,7 +68,7 @@ EOF
 printf '[Interface]\nPrivateKey = %s\nListenPort = 51820\n' "$(cat "$TMP/k")" >"$TMP/none-c.conf"
 printf '[Interface]\nPrivateKey = %s\nListenPort = 51821\n' "$(cat "$TMP/k")" >"$TMP/none-g.conf"
 
-declare -A R A T TR
+declare -A R A T TR CPU
 measure() { # label
 	R[$1-c]=$(rss "$PC"); A[$1-c]=$(anon "$PC")
 	R[$1-g]=$(rss "$PG"); A[$1-g]=$(anon "$PG")
@@ -77,7 +81,12 @@ for n in 1000 10000; do
 	T[$n-g]=$(secs nsx m wg addconf "$IG" "$TMP/peers$n.conf")
 	sleep 1
 	measure "$n"
-	[ "$n" = 10000 ] && got=$(nsx m wg show "$IC" peers | wc -l)
+	if [ "$n" = 10000 ]; then
+		got=$(nsx m wg show "$IC" peers | wc -l)
+		c0=$(ticks "$PC"); g0=$(ticks "$PG")
+		sleep "$IDLE"
+		CPU[c]=$(( $(ticks "$PC") - c0 )); CPU[g]=$(( $(ticks "$PG") - g0 ))
+	fi
 	TR[$n-c]=$(secs nsx m wg setconf "$IC" "$TMP/none-c.conf")
 	TR[$n-g]=$(secs nsx m wg setconf "$IG" "$TMP/none-g.conf")
 done
@@ -94,6 +103,10 @@ printf '%-22s %13s KB %13s KB\n' "per peer (slope)" \
 	"$(python3 -c "print('%.2f' % ((${R[10000-g]} - ${R[idle-g]}) / 10000))")"
 printf '%-22s %15s s %15s s\n' "add 10,000 peers" "${T[10000-c]}" "${T[10000-g]}"
 printf '%-22s %15s s %15s s\n' "remove 10,000 peers" "${TR[10000-c]}" "${TR[10000-g]}"
+hz=$(getconf CLK_TCK)
+pct() { python3 -c "print('%.2f' % (100.0 * $1 / $hz / $IDLE))"; }
+printf '%-22s %13s %% %14s %%   (CPU over %s s)\n' "idle, 10,000 peers" "$(pct "${CPU[c]}")" \
+	"$(pct "${CPU[g]}")" "$IDLE"
 
 # churn: RSS after each of five rounds of 10,000 in and out
 start=$(rss "$PC"); line=""

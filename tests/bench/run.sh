@@ -231,6 +231,11 @@ for row in "raw veth (ceiling):$raw" "wireguard-go<->wireguard-go:$ref" \
 	printf '%-34s %8s %9s %9s\n' "$name" "$v" "$(ratio "$v" "$raw")" "$(ratio "$v" "$ref")"
 done
 printf '%-34s %8s\n' "flood / undisturbed" "$(ratio "$crfl" "$crcr")"
+# the same per CPU-second of the tunnel (the flooder's own CPU, taken from the
+# same two vCPUs, out of the picture): undisturbed CPU-s per GB / flooded
+cpugb() { sed -n "s/^$1 *\([0-9.]*\) CPU-s per GB.*/\1/p" "$TMP/cpu.txt" | head -n1; }
+printf '%-34s %8s\n' "flood / undisturbed, per CPU-s" \
+	"$(ratio "$(cpugb 'cloudroute<->cloudroute')" "$(cpugb 'cloudroute under flood')")"
 printf '%-34s %8s %8s  (ms)\n' "latency" p50 p99
 printf '%-34s %8s %8s\n' "cloudroute<->cloudroute" ${lcr}
 printf '%-34s %8s %8s\n' "wireguard-go<->wireguard-go" ${lwg}
