@@ -150,10 +150,10 @@ parse_peer(struct vctx *v, struct json_object *po, const char *path, struct cfg_
 	r |= cv_check_keys(v, po, path, peer_keys);
 	g = cv_str(v, po, "name", path, &s, sub, sizeof(sub));
 	if (g > 0) {
-		if (*s == '\0' || strlen(s) >= sizeof(p->name))
+		if (*s == '\0' || strlen(s) >= CFG_PEER_NAME_LEN)
 			r |= cv_err(v, sub, 0, "%s: must be 1-63 characters", cv_dotted(sub, d, sizeof(d)));
-		else
-			cr_strlcpy(p->name, s, sizeof(p->name));
+		else if ((p->name = strdup(s)) == NULL)
+			return -ENOMEM;
 	}
 	r |= g < 0;
 	g = cv_str(v, po, "public_key", path, &s, sub, sizeof(sub));
@@ -170,13 +170,13 @@ parse_peer(struct vctx *v, struct json_object *po, const char *path, struct cfg_
 	p->has_psk = p->psk_file != NULL;
 	g = cv_str(v, po, "endpoint", path, &s, sub, sizeof(sub));
 	if (g > 0) {
-		if (endpoint_split(s, host, sizeof(host), &port) < 0 || strlen(s) >= sizeof(p->endpoint))
+		if (endpoint_split(s, host, sizeof(host), &port) < 0 || strlen(s) >= CFG_ENDPOINT_LEN)
 			r |= cv_err(v, sub, 0, "%s: \"%s\" is not host:port (e.g. \"hub.example.net:51820\" "
 			    "or \"[2001:db8::1]:51820\")", cv_dotted(sub, d, sizeof(d)), s);
-		else {
-			cr_strlcpy(p->endpoint, s, sizeof(p->endpoint));
+		else if ((p->endpoint = strdup(s)) == NULL)
+			return -ENOMEM;
+		else
 			p->has_endpoint = 1;
-		}
 	}
 	r |= g < 0;
 	if (!json_object_object_get_ex(po, "allowed_ips", NULL))
@@ -185,10 +185,10 @@ parse_peer(struct vctx *v, struct json_object *po, const char *path, struct cfg_
 	r |= cv_uint(v, po, "persistent_keepalive", path, 0, 65535, &ka);
 	p->keepalive = (uint16_t)ka;
 	g = cv_str(v, po, "backup_for", path, &s, sub, sizeof(sub));
-	if (g > 0 && (*s == '\0' || strlen(s) >= sizeof(p->backup_for)))
+	if (g > 0 && (*s == '\0' || strlen(s) >= CFG_PEER_NAME_LEN))
 		r |= cv_err(v, sub, 0, "%s: must name a peer (1-63 characters)", cv_dotted(sub, d, sizeof(d)));
-	else if (g > 0)
-		cr_strlcpy(p->backup_for, s, sizeof(p->backup_for));
+	else if (g > 0 && (p->backup_for = strdup(s)) == NULL)
+		return -ENOMEM;
 	r |= g < 0;
 	return r ? -EINVAL : 0;
 }
@@ -204,7 +204,7 @@ parse_groups(struct vctx *v, const char *sub, struct config *cfg)
 	int r = 0;
 
 	for (i = 0; i < n; i++) {
-		if (pv[i].backup_for[0] == '\0')
+		if (pv[i].backup_for == NULL)
 			continue;
 		snprintf(kpath, sizeof(kpath), "%s/%zu/backup_for", sub, i);
 		for (j = 0; j < n && strcmp(pv[j].name, pv[i].backup_for) != 0; j++)
@@ -215,7 +215,7 @@ parse_groups(struct vctx *v, const char *sub, struct config *cfg)
 			    pv[i].backup_for);
 			continue;
 		}
-		if (pv[j].backup_for[0] != '\0') {
+		if (pv[j].backup_for != NULL) {
 			r = cv_err(v, kpath, 0, "%s: \"%s\" is itself a backup (for \"%s\"); name the "
 			    "group's primary", cv_dotted(kpath, d, sizeof(d)), pv[j].name, pv[j].backup_for);
 			continue;
@@ -265,7 +265,7 @@ unique_peer(struct vctx *v, const char *el, const struct cfg_peer *p, size_t i,
 static int
 parse_peers(struct vctx *v, struct json_object *tun, struct config *cfg)
 {
-	char sub[512], el[600];
+	char sub[512], el[600], dflt[32];
 	struct json_object *a = cv_member(tun, "peers", "/tunnel", sub, sizeof(sub));
 	struct keymap names = { 0 }, keys = { 0 };
 	size_t i, n;
@@ -292,8 +292,13 @@ parse_peers(struct vctx *v, struct json_object *tun, struct config *cfg)
 			r = -EINVAL;
 			continue;
 		}
-		if (p->name[0] == '\0')
-			snprintf(p->name, sizeof(p->name), "peer%zu", i);
+		if (p->name == NULL) {
+			snprintf(dflt, sizeof(dflt), "peer%zu", i);
+			if ((p->name = strdup(dflt)) == NULL) {
+				r = -ENOMEM;
+				break;
+			}
+		}
 		if ((g = unique_peer(v, el, p, i, &names, &keys)) < 0)
 			r = g;
 	}

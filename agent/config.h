@@ -29,16 +29,21 @@ struct cfg_portfwd {
 	uint16_t to_port;
 };
 
+/* Longest peer name and endpoint (with the NUL) the config accepts. */
+#define CFG_PEER_NAME_LEN 64
+#define CFG_ENDPOINT_LEN 256
+
+/* Strings are heap copies owned by the peer (config_free frees them). */
 struct cfg_peer {
-	char name[64];
+	char *name;                /* 1-63 characters (default "peer<i>") */
 	uint8_t public_key[32];
 	int has_psk;
-	char *psk_file;            /* heap, NULL = none */
+	char *psk_file;            /* NULL = none */
 	int has_endpoint;
-	char endpoint[256];
+	char *endpoint;            /* "host:port" when has_endpoint, else NULL */
 	struct prefix_set allowed_ips;
 	uint16_t keepalive;
-	char backup_for[64];       /* peer group: the primary's name, "" = none */
+	char *backup_for;          /* peer group: the primary's name, NULL = none */
 	size_t backup_of;          /* 1 + the primary's index in tunnel.peers; 0 = none */
 };
 
@@ -116,6 +121,8 @@ int config_parse(const char *path, const char *text, size_t len,
 /* Fills lan_interface / local_subnets from the kernel when not configured. */
 int config_derive(struct config *cfg, struct buf *err);
 void config_free(struct config *cfg);
+/* Frees what one peer of tunnel.peers holds (config_free does it for all). */
+void config_peer_free(struct cfg_peer *p);
 /* The effective configuration as JSON (no secrets are in the config). */
 void config_dump(const struct config *cfg, FILE *out);
 /* Every prefix that should be routed through the tunnel: peers' allowed

@@ -254,6 +254,10 @@ cv_prefixes(struct vctx *v, struct json_object *obj, const char *key, const char
 		*present = 1;
 	prefix_set_free(out);
 	n = json_object_array_length(a);
+	/* room for all at once: a peer's one prefix takes one slot, not eight */
+	if (n > 0 && (out->v = reallocarray(NULL, n, sizeof(*out->v))) == NULL)
+		return -ENOMEM;
+	out->cap = n;
 	for (i = 0; i < n; i++) {
 		struct json_object *e = json_object_array_get_idx(a, i);
 		struct prefix p;

@@ -42,6 +42,18 @@ config_derive(struct config *cfg, struct buf *err)
 }
 
 void
+config_peer_free(struct cfg_peer *p)
+{
+	prefix_set_free(&p->allowed_ips);
+	free(p->name);
+	free(p->psk_file);
+	free(p->endpoint);
+	free(p->backup_for);
+	p->name = p->psk_file = p->endpoint = p->backup_for = NULL;
+	p->has_psk = p->has_endpoint = 0;
+}
+
+void
 config_free(struct config *cfg)
 {
 	size_t i;
@@ -52,10 +64,8 @@ config_free(struct config *cfg)
 	prefix_set_free(&cfg->tunnel.routes);
 	prefix_set_free(&cfg->tunnel.address);
 	prefix_set_free(&cfg->cloud.routes);
-	for (i = 0; i < cfg->tunnel.n_peers; i++) {
-		prefix_set_free(&cfg->tunnel.peers[i].allowed_ips);
-		free(cfg->tunnel.peers[i].psk_file);
-	}
+	for (i = 0; i < cfg->tunnel.n_peers; i++)
+		config_peer_free(&cfg->tunnel.peers[i]);
 	free(cfg->tunnel.peers);
 	cfg->tunnel.peers = NULL;
 	cfg->tunnel.n_peers = 0;
@@ -110,7 +120,7 @@ tunnel_json(const struct config *cfg)
 			json_object_object_add(po, "endpoint", json_object_new_string(p->endpoint));
 		json_object_object_add(po, "allowed_ips", prefixes_json(&p->allowed_ips));
 		json_object_object_add(po, "persistent_keepalive", json_object_new_int(p->keepalive));
-		if (p->backup_for[0])
+		if (p->backup_for != NULL)
 			json_object_object_add(po, "backup_for", json_object_new_string(p->backup_for));
 		json_object_array_add(peers, po);
 	}

@@ -18,6 +18,7 @@
  */
 #include <errno.h>
 #include <pthread.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -60,8 +61,67 @@ void
 ds_peer_free(struct ds_peer *p)
 {
 	prefix_set_free(&p->allowed_ips);
+	free(p->source);
+	free(p->name);
+	free(p->endpoint);
 	free(p->psk_file);
-	p->psk_file = NULL;
+	p->source = p->name = p->endpoint = p->psk_file = NULL;
+}
+
+int
+ds_str_set(char **out, const char *s, size_t max, int empty_null)
+{
+	char *n = NULL;
+
+	if (s != NULL && (s[0] != '\0' || !empty_null) && (n = strndup(s, max - 1)) == NULL)
+		return -ENOMEM;
+	free(*out);
+	*out = n;
+	return 0;
+}
+
+int
+ds_str_fmt(char **out, size_t max, const char *fmt, ...)
+{
+	char b[DS_ENDPOINT_LEN];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(b, max < sizeof(b) ? max : sizeof(b), fmt, ap);
+	va_end(ap);
+	return ds_str_set(out, b, sizeof(b), 0);
+}
+
+/* A heap copy of s (NULL stays NULL); 0 or -ENOMEM. */
+static int
+dup_or_null(char **out, const char *s)
+{
+	*out = NULL;
+	return s != NULL && (*out = strdup(s)) == NULL ? -ENOMEM : 0;
+}
+
+int
+ds_peer_copy(struct ds_peer *dst, const struct ds_peer *src)
+{
+	size_t n;
+
+	*dst = *src;
+	dst->source = dst->name = dst->endpoint = dst->psk_file = NULL;
+	memset(&dst->allowed_ips, 0, sizeof(dst->allowed_ips));
+	if (dup_or_null(&dst->source, src->source) < 0 || dup_or_null(&dst->name, src->name) < 0 ||
+	    dup_or_null(&dst->endpoint, src->endpoint) < 0 ||
+	    dup_or_null(&dst->psk_file, src->psk_file) < 0)
+		goto fail;
+	if ((n = src->allowed_ips.n) > 0) {
+		if ((dst->allowed_ips.v = reallocarray(NULL, n, sizeof(*src->allowed_ips.v))) == NULL)
+			goto fail;
+		memcpy(dst->allowed_ips.v, src->allowed_ips.v, n * sizeof(*src->allowed_ips.v));
+		dst->allowed_ips.n = dst->allowed_ips.cap = n;
+	}
+	return 0;
+fail:
+	ds_peer_free(dst);
+	return -ENOMEM;
 }
 
 void
@@ -204,6 +264,18 @@ index_free(struct desired *d)
 	d->idx = NULL;
 }
 
+/* Gives back what *v has allocated beyond n elements: 0, or -1 (kept as is). */
+static int
+fit(void **v, size_t n, size_t size)
+{
+	void *nv;
+
+	if (n == 0 || (nv = reallocarray(*v, n, size)) == NULL)
+		return -1;
+	*v = nv;
+	return 0;
+}
+
 /* Room for one more element in *v (n used, *cap allocated); 0 or -ENOMEM. */
 static int
 grow(void **v, size_t n, size_t *cap, size_t size)
@@ -219,6 +291,65 @@ grow(void **v, size_t n, size_t *cap, size_t size)
 	*v = nv;
 	*cap = ncap;
 	return 0;
+}
+
+/*
+ * The origins' strings: copies packed into chunks, freed with the desired
+ * state.  Origins come in runs (one source, one peer's prefixes), so a
+ * string equal to the last one of its kind is shared, not copied again.
+ */
+#define POOL_CHUNK 16384
+
+struct pool_chunk {
+	struct pool_chunk *next;
+	size_t used, size;
+	char data[];
+};
+
+struct ds_strpool {
+	struct pool_chunk *head;      /* the newest chunk */
+	const char *last[2];          /* 0: sources, 1: peer names */
+};
+
+static void
+pool_free(struct ds_strpool *sp)
+{
+	struct pool_chunk *c, *next;
+
+	if (sp == NULL)
+		return;
+	for (c = sp->head; c != NULL; c = next) {
+		next = c->next;
+		free(c);
+	}
+	free(sp);
+}
+
+/* A pooled copy of s (kind: 0 a source, 1 a peer name), NULL: no memory. */
+static const char *
+pool_str(struct ds_strpool *sp, const char *s, int kind)
+{
+	struct pool_chunk *c = sp->head;
+	size_t len = strlen(s) + 1;
+	char *out;
+
+	if (sp->last[kind] != NULL && strcmp(sp->last[kind], s) == 0)
+		return sp->last[kind];
+	if (c == NULL || c->size - c->used < len) {
+		size_t size = len > POOL_CHUNK ? len : POOL_CHUNK;
+
+		if ((c = malloc(sizeof(*c) + size)) == NULL)
+			return NULL;
+		c->next = sp->head;
+		c->used = 0;
+		c->size = size;
+		sp->head = c;
+	}
+	out = c->data + c->used;
+	memcpy(out, s, len);
+	c->used += len;
+	sp->last[kind] = out;
+	return out;
 }
 
 static int
@@ -240,11 +371,13 @@ origin_add(struct desired *d, const struct prefix *p, const char *source, const 
 		return r > 0 ? 0 : r;
 	if ((r = grow((void **)&d->origin, d->n_origin, &x->cap_origin, sizeof(*o))) < 0)
 		return r;
-	o = &d->origin[d->n_origin++];
+	o = &d->origin[d->n_origin];
 	memset(o, 0, sizeof(*o));
 	o->dst = *p;
-	cr_strlcpy(o->source, source, sizeof(o->source));
-	cr_strlcpy(o->peer, peer ? peer : "", sizeof(o->peer));
+	if ((o->source = pool_str(d->strs, source, 0)) == NULL ||
+	    (peer != NULL && peer[0] != '\0' && (o->peer = pool_str(d->strs, peer, 1)) == NULL))
+		return -ENOMEM;
+	d->n_origin++;
 	return 0;
 }
 
@@ -260,15 +393,21 @@ tunnel_add(struct desired *d, const struct prefix *p)
 	return prefix_set_push(&d->tunnel, p);
 }
 
-static void
+/* "config,client:alice": at most DS_SOURCE_LEN - 1 characters. */
+static int
 join_source(struct ds_peer *p, const char *src)
 {
-	size_t n = strlen(p->source);
+	size_t n = strlen(p->source), add = strlen(src);
+	char *ns;
 
-	if (strstr(p->source, src) != NULL || n + 1 + strlen(src) >= sizeof(p->source))
-		return;
-	p->source[n] = ',';
-	cr_strlcpy(p->source + n + 1, src, sizeof(p->source) - n - 1);
+	if (strstr(p->source, src) != NULL || n + 1 + add >= DS_SOURCE_LEN)
+		return 0;
+	if ((ns = realloc(p->source, n + 1 + add + 1)) == NULL)
+		return -ENOMEM;
+	ns[n] = ',';
+	memcpy(ns + n + 1, src, add + 1);
+	p->source = ns;
+	return 0;
 }
 
 /* The composed peer with in's key, created from in when new; NULL and *r. */
@@ -276,23 +415,22 @@ static struct ds_peer *
 peer_for(struct desired *d, const struct ds_peer *in, uint32_t *at, int *r)
 {
 	struct ds_index *x = d->idx;
-	struct ds_peer *p;
+	struct ds_peer *p, t;
 
 	if ((*r = keymap_put(&x->keys, in->public_key, 32, (uint32_t)d->n_peers, at)) > 0) {
-		join_source(&d->peers[*at], in->source);
-		*r = 0;
+		if ((*r = join_source(&d->peers[*at], in->source)) < 0)
+			return NULL;
 		return &d->peers[*at];
 	}
 	if (*r < 0 || (*r = grow((void **)&d->peers, d->n_peers, &x->cap_peers, sizeof(*p))) < 0)
 		return NULL;
 	*at = (uint32_t)d->n_peers;
-	p = &d->peers[d->n_peers++];
-	*p = *in;
-	memset(&p->allowed_ips, 0, sizeof(p->allowed_ips));
-	if (in->psk_file != NULL && (p->psk_file = strdup(in->psk_file)) == NULL) {
-		*r = -ENOMEM;
+	p = &d->peers[d->n_peers];
+	t = *in;
+	memset(&t.allowed_ips, 0, sizeof(t.allowed_ips));   /* merge_peer adds them */
+	if ((*r = ds_peer_copy(p, &t)) < 0)
 		return NULL;
-	}
+	d->n_peers++;
 	return p;
 }
 
@@ -331,6 +469,7 @@ merge_peer(struct desired *d, const struct ds_peer *in, struct buf *errs)
 static int
 config_peers(const struct config *cfg, struct desired *d, struct buf *errs)
 {
+	char src[] = "config";
 	struct ds_peer p;
 	size_t i, j;
 	int r = 0;
@@ -338,21 +477,21 @@ config_peers(const struct config *cfg, struct desired *d, struct buf *errs)
 	for (i = 0; i < cfg->tunnel.n_peers && r == 0; i++) {
 		const struct cfg_peer *cp = &cfg->tunnel.peers[i];
 
+		/* borrowed strings (merge_peer copies them), own allowed IPs */
 		memset(&p, 0, sizeof(p));
-		cr_strlcpy(p.source, "config", sizeof(p.source));
-		cr_strlcpy(p.name, cp->name, sizeof(p.name));
+		p.source = src;
+		p.name = cp->name;
 		memcpy(p.public_key, cp->public_key, 32);
 		if (cp->has_endpoint)
-			cr_strlcpy(p.endpoint, cp->endpoint, sizeof(p.endpoint));
+			p.endpoint = cp->endpoint;
 		p.keepalive = cp->keepalive;
 		p.has_psk = cp->has_psk;
-		p.psk_file = cp->psk_file;      /* borrowed: merge_peer copies it */
+		p.psk_file = cp->psk_file;
 		for (j = 0; j < cp->allowed_ips.n && r == 0; j++)
 			r = prefix_set_add(&p.allowed_ips, &cp->allowed_ips.v[j]);
 		if (r == 0)
 			r = merge_peer(d, &p, errs);
-		p.psk_file = NULL;
-		ds_peer_free(&p);
+		prefix_set_free(&p.allowed_ips);
 	}
 	return r;
 }
@@ -407,6 +546,7 @@ static int
 client_peers(const struct config *cfg, struct desired *d, struct buf *errs)
 {
 	const struct client *c;
+	char label[DS_NAME_LEN];
 	struct ds_peer p;
 	size_t i;
 	int r;
@@ -415,13 +555,14 @@ client_peers(const struct config *cfg, struct desired *d, struct buf *errs)
 		return r;
 	for (i = 0; i < last_clients.cs.n; i++) {
 		c = &last_clients.cs.v[i];
+		/* borrowed strings (merge_peer copies them), own allowed IPs */
 		memset(&p, 0, sizeof(p));
 		memcpy(p.public_key, c->public_key, 32);
-		snprintf(p.source, sizeof(p.source), "client:%.*s", CLIENTS_NAME_MAX, c->name);
-		snprintf(p.name, sizeof(p.name), "client:%.*s", CLIENTS_NAME_MAX, c->name);
+		snprintf(label, sizeof(label), "client:%.*s", CLIENTS_NAME_MAX, c->name);
+		p.source = p.name = label;
 		if ((r = prefix_set_add(&p.allowed_ips, &c->address)) == 0)
 			r = merge_peer(d, &p, errs);
-		ds_peer_free(&p);
+		prefix_set_free(&p.allowed_ips);
 		if (r < 0)
 			return r;
 	}
@@ -494,6 +635,10 @@ desired_compose(const struct config *cfg, struct ds_registry *reg, struct desire
 
 	memset(out, 0, sizeof(*out));
 	out->cloud_leader = -1;
+	if ((out->strs = calloc(1, sizeof(*out->strs))) == NULL) {
+		r = -ENOMEM;
+		goto out;
+	}
 	if ((r = index_new(out, cfg->tunnel.n_peers + 64)) < 0)
 		goto out;
 	if (cfg->tunnel.mode == TUNNEL_USERSPACE) {
@@ -514,6 +659,20 @@ desired_compose(const struct config *cfg, struct ds_registry *reg, struct desire
 				goto out;
 	if ((r = cloud_prefixes(cfg, out)) == 0 && out->n_origin > 1)
 		qsort(out->origin, out->n_origin, sizeof(*out->origin), origin_cmp);
+	if (r == 0) {          /* kept until the next composition: no slack */
+		fit((void **)&out->peers, out->n_peers, sizeof(*out->peers));
+		fit((void **)&out->origin, out->n_origin, sizeof(*out->origin));
+		if (fit((void **)&out->tunnel.v, out->tunnel.n, sizeof(*out->tunnel.v)) == 0)
+			out->tunnel.cap = out->tunnel.n;
+		if (fit((void **)&out->cloud.v, out->cloud.n, sizeof(*out->cloud.v)) == 0)
+			out->cloud.cap = out->cloud.n;
+		for (i = 0; i < out->n_peers; i++) {
+			struct prefix_set *ips = &out->peers[i].allowed_ips;
+
+			if (fit((void **)&ips->v, ips->n, sizeof(*ips->v)) == 0)
+				ips->cap = ips->n;
+		}
+	}
 out:
 	index_free(out);
 	if (r < 0)
@@ -532,6 +691,7 @@ desired_free(struct desired *d)
 	prefix_set_free(&d->tunnel);
 	prefix_set_free(&d->cloud);
 	free(d->origin);
+	pool_free(d->strs);
 	memset(d, 0, sizeof(*d));
 	d->cloud_leader = -1;
 }
@@ -562,9 +722,9 @@ desired_origin_fmt(const struct desired *d, const struct prefix *p, char *buf, s
 
 	if (o == NULL)
 		buf[0] = '\0';
-	else if (o->peer[0] && strcmp(o->peer, "overlay") == 0)
+	else if (o->peer != NULL && strcmp(o->peer, "overlay") == 0)
 		snprintf(buf, len, " [from the overlay, %s]", o->source);
-	else if (o->peer[0])
+	else if (o->peer != NULL)
 		snprintf(buf, len, " [from peer %s, %s]", o->peer, o->source);
 	else
 		snprintf(buf, len, " [from %s]", o->source);

@@ -26,17 +26,24 @@
 #include "agent/config.h"
 #include "common/prefix.h"
 
+/* Longest strings kept (with the NUL), as the fixed fields had them:
+ * longer values are cut, sources joined past DS_SOURCE_LEN are not. */
 #define DS_SOURCE_LEN 96
+#define DS_NAME_LEN 64
+#define DS_ENDPOINT_LEN 256
 
+/* The strings are heap copies owned by the peer (ds_peer_free frees them,
+ * ds_peer_copy duplicates them); source and name are set in every peer a
+ * source publishes. */
 struct ds_peer {
-	char source[DS_SOURCE_LEN];   /* "config", "client:alice", "fleet:hq/hq-1" */
-	char name[64];
+	char *source;                 /* "config", "client:alice", "fleet:hq/hq-1" */
+	char *name;
 	uint8_t public_key[32];
-	char endpoint[256];           /* "host:port", "" = none */
+	char *endpoint;               /* "host:port", NULL = none */
 	struct prefix_set allowed_ips;
 	uint16_t keepalive;
 	int has_psk;                  /* config peers only */
-	char *psk_file;               /* heap (NULL = none); ds_peer_free frees it */
+	char *psk_file;               /* NULL = none */
 };
 
 struct ds_source {
@@ -51,11 +58,15 @@ struct ds_source {
 	struct prefix_set routes;
 };
 
+/* source and peer point into the composition's string pool (struct
+ * desired owns them). */
 struct ds_origin {
 	struct prefix dst;
-	char source[DS_SOURCE_LEN];
-	char peer[64];                /* "" when not a peer's allowed IP */
+	const char *source;
+	const char *peer;             /* NULL when not a peer's allowed IP */
 };
+
+struct ds_strpool;
 
 struct desired {
 	struct ds_peer *peers;        /* merged by public key */
@@ -65,6 +76,7 @@ struct desired {
 	struct ds_origin *origin;
 	size_t n_origin;
 	int cloud_leader;             /* -1: no fleet opinion */
+	struct ds_strpool *strs;      /* the origins' strings */
 	struct ds_index *idx;         /* lookups, only while composing */
 };
 
@@ -82,6 +94,14 @@ int ds_registry_put(struct ds_registry *r, struct ds_source *src);
 void ds_registry_drop(struct ds_registry *r, const char *name);
 void ds_source_free(struct ds_source *src);
 void ds_peer_free(struct ds_peer *p);
+/* A deep copy of src into dst (allowed IPs too); 0 or -ENOMEM (dst then
+ * holds nothing). */
+int ds_peer_copy(struct ds_peer *dst, const struct ds_peer *src);
+/* *out := a heap copy of s cut to max - 1 characters (the old fixed
+ * fields' limits); with s NULL or "" and empty_null, NULL.  0 or -ENOMEM. */
+int ds_str_set(char **out, const char *s, size_t max, int empty_null);
+/* The same with a formatted string (max at most DS_ENDPOINT_LEN). */
+int ds_str_fmt(char **out, size_t max, const char *fmt, ...) CR_PRINTF(3, 4);
 
 /*
  * Composes config + clients.json + every registry source (reg may be

@@ -58,7 +58,8 @@ desired_fp(const struct desired *w, char fp[65])
 		for (k = 0; k < sizeof(w->peers[i].public_key) && r == 0; k++)
 			r = buf_printf(&b, "%02x", w->peers[i].public_key[k]);
 		if (r == 0)
-			r = buf_printf(&b, "@%s/%u/", w->peers[i].endpoint, w->peers[i].keepalive);
+			r = buf_printf(&b, "@%s/%u/", w->peers[i].endpoint ? w->peers[i].endpoint : "",
+			    w->peers[i].keepalive);
 		if (r == 0)
 			r = put_set(&b, "ips", &w->peers[i].allowed_ips);
 	}

@@ -133,7 +133,7 @@ log_rejected(void *arg, const struct fleet_view_entry *e)
 	struct fleet *f = arg;
 
 	log_warnx("fleet: ignoring %ssites/%s/%s: %s", f->cfg.prefix, e->rec.site, e->rec.name,
-	    e->why);
+	    e->why ? e->why : "rejected");
 }
 
 /* After a batch of changes: validation, the election's view of our key. */
@@ -368,7 +368,7 @@ digest(const struct fleet_peers *p)
 
 	for (i = 0; i < p->n; i++) {
 		const struct fleet_peer *x = &p->v[i];
-		const void *parts[] = { x->site, x->name, x->endpoint };
+		const void *parts[] = { x->site, x->name, x->endpoint ? x->endpoint : "" };
 
 		for (k = 0; k < ARRAY_SIZE(parts); k++)
 			for (const char *c = parts[k]; *c; c++)
@@ -578,11 +578,14 @@ build_record(struct fleet *f)
 
 	memset(&r, 0, sizeof(r));
 	memcpy(r.public_key, f->o.self.public_key, 32);
-	cr_strlcpy(r.endpoint, f->o.self.endpoint, sizeof(r.endpoint));
 	r.address = f->o.self.address;
-	for (i = 0; f->o.self.subnets != NULL && i < f->o.self.subnets->n; i++)
-		if (prefix_set_add(&r.subnets, &f->o.self.subnets->v[i]) < 0)
-			return -ENOMEM;
+	rc = (r.endpoint = strdup(f->o.self.endpoint)) == NULL ? -ENOMEM : 0;
+	for (i = 0; rc == 0 && f->o.self.subnets != NULL && i < f->o.self.subnets->n; i++)
+		rc = prefix_set_add(&r.subnets, &f->o.self.subnets->v[i]);
+	if (rc < 0) {
+		fleet_record_free(&r);
+		return rc;
+	}
 	buf_init(&b, sizeof(f->record) - 1);
 	rc = r.endpoint[0] != '\0' ? fleet_record_encode(&r, &b) : 0;   /* else later */
 	if (rc == 0 && b.data != NULL)

@@ -22,13 +22,14 @@
 #include "common/util.h"
 
 #define FLEET_NAME_MAX 64
+#define FLEET_ENDPOINT_MAX 256        /* with the NUL */
 
 /* <prefix>sites/<site>/<name> */
 struct fleet_record {
 	char site[FLEET_NAME_MAX];
 	char name[FLEET_NAME_MAX];
 	uint8_t public_key[32];
-	char endpoint[256];               /* host:port */
+	char *endpoint;                   /* host:port (heap: fleet_record_free) */
 	struct prefix address;            /* host prefix /32 or /128 */
 	struct prefix_set subnets;
 	int64_t create_revision;
@@ -51,7 +52,8 @@ int fleet_name_valid(const char *s, size_t len);
 int fleet_record_encode(const struct fleet_record *r, struct buf *out);
 /*
  * Parses and validates a record value (site/name/revisions are the
- * caller's).  0, or -EINVAL with the reason in why.
+ * caller's) into r (zeroed, or a record decoded before: replaced).  0, or
+ * -EINVAL with the reason in why.  fleet_record_free(r) either way.
  */
 int fleet_record_decode(const char *value, size_t len, struct fleet_record *r,
     char *why, size_t whylen);
@@ -65,7 +67,7 @@ struct fleet_view_entry {
 	int valid;                        /* decoded and accepted */
 	int logged;                       /* a rejection was logged once */
 	int seen;                         /* in the current full read */
-	char why[256];                    /* rejection reason */
+	char *why;                        /* rejection reason (heap), NULL: none */
 };
 
 struct fleet_leader {
@@ -114,7 +116,7 @@ struct fleet_peer {
 	char site[FLEET_NAME_MAX];
 	char name[FLEET_NAME_MAX];
 	uint8_t public_key[32];
-	char endpoint[256];
+	char *endpoint;                   /* heap: fleet_peers_free */
 	struct prefix_set allowed_ips;    /* address, + subnets if its site's leader */
 	int leader;
 };

@@ -61,14 +61,14 @@ to_source(const struct fleet_snapshot *s)
 		const struct fleet_peer *p = &s->peers.v[i];
 		struct ds_peer *d = &src->peers[i];
 
+		src->n_peers++;         /* freed with src from here on */
 		/* Long site/name pairs are cut in the labels only (plan, status). */
-		if (snprintf(d->source, sizeof(d->source), "fleet:%s/%s", p->site, p->name) < 0 ||
-		    snprintf(d->name, sizeof(d->name), "%s/%s", p->site, p->name) < 0)
+		if (ds_str_fmt(&d->source, DS_SOURCE_LEN, "fleet:%s/%s", p->site, p->name) < 0 ||
+		    ds_str_fmt(&d->name, DS_NAME_LEN, "%s/%s", p->site, p->name) < 0 ||
+		    ds_str_set(&d->endpoint, p->endpoint, DS_ENDPOINT_LEN, 1) < 0)
 			goto fail;
 		memcpy(d->public_key, p->public_key, 32);
-		cr_strlcpy(d->endpoint, p->endpoint, sizeof(d->endpoint));
 		d->keepalive = FLEET_KEEPALIVE;
-		src->n_peers++;
 		for (j = 0; j < p->allowed_ips.n; j++)
 			if (prefix_set_add(&d->allowed_ips, &p->allowed_ips.v[j]) < 0)
 				goto fail;
@@ -130,7 +130,8 @@ on_publish(void *arg, struct fleet_snapshot *s)
 		dp_key_to_base64(pk, s->peers.v[i].public_key);
 		json_object_object_add(p, "public_key", json_object_new_string(pk));
 		json_object_object_add(p, "leader", json_object_new_boolean(s->peers.v[i].leader));
-		json_object_object_add(p, "endpoint", json_object_new_string(s->peers.v[i].endpoint));
+		json_object_object_add(p, "endpoint", json_object_new_string(s->peers.v[i].endpoint ?
+		    s->peers.v[i].endpoint : ""));
 		for (j = 0; j < s->peers.v[i].allowed_ips.n; j++)
 			json_object_array_add(ips, json_object_new_string(
 			    prefix_fmt(&s->peers.v[i].allowed_ips.v[j], b, sizeof(b))));

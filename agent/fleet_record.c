@@ -106,7 +106,7 @@ fleet_record_encode(const struct fleet_record *r, struct buf *out)
 	}
 	dp_key_to_base64(pk, r->public_key);
 	json_object_object_add(o, "public_key", json_object_new_string(pk));
-	json_object_object_add(o, "endpoint", json_object_new_string(r->endpoint));
+	json_object_object_add(o, "endpoint", json_object_new_string(r->endpoint ? r->endpoint : ""));
 	json_object_object_add(o, "address",
 	    json_object_new_string(prefix_fmt(&r->address, b, sizeof(b))));
 	for (i = 0; i < r->subnets.n; i++)
@@ -161,6 +161,8 @@ fleet_record_decode(const char *value, size_t len, struct fleet_record *r,
 	int rc = -EINVAL;
 
 	prefix_set_free(&r->subnets);
+	free(r->endpoint);
+	r->endpoint = NULL;
 	why[0] = '\0';
 	if (tok == NULL)
 		return -ENOMEM;
@@ -174,12 +176,15 @@ fleet_record_decode(const char *value, size_t len, struct fleet_record *r,
 		snprintf(why, whylen, "\"public_key\" is not a 32-byte base64 key");
 		goto out;
 	}
-	if ((s = cr_json_str(o, "endpoint")) == NULL || strlen(s) >= sizeof(r->endpoint) ||
+	if ((s = cr_json_str(o, "endpoint")) == NULL || strlen(s) >= FLEET_ENDPOINT_MAX ||
 	    endpoint_split(s, host, sizeof(host), &port) < 0 || port == 0) {
 		snprintf(why, whylen, "\"endpoint\" is not host:port");
 		goto out;
 	}
-	cr_strlcpy(r->endpoint, s, sizeof(r->endpoint));
+	if ((r->endpoint = strdup(s)) == NULL) {
+		rc = -ENOMEM;
+		goto out;
+	}
 	if ((s = cr_json_str(o, "address")) == NULL || prefix_parse(s, &r->address, 0) < 0 ||
 	    r->address.len != (r->address.family == AF_INET ? 32 : 128)) {
 		snprintf(why, whylen, "\"address\" is not a host prefix (/32 or /128)");
@@ -198,4 +203,6 @@ void
 fleet_record_free(struct fleet_record *r)
 {
 	prefix_set_free(&r->subnets);
+	free(r->endpoint);
+	r->endpoint = NULL;
 }

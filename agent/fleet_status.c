@@ -63,9 +63,11 @@ peer_from_json(struct json_object *p, struct ds_peer *d)
 
 	if (dp_key_from_base64(d->public_key, str(p, "public_key")) < 0)
 		return -EINVAL;
-	snprintf(d->source, sizeof(d->source), "fleet:%.40s/%.40s", str(p, "site"), str(p, "name"));
-	snprintf(d->name, sizeof(d->name), "%.30s/%.30s", str(p, "site"), str(p, "name"));
-	cr_strlcpy(d->endpoint, str(p, "endpoint"), sizeof(d->endpoint));
+	if (ds_str_fmt(&d->source, DS_SOURCE_LEN, "fleet:%.40s/%.40s", str(p, "site"),
+	    str(p, "name")) < 0 ||
+	    ds_str_fmt(&d->name, DS_NAME_LEN, "%.30s/%.30s", str(p, "site"), str(p, "name")) < 0 ||
+	    ds_str_set(&d->endpoint, str(p, "endpoint"), DS_ENDPOINT_LEN, 1) < 0)
+		return -ENOMEM;
 	d->keepalive = 25;
 	if (!json_object_object_get_ex(p, "allowed_ips", &ips) ||
 	    !json_object_is_type(ips, json_type_array))

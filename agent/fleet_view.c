@@ -31,13 +31,32 @@ fleet_view_init(struct fleet_view *v, const char *site, const char *name,
 		prefix_set_add(&v->local_subnets, &local_subnets->v[i]);
 }
 
+static void
+entry_free(struct fleet_view_entry *e)
+{
+	fleet_record_free(&e->rec);
+	free(e->why);
+	e->why = NULL;
+}
+
+/* e's rejection reason := why ("" none); a new reason is logged again. */
+static void
+set_why(struct fleet_view_entry *e, const char *why)
+{
+	if (strcmp(e->why ? e->why : "", why) == 0)
+		return;
+	e->logged = 0;
+	free(e->why);
+	e->why = why[0] != '\0' ? strdup(why) : NULL;
+}
+
 void
 fleet_view_clear(struct fleet_view *v)
 {
 	size_t i;
 
 	for (i = 0; i < v->n; i++)
-		fleet_record_free(&v->e[i].rec);
+		entry_free(&v->e[i]);
 	v->n = 0;
 	v->nl = 0;
 	v->changes++;
@@ -61,7 +80,7 @@ fleet_view_sweep(struct fleet_view *v)
 
 	for (i = o = 0; i < v->n; i++) {
 		if (!v->e[i].seen) {
-			fleet_record_free(&v->e[i].rec);
+			entry_free(&v->e[i]);
 			v->changes++;
 			continue;
 		}
@@ -251,9 +270,7 @@ fleet_view_put(struct fleet_view *v, const char *prefix, const char *key,
 	e->rec.create_revision = create_rev;
 	e->rec.mod_revision = mod_rev;
 	e->rec.lease = lease;
-	if (strcmp(e->why, r < 0 ? why : "") != 0)
-		e->logged = 0;                /* a new reason is logged again */
-	cr_strlcpy(e->why, r < 0 ? why : "", sizeof(e->why));
+	set_why(e, r < 0 ? why : "");
 	e->seen = 1;
 	e->decoded = r == 0;
 	e->valid = r == 0;                /* until fleet_view_validate() */
@@ -281,7 +298,7 @@ fleet_view_delete(struct fleet_view *v, const char *prefix, const char *key, siz
 	i = find_entry(v, site, name, &found);
 	if (!found)
 		return 0;
-	fleet_record_free(&v->e[i].rec);
+	entry_free(&v->e[i]);
 	memmove(&v->e[i], &v->e[i + 1], (v->n - i - 1) * sizeof(*v->e));
 	v->n--;
 	v->changes++;
@@ -379,12 +396,11 @@ fleet_view_validate(struct fleet_view *v,
 		char why[256];
 
 		if (conflict(v, ord[i], acc, nacc, why, sizeof(why))) {
-			if (strcmp(ord[i]->why, why) != 0)
-				ord[i]->logged = 0;
-			cr_strlcpy(ord[i]->why, why, sizeof(ord[i]->why));
+			set_why(ord[i], why);
 			ord[i]->valid = 0;
 		} else {
-			ord[i]->why[0] = '\0';
+			free(ord[i]->why);
+			ord[i]->why = NULL;
 			ord[i]->valid = 1;
 			ord[i]->logged = 0;
 			acc[nacc++] = ord[i];
@@ -406,8 +422,10 @@ fleet_peers_free(struct fleet_peers *p)
 {
 	size_t i;
 
-	for (i = 0; i < p->n; i++)
+	for (i = 0; i < p->n; i++) {
 		prefix_set_free(&p->v[i].allowed_ips);
+		free(p->v[i].endpoint);
+	}
 	free(p->v);
 	memset(p, 0, sizeof(*p));
 }
@@ -423,7 +441,9 @@ fill_peer(const struct fleet_view *v, struct fleet_peer *p, const struct fleet_r
 	cr_strlcpy(p->site, r->site, sizeof(p->site));
 	cr_strlcpy(p->name, r->name, sizeof(p->name));
 	memcpy(p->public_key, r->public_key, 32);
-	cr_strlcpy(p->endpoint, r->endpoint, sizeof(p->endpoint));
+	free(p->endpoint);
+	if ((p->endpoint = strdup(r->endpoint ? r->endpoint : "")) == NULL)
+		return -ENOMEM;
 	p->leader = leader;
 	if (prefix_set_add(&p->allowed_ips, &r->address) < 0)
 		return -ENOMEM;

@@ -10,7 +10,6 @@
 
 #include "agent/desired.h"
 #include "agent/tunnel.h"
-#include "common/keymap.h"
 #include "netcfg/netcfg.h"
 
 /* plan -v: each composed peer and the source(s) that want it. */
@@ -121,30 +120,53 @@ tunnel_config_free(struct dp_config *dc)
 
 struct ep_entry {
 	uint8_t key[32];
-	char name[256];
-	struct sockaddr_storage addr;
+	char *name;                   /* heap, owned by the cache */
 	uint64_t resolved_ms;         /* 0: never resolved */
+	struct sockaddr_in6 addr;     /* room for either family, as resolved */
 	int seen;
 };
 
+/* Entries v[0..sorted) are ordered by key (ep_sweep sorts them); the
+ * entries a build adds go after them.  No index beside the array: a
+ * 10,000-peer cache is its entries and nothing else. */
 struct tunnel_endpoints {
 	struct ep_entry *v;
-	size_t n, cap;
-	struct keymap by_key;         /* public key -> an entry with that key */
+	size_t n, cap, sorted;
 };
 
+static int
+ep_cmp(const void *a, const void *b)
+{
+	return memcmp(((const struct ep_entry *)a)->key, ((const struct ep_entry *)b)->key, 32);
+}
+
+/* The sorted entry with that key and name, or NULL. */
+static struct ep_entry *
+ep_lookup(struct tunnel_endpoints *c, const uint8_t key[32], const char *name)
+{
+	struct ep_entry k, *e;
+	size_t lo, hi;
+
+	memcpy(k.key, key, 32);
+	if (c->sorted == 0 || (e = bsearch(&k, c->v, c->sorted, sizeof(k), ep_cmp)) == NULL)
+		return NULL;
+	for (lo = (size_t)(e - c->v); lo > 0 && ep_cmp(&c->v[lo - 1], &k) == 0; lo--)
+		;
+	for (hi = lo; hi < c->sorted && ep_cmp(&c->v[hi], &k) == 0; hi++)
+		if (strcmp(c->v[hi].name, name) == 0)
+			return &c->v[hi];
+	return NULL;
+}
+
+/* The entry for key and name, added when new; NULL: no memory (resolve
+ * without the cache). */
 static struct ep_entry *
 ep_find(struct tunnel_endpoints *c, const uint8_t key[32], const char *name)
 {
 	struct ep_entry *nv;
-	uint32_t at;
-	size_t i;
 
-	if (keymap_get(&c->by_key, key, 32, &at) && strcmp(c->v[at].name, name) == 0)
-		return &c->v[at];
-	for (i = 0; c->by_key.slot == NULL && i < c->n; i++)   /* no map: scan */
-		if (memcmp(c->v[i].key, key, 32) == 0 && strcmp(c->v[i].name, name) == 0)
-			return &c->v[i];
+	if ((nv = ep_lookup(c, key, name)) != NULL)
+		return nv;
 	if (c->n == c->cap) {
 		size_t ncap = c->cap ? c->cap * 2 : 16;
 
@@ -155,40 +177,52 @@ ep_find(struct tunnel_endpoints *c, const uint8_t key[32], const char *name)
 	}
 	nv = &c->v[c->n];
 	memset(nv, 0, sizeof(*nv));
+	if ((nv->name = strdup(name)) == NULL)
+		return NULL;
 	memcpy(nv->key, key, 32);
-	cr_strlcpy(nv->name, name, sizeof(nv->name));
 	/* an entry with the same key and another name is swept next build */
-	keymap_put(&c->by_key, key, 32, (uint32_t)c->n, NULL);
 	c->n++;
 	return nv;
 }
 
-/* Drops the entries no peer used in this build and re-indexes the rest. */
+/* Drops the entries no peer used in this build and sorts the rest. */
 static void
 ep_sweep(struct tunnel_endpoints *c)
 {
+	struct ep_entry *nv;
 	size_t i, k = 0;
 
-	for (i = 0; i < c->n; i++)
-		if (c->v[i].seen)
-			c->v[k++] = c->v[i];
-	c->n = k;
-	keymap_free(&c->by_key);
-	if (keymap_init(&c->by_key, c->n) < 0)
-		keymap_free(&c->by_key);       /* ep_find scans instead */
 	for (i = 0; i < c->n; i++) {
+		if (!c->v[i].seen) {
+			free(c->v[i].name);
+			continue;
+		}
 		c->v[i].seen = 0;
-		if (keymap_put(&c->by_key, c->v[i].key, 32, (uint32_t)i, NULL) < 0)
-			keymap_free(&c->by_key);
+		c->v[k++] = c->v[i];
+	}
+	c->n = k;
+	if (c->n > 1)
+		qsort(c->v, c->n, sizeof(*c->v), ep_cmp);
+	c->sorted = c->n;
+	if (c->cap > 16 && c->n < c->cap - c->cap / 4) {  /* kept until the next build */
+		size_t ncap = c->n > 16 ? c->n : 16;
+
+		if ((nv = reallocarray(c->v, ncap, sizeof(*nv))) != NULL) {
+			c->v = nv;
+			c->cap = ncap;
+		}
 	}
 }
 
 void
 tunnel_endpoints_free(struct tunnel_endpoints *c)
 {
+	size_t i;
+
 	if (c == NULL)
 		return;
-	keymap_free(&c->by_key);
+	for (i = 0; i < c->n; i++)
+		free(c->v[i].name);
 	free(c->v);
 	free(c);
 }
@@ -196,11 +230,7 @@ tunnel_endpoints_free(struct tunnel_endpoints *c)
 struct tunnel_endpoints *
 tunnel_endpoints_new(void)
 {
-	struct tunnel_endpoints *c = calloc(1, sizeof(*c));
-
-	if (c != NULL && keymap_init(&c->by_key, 0) < 0)
-		keymap_free(&c->by_key);       /* ep_find scans instead */
-	return c;
+	return calloc(1, sizeof(struct tunnel_endpoints));
 }
 
 static void
@@ -212,7 +242,7 @@ peer_endpoint(struct tunnel_endpoints *cache, const struct ds_peer *dp,
 	uint64_t now = now_ms();
 	socklen_t sl;
 
-	if (dp->endpoint[0] == '\0')
+	if (dp->endpoint == NULL || dp->endpoint[0] == '\0')
 		return;
 	if (cache != NULL && (e = ep_find(cache, dp->public_key, dp->endpoint)) != NULL) {
 		e->seen = 1;
@@ -225,9 +255,11 @@ peer_endpoint(struct tunnel_endpoints *cache, const struct ds_peer *dp,
 		return;
 	}
 	if (e != NULL) {
-		int changed = e->resolved_ms == 0 || memcmp(&e->addr, &ss, sizeof(ss)) != 0;
+		/* resolved addresses are zero past sl (endpoint_resolve) */
+		int changed = e->resolved_ms == 0 || sl > sizeof(e->addr) ||
+		    memcmp(&e->addr, &ss, sizeof(e->addr)) != 0;
 
-		e->addr = ss;
+		memcpy(&e->addr, &ss, sizeof(e->addr));
 		e->resolved_ms = now;
 		if (!changed)
 			return;

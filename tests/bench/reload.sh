@@ -6,7 +6,9 @@
 # of branch routers), and the daemon gets
 # SIGHUP; the time is until the tunnel has every peer and the kernel every
 # route into the tunnel.  Then the peers are removed the same way.  RSS
-# before, with the peers, and after.  Not part of make check.
+# before, with the peers, and after, and its high-water mark (the reloads'
+# transient peak: two configurations, the device config, the host plan).
+# Not part of make check.
 #   bash tests/bench/reload.sh
 . "$(dirname "$0")/../lib/netns.sh"
 N=${RELOAD_PEERS:-10000}
@@ -42,7 +44,7 @@ wait_for 10 test -S "/var/run/wireguard/$IC.sock" || { echo "cloudroute did not 
 sleep 1
 for p in $(ip netns pids "$P-m"); do [ "$(cat "/proc/$p/comm")" = cloudroute ] && PC=$p; done
 [ -n "${PC:-}" ] || { echo "no cloudroute process"; exit 1; }
-rss() { awk '/^VmRSS/ { printf "%.1f", $2 / 1024 }' "/proc/$PC/status"; }
+rss() { awk -v k="^${1:-VmRSS}" '$0 ~ k { printf "%.1f", $2 / 1024 }' "/proc/$PC/status"; }
 peers() { nsx m wg show "$IC" peers | wc -l; }
 routes() { nsx m ip route show dev "$IC" proto 117 2>/dev/null | wc -l; }
 reload() { # reload FILE: seconds until peers and routes match $2
@@ -62,9 +64,10 @@ r0=$(rss)
 ta=$(reload "$TMP/many.json" "$N")
 sleep 1; r1=$(rss)
 tr=$(reload "$TMP/none.json" 0)
-sleep 1; r2=$(rss)
+sleep 1; r2=$(rss); hwm=$(rss VmHWM)
 echo "reload (SIGHUP, $N peers with a route each; target <= 1 s)"
 printf '%-26s %8s s\n' "add $N peers" "$ta" "remove $N peers" "$tr"
 printf '%-26s %8s MB -> %s MB -> %s MB\n' "RSS idle -> peers -> idle" "$r0" "$r1" "$r2"
+printf '%-26s %8s MB\n' "RSS high-water mark" "$hwm"
 grep -q "rejected" "$TMP/daemon.log" && { echo "the daemon rejected a configuration:"; grep rejected "$TMP/daemon.log"; }
 finish >/dev/null

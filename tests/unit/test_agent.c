@@ -136,10 +136,11 @@ fleet_source(const char *key_b64, const char *allowed, int leader)
 	s->cloud_leader = leader;
 	s->peers = calloc(1, sizeof(*s->peers));
 	s->n_peers = 1;
-	cr_strlcpy(s->peers[0].source, "fleet:branch/br-1", sizeof(s->peers[0].source));
-	cr_strlcpy(s->peers[0].name, "br-1", sizeof(s->peers[0].name));
+	assert_int_equal(ds_str_set(&s->peers[0].source, "fleet:branch/br-1", DS_SOURCE_LEN, 0), 0);
+	assert_int_equal(ds_str_set(&s->peers[0].name, "br-1", DS_NAME_LEN, 0), 0);
 	assert_int_equal(dp_key_from_base64(s->peers[0].public_key, key_b64), 0);
-	cr_strlcpy(s->peers[0].endpoint, "198.51.100.7:51820", sizeof(s->peers[0].endpoint));
+	assert_int_equal(ds_str_set(&s->peers[0].endpoint, "198.51.100.7:51820", DS_ENDPOINT_LEN,
+	    1), 0);
 	assert_int_equal(prefix_parse(allowed, &a, 0), 0);
 	prefix_set_add(&s->peers[0].allowed_ips, &a);
 	return s;
@@ -299,6 +300,80 @@ test_many_peers(void **state)
 	buf_free(&err);
 }
 
+/* The peers' heap strings: cut at the old fields' limits, copied deep, one
+ * key from two sources joins their names (up to DS_SOURCE_LEN - 1 chars). */
+static void
+test_peer_strings(void **state)
+{
+	static const char *text =
+	    "{ \"lan_interface\": \"eth0\", \"local_subnets\": [\"10.0.0.0/18\"],\n"
+	    "  \"tunnel\": { \"peers\": [\n"
+	    "   { \"name\": \"hub\", \"public_key\": \"TrMvSoP4jYQlY6RIzBgbssQqY3vxI2Pi+y71lOWWXX0=\",\n"
+	    "     \"allowed_ips\": [\"192.168.0.0/22\"] } ] } }";
+	char longs[300], b[160];
+	struct ds_peer a, c;
+	struct ds_registry *reg;
+	struct ds_source *src;
+	struct desired d;
+	struct config cfg;
+	struct buf err;
+	struct prefix p;
+
+	(void)state;
+	memset(longs, 'x', sizeof(longs) - 1);
+	longs[sizeof(longs) - 1] = '\0';
+	memset(&a, 0, sizeof(a));
+	assert_int_equal(ds_str_set(&a.endpoint, longs, DS_ENDPOINT_LEN, 1), 0);
+	assert_int_equal(strlen(a.endpoint), DS_ENDPOINT_LEN - 1);
+	assert_int_equal(ds_str_set(&a.endpoint, "", DS_ENDPOINT_LEN, 1), 0);
+	assert_null(a.endpoint);
+	assert_int_equal(ds_str_fmt(&a.name, DS_NAME_LEN, "%s/%s", longs, "x"), 0);
+	assert_int_equal(strlen(a.name), DS_NAME_LEN - 1);
+	assert_int_equal(ds_str_set(&a.source, "fleet:a/b", DS_SOURCE_LEN, 0), 0);
+	assert_int_equal(ds_str_set(&a.psk_file, "/etc/psk", PATH_MAX, 1), 0);
+	assert_int_equal(prefix_parse("10.1.0.0/16", &p, 0), 0);
+	assert_int_equal(prefix_set_add(&a.allowed_ips, &p), 0);
+	assert_int_equal(ds_peer_copy(&c, &a), 0);
+	assert_ptr_not_equal(c.name, a.name);
+	assert_string_equal(c.name, a.name);
+	assert_string_equal(c.psk_file, "/etc/psk");
+	assert_null(c.endpoint);
+	assert_true(prefix_set_equal(&c.allowed_ips, &a.allowed_ips));
+	ds_peer_free(&a);
+	ds_peer_free(&c);
+	assert_null(c.name);
+
+	buf_init(&err, 4096);
+	assert_int_equal(config_parse("t", text, strlen(text), &cfg, &err), 0);
+	cr_strlcpy(cfg.state_dir, "/nonexistent/cloudroute-test", sizeof(cfg.state_dir));
+	assert_int_equal(ds_registry_new(&reg), 0);
+	src = fleet_source("TrMvSoP4jYQlY6RIzBgbssQqY3vxI2Pi+y71lOWWXX0=", "172.16.0.0/16", -1);
+	assert_int_equal(ds_registry_put(reg, src), 0);
+	assert_int_equal(desired_compose(&cfg, reg, &d, &err), 0);
+	assert_int_equal(d.n_peers, 1);
+	assert_string_equal(d.peers[0].source, "config,fleet:branch/br-1");
+	assert_string_equal(d.peers[0].name, "hub");
+	assert_null(d.peers[0].endpoint);               /* config's, the first source */
+	assert_int_equal(d.peers[0].allowed_ips.n, 2);
+	assert_int_equal(prefix_parse("192.168.0.0/22", &p, 0), 0);
+	assert_string_equal(desired_origin_fmt(&d, &p, b, sizeof(b)), " [from peer hub, config]");
+	assert_int_equal(prefix_parse("172.16.0.0/16", &p, 0), 0);
+	assert_string_equal(desired_origin_fmt(&d, &p, b, sizeof(b)),
+	    " [from peer br-1, fleet:branch/br-1]");
+	desired_free(&d);
+	/* a joined label past DS_SOURCE_LEN - 1 characters: the first one only */
+	src = fleet_source("TrMvSoP4jYQlY6RIzBgbssQqY3vxI2Pi+y71lOWWXX0=", "172.16.0.0/16", -1);
+	assert_int_equal(ds_str_fmt(&src->peers[0].source, DS_SOURCE_LEN, "fleet:%.*s",
+	    DS_SOURCE_LEN - 12, longs), 0);
+	assert_int_equal(ds_registry_put(reg, src), 0);
+	assert_int_equal(desired_compose(&cfg, reg, &d, &err), 0);
+	assert_string_equal(d.peers[0].source, "config");
+	desired_free(&d);
+	ds_registry_free(reg);
+	config_free(&cfg);
+	buf_free(&err);
+}
+
 int
 main(void)
 {
@@ -308,6 +383,7 @@ main(void)
 		cmocka_unit_test(test_cloud_desired),
 		cmocka_unit_test(test_sources),
 		cmocka_unit_test(test_many_peers),
+		cmocka_unit_test(test_peer_strings),
 	};
 	noise_global_init();
 	return cmocka_run_group_tests(tests, NULL, NULL);

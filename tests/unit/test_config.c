@@ -5,6 +5,7 @@
 #include <setjmp.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <cmocka.h>
 
@@ -170,6 +171,71 @@ test_bad(void **state)
 	}
 }
 
+#define PK2 "HIgo9xNzJMWLKASShiTqIybxZ0U3wGLiUeJ1PKf8ykw="
+
+/* tunnel.peers[0] with name and endpoint of those lengths, peer 1 without
+ * either (backup of peer 0); 0 or what parse() says. */
+static int
+parse_lengths(size_t name_len, size_t host_len, struct config *cfg, struct buf *err)
+{
+	char name[300], host[300], text[1200];
+
+	memset(name, 'n', name_len);
+	name[name_len] = '\0';
+	memset(host, 'h', host_len);
+	host[host_len] = '\0';
+	snprintf(text, sizeof(text), "{ \"tunnel\": { \"peers\": [ { \"name\": \"%s\", "
+	    "\"public_key\": \"" PK "\", \"endpoint\": \"%s:51820\", "
+	    "\"allowed_ips\": [\"10.1.0.0/16\", \"10.2.0.0/16\"] },\n"
+	    "  { \"public_key\": \"" PK2 "\", \"allowed_ips\": [\"10.3.0.0/16\"], "
+	    "\"backup_for\": \"%s\" } ] } }", name, host, name);
+	return parse(text, cfg, err);
+}
+
+/* Peer names and endpoints: the same limits as ever (63 and 255
+ * characters), held as exactly what was given; the default name; absent
+ * endpoint and backup_for are NULL; prefix lists without slack. */
+static void
+test_peer_strings(void **state)
+{
+	struct config cfg;
+	struct buf err;
+	char *dump = NULL;
+	size_t len = 0;
+	FILE *f;
+
+	(void)state;
+	assert_int_equal(parse_lengths(63, 249, &cfg, &err), 0);
+	assert_int_equal(strlen(cfg.tunnel.peers[0].name), 63);
+	assert_true(cfg.tunnel.peers[0].has_endpoint);
+	assert_int_equal(strlen(cfg.tunnel.peers[0].endpoint), 255);
+	assert_null(cfg.tunnel.peers[0].backup_for);
+	assert_int_equal(cfg.tunnel.peers[0].allowed_ips.cap, 2);
+	assert_string_equal(cfg.tunnel.peers[1].name, "peer1");
+	assert_false(cfg.tunnel.peers[1].has_endpoint);
+	assert_null(cfg.tunnel.peers[1].endpoint);
+	assert_string_equal(cfg.tunnel.peers[1].backup_for, cfg.tunnel.peers[0].name);
+	assert_int_equal(cfg.tunnel.peers[1].backup_of, 1);
+	assert_int_equal(cfg.tunnel.peers[1].allowed_ips.cap, 1);
+	assert_non_null(f = open_memstream(&dump, &len));
+	config_dump(&cfg, f);
+	fclose(f);
+	assert_non_null(strstr(dump, "\"backup_for\": \"nnnn"));
+	assert_int_equal(strstr(strstr(dump, "\"peer1\""), "\"endpoint\""), NULL);
+	free(dump);
+	config_free(&cfg);
+	buf_free(&err);
+
+	assert_int_equal(parse_lengths(64, 10, &cfg, &err), -EINVAL);
+	assert_non_null(strstr(err.data, "t.json:1:36: tunnel.peers[0].name: must be 1-63 characters"));
+	assert_non_null(strstr(err.data, "tunnel.peers[1].backup_for: must name a peer (1-63 characters)"));
+	buf_free(&err);
+	assert_int_equal(parse_lengths(8, 250, &cfg, &err), -EINVAL);
+	assert_non_null(strstr(err.data, "tunnel.peers[0].endpoint: \"hhhhh"));
+	assert_non_null(strstr(err.data, "hhh:51820\" is not host:port"));
+	buf_free(&err);
+}
+
 static void
 test_jpos(void **state)
 {
@@ -197,6 +263,7 @@ main(void)
 		cmocka_unit_test(test_defaults),
 		cmocka_unit_test(test_full),
 		cmocka_unit_test(test_bad),
+		cmocka_unit_test(test_peer_strings),
 		cmocka_unit_test(test_jpos),
 	};
 	noise_global_init();

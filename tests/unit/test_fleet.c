@@ -141,7 +141,8 @@ static void
 count_log(void *arg, const struct fleet_view_entry *e)
 {
 	(void)arg;
-	(void)e;
+	assert_non_null(e->why);          /* a rejection always says why */
+	assert_true(e->why[0] != '\0');
 	n_logged++;
 }
 

@@ -264,6 +264,79 @@ test_no_groups(void **state)
 	buf_free(&err);
 }
 
+/* Groups of three (a primary and two backups) from peer `from` on, then one
+ * peer in no group; keys are not in config order. */
+static void
+load_many(size_t groups, size_t from, struct config *cfg)
+{
+	struct buf text, err;
+	uint8_t key[32];
+	char k64[45], bk[80];
+	size_t i;
+
+	buf_init(&text, 1 << 21);
+	buf_init(&err, 4096);
+	buf_puts(&text, "{ \"lan_interface\": \"eth0\", \"tunnel\": { \"peers\": [\n");
+	for (i = from; i <= 3 * groups; i++) {
+		memset(key, 0, sizeof(key));
+		key[0] = (uint8_t)(i & 255);
+		key[1] = (uint8_t)(i >> 8);
+		key[2] = 7;
+		dp_key_to_base64(k64, key);
+		snprintf(bk, sizeof(bk), ", \"backup_for\": \"p%zu\"", i - i % 3);
+		buf_printf(&text, "%s{ \"name\": \"p%zu\", \"public_key\": \"%s\", "
+		    "\"allowed_ips\": [\"10.%zu.%zu.0/24\"]%s }", i > from ? ",\n" : "", i, k64,
+		    100 + i / 256, i % 256, i % 3 != 0 && i < 3 * groups ? bk : "");
+	}
+	buf_puts(&text, "] } }");
+	if (config_parse("t.json", text.data, text.len, cfg, &err) != 0)
+		fail_msg("%s", err.data);
+	buf_free(&text);
+	buf_free(&err);
+}
+
+/* A thousand groups: each member finds its group, one group fails over on
+ * its own, and the holder carries over a reload that renumbers the peers. */
+static void
+test_many_groups(void **state)
+{
+	enum { G = 1000 };
+	struct prefix_set set = { 0 };
+	struct config cfg, cfg2;
+	struct pg_set *s, *s2;
+	uint64_t t;
+	size_t i;
+
+	(void)state;
+	load_many(G, 0, &cfg);
+	assert_int_equal(pg_set_new(&cfg, NULL, 1000, &s), 0);
+	assert_int_equal(pg_set_groups(s), G);
+	assert_int_equal(pg_set_holder(s, 3 * 77 + 2), 3 * 77);
+	assert_int_equal(pg_set_holder(s, 3 * G), 3 * G);         /* in no group */
+	assert_int_equal(pg_set_probe_due(s, 3 * G, 60000), 0);
+	for (t = 1000; t <= 12000; t += 250) {
+		for (i = 0; i <= 3 * G; i++)                       /* all but p1500 */
+			pg_set_observe(s, i, i == 1500 ? 1 : t, 0, t);
+		assert_int_equal(pg_set_step(s, &cfg, t), t == 11000 ? 1 : 0);  /* 1000 + 10 s */
+	}
+	assert_int_equal(pg_set_holder(s, 1500), 1501);
+	assert_int_equal(pg_set_holder(s, 1502), 1501);
+	assert_int_equal(pg_set_holder(s, 1503), 1503);
+	assert_int_equal(pg_set_peer_ips(s, &cfg, 1501, &set), 0);
+	assert_int_equal(set.n, 2);
+	prefix_set_free(&set);
+	/* the first group leaves: every index moves down by three */
+	load_many(G, 3, &cfg2);
+	assert_int_equal(pg_set_new(&cfg2, s, 12000, &s2), 0);
+	assert_int_equal(pg_set_groups(s2), G - 1);
+	assert_int_equal(pg_set_holder(s2, 1497), 1498);
+	assert_int_equal(pg_set_holder(s2, 1500), 1500);
+	pg_set_free(s2);
+	pg_set_free(s);
+	config_free(&cfg2);
+	config_free(&cfg);
+}
+
 static void
 test_config_errors(void **state)
 {
@@ -355,6 +428,7 @@ main(void)
 		cmocka_unit_test(test_set),
 		cmocka_unit_test(test_probes),
 		cmocka_unit_test(test_no_groups),
+		cmocka_unit_test(test_many_groups),
 		cmocka_unit_test(test_config_errors),
 	};
 
