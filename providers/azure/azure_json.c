@@ -592,6 +592,15 @@ az_json_error(const char *s, size_t len, long status, struct az_error *out)
 		jstr(e, out->code, sizeof(out->code), "error");
 		jstr(jpath(o, "error_description", NULL), out->message,
 		    sizeof(out->message), "error_description");
+	} else if (e == NULL) {
+		/* Not every answer has the envelope: some resource providers and
+		 * ARM's own front door send {"code","message"} (or {"Message"}) at
+		 * the top level. */
+		jstr(jpath(o, "code", NULL), out->code, sizeof(out->code), "code");
+		jstr(jpath(o, "message", NULL), out->message, sizeof(out->message), "message");
+		if (out->message[0] == '\0')
+			jstr(jpath(o, "Message", NULL), out->message, sizeof(out->message),
+			    "Message");
 	}
 	if (out->message[0] == '\0')
 		snprintf(out->message, sizeof(out->message), "HTTP %ld", status);

@@ -328,6 +328,14 @@ test_json_errors(void **state)
 	assert_string_equal(e.code, "");
 	az_json_error(NULL, 0, 503, &e);
 	assert_non_null(strstr(e.message, "503"));
+	/* Without the envelope: {"code","message"} or {"Message"} at the top. */
+	az_json_error(J("{\"code\":\"AnotherOperationInProgress\",\"message\":\"busy\"}"),
+	    409, &e);
+	assert_string_equal(e.code, "AnotherOperationInProgress");
+	assert_string_equal(e.message, "busy");
+	az_json_error(J("{\"Message\":\"No HTTP resource was found\"}"), 404, &e);
+	assert_string_equal(e.code, "");
+	assert_string_equal(e.message, "No HTTP resource was found");
 
 	assert_int_equal(az_json_op_status(J("{\"status\":\"InProgress\"}"), &st, &e), 0);
 	assert_int_equal(st, AZ_OP_IN_PROGRESS);

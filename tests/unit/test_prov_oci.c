@@ -354,6 +354,17 @@ test_update_body(void **st)
 	assert_string_equal(s, "{\"routeRules\":[" FOREIGN_IGW_PLAIN "]}");
 	free(s);
 	oci_table_free(&t);
+	/* Members RouteRule does not define (newer or read-only ones) are not
+	 * written back: UpdateRouteTable refuses unknown members. */
+	table(&t, "{\"timeCreated\":\"2026-01-01T00:00:00Z\",\"cidrBlock\":\"0.0.0.0/0\","
+	    "\"destination\":\"0.0.0.0/0\",\"x\":{\"y\":[1]},\"destinationType\":"
+	    "\"CIDR_BLOCK\",\"networkEntityId\":\"" IGW "\",\"description\":"
+	    "\"internet \\/ egress\",\"lifecycleState\":\"AVAILABLE\",\"routeType\":\"STATIC\"}");
+	s = oci_update_body(json_object_object_get(t.root, "routeRules"));
+	assert_non_null(s);
+	assert_string_equal(s, "{\"routeRules\":[" FOREIGN_IGW_PLAIN "]}");
+	free(s);
+	oci_table_free(&t);
 	assert_int_equal(oci_table_parse("{\"id\":\"x\"}", "", &t), -EBADMSG);
 	assert_int_equal(oci_table_parse("{\"id\":\"x\",\"routeRules\":[1]}", "", &t), -EBADMSG);
 	assert_int_equal(oci_table_parse("[]", "", &t), -EBADMSG);
