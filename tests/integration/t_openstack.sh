@@ -220,6 +220,23 @@ ctl POST /reset >/dev/null
 nsx conn "$CLOUDROUTE" -c "$TMP/cr2.json" apply >/dev/null 2>&1
 check_eq "crash: the next apply changes no route" 0 "$(ctl GET /counts | python3 -c 'import json,sys; print(json.load(sys.stdin)["counts"]["by_action"].get("PUT /routers/add_extraroutes", 0))')"
 
+# A Neutron without extraroute-atomic answers 404 for the actions while the
+# router is there: a clear error, no whole-list PUT, and teardown neither
+# removes nor forgets our routes (the 404 is not taken for a router gone).
+ctl POST /extensions '{"extraroute_atomic": false}' >/dev/null
+ctl POST /mutate '{"op":"remove_routes","router":"r-main","routes":[{"destination":"192.168.0.0/22","nexthop":"10.0.0.10"}]}' >/dev/null
+ctl POST /reset >/dev/null
+nsx conn "$CLOUDROUTE" -c "$TMP/cr2.json" apply >"$TMP/noext" 2>&1; rc=$?
+check_eq "no extraroute-atomic: apply fails" 1 "$rc"
+check "... and names the extension" grep -q 'extraroute-atomic' "$TMP/noext"
+check_eq "... never a whole-routes PUT" 0 "$(count whole_routes_put)"
+nsx conn "$CLOUDROUTE" -c "$TMP/cr2.json" teardown >"$TMP/noext2" 2>&1; rc=$?
+check_eq "no extraroute-atomic: teardown fails" 1 "$rc"
+check "... our routes still there" has_route r-main 100.96.0.0/11\>10.0.0.10
+check "... and still recorded as ours" grep -q '100.96.0.0/11' "$TMP/state/state.json"
+ctl POST /extensions '{"extraroute_atomic": true}' >/dev/null
+check "apply once the extension is back" nsx conn "$CLOUDROUTE" -c "$TMP/cr2.json" apply
+
 # Teardown: exactly ours go; theirs and the route from before cloudroute stay.
 check "teardown succeeds" CR teardown
 check_eq "teardown: routes left" "10.50.0.0/16>10.0.0.11 10.9.0.0/16>10.0.0.10 172.16.0.0/16>10.0.0.11" "$(routes_of r-main)"
