@@ -15,7 +15,8 @@
  * with an Azure-AsyncOperation header is polled there until its status is
  * Succeeded (done), Failed or Canceled (error.code/message); otherwise a
  * 202 with a Location header is polled until that URL stops answering 202.
- * Each poll waits the Retry-After of the previous answer.  Poll URLs must
+ * Each poll waits the Retry-After (or retry-after-ms) of the previous
+ * answer.  Poll URLs must
  * be on the ARM endpoint itself: the token is never sent anywhere else.
  */
 #include <errno.h>
@@ -213,12 +214,37 @@ az_arm_link(const struct az_arm *a, const char *url, char *out, size_t len)
 	return -EBADMSG;
 }
 
+/*
+ * The answer's wait hint as a Retry-After value: Azure services may give it
+ * in milliseconds, "retry-after-ms" or "x-ms-retry-after-ms" (the Azure SDKs
+ * honour those first), rounded up to seconds here; else Retry-After.
+ */
+const char *
+az_retry_after(const struct http_response *resp, char *buf, size_t len)
+{
+	static const char *const names[] = { "retry-after-ms", "x-ms-retry-after-ms" };
+	unsigned long ms;
+	char v[32];
+	size_t i;
+
+	for (i = 0; i < ARRAY_SIZE(names); i++)
+		if (http_response_header(resp, names[i], v, sizeof(v)) == 1 &&
+		    cr_parse_ulong(v, 0, 86400000UL, &ms) == 0) {
+			snprintf(buf, len, "%lu", (ms + 999) / 1000);
+			return buf;
+		}
+	return resp->retry_after;
+}
+
 static uint64_t
 poll_wait(const struct az_arm *a, const struct http_response *resp, unsigned int i)
 {
+	const char *ra;
+	char hint[32];
 	uint64_t ms;
 
-	if (resp->retry_after[0] && retry_after_parse(resp->retry_after, time(NULL), &ms) == 0)
+	ra = az_retry_after(resp, hint, sizeof(hint));
+	if (ra[0] && retry_after_parse(ra, time(NULL), &ms) == 0)
 		return ms < POLL_WAIT_CAP_MS ? ms : POLL_WAIT_CAP_MS;
 	ms = (uint64_t)a->policy.base_ms << (i < 4 ? i : 4);
 	return ms < POLL_DEFAULT_MS ? ms : POLL_DEFAULT_MS;
@@ -359,6 +385,7 @@ call_url(struct az_arm *a, const char *method, const char *url, const char *path
 	enum retry_class cls;
 	unsigned int attempt;
 	uint64_t ms;
+	char hint[32];
 	int r = -EIO;
 
 	for (attempt = 0; attempt < a->policy.max_attempts; attempt++) {
@@ -380,8 +407,8 @@ call_url(struct az_arm *a, const char *method, const char *url, const char *path
 		az_json_error(resp.body.data, resp.body.len, resp.status, err);
 		cls = classify(err);
 		if (cls == RETRY_FATAL || attempt + 1 == a->policy.max_attempts ||
-		    retry_delay_ms(&a->policy, cls, attempt, resp.retry_after, time(NULL),
-		    &ms) < 0) {
+		    retry_delay_ms(&a->policy, cls, attempt, az_retry_after(&resp, hint,
+		    sizeof(hint)), time(NULL), &ms) < 0) {
 			http_response_free(&resp);
 			return map_error(method, path, err);
 		}

@@ -401,6 +401,38 @@ test_lro_steps(void **state)
 	}
 }
 
+/* A response as http_do leaves it: raw header lines and Retry-After. */
+static void
+resp_with(struct http_response *r, const char *lines, const char *retry_after)
+{
+	memset(r, 0, sizeof(*r));
+	buf_init(&r->headers, 16384);
+	assert_int_equal(buf_puts(&r->headers, lines), 0);
+	cr_strlcpy(r->retry_after, retry_after, sizeof(r->retry_after));
+}
+
+static void
+test_retry_after(void **state)
+{
+	struct http_response r;
+	char b[32];
+
+	(void)state;
+	resp_with(&r, "HTTP/1.1 429 Too Many Requests\r\nRetry-After: 7\r\n\r\n", "7");
+	assert_string_equal(az_retry_after(&r, b, sizeof(b)), "7");
+	buf_free(&r.headers);
+	resp_with(&r, "HTTP/1.1 429 Too Many Requests\r\nx-ms-retry-after-ms: 2500\r\n"
+	    "Retry-After: 9\r\n\r\n", "9");
+	assert_string_equal(az_retry_after(&r, b, sizeof(b)), "3");
+	buf_free(&r.headers);
+	resp_with(&r, "HTTP/1.1 202 Accepted\r\nretry-after-ms: 1000\r\n\r\n", "");
+	assert_string_equal(az_retry_after(&r, b, sizeof(b)), "1");
+	buf_free(&r.headers);
+	resp_with(&r, "HTTP/1.1 202 Accepted\r\nretry-after-ms: soon\r\n\r\n", "");
+	assert_string_equal(az_retry_after(&r, b, sizeof(b)), "");
+	buf_free(&r.headers);
+}
+
 static void
 test_arm_links(void **state)
 {
@@ -634,6 +666,7 @@ main(void)
 		cmocka_unit_test(test_json_vm_subnet_vnet),
 		cmocka_unit_test(test_json_errors),
 		cmocka_unit_test(test_lro_steps),
+		cmocka_unit_test(test_retry_after),
 		cmocka_unit_test(test_arm_links),
 		cmocka_unit_test(test_plan_table),
 		cmocka_unit_test(test_plan_deletes_limit_nic),
