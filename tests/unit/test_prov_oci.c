@@ -396,6 +396,13 @@ test_json_models(void **st)
 	assert_string_equal(md.realm_domain, "oraclecloud.eu");
 	assert_int_equal(oci_json_instance("{\"id\":\"x\",\"compartmentId\":\"c\"}", &md),
 	    -EBADMSG);
+	/* Only "region": an identifier serves, a short key does not. */
+	assert_int_equal(oci_json_instance("{\"id\":\"x\",\"compartmentId\":\"c\","
+	    "\"region\":\"us-sanjose-1\"}", &md), 0);
+	assert_string_equal(md.region, "us-sanjose-1");
+	assert_string_equal(md.realm_domain, "oraclecloud.com");
+	assert_int_equal(oci_json_instance("{\"id\":\"x\",\"compartmentId\":\"c\","
+	    "\"region\":\"iad\"}", &md), -EBADMSG);
 	assert_int_equal(oci_json_md_vnics("[{\"vnicId\":\"ocid1.vnic.x\",\"privateIp\":"
 	    "\"10.0.0.5\",\"vlanTag\":0,\"macAddr\":\"02:00:17:00:00:01\"}]", &md), 0);
 	assert_string_equal(md.vnic, "ocid1.vnic.x");
