@@ -398,6 +398,18 @@ op_error(struct json_object *o, struct gcp_operation *op)
 	}
 }
 
+/*
+ * Operation names are the service's, not RFC 1035 resource names (the
+ * reference says only "name of the operation"): anything that stays one
+ * URL path segment as it is ([A-Za-z0-9._~-]) is taken for the wait call.
+ */
+static int
+op_name_valid(const char *s)
+{
+	return s[0] != '\0' && s[0] != '.' && strspn(s, "abcdefghijklmnopqrstuvwxyz"
+	    "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._~-") == strlen(s);
+}
+
 int
 gcp_json_operation(const char *s, size_t len, struct gcp_operation *out)
 {
@@ -414,7 +426,7 @@ gcp_json_operation(const char *s, size_t len, struct gcp_operation *out)
 	if (copy(out->name, sizeof(out->name), str(o, "name", &bad)) < 0 ||
 	    copy(out->zone, sizeof(out->zone), gcp_url_last(str(o, "zone", &bad))) < 0 ||
 	    copy(out->region, sizeof(out->region), gcp_url_last(str(o, "region", &bad))) < 0 ||
-	    bad || !out->name[0] || !gcp_name_valid(out->name) || st == NULL) {
+	    bad || !out->name[0] || !op_name_valid(out->name) || st == NULL) {
 		prov_set_error("operation: name or status missing or invalid");
 		goto out;
 	}
