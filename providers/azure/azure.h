@@ -266,6 +266,9 @@ enum az_lro_step {
 };
 enum az_lro_step az_lro_step(enum az_poll_kind kind, long status, const char *body,
     size_t len, struct az_error *err);
+/* 1 when an ARM error code (of an answer or of a Failed operation) asks for
+ * the same request again later. */
+int az_error_retryable(const char *code);
 struct http_response;
 /* The answer's wait hint as a Retry-After value: retry-after-ms or
  * x-ms-retry-after-ms (rounded up to seconds, written to buf), else the

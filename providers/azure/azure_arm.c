@@ -13,7 +13,8 @@
  *
  * Long-running operations (ARM async-operations contract): a write answered
  * with an Azure-AsyncOperation header is polled there until its status is
- * Succeeded (done), Failed or Canceled (error.code/message); otherwise a
+ * Succeeded (done), Failed or Canceled (error.code/message; a Failed one
+ * whose code says RetryableError is sent again); otherwise a
  * 202 with a Location header is polled until that URL stops answering 202.
  * Each poll waits the Retry-After (or retry-after-ms) of the previous
  * answer.  Poll URLs must
@@ -185,12 +186,30 @@ map_error(const char *method, const char *path, struct az_error *e)
 	}
 }
 
+/*
+ * Codes that say "the same request later": another operation holds the
+ * resource, or one it references is still Updating
+ * (ReferencedResourceNotProvisioned, often wrapped as RetryableError, both
+ * as an answer and as the error of a Failed operation).
+ */
+int
+az_error_retryable(const char *code)
+{
+	static const char *const codes[] = { "RetryableErrorDueToAnotherOperation",
+	    "AnotherOperationInProgress", "TooManyRequests", "RetryableError",
+	    "ReferencedResourceNotProvisioned" };
+	size_t i;
+
+	for (i = 0; i < ARRAY_SIZE(codes); i++)
+		if (strcmp(code, codes[i]) == 0)
+			return 1;
+	return 0;
+}
+
 static enum retry_class
 classify(const struct az_error *e)
 {
-	if (strcmp(e->code, "RetryableErrorDueToAnotherOperation") == 0 ||
-	    strcmp(e->code, "AnotherOperationInProgress") == 0 ||
-	    strcmp(e->code, "TooManyRequests") == 0)
+	if (az_error_retryable(e->code))
 		return RETRY_THROTTLE;
 	return retry_classify(e->status, NULL);
 }
@@ -339,7 +358,10 @@ poll_op(struct az_arm *a, const char *method, const char *path, const char *link
 			prov_set_error("ARM %s %s: operation %s%s%s%s%s", method, path,
 			    step == AZ_LRO_FAILED ? "Failed" : "Canceled", err->code[0] ? ": " : "",
 			    err->code, err->message[0] ? ": " : "", err->message);
-			return -EIO;
+			/* A Failed operation that asks to be repeated: the caller
+			 * sends the request again. */
+			return step == AZ_LRO_FAILED && az_error_retryable(err->code) ? -EAGAIN :
+			    -EIO;
 		}
 	}
 	prov_set_error("ARM %s %s: operation still running after %u polls", method, path,
@@ -402,7 +424,16 @@ call_url(struct az_arm *a, const char *method, const char *url, const char *path
 		if (resp.status >= 200 && resp.status < 300) {
 			r = finish(a, method, url, path, &resp, resp_out, err);
 			http_response_free(&resp);
-			return r;
+			if (r != -EAGAIN || attempt + 1 == a->policy.max_attempts ||
+			    prov_interrupted() < 0)
+				return r;
+			log_debug("azure: %s %s: %s; sending it again", method, path,
+			    prov_last_error());
+			if ((r = retry_sleep_ms(retry_backoff_ms(&a->policy, RETRY_THROTTLE,
+			    attempt))) < 0)
+				return r;
+			r = -EAGAIN;
+			continue;
 		}
 		az_json_error(resp.body.data, resp.body.len, resp.status, err);
 		cls = classify(err);

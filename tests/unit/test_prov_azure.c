@@ -328,6 +328,17 @@ test_json_errors(void **state)
 	assert_string_equal(e.code, "");
 	az_json_error(NULL, 0, 503, &e);
 	assert_non_null(strstr(e.message, "503"));
+	/* Codes that ask for the same request again, also as an operation's. */
+	assert_true(az_error_retryable("RetryableError"));
+	assert_true(az_error_retryable("ReferencedResourceNotProvisioned"));
+	assert_true(az_error_retryable("AnotherOperationInProgress"));
+	assert_false(az_error_retryable("InternalServerError"));
+	assert_false(az_error_retryable(""));
+	assert_int_equal(az_json_op_status(J("{\"status\":\"Failed\",\"error\":{\"code\":"
+	    "\"RetryableError\",\"message\":\"A retryable error occurred.\",\"details\":[{"
+	    "\"code\":\"ReferencedResourceNotProvisioned\"}]}}"), &st, &e), 0);
+	assert_int_equal(st, AZ_OP_FAILED);
+	assert_true(az_error_retryable(e.code));
 	/* Without the envelope: {"code","message"} or {"Message"} at the top. */
 	az_json_error(J("{\"code\":\"AnotherOperationInProgress\",\"message\":\"busy\"}"),
 	    409, &e);
