@@ -131,6 +131,18 @@ check_eq "second apply: zero mutating calls" 0 "$(count mutating)"
 echo "# unchanged re-apply: $(ctl GET /counts | python3 -c 'import json,sys; c=json.load(sys.stdin)["counts"]; print(c["neutron"], "Neutron calls,", c["mutating"], "mutating,", c["keystone"], "Keystone")')"
 CR plan >/dev/null 2>&1; check_eq "plan exits 0 after apply" 0 $?
 
+# The cloud's own CA from clouds.yaml (cacert), without CLOUDROUTE_CA_BUNDLE:
+# trusted for Keystone and Neutron, as by the OpenStack tools.
+sed "s|    interface: public|    interface: public\n    cacert: $TMP/ca/ca.pem|" "$TMP/clouds.yaml" >"$TMP/clouds-ca.yaml"
+chmod 600 "$TMP/clouds-ca.yaml"
+OS_CLIENT_CONFIG_FILE=$TMP/clouds-ca.yaml CLOUDROUTE_CA_BUNDLE= nsx conn "$CLOUDROUTE" -c "$CFG" plan >"$TMP/ca.out" 2>&1
+check_eq "clouds.yaml cacert: plan in sync (exit 0)" 0 $?
+sed "s|$TMP/ca/ca.pem|$TMP/nonexistent.pem|" "$TMP/clouds-ca.yaml" >"$TMP/clouds-noca.yaml"
+chmod 600 "$TMP/clouds-noca.yaml"
+OS_CLIENT_CONFIG_FILE=$TMP/clouds-noca.yaml CLOUDROUTE_CA_BUNDLE= nsx conn "$CLOUDROUTE" -c "$CFG" plan >"$TMP/noca.out" 2>&1
+check_eq "clouds.yaml cacert missing: plan fails" 1 $?
+check "... naming the file" grep -q "nonexistent.pem" "$TMP/noca.out"
+
 # provider "auto": DMI says OpenStack, the metadata probe confirms; in sync.
 mkdir -p "$TMP/dmi"
 echo "OpenStack Foundation" >"$TMP/dmi/sys_vendor"; echo "OpenStack Nova" >"$TMP/dmi/product_name"
