@@ -613,6 +613,7 @@ az_json_op_status(const char *s, size_t len, enum az_op_status *st, struct az_er
 	static const struct { const char *name; enum az_op_status st; } map[] = {
 		{ "InProgress", AZ_OP_IN_PROGRESS }, { "Succeeded", AZ_OP_SUCCEEDED },
 		{ "Failed", AZ_OP_FAILED }, { "Canceled", AZ_OP_CANCELED },
+		{ "Cancelled", AZ_OP_CANCELED },      /* some services spell it so */
 	};
 	struct json_object *o;
 	char v[64];
@@ -664,7 +665,7 @@ az_json_provisioning_state(const char *s, size_t len, enum az_op_status *st)
 		*st = AZ_OP_SUCCEEDED;
 	else if (strcasecmp(v, "Failed") == 0)
 		*st = AZ_OP_FAILED;
-	else if (strcasecmp(v, "Canceled") == 0)
+	else if (strcasecmp(v, "Canceled") == 0 || strcasecmp(v, "Cancelled") == 0)
 		*st = AZ_OP_CANCELED;
 	else
 		*st = AZ_OP_IN_PROGRESS;

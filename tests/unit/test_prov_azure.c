@@ -352,6 +352,12 @@ test_json_errors(void **state)
 	assert_int_equal(st, AZ_OP_IN_PROGRESS);
 	assert_int_equal(az_json_op_status(J("{\"status\":\"Succeeded\"}"), &st, &e), 0);
 	assert_int_equal(st, AZ_OP_SUCCEEDED);
+	/* Both spellings end the operation (else it would be polled to the cap). */
+	assert_int_equal(az_json_op_status(J("{\"status\":\"Cancelled\"}"), &st, &e), 0);
+	assert_int_equal(st, AZ_OP_CANCELED);
+	assert_int_equal(az_json_provisioning_state(J("{\"properties\":{\"provisioningState\":"
+	    "\"Cancelled\"}}"), &st), 0);
+	assert_int_equal(st, AZ_OP_CANCELED);
 	assert_int_equal(az_json_op_status(J("{\"status\":\"Failed\",\"error\":{\"code\":\"RouteConflict\","
 	    "\"message\":\"m\"}}"), &st, &e), 0);
 	assert_int_equal(st, AZ_OP_FAILED);
