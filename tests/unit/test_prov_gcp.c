@@ -342,6 +342,26 @@ test_json_instance(void **state)
 	gcp_instance_free(&in);
 	assert_int_equal(gcp_json_instance("{\"kind\":\"compute#instance\",\"name\":\"x\"}", 38,
 	    &in), -EBADMSG);
+	/* uint64 "id" as the API sends it (a string), or as a plain number. */
+	assert_string_equal(in.id, "");
+	{
+		static const char doc[] = "{\"kind\":\"compute#instance\",\"id\":%s,\"name\":\"x\","
+		    "\"selfLink\":\"https://www.googleapis.com/compute/v1/projects/p/zones/z/"
+		    "instances/x\",\"fingerprint\":\"f\",\"networkInterfaces\":[{\"network\":"
+		    "\"https://www.googleapis.com/compute/v1/projects/p/global/networks/n\"}]}";
+		char j[512];
+
+		snprintf(j, sizeof(j), doc, "\"12345678901234567890\"");
+		assert_int_equal(gcp_json_instance(j, strlen(j), &in), 0);
+		assert_string_equal(in.id, "12345678901234567890");
+		gcp_instance_free(&in);
+		snprintf(j, sizeof(j), doc, "12345678901234567890");
+		assert_int_equal(gcp_json_instance(j, strlen(j), &in), 0);
+		assert_string_equal(in.id, "12345678901234567890");
+		gcp_instance_free(&in);
+		snprintf(j, sizeof(j), doc, "true");
+		assert_int_equal(gcp_json_instance(j, strlen(j), &in), -EBADMSG);
+	}
 }
 
 static void
