@@ -167,12 +167,83 @@ test_routes(void **state)
 	fleet_view_free(&v);
 }
 
+/*
+ * What `client list|show` take from a fleet read: the connector serving a
+ * client (a valid record of that site and name, else none: away), and the
+ * routes pushed to another connector's client (rejected sites' subnets not
+ * among them).
+ */
+static void
+test_served(void **state)
+{
+	struct fleet_clients t;
+	struct fleet_view v;
+	struct config cfg;
+	struct prefix_set routes = { 0 };
+	struct prefix p;
+	char b[256];
+	size_t i, o = 0;
+	int found[3] = { 0, 0, 0 };
+	const char *names[] = { "bob", "carl", "dora" };
+
+	(void)state;
+	fleet_view_init(&v, "hq", "hq-1", NULL);
+	fleet_clients_init(&t, "/nonexistent");
+	fleet_view_put(&v, "/cr/", "/cr/sites/hq/hq-1", 17, SITE(PK1, "100.96.0.1/32",
+	    "10.0.0.0/18"), strlen(SITE(PK1, "100.96.0.1/32", "10.0.0.0/18")), 2, 2, 0);
+	fleet_view_put(&v, "/cr/", "/cr/sites/br/br-1", 17, SITE(PK2, "100.96.0.3/32",
+	    "192.168.0.0/22"), strlen(SITE(PK2, "100.96.0.3/32", "192.168.0.0/22")), 3, 3, 0);
+	/* younger, and its subnet overlaps br's: rejected */
+	fleet_view_put(&v, "/cr/", "/cr/sites/ev/ev-1", 17, SITE(PK5, "100.96.0.5/32",
+	    "192.168.1.0/24"), strlen(SITE(PK5, "100.96.0.5/32", "192.168.1.0/24")), 4, 4, 0);
+	fleet_view_validate(&v, NULL, NULL);
+	put(&t, "/cr/clients/bob", CLIENT(PK3, "100.96.0.9/32", "br", "br-1"), 5, 1);
+	put(&t, "/cr/clients/carl", CLIENT(PK4, "100.96.0.10/32", "s9", "c9"), 6, 1);
+	put(&t, "/cr/clients/dora", CLIENT(PK6, "100.96.0.11/32", "hq", "br-1"), 7, 1);
+	for (i = 0; i < t.n; i++) {
+		const struct fleet_record *r = fleet_clients_server(&v, &t.v[i]);
+
+		if (strcmp(t.v[i].name, names[0]) == 0) {
+			assert_non_null(r);
+			assert_string_equal(r->site, "br");
+			assert_string_equal(r->name, "br-1");
+			assert_string_equal(r->endpoint, "192.0.2.1:51820");
+			found[0] = 1;
+		} else {
+			/* no such connector; a connector of that name at another site */
+			assert_null(r);
+			found[strcmp(t.v[i].name, names[1]) == 0 ? 1 : 2] = 1;
+		}
+	}
+	assert_true(found[0] && found[1] && found[2]);
+	memset(&cfg, 0, sizeof(cfg));
+	assert_int_equal(prefix_parse("100.96.0.0/11", &p, 0), 0);
+	assert_int_equal(prefix_set_add(&cfg.overlay, &p), 0);
+	assert_int_equal(prefix_parse("10.0.0.0/18", &p, 0), 0);
+	assert_int_equal(prefix_set_add(&cfg.local_subnets, &p), 0);
+	assert_int_equal(fleet_clients_pushed_routes(&cfg, &v, &routes), 0);
+	b[0] = '\0';
+	for (i = 0; i < routes.n; i++) {
+		char pf[PREFIX_STRLEN];
+
+		o += (size_t)snprintf(b + o, sizeof(b) - o, "%s%s", i ? " " : "",
+		    prefix_fmt(&routes.v[i], pf, sizeof(pf)));
+	}
+	assert_string_equal(b, "100.96.0.0/11 10.0.0.0/18 192.168.0.0/22");
+	prefix_set_free(&routes);
+	prefix_set_free(&cfg.overlay);
+	prefix_set_free(&cfg.local_subnets);
+	fleet_clients_free(&t);
+	fleet_view_free(&v);
+}
+
 int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_record),
 		cmocka_unit_test(test_routes),
+		cmocka_unit_test(test_served),
 	};
 
 	log_init(1, 0, "test");
