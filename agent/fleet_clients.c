@@ -22,6 +22,19 @@
 
 /* ---- the record ---- */
 
+/* n bytes of s for a log line (a key or member name from etcd may hold
+ * terminal escapes): other than printable ASCII as '?', at most len - 1. */
+static const char *
+printable(const char *s, size_t n, char *out, size_t len)
+{
+	size_t i;
+
+	for (i = 0; i < n && i + 1 < len; i++)
+		out[i] = s[i] >= 0x20 && s[i] < 0x7f ? s[i] : '?';
+	out[i] = '\0';
+	return out;
+}
+
 int
 fleet_client_encode(const struct fleet_client *c, char *out, size_t len)
 {
@@ -53,9 +66,11 @@ static int
 member(const char *key, struct json_object *v, struct fleet_client *c, char *why, size_t wl)
 {
 	const char *s = json_object_get_string(v);
+	char k[41];
 
 	if (!json_object_is_type(v, json_type_string)) {
-		snprintf(why, wl, "\"%.40s\" is not a string", key);
+		snprintf(why, wl, "\"%s\" is not a string", printable(key, strlen(key), k,
+		    sizeof(k)));
 		return -EINVAL;
 	}
 	if (strcmp(key, "public_key") == 0) {
@@ -76,7 +91,7 @@ member(const char *key, struct json_object *v, struct fleet_client *c, char *why
 			return 8;
 		snprintf(why, wl, "\"connector\" is not a name");
 	} else {
-		snprintf(why, wl, "unknown member \"%.40s\"", key);
+		snprintf(why, wl, "unknown member \"%s\"", printable(key, strlen(key), k, sizeof(k)));
 	}
 	return -EINVAL;
 }
@@ -178,7 +193,7 @@ same_record(const struct fleet_client *a, const struct fleet_client *b)
 int
 fleet_clients_put(struct fleet_clients *t, const char *prefix, const struct etcd_kv *kv)
 {
-	char name[FLEET_NAME_MAX];
+	char name[FLEET_NAME_MAX], shown[256];
 	struct fleet_client c, *e;
 	int found, k = key_name(prefix, kv->key, kv->key_len, name);
 	size_t i;
@@ -186,7 +201,8 @@ fleet_clients_put(struct fleet_clients *t, const char *prefix, const struct etcd
 	if (k == 0)
 		return 0;
 	if (k < 0) {
-		log_warnx("fleet: ignoring %.*s: not a client name", (int)kv->key_len, kv->key);
+		log_warnx("fleet: ignoring %s: not a client name",
+		    printable(kv->key, kv->key_len, shown, sizeof(shown)));
 		return 1;
 	}
 	memset(&c, 0, sizeof(c));

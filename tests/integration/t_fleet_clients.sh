@@ -125,6 +125,8 @@ etcd_ctl wan 2379 put /cloudroute/clients/thief2 \
 	"{\"public_key\": \"$K2\", \"address\": \"$A/32\", \"site\": \"s9\", \"connector\": \"c9\"}" >/dev/null
 etcd_ctl wan 2379 put /cloudroute/clients/dave \
 	"{\"public_key\": \"$("$CLOUDROUTE" genkey | "$CLOUDROUTE" pubkey)\", \"address\": \"100.96.9.10/32\", \"site\": \"s9\", \"connector\": \"c9\"}" >/dev/null
+ESC=$(printf '\033')
+etcd_ctl wan 2379 put "/cloudroute/clients/e$ESC[2J" '{}' >/dev/null
 cr 2 client list >"$TMP/list2" 2>"$TMP/list2.err"
 check "c2's list skips the malformed record, naming its key" grep -q \
 	"fleet: ignoring /cloudroute/clients/junk: \"public_key\" is not a string" "$TMP/list2.err"
@@ -134,11 +136,15 @@ check "c2's list skips the record with an unknown member" grep -q \
 	"fleet: ignoring /cloudroute/clients/extra: unknown member \"x\"" "$TMP/list2.err"
 check_not "c2's list prints no record's value" bash -c \
 	"grep -Eq '100\.96\.9\.9|\{' '$TMP/list2.err' || grep -Fq '$K2' '$TMP/list2.err'"
+check "c2's list names a key that is no client name, its escape defused" grep -qF \
+	"fleet: ignoring /cloudroute/clients/e?[2J: not a client name" "$TMP/list2.err"
+check_not "... and prints no terminal escape" grep -q "$ESC" "$TMP/list2.err"
 check_not "junk, thief2 and extra are not listed" grep -Eq '^(junk|thief|extra)' "$TMP/list2"
 check "dave, whose connector is not in the fleet, is listed as away" grep -Eqx \
 	"dave +100.96.9.10/32 +- +- +- +s9 +c9 \(away\)" "$TMP/list2"
 etcd_ctl wan 2379 del /cloudroute/clients/dave >/dev/null
 etcd_ctl wan 2379 del /cloudroute/clients/thief2 >/dev/null
+etcd_ctl wan 2379 del "/cloudroute/clients/e$ESC[2J" >/dev/null
 check "alice still reaches h2" user_reaches 10.2.0.2
 etcd_ctl wan 2379 del --prefix /cloudroute/clients/junk >/dev/null
 etcd_ctl wan 2379 del /cloudroute/clients/thief >/dev/null

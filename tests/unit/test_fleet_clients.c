@@ -46,6 +46,9 @@ test_record(void **state)
 		  "\"connector\": 7}", "\"connector\" is not a string" },
 		{ "{\"public_key\": \"" PK1 "\", \"address\": \"100.96.0.7/32\", \"site\": \"hq\", "
 		  "\"connector\": \"hq-1\"} x", "not a JSON object" },
+		/* a member name with a terminal escape is not printed as one */
+		{ "{\"\\u001b[2J\": \"x\"}", "unknown member \"?[2J\"" },
+		{ "{\"\\u001b[2J\": 1}", "\"?[2J\" is not a string" },
 	};
 	size_t i;
 
