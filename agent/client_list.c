@@ -72,26 +72,33 @@ is_ours(const struct config *cfg, const struct fleet_client *fc)
 	    strcmp(fc->connector, cfg->fleet.name) == 0;
 }
 
-/* The valid record named name in the fleet's table, or NULL. */
+/* The record named name in the fleet's table (decoded or not), or NULL. */
 static const struct fleet_client *
 record_of(const struct fleet_part *f, const char *name)
 {
 	size_t i;
 
 	for (i = 0; i < f->t.n; i++)
-		if (f->t.v[i].valid && strcmp(f->t.v[i].name, name) == 0)
+		if (strcmp(f->t.v[i].name, name) == 0)
 			return &f->t.v[i];
 	return NULL;
 }
 
-/* Our client cl is in etcd as ours, as clients.json has it. */
+/* The record fc is our client cl, as clients.json has it. */
+static int
+same(const struct config *cfg, const struct fleet_client *fc, const struct client *cl)
+{
+	return is_ours(cfg, fc) && memcmp(fc->public_key, cl->public_key, 32) == 0 &&
+	    prefix_equal(&fc->address, &cl->address);
+}
+
+/* Our client cl is in etcd (valid, so other connectors route it) as ours. */
 static int
 published(const struct fleet_part *f, const struct config *cfg, const struct client *cl)
 {
 	const struct fleet_client *fc = record_of(f, cl->name);
 
-	return fc != NULL && is_ours(cfg, fc) && memcmp(fc->public_key, cl->public_key, 32) == 0 &&
-	    prefix_equal(&fc->address, &cl->address);
+	return fc != NULL && fc->valid && same(cfg, fc, cl);
 }
 
 static int
@@ -115,14 +122,15 @@ disagreements(const struct config *cfg, const struct client_store *cs,
 	size_t i;
 
 	for (i = 0; i < cs->n; i++) {
-		if (published(f, cfg, &cs->v[i]))
-			continue;
-		if ((fc = record_of(f, cs->v[i].name)) != NULL && !is_ours(cfg, fc))
-			log_warnx("fleet: client %s is %s/%s's in etcd too (the older record "
-			    "stands); this connector's is not published", fc->name, fc->site,
+		fc = record_of(f, cs->v[i].name);
+		if (fc != NULL && (!fc->valid || same(cfg, fc, &cs->v[i])))
+			continue;                 /* published, or rejected (logged) */
+		if (fc != NULL && !is_ours(cfg, fc))
+			log_warnx("fleet: client %s is %s/%s's in etcd (that record stands); "
+			    "this connector's is not published", fc->name, fc->site,
 			    fc->connector);
 		else
-			log_warnx("fleet: client %s is not in etcd as this connector's yet "
+			log_warnx("fleet: client %s is not in etcd as this connector has it yet "
 			    "(`cloudroute run` publishes it)", cs->v[i].name);
 	}
 	for (i = 0; i < f->t.n; i++) {

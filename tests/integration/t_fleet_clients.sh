@@ -164,10 +164,22 @@ check "bob's record is in etcd" has_record bob
 kill -TERM "${PID[1]}"; wait "${PID[1]}" 2>/dev/null
 etcd_ctl wan 2379 del /cloudroute/clients/bob >/dev/null
 check "bob's record deleted behind c1's back (c1 stopped)" no_record bob
+etcd_ctl wan 2379 put /cloudroute/clients/ghost \
+	"{\"public_key\": \"$("$CLOUDROUTE" genkey | "$CLOUDROUTE" pubkey)\", \"address\": \"100.96.9.11/32\", \"site\": \"s1\", \"connector\": \"c1\"}" >/dev/null
+cr 1 client list --json >"$TMP/list1.json" 2>"$TMP/list1.err"
+check "c1's list: bob is not published" jcheck "$TMP/list1.json" \
+	"[c['published'] for c in d['clients'] if c['name'] == 'bob'] == [False]"
+check "... and says so on stderr" grep -q \
+	"fleet: client bob is not in etcd as this connector has it yet" "$TMP/list1.err"
+check "c1's list: a record naming c1 that clients.json lacks is pointed out" grep -q \
+	"fleet: /cloudroute/clients/ghost names this connector, but $TMP/state1/clients.json has no such client" \
+	"$TMP/list1.err"
+check_not "... and not listed" grep -q '"ghost"' "$TMP/list1.json"
 run 1
 check "c1 starts and publishes bob from clients.json" wait_for 10 has_record bob
 check "c2 routes bob through c1 again" wait_for 10 routes_via 2 1 "$B"
 check "c1 logs the publication" grep -q "fleet: published client bob" "$TMP/c1.log"
+check "c1 withdraws the ghost naming it" wait_for 5 no_record ghost
 # clients.json edited by hand without bob: the daemon withdraws his record
 echo '{"clients": []}' >"$TMP/state1/clients.json.new"
 mv "$TMP/state1/clients.json.new" "$TMP/state1/clients.json"
