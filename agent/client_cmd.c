@@ -635,7 +635,7 @@ client_remove(const struct copts *c, const struct config *cfg)
 		goto out;
 	}
 	if ((i = clients_find(&cs, c->name)) < 0) {
-		fprintf(stderr, "cloudroute: client remove: no client \"%s\"\n", c->name);
+		client_cmd_not_here(cfg, "remove", c->name);
 		goto out;
 	}
 	cl = cs.v[i];
@@ -675,27 +675,21 @@ show_fleet(const struct copts *c, const struct config *cfg)
 	struct served sv;
 	struct client cl;
 	struct buf err;
-	size_t i;
-	int r = EXIT_RUNTIME;
+	int r = EXIT_RUNTIME, e;
 
 	if (!cfg->fleet.enabled) {
 		fprintf(stderr, "cloudroute: client show: no client \"%s\"\n", c->name);
 		return r;
 	}
 	buf_init(&err, 4096);
-	if (fleet_clients_cli_read(cfg, &t, &v, &err) < 0) {
-		fprintf(stderr, "cloudroute: client show: no client \"%s\" here, and the fleet's "
-		    "clients were not read: %s", c->name, err.data ? err.data : "etcd\n");
-		goto out;
-	}
-	for (i = 0; i < t.n && fc == NULL; i++)
-		if (t.v[i].valid && strcmp(t.v[i].name, c->name) == 0 &&
-		    (strcmp(t.v[i].site, cfg->fleet.site) != 0 ||
-		    strcmp(t.v[i].connector, cfg->fleet.name) != 0))
-			fc = &t.v[i];
-	if (fc == NULL) {
-		fprintf(stderr, "cloudroute: client show: no client \"%s\" here or in the fleet\n",
-		    c->name);
+	if ((e = client_cmd_fleet_find(cfg, c->name, &t, &v, &fc, &err)) < 0) {
+		if (e == -ENOENT)
+			fprintf(stderr, "cloudroute: client show: no client \"%s\" here or in the "
+			    "fleet\n", c->name);
+		else
+			fprintf(stderr, "cloudroute: client show: no client \"%s\" here, and the "
+			    "fleet's clients were not read: %s", c->name,
+			    err.data ? err.data : "etcd\n");
 		goto out;
 	}
 	sv = (struct served){ .fc = fc, .srv = fleet_clients_server(&v, fc), .v = &v };

@@ -14,7 +14,11 @@
  * "fleet_clients": [theirs] and "fleet": {"read": true|false[, "error"]}.
  * etcd away: ours only, a note on stderr, exit 0 (what is listed is right;
  * "fleet.read" tells a script that the fleet's part is missing).
+ *
+ * Also the lookup of another connector's client for `client show|remove`
+ * (remove: whose it is, so the operator knows where to remove it).
  */
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -328,4 +332,44 @@ out:
 	dp_peer_status_free(st, n);
 	clients_free(&cs);
 	return r;
+}
+
+int
+client_cmd_fleet_find(const struct config *cfg, const char *name, struct fleet_clients *t,
+    struct fleet_view *v, const struct fleet_client **fc, struct buf *err)
+{
+	size_t i;
+	int r;
+
+	*fc = NULL;
+	if ((r = fleet_clients_cli_read(cfg, t, v, err)) < 0)
+		return r;
+	for (i = 0; i < t->n; i++)
+		if (t->v[i].valid && strcmp(t->v[i].name, name) == 0 && !is_ours(cfg, &t->v[i])) {
+			*fc = &t->v[i];
+			return 0;
+		}
+	return -ENOENT;
+}
+
+void
+client_cmd_not_here(const struct config *cfg, const char *verb, const char *name)
+{
+	const struct fleet_client *fc = NULL;
+	struct fleet_clients t;
+	struct fleet_view v;
+	struct buf err;
+
+	if (cfg->fleet.enabled) {
+		buf_init(&err, 4096);
+		if (client_cmd_fleet_find(cfg, name, &t, &v, &fc, &err) == 0)
+			fprintf(stderr, "cloudroute: client %s: no client \"%s\" here: it is %s/%s's; "
+			    "`cloudroute client %s %s` there\n", verb, name, fc->site, fc->connector,
+			    verb, name);
+		fleet_clients_free(&t);
+		fleet_view_free(&v);
+		buf_free(&err);
+	}
+	if (fc == NULL)
+		fprintf(stderr, "cloudroute: client %s: no client \"%s\"\n", verb, name);
 }

@@ -5,7 +5,8 @@
 # the client's /32), so the client, connected to c1 only, reaches a host
 # behind c2 and back.  `client list` on either connector lists both sites'
 # clients with the site and connector serving each (`client show` of the
-# other's client: a profile dialling its connector, no private key).
+# other's client: a profile dialling its connector, no private key;
+# `client remove` of it: whose it is).
 # `client remove` withdraws it.  Records read from etcd are validated: junk
 # and an address thief change nothing (and `client list` skips them, naming
 # the key).  The daemon publishes clients.json at start and withdraws what
@@ -85,8 +86,17 @@ check_eq "c2's profile of alice: her address and the fleet's routes, as c1 pushe
 	"$(grep -E '^(Address|AllowedIPs) = ' "$TMP/alice2.conf")"
 check_not "c2's profile of alice has no private key" grep -q '^PrivateKey' "$TMP/alice2.conf"
 check "c2: show says who serves alice" grep -q "alice is served by connector s1/c1" "$TMP/show2.err"
-check_not "c2: show alice --full-tunnel is for c1 to answer" cr 2 client show alice --full-tunnel
-check_not "c2: show of a client nobody has fails" cr 2 client show nobody
+cr 2 client show alice --full-tunnel >/dev/null 2>"$TMP/show2.err"
+check "c2: show alice --full-tunnel fails: c1's egress is for c1 to know" bash -c \
+	"[ $? = 1 ] && grep -qF '\`cloudroute client show alice --full-tunnel\` there' '$TMP/show2.err'"
+cr 2 client show nobody >/dev/null 2>"$TMP/show2.err"
+check "c2: show of a client nobody has fails" bash -c \
+	"[ $? = 1 ] && grep -qF 'no client \"nobody\" here or in the fleet' '$TMP/show2.err'"
+cr 1 client remove erin >/dev/null 2>"$TMP/rm1.err"
+check "c1: remove of s2's client fails" test $? = 1
+check "... saying whose it is and where to remove it" grep -qF \
+	"no client \"erin\" here: it is s2/c2's; \`cloudroute client remove erin\` there" "$TMP/rm1.err"
+check "... and erin's record stays" has_record erin
 
 # the user: wireguard-go with the profile, connected to c1 only
 IU=${P}u
@@ -142,6 +152,9 @@ check_not "... and prints no terminal escape" grep -q "$ESC" "$TMP/list2.err"
 check_not "junk, thief2 and extra are not listed" grep -Eq '^(junk|thief|extra)' "$TMP/list2"
 check "dave, whose connector is not in the fleet, is listed as away" grep -Eqx \
 	"dave +100.96.9.10/32 +- +- +- +s9 +c9 \(away\)" "$TMP/list2"
+cr 2 client show dave >/dev/null 2>"$TMP/show2.err"
+check "c2: show dave fails: c9's key and endpoint are not known" bash -c \
+	"[ $? = 1 ] && grep -qF 'dave is served by s9/c9, which is not in the fleet now' '$TMP/show2.err'"
 etcd_ctl wan 2379 del /cloudroute/clients/dave >/dev/null
 etcd_ctl wan 2379 del /cloudroute/clients/thief2 >/dev/null
 etcd_ctl wan 2379 del "/cloudroute/clients/e$ESC[2J" >/dev/null
@@ -209,7 +222,9 @@ check "etcd stopped: stderr says the fleet's clients were not read" grep -q \
 cr 2 client list --json >"$TMP/list2.json" 2>/dev/null
 check "etcd stopped: --json says fleet.read false, lists erin, no fleet client" jcheck \
 	"$TMP/list2.json" "d['fleet']['read'] is False and d['fleet']['error'] and [c['name'] for c in d['clients']] == ['erin'] and d['fleet_clients'] == [] and 'published' not in d['clients'][0]"
-check_not "etcd stopped: show of another site's client fails clearly" cr 2 client show alice
+cr 2 client show alice >/dev/null 2>"$TMP/show2.err"
+check "etcd stopped: show of another site's client fails clearly" bash -c \
+	"[ $? = 1 ] && grep -qF 'no client \"alice\" here, and the fleet'\''s clients were not read' '$TMP/show2.err'"
 if [ "$FAIL" != 0 ]; then
 	for x in 1 2; do echo "# --- c$x.log"; tail -n 20 "$TMP/c$x.log" | sed 's/^/#   /'; done
 	sed 's/^/# add: /' "$TMP/add.err"
