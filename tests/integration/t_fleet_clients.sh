@@ -32,6 +32,7 @@ no_route_via() { ! routes_via "$@"; }
 record() { etcd_ctl wan 2379 get --print-value-only "/cloudroute/clients/$1"; }
 has_record() { [ -n "$(record "$1")" ]; }
 no_record() { [ -z "$(record "$1")" ]; }
+served_by() { record "$1" | grep -q "\"site\":\"$2\""; }
 user_reaches() { nsx u ping -c 1 -W 1 "$1" >/dev/null 2>&1; }
 # jq-like checks of `client list --json` (python3 expression over d)
 jcheck() { python3 -c "import json,sys; d = json.load(open(sys.argv[1])); sys.exit(0 if ($2) else 1)" "$1"; }
@@ -156,6 +157,17 @@ cr 2 client show dave >/dev/null 2>"$TMP/show2.err"
 check "c2: show dave fails: c9's key and endpoint are not known" bash -c \
 	"[ $? = 1 ] && grep -qF 'dave is served by s9/c9, which is not in the fleet now' '$TMP/show2.err'"
 etcd_ctl wan 2379 del /cloudroute/clients/dave >/dev/null
+# erin's record taken over by another connector: c2 lists both and says why
+etcd_ctl wan 2379 put /cloudroute/clients/erin \
+	"{\"public_key\": \"$("$CLOUDROUTE" genkey | "$CLOUDROUTE" pubkey)\", \"address\": \"100.96.9.12/32\", \"site\": \"s9\", \"connector\": \"c9\"}" >/dev/null
+cr 2 client list >"$TMP/list2" 2>"$TMP/list2.err"
+check "c2 lists its erin and s9/c9's" bash -c "grep -Eq '^erin +$E .* s2 +c2 \(here\)\$' '$TMP/list2' &&
+	grep -Eqx 'erin +100.96.9.12/32 +- +- +- +s9 +c9 \(away\)' '$TMP/list2'"
+check "... and says that its own is not published" grep -qF \
+	"fleet: client erin is s9/c9's in etcd (that record stands); this connector's is not published" \
+	"$TMP/list2.err"
+etcd_ctl wan 2379 del /cloudroute/clients/erin >/dev/null
+check "c2 publishes erin again once the name is free" wait_for 5 served_by erin s2
 etcd_ctl wan 2379 del /cloudroute/clients/thief2 >/dev/null
 etcd_ctl wan 2379 del "/cloudroute/clients/e$ESC[2J" >/dev/null
 check "alice still reaches h2" user_reaches 10.2.0.2
