@@ -6,7 +6,8 @@
  *       state_dir/clients.json, then the peer set on the running tunnel
  *       through its UAPI socket (`set=1` without replace_peers: no other
  *       session is touched); prints the wg-quick profile (or its QR code).
- *   list                 name, address, last handshake, bytes
+ *   list                 name, address, last handshake, bytes; with a fleet
+ *                        every connector's clients (agent/client_list.c)
  *   show NAME [--full-tunnel] [--qr] [--endpoint HOST:PORT]
  *                        the profile again, with today's routes
  *   remove NAME          out of clients.json, then `remove=true` on the tunnel
@@ -30,6 +31,7 @@
 #include <openssl/crypto.h>
 
 #include "agent/agent.h"
+#include "agent/client_cmd.h"
 #include "agent/clients.h"
 #include "agent/desired.h"
 #include "agent/fleet_clients.h"
@@ -44,6 +46,13 @@ struct copts {
 	struct opts o;
 	const char *verb, *name, *endpoint;
 	int full_tunnel, qr, keep_key;
+};
+
+/* `show` of another connector's client: the record and its connector's. */
+struct served {
+	const struct fleet_client *fc;
+	const struct fleet_record *srv;
+	const struct fleet_view *v;
 };
 
 static void
@@ -306,10 +315,10 @@ set_live(const struct config *cfg, const struct client *cl, int remove)
 }
 
 /* The profile as JSON; the text may hold the private key: json-c's copies
- * are wiped. */
+ * are wiped.  sv: another connector's client (its site and connector too). */
 static void
 print_json(const struct client *cl, const char *endpoint, const struct prefix_set *routes,
-    const char *profile, int live)
+    const char *profile, int live, const struct served *sv)
 {
 	struct json_object *o = json_object_new_object(), *a = json_object_new_array();
 	char pf[PREFIX_STRLEN], b64[45];
@@ -328,6 +337,10 @@ print_json(const struct client *cl, const char *endpoint, const struct prefix_se
 	json_object_object_add(o, "allowed_ips", a);
 	if (live >= 0)
 		json_object_object_add(o, "live", json_object_new_boolean(live));
+	if (sv != NULL) {
+		json_object_object_add(o, "site", json_object_new_string(sv->fc->site));
+		json_object_object_add(o, "connector", json_object_new_string(sv->fc->connector));
+	}
 	json_object_object_add(o, "profile", json_object_new_string(profile));
 	js = json_object_to_json_string_ext(o, JSON_C_TO_STRING_PRETTY |
 	    JSON_C_TO_STRING_SPACED | JSON_C_TO_STRING_NOSLASHESCAPE);
@@ -365,13 +378,44 @@ add_fleet_prefixes(const struct config *cfg, int inside, struct prefix_set *out)
 	return r;
 }
 
+/* This connector's endpoint, key and routes for its client cl, or (sv) the
+ * serving connector's from its fleet record. */
+static int
+profile_peer(const struct copts *c, const struct config *cfg, const struct served *sv,
+    struct client_profile *pr, struct prefix_set *routes)
+{
+	struct buf err;
+	int r;
+
+	if (sv != NULL) {
+		if (c->endpoint != NULL && find_endpoint(c, cfg, pr->endpoint,
+		    sizeof(pr->endpoint)) < 0)
+			return -EINVAL;
+		if (c->endpoint == NULL)
+			cr_strlcpy(pr->endpoint, sv->srv->endpoint, sizeof(pr->endpoint));
+		memcpy(pr->server_public_key, sv->srv->public_key, 32);
+		return fleet_clients_pushed_routes(cfg, sv->v, routes);
+	}
+	if (find_endpoint(c, cfg, pr->endpoint, sizeof(pr->endpoint)) < 0 ||
+	    server_key(cfg, pr->server_public_key) < 0)
+		return -EINVAL;
+	buf_init(&err, 4096);
+	if ((r = clients_routes(cfg, c->full_tunnel, routes, &err)) < 0)
+		fprintf(stderr, "cloudroute: client: %s", err.data);
+	buf_free(&err);
+	if (r == 0 && !c->full_tunnel)
+		r = add_fleet_prefixes(cfg, 0, routes);
+	return r;
+}
+
 /*
  * Renders the profile of cl (private key if known) and prints it as text,
- * QR or JSON.  live: -1 = not applicable (show).
+ * QR or JSON.  live: -1 = not applicable (show).  sv: another connector's
+ * client (NULL: ours).
  */
 static int
 emit_profile(const struct copts *c, const struct config *cfg, const struct client *cl,
-    const uint8_t *priv, int live)
+    const uint8_t *priv, int live, const struct served *sv)
 {
 	struct client_profile pr;
 	struct prefix_set routes = { 0 };
@@ -382,14 +426,7 @@ emit_profile(const struct copts *c, const struct config *cfg, const struct clien
 	buf_init(&text, 1 << 20);
 	buf_init(&qr, 4 << 20);
 	buf_init(&err, 4096);
-	if (find_endpoint(c, cfg, pr.endpoint, sizeof(pr.endpoint)) < 0 ||
-	    server_key(cfg, pr.server_public_key) < 0)
-		goto out;
-	if (clients_routes(cfg, c->full_tunnel, &routes, &err) < 0) {
-		fprintf(stderr, "cloudroute: client: %s", err.data);
-		goto out;
-	}
-	if (!c->full_tunnel && add_fleet_prefixes(cfg, 0, &routes) < 0)
+	if (profile_peer(c, cfg, sv, &pr, &routes) < 0)
 		goto out;
 	clients_aggregate(&routes);
 	if (priv != NULL) {
@@ -408,7 +445,7 @@ emit_profile(const struct copts *c, const struct config *cfg, const struct clien
 		}
 		fwrite(qr.data, 1, qr.len, stdout);
 	} else if (c->o.json) {
-		print_json(cl, pr.endpoint, &routes, text.data, live);
+		print_json(cl, pr.endpoint, &routes, text.data, live, sv);
 	} else {
 		fputs(text.data, stdout);
 	}
@@ -572,7 +609,7 @@ client_add(const struct copts *c, const struct config *cfg)
 	if (!live)
 		log_info("tunnel %s is not running here; client %s is configured when "
 		    "`cloudroute run` starts", cfg->tunnel.interface, c->name);
-	r = emit_profile(c, cfg, &cl, priv, live);
+	r = emit_profile(c, cfg, &cl, priv, live, NULL);
 out:
 	OPENSSL_cleanse(priv, sizeof(priv));
 	if (lock >= 0)
@@ -598,7 +635,7 @@ client_remove(const struct copts *c, const struct config *cfg)
 		goto out;
 	}
 	if ((i = clients_find(&cs, c->name)) < 0) {
-		fprintf(stderr, "cloudroute: client remove: no client \"%s\"\n", c->name);
+		client_cmd_not_here(cfg, "remove", c->name);
 		goto out;
 	}
 	cl = cs.v[i];
@@ -623,6 +660,61 @@ out:
 	return r;
 }
 
+/*
+ * `show` of a client that is not ours: with a fleet, another connector's
+ * (a valid record in etcd).  The profile dials its connector (key and
+ * endpoint from that connector's record) and has no private key: only the
+ * client ever had it (or its connector with --keep-key).
+ */
+static int
+show_fleet(const struct copts *c, const struct config *cfg)
+{
+	const struct fleet_client *fc = NULL;
+	struct fleet_clients t;
+	struct fleet_view v;
+	struct served sv;
+	struct client cl;
+	struct buf err;
+	int r = EXIT_RUNTIME, e;
+
+	if (!cfg->fleet.enabled) {
+		fprintf(stderr, "cloudroute: client show: no client \"%s\"\n", c->name);
+		return r;
+	}
+	buf_init(&err, 4096);
+	if ((e = client_cmd_fleet_find(cfg, c->name, &t, &v, &fc, &err)) < 0) {
+		if (e == -ENOENT)
+			fprintf(stderr, "cloudroute: client show: no client \"%s\" here or in the "
+			    "fleet\n", c->name);
+		else
+			fprintf(stderr, "cloudroute: client show: no client \"%s\" here, and the "
+			    "fleet's clients were not read: %s", c->name,
+			    err.data ? err.data : "etcd\n");
+		goto out;
+	}
+	sv = (struct served){ .fc = fc, .srv = fleet_clients_server(&v, fc), .v = &v };
+	if (sv.srv == NULL || c->full_tunnel) {
+		fprintf(stderr, "cloudroute: client show: %s is served by %s/%s, %s; `cloudroute "
+		    "client show %s%s` there\n", c->name, fc->site, fc->connector, sv.srv == NULL ?
+		    "which is not in the fleet now (its key and endpoint are not known)" :
+		    "whose egress setting is not known here", c->name,
+		    c->full_tunnel ? " --full-tunnel" : "");
+		goto out;
+	}
+	fprintf(stderr, "cloudroute: client show: %s is served by connector %s/%s; the profile "
+	    "dials it\n", c->name, fc->site, fc->connector);
+	memset(&cl, 0, sizeof(cl));
+	cr_strlcpy(cl.name, fc->name, sizeof(cl.name));
+	memcpy(cl.public_key, fc->public_key, 32);
+	cl.address = fc->address;
+	r = emit_profile(c, cfg, &cl, NULL, -1, &sv);
+out:
+	fleet_clients_free(&t);
+	fleet_view_free(&v);
+	buf_free(&err);
+	return r;
+}
+
 static int
 client_show(const struct copts *c, const struct config *cfg)
 {
@@ -638,114 +730,16 @@ client_show(const struct copts *c, const struct config *cfg)
 		goto out;
 	}
 	if ((i = clients_find(&cs, c->name)) < 0) {
-		fprintf(stderr, "cloudroute: client show: no client \"%s\"\n", c->name);
+		r = show_fleet(c, cfg);
 		goto out;
 	}
 	kept = read_kept_key(cfg, c->name, key) == 0;
-	r = emit_profile(c, cfg, &cs.v[i], kept ? key : NULL, -1);
+	r = emit_profile(c, cfg, &cs.v[i], kept ? key : NULL, -1, NULL);
 	OPENSSL_cleanse(key, sizeof(key));
 out:
 	clients_free(&cs);
 	buf_free(&err);
 	return r;
-}
-
-static const struct dp_peer_status *
-status_of(const struct dp_peer_status *st, size_t n, const uint8_t key[32])
-{
-	size_t i;
-
-	for (i = 0; i < n; i++)
-		if (memcmp(st[i].public_key, key, 32) == 0)
-			return &st[i];
-	return NULL;
-}
-
-static void
-fmt_handshake(uint64_t t, char *out, size_t len)
-{
-	time_t now = time(NULL);
-
-	if (t == 0)
-		cr_strlcpy(out, "never", len);
-	else if ((uint64_t)now >= t)
-		snprintf(out, len, "%llu s ago", (unsigned long long)((uint64_t)now - t));
-	else
-		cr_strlcpy(out, "just now", len);
-}
-
-/* One client of `list --json` (ps: its peer on the tunnel, or NULL). */
-static struct json_object *
-list_json(const struct client *cl, const struct dp_peer_status *ps)
-{
-	struct json_object *o = json_object_new_object();
-	char pf[PREFIX_STRLEN], b64[45];
-
-	dp_key_to_base64(b64, cl->public_key);
-	json_object_object_add(o, "name", json_object_new_string(cl->name));
-	json_object_object_add(o, "address",
-	    json_object_new_string(prefix_fmt(&cl->address, pf, sizeof(pf))));
-	json_object_object_add(o, "public_key", json_object_new_string(b64));
-	json_object_object_add(o, "created", json_object_new_string(cl->created));
-	json_object_object_add(o, "live", json_object_new_boolean(ps != NULL));
-	json_object_object_add(o, "last_handshake",
-	    json_object_new_int64(ps ? (int64_t)ps->last_handshake_sec : 0));
-	json_object_object_add(o, "rx_bytes", json_object_new_int64(ps ? (int64_t)ps->rx_bytes : 0));
-	json_object_object_add(o, "tx_bytes", json_object_new_int64(ps ? (int64_t)ps->tx_bytes : 0));
-	return o;
-}
-
-static int
-client_list(const struct copts *c, const struct config *cfg)
-{
-	struct client_store cs = { 0 };
-	struct dp_peer_status *st = NULL;
-	struct json_object *root = NULL, *a = NULL;
-	struct buf err;
-	size_t n = 0, i;
-	int running;
-
-	buf_init(&err, 64 * 1024);
-	if (clients_load(cfg->state_dir, &cs, &err) < 0) {
-		fprintf(stderr, "cloudroute: client: %s", err.data);
-		buf_free(&err);
-		return EXIT_RUNTIME;
-	}
-	buf_free(&err);
-	running = dp_uapi_status(cfg->tunnel.interface, &st, &n, NULL) == 0;
-	if (c->o.json) {
-		root = json_object_new_object();
-		a = json_object_new_array();
-	} else {
-		printf("%-24s %-26s %-16s %12s %12s\n", "NAME", "ADDRESS", "HANDSHAKE", "RX", "TX");
-	}
-	for (i = 0; i < cs.n; i++) {
-		const struct client *cl = &cs.v[i];
-		const struct dp_peer_status *ps = running ? status_of(st, n, cl->public_key) : NULL;
-		char pf[PREFIX_STRLEN], hs[32];
-
-		prefix_fmt(&cl->address, pf, sizeof(pf));
-		if (a != NULL) {
-			json_object_array_add(a, list_json(cl, ps));
-			continue;
-		}
-		if (ps == NULL)
-			cr_strlcpy(hs, running ? "not on tunnel" : "tunnel down", sizeof(hs));
-		else
-			fmt_handshake(ps->last_handshake_sec, hs, sizeof(hs));
-		printf("%-24s %-26s %-16s %12llu %12llu\n", cl->name, pf, hs,
-		    (unsigned long long)(ps ? ps->rx_bytes : 0),
-		    (unsigned long long)(ps ? ps->tx_bytes : 0));
-	}
-	if (root != NULL) {
-		json_object_object_add(root, "clients", a);
-		printf("%s\n", json_object_to_json_string_ext(root, JSON_C_TO_STRING_PRETTY |
-		    JSON_C_TO_STRING_SPACED | JSON_C_TO_STRING_NOSLASHESCAPE));
-		json_object_put(root);
-	}
-	dp_peer_status_free(st, n);
-	clients_free(&cs);
-	return EXIT_OK;
 }
 
 int
@@ -779,7 +773,7 @@ cmd_client(int argc, char **argv)
 	if (strcmp(c.verb, "add") == 0)
 		r = client_add(&c, &cfg);
 	else if (strcmp(c.verb, "list") == 0)
-		r = client_list(&c, &cfg);
+		r = client_cmd_list(&cfg, c.o.json);
 	else if (strcmp(c.verb, "show") == 0)
 		r = client_show(&c, &cfg);
 	else

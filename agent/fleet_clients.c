@@ -22,6 +22,19 @@
 
 /* ---- the record ---- */
 
+/* n bytes of s for a log line (a key or member name from etcd may hold
+ * terminal escapes): other than printable ASCII as '?', at most len - 1. */
+static const char *
+printable(const char *s, size_t n, char *out, size_t len)
+{
+	size_t i;
+
+	for (i = 0; i < n && i + 1 < len; i++)
+		out[i] = s[i] >= 0x20 && s[i] < 0x7f ? s[i] : '?';
+	out[i] = '\0';
+	return out;
+}
+
 int
 fleet_client_encode(const struct fleet_client *c, char *out, size_t len)
 {
@@ -53,9 +66,11 @@ static int
 member(const char *key, struct json_object *v, struct fleet_client *c, char *why, size_t wl)
 {
 	const char *s = json_object_get_string(v);
+	char k[41];
 
 	if (!json_object_is_type(v, json_type_string)) {
-		snprintf(why, wl, "\"%.40s\" is not a string", key);
+		snprintf(why, wl, "\"%s\" is not a string", printable(key, strlen(key), k,
+		    sizeof(k)));
 		return -EINVAL;
 	}
 	if (strcmp(key, "public_key") == 0) {
@@ -76,7 +91,7 @@ member(const char *key, struct json_object *v, struct fleet_client *c, char *why
 			return 8;
 		snprintf(why, wl, "\"connector\" is not a name");
 	} else {
-		snprintf(why, wl, "unknown member \"%.40s\"", key);
+		snprintf(why, wl, "unknown member \"%s\"", printable(key, strlen(key), k, sizeof(k)));
 	}
 	return -EINVAL;
 }
@@ -178,7 +193,7 @@ same_record(const struct fleet_client *a, const struct fleet_client *b)
 int
 fleet_clients_put(struct fleet_clients *t, const char *prefix, const struct etcd_kv *kv)
 {
-	char name[FLEET_NAME_MAX];
+	char name[FLEET_NAME_MAX], shown[256];
 	struct fleet_client c, *e;
 	int found, k = key_name(prefix, kv->key, kv->key_len, name);
 	size_t i;
@@ -186,7 +201,8 @@ fleet_clients_put(struct fleet_clients *t, const char *prefix, const struct etcd
 	if (k == 0)
 		return 0;
 	if (k < 0) {
-		log_warnx("fleet: ignoring %.*s: not a client name", (int)kv->key_len, kv->key);
+		log_warnx("fleet: ignoring %s: not a client name",
+		    printable(kv->key, kv->key_len, shown, sizeof(shown)));
 		return 1;
 	}
 	memset(&c, 0, sizeof(c));
@@ -300,17 +316,25 @@ conflict(const struct fleet_view *v, const struct fleet_client *c,
 	return 0;
 }
 
+const struct fleet_record *
+fleet_clients_server(const struct fleet_view *v, const struct fleet_client *c)
+{
+	size_t i;
+
+	for (i = 0; i < v->n; i++)
+		if (v->e[i].valid && strcmp(v->e[i].rec.site, c->site) == 0 &&
+		    strcmp(v->e[i].rec.name, c->connector) == 0)
+			return &v->e[i].rec;
+	return NULL;
+}
+
 /* The peer that carries the traffic of the connector serving c, or NULL. */
 static struct fleet_peer *
 serving_peer(const struct fleet_view *v, const struct fleet_client *c, struct fleet_peers *p)
 {
-	const struct fleet_record *r = NULL;
+	const struct fleet_record *r = fleet_clients_server(v, c);
 	size_t i;
 
-	for (i = 0; i < v->n && r == NULL; i++)
-		if (v->e[i].valid && strcmp(v->e[i].rec.site, c->site) == 0 &&
-		    strcmp(v->e[i].rec.name, c->connector) == 0)
-			r = &v->e[i].rec;
 	for (i = 0; r != NULL && i < p->n; i++)
 		if (strcmp(p->v[i].site, r->site) == 0 &&
 		    memcmp(p->v[i].public_key, r->public_key, 32) == 0)
@@ -382,6 +406,23 @@ fleet_clients_route(struct fleet_clients *t, const struct fleet_view *v,
 		if ((peer = serving_peer(v, c, p)) != NULL)
 			r = prefix_set_add(&peer->allowed_ips, &c->address);
 	}
+	return r;
+}
+
+int
+fleet_clients_pushed_routes(const struct config *cfg, const struct fleet_view *v,
+    struct prefix_set *out)
+{
+	size_t i, k;
+	int r = 0;
+
+	for (i = 0; i < cfg->overlay.n && r == 0; i++)
+		r = prefix_set_add(out, &cfg->overlay.v[i]);
+	for (i = 0; i < cfg->local_subnets.n && r == 0; i++)
+		r = prefix_set_add(out, &cfg->local_subnets.v[i]);
+	for (i = 0; i < v->n && r == 0; i++)
+		for (k = 0; v->e[i].valid && k < v->e[i].rec.subnets.n && r == 0; k++)
+			r = prefix_set_add(out, &v->e[i].rec.subnets.v[k]);
 	return r;
 }
 
@@ -560,32 +601,69 @@ taken_kv(const struct config *cfg, const char *name, const struct etcd_kv *kv,
 	return r;
 }
 
+/* Every key under the prefix, in one range request (kvs zeroed first). */
+static int
+read_prefix(const struct config *cfg, struct etcd_kvs *kvs, struct buf *err)
+{
+	const char *p = cfg->fleet.prefix;
+	struct etcd_client *c = NULL;
+	size_t end_len;
+	char *end;
+	int r;
+
+	memset(kvs, 0, sizeof(*kvs));
+	if ((end = etcd_prefix_end(p, strlen(p), &end_len)) == NULL)
+		return -ENOMEM;
+	if ((r = cli_open(cfg, &c, err)) == 0 &&
+	    (r = etcd_range(c, p, strlen(p), end, end_len, kvs)) < 0)
+		buf_printf(err, "fleet: reading %s: %s\n", p, prov_last_error());
+	etcd_close(c);
+	free(end);
+	return r;
+}
+
 int
 fleet_clients_cli_taken(const struct config *cfg, const char *name,
     struct prefix_set *taken, struct buf *err)
 {
-	const char *p = cfg->fleet.prefix;
-	struct etcd_client *c = NULL;
 	struct etcd_kvs kvs;
-	size_t i, end_len;
-	char *end;
+	size_t i;
 	int r;
 
-	if ((end = etcd_prefix_end(p, strlen(p), &end_len)) == NULL)
-		return -ENOMEM;
-	memset(&kvs, 0, sizeof(kvs));
-	if ((r = cli_open(cfg, &c, err)) < 0)
-		goto out;
-	if ((r = etcd_range(c, p, strlen(p), end, end_len, &kvs)) < 0) {
-		buf_printf(err, "fleet: reading %s: %s\n", p, prov_last_error());
-		goto out;
-	}
+	r = read_prefix(cfg, &kvs, err);
 	for (i = 0; i < kvs.n && r == 0; i++)
 		r = taken_kv(cfg, name, &kvs.kvs[i], taken, err);
+	etcd_kvs_free(&kvs);
+	return r;
+}
+
+int
+fleet_clients_cli_read(const struct config *cfg, struct fleet_clients *t,
+    struct fleet_view *v, struct buf *err)
+{
+	const char *p = cfg->fleet.prefix;
+	struct fleet_peers none = { 0 };
+	struct etcd_kvs kvs;
+	size_t i;
+	int r;
+
+	fleet_view_init(v, cfg->fleet.site, cfg->fleet.name, &cfg->local_subnets);
+	fleet_clients_init(t, cfg->state_dir);
+	if ((r = read_prefix(cfg, &kvs, err)) < 0)
+		goto out;
+	for (i = 0; i < kvs.n; i++) {
+		const struct etcd_kv *kv = &kvs.kvs[i];
+
+		if (fleet_clients_put(t, p, kv) == 0)
+			fleet_view_put(v, p, kv->key, kv->key_len, kv->value, kv->value_len,
+			    kv->create_revision, kv->mod_revision, kv->lease);
+	}
+	/* connectors first (a client may not take theirs), then the clients */
+	fleet_view_validate(v, NULL, NULL);
+	if ((r = fleet_clients_route(t, v, &none, p)) < 0)
+		buf_printf(err, "fleet: %s\n", strerror(-r));
 out:
 	etcd_kvs_free(&kvs);
-	etcd_close(c);
-	free(end);
 	return r;
 }
 

@@ -89,7 +89,18 @@ int fleet_clients_route(struct fleet_clients *t, const struct fleet_view *v,
 void fleet_clients_sync(struct fleet_clients *t, struct etcd_client *c, const char *prefix,
     const char *site, const char *name, uint64_t now);
 
-/* ---- for `cloudroute client add|remove` (cfg has a fleet section) ---- */
+/* The valid record of the connector serving c, or NULL when the view has
+ * none (that connector is away: its lease ran out). */
+const struct fleet_record *fleet_clients_server(const struct fleet_view *v,
+    const struct fleet_client *c);
+
+/* The routes every site announces in the fleet v, pushed to another
+ * connector's client: the overlay, our local_subnets and every valid
+ * record's subnets (not aggregated). */
+int fleet_clients_pushed_routes(const struct config *cfg, const struct fleet_view *v,
+    struct prefix_set *out);
+
+/* ---- for `cloudroute client add|remove|list|show` (cfg has a fleet section) ---- */
 /*
  * Addresses the fleet already uses (connectors' and other connectors'
  * clients) into taken; -EEXIST with a message when `name` is another
@@ -97,6 +108,15 @@ void fleet_clients_sync(struct fleet_clients *t, struct etcd_client *c, const ch
  */
 int fleet_clients_cli_taken(const struct config *cfg, const char *name,
     struct prefix_set *taken, struct buf *err);
+/*
+ * The fleet as the fleet thread would see it, from one range request of the
+ * whole prefix: the connectors' records into v and the client records into
+ * t (both initialised here: free them either way), validated alike; a
+ * rejected client record is logged with its key (never its value) and left
+ * with valid = 0.  0, or <0 with the message in err (etcd away: both empty).
+ */
+int fleet_clients_cli_read(const struct config *cfg, struct fleet_clients *t,
+    struct fleet_view *v, struct buf *err);
 /* Puts (add) or deletes (remove, only while the record is ours) one client. */
 int fleet_clients_cli_write(const struct config *cfg, const struct client *c, int remove,
     struct buf *err);

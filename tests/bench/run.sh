@@ -211,7 +211,7 @@ raw=$(measure "raw veth" raw raw raw | tail -n1)
 ref=$(measure "wireguard-go<->wireguard-go" wggo wggo | tail -n1)
 crcr=$(measure "cloudroute<->cloudroute" cr cr | tail -n1)
 crcr0=$(CLOUDROUTE_CRYPTO_HELPERS=0 measure "cloudroute<->cloudroute, no helpers" cr cr | tail -n1)
-if [ -n "$BENCH_QUICK" ]; then    # the one-stream rows alone, for A/B runs
+if [ -n "${BENCH_QUICK:-}" ]; then    # the one-stream rows alone, for A/B runs
 	echo "raw $raw cloudroute $crcr no-helpers $crcr0"; sed 's/^/  /' "$TMP/cpu.txt"; exit 0
 fi
 crcr4=$(STREAMS=4 measure "cloudroute<->cloudroute x4" cr cr | tail -n1)
