@@ -92,6 +92,7 @@ struct az_error {
 	long status;
 	char code[128];
 	char message[768];
+	char request_id[64];              /* x-ms-request-id of the answer, or "" */
 };
 
 enum az_op_status {

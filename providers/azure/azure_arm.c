@@ -168,8 +168,10 @@ map_error(const char *method, const char *path, struct az_error *e)
 		    az_id_name(path), e->code[0] ? e->code : "HTTP 403", act, e->message);
 		return -EACCES;
 	}
-	prov_set_error("ARM %s %s: HTTP %ld%s%s: %s", method, path, e->status,
-	    e->code[0] ? " " : "", e->code, e->message);
+	prov_set_error("ARM %s %s: HTTP %ld%s%s: %s%s%s%s", method, path, e->status,
+	    e->code[0] ? " " : "", e->code, e->message,
+	    e->request_id[0] ? " (x-ms-request-id " : "", e->request_id,
+	    e->request_id[0] ? ")" : "");
 	switch (e->status) {
 	case 404:
 		return -ENOENT;
@@ -436,6 +438,10 @@ call_url(struct az_arm *a, const char *method, const char *url, const char *path
 			continue;
 		}
 		az_json_error(resp.body.data, resp.body.len, resp.status, err);
+		/* The id Azure support asks for (never a secret). */
+		if (http_response_header(&resp, "x-ms-request-id", err->request_id,
+		    sizeof(err->request_id)) != 1)
+			err->request_id[0] = '\0';
 		cls = classify(err);
 		if (cls == RETRY_FATAL || attempt + 1 == a->policy.max_attempts ||
 		    retry_delay_ms(&a->policy, cls, attempt, az_retry_after(&resp, hint,

@@ -188,6 +188,7 @@ check_eq "truncated JSON: no write" 0 "$(count '["mutating"]')"
 ctl POST /fault '{"kind":"html","count":-1,"actions":["GetRouteTable"]}' >/dev/null
 CR apply >"$TMP/bad2"; check_eq "HTML error page: apply exits 1" 1 $?
 check "HTML error page: the error says so" grep -qi 'html' "$TMP/bad2"
+check "... with the answer's x-ms-request-id" grep -qE 'x-ms-request-id [0-9a-f-]{36}' "$TMP/bad2"
 check_eq "HTML error page: no write" 0 "$(count '["mutating"]')"
 ctl POST /faults/clear >/dev/null
 
