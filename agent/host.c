@@ -222,9 +222,9 @@ plan_sysctls(const struct config *cfg, struct state *st, struct plan *p)
 			continue;
 		a = plan_add(p, SEC_HOST, ACT_SYSCTL, '~', "sysctl %s %s -> %s", l->v[i].key,
 		    val, l->v[i].val);
-		cr_strlcpy(a->from, val, sizeof(a->from));
-		cr_strlcpy(a->key, l->v[i].key, sizeof(a->key));
-		cr_strlcpy(a->val, l->v[i].val, sizeof(a->val));
+		a->from = plan_str(p, val);
+		a->key = plan_str(p, l->v[i].key);
+		a->val = plan_str(p, l->v[i].val);
 	}
 	if (sys) {
 		json_object_object_foreach(sys, key, o) {
@@ -239,21 +239,21 @@ plan_sysctls(const struct config *cfg, struct state *st, struct plan *p)
 				 * the record to drop (not a change of the system). */
 				a = plan_add(p, SEC_HOST, ACT_SYSCTL_FORGET, '.', "sysctl %s: "
 				    "interface gone, original no longer needed", key);
-				cr_strlcpy(a->key, key, sizeof(a->key));
+				a->key = plan_str(p, key);
 				continue;
 			}
 			a = plan_add(p, SEC_HOST, ACT_SYSCTL_RESTORE, '-', "sysctl %s %s -> %s "
 			    "(restore original)", key, val, orig);
-			cr_strlcpy(a->from, val, sizeof(a->from));
-			cr_strlcpy(a->key, key, sizeof(a->key));
-			cr_strlcpy(a->val, orig, sizeof(a->val));
+			a->from = plan_str(p, val);
+			a->key = plan_str(p, key);
+			a->val = plan_str(p, orig);
 		}
 	}
 	buf_init(&cur, 64 * 1024);
 	if (file_read(cfg->sysctl_file, 64 * 1024, &cur) < 0 || strcmp(cur.data, file.data) != 0) {
 		a = plan_add(p, SEC_HOST, ACT_SYSCTL_FILE, cur.data ? '~' : '+',
 		    "sysctl-file %s (%zu keys)", cfg->sysctl_file, persisted(l));
-		cr_strlcpy(a->key, cfg->sysctl_file, sizeof(a->key));
+		a->key = plan_str(p, cfg->sysctl_file);
 		a->blob = buf_steal(&file);
 	}
 	buf_free(&cur);
@@ -442,7 +442,7 @@ plan_routes(const struct config *cfg, struct state *st, struct plan *p)
 	const char *dev = cfg->tunnel.interface;
 	int dev_up = nc_link_exists(dev) > 0;
 	struct nc_route *rt = NULL;
-	size_t i, n = 0;
+	size_t i, n = 0, ours;
 	uint8_t k[18];
 	uint32_t v;
 	int r;
@@ -464,6 +464,9 @@ plan_routes(const struct config *cfg, struct state *st, struct plan *p)
 	}
 	if ((r = route_index(&x, rt, n)) < 0 || (r = keymap_init(&wanted, want.n)) < 0)
 		goto out;
+	for (i = 0, ours = 0; i < n; i++)
+		ours += rt[i].protocol == NC_RTPROT_CLOUDROUTE;
+	plan_reserve(p, want.n + ours);  /* at most one action each */
 	for (i = 0; i < want.n; i++) {
 		if (prefix_set_has(&connected, &want.v[i]))
 			continue;              /* the kernel's connected route covers it */
@@ -526,6 +529,7 @@ host_teardown_plan(struct state *st, struct plan *p)
 	buf_free(&live);
 	fw_teardown_plan(p);
 	if (nc_route_list(NULL, &rt, &n) == 0) {
+		plan_reserve(p, n);
 		for (j = 0; j < n; j++) {
 			if (rt[j].protocol != NC_RTPROT_CLOUDROUTE)
 				continue;
@@ -546,13 +550,13 @@ host_teardown_plan(struct state *st, struct plan *p)
 				a = plan_add(p, SEC_HOST, ACT_SYSCTL_RESTORE, '-', "sysctl %s %s -> %s "
 				    "(restore original)", key, val, orig);
 			}
-			cr_strlcpy(a->key, key, sizeof(a->key));
-			cr_strlcpy(a->val, orig, sizeof(a->val));
+			a->key = plan_str(p, key);
+			a->val = plan_str(p, orig);
 		}
 	}
 	if (file && access(file, F_OK) == 0) {
 		a = plan_add(p, SEC_HOST, ACT_SYSCTL_FILE_REMOVE, '-', "sysctl-file %s", file);
-		cr_strlcpy(a->key, file, sizeof(a->key));
+		a->key = plan_str(p, file);
 	}
 	return 0;
 }
