@@ -20,6 +20,7 @@
 #define _GNU_SOURCE
 #include <errno.h>
 #include <limits.h>
+#include <malloc.h>
 #include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -35,6 +36,7 @@
 #define UAPI_DIR "/var/run/wireguard"
 #define UAPI_TIMEOUT_MS 5000
 #define UAPI_CHUNK (64 * 1024)     /* a get reply is sent in pieces of about this */
+#define UAPI_TRIM_AT (1 << 20)     /* a request this large: malloc_trim after it */
 
 /* ---- applying ----------------------------------------------------------------- */
 
@@ -353,6 +355,7 @@ serve(struct dp_device *dev, int fd)
 	char chunk[65536];
 	size_t end, scanned = 0;
 	ssize_t n;
+	int big;
 
 	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
 	setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
@@ -387,8 +390,11 @@ serve(struct dp_device *dev, int fd)
 	}
 out:
 	explicit_bzero(chunk, sizeof(chunk));
+	big = in.cap >= UAPI_TRIM_AT;
 	buf_free(&in);
 	buf_free(&reply);
+	if (big)
+		malloc_trim(0);    /* a request of megabytes (wg addconf): its pages back */
 }
 
 static void *
