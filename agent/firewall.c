@@ -86,7 +86,7 @@ plan_chain(struct plan *p, const struct nc_fw_chain *c, const char *rules, const
 		a = plan_add(p, SEC_HOST, ACT_FW, c->n_ours ? '~' : '+', "firewall %s: accept "
 		    "tunnel <-> local subnets in %s %s %s (%zu rules%s)", name, c->family, c->table,
 		    c->target, lines(rules), c->n_ours ? ", changed outside cloudroute: restore" : "");
-	snprintf(a->key, sizeof(a->key), "%s %s %s", c->family, c->table, c->target);
+	a->key = plan_strf(p, "%s %s %s", c->family, c->table, c->target);
 	a->blob = buf_steal(&script);
 out:
 	buf_free(&script);

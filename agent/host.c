@@ -222,9 +222,9 @@ plan_sysctls(const struct config *cfg, struct state *st, struct plan *p)
 			continue;
 		a = plan_add(p, SEC_HOST, ACT_SYSCTL, '~', "sysctl %s %s -> %s", l->v[i].key,
 		    val, l->v[i].val);
-		cr_strlcpy(a->from, val, sizeof(a->from));
-		cr_strlcpy(a->key, l->v[i].key, sizeof(a->key));
-		cr_strlcpy(a->val, l->v[i].val, sizeof(a->val));
+		a->from = plan_str(p, val);
+		a->key = plan_str(p, l->v[i].key);
+		a->val = plan_str(p, l->v[i].val);
 	}
 	if (sys) {
 		json_object_object_foreach(sys, key, o) {
@@ -239,21 +239,21 @@ plan_sysctls(const struct config *cfg, struct state *st, struct plan *p)
 				 * the record to drop (not a change of the system). */
 				a = plan_add(p, SEC_HOST, ACT_SYSCTL_FORGET, '.', "sysctl %s: "
 				    "interface gone, original no longer needed", key);
-				cr_strlcpy(a->key, key, sizeof(a->key));
+				a->key = plan_str(p, key);
 				continue;
 			}
 			a = plan_add(p, SEC_HOST, ACT_SYSCTL_RESTORE, '-', "sysctl %s %s -> %s "
 			    "(restore original)", key, val, orig);
-			cr_strlcpy(a->from, val, sizeof(a->from));
-			cr_strlcpy(a->key, key, sizeof(a->key));
-			cr_strlcpy(a->val, orig, sizeof(a->val));
+			a->from = plan_str(p, val);
+			a->key = plan_str(p, key);
+			a->val = plan_str(p, orig);
 		}
 	}
 	buf_init(&cur, 64 * 1024);
 	if (file_read(cfg->sysctl_file, 64 * 1024, &cur) < 0 || strcmp(cur.data, file.data) != 0) {
 		a = plan_add(p, SEC_HOST, ACT_SYSCTL_FILE, cur.data ? '~' : '+',
 		    "sysctl-file %s (%zu keys)", cfg->sysctl_file, persisted(l));
-		cr_strlcpy(a->key, cfg->sysctl_file, sizeof(a->key));
+		a->key = plan_str(p, cfg->sysctl_file);
 		a->blob = buf_steal(&file);
 	}
 	buf_free(&cur);
@@ -392,26 +392,36 @@ route_index_free(struct route_index *x)
 	free(x->next);
 }
 
-/* One wanted tunnel prefix against the kernel's routes. */
-static void
-plan_route(const struct config *cfg, struct plan *p, const struct prefix *d,
-    const struct nc_route *rt, const struct route_index *x, int dev_up)
+/* A wanted tunnel prefix against the kernel's routes: 1 when our route is
+ * in place, else 0 with *foreign the route not ours holding it (or NULL). */
+static int
+route_in_place(const char *dev, const struct prefix *d, const struct nc_route *rt,
+    const struct route_index *x, const struct nc_route **foreign)
 {
-	char b[PREFIX_STRLEN], g[PREFIX_STRLEN], o[160];
-	const char *dev = cfg->tunnel.interface;
-	const struct nc_route *f = NULL;
-	struct action *a;
 	uint8_t k[18];
 	uint32_t at;
 	size_t j;
 
+	*foreign = NULL;
 	if (keymap_get(&x->by_dst, k, keymap_prefix_key(d, k), &at))
 		for (j = at; j != SIZE_MAX; j = x->next[j]) {
 			if (rt[j].protocol == NC_RTPROT_CLOUDROUTE && strcmp(rt[j].ifname, dev) == 0)
-				return;            /* ours, in place */
+				return 1;
 			if (rt[j].protocol != NC_RTPROT_CLOUDROUTE)
-				f = &rt[j];
+				*foreign = &rt[j];
 		}
+	return 0;
+}
+
+/* The action for a wanted tunnel prefix that is not in place. */
+static void
+plan_route(const struct config *cfg, struct plan *p, const struct prefix *d,
+    const struct nc_route *f, int dev_up)
+{
+	char b[PREFIX_STRLEN], g[PREFIX_STRLEN], o[160];
+	const char *dev = cfg->tunnel.interface;
+	struct action *a;
+
 	if (f != NULL) {
 		a = plan_add(p, SEC_HOST, ACT_CONFLICT, '!', "route %s %s%s dev %s proto %d "
 		    "(not ours, left alone)", prefix_fmt(d, b, sizeof(b)),
@@ -433,18 +443,69 @@ plan_route(const struct config *cfg, struct plan *p, const struct prefix *d,
 	cr_strlcpy(a->ifname, dev, sizeof(a->ifname));
 }
 
+/* A route of ours that is not wanted (or not on the tunnel): removed. */
+static int
+route_stale(const struct keymap *wanted, const struct nc_route *r, const char *dev)
+{
+	uint8_t k[18];
+	uint32_t v;
+
+	return r->protocol == NC_RTPROT_CLOUDROUTE &&
+	    !(keymap_get(wanted, k, keymap_prefix_key(&r->dst, k), &v) &&
+	    strcmp(r->ifname, dev) == 0);
+}
+
+/*
+ * The wanted prefixes (without those a connected route covers) against the
+ * kernel's routes, in two passes: the first counts the actions and fills
+ * `wanted`, so that the plan is reserved at its size (10,000 routes: one
+ * allocation), the second adds them.
+ */
+static int
+plan_route_actions(const struct config *cfg, struct plan *p, const struct prefix_set *want,
+    const struct prefix_set *connected, const struct nc_route *rt, size_t n, int dev_up)
+{
+	const char *dev = cfg->tunnel.interface;
+	const struct nc_route *f;
+	struct route_index x = { 0 };
+	struct keymap wanted = { 0 };
+	size_t i, need = 0;
+	uint8_t k[18];
+	int r;
+
+	if ((r = route_index(&x, rt, n)) < 0 || (r = keymap_init(&wanted, want->n)) < 0)
+		goto out;
+	for (i = 0; i < want->n; i++) {
+		if (prefix_set_has(connected, &want->v[i]))
+			continue;              /* the kernel's connected route covers it */
+		if ((r = keymap_put(&wanted, k, keymap_prefix_key(&want->v[i], k), 0, NULL)) < 0)
+			goto out;
+		need += !route_in_place(dev, &want->v[i], rt, &x, &f);
+	}
+	for (i = 0; i < n; i++)
+		need += (size_t)route_stale(&wanted, &rt[i], dev);
+	plan_reserve(p, need);
+	for (i = 0; i < want->n; i++)
+		if (!prefix_set_has(connected, &want->v[i]) &&
+		    !route_in_place(dev, &want->v[i], rt, &x, &f))
+			plan_route(cfg, p, &want->v[i], f, dev_up);
+	for (i = 0; i < n; i++)
+		if (route_stale(&wanted, &rt[i], dev))
+			plan_route_del(p, &rt[i]);
+	r = 0;
+out:
+	route_index_free(&x);
+	keymap_free(&wanted);
+	return r;
+}
+
 static int
 plan_routes(const struct config *cfg, struct state *st, struct plan *p)
 {
 	struct prefix_set want = { 0 }, connected = { 0 };
-	struct route_index x = { 0 };
-	struct keymap wanted = { 0 };
-	const char *dev = cfg->tunnel.interface;
-	int dev_up = nc_link_exists(dev) > 0;
+	int dev_up = nc_link_exists(cfg->tunnel.interface) > 0;
 	struct nc_route *rt = NULL;
 	size_t i, n = 0;
-	uint8_t k[18];
-	uint32_t v;
 	int r;
 
 	if (p->desired != NULL) {          /* composed without duplicates */
@@ -458,32 +519,11 @@ plan_routes(const struct config *cfg, struct state *st, struct plan *p)
 		prefix_network(&cfg->tunnel.address.v[i], &np);
 		prefix_set_add(&connected, &np);
 	}
-	if ((r = nc_route_list(NULL, &rt, &n)) < 0) {
+	if ((r = nc_route_list(NULL, &rt, &n)) < 0)
 		log_warnx("cannot list routes: %s", nc_last_error());
-		goto out;
-	}
-	if ((r = route_index(&x, rt, n)) < 0 || (r = keymap_init(&wanted, want.n)) < 0)
-		goto out;
-	for (i = 0; i < want.n; i++) {
-		if (prefix_set_has(&connected, &want.v[i]))
-			continue;              /* the kernel's connected route covers it */
-		if ((r = keymap_put(&wanted, k, keymap_prefix_key(&want.v[i], k), 0, NULL)) < 0)
-			goto out;
-		plan_route(cfg, p, &want.v[i], rt, &x, dev_up);
-	}
-	for (i = 0; i < n; i++) {
-		if (rt[i].protocol != NC_RTPROT_CLOUDROUTE)
-			continue;
-		if (keymap_get(&wanted, k, keymap_prefix_key(&rt[i].dst, k), &v) &&
-		    strcmp(rt[i].ifname, dev) == 0)
-			continue;
-		plan_route_del(p, &rt[i]);
-	}
-	r = 0;
+	else
+		r = plan_route_actions(cfg, p, &want, &connected, rt, n, dev_up);
 	(void)st;
-out:
-	route_index_free(&x);
-	keymap_free(&wanted);
 	free(rt);
 	prefix_set_free(&want);
 	prefix_set_free(&connected);
@@ -526,6 +566,7 @@ host_teardown_plan(struct state *st, struct plan *p)
 	buf_free(&live);
 	fw_teardown_plan(p);
 	if (nc_route_list(NULL, &rt, &n) == 0) {
+		plan_reserve(p, n);
 		for (j = 0; j < n; j++) {
 			if (rt[j].protocol != NC_RTPROT_CLOUDROUTE)
 				continue;
@@ -546,13 +587,13 @@ host_teardown_plan(struct state *st, struct plan *p)
 				a = plan_add(p, SEC_HOST, ACT_SYSCTL_RESTORE, '-', "sysctl %s %s -> %s "
 				    "(restore original)", key, val, orig);
 			}
-			cr_strlcpy(a->key, key, sizeof(a->key));
-			cr_strlcpy(a->val, orig, sizeof(a->val));
+			a->key = plan_str(p, key);
+			a->val = plan_str(p, orig);
 		}
 	}
 	if (file && access(file, F_OK) == 0) {
 		a = plan_add(p, SEC_HOST, ACT_SYSCTL_FILE_REMOVE, '-', "sysctl-file %s", file);
-		cr_strlcpy(a->key, file, sizeof(a->key));
+		a->key = plan_str(p, file);
 	}
 	return 0;
 }

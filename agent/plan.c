@@ -1,8 +1,11 @@
 /*
- * Plan container and printing.
+ * Plan container and printing.  An action costs what it holds: its strings
+ * are in a per-plan arena, the array is reserved at the count when the
+ * planner knows it.
  */
 #include <errno.h>
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -12,29 +15,103 @@
 #include "agent/desired.h"
 #include "common/util.h"
 
+/* The string arena: chunks from 4 KiB doubling to 64 KiB (a string longer
+ * than that gets a chunk of its own), freed together by plan_free. */
+#define CHUNK_MIN 4096
+#define CHUNK_MAX (64 * 1024)
+
+struct plan_chunk {
+	struct plan_chunk *next;
+	size_t used, cap;
+	char data[];
+};
+
+static char *
+arena_alloc(struct plan *p, size_t len)
+{
+	struct plan_chunk *c = p->strs;
+	size_t cap;
+	char *s;
+
+	if (c == NULL || c->cap - c->used < len) {
+		cap = c == NULL ? CHUNK_MIN : c->cap >= CHUNK_MAX / 2 ? CHUNK_MAX : c->cap * 2;
+		if (cap < len)
+			cap = len;
+		if ((c = malloc(sizeof(*c) + cap)) == NULL)
+			fatal("plan string");
+		c->next = p->strs;
+		c->used = 0;
+		c->cap = cap;
+		p->strs = c;
+	}
+	s = c->data + c->used;
+	c->used += len;
+	return s;
+}
+
+const char *
+plan_str(struct plan *p, const char *s)
+{
+	size_t len = strlen(s) + 1;
+
+	if (len == 1)
+		return "";
+	return memcpy(arena_alloc(p, len), s, len);
+}
+
+const char *
+plan_strf(struct plan *p, const char *fmt, ...)
+{
+	va_list ap, aq;
+	char *s;
+	int n;
+
+	va_start(ap, fmt);
+	va_copy(aq, ap);
+	n = vsnprintf(NULL, 0, fmt, aq);
+	va_end(aq);
+	if (n < 0)
+		fatal("plan_strf");
+	s = arena_alloc(p, (size_t)n + 1);
+	vsnprintf(s, (size_t)n + 1, fmt, ap);
+	va_end(ap);
+	return s;
+}
+
+void
+plan_reserve(struct plan *p, size_t more)
+{
+	struct action *nv;
+
+	if (more <= p->cap - p->n)
+		return;
+	if (more > SIZE_MAX / sizeof(*nv) - p->n ||
+	    (nv = reallocarray(p->v, p->n + more, sizeof(*nv))) == NULL)
+		fatal("plan_reserve");
+	p->v = nv;
+	p->cap = p->n + more;
+}
+
 struct action *
 plan_add(struct plan *p, enum plan_section sec, enum act_kind kind, char sign,
     const char *fmt, ...)
 {
+	char text[PLAN_TEXT_MAX];
 	struct action *a;
 	va_list ap;
 
-	if (p->n == p->cap) {
-		size_t ncap = p->cap ? p->cap * 2 : 16;
-		struct action *nv = reallocarray(p->v, ncap, sizeof(*nv));
-		if (nv == NULL)
-			fatal("plan_add");
-		p->v = nv;
-		p->cap = ncap;
-	}
+	if (p->n == p->cap)
+		plan_reserve(p, p->cap ? p->cap : 16);
+	va_start(ap, fmt);
+	vsnprintf(text, sizeof(text), fmt, ap);
+	va_end(ap);
 	a = &p->v[p->n++];
 	memset(a, 0, sizeof(*a));
 	a->sec = sec;
 	a->kind = kind;
 	a->sign = sign;
-	va_start(ap, fmt);
-	vsnprintf(a->text, sizeof(a->text), fmt, ap);
-	va_end(ap);
+	a->text = plan_str(p, text);
+	a->key = a->val = a->from = "";
 	return a;
 }
 
@@ -278,6 +355,7 @@ plan_json(const struct plan *p)
 void
 plan_free(struct plan *p)
 {
+	struct plan_chunk *c;
 	size_t i;
 
 	for (i = 0; i < p->n; i++)
@@ -285,6 +363,10 @@ plan_free(struct plan *p)
 	free(p->v);
 	p->v = NULL;
 	p->n = p->cap = 0;
+	while ((c = p->strs) != NULL) {
+		p->strs = c->next;
+		free(c);
+	}
 	prov_plan_free(&p->cloud);
 	p->cloud_planned = 0;
 }

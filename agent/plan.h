@@ -34,25 +34,35 @@ enum act_kind {
 	ACT_FW,                 /* blob = nft script for another firewall's chain */
 };
 
+/* The line of an action is cut at PLAN_TEXT_MAX - 1 bytes. */
+#define PLAN_TEXT_MAX 384
+
+/*
+ * One change.  The strings live in the plan's string arena (plan_str,
+ * plan_strf) and go with plan_free; key, val and from are "" when the
+ * change has none, never NULL.  blob is the action's own heap buffer.
+ */
 struct action {
+	const char *text;
+	const char *key;
+	const char *val;
+	const char *from;       /* the current value, when the change has one */
+	char *blob;
+	struct prefix dst;
+	uint32_t metric;
 	enum act_kind kind;
 	enum plan_section sec;
 	char sign;
-	char text[384];
-	char key[256];
-	char val[64];
-	char from[64];          /* the current value, when the change has one */
-	char *blob;
-	struct prefix dst;
 	char ifname[IF_NAMESIZE];
-	uint32_t metric;
 };
 
 struct desired;
+struct plan_chunk;
 
 struct plan {
 	struct action *v;
 	size_t n, cap;
+	struct plan_chunk *strs;        /* the string arena, newest chunk first */
 	struct prov_plan cloud;
 	int cloud_planned;
 	/* What should exist (agent/desired.h), set by whoever plans; not
@@ -62,6 +72,11 @@ struct plan {
 
 struct action *plan_add(struct plan *p, enum plan_section sec, enum act_kind kind,
     char sign, const char *fmt, ...) CR_PRINTF(5, 6);
+/* Room for `more` further actions (one allocation when the count is known). */
+void plan_reserve(struct plan *p, size_t more);
+/* A copy of s in the plan's string arena, valid until plan_free. */
+const char *plan_str(struct plan *p, const char *s);
+const char *plan_strf(struct plan *p, const char *fmt, ...) CR_PRINTF(2, 3);
 /* Changes that apply would make (host, tunnel and cloud mutations). */
 size_t plan_changes(const struct plan *p);
 size_t plan_conflicts(const struct plan *p);

@@ -20,6 +20,8 @@ plan_peers(struct plan *p)
 	char list[256], b[PREFIX_STRLEN], key[45];
 	size_t i, j, n;
 
+	if (d != NULL)
+		plan_reserve(p, d->n_peers);
 	for (i = 0; d != NULL && i < d->n_peers; i++) {
 		list[0] = '\0';
 		for (j = 0, n = 0; j < d->peers[i].allowed_ips.n && n < sizeof(list); j++)
@@ -59,7 +61,7 @@ tunnel_plan(const struct config *cfg, struct plan *p)
 		a = plan_add(p, SEC_TUNNEL, ACT_LINK, '~', "link %s mtu %u up", dev, cfg->tunnel.mtu);
 		cr_strlcpy(a->ifname, dev, sizeof(a->ifname));
 		snprintf(mtus, sizeof(mtus), "%u", cfg->tunnel.mtu);
-		cr_strlcpy(a->val, mtus, sizeof(a->val));
+		a->val = plan_str(p, mtus);
 	}
 	nc_addr_list(dev, &have);
 	for (i = 0; i < cfg->tunnel.address.n; i++) {

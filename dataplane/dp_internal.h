@@ -579,6 +579,9 @@ void dp_uapi_set_free(struct dp_uapi_set *s);
 int dp_uapi_apply(struct dp_device *dev, const struct dp_uapi_set *s);
 /* Formats the `get=1` reply (without the errno line). */
 int dp_uapi_format_get(struct dp_device *dev, struct buf *out);
+/* Writes the whole `get=1` reply (with its errno line) to a socket in
+ * bounded chunks; 0, or -errno when the client cannot take it in time. */
+int dp_uapi_serve_get(struct dp_device *dev, int fd);
 /* Handles one whole request ("get=1\n\n" or "set=1\n...\n\n") into reply. */
 int dp_uapi_handle(struct dp_device *dev, const char *req, size_t len, struct buf *reply);
 /* Parses a `get=1` reply (tests and dp_uapi_status). */

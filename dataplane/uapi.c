@@ -10,14 +10,17 @@
  *                           errno=0\n\n
  *   set=1\n<key=value>*\n -> errno=0\n\n, or errno=-22\n\n (wg expects negative)
  *
- * A set request is parsed and validated whole (dp_uapi_parse_set, callable
- * on a string for tests and fuzzing) before anything is applied.  Lines are
- * bounded (DP_UAPI_MAX_LINE) and so are requests (DP_UAPI_MAX_REQUEST).
- * One connection at a time, each with a read timeout.
+ * A set request is parsed and validated whole (dp_uapi_parse_set in
+ * uapi_parse.c, callable on a string for tests and fuzzing) before anything
+ * is applied.  Lines are bounded (DP_UAPI_MAX_LINE) and so are requests
+ * (DP_UAPI_MAX_REQUEST).
+ * One connection at a time, each with a read timeout; a get reply is
+ * streamed in bounded chunks (dp_uapi_serve_get).
  */
 #define _GNU_SOURCE
 #include <errno.h>
 #include <limits.h>
+#include <malloc.h>
 #include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -32,192 +35,8 @@
 
 #define UAPI_DIR "/var/run/wireguard"
 #define UAPI_TIMEOUT_MS 5000
-
-/* ---- parsing a set request ------------------------------------------------- */
-
-static int
-parse_bool(const char *v, int *out)
-{
-	if (strcmp(v, "true") == 0)
-		*out = 1;
-	else if (strcmp(v, "false") == 0)
-		*out = 0;
-	else
-		return -EINVAL;
-	return 0;
-}
-
-static int
-parse_num(const char *v, unsigned long max, unsigned long *out)
-{
-	return cr_parse_ulong(v, 0, max, out);
-}
-
-static int
-add_peer(struct dp_uapi_set *s, const char *v)
-{
-	struct dp_uapi_peer *np, *p;
-
-	/* doubling: a request may carry tens of thousands of peers */
-	if ((s->n_peers & (s->n_peers - 1)) == 0) {
-		size_t cap = s->n_peers ? 2 * s->n_peers : 1;
-		if ((np = realloc(s->peers, cap * sizeof(*np))) == NULL)
-			return -ENOMEM;
-		s->peers = np;
-	}
-	p = &s->peers[s->n_peers];
-	memset(p, 0, sizeof(*p));
-	s->n_peers++;
-	return dp_key_from_hex(p->public_key, v);
-}
-
-static int
-add_allowed_ip(struct dp_uapi_peer *p, const char *v)
-{
-	struct prefix pf, *n;
-	int r;
-
-	if ((r = prefix_parse(v, &pf, 1)) < 0)
-		return r;
-	if ((n = realloc(p->allowed_ips, (p->n_allowed_ips + 1) * sizeof(*n))) == NULL)
-		return -ENOMEM;
-	p->allowed_ips = n;
-	p->allowed_ips[p->n_allowed_ips++] = pf;
-	return 0;
-}
-
-static int
-parse_device_key(struct dp_uapi_set *s, const char *k, const char *v)
-{
-	unsigned long n;
-	int r;
-
-	if (strcmp(k, "private_key") == 0) {
-		s->has_private_key = 1;
-		return dp_key_from_hex(s->private_key, v);
-	}
-	if (strcmp(k, "listen_port") == 0) {
-		if ((r = parse_num(v, 65535, &n)) < 0)
-			return r;
-		s->has_listen_port = 1;
-		s->listen_port = (uint16_t)n;
-		return 0;
-	}
-	if (strcmp(k, "fwmark") == 0) {
-		if ((r = parse_num(v, UINT32_MAX, &n)) < 0)
-			return r;
-		s->has_fwmark = 1;
-		s->fwmark = (uint32_t)n;
-		return 0;
-	}
-	if (strcmp(k, "replace_peers") == 0)
-		return parse_bool(v, &s->replace_peers);
-	return -ENOENT;
-}
-
-static int
-parse_peer_key(struct dp_uapi_peer *p, const char *k, const char *v)
-{
-	socklen_t sl;
-	unsigned long n;
-	int r;
-
-	if (strcmp(k, "remove") == 0)
-		return parse_bool(v, &p->remove);
-	if (strcmp(k, "update_only") == 0)
-		return parse_bool(v, &p->update_only);
-	if (strcmp(k, "preshared_key") == 0) {
-		p->has_psk = 1;
-		return dp_key_from_hex(p->psk, v);
-	}
-	if (strcmp(k, "endpoint") == 0) {
-		p->has_endpoint = 1;
-		return endpoint_resolve(v, 1, &p->endpoint, &sl) < 0 ? -EINVAL : 0;
-	}
-	if (strcmp(k, "persistent_keepalive_interval") == 0) {
-		if ((r = parse_num(v, 65535, &n)) < 0)
-			return r;
-		p->has_keepalive = 1;
-		p->keepalive = (uint16_t)n;
-		return 0;
-	}
-	if (strcmp(k, "replace_allowed_ips") == 0)
-		return parse_bool(v, &p->replace_allowed_ips);
-	if (strcmp(k, "allowed_ip") == 0)
-		return add_allowed_ip(p, v);
-	if (strcmp(k, "protocol_version") == 0)
-		return strcmp(v, "1") == 0 ? 0 : -EINVAL;
-	return -ENOENT;
-}
-
-static int
-parse_line(struct dp_uapi_set *s, char *line)
-{
-	char *eq = strchr(line, '=');
-	const char *k = line, *v;
-	int r;
-
-	if (eq == NULL || eq == line)
-		return -EINVAL;
-	*eq = '\0';
-	v = eq + 1;
-	if (strcmp(k, "public_key") == 0)
-		return add_peer(s, v);
-	if (s->n_peers == 0)
-		r = parse_device_key(s, k, v);
-	else
-		r = parse_peer_key(&s->peers[s->n_peers - 1], k, v);
-	return r < 0 && r != -ENOMEM ? -EINVAL : r;
-}
-
-void
-dp_uapi_set_free(struct dp_uapi_set *s)
-{
-	for (size_t i = 0; i < s->n_peers; i++)
-		free(s->peers[i].allowed_ips);
-	free(s->peers);
-	explicit_bzero(s, sizeof(*s));
-}
-
-int
-dp_uapi_parse_set(const char *body, size_t len, struct dp_uapi_set *out,
-    char *err, size_t errlen)
-{
-	char line[DP_UAPI_MAX_LINE + 1];
-	size_t pos = 0, lineno = 0;
-	int r = 0;
-
-	memset(out, 0, sizeof(*out));
-	if (len > DP_UAPI_MAX_REQUEST) {
-		snprintf(err, errlen, "request too large");
-		return -E2BIG;
-	}
-	while (pos < len) {
-		const char *nl = memchr(body + pos, '\n', len - pos);
-		size_t ll = nl != NULL ? (size_t)(nl - (body + pos)) : len - pos;
-
-		lineno++;
-		if (ll == 0)
-			break;                      /* the blank line ends the request */
-		if (ll > DP_UAPI_MAX_LINE || memchr(body + pos, '\0', ll) != NULL) {
-			snprintf(err, errlen, "line %zu: too long or binary", lineno);
-			r = -EINVAL;
-			goto out;
-		}
-		memcpy(line, body + pos, ll);
-		line[ll] = '\0';
-		if ((r = parse_line(out, line)) < 0) {
-			snprintf(err, errlen, "line %zu: invalid %s", lineno, line);
-			goto out;
-		}
-		pos += ll + 1;
-	}
-out:
-	explicit_bzero(line, sizeof(line));
-	if (r < 0)
-		dp_uapi_set_free(out);
-	return r;
-}
+#define UAPI_CHUNK (64 * 1024)     /* a get reply is sent in pieces of about this */
+#define UAPI_TRIM_AT (1 << 20)     /* a request this large: malloc_trim after it */
 
 /* ---- applying ----------------------------------------------------------------- */
 
@@ -341,14 +160,13 @@ format_peer(struct dp_device *dev, struct dp_peer *p, struct buf *out)
 	return r < 0 ? -ENOMEM : 0;
 }
 
-int
-dp_uapi_format_get(struct dp_device *dev, struct buf *out)
+/* private_key, listen_port, fwmark (dev->lock held for reading). */
+static int
+format_head(struct dp_device *dev, struct buf *out)
 {
 	char hex[65];
-	struct dp_peer *p;
 	int r = 0;
 
-	pthread_rwlock_rdlock(&dev->lock);
 	if (dev->local.has_identity) {
 		dp_key_to_hex(hex, dev->local.private_key);
 		r = buf_printf(out, "private_key=%s\n", hex);
@@ -358,8 +176,33 @@ dp_uapi_format_get(struct dp_device *dev, struct buf *out)
 		r = buf_printf(out, "listen_port=%u\n", dev->listen_port);
 	if (r == 0 && dev->fwmark)
 		r = buf_printf(out, "fwmark=%u\n", dev->fwmark);
-	for (p = dev->peers; p != NULL && r == 0; p = p->next)
+	return r < 0 ? -ENOMEM : 0;
+}
+
+/* The peers from *cursor on until out holds `upto` bytes; *cursor becomes
+ * the next one, NULL after the last (dev->lock held for reading). */
+static int
+format_peers(struct dp_device *dev, struct dp_peer **cursor, struct buf *out, size_t upto)
+{
+	struct dp_peer *p;
+	int r = 0;
+
+	for (p = *cursor; p != NULL && r == 0 && out->len < upto; p = p->next)
 		r = format_peer(dev, p, out);
+	*cursor = p;
+	return r;
+}
+
+int
+dp_uapi_format_get(struct dp_device *dev, struct buf *out)
+{
+	struct dp_peer *p;
+	int r;
+
+	pthread_rwlock_rdlock(&dev->lock);
+	p = dev->peers;
+	if ((r = format_head(dev, out)) == 0)
+		r = format_peers(dev, &p, out, SIZE_MAX);
 	pthread_rwlock_unlock(&dev->lock);
 	return r;
 }
@@ -431,6 +274,79 @@ write_all(int fd, const char *p, size_t len)
 	return 0;
 }
 
+/* All of p to a socket by a deadline (monotonic ms): -ETIMEDOUT after it. */
+static int
+send_by(int fd, const char *p, size_t len, uint64_t deadline)
+{
+	struct pollfd pfd = { .fd = fd, .events = POLLOUT };
+	uint64_t now;
+	ssize_t w;
+	int r;
+
+	while (len > 0) {
+		if ((now = now_ms()) >= deadline)
+			return -ETIMEDOUT;
+		if ((r = poll(&pfd, 1, (int)(deadline - now))) < 0 && errno != EINTR)
+			return -errno;
+		if (r <= 0)
+			continue;
+		if ((w = send(fd, p, len, MSG_DONTWAIT | MSG_NOSIGNAL)) < 0) {
+			if (errno == EINTR || errno == EAGAIN)
+				continue;
+			return -errno;
+		}
+		p += w;
+		len -= (size_t)w;
+	}
+	return 0;
+}
+
+/*
+ * The get reply streamed in chunks of about UAPI_CHUNK: with 10,000 peers
+ * it is megabytes, which built whole would stay resident in this thread's
+ * malloc arena.  cfg_lock is held for the whole reply, so no peer comes or
+ * goes (the cursor stays valid, the reply is one configuration); dev->lock
+ * only while a chunk is formatted, so the data path never waits on the
+ * client, and configuration waits at most UAPI_TIMEOUT_MS (the whole reply's
+ * deadline).  Out of memory midway: what was sent stays, then errno=-12.
+ */
+int
+dp_uapi_serve_get(struct dp_device *dev, int fd)
+{
+	uint64_t deadline = now_ms() + UAPI_TIMEOUT_MS;
+	struct dp_peer *p;
+	struct buf out;
+	int r, w = 0;
+
+	buf_init(&out, 16 << 20);
+	pthread_mutex_lock(&dev->cfg_lock);
+	pthread_rwlock_rdlock(&dev->lock);
+	p = dev->peers;
+	r = format_head(dev, &out);
+	pthread_rwlock_unlock(&dev->lock);
+	while (r == 0 && p != NULL) {
+		if (out.len >= UAPI_CHUNK) {
+			if ((w = send_by(fd, out.data, out.len, deadline)) < 0)
+				break;
+			buf_reset(&out);
+		}
+		pthread_rwlock_rdlock(&dev->lock);
+		r = format_peers(dev, &p, &out, UAPI_CHUNK);
+		pthread_rwlock_unlock(&dev->lock);
+	}
+	pthread_mutex_unlock(&dev->cfg_lock);
+	if (w == 0) {
+		if (r < 0)
+			buf_reset(&out);
+		if (buf_printf(&out, "errno=%d\n\n", r) < 0)
+			w = -ENOMEM;
+		else
+			w = send_by(fd, out.data, out.len, deadline);
+	}
+	buf_free(&out);                                 /* wiped: the private key */
+	return w;
+}
+
 static void
 serve(struct dp_device *dev, int fd)
 {
@@ -439,6 +355,7 @@ serve(struct dp_device *dev, int fd)
 	char chunk[65536];
 	size_t end, scanned = 0;
 	ssize_t n;
+	int big;
 
 	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
 	setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
@@ -453,7 +370,10 @@ serve(struct dp_device *dev, int fd)
 				goto out;
 			}
 		}
-		if (end > 1) {
+		if (end == 7 && memcmp(in.data, "get=1\n\n", 7) == 0) {
+			if (dp_uapi_serve_get(dev, fd) < 0)
+				goto out;
+		} else if (end > 1) {
 			buf_reset(&reply);
 			if (dp_uapi_handle(dev, in.data, end, &reply) == -EINVAL &&
 			    memcmp(in.data, "get=1\n", 6) != 0 && memcmp(in.data, "set=1\n", 6) != 0) {
@@ -470,8 +390,11 @@ serve(struct dp_device *dev, int fd)
 	}
 out:
 	explicit_bzero(chunk, sizeof(chunk));
+	big = in.cap >= UAPI_TRIM_AT;
 	buf_free(&in);
 	buf_free(&reply);
+	if (big)
+		malloc_trim(0);    /* a request of megabytes (wg addconf): its pages back */
 }
 
 static void *

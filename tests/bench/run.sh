@@ -21,7 +21,8 @@
 #   tests/bench/reload.sh (10,000 config peers in and out by SIGHUP),
 #   tests/bench/handshake.sh (handshakes per second) and the protocol core
 #   alone (bench_handshake, bench_crypto, bench_peers).  Not part of make check.
-#   BENCH_QUICK=1: raw veth and the one-stream rows only.
+#   BENCH_ONLY=quick: raw veth and the one-stream rows only; BENCH_ONLY=latency:
+#   the latency rows only.
 . "$(dirname "$0")/../lib/netns.sh"
 SECS=${BENCH_SECONDS:-10}
 CLOUDROUTE_BENCH=1 "$TOP/tests/install-deps.sh" >/dev/null || exit 1
@@ -207,11 +208,16 @@ wg genkey >"$TMP/a.key"; wg genkey >"$TMP/b.key"; chmod 600 "$TMP"/*.key
 wg pubkey <"$TMP/a.key" >"$TMP/a.pub"; wg pubkey <"$TMP/b.key" >"$TMP/b.pub"
 
 echo "cloudroute bench: TCP, ${SECS}s per row, namespaces on $(nproc) CPUs, MTU 1420"
+if [ "${BENCH_ONLY:-}" = latency ]; then   # the latency rows alone, for A/B runs
+	echo "cloudroute $(measure "latency cloudroute" cr cr latency | tail -n1)"
+	echo "wireguard-go $(measure "latency wireguard-go" wggo wggo latency | tail -n1)"
+	exit 0
+fi
 raw=$(measure "raw veth" raw raw raw | tail -n1)
 ref=$(measure "wireguard-go<->wireguard-go" wggo wggo | tail -n1)
 crcr=$(measure "cloudroute<->cloudroute" cr cr | tail -n1)
 crcr0=$(CLOUDROUTE_CRYPTO_HELPERS=0 measure "cloudroute<->cloudroute, no helpers" cr cr | tail -n1)
-if [ -n "${BENCH_QUICK:-}" ]; then    # the one-stream rows alone, for A/B runs
+if [ "${BENCH_ONLY:-}" = quick ]; then    # the one-stream rows alone, for A/B runs
 	echo "raw $raw cloudroute $crcr no-helpers $crcr0"; sed 's/^/  /' "$TMP/cpu.txt"; exit 0
 fi
 crcr4=$(STREAMS=4 measure "cloudroute<->cloudroute x4" cr cr | tail -n1)

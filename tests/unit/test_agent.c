@@ -97,6 +97,48 @@ test_plan_count(void **state)
 	plan_free(&p);
 }
 
+/* The strings of many actions in the arena, a long line cut at
+ * PLAN_TEXT_MAX - 1, long keys whole, reserve at the exact count. */
+static void
+test_plan_strings(void **state)
+{
+	char big[1000], want[64];
+	struct action *a;
+	struct plan p;
+	size_t i;
+
+	(void)state;
+	memset(&p, 0, sizeof(p));
+	plan_reserve(&p, 10000);
+	assert_int_equal(p.cap, 10000);
+	for (i = 0; i < 10000; i++) {
+		a = plan_add(&p, SEC_HOST, ACT_ROUTE_ADD, '+', "route 10.%zu.%zu.0/24 dev wg0",
+		    i >> 8, i & 255);
+		assert_string_equal(a->key, "");
+		assert_string_equal(a->val, "");
+		assert_string_equal(a->from, "");
+	}
+	assert_int_equal(p.cap, 10000);
+	for (i = 0; i < 10000; i += 997) {
+		snprintf(want, sizeof(want), "route 10.%zu.%zu.0/24 dev wg0", i >> 8, i & 255);
+		assert_string_equal(p.v[i].text, want);
+	}
+	memset(big, 'k', sizeof(big) - 1);
+	big[sizeof(big) - 1] = '\0';
+	a = plan_add(&p, SEC_HOST, ACT_SYSCTL, '~', "%s", big);
+	assert_int_equal(strlen(a->text), PLAN_TEXT_MAX - 1);
+	a->key = plan_str(&p, big);
+	a->val = plan_strf(&p, "%d-%s", 7, "x");
+	assert_string_equal(a->key, big);
+	assert_string_equal(a->val, "7-x");
+	assert_string_equal(p.v[0].text, "route 10.0.0.0/24 dev wg0");
+	assert_int_equal(plan_changes(&p), 10001);
+	plan_free(&p);
+	assert_null(p.v);
+	assert_null(p.strs);
+	plan_free(&p);
+}
+
 static void
 test_cloud_desired(void **state)
 {
@@ -380,6 +422,7 @@ main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_state_roundtrip),
 		cmocka_unit_test(test_plan_count),
+		cmocka_unit_test(test_plan_strings),
 		cmocka_unit_test(test_cloud_desired),
 		cmocka_unit_test(test_sources),
 		cmocka_unit_test(test_many_peers),

@@ -4,7 +4,8 @@
  * requests and every kind of bad one), get formatting and parsing, and two
  * detached devices configured over UAPI that handshake, exchange data,
  * enforce cryptokey routing and the replay window, and fall back to cookie
- * replies under load; the drop counters, one reason at a time.
+ * replies under load; the drop counters, one reason at a time; the get
+ * reply streamed to a socket.
  */
 #define _GNU_SOURCE
 #include <stdarg.h>
@@ -12,11 +13,14 @@
 #include <setjmp.h>
 #include <errno.h>
 #include <poll.h>
+#include <pthread.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include <arpa/inet.h>
+#include <sys/socket.h>
 #include <cmocka.h>
 
 #include "dataplane/dp_internal.h"
@@ -653,6 +657,26 @@ test_idle_peer_releases(void **state)
 	assert_int_equal(pr->net.tun_count[1], 1);
 }
 
+/* A detached device with n test peers (tests/lib/dp_peers.h); cfg->peers
+ * and *ips are the caller's to free. */
+static struct dp_device *
+many_peers(size_t n, struct dp_config *cfg, struct prefix **ips)
+{
+	struct dp_peer_config *pcs = calloc(n, sizeof(*pcs));
+	struct dp_device *dev;
+
+	*ips = calloc(n, sizeof(**ips));
+	assert_non_null(pcs);
+	assert_non_null(*ips);
+	memset(cfg, 0, sizeof(*cfg));
+	assert_int_equal(dp_genkey(cfg->private_key), 0);
+	dp_test_peers(pcs, *ips, n);
+	cfg->peers = pcs;
+	cfg->n_peers = n;
+	assert_int_equal(dp_device_create_detached(cfg, &dev), 0);
+	return dev;
+}
+
 /*
  * 10,000 peers in and out, through a reload and through the UAPI: counts
  * and allowed IPs are right, and ASan sees no leak once they are gone.
@@ -661,22 +685,17 @@ static void
 test_many_peers(void **state)
 {
 	enum { N = 10000 };
-	struct dp_peer_config *pcs = calloc(N, sizeof(*pcs));
-	struct prefix *ips = calloc(N, sizeof(*ips));
-	struct dp_config cfg = { .n_peers = N };
+	struct dp_peer_config *pcs;
+	struct prefix *ips;
+	struct dp_config cfg;
 	struct dp_peer_status *st;
-	struct dp_device *dev;
+	struct dp_device *dev = many_peers(N, &cfg, &ips);
 	struct buf req, reply;
 	char hex[65];
 	size_t n;
 
 	(void)state;
-	assert_non_null(pcs);
-	assert_non_null(ips);
-	assert_int_equal(dp_genkey(cfg.private_key), 0);
-	dp_test_peers(pcs, ips, N);
-	cfg.peers = pcs;
-	assert_int_equal(dp_device_create_detached(&cfg, &dev), 0);
+	pcs = (struct dp_peer_config *)cfg.peers;
 	assert_int_equal(dp_device_status(dev, &st, &n), 0);
 	assert_int_equal(n, N);
 	assert_int_equal(st[N - 1].n_allowed_ips, 1);
@@ -709,6 +728,66 @@ test_many_peers(void **state)
 	free(ips);
 }
 
+struct served { struct dp_device *dev; int fd, r; };
+
+static void *
+serve_thread(void *arg)
+{
+	struct served *sv = arg;
+
+	sv->r = dp_uapi_serve_get(sv->dev, sv->fd);
+	close(sv->fd);
+	return NULL;
+}
+
+/*
+ * The get reply streamed to a socket in chunks is, byte for byte, the reply
+ * built whole plus its errno line (5,000 peers: dozens of chunks, more than
+ * a socket buffer holds); a client that hung up is an error, not SIGPIPE.
+ */
+static void
+test_serve_get_streams(void **state)
+{
+	struct dp_config cfg;
+	struct prefix *ips;
+	struct dp_device *dev = many_peers(5000, &cfg, &ips);
+	struct served sv;
+	struct buf want, got;
+	char chunk[4096];
+	pthread_t t;
+	ssize_t n;
+	int sp[2];
+
+	(void)state;
+	buf_init(&want, 16 << 20);
+	assert_int_equal(dp_uapi_format_get(dev, &want), 0);
+	assert_int_equal(buf_puts(&want, "errno=0\n\n"), 0);
+	assert_true(want.len > 10 * 65536);
+
+	assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sp), 0);
+	sv.dev = dev;
+	sv.fd = sp[0];
+	assert_int_equal(pthread_create(&t, NULL, serve_thread, &sv), 0);
+	buf_init(&got, 16 << 20);
+	while ((n = read(sp[1], chunk, sizeof(chunk))) > 0)
+		assert_int_equal(buf_append(&got, chunk, (size_t)n), 0);
+	pthread_join(t, NULL);
+	close(sp[1]);
+	assert_int_equal(sv.r, 0);
+	assert_int_equal(got.len, want.len);
+	assert_memory_equal(got.data, want.data, want.len);
+
+	assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sp), 0);
+	close(sp[1]);
+	assert_int_equal(dp_uapi_serve_get(dev, sp[0]), -EPIPE);
+	close(sp[0]);
+	buf_free(&got);
+	buf_free(&want);
+	dp_device_destroy(dev);
+	free((void *)cfg.peers);
+	free(ips);
+}
+
 int
 main(void)
 {
@@ -722,6 +801,7 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_handle_errors, pair_setup, pair_teardown),
 		cmocka_unit_test_setup_teardown(test_idle_peer_releases, pair_setup, pair_teardown),
 		cmocka_unit_test(test_many_peers),
+		cmocka_unit_test(test_serve_get_streams),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
