@@ -92,6 +92,7 @@ struct az_error {
 	long status;
 	char code[128];
 	char message[768];
+	char request_id[64];              /* x-ms-request-id of the answer, or "" */
 };
 
 enum az_op_status {
@@ -266,6 +267,14 @@ enum az_lro_step {
 };
 enum az_lro_step az_lro_step(enum az_poll_kind kind, long status, const char *body,
     size_t len, struct az_error *err);
+/* 1 when an ARM error code (of an answer or of a Failed operation) asks for
+ * the same request again later. */
+int az_error_retryable(const char *code);
+struct http_response;
+/* The answer's wait hint as a Retry-After value: retry-after-ms or
+ * x-ms-retry-after-ms (rounded up to seconds, written to buf), else the
+ * Retry-After header ("" when none). */
+const char *az_retry_after(const struct http_response *resp, char *buf, size_t len);
 /*
  * One ARM request to base + path + "?api-version=" + ver (path is a
  * resource id plus suffix).  Retries throttling (429, Retry-After,

@@ -13,9 +13,11 @@
  *
  * Long-running operations (ARM async-operations contract): a write answered
  * with an Azure-AsyncOperation header is polled there until its status is
- * Succeeded (done), Failed or Canceled (error.code/message); otherwise a
+ * Succeeded (done), Failed or Canceled (error.code/message; a Failed one
+ * whose code says RetryableError is sent again); otherwise a
  * 202 with a Location header is polled until that URL stops answering 202.
- * Each poll waits the Retry-After of the previous answer.  Poll URLs must
+ * Each poll waits the Retry-After (or retry-after-ms) of the previous
+ * answer.  Poll URLs must
  * be on the ARM endpoint itself: the token is never sent anywhere else.
  */
 #include <errno.h>
@@ -166,8 +168,10 @@ map_error(const char *method, const char *path, struct az_error *e)
 		    az_id_name(path), e->code[0] ? e->code : "HTTP 403", act, e->message);
 		return -EACCES;
 	}
-	prov_set_error("ARM %s %s: HTTP %ld%s%s: %s", method, path, e->status,
-	    e->code[0] ? " " : "", e->code, e->message);
+	prov_set_error("ARM %s %s: HTTP %ld%s%s: %s%s%s%s", method, path, e->status,
+	    e->code[0] ? " " : "", e->code, e->message,
+	    e->request_id[0] ? " (x-ms-request-id " : "", e->request_id,
+	    e->request_id[0] ? ")" : "");
 	switch (e->status) {
 	case 404:
 		return -ENOENT;
@@ -184,12 +188,30 @@ map_error(const char *method, const char *path, struct az_error *e)
 	}
 }
 
+/*
+ * Codes that say "the same request later": another operation holds the
+ * resource, or one it references is still Updating
+ * (ReferencedResourceNotProvisioned, often wrapped as RetryableError, both
+ * as an answer and as the error of a Failed operation).
+ */
+int
+az_error_retryable(const char *code)
+{
+	static const char *const codes[] = { "RetryableErrorDueToAnotherOperation",
+	    "AnotherOperationInProgress", "TooManyRequests", "RetryableError",
+	    "ReferencedResourceNotProvisioned" };
+	size_t i;
+
+	for (i = 0; i < ARRAY_SIZE(codes); i++)
+		if (strcmp(code, codes[i]) == 0)
+			return 1;
+	return 0;
+}
+
 static enum retry_class
 classify(const struct az_error *e)
 {
-	if (strcmp(e->code, "RetryableErrorDueToAnotherOperation") == 0 ||
-	    strcmp(e->code, "AnotherOperationInProgress") == 0 ||
-	    strcmp(e->code, "TooManyRequests") == 0)
+	if (az_error_retryable(e->code))
 		return RETRY_THROTTLE;
 	return retry_classify(e->status, NULL);
 }
@@ -213,12 +235,37 @@ az_arm_link(const struct az_arm *a, const char *url, char *out, size_t len)
 	return -EBADMSG;
 }
 
+/*
+ * The answer's wait hint as a Retry-After value: Azure services may give it
+ * in milliseconds, "retry-after-ms" or "x-ms-retry-after-ms" (the Azure SDKs
+ * honour those first), rounded up to seconds here; else Retry-After.
+ */
+const char *
+az_retry_after(const struct http_response *resp, char *buf, size_t len)
+{
+	static const char *const names[] = { "retry-after-ms", "x-ms-retry-after-ms" };
+	unsigned long ms;
+	char v[32];
+	size_t i;
+
+	for (i = 0; i < ARRAY_SIZE(names); i++)
+		if (http_response_header(resp, names[i], v, sizeof(v)) == 1 &&
+		    cr_parse_ulong(v, 0, 86400000UL, &ms) == 0) {
+			snprintf(buf, len, "%lu", (ms + 999) / 1000);
+			return buf;
+		}
+	return resp->retry_after;
+}
+
 static uint64_t
 poll_wait(const struct az_arm *a, const struct http_response *resp, unsigned int i)
 {
+	const char *ra;
+	char hint[32];
 	uint64_t ms;
 
-	if (resp->retry_after[0] && retry_after_parse(resp->retry_after, time(NULL), &ms) == 0)
+	ra = az_retry_after(resp, hint, sizeof(hint));
+	if (ra[0] && retry_after_parse(ra, time(NULL), &ms) == 0)
 		return ms < POLL_WAIT_CAP_MS ? ms : POLL_WAIT_CAP_MS;
 	ms = (uint64_t)a->policy.base_ms << (i < 4 ? i : 4);
 	return ms < POLL_DEFAULT_MS ? ms : POLL_DEFAULT_MS;
@@ -313,7 +360,10 @@ poll_op(struct az_arm *a, const char *method, const char *path, const char *link
 			prov_set_error("ARM %s %s: operation %s%s%s%s%s", method, path,
 			    step == AZ_LRO_FAILED ? "Failed" : "Canceled", err->code[0] ? ": " : "",
 			    err->code, err->message[0] ? ": " : "", err->message);
-			return -EIO;
+			/* A Failed operation that asks to be repeated: the caller
+			 * sends the request again. */
+			return step == AZ_LRO_FAILED && az_error_retryable(err->code) ? -EAGAIN :
+			    -EIO;
 		}
 	}
 	prov_set_error("ARM %s %s: operation still running after %u polls", method, path,
@@ -359,6 +409,7 @@ call_url(struct az_arm *a, const char *method, const char *url, const char *path
 	enum retry_class cls;
 	unsigned int attempt;
 	uint64_t ms;
+	char hint[32];
 	int r = -EIO;
 
 	for (attempt = 0; attempt < a->policy.max_attempts; attempt++) {
@@ -375,13 +426,26 @@ call_url(struct az_arm *a, const char *method, const char *url, const char *path
 		if (resp.status >= 200 && resp.status < 300) {
 			r = finish(a, method, url, path, &resp, resp_out, err);
 			http_response_free(&resp);
-			return r;
+			if (r != -EAGAIN || attempt + 1 == a->policy.max_attempts ||
+			    prov_interrupted() < 0)
+				return r;
+			log_debug("azure: %s %s: %s; sending it again", method, path,
+			    prov_last_error());
+			if ((r = retry_sleep_ms(retry_backoff_ms(&a->policy, RETRY_THROTTLE,
+			    attempt))) < 0)
+				return r;
+			r = -EAGAIN;
+			continue;
 		}
 		az_json_error(resp.body.data, resp.body.len, resp.status, err);
+		/* The id Azure support asks for (never a secret). */
+		if (http_response_header(&resp, "x-ms-request-id", err->request_id,
+		    sizeof(err->request_id)) != 1)
+			err->request_id[0] = '\0';
 		cls = classify(err);
 		if (cls == RETRY_FATAL || attempt + 1 == a->policy.max_attempts ||
-		    retry_delay_ms(&a->policy, cls, attempt, resp.retry_after, time(NULL),
-		    &ms) < 0) {
+		    retry_delay_ms(&a->policy, cls, attempt, az_retry_after(&resp, hint,
+		    sizeof(hint)), time(NULL), &ms) < 0) {
 			http_response_free(&resp);
 			return map_error(method, path, err);
 		}

@@ -592,6 +592,15 @@ az_json_error(const char *s, size_t len, long status, struct az_error *out)
 		jstr(e, out->code, sizeof(out->code), "error");
 		jstr(jpath(o, "error_description", NULL), out->message,
 		    sizeof(out->message), "error_description");
+	} else if (e == NULL) {
+		/* Not every answer has the envelope: some resource providers and
+		 * ARM's own front door send {"code","message"} (or {"Message"}) at
+		 * the top level. */
+		jstr(jpath(o, "code", NULL), out->code, sizeof(out->code), "code");
+		jstr(jpath(o, "message", NULL), out->message, sizeof(out->message), "message");
+		if (out->message[0] == '\0')
+			jstr(jpath(o, "Message", NULL), out->message, sizeof(out->message),
+			    "Message");
 	}
 	if (out->message[0] == '\0')
 		snprintf(out->message, sizeof(out->message), "HTTP %ld", status);
@@ -604,6 +613,7 @@ az_json_op_status(const char *s, size_t len, enum az_op_status *st, struct az_er
 	static const struct { const char *name; enum az_op_status st; } map[] = {
 		{ "InProgress", AZ_OP_IN_PROGRESS }, { "Succeeded", AZ_OP_SUCCEEDED },
 		{ "Failed", AZ_OP_FAILED }, { "Canceled", AZ_OP_CANCELED },
+		{ "Cancelled", AZ_OP_CANCELED },      /* some services spell it so */
 	};
 	struct json_object *o;
 	char v[64];
@@ -655,7 +665,7 @@ az_json_provisioning_state(const char *s, size_t len, enum az_op_status *st)
 		*st = AZ_OP_SUCCEEDED;
 	else if (strcasecmp(v, "Failed") == 0)
 		*st = AZ_OP_FAILED;
-	else if (strcasecmp(v, "Canceled") == 0)
+	else if (strcasecmp(v, "Canceled") == 0 || strcasecmp(v, "Cancelled") == 0)
 		*st = AZ_OP_CANCELED;
 	else
 		*st = AZ_OP_IN_PROGRESS;

@@ -272,6 +272,8 @@ int gcp_set_ip_forward(struct gcp_compute *c, const char *zone, const char *name
     struct json_object *cached);
 /* Classification of an API error for retries. */
 int gcp_error_throttled(long status, const struct gcp_error *e);
+/* A 400 that asks to come back later (resourceNotReady, peering in progress). */
+int gcp_error_transient(long status, const struct gcp_error *e);
 
 /* ---- the provider (gcp_provider.c reads, gcp_apply.c writes) ---- */
 

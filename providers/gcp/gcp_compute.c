@@ -58,6 +58,19 @@ gcp_error_throttled(long status, const struct gcp_error *e)
 	    strcmp(e->reason, "userRateLimitExceeded") == 0);
 }
 
+/*
+ * 400s that only say "not now": the network is being changed by another
+ * operation (resourceNotReady, "The resource '.../networks/N' is not ready")
+ * or a peering operation runs on it.  Terraform's Google provider retries
+ * both; so do we, with backoff.
+ */
+int
+gcp_error_transient(long status, const struct gcp_error *e)
+{
+	return status == 400 && e != NULL && (strcmp(e->reason, "resourceNotReady") == 0 ||
+	    strstr(e->message, "peering operation in progress") != NULL);
+}
+
 static int
 is_quota(const struct gcp_error *e)
 {
@@ -178,6 +191,10 @@ judge(const char *method, const char *path, int r, struct http_response *resp,
 	    err->reason[0] ? err->reason : err->status, err->message);
 	if (gcp_error_throttled(resp->status, err)) {
 		*cls = RETRY_THROTTLE;
+		return 1;
+	}
+	if (gcp_error_transient(resp->status, err)) {
+		*cls = RETRY_SERVER;
 		return 1;
 	}
 	*cls = retry_classify(resp->status, NULL);

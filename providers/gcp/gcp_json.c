@@ -68,6 +68,24 @@ str(struct json_object *o, const char *key, int *bad)
 	return json_object_get_string(v);
 }
 
+/*
+ * A uint64 member ("id"): the API's JSON carries 64-bit integers as strings
+ * (proto3 JSON), but a plain number means the same and is taken too.
+ */
+static const char *
+uint64_str(struct json_object *o, const char *key, int *bad)
+{
+	static __thread char num[24];
+	struct json_object *v;
+
+	if (json_object_object_get_ex(o, key, &v) && v != NULL &&
+	    json_object_is_type(v, json_type_int) && json_object_get_int64(v) >= 0) {
+		snprintf(num, sizeof(num), "%llu", (unsigned long long)json_object_get_uint64(v));
+		return num;
+	}
+	return str(o, key, bad);
+}
+
 static int
 copy(char *dst, size_t len, const char *src)
 {
@@ -337,7 +355,7 @@ gcp_json_instance(const char *s, size_t len, struct gcp_instance *out)
 		goto out;
 	if (copy(out->self_link, sizeof(out->self_link), str(o, "selfLink", &bad)) < 0 ||
 	    copy(out->name, sizeof(out->name), str(o, "name", &bad)) < 0 ||
-	    copy(out->id, sizeof(out->id), str(o, "id", &bad)) < 0 ||
+	    copy(out->id, sizeof(out->id), uint64_str(o, "id", &bad)) < 0 ||
 	    copy(out->status, sizeof(out->status), str(o, "status", &bad)) < 0 ||
 	    copy(out->fingerprint, sizeof(out->fingerprint), str(o, "fingerprint", &bad)) < 0 ||
 	    copy(out->zone, sizeof(out->zone), gcp_url_last(str(o, "zone", &bad))) < 0 ||
@@ -398,6 +416,18 @@ op_error(struct json_object *o, struct gcp_operation *op)
 	}
 }
 
+/*
+ * Operation names are the service's, not RFC 1035 resource names (the
+ * reference says only "name of the operation"): anything that stays one
+ * URL path segment as it is ([A-Za-z0-9._~-]) is taken for the wait call.
+ */
+static int
+op_name_valid(const char *s)
+{
+	return s[0] != '\0' && s[0] != '.' && strspn(s, "abcdefghijklmnopqrstuvwxyz"
+	    "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._~-") == strlen(s);
+}
+
 int
 gcp_json_operation(const char *s, size_t len, struct gcp_operation *out)
 {
@@ -414,7 +444,7 @@ gcp_json_operation(const char *s, size_t len, struct gcp_operation *out)
 	if (copy(out->name, sizeof(out->name), str(o, "name", &bad)) < 0 ||
 	    copy(out->zone, sizeof(out->zone), gcp_url_last(str(o, "zone", &bad))) < 0 ||
 	    copy(out->region, sizeof(out->region), gcp_url_last(str(o, "region", &bad))) < 0 ||
-	    bad || !out->name[0] || !gcp_name_valid(out->name) || st == NULL) {
+	    bad || !out->name[0] || !op_name_valid(out->name) || st == NULL) {
 		prov_set_error("operation: name or status missing or invalid");
 		goto out;
 	}

@@ -233,7 +233,7 @@ void oci_json_error(const char *s, char *code, size_t clen, char *msg, size_t ml
 /* ---- route rules and the planner (oci_plan.c) ---- */
 
 struct oci_rule {
-	struct json_object *obj;     /* the rule as read (kept byte for byte) */
+	struct json_object *obj;     /* the rule as read (RouteRule members only) */
 	int has_dst;                 /* a CIDR destination we could parse */
 	struct prefix dst;
 	const char *target;          /* networkEntityId, or "" */

@@ -77,8 +77,14 @@ oci_json_instance(const char *s, struct oci_instance_md *out)
 	    (out->region[0] == '\0' && get_str(ri, "regionIdentifier", out->region,
 	    sizeof(out->region), 0, w) < 0)))
 		goto out;
+	/* Last, "region" when it is a region identifier ("us-ashburn-1"); the
+	 * short key some instances have there ("iad") names no endpoint. */
+	if (out->region[0] == '\0' && (get_str(o, "region", out->region, sizeof(out->region),
+	    0, w) < 0 || strchr(out->region, '-') == NULL))
+		out->region[0] = '\0';
 	if (out->region[0] == '\0') {
-		prov_set_error("%s: neither canonicalRegionName nor regionInfo.regionIdentifier", w);
+		prov_set_error("%s: neither canonicalRegionName, regionInfo.regionIdentifier "
+		    "nor a region identifier in region", w);
 		goto out;
 	}
 	if (out->realm_domain[0] == '\0')

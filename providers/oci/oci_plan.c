@@ -3,7 +3,8 @@
  * replaced as a whole list (UpdateRouteTable), so the planner computes the
  * new whole list from the one read, walking it in order:
  *
- *   rule not for a desired prefix       kept as read (JSON object reused),
+ *   rule not for a desired prefix       kept as read (JSON object reused,
+ *                                       members RouteRule lacks dropped),
  *                                       unless ours -> our private IP: DELETE
  *   rule for a desired prefix:
  *     -> our private IP                 KEEP (a second one of ours: dropped;
@@ -64,6 +65,38 @@ oci_rule_parse(struct json_object *o, struct oci_rule *r)
 	}
 }
 
+/*
+ * Drops the members of a rule that RouteRule (Core Services API reference)
+ * does not define.  A rule is written back whole on every UpdateRouteTable
+ * and the service refuses unknown members in a request, so a read-only or
+ * newer field in the answer must not travel back (the SDKs drop them too,
+ * by decoding into their RouteRule model).
+ */
+static void
+rule_known_only(struct json_object *o)
+{
+	static const char *const known[] = { "cidrBlock", "destination", "destinationType",
+	    "networkEntityId", "description", "routeType" };
+	char *drop;
+	size_t i;
+
+	do {
+		drop = NULL;
+		json_object_object_foreach(o, k, v) {
+			(void)v;
+			for (i = 0; i < ARRAY_SIZE(known) && strcmp(k, known[i]) != 0; i++)
+				;
+			if (i == ARRAY_SIZE(known)) {
+				drop = strdup(k);
+				break;
+			}
+		}
+		if (drop != NULL)
+			json_object_object_del(o, drop);
+		free(drop);
+	} while (drop != NULL);
+}
+
 int
 oci_table_parse(const char *json, const char *etag, struct oci_table *out)
 {
@@ -97,6 +130,7 @@ oci_table_parse(const char *json, const char *etag, struct oci_table *out)
 			oci_table_free(out);
 			return -EBADMSG;
 		}
+		rule_known_only(o);
 		oci_rule_parse(o, &out->rules[i]);
 	}
 	out->n = n;

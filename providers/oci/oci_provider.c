@@ -101,15 +101,51 @@ out:
 	return r;
 }
 
+/*
+ * Our private IP object: ListPrivateIps of our VNIC, every page (opc-next-page
+ * -> page=) until the address IMDS gave us; else the VNIC's primary one.
+ */
 static int
 our_private_ip(struct oci_ctx *ctx)
 {
+	struct oci_private_ip p, primary = { 0 };
 	struct oci_result res;
-	int r;
+	struct buf path;
+	int r = 0, page;
 
 	oci_result_init(&res);
-	if ((r = oci_get(ctx, "/privateIps?vnicId=", ctx->md.vnic, &res)) == 0)
-		r = oci_json_private_ip(res.body.data, ctx->md.private_ip, &ctx->pip);
+	buf_init(&path, 4096);
+	for (page = 0; page < MAX_PAGES; page++) {
+		buf_reset(&path);
+		if ((r = buf_printf(&path, "/privateIps?vnicId=%s", ctx->md.vnic)) < 0 ||
+		    (res.next_page[0] && ((r = buf_puts(&path, "&page=")) < 0 ||
+		    (r = sigv4_uri_encode(&path, res.next_page, strlen(res.next_page), 0)) < 0)))
+			break;
+		buf_reset(&res.body);
+		if ((r = oci_call(&ctx->api, "GET", path.data, NULL, NULL, &res)) < 0)
+			break;
+		r = oci_json_private_ip(res.body.data, ctx->md.private_ip, &p);
+		if (r == 0 && strcmp(p.ip, ctx->md.private_ip) == 0) {
+			ctx->pip = p;
+			goto out;
+		}
+		if (r == 0 && !primary.id[0])
+			primary = p;
+		else if (r != 0 && r != -ENOENT)
+			break;
+		if (!res.next_page[0])
+			break;
+	}
+	if (r == -ENOENT || r == 0) {
+		r = primary.id[0] ? 0 : page == MAX_PAGES ? -E2BIG : -ENOENT;
+		if (r == 0)
+			ctx->pip = primary;
+		else
+			prov_set_error("ListPrivateIps: no private IP %s on our VNIC%s",
+			    ctx->md.private_ip, page == MAX_PAGES ? " in the first pages" : "");
+	}
+out:
+	buf_free(&path);
 	oci_result_free(&res);
 	return r;
 }

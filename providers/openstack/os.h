@@ -245,6 +245,7 @@ struct os_client {
 	char neutron[1024];               /* base, ending in /v2.0 */
 	char meta[512];                   /* metadata scheme://host[:port] */
 	int meta_explicit;
+	const char *ca_file;              /* the cloud's cacert (in cloud), or NULL */
 	unsigned int calls, mutating_calls, auths;
 };
 

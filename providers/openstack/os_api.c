@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "os.h"
 #include "providers/http.h"
@@ -44,9 +45,23 @@ os_client_init(struct os_client *c)
 		    "never travel in clear)", c->tokens_url);
 		return -EPERM;
 	}
-	if (c->cloud.f[OSF_CACERT] != NULL && getenv("CLOUDROUTE_CA_BUNDLE") == NULL)
-		log_warnx("openstack: cacert %s in clouds.yaml is not used; set "
-		    "CLOUDROUTE_CA_BUNDLE", c->cloud.f[OSF_CACERT]);
+	/* The cloud's own CA (clouds.yaml cacert, OS_CACERT) is what the
+	 * OpenStack tools trust for it; CLOUDROUTE_CA_BUNDLE, when set, wins. */
+	if (c->cloud.f[OSF_CACERT] != NULL && *c->cloud.f[OSF_CACERT]) {
+		const char *env = getenv("CLOUDROUTE_CA_BUNDLE");
+
+		if (env != NULL && *env) {
+			log_warnx("openstack: cacert %s of cloud %s is not used: "
+			    "CLOUDROUTE_CA_BUNDLE is set", c->cloud.f[OSF_CACERT], c->cloud.name);
+		} else if (access(c->cloud.f[OSF_CACERT], R_OK) < 0) {
+			r = -errno;
+			prov_set_error("cacert %s of cloud %s (%s): %s", c->cloud.f[OSF_CACERT],
+			    c->cloud.name, c->cloud.source, strerror(-r));
+			return r;
+		} else {
+			c->ca_file = c->cloud.f[OSF_CACERT];
+		}
+	}
 	return 0;
 }
 
@@ -136,6 +151,7 @@ os_client_auth(struct os_client *c)
 		}
 		http_response_free(&resp);
 		request(&rq, "POST", c->tokens_url, h, ARRAY_SIZE(h), body.data);
+		rq.ca_file = c->ca_file;
 		rq.operation = "POST auth/tokens";
 		c->auths++;
 		if ((r = http_do(&rq, &resp)) < 0) {
@@ -253,6 +269,7 @@ send_once(struct os_client *c, const char *method, const char *url, const char *
 		h[nh++] = (struct http_header){ "If-Match", im };
 	}
 	request(&rq, method, url, h, nh, body);
+	rq.ca_file = c->ca_file;
 	/* "GET ports", "PUT routers/add_extraroutes" (the base ends in /v2.0). */
 	rq.operation = http_op_name(method, url + strlen(c->neutron), 0, op, sizeof(op));
 	http_response_free(resp);

@@ -258,6 +258,35 @@ record_routes(struct json_object *state, const struct os_plan *p, const char *ro
 	}
 }
 
+/*
+ * A 404 from add/remove_extraroutes: either the router is gone (a remove
+ * is then done: our routes went with it), or Neutron lacks the
+ * extraroute-atomic extension (API reference: "Add extra routes to router",
+ * Train and later), which answers 404 for the action itself while the
+ * router is there.  Only a GET of the router tells them apart.
+ */
+static int
+no_such_action(struct os_ctx *ctx, const char *router, const char *verb, enum os_act act)
+{
+	char path[200];
+	struct buf out;
+	int r;
+
+	buf_init(&out, HTTP_MAX_RESPONSE);
+	snprintf(path, sizeof(path), "/routers/%s", router);
+	r = os_neutron(&ctx->cl, "GET", path, NULL, -1, &out, NULL);
+	buf_free(&out);
+	if (r == -ENOENT)
+		return act == OS_REMOVE ? 0 : -ENOENT;
+	if (r < 0)
+		return r;
+	prov_set_error("%s on router %s: HTTP 404 while the router exists: this Neutron "
+	    "has no extraroute-atomic extension (openstack extension show extraroute-atomic); "
+	    "cloudroute changes extra routes only through it (a PUT of the whole list would "
+	    "drop a route another writer added meanwhile)", verb, router);
+	return -EOPNOTSUPP;
+}
+
 static int
 router_call(struct os_ctx *ctx, const struct os_opts *o, const struct os_plan *p,
     const char *router, enum os_act act, struct json_object *state)
@@ -280,18 +309,20 @@ router_call(struct os_ctx *ctx, const struct os_opts *o, const struct os_plan *p
 	}
 	r = os_neutron(&ctx->cl, "PUT", path,
 	    json_object_to_json_string_ext(body, JSON_C_TO_STRING_PLAIN), -1, &out, &err);
-	if (r == -ENOENT && act == OS_REMOVE)
-		r = 0;                       /* the router is gone, and our routes with it */
+	if (r == -ENOENT)
+		r = no_such_action(ctx, router, verb, act);
 	if (r == 0 && act == OS_REMOVE)
 		record_routes(state, p, router, act, 0);
 	if (r < 0) {
 		/* Refused for sure: not ours.  Transport errors keep the records
 		 * (the call may have happened; the next plan sorts it out). */
 		if (act == OS_ADD && (r == -EINVAL || r == -EBUSY || r == -EACCES ||
-		    r == -ENOENT))
+		    r == -ENOENT || r == -EOPNOTSUPP))
 			record_routes(state, p, router, act, 0);
-		snprintf(what, sizeof(what), "%s on router %s", verb, router);
-		explain(&err, what);
+		if (r != -EOPNOTSUPP) {
+			snprintf(what, sizeof(what), "%s on router %s", verb, router);
+			explain(&err, what);
+		}
 	}
 out:
 	buf_free(&out);

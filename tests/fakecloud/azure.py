@@ -47,7 +47,7 @@ TOKEN_VERSIONS = ("2018-02-01", "2019-08-01")
 AUDIENCES = ("https://management.azure.com/", "https://management.azure.com",
              "https://management.core.windows.net/")
 FAULT_KINDS = ("throttle", "busy", "error500", "malformed", "html", "slow", "drop",
-               "race412", "opfail")
+               "race412", "opfail", "opretry")
 
 SEG = r"([^/]+)"
 RG = r"/subscriptions/" + SEG + r"/resourcegroups/" + SEG + r"/providers/"
@@ -270,8 +270,8 @@ class Arm:
 
     def lro(self, status, obj, finish, ver, fault, location=False):
         oid = self.w.start_op(finish)
-        if fault and fault["kind"] == "opfail":
-            self.w.ops[oid]["fail"] = True
+        if fault and fault["kind"] in ("opfail", "opretry"):
+            self.w.ops[oid]["fail"] = fault["kind"]
         a, loc = self.op_urls(oid, ver)
         hdr = {"Azure-AsyncOperation": a, "Retry-After": str(self.app.args.lro_retry_after)}
         if location:
@@ -301,7 +301,16 @@ class Arm:
             hdr = {"Retry-After": str(self.app.args.lro_retry_after)}
             if op == "GetOperation":
                 body = {"status": o["status"]}
-                if o["status"] == "Failed":
+                if o["status"] == "Failed" and o["fail"] == "opretry":
+                    # A resource it references was still Updating: nothing
+                    # changed, the same request may be sent again.
+                    body["error"] = {"code": "RetryableError",
+                                     "message": "A retryable error occurred.",
+                                     "details": [{"code": "ReferencedResourceNotProvisioned",
+                                                  "message": "Cannot proceed with operation "
+                                                  "because a resource it uses is not in "
+                                                  "Succeeded state (injected)."}]}
+                elif o["status"] == "Failed":
                     body["error"] = {"code": "InternalServerError",
                                      "message": "The operation failed (injected)."}
                 return Reply(200, body, hdr if o["status"] == "InProgress" else None)
@@ -431,7 +440,7 @@ def apply_fault(app, f, op, arm):
                 if m.group(3) and aw.key(m.group(3)) in t["routes"]:
                     t["routes"][aw.key(m.group(3))]["etag"] = t["etag"]
         return None
-    return None                          # opfail: carried by the operation
+    return None                          # opfail, opretry: carried by the operation
 
 
 def make_arm_handler(app):

@@ -10,7 +10,9 @@ JSON on loopback, for tests only.
   GET  /faults                 pending faults
   POST /reset                  clears the request log and the faults
   POST /fault                  {"kind": throttle|busy|error500|malformed|html|slow|
-                                drop|race412|opfail, "count": N (-1 = until cleared),
+                                drop|race412|opfail|opretry (the operation Failed
+                                with RetryableError, nothing changed),
+                                "count": N (-1 = until cleared),
                                 "actions": [op names, e.g. "PutRoute", "ImdsToken"],
                                 "retry_after": S, "delay_ms": MS, "status": CODE,
                                 "apply": bool (carry the operation out, then fault)}

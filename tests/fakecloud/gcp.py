@@ -422,6 +422,10 @@ class ApiHandler(Handler):
         e = {"429": ApiError(429, "rateLimitExceeded", "Rate Limit Exceeded"),
              "ratelimit": ApiError(403, "rateLimitExceeded", "Rate Limit Exceeded"),
              "503": ApiError(503, "backendError", "Backend Error"),
+             # Another operation is changing the network (a 400 to retry).
+             "notready": ApiError(400, "resourceNotReady", "The resource 'projects/%s/global/"
+                                  "networks/%s' is not ready" % (self.app.state.project,
+                                                                 "vpc")),
              "500": ApiError(500, "backendError", "Internal Error")}[k]
         ent["status"], ent["reason"] = e.code, e.reason
         self.answer(e.code, e.body(), extra=extra)
@@ -532,7 +536,7 @@ class MetadataHandler(Handler):
 
 
 FAULT_KINDS = ("429", "ratelimit", "503", "500", "garbage", "html", "drop", "slow", "stale",
-               "lost")
+               "lost", "notready")
 
 
 class ControlHandler(fakebase.ControlHandler):

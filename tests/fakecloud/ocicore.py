@@ -13,6 +13,8 @@ Scenario JSON (see scenarios/oci.json):
    "vnics": [{"id", "subnetId", "privateIp", "privateIpId", "instanceId",
               "skipSourceDestCheck", "publicIp", "lifecycleState"}],
    "privateIps": [{"id", "vnicId", "ipAddress"}]   (extra, e.g. secondaries),
+   "pageSize": 50                                   (list items a page without limit),
+   "ruleExtra": {"name": value}                     (added to every rule GET returns),
    "gateways": ["ocid1.internetgateway..."]          (valid rule targets)}
 """
 
@@ -58,6 +60,14 @@ class World:
             self.realm_domain = sc.get("realm_domain", "oraclecloud.com")
             self.tenancy = sc["tenancy"]
             self.compartment = sc["compartment"]
+            # A list call without limit gets this many items a page (the
+            # service's own default is not documented: clients must follow
+            # opc-next-page whatever it is).
+            self.page_size = int(sc.get("pageSize", 50))
+            # Members a newer service adds to every rule it returns (read
+            # only: UpdateRouteTable still refuses them, as it refuses any
+            # member RouteRule lacks).
+            self.rule_extra = dict(sc.get("ruleExtra", {}))
             self.vcns = {v["id"]: dict(v) for v in sc["vcns"]}
             self.subnets = {s["id"]: dict(s) for s in sc["subnets"]}
             self.tables = {}
@@ -96,7 +106,8 @@ class World:
     def table_doc(self, t):
         return {"compartmentId": self.compartment, "definedTags": {}, "freeformTags": {},
                 "displayName": t["id"].rsplit(".", 1)[-1], "id": t["id"],
-                "lifecycleState": "AVAILABLE", "routeRules": copy.deepcopy(t["rules"]),
+                "lifecycleState": "AVAILABLE",
+                "routeRules": [dict(copy.deepcopy(r), **self.rule_extra) for r in t["rules"]],
                 "timeCreated": "2026-01-01T00:00:00.000Z", "vcnId": t["vcnId"]}
 
     def vnic_doc(self, v):
@@ -170,7 +181,7 @@ class World:
 
     def page(self, items, q):
         try:
-            limit = int(q.get("limit", "50"))
+            limit = int(q.get("limit", str(self.page_size)))
             start = int(q.get("page", "0"))
         except ValueError:
             raise ApiError(400, "InvalidParameter", "bad limit or page")

@@ -19,7 +19,9 @@ Every Neutron request needs a valid, unexpired X-Auth-Token (else 401).
 
 Control (plain HTTP, JSON): GET /health /state /counts; POST /reset,
 /fault {"kind", "count", "paths"?: [substr], "methods"?: [..], "retry_after"?,
-"delay_ms"?, "apply"?}, /faults/clear, /expire-tokens, /token-ttl {"seconds"}
+"delay_ms"?, "apply"?}, /faults/clear, /expire-tokens, /token-ttl {"seconds"},
+/extensions {"extraroute_atomic": false} (the add/remove_extraroutes actions
+answer 404, as on a Neutron without that extension)
 (for tokens issued from now on), /mutate {"op":
 "add_routes"|"remove_routes", "router", "routes"}, {"op": "set_pairs",
 "port", "pairs"} or {"op": "set_security_groups", "port", "security_groups"}.  Fault kinds: throttle (429), unavailable (503), error500,
@@ -299,6 +301,10 @@ def make_api_handler(fake):
                 if kind == "routers" and rid and act in ("add_extraroutes",
                                                          "remove_extraroutes") \
                         and method == "PUT":
+                    if not w.extraroute_atomic:
+                        # Neutron without the extension has no such action.
+                        raise ApiError(404, "HTTPNotFound", "The resource could not be "
+                                       "found.")
                     return 200, w.router_routes(info, rid, body, act == "add_extraroutes")
             raise ApiError(405, "HTTPMethodNotAllowed", "The method is not allowed for "
                            "the requested URL.")
@@ -370,6 +376,10 @@ def make_control_handler(fake):
             if p == "/token-ttl":
                 with w.lock:
                     w.token_ttl = int(body["seconds"])
+                return 200, {"ok": True}
+            if p == "/extensions":
+                with w.lock:
+                    w.extraroute_atomic = bool(body["extraroute_atomic"])
                 return 200, {"ok": True}
             if p == "/expire-tokens":
                 with w.lock:

@@ -67,6 +67,7 @@ class World:
         self.max_routes = sc.get("max_routes", 30)
         self.max_pairs = sc.get("max_allowed_address_pair", 10)
         self.page_size = sc.get("page_size")        # Neutron's pagination_max_limit
+        self.extraroute_atomic = sc.get("extraroute_atomic", True)
         self.users = {u["id"]: dict(u) for u in sc.get("users", [])}
         self.projects = {p["id"]: dict(p) for p in sc.get("projects", [])}
         self.appcreds = {a["id"]: dict(a) for a in sc.get("application_credentials", [])}

@@ -172,6 +172,14 @@ ctl POST /fault '{"kind":"opfail","count":1,"actions":["PutRoute"]}' >/dev/null
 CR apply >"$TMP/bad0"; check_eq "failed operation: apply exits 1" 1 $?
 check "failed operation: the error says so" grep -q 'operation Failed' "$TMP/bad0"
 ctl POST /route-delete '{"table":"rt-connectors","name":"cloudroute-hq-192.168.0.0_22"}' >/dev/null
+# An operation that Failed with RetryableError (a referenced resource was
+# still Updating): the PUT is sent again and lands.
+ctl POST /reset >/dev/null
+ctl POST /fault '{"kind":"opretry","count":1,"actions":["PutRoute"]}' >/dev/null
+check "RetryableError operation: apply succeeds" CR apply
+check_eq "... the route is there" "192.168.0.0/22 10.0.0.4" "$(route cloudroute-hq-192.168.0.0_22)"
+check_eq "... after a second PUT" 2 "$(count '["by_op"]["PutRoute"]')"
+ctl POST /route-delete '{"table":"rt-connectors","name":"cloudroute-hq-192.168.0.0_22"}' >/dev/null
 ctl POST /reset >/dev/null
 ctl POST /fault '{"kind":"malformed","count":1,"actions":["GetRouteTable"]}' >/dev/null
 CR apply >"$TMP/bad1"; check_eq "truncated JSON: apply exits 1" 1 $?
@@ -180,6 +188,7 @@ check_eq "truncated JSON: no write" 0 "$(count '["mutating"]')"
 ctl POST /fault '{"kind":"html","count":-1,"actions":["GetRouteTable"]}' >/dev/null
 CR apply >"$TMP/bad2"; check_eq "HTML error page: apply exits 1" 1 $?
 check "HTML error page: the error says so" grep -qi 'html' "$TMP/bad2"
+check "... with the answer's x-ms-request-id" grep -qE 'x-ms-request-id [0-9a-f-]{36}' "$TMP/bad2"
 check_eq "HTML error page: no write" 0 "$(count '["mutating"]')"
 ctl POST /faults/clear >/dev/null
 

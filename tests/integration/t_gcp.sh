@@ -184,7 +184,8 @@ ctl POST /fault '{"kind":"429","count":3,"retry_after":0}' >/dev/null
 ctl POST /fault '{"kind":"ratelimit","count":2}' >/dev/null
 ctl POST /fault '{"kind":"503","count":1,"methods":["routes.insert"]}' >/dev/null
 ctl POST /fault '{"kind":"500","count":1,"methods":["globalOperations.wait"]}' >/dev/null
-check "apply converges through throttling" CR apply
+ctl POST /fault '{"kind":"notready","count":2,"methods":["routes.insert"]}' >/dev/null
+check "apply converges through throttling (and 400 resourceNotReady)" CR apply
 check "route back after the storm" ours 192.168.0.0/22
 
 # A server that takes no routes.list filter: everything is listed, the

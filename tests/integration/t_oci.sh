@@ -42,6 +42,12 @@ for t in s["routeTables"]:
         t["routeRules"].append({"destination": "10.200.0.0/16", "destinationType": "CIDR_BLOCK",
             "networkEntityId": "ocid1.privateip.oc1.iad.dead",
             "description": "cloudroute ha_group=hq"})
+# A newer service: rules carry a member RouteRule lacks (never to be written
+# back), and lists come one item a page, our VNIC's secondary IP first.
+s["ruleExtra"] = {"timeModified": "2026-01-02T00:00:00.000Z"}
+s["pageSize"] = 1
+s.setdefault("privateIps", []).append({"id": "ocid1.privateip.oc1.iad.aa2nd",
+    "vnicId": "ocid1.vnic.oc1.iad.hq", "ipAddress": "10.0.1.20"})
 json.dump(s, sys.stdout)
 PY
 bash "$TOP/tests/fakecloud/mkca.sh" "$TMP/ca" >/dev/null 2>&1

@@ -131,6 +131,18 @@ check_eq "second apply: zero mutating calls" 0 "$(count mutating)"
 echo "# unchanged re-apply: $(ctl GET /counts | python3 -c 'import json,sys; c=json.load(sys.stdin)["counts"]; print(c["neutron"], "Neutron calls,", c["mutating"], "mutating,", c["keystone"], "Keystone")')"
 CR plan >/dev/null 2>&1; check_eq "plan exits 0 after apply" 0 $?
 
+# The cloud's own CA from clouds.yaml (cacert), without CLOUDROUTE_CA_BUNDLE:
+# trusted for Keystone and Neutron, as by the OpenStack tools.
+sed "s|    interface: public|    interface: public\n    cacert: $TMP/ca/ca.pem|" "$TMP/clouds.yaml" >"$TMP/clouds-ca.yaml"
+chmod 600 "$TMP/clouds-ca.yaml"
+OS_CLIENT_CONFIG_FILE=$TMP/clouds-ca.yaml CLOUDROUTE_CA_BUNDLE= nsx conn "$CLOUDROUTE" -c "$CFG" plan >"$TMP/ca.out" 2>&1
+check_eq "clouds.yaml cacert: plan in sync (exit 0)" 0 $?
+sed "s|$TMP/ca/ca.pem|$TMP/nonexistent.pem|" "$TMP/clouds-ca.yaml" >"$TMP/clouds-noca.yaml"
+chmod 600 "$TMP/clouds-noca.yaml"
+OS_CLIENT_CONFIG_FILE=$TMP/clouds-noca.yaml CLOUDROUTE_CA_BUNDLE= nsx conn "$CLOUDROUTE" -c "$CFG" plan >"$TMP/noca.out" 2>&1
+check_eq "clouds.yaml cacert missing: plan fails" 1 $?
+check "... naming the file" grep -q "nonexistent.pem" "$TMP/noca.out"
+
 # provider "auto": DMI says OpenStack, the metadata probe confirms; in sync.
 mkdir -p "$TMP/dmi"
 echo "OpenStack Foundation" >"$TMP/dmi/sys_vendor"; echo "OpenStack Nova" >"$TMP/dmi/product_name"
@@ -219,6 +231,23 @@ check "crash: the state recorded it as ours before the call" grep -q '10.77.0.0/
 ctl POST /reset >/dev/null
 nsx conn "$CLOUDROUTE" -c "$TMP/cr2.json" apply >/dev/null 2>&1
 check_eq "crash: the next apply changes no route" 0 "$(ctl GET /counts | python3 -c 'import json,sys; print(json.load(sys.stdin)["counts"]["by_action"].get("PUT /routers/add_extraroutes", 0))')"
+
+# A Neutron without extraroute-atomic answers 404 for the actions while the
+# router is there: a clear error, no whole-list PUT, and teardown neither
+# removes nor forgets our routes (the 404 is not taken for a router gone).
+ctl POST /extensions '{"extraroute_atomic": false}' >/dev/null
+ctl POST /mutate '{"op":"remove_routes","router":"r-main","routes":[{"destination":"192.168.0.0/22","nexthop":"10.0.0.10"}]}' >/dev/null
+ctl POST /reset >/dev/null
+nsx conn "$CLOUDROUTE" -c "$TMP/cr2.json" apply >"$TMP/noext" 2>&1; rc=$?
+check_eq "no extraroute-atomic: apply fails" 1 "$rc"
+check "... and names the extension" grep -q 'extraroute-atomic' "$TMP/noext"
+check_eq "... never a whole-routes PUT" 0 "$(count whole_routes_put)"
+nsx conn "$CLOUDROUTE" -c "$TMP/cr2.json" teardown >"$TMP/noext2" 2>&1; rc=$?
+check_eq "no extraroute-atomic: teardown fails" 1 "$rc"
+check "... our routes still there" has_route r-main 100.96.0.0/11\>10.0.0.10
+check "... and still recorded as ours" grep -q '100.96.0.0/11' "$TMP/state/state.json"
+ctl POST /extensions '{"extraroute_atomic": true}' >/dev/null
+check "apply once the extension is back" nsx conn "$CLOUDROUTE" -c "$TMP/cr2.json" apply
 
 # Teardown: exactly ours go; theirs and the route from before cloudroute stay.
 check "teardown succeeds" CR teardown

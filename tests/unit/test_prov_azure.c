@@ -328,11 +328,36 @@ test_json_errors(void **state)
 	assert_string_equal(e.code, "");
 	az_json_error(NULL, 0, 503, &e);
 	assert_non_null(strstr(e.message, "503"));
+	/* Codes that ask for the same request again, also as an operation's. */
+	assert_true(az_error_retryable("RetryableError"));
+	assert_true(az_error_retryable("ReferencedResourceNotProvisioned"));
+	assert_true(az_error_retryable("AnotherOperationInProgress"));
+	assert_false(az_error_retryable("InternalServerError"));
+	assert_false(az_error_retryable(""));
+	assert_int_equal(az_json_op_status(J("{\"status\":\"Failed\",\"error\":{\"code\":"
+	    "\"RetryableError\",\"message\":\"A retryable error occurred.\",\"details\":[{"
+	    "\"code\":\"ReferencedResourceNotProvisioned\"}]}}"), &st, &e), 0);
+	assert_int_equal(st, AZ_OP_FAILED);
+	assert_true(az_error_retryable(e.code));
+	/* Without the envelope: {"code","message"} or {"Message"} at the top. */
+	az_json_error(J("{\"code\":\"AnotherOperationInProgress\",\"message\":\"busy\"}"),
+	    409, &e);
+	assert_string_equal(e.code, "AnotherOperationInProgress");
+	assert_string_equal(e.message, "busy");
+	az_json_error(J("{\"Message\":\"No HTTP resource was found\"}"), 404, &e);
+	assert_string_equal(e.code, "");
+	assert_string_equal(e.message, "No HTTP resource was found");
 
 	assert_int_equal(az_json_op_status(J("{\"status\":\"InProgress\"}"), &st, &e), 0);
 	assert_int_equal(st, AZ_OP_IN_PROGRESS);
 	assert_int_equal(az_json_op_status(J("{\"status\":\"Succeeded\"}"), &st, &e), 0);
 	assert_int_equal(st, AZ_OP_SUCCEEDED);
+	/* Both spellings end the operation (else it would be polled to the cap). */
+	assert_int_equal(az_json_op_status(J("{\"status\":\"Cancelled\"}"), &st, &e), 0);
+	assert_int_equal(st, AZ_OP_CANCELED);
+	assert_int_equal(az_json_provisioning_state(J("{\"properties\":{\"provisioningState\":"
+	    "\"Cancelled\"}}"), &st), 0);
+	assert_int_equal(st, AZ_OP_CANCELED);
 	assert_int_equal(az_json_op_status(J("{\"status\":\"Failed\",\"error\":{\"code\":\"RouteConflict\","
 	    "\"message\":\"m\"}}"), &st, &e), 0);
 	assert_int_equal(st, AZ_OP_FAILED);
@@ -391,6 +416,38 @@ test_lro_steps(void **state)
 			fail_msg("case %zu (%ld %s): step %d code \"%s\"", i, t[i].status,
 			    t[i].body, s, e.code);
 	}
+}
+
+/* A response as http_do leaves it: raw header lines and Retry-After. */
+static void
+resp_with(struct http_response *r, const char *lines, const char *retry_after)
+{
+	memset(r, 0, sizeof(*r));
+	buf_init(&r->headers, 16384);
+	assert_int_equal(buf_puts(&r->headers, lines), 0);
+	cr_strlcpy(r->retry_after, retry_after, sizeof(r->retry_after));
+}
+
+static void
+test_retry_after(void **state)
+{
+	struct http_response r;
+	char b[32];
+
+	(void)state;
+	resp_with(&r, "HTTP/1.1 429 Too Many Requests\r\nRetry-After: 7\r\n\r\n", "7");
+	assert_string_equal(az_retry_after(&r, b, sizeof(b)), "7");
+	buf_free(&r.headers);
+	resp_with(&r, "HTTP/1.1 429 Too Many Requests\r\nx-ms-retry-after-ms: 2500\r\n"
+	    "Retry-After: 9\r\n\r\n", "9");
+	assert_string_equal(az_retry_after(&r, b, sizeof(b)), "3");
+	buf_free(&r.headers);
+	resp_with(&r, "HTTP/1.1 202 Accepted\r\nretry-after-ms: 1000\r\n\r\n", "");
+	assert_string_equal(az_retry_after(&r, b, sizeof(b)), "1");
+	buf_free(&r.headers);
+	resp_with(&r, "HTTP/1.1 202 Accepted\r\nretry-after-ms: soon\r\n\r\n", "");
+	assert_string_equal(az_retry_after(&r, b, sizeof(b)), "");
+	buf_free(&r.headers);
 }
 
 static void
@@ -626,6 +683,7 @@ main(void)
 		cmocka_unit_test(test_json_vm_subnet_vnet),
 		cmocka_unit_test(test_json_errors),
 		cmocka_unit_test(test_lro_steps),
+		cmocka_unit_test(test_retry_after),
 		cmocka_unit_test(test_arm_links),
 		cmocka_unit_test(test_plan_table),
 		cmocka_unit_test(test_plan_deletes_limit_nic),

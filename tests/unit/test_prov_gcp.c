@@ -342,6 +342,26 @@ test_json_instance(void **state)
 	gcp_instance_free(&in);
 	assert_int_equal(gcp_json_instance("{\"kind\":\"compute#instance\",\"name\":\"x\"}", 38,
 	    &in), -EBADMSG);
+	/* uint64 "id" as the API sends it (a string), or as a plain number. */
+	assert_string_equal(in.id, "");
+	{
+		static const char doc[] = "{\"kind\":\"compute#instance\",\"id\":%s,\"name\":\"x\","
+		    "\"selfLink\":\"https://www.googleapis.com/compute/v1/projects/p/zones/z/"
+		    "instances/x\",\"fingerprint\":\"f\",\"networkInterfaces\":[{\"network\":"
+		    "\"https://www.googleapis.com/compute/v1/projects/p/global/networks/n\"}]}";
+		char j[512];
+
+		snprintf(j, sizeof(j), doc, "\"12345678901234567890\"");
+		assert_int_equal(gcp_json_instance(j, strlen(j), &in), 0);
+		assert_string_equal(in.id, "12345678901234567890");
+		gcp_instance_free(&in);
+		snprintf(j, sizeof(j), doc, "12345678901234567890");
+		assert_int_equal(gcp_json_instance(j, strlen(j), &in), 0);
+		assert_string_equal(in.id, "12345678901234567890");
+		gcp_instance_free(&in);
+		snprintf(j, sizeof(j), doc, "true");
+		assert_int_equal(gcp_json_instance(j, strlen(j), &in), -EBADMSG);
+	}
 }
 
 static void
@@ -365,6 +385,14 @@ test_operation_states(void **state)
 		{ "{\"kind\":\"compute#operation\",\"name\":\"operation-1\",\"status\":\"FINISHED\"}",
 		  -EBADMSG, GCP_OP_PENDING, "" },
 		{ "{\"kind\":\"compute#operation\",\"status\":\"DONE\"}", -EBADMSG, GCP_OP_PENDING, "" },
+		/* Names are the service's: longer than 63, upper case, '_' are fine;
+		 * what would not stay one path segment is not. */
+		{ "{\"kind\":\"compute#operation\",\"name\":\"operation-1700000000000-60a1b2c3d4e5f-"
+		  "1a2b3c4d-5e6f7a8b_Xyz-0123456789abcdef\",\"status\":\"DONE\"}", 0, GCP_OP_DONE, "" },
+		{ "{\"kind\":\"compute#operation\",\"name\":\"op/../x\",\"status\":\"DONE\"}",
+		  -EBADMSG, GCP_OP_PENDING, "" },
+		{ "{\"kind\":\"compute#operation\",\"name\":\"op?x=1\",\"status\":\"DONE\"}",
+		  -EBADMSG, GCP_OP_PENDING, "" },
 		{ "{\"kind\":\"compute#route\",\"name\":\"operation-1\",\"status\":\"DONE\"}",
 		  -EBADMSG, GCP_OP_PENDING, "" },
 	};
@@ -408,6 +436,21 @@ test_json_error(void **state)
 	assert_true(gcp_error_throttled(503, NULL));
 	cr_strlcpy(e.reason, "forbidden", sizeof(e.reason));
 	assert_false(gcp_error_throttled(403, &e));
+	/* The network busy with another operation: 400s to retry. */
+	s = "{\"error\":{\"code\":400,\"message\":\"The resource 'projects/p/global/networks/vpc' "
+	    "is not ready\",\"errors\":[{\"reason\":\"resourceNotReady\"}]}}";
+	assert_int_equal(gcp_json_error(s, strlen(s), &e), 0);
+	assert_true(gcp_error_transient(400, &e));
+	assert_false(gcp_error_throttled(400, &e));
+	s = "{\"error\":{\"code\":400,\"message\":\"There is a peering operation in progress on "
+	    "the local or peer network. Try again later.\",\"errors\":[{\"reason\":\"badRequest\"}]}}";
+	assert_int_equal(gcp_json_error(s, strlen(s), &e), 0);
+	assert_true(gcp_error_transient(400, &e));
+	s = "{\"error\":{\"code\":400,\"message\":\"Invalid value for field 'resource.destRange'\","
+	    "\"errors\":[{\"reason\":\"invalid\"}]}}";
+	assert_int_equal(gcp_json_error(s, strlen(s), &e), 0);
+	assert_false(gcp_error_transient(400, &e));
+	assert_false(gcp_error_transient(400, NULL));
 }
 
 static void

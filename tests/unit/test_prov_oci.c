@@ -354,6 +354,17 @@ test_update_body(void **st)
 	assert_string_equal(s, "{\"routeRules\":[" FOREIGN_IGW_PLAIN "]}");
 	free(s);
 	oci_table_free(&t);
+	/* Members RouteRule does not define (newer or read-only ones) are not
+	 * written back: UpdateRouteTable refuses unknown members. */
+	table(&t, "{\"timeCreated\":\"2026-01-01T00:00:00Z\",\"cidrBlock\":\"0.0.0.0/0\","
+	    "\"destination\":\"0.0.0.0/0\",\"x\":{\"y\":[1]},\"destinationType\":"
+	    "\"CIDR_BLOCK\",\"networkEntityId\":\"" IGW "\",\"description\":"
+	    "\"internet \\/ egress\",\"lifecycleState\":\"AVAILABLE\",\"routeType\":\"STATIC\"}");
+	s = oci_update_body(json_object_object_get(t.root, "routeRules"));
+	assert_non_null(s);
+	assert_string_equal(s, "{\"routeRules\":[" FOREIGN_IGW_PLAIN "]}");
+	free(s);
+	oci_table_free(&t);
 	assert_int_equal(oci_table_parse("{\"id\":\"x\"}", "", &t), -EBADMSG);
 	assert_int_equal(oci_table_parse("{\"id\":\"x\",\"routeRules\":[1]}", "", &t), -EBADMSG);
 	assert_int_equal(oci_table_parse("[]", "", &t), -EBADMSG);
@@ -385,6 +396,13 @@ test_json_models(void **st)
 	assert_string_equal(md.realm_domain, "oraclecloud.eu");
 	assert_int_equal(oci_json_instance("{\"id\":\"x\",\"compartmentId\":\"c\"}", &md),
 	    -EBADMSG);
+	/* Only "region": an identifier serves, a short key does not. */
+	assert_int_equal(oci_json_instance("{\"id\":\"x\",\"compartmentId\":\"c\","
+	    "\"region\":\"us-sanjose-1\"}", &md), 0);
+	assert_string_equal(md.region, "us-sanjose-1");
+	assert_string_equal(md.realm_domain, "oraclecloud.com");
+	assert_int_equal(oci_json_instance("{\"id\":\"x\",\"compartmentId\":\"c\","
+	    "\"region\":\"iad\"}", &md), -EBADMSG);
 	assert_int_equal(oci_json_md_vnics("[{\"vnicId\":\"ocid1.vnic.x\",\"privateIp\":"
 	    "\"10.0.0.5\",\"vlanTag\":0,\"macAddr\":\"02:00:17:00:00:01\"}]", &md), 0);
 	assert_string_equal(md.vnic, "ocid1.vnic.x");
