@@ -643,6 +643,7 @@ dp_device_create(const char *ifname, const struct dp_config *cfg, struct dp_devi
 {
 	struct dp_udp_set set;
 	struct dp_device *dev;
+	unsigned int helpers;
 	int r, mtu, vnet;
 
 	*out = NULL;
@@ -679,9 +680,10 @@ dp_device_create(const char *ifname, const struct dp_config *cfg, struct dp_devi
 		goto fail;
 	if ((r = dp_timer_thread_start(dev)) < 0 || (r = dp_uapi_start(dev)) < 0)
 		goto fail;
-	log_info("%s: tunnel up, UDP port %u, %u workers, %u crypto helpers%s", ifname,
-	    dev->listen_port, dev->n_workers, dev->cpool ? dev->cpool->n_helpers : 0,
-	    vnet ? ", TUN offloads" : "");
+	helpers = dev->cpool ? dev->cpool->n_helpers : 0;
+	log_info("%s: tunnel up, UDP port %u, %u worker%s, %u crypto helper%s%s", ifname,
+	    dev->listen_port, dev->n_workers, dev->n_workers == 1 ? "" : "s", helpers,
+	    helpers == 1 ? "" : "s", vnet ? ", TUN offloads" : "");
 	*out = dev;
 	return 0;
 fail:
