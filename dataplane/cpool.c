@@ -179,8 +179,13 @@ dp_cpool_run(struct dp_device *dev, unsigned int worker, unsigned int n,
 	pthread_mutex_unlock(&cp->post);
 }
 
-/* Helpers by default: one per other CPU, none on one CPU; CLOUDROUTE_CRYPTO_HELPERS
- * (0..DP_MAX_HELPERS) overrides. */
+/*
+ * Helpers by default: one per CPU beyond the first on 3 or more CPUs, none
+ * on 1 or 2.  On two vCPUs the second is busy with the kernel's side of the
+ * flow (and in make bench with the other end): there the helpers cost 3-20 %
+ * more CPU per GB for no throughput.  CLOUDROUTE_CRYPTO_HELPERS
+ * (0..DP_MAX_HELPERS) overrides.
+ */
 unsigned int
 dp_cpool_default_helpers(void)
 {
@@ -194,9 +199,10 @@ dp_cpool_default_helpers(void)
 			return (unsigned int)n;
 		log_warnx("CLOUDROUTE_CRYPTO_HELPERS=%s: not 0..%d, ignored", e, DP_MAX_HELPERS);
 	}
-	n = sysconf(_SC_NPROCESSORS_ONLN) - 1;
-	if (n < 0)
-		n = 0;
+	n = sysconf(_SC_NPROCESSORS_ONLN);
+	if (n <= 2)
+		return 0;
+	n--;
 	return n > DP_MAX_HELPERS ? DP_MAX_HELPERS : (unsigned int)n;
 }
 

@@ -17,7 +17,7 @@
  *   handshake thread (hsqueue.c): handshake messages the workers queued;
  *     mac1, cookies under load, then the DH work, with worker index
  *     DP_HS_WORKER.
- *   crypto helpers (cpool.c, one per other CPU unless
+ *   crypto helpers (cpool.c, one per other CPU on 3 or more CPUs unless
  *     CLOUDROUTE_CRYPTO_HELPERS says otherwise): share a worker's batch of
  *     seals or opens, with worker indices from DP_HELPER_BASE.
  *   UAPI thread (uapi.c).

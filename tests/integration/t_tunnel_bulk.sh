@@ -7,7 +7,8 @@
 #
 # cloudroute <-> cloudroute: ping both ways, bulk iperf3 both directions,
 # PSK on both sides; cloudroute <-> wireguard-go bulk; a key file readable by
-# others is refused; genkey/pubkey agree with wg.
+# others is refused; genkey/pubkey agree with wg.  A runs two crypto helpers
+# (the parallel path against B's serial one and against wireguard-go).
 . "$(dirname "$0")/../lib/netns.sh"
 
 ns_new a && ns_new b && ns_new c || { finish; exit 1; }
@@ -52,8 +53,9 @@ check "the refusal says why" grep -q 'chmod 600' "$TMP/insecure.log"
 check_not "no tunnel interface was created" ip -n "$P-b" link show "$IB"
 chmod 600 "$TMP/b.key"
 
-bg a "$CLOUDROUTE" -c "$TMP/a.json" run
-bg b "$CLOUDROUTE" -c "$TMP/b.json" run
+# A shares its batches with crypto helpers whatever the CPU count; B works alone
+CLOUDROUTE_CRYPTO_HELPERS=2 bg a "$CLOUDROUTE" -c "$TMP/a.json" run
+CLOUDROUTE_CRYPTO_HELPERS=0 bg b "$CLOUDROUTE" -c "$TMP/b.json" run
 nsx c env WG_PROCESS_FOREGROUND=1 wireguard-go -f "$IC" >"$TMP/wggo.log" 2>&1 &
 _PIDS+=($!)
 wait_for 5 nsx c ip link show "$IC"
