@@ -505,7 +505,8 @@ void dp_hs_thread_stop(struct dp_device *dev);
 /* Opens the queues with IFF_VNET_HDR and TSO/USO offloads when the kernel
  * takes them (*vnet = 1), else plain; 0 or -errno. */
 int dp_tun_open(const char *ifname, unsigned int queues, int *fds, int *vnet);
-/* Writes one decrypted packet (DP_VNET_HDR_LEN writable bytes before it). */
+/* Writes one decrypted packet (DP_VNET_HDR_LEN writable bytes before it);
+ * a detached device's goes to its tun_hook. */
 void dp_tun_write(struct dp_worker *w, uint8_t *pkt, size_t len);
 /* Writes a batch of decrypted packets, coalesced when the TUN has vnet. */
 void dp_tun_write_batch(struct dp_worker *w, struct dp_gro_pkt *pkts, unsigned int n);
@@ -537,7 +538,7 @@ int dp_udp_send_batch(struct dp_device *dev, int fd, struct mmsghdr *msgs, unsig
 /* Receives up to DP_RX_BATCH buffers of datagrams on fd, decrypts, writes to TUN. */
 int dp_udp_rx_batch(struct dp_worker *w, int fd);
 /* The same for buffers already in w->rx_msg[0..n) (msg_len, addresses,
- * control); a detached device's output goes to its tun_hook. */
+ * control). */
 void dp_udp_rx_buffers(struct dp_worker *w, unsigned int n);
 /* 0 when msg (len bytes) is a handshake message of its type's size, else
  * counts the drop and returns -1. */

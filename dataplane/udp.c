@@ -602,11 +602,6 @@ rx_round(struct dp_worker *w, unsigned int n, struct rx_run *run, uint64_t now)
 	}
 	run_end(dev, w->idx, run, now);
 	pthread_rwlock_unlock(&dev->lock);
-	if (dev->detached) {
-		for (unsigned int k = 0; k < nout && dev->tun_hook != NULL; k++)
-			dev->tun_hook(dev->hook_ctx, w->rx_out[k].data, w->rx_out[k].len);
-		return;
-	}
 	dp_tun_write_batch(w, w->rx_out, nout);
 }
 
@@ -679,8 +674,8 @@ dp_device_rx_one(struct dp_device *dev, unsigned int worker, uint8_t *pkt,
 	}
 	run_end(dev, worker, &run, now);
 	pthread_rwlock_unlock(&dev->lock);
-	if (out > 0 && dev->detached && dev->tun_hook != NULL)
-		dev->tun_hook(dev->hook_ctx, pkt + DP_HEADROOM, out);
+	if (out > 0 && dev->detached)
+		dp_tun_write(&dev->workers[0], pkt + DP_HEADROOM, out);
 	else if (out > 0 && worker < dev->n_workers)
 		dp_tun_write(&dev->workers[worker], pkt + DP_HEADROOM, out);
 }
