@@ -182,14 +182,11 @@ struct pair {
 static size_t
 ip4(uint8_t *b, int from, int to, size_t len, uint32_t seq)
 {
-	memset(b, 0, len);
-	b[0] = 0x45;
-	b[2] = (uint8_t)(len >> 8);
-	b[3] = (uint8_t)len;
-	b[8] = 64;
-	b[9] = 17;
-	b[12] = 10, b[15] = (uint8_t)from;
-	b[16] = 10, b[19] = (uint8_t)to;
+	char src[16], dst[16];
+
+	snprintf(src, sizeof(src), "10.0.0.%d", from);
+	snprintf(dst, sizeof(dst), "10.0.0.%d", to);
+	dp_test_ip4(b, src, dst, len - 20);
 	memcpy(b + 20, &seq, sizeof(seq));
 	for (size_t i = 24; i < len; i++)
 		b[i] = (uint8_t)(seq * 7 + i);

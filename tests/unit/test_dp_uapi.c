@@ -235,24 +235,6 @@ deliver(struct pair *pr)
 	return count;
 }
 
-static size_t
-ip4_packet(uint8_t *b, const char *src, const char *dst, size_t payload)
-{
-	size_t len = 20 + payload;
-
-	memset(b, 0, len);
-	b[0] = 0x45;
-	b[2] = (uint8_t)(len >> 8);
-	b[3] = (uint8_t)len;
-	b[8] = 64;
-	b[9] = 17;
-	inet_pton(AF_INET, src, b + 12);
-	inet_pton(AF_INET, dst, b + 16);
-	for (size_t i = 0; i < payload; i++)
-		b[20 + i] = (uint8_t)i;
-	return len;
-}
-
 /* What the TUN path does for a packet routed to p: stage it and flush. */
 static void
 send_packet(struct dp_device *dev, const uint8_t *pkt, size_t len)
@@ -279,7 +261,7 @@ test_handshake_and_data(void **state)
 	struct buf get;
 
 	/* A has no session: the packet is staged and an initiation goes out */
-	len = ip4_packet(pkt, "10.0.0.1", "10.0.0.2", 9);
+	len = dp_test_ip4(pkt, "10.0.0.1", "10.0.0.2", 9);
 	send_packet(pr->dev[0], pkt, len);
 	assert_int_equal(pr->net.n, 1);
 	assert_int_equal(le32toh(*(uint32_t *)(void *)pr->net.q[0].data), MESSAGE_HANDSHAKE_INITIATION);
@@ -292,7 +274,7 @@ test_handshake_and_data(void **state)
 	assert_null(pr->dev[1]->peers->next_kp);
 
 	/* B answers over its now-current session, without a handshake */
-	len = ip4_packet(pkt, "10.0.0.2", "10.0.0.1", 100);
+	len = dp_test_ip4(pkt, "10.0.0.2", "10.0.0.1", 100);
 	send_packet(pr->dev[1], pkt, len);
 	assert_int_equal(pr->net.n, 1);
 	assert_int_equal(pr->net.q[0].len, 16 + 128 + 16);    /* 120 padded to 128 */
@@ -312,7 +294,7 @@ test_handshake_and_data(void **state)
 	assert_int_equal(pr->dev[0]->drops[DP_DROP_DECRYPT_FAILED], 1);
 
 	/* B sends with a source A does not allow for B: dropped after decryption */
-	len = ip4_packet(pkt, "10.9.9.9", "10.0.0.1", 4);
+	len = dp_test_ip4(pkt, "10.9.9.9", "10.0.0.1", 4);
 	send_packet(pr->dev[1], pkt, len);
 	assert_int_equal(deliver(pr), 1);
 	assert_int_equal(pr->net.tun_count[0], 1);
@@ -320,7 +302,7 @@ test_handshake_and_data(void **state)
 
 	/* roaming: A now sees B at a new address */
 	dp_test_addr4(&pr->ep[1], "198.51.100.7", 4444);
-	len = ip4_packet(pkt, "10.0.0.2", "10.0.0.1", 4);
+	len = dp_test_ip4(pkt, "10.0.0.2", "10.0.0.1", 4);
 	send_packet(pr->dev[1], pkt, len);
 	assert_int_equal(deliver(pr), 1);
 	assert_int_equal(dp_device_status(pr->dev[0], &st, &n), 0);
@@ -445,7 +427,7 @@ test_drop_reasons(void **state)
 	assert_int_equal(dropped(b, DP_DROP_UNKNOWN_RECEIVER), 1);
 
 	/* queue_full: more packets than the staged queue holds, no session */
-	len = ip4_packet(pkt, "10.0.0.1", "10.0.0.2", 9);
+	len = dp_test_ip4(pkt, "10.0.0.1", "10.0.0.2", 9);
 	pthread_mutex_lock(&pa->lock);
 	for (int i = 0; i < DP_STAGED_MAX + 3; i++)
 		assert_int_equal(dp_peer_stage(pa, pkt, len), 0);
@@ -617,7 +599,7 @@ test_idle_peer_releases(void **state)
 	struct pair *pr = *state;
 	struct dp_peer *a = pr->dev[0]->peers, *b = pr->dev[1]->peers;
 	uint8_t pkt[256];
-	size_t len = ip4_packet(pkt, "10.0.0.1", "10.0.0.2", 32);
+	size_t len = dp_test_ip4(pkt, "10.0.0.1", "10.0.0.2", 32);
 
 	send_packet(pr->dev[0], pkt, len);
 	deliver(pr);

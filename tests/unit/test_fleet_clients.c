@@ -120,6 +120,18 @@ ips_of(const struct fleet_peers *p, const char *name, char *out, size_t len)
 	return out;
 }
 
+/* hq's view (hq-1) of sites hq and br, and an empty client table. */
+static void
+two_sites(struct fleet_view *v, struct fleet_clients *t)
+{
+	fleet_view_init(v, "hq", "hq-1", NULL);
+	fleet_clients_init(t, "/nonexistent");
+	fleet_view_put(v, "/cr/", "/cr/sites/hq/hq-1", 17, SITE(PK1, "100.96.0.1/32",
+	    "10.0.0.0/18"), strlen(SITE(PK1, "100.96.0.1/32", "10.0.0.0/18")), 2, 2, 0);
+	fleet_view_put(v, "/cr/", "/cr/sites/br/br-1", 17, SITE(PK2, "100.96.0.3/32",
+	    "192.168.0.0/22"), strlen(SITE(PK2, "100.96.0.3/32", "192.168.0.0/22")), 3, 3, 0);
+}
+
 static void
 test_routes(void **state)
 {
@@ -129,12 +141,7 @@ test_routes(void **state)
 	char b[256];
 
 	(void)state;
-	fleet_view_init(&v, "hq", "hq-1", NULL);
-	fleet_clients_init(&t, "/nonexistent");
-	fleet_view_put(&v, "/cr/", "/cr/sites/hq/hq-1", 17, SITE(PK1, "100.96.0.1/32",
-	    "10.0.0.0/18"), strlen(SITE(PK1, "100.96.0.1/32", "10.0.0.0/18")), 2, 2, 0);
-	fleet_view_put(&v, "/cr/", "/cr/sites/br/br-1", 17, SITE(PK2, "100.96.0.3/32",
-	    "192.168.0.0/22"), strlen(SITE(PK2, "100.96.0.3/32", "192.168.0.0/22")), 3, 3, 0);
+	two_sites(&v, &t);
 	fleet_view_put(&v, "/cr/", "/cr/leaders/br", 14, "br-1", 4, 4, 4, 0);
 	fleet_view_validate(&v, NULL, NULL);
 	/* not a client key: left to the view */
@@ -198,12 +205,7 @@ test_served(void **state)
 	const char *names[] = { "bob", "carl", "dora" };
 
 	(void)state;
-	fleet_view_init(&v, "hq", "hq-1", NULL);
-	fleet_clients_init(&t, "/nonexistent");
-	fleet_view_put(&v, "/cr/", "/cr/sites/hq/hq-1", 17, SITE(PK1, "100.96.0.1/32",
-	    "10.0.0.0/18"), strlen(SITE(PK1, "100.96.0.1/32", "10.0.0.0/18")), 2, 2, 0);
-	fleet_view_put(&v, "/cr/", "/cr/sites/br/br-1", 17, SITE(PK2, "100.96.0.3/32",
-	    "192.168.0.0/22"), strlen(SITE(PK2, "100.96.0.3/32", "192.168.0.0/22")), 3, 3, 0);
+	two_sites(&v, &t);
 	/* younger, and its subnet overlaps br's: rejected */
 	fleet_view_put(&v, "/cr/", "/cr/sites/ev/ev-1", 17, SITE(PK5, "100.96.0.5/32",
 	    "192.168.1.0/24"), strlen(SITE(PK5, "100.96.0.5/32", "192.168.1.0/24")), 4, 4, 0);
